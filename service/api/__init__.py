@@ -1,0 +1,1 @@
+"""Transports: thin handlers that parse, call the RewardScorer, and map results."""

@@ -1,0 +1,86 @@
+"""Protocols of trainers that cannot be changed to call /v1/score.
+
+``POST /get_reward`` is OpenRLHF's remote reward model protocol
+(``--remote_rm_url``). A failed sample cannot be expressed in its float-only
+reply, so any failed item turns the reply into an error envelope with that
+item's status (OpenRLHF retries), never into a made-up number.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request, Response
+
+from service.api.context import Context, cancel_on_disconnect, timing_headers
+from service.api.http import ERROR_RESPONSES
+from service.errors import InvalidInput, ItemFailed
+from service.schemas import (
+    OpenRLHFRewardRequest,
+    OpenRLHFRewardResponse,
+    ScoreItem,
+    ScoreRequest,
+    ScoreResult,
+)
+
+router = APIRouter()
+
+
+@router.post("/get_reward", response_model=OpenRLHFRewardResponse, responses=ERROR_RESPONSES)
+async def get_reward(
+    body: OpenRLHFRewardRequest,
+    request: Request,
+    response: Response,
+    ctx: Context,
+    pipeline: str | None = Query(None, description="Pipeline; defaults to compat_pipeline."),
+):
+    """OpenRLHF: ``{"query", "prompts", "labels"}`` -> ``{"rewards", "scores", "extra_logs"}``."""
+    name = pipeline or ctx.settings.compat_pipeline
+    with ctx.observe("/get_reward", name):
+        score_request = ScoreRequest(pipeline=name, items=openrlhf_items(body))
+        result, timings = await cancel_on_disconnect(request, ctx.scorer.score(score_request))
+        rewards = [_reward_or_raise(item) for item in result.results]
+    response.headers.update(timing_headers(timings))
+    return OpenRLHFRewardResponse(
+        rewards=rewards,
+        scores=rewards,
+        extra_logs=_component_logs(result.results),
+    )
+
+
+def openrlhf_items(body: OpenRLHFRewardRequest) -> list[ScoreItem]:
+    """``query`` is prompt + response; the response is the query minus its prompt prefix."""
+    count = len(body.query)
+    if count == 0:
+        raise InvalidInput("query: must contain at least one sample")
+    for field in ("prompts", "labels"):
+        values = getattr(body, field)
+        if values is not None and len(values) != count:
+            raise InvalidInput(f"{field}: has {len(values)} entries but query has {count}")
+    prompts = body.prompts or [""] * count
+    labels = body.labels or [None] * count
+    return [
+        ScoreItem(
+            id=str(index),
+            prompt=prompt,
+            response=query[len(prompt) :] if prompt and query.startswith(prompt) else query,
+            reference=label,
+        )
+        for index, (query, prompt, label) in enumerate(zip(body.query, prompts, labels, strict=True))
+    ]
+
+
+def _reward_or_raise(item: ScoreResult) -> float:
+    if item.reward is not None:
+        return item.reward
+    name, error = next(iter(item.errors.items()))
+    raise ItemFailed(
+        f"sample {item.id}, component {name}: {error.message}",
+        error_type=error.type,
+        retryable=error.retryable,
+    )
+
+
+def _component_logs(results: list[ScoreResult]) -> dict[str, list[float]]:
+    """Components present for every sample (a partial item may lack some)."""
+    present = [set(item.components or {}) for item in results]
+    names = sorted(set.intersection(*present)) if present else []
+    return {name: [item.components[name] for item in results] for name in names}

@@ -1,0 +1,90 @@
+"""The typed per-app context that handlers depend on."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+
+from service.errors import RewardgateError
+from service.observability.metrics import Metrics
+from service.scoring.scorer import RewardScorer, StageTimings
+from service.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    metrics: Metrics
+    scorer: RewardScorer
+
+    @contextmanager
+    def observe(self, route: str, pipeline: str) -> Iterator[None]:
+        """Count and time one request, labelled by route, pipeline and final status."""
+        label = pipeline if pipeline in self.scorer.runtime.pipelines else "unknown"
+        started = time.perf_counter()
+        status = 200
+        try:
+            yield
+        except RewardgateError as exc:
+            status = exc.http_status
+            raise
+        except ClientDisconnected:
+            status = 499
+            raise
+        except Exception:
+            status = 500
+            raise
+        finally:
+            self.metrics.requests.labels(route, label, str(status)).inc()
+            self.metrics.request_seconds.labels(route, label).observe(time.perf_counter() - started)
+
+
+def get_context(request: Request) -> AppContext:
+    return request.app.state.context
+
+
+Context = Annotated[AppContext, Depends(get_context)]
+
+
+class ClientDisconnected(Exception):
+    """The client closed the connection; the work was cancelled."""
+
+
+async def cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
+    """Run ``work``, cancelling it if the client disconnects first.
+
+    Cancellation propagates into the batcher, which drops the request's queued
+    items instead of computing scores nobody will read.
+    """
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    raise ClientDisconnected
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def timing_headers(timings: StageTimings) -> dict[str, str]:
+    """Per-stage times in milliseconds (as text-embeddings-inference reports them)."""
+    return {
+        "x-queue-time": f"{timings.queue_s * 1000:.3f}",
+        "x-inference-time": f"{timings.inference_s * 1000:.3f}",
+        "x-total-time": f"{timings.total_s * 1000:.3f}",
+    }

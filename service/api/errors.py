@@ -1,0 +1,73 @@
+"""Mapping every failure to the one error envelope.
+
+``{"error": {"type", "message", "retryable"}}`` with the status of the error
+type; 429 and 503 carry ``Retry-After``. Malformed input is a 422 naming the
+field; an unexpected exception is a 500 envelope, never a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.errors import InvalidInput, RewardgateError
+
+log = logging.getLogger(__name__)
+
+_HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def envelope_response(error: RewardgateError) -> ORJSONResponse:
+    headers = {}
+    if error.retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_s)))
+    elif error.http_status == 503:
+        headers["Retry-After"] = "1"
+    return ORJSONResponse(error.to_envelope(), status_code=error.http_status, headers=headers)
+
+
+def describe_validation_error(exc: RequestValidationError) -> str:
+    """``body.items.0.response: Field required; ...`` (first few problems)."""
+    parts = []
+    for error in exc.errors()[:5]:
+        location = ".".join(str(part) for part in error.get("loc", ()))
+        parts.append(f"{location}: {error.get('msg', 'invalid')}")
+    more = len(exc.errors()) - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def install_error_handlers(app: FastAPI, on_error=None) -> None:
+    """Register handlers; ``on_error(error_type)`` is called for every request error."""
+
+    def record(error_type: str) -> None:
+        if on_error is not None:
+            on_error(error_type)
+
+    @app.exception_handler(RewardgateError)
+    async def _rewardgate(_: Request, exc: RewardgateError) -> ORJSONResponse:
+        record(exc.error_type)
+        return envelope_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        error = InvalidInput(describe_validation_error(exc))
+        record(error.error_type)
+        return envelope_response(error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        error_type = _HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
+        record(error_type)
+        body = {"error": {"type": error_type, "message": str(exc.detail), "retryable": False}}
+        return ORJSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        record("internal")
+        return envelope_response(RewardgateError(f"internal error: {type(exc).__name__}"))

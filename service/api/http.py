@@ -1,0 +1,61 @@
+"""The v1 HTTP routes: score and list pipelines."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from service.api.context import Context, cancel_on_disconnect, timing_headers
+from service.schemas import (
+    ComponentInfo,
+    ErrorResponse,
+    PipelineInfo,
+    PipelinesResponse,
+    ScoreRequest,
+    ScoreResponse,
+)
+
+ERROR_RESPONSES = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        404: "Unknown pipeline.",
+        413: "Body, item count or a text exceeds a limit.",
+        422: "Invalid input (the message names the field).",
+        429: "Overloaded; retry after Retry-After seconds.",
+        503: "A model is loading or a backend is unavailable (retryable).",
+        504: "The request deadline passed.",
+    }.items()
+}
+
+router = APIRouter(prefix="/v1")
+
+
+@router.post("/score", response_model=ScoreResponse, responses=ERROR_RESPONSES)
+async def score(body: ScoreRequest, request: Request, response: Response, ctx: Context):
+    """Score every item with the named pipeline."""
+    with ctx.observe("/v1/score", body.pipeline):
+        result, timings = await cancel_on_disconnect(request, ctx.scorer.score(body))
+    response.headers.update(timing_headers(timings))
+    return result
+
+
+@router.get("/pipelines", response_model=PipelinesResponse)
+async def pipelines(ctx: Context) -> PipelinesResponse:
+    """Declared pipelines, their components and readiness."""
+    runtime = ctx.scorer.runtime
+    return PipelinesResponse(
+        pipelines=[
+            PipelineInfo(
+                name=p.name,
+                description=p.description,
+                hash=p.hash,
+                ready=all(runtime.source_problem(s) is None for s in p.sources),
+                components={
+                    c.name: ComponentInfo(
+                        source=c.source.name, head=c.head, required=c.required, weight=c.weight
+                    )
+                    for c in p.components
+                },
+            )
+            for p in runtime.pipelines.values()
+        ]
+    )

@@ -1,0 +1,1 @@
+"""Where model forward passes run: in-process (local) or remote (Triton, later)."""

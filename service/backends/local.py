@@ -1,0 +1,94 @@
+"""In-process backend: the model runs in this process, off the event loop.
+
+Forward passes run on one dedicated thread (torch parallelises inside an op;
+two concurrent forwards would only contend for the same cores). Tokenisation
+runs in the default thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from service.backends.base import ModelBackend
+from service.batching.batcher import WorkItem
+from service.config import ModelSpec
+from service.errors import ComponentError, ServiceNotReady
+from service.items import ScoringItem
+
+
+class Runner(Protocol):
+    version: str
+    head_names: list[str]
+    reads: tuple[str, ...]
+
+    def encode(self, item: ScoringItem) -> WorkItem: ...
+    def forward(self, batch: list[Any]) -> list[list[float]]: ...
+
+
+def build_runner(spec: ModelSpec) -> Runner:
+    """Construct the runner for ``spec.kind`` (blocking: loads weights)."""
+    if spec.kind == "similarity":
+        from service.models.similarity import SimilarityRunner
+
+        return SimilarityRunner(spec.path, device=spec.device, dtype=spec.dtype, max_length=spec.max_length)
+    from service.models.reward_model import RewardModelRunner
+
+    return RewardModelRunner(
+        spec.path,
+        device=spec.device,
+        dtype=spec.dtype,
+        max_length=spec.max_length,
+        use_chat_template=spec.use_chat_template,
+    )
+
+
+class LocalBackend(ModelBackend):
+    def __init__(self, name: str, spec: ModelSpec) -> None:
+        self.name = name
+        self.spec = spec
+        self._runner: Runner | None = None
+        self._forward_thread = ThreadPoolExecutor(1, thread_name_prefix=f"forward-{name}")
+
+    async def load(self) -> None:
+        self._runner = await asyncio.to_thread(build_runner, self.spec)
+
+    def is_ready(self) -> bool:
+        return self._runner is not None
+
+    @property
+    def runner(self) -> Runner:
+        if self._runner is None:
+            raise ServiceNotReady(f"model {self.name!r} is still loading")
+        return self._runner
+
+    @property
+    def version(self) -> str:
+        return self.runner.version
+
+    @property
+    def head_names(self) -> list[str]:
+        return self.runner.head_names
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return self.runner.reads
+
+    async def encode(self, items: list[ScoringItem]) -> list[WorkItem | ComponentError]:
+        runner = self.runner
+        return await asyncio.to_thread(lambda: [_encode_one(runner, item) for item in items])
+
+    async def infer(self, payloads: list[Any], deadline: float) -> list[list[float]]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._forward_thread, self.runner.forward, payloads)
+
+    async def close(self) -> None:
+        self._forward_thread.shutdown(wait=False, cancel_futures=True)
+
+
+def _encode_one(runner: Runner, item: ScoringItem) -> WorkItem | ComponentError:
+    try:
+        return runner.encode(item)
+    except ComponentError as exc:
+        return exc

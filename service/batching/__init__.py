@@ -1,0 +1,1 @@
+"""Dynamic batching of model work across concurrent requests."""

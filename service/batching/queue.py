@@ -1,0 +1,154 @@
+"""Pending items grouped by length, and the pure batch-selection policy.
+
+Nothing here awaits: :class:`PendingQueue` is plain data plus the rules for
+when to flush and which items form the next batch, so it is tested without an
+event loop.
+
+Cost model: a batch is padded to its longest row, so its token cost is
+``rows x max_length``. ``max_batch_tokens`` bounds that padded cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def length_bucket(length: int) -> int:
+    """Bucket index: lengths within a factor of two share a bucket."""
+    return max(length, 1).bit_length()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    max_batch_items: int
+    max_batch_tokens: int
+    max_wait_s: float
+
+
+@dataclass(eq=False, slots=True)
+class PendingItem:
+    """One queued unit of model work.
+
+    ``length`` is the longest row in tokens; ``rows`` how many rows the item
+    adds to the batch (a similarity pair adds two).
+    """
+
+    payload: Any
+    length: int
+    rows: int
+    deadline: float
+    enqueued_at: float
+    future: asyncio.Future = field(repr=False)
+
+    @property
+    def cost(self) -> int:
+        return self.rows * self.length
+
+
+DropCallback = Callable[[PendingItem, str], None]
+
+
+class PendingQueue:
+    """FIFO per length bucket, with incremental totals for O(1) flush checks."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, deque[PendingItem]] = {}
+        self._count = 0
+        self._cost = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def total_cost(self) -> int:
+        """Sum of item costs: a lower bound on the padded cost of taking them all."""
+        return self._cost
+
+    def push(self, item: PendingItem) -> None:
+        self._buckets.setdefault(length_bucket(item.length), deque()).append(item)
+        self._count += 1
+        self._cost += item.cost
+
+    def oldest(self) -> PendingItem | None:
+        heads = [bucket[0] for bucket in self._buckets.values() if bucket]
+        return min(heads, key=lambda item: item.enqueued_at, default=None)
+
+    def should_flush(self, now: float, limits: BatchLimits) -> bool:
+        """A batch is due: enough items or tokens queued, or the oldest waited long enough."""
+        if self._count == 0:
+            return False
+        if self._count >= limits.max_batch_items or self._cost >= limits.max_batch_tokens:
+            return True
+        oldest = self.oldest()
+        return oldest is not None and now - oldest.enqueued_at >= limits.max_wait_s
+
+    def take_batch(self, now: float, limits: BatchLimits, on_drop: DropCallback) -> list[PendingItem]:
+        """Remove and return the next batch.
+
+        The oldest live item anchors the batch (no starvation); the batch is
+        filled from the anchor's length bucket first, then from the nearest
+        buckets, while the padded cost stays within ``max_batch_tokens``. The
+        anchor is always taken, even if it alone exceeds the budget. Items
+        whose future is done (request cancelled) or whose deadline passed are
+        removed and reported through ``on_drop`` instead of being batched.
+        """
+        anchor = self._pop_live_oldest(now, on_drop)
+        if anchor is None:
+            return []
+        batch, rows, longest = [anchor], anchor.rows, anchor.length
+        for bucket_id in self._buckets_nearest_to(length_bucket(anchor.length)):
+            bucket = self._buckets[bucket_id]
+            while bucket and len(batch) < limits.max_batch_items:
+                item = bucket[0]
+                if self._drop_if_dead(item, now, on_drop):
+                    self._remove_head(bucket_id)
+                    continue
+                new_longest = max(longest, item.length)
+                if (rows + item.rows) * new_longest > limits.max_batch_tokens:
+                    break
+                self._remove_head(bucket_id)
+                batch.append(item)
+                rows, longest = rows + item.rows, new_longest
+        self._discard_empty_buckets()
+        return batch
+
+    def drain(self) -> list[PendingItem]:
+        """Remove and return everything (used at shutdown)."""
+        items = [item for bucket in self._buckets.values() for item in bucket]
+        self._buckets.clear()
+        self._count = self._cost = 0
+        return items
+
+    def _pop_live_oldest(self, now: float, on_drop: DropCallback) -> PendingItem | None:
+        while (oldest := self.oldest()) is not None:
+            self._remove_head(length_bucket(oldest.length))
+            if not self._drop_if_dead(oldest, now, on_drop):
+                return oldest
+        return None
+
+    @staticmethod
+    def _drop_if_dead(item: PendingItem, now: float, on_drop: DropCallback) -> bool:
+        if item.future.done():
+            on_drop(item, "cancelled")
+            return True
+        if now >= item.deadline:
+            on_drop(item, "deadline")
+            return True
+        return False
+
+    def _remove_head(self, bucket_id: int) -> PendingItem:
+        item = self._buckets[bucket_id].popleft()
+        self._count -= 1
+        self._cost -= item.cost
+        return item
+
+    def _buckets_nearest_to(self, center: int) -> list[int]:
+        return sorted(self._buckets, key=lambda b: (abs(b - center), b))
+
+    def _discard_empty_buckets(self) -> None:
+        for bucket_id in [b for b, items in self._buckets.items() if not items]:
+            del self._buckets[bucket_id]

@@ -1,0 +1,1 @@
+"""The ``rewardgate`` command line."""

@@ -1,0 +1,62 @@
+"""``rewardgate serve`` and ``rewardgate score``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from service.errors import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rewardgate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--config", type=Path, help="pipeline YAML (default: the shipped one)")
+    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
+
+    score = commands.add_parser("score", help="score a JSONL file against a running service")
+    score.add_argument("input", type=Path, help="JSONL: one item per line")
+    score.add_argument("-o", "--output", type=Path, required=True, help="JSONL results")
+    score.add_argument("--url", default="http://127.0.0.1:8000", help="service base URL")
+    score.add_argument("--pipeline", required=True)
+    score.add_argument("--batch-size", type=int, default=64, help="items per request")
+    score.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    score.add_argument("--timeout-s", type=float, default=120.0, help="per-request timeout")
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    from service.cli.score import run_score
+
+    return run_score(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.main import create_app
+    from service.observability.logging import configure_logging
+    from service.settings import Settings
+
+    overrides = {
+        key: value
+        for key, value in {"config_path": args.config, "host": args.host, "port": args.port}.items()
+        if value is not None
+    }
+    settings = Settings(**overrides)
+    configure_logging(settings.log_level)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        print(f"rewardgate: {exc.message}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

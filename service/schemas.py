@@ -1,0 +1,129 @@
+"""Wire models of the HTTP API (v1). docs/api.md documents the same shapes."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RequestModel(BaseModel):
+    """Requests reject unknown fields so typos surface as 422s."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChatMessage(RequestModel):
+    role: str = Field(description="Chat role (system, user, assistant, tool).")
+    content: str
+
+
+class ScoreItem(RequestModel):
+    id: str | None = Field(None, description="Caller's id, echoed back; defaults to the index.")
+    prompt: str | list[ChatMessage] = Field(
+        "", description="Prompt text, or chat messages before the response."
+    )
+    response: str = Field(description="The model output to score.")
+    reference: str | None = Field(
+        None, description="Gold answer / reference text / tests, for rules and similarity."
+    )
+    group: str | None = Field(
+        None, description="Group id (GRPO siblings); used by group-relative transforms."
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form task metadata.")
+
+
+class ScoreOptions(RequestModel):
+    return_components: bool = Field(True, description="Include per-component scores.")
+    deadline_ms: int | None = Field(
+        None, gt=0, description="Time budget for the whole request; server default if absent."
+    )
+    cache: bool = Field(True, description="Read and write the score cache.")
+
+
+class ScoreRequest(RequestModel):
+    pipeline: str = Field(description="Name of a declared pipeline (GET /v1/pipelines).")
+    items: list[ScoreItem] = Field(min_length=1)
+    options: ScoreOptions = Field(default_factory=ScoreOptions)
+
+
+class ItemError(BaseModel):
+    type: str = Field(description="Error type, e.g. timeout, verifier_timeout, backend_unavailable.")
+    message: str
+    retryable: bool
+
+
+class ScoreResult(BaseModel):
+    id: str
+    reward: float | None = Field(description="Null whenever status is 'error'; never a stand-in 0.")
+    status: Literal["ok", "partial", "error"]
+    components: dict[str, float] | None = Field(
+        None, description="Score per pipeline component (omitted if return_components=false)."
+    )
+    errors: dict[str, ItemError] = Field(default_factory=dict)
+    cached: list[str] = Field(default_factory=list, description="Components served from cache.")
+
+
+class Usage(BaseModel):
+    items: int
+    cache_hits: int = Field(description="Component values served from the cache.")
+    model_tokens: int = Field(description="Tokens run through models for this request.")
+    judge_tokens: int = 0
+
+
+class ScoreResponse(BaseModel):
+    pipeline: str
+    pipeline_hash: str
+    results: list[ScoreResult]
+    usage: Usage
+    versions: dict[str, str] = Field(description="Identity of every model and rule used.")
+
+
+class ErrorBody(BaseModel):
+    type: str
+    message: str
+    retryable: bool
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ComponentInfo(BaseModel):
+    source: str = Field(description="'model:NAME' or 'rule:NAME'.")
+    head: int | str
+    required: bool
+    weight: float
+
+
+class PipelineInfo(BaseModel):
+    name: str
+    description: str
+    hash: str
+    ready: bool
+    components: dict[str, ComponentInfo]
+
+
+class PipelinesResponse(BaseModel):
+    pipelines: list[PipelineInfo]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "ready", "not_ready"]
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+class OpenRLHFRewardRequest(BaseModel):
+    """OpenRLHF remote reward model request (``--remote_rm_url``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    query: list[str] = Field(description="Prompt + response text per sample.")
+    prompts: list[str] | None = Field(None, description="Prompt text per sample.")
+    labels: list[str | None] | None = Field(None, description="Reference per sample.")
+
+
+class OpenRLHFRewardResponse(BaseModel):
+    rewards: list[float]
+    scores: list[float]
+    extra_logs: dict[str, list[float]]

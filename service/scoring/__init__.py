@@ -1,0 +1,1 @@
+"""Validation, cache, fan-out to sources, and combination of scores."""

@@ -1,0 +1,192 @@
+"""Builds and owns everything a configuration describes: sources (models
+behind batchers, rules), the verifier pool, and resolved pipelines.
+
+Models load in the background after start-up so ``/healthz`` answers at once;
+``readiness`` reports what is not ready yet (or why it failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from service.backends.local import LocalBackend
+from service.batching.batcher import DynamicBatcher
+from service.config import PipelineConfig
+from service.errors import PipelineNotFound
+from service.observability.metrics import Metrics
+from service.rules.math import warm_up
+from service.rules.pool import VerifierPool
+from service.rules.registry import build_rule
+from service.scoring.combiner import WeightedSum
+from service.scoring.sources import ModelSource, RuleSource, ScoreSource
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ComponentPlan:
+    """A pipeline component: which source, which output head, how it counts."""
+
+    name: str
+    source: ScoreSource
+    head: int | str
+    required: bool
+    weight: float
+
+    def head_index(self) -> int:
+        """Index of ``head`` in the source's outputs (valid once the source is ready)."""
+        names = getattr(self.source, "head_names", ["score"])
+        if isinstance(self.head, int):
+            if not 0 <= self.head < len(names):
+                raise ValueError(f"head {self.head} out of range (model has {len(names)})")
+            return self.head
+        if self.head not in names:
+            raise ValueError(f"head {self.head!r} not among {names}")
+        return names.index(self.head)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    description: str
+    hash: str
+    components: list[ComponentPlan]
+    combiner: WeightedSum
+
+    @property
+    def sources(self) -> list[ScoreSource]:
+        return list({c.source.name: c.source for c in self.components}.values())
+
+    @property
+    def required(self) -> set[str]:
+        return {c.name for c in self.components if c.required}
+
+
+class ScoringRuntime:
+    def __init__(self, config: PipelineConfig, settings: Settings, metrics: Metrics) -> None:
+        self.config = config
+        self._metrics = metrics
+        self._failures: dict[str, str] = {}
+        self._loading: set[asyncio.Task] = set()
+        used_rules = {c.rule for p in config.pipelines.values() for c in p.components.values() if c.rule}
+        used_models = {c.model for p in config.pipelines.values() for c in p.components.values() if c.model}
+        rules = {name: build_rule(config.rules[name].type, config.rules[name].params) for name in used_rules}
+        self.pool = (
+            VerifierPool(settings.verifier_workers, settings.verifier_max_tasks_per_worker, warm_up)
+            if any(rule.isolated for rule in rules.values())
+            else None
+        )
+        self.sources: dict[str, ScoreSource] = {}
+        for name, rule in rules.items():
+            self.sources[f"rule:{name}"] = RuleSource(
+                f"rule:{name}", rule=rule, pool=self.pool, metrics=metrics
+            )
+        for name in used_models:
+            self.sources[f"model:{name}"] = self._model_source(name, settings)
+        self.pipelines = {name: self._pipeline(name) for name in config.pipelines}
+
+    def _model_source(self, name: str, settings: Settings) -> ModelSource:
+        spec = self.config.models[name]
+        backend = LocalBackend(name, spec)
+        batcher = DynamicBatcher(
+            name,
+            backend.infer,
+            max_batch_items=spec.batching.max_batch_items,
+            max_batch_tokens=spec.batching.max_batch_tokens,
+            max_wait_ms=spec.batching.max_wait_ms,
+            max_concurrent_batches=spec.batching.max_concurrent_batches,
+            max_queue_items=spec.batching.max_queue_items,
+            retry_after_s=settings.overload_retry_after_s,
+            observer=self._metrics.batch_observer(name),
+        )
+        return ModelSource(f"model:{name}", spec=spec, backend=backend, batcher=batcher)
+
+    def _pipeline(self, name: str) -> Pipeline:
+        spec = self.config.pipelines[name]
+        weights = spec.combine.weights or {component: 1.0 for component in spec.components}
+        components = [
+            ComponentPlan(
+                name=cname,
+                source=self.sources[f"model:{c.model}" if c.model else f"rule:{c.rule}"],
+                head=c.head,
+                required=c.required,
+                weight=weights.get(cname, 0.0),
+            )
+            for cname, c in spec.components.items()
+        ]
+        return Pipeline(
+            name,
+            spec.description,
+            self.config.pipeline_hash(name),
+            components,
+            WeightedSum(weights),
+        )
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start loading every model in the background."""
+        for source in self.sources.values():
+            if isinstance(source, ModelSource):
+                self._metrics.model_ready.labels(source.name).set(0)
+                task = asyncio.create_task(self._load(source), name=f"load:{source.name}")
+                self._loading.add(task)
+                task.add_done_callback(self._loading.discard)
+
+    async def wait_loaded(self) -> None:
+        if self._loading:
+            await asyncio.gather(*self._loading, return_exceptions=True)
+
+    async def _load(self, source: ModelSource) -> None:
+        try:
+            await source.start()
+            self._check_heads(source)
+        except Exception as exc:
+            log.exception("loading %s failed", source.name)
+            self._failures[source.name] = f"load failed: {type(exc).__name__}: {exc}"
+            return
+        log.info("%s ready (version %s)", source.name, source.version)
+        self._metrics.model_ready.labels(source.name).set(1)
+
+    def _check_heads(self, source: ModelSource) -> None:
+        for pipeline in self.pipelines.values():
+            for component in pipeline.components:
+                if component.source is source:
+                    try:
+                        component.head_index()
+                    except ValueError as exc:
+                        raise ValueError(
+                            f"pipelines.{pipeline.name}.components.{component.name}.head: {exc}"
+                        ) from exc
+
+    async def close(self) -> None:
+        for task in list(self._loading):
+            task.cancel()
+        await asyncio.gather(*self._loading, return_exceptions=True)
+        for source in self.sources.values():
+            await source.close()
+        if self.pool is not None:
+            await asyncio.to_thread(self.pool.close)
+
+    # ------------------------------------------------------------ queries
+
+    def pipeline(self, name: str) -> Pipeline:
+        try:
+            return self.pipelines[name]
+        except KeyError:
+            known = ", ".join(sorted(self.pipelines))
+            raise PipelineNotFound(f"pipeline {name!r} is not declared (known: {known})") from None
+
+    def source_problem(self, source: ScoreSource) -> str | None:
+        """Why ``source`` cannot serve now, or None when it can."""
+        if source.name in self._failures:
+            return self._failures[source.name]
+        return None if source.is_ready() else "loading"
+
+    def readiness(self) -> dict[str, str]:
+        """Every source that is not ready, with the reason."""
+        problems = {name: self.source_problem(s) for name, s in self.sources.items()}
+        return {name: problem for name, problem in problems.items() if problem}

@@ -1,0 +1,197 @@
+"""Score sources: the things that actually compute numbers.
+
+A source is a model (behind its dynamic batcher) or a rule. Pipeline
+components are views onto sources (a source plus an output head), so a model
+used by two components of a pipeline runs once per item.
+
+``compute`` returns one outcome per item, in order: a list of head scores, or
+the :class:`ComponentError` for that item. Request-level failures
+(:class:`Overloaded`, :class:`DeadlineExceeded`, :class:`ServiceNotReady`) are
+raised instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from service.backends.base import ModelBackend
+from service.batching.batcher import DynamicBatcher, WorkItem
+from service.config import ModelSpec, canonical_sha256
+from service.errors import (
+    BackendError,
+    ComponentError,
+    DeadlineExceeded,
+    VerifierError,
+    VerifierTimeout,
+)
+from service.items import ScoringItem
+from service.observability.metrics import Metrics
+from service.rules.base import Rule
+from service.rules.pool import VerifierPool
+
+Outcome = list[float] | ComponentError
+
+
+@dataclass
+class SourceResult:
+    outcomes: list[Outcome]
+    queue_s: float = 0.0
+    inference_s: float = 0.0
+    tokens: int = 0
+
+
+@dataclass
+class ScoreSource(ABC):
+    name: str
+    _fingerprint: str | None = field(default=None, init=False, repr=False)
+
+    @property
+    @abstractmethod
+    def reads(self) -> tuple[str, ...]:
+        """Item fields the score depends on."""
+
+    @property
+    @abstractmethod
+    def version(self) -> str:
+        """Identity of what computes the score (weights hash, rule config hash)."""
+
+    @abstractmethod
+    def is_ready(self) -> bool: ...
+
+    @abstractmethod
+    async def compute(self, items: list[ScoringItem], deadline: float) -> SourceResult: ...
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def fingerprint(self) -> str:
+        """Stable identity for cache keys; fixed once the source is ready."""
+        if self._fingerprint is None:
+            self._fingerprint = canonical_sha256([self.name, self.version, self.reads])
+        return self._fingerprint
+
+
+@dataclass
+class ModelSource(ScoreSource):
+    spec: ModelSpec = field(kw_only=True)
+    backend: ModelBackend = field(kw_only=True)
+    batcher: DynamicBatcher = field(kw_only=True)
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return self.backend.reads
+
+    @property
+    def version(self) -> str:
+        return self.backend.version
+
+    @property
+    def head_names(self) -> list[str]:
+        return self.backend.head_names
+
+    def is_ready(self) -> bool:
+        return self.backend.is_ready()
+
+    async def start(self) -> None:
+        await self.backend.load()
+        self.batcher.start()
+
+    async def close(self) -> None:
+        await self.batcher.close()
+        await self.backend.close()
+
+    async def compute(self, items: list[ScoringItem], deadline: float) -> SourceResult:
+        encoded = await self.backend.encode(items)
+        work = [entry for entry in encoded if isinstance(entry, WorkItem)]
+        futures = iter(self.batcher.enqueue(work, deadline))
+        pending = [next(futures) if isinstance(e, WorkItem) else e for e in encoded]
+        waited = await asyncio.gather(
+            *(p for p in pending if isinstance(p, asyncio.Future)), return_exceptions=True
+        )
+        result = SourceResult(outcomes=[], tokens=sum(w.length * w.rows for w in work))
+        answers = iter(waited)
+        for entry in pending:
+            answer = next(answers) if isinstance(entry, asyncio.Future) else entry
+            result.outcomes.append(self._to_outcome(answer, result))
+        return result
+
+    def _to_outcome(self, answer, result: SourceResult) -> Outcome:
+        if isinstance(answer, ComponentError):
+            return answer
+        if isinstance(answer, BaseException):
+            raise answer  # request-level: overloaded, deadline, shutdown
+        scores, timing = answer
+        result.queue_s = max(result.queue_s, timing.queue_s)
+        result.inference_s = max(result.inference_s, timing.inference_s)
+        if not all(math.isfinite(value) for value in scores):
+            return BackendError(f"model {self.name!r} produced a non-finite score {scores}")
+        return list(scores)
+
+
+@dataclass
+class RuleSource(ScoreSource):
+    rule: Rule = field(kw_only=True)
+    pool: VerifierPool | None = field(kw_only=True, default=None)
+    metrics: Metrics | None = field(kw_only=True, default=None)
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return self.rule.reads
+
+    @property
+    def version(self) -> str:
+        return "sha256:" + canonical_sha256([self.rule.type_name, self.rule.params.model_dump(mode="json")])
+
+    def is_ready(self) -> bool:
+        return not self.rule.isolated or (self.pool is not None and self.pool.active)
+
+    async def compute(self, items: list[ScoringItem], deadline: float) -> SourceResult:
+        if self.rule.isolated:
+            outcomes = await asyncio.gather(*(self._isolated(item, deadline) for item in items))
+        else:
+            outcomes = [self._inline(item) for item in items]
+        return SourceResult(outcomes=list(outcomes))
+
+    def _inline(self, item: ScoringItem) -> Outcome:
+        started = time.perf_counter()
+        try:
+            return [self.rule.evaluate(item)]
+        except ComponentError as exc:
+            return exc
+        except Exception as exc:
+            return VerifierError(f"rule {self.name!r} raised {type(exc).__name__}: {exc}")
+        finally:
+            self._observe(time.perf_counter() - started)
+
+    async def _isolated(self, item: ScoringItem, deadline: float) -> Outcome:
+        remaining = deadline - time.monotonic()
+        limit = min(self.rule.timeout_s, remaining)
+        if limit <= 0:
+            raise DeadlineExceeded("deadline passed before the verifier could run")
+        started = time.perf_counter()
+        try:
+            return [await self.pool.run(_evaluate, self.rule, item, timeout_s=limit)]
+        except VerifierTimeout as exc:
+            if limit < self.rule.timeout_s:
+                raise DeadlineExceeded("deadline passed while verifying") from exc
+            return exc
+        except ComponentError as exc:
+            return exc
+        finally:
+            self._observe(time.perf_counter() - started)
+
+    def _observe(self, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.rule_seconds.labels(self.name).observe(seconds)
+
+
+def _evaluate(rule: Rule, item: ScoringItem) -> float:
+    """Runs in a verifier process (module-level so it pickles)."""
+    return rule.evaluate(item)

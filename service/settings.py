@@ -1,0 +1,79 @@
+"""Process settings, read from the environment (prefix ``REWARDGATE_``).
+
+Settings are built explicitly (``Settings()``) and injected into
+``create_app``; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_pipeline_file() -> Path:
+    """The pipeline file shipped with the package (math and similarity pipelines)."""
+    return Path(str(resources.files("service") / "defaults" / "pipelines.yaml"))
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Units are part of the names."""
+
+    model_config = SettingsConfigDict(env_prefix="REWARDGATE_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="HTTP port.")
+    config_path: Path = Field(
+        default_factory=default_pipeline_file,
+        description="Pipeline YAML (models, rules, pipelines).",
+    )
+    log_level: str = Field("info", description="Python logging level name.")
+
+    default_deadline_ms: int = Field(30_000, gt=0, description="Deadline applied when a request gives none.")
+    max_deadline_ms: int = Field(600_000, gt=0, description="Upper bound on a caller-supplied deadline.")
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, gt=0, description="Largest accepted request body (413 above)."
+    )
+    max_items_per_request: int = Field(4096, gt=0, description="Most items in one request (413 above).")
+    max_text_chars: int = Field(
+        200_000, gt=0, description="Longest prompt/response/reference in characters (413 above)."
+    )
+    max_inflight_items: int = Field(
+        16_384,
+        gt=0,
+        description="Items admitted concurrently across all requests; beyond it requests get 429.",
+    )
+    overload_retry_after_s: float = Field(
+        1.0, gt=0, description="Value of Retry-After sent with 429 responses."
+    )
+
+    cache_max_entries: int = Field(
+        200_000, ge=0, description="In-memory score cache capacity (0 disables caching)."
+    )
+    cache_ttl_s: float = Field(3600.0, gt=0, description="In-memory score cache entry lifetime.")
+
+    verifier_workers: int = Field(
+        0, ge=0, description="Processes in the rule verifier pool (0 = number of CPUs)."
+    )
+    verifier_max_tasks_per_worker: int = Field(
+        2000, gt=0, description="Tasks before a verifier process is recycled (bounds leaks)."
+    )
+    model_threads: int = Field(
+        0, ge=0, description="torch intra-op threads for local models (0 = torch default)."
+    )
+    compat_pipeline: str = Field("math", description="Pipeline used by /get_reward when the URL names none.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.lower() not in {"debug", "info", "warning", "error", "critical"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _deadlines_consistent(self) -> Settings:
+        if self.default_deadline_ms > self.max_deadline_ms:
+            raise ValueError("default_deadline_ms must not exceed max_deadline_ms")
+        return self
