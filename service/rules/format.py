@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 import re2
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator
 
 from service.items import ScoringItem
 from service.rules.base import Rule, RuleParams
@@ -25,20 +25,21 @@ class RegexParams(RuleParams):
     )
     flags: list[Literal["dotall", "ignorecase", "multiline"]] = Field(default_factory=lambda: ["dotall"])
 
-    @model_validator(mode="after")
-    def _compiles(self) -> RegexParams:
-        compile_pattern(self)
-        return self
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re2.compile(pattern)
+        except re2.error as exc:
+            raise ValueError(f"not valid RE2 syntax: {exc}") from exc
+        return pattern
 
 
 def compile_pattern(params: RegexParams):
-    """Compile with RE2; raises ValueError naming the problem."""
+    """Compile with RE2 (the pattern was validated when the params were built)."""
     prefix = "".join(_FLAG_PREFIX[f] for f in params.flags)
     source = f"(?{prefix}){params.pattern}" if prefix else params.pattern
-    try:
-        return re2.compile(source)
-    except re2.error as exc:
-        raise ValueError(f"pattern is not valid RE2 syntax: {exc}") from exc
+    return re2.compile(source)
 
 
 class RegexMatch(Rule):

@@ -38,7 +38,8 @@ class MathVerify(Rule):
 
         reference = self.require_reference(item)
         gold = parse(_as_math(reference), parsing_timeout=None)
-        if not gold:
+        # parse() falls back to the raw string when nothing mathematical was found.
+        if not any(not isinstance(value, str) for value in gold):
             raise InvalidReference(f"math-verify cannot parse the reference {reference[:80]!r}")
         answer = parse(item.response, parsing_timeout=None)
         if not answer:

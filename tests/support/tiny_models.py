@@ -1,0 +1,69 @@
+"""Tiny Hugging Face models built locally (no hub downloads).
+
+A byte-level BPE tokenizer trained on a few sentences, with a chat template,
+and a 2-layer ``LlamaForSequenceClassification`` with random weights, saved
+with ``save_pretrained`` so the service loads them through its real code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
+)
+CORPUS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "What is two plus two? The answer is four.",
+    "Reward models score responses to prompts.",
+    "<|user|> <|assistant|> <|end|> 0 1 2 3 4 5 6 7 8 9 \\boxed{42}",
+]
+
+
+def build_tokenizer(directory: Path):
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS * 10, vocab_size=400, min_frequency=1,
+                            special_tokens=["<pad>", "<eos>", "<|end|>"])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe._tokenizer, pad_token="<pad>", eos_token="<eos>"
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.save_pretrained(directory)
+    return tokenizer
+
+
+def build_reward_model(directory: Path, *, num_labels: int = 1, seed: int = 0,
+                       chat_template: bool = True) -> Path:
+    """Save a tiny random reward model (``num_labels`` heads) in ``directory``."""
+    import torch
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(directory)
+    if not chat_template:
+        tokenizer.chat_template = None
+        tokenizer.save_pretrained(directory)
+        (directory / "chat_template.jinja").unlink(missing_ok=True)
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        num_labels=num_labels,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        id2label={i: f"head{i}" for i in range(num_labels)} if num_labels > 1 else None,
+    )
+    model = LlamaForSequenceClassification(config)
+    with torch.no_grad():  # make scores spread out, so differences are visible
+        model.score.weight.normal_(0, 1.0)
+    model.save_pretrained(directory)
+    return directory

@@ -1,0 +1,197 @@
+"""DynamicBatcher behaviour, driven by events (the backend blocks until told)."""
+
+import asyncio
+
+import pytest
+
+from service.batching.batcher import DynamicBatcher, WorkItem
+from service.errors import BackendError, DeadlineExceeded, Overloaded, ServiceNotReady
+
+FAR = 10**9  # a deadline that never passes
+
+
+class GatedBackend:
+    """Records each batch and blocks until the test releases it."""
+
+    def __init__(self, result=lambda payloads: [p * 10 for p in payloads]):
+        self.batches: list[list] = []
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.running = 0
+        self.max_running = 0
+        self._result = result
+
+    async def __call__(self, payloads, deadline):
+        self.batches.append(list(payloads))
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        self.started.set()
+        try:
+            await self.release.wait()
+            return self._result(payloads)
+        finally:
+            self.running -= 1
+
+
+def batcher_for(backend, **overrides):
+    options = dict(
+        max_batch_items=4,
+        max_batch_tokens=10_000,
+        max_wait_ms=60_000,  # long: flushes in these tests come from size or budget
+        max_concurrent_batches=1,
+        max_queue_items=100,
+    )
+    options.update(overrides)
+    batcher = DynamicBatcher("test", backend, **options)
+    batcher.start()
+    return batcher
+
+
+def work(*payloads, length=10):
+    return [WorkItem(payload=p, length=length) for p in payloads]
+
+
+async def results_of(futures):
+    return [result for result, _timing in await asyncio.wait_for(asyncio.gather(*futures), 10)]
+
+
+async def test_batcher_flushes_when_max_items_reached():
+    backend = GatedBackend()
+    batcher = batcher_for(backend)
+    futures = batcher.enqueue(work(1, 2, 3, 4), FAR)
+    await asyncio.wait_for(backend.started.wait(), 10)
+    backend.release.set()
+    assert await results_of(futures) == [10, 20, 30, 40]
+    assert backend.batches == [[1, 2, 3, 4]]
+    await batcher.close()
+
+
+async def test_batcher_flushes_when_token_budget_full():
+    backend = GatedBackend()
+    batcher = batcher_for(backend, max_batch_items=100, max_batch_tokens=300)
+    futures = batcher.enqueue(work(1, 2, 3, length=100), FAR)
+    await asyncio.wait_for(backend.started.wait(), 10)
+    backend.release.set()
+    assert await results_of(futures) == [10, 20, 30]
+    await batcher.close()
+
+
+async def test_batcher_flushes_a_partial_batch_after_max_wait():
+    backend = GatedBackend()
+    backend.release.set()
+    batcher = batcher_for(backend, max_wait_ms=1)
+    assert await results_of(batcher.enqueue(work(7), FAR)) == [70]
+    await batcher.close()
+
+
+async def test_batcher_collects_items_across_callers_while_backend_is_busy():
+    backend = GatedBackend()
+    batcher = batcher_for(backend, max_batch_items=8, max_wait_ms=0)
+    first = batcher.enqueue(work(0), FAR)
+    await asyncio.wait_for(backend.started.wait(), 10)
+    later = [batcher.enqueue(work(i), FAR)[0] for i in range(1, 7)]  # six separate callers
+    backend.release.set()
+    await results_of(first + later)
+    assert backend.batches == [[0], [1, 2, 3, 4, 5, 6]]
+    await batcher.close()
+
+
+async def test_batcher_caps_batches_in_flight():
+    backend = GatedBackend()
+    batcher = batcher_for(backend, max_batch_items=1, max_concurrent_batches=2)
+    futures = batcher.enqueue(work(1, 2, 3, 4, 5), FAR)
+    await asyncio.wait_for(backend.started.wait(), 10)
+    for _ in range(5):
+        await asyncio.sleep(0)  # let the collector try to start more
+    assert backend.running == 2
+    backend.release.set()
+    await results_of(futures)
+    assert backend.max_running == 2
+    await batcher.close()
+
+
+async def test_full_queue_refuses_the_whole_group_with_overloaded():
+    backend = GatedBackend()
+    batcher = batcher_for(backend, max_queue_items=3, max_batch_items=100)
+    kept = batcher.enqueue(work(1, 2), FAR)
+    with pytest.raises(Overloaded) as refused:
+        batcher.enqueue(work(3, 4), FAR)
+    assert refused.value.retryable and refused.value.retry_after_s
+    assert batcher.queued == 2  # nothing of the refused group was queued
+    backend.release.set()
+    await batcher.close()
+    for future in kept:
+        assert future.done()
+
+
+async def test_cancelled_items_are_dropped_before_running():
+    backend = GatedBackend()
+    batcher = batcher_for(backend, max_batch_items=2)
+    blocker = batcher.enqueue(work(0, 0), FAR)  # occupies the only slot
+    await asyncio.wait_for(backend.started.wait(), 10)
+    cancelled, kept = batcher.enqueue(work(1, 2), FAR)
+    cancelled.cancel()
+    backend.release.set()
+    assert await results_of(blocker + [kept]) == [0, 0, 20]
+    assert [1] not in backend.batches and all(1 not in b for b in backend.batches)
+    await batcher.close()
+
+
+async def test_items_past_their_deadline_fail_without_running():
+    now = [0.0]
+    backend = GatedBackend()
+    batcher = batcher_for(backend, max_batch_items=2, clock=lambda: now[0])
+    blocker = batcher.enqueue(work(0, 0), FAR)
+    await asyncio.wait_for(backend.started.wait(), 10)
+    (expiring,) = batcher.enqueue(work(5), deadline=1.0)
+    (fresh,) = batcher.enqueue(work(6), FAR)
+    now[0] = 2.0
+    backend.release.set()
+    with pytest.raises(DeadlineExceeded):
+        await asyncio.wait_for(expiring, 10)
+    assert await results_of(blocker + [fresh]) == [0, 0, 60]
+    assert all(5 not in b for b in backend.batches)
+    await batcher.close()
+
+
+async def test_wrong_result_count_fails_every_item():
+    backend = GatedBackend(result=lambda payloads: payloads[:-1])
+    backend.release.set()
+    batcher = batcher_for(backend, max_batch_items=3)
+    futures = batcher.enqueue(work(1, 2, 3), FAR)
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    assert all(isinstance(o, BackendError) for o in outcomes)
+    assert "2 results for 3 items" in str(outcomes[0])
+    await batcher.close()
+
+
+async def test_backend_exception_fans_out_to_the_whole_batch():
+    def explode(payloads):
+        raise RuntimeError("CUDA error: device-side assert")
+
+    backend = GatedBackend(result=explode)
+    backend.release.set()
+    batcher = batcher_for(backend, max_batch_items=2)
+    outcomes = await asyncio.gather(*batcher.enqueue(work(1, 2), FAR), return_exceptions=True)
+    assert [type(o) for o in outcomes] == [BackendError, BackendError]
+    # The batcher survives and serves the next batch.
+    backend._result = lambda payloads: payloads
+    assert await results_of(batcher.enqueue(work(3, 4), FAR)) == [3, 4]
+    await batcher.close()
+
+
+async def test_close_fails_queued_items_and_refuses_new_ones():
+    backend = GatedBackend()
+    batcher = batcher_for(backend, max_batch_items=1)
+    running = batcher.enqueue(work(1), FAR)
+    await asyncio.wait_for(backend.started.wait(), 10)
+    queued = batcher.enqueue(work(2), FAR)
+    close = asyncio.create_task(batcher.close(grace_s=10))
+    await asyncio.sleep(0)
+    backend.release.set()
+    await close
+    assert await results_of(running) == [10]
+    with pytest.raises(ServiceNotReady):
+        await queued[0]
+    with pytest.raises(ServiceNotReady):
+        batcher.enqueue(work(3), FAR)

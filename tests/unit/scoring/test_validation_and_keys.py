@@ -1,0 +1,74 @@
+"""Request limits and cache keys."""
+
+import pytest
+
+from service.errors import InvalidInput, PayloadTooLarge
+from service.items import ScoringItem
+from service.schemas import ScoreRequest
+from service.scoring.cache import InMemoryScoreCache, cache_key
+from service.scoring.validation import Limits, validate_request
+
+LIMITS = Limits(max_items_per_request=3, max_text_chars=10, default_deadline_ms=1000, max_deadline_ms=5000)
+
+
+def request(*items, **options):
+    return ScoreRequest(pipeline="p", items=list(items), options=options)
+
+
+def test_ids_default_to_the_index_and_deadline_to_the_server_default():
+    validated = validate_request(request({"response": "a"}, {"id": "x", "response": "b"}), LIMITS)
+    assert validated.ids == ["0", "x"]
+    assert validated.deadline_s == 1.0
+
+
+def test_chat_prompts_become_message_lists():
+    validated = validate_request(
+        request({"prompt": [{"role": "user", "content": "hi"}], "response": "yo"}), LIMITS
+    )
+    assert validated.items[0].messages() == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "yo"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("items", "options", "error", "field"),
+    [
+        ([{"response": "a"}] * 4, {}, PayloadTooLarge, "items"),
+        ([{"response": "a" * 11}], {}, PayloadTooLarge, "items[0].response"),
+        ([{"response": "a", "reference": "r" * 11}], {}, PayloadTooLarge, "items[0].reference"),
+        ([{"prompt": [{"role": "user", "content": "p" * 11}], "response": "a"}], {}, PayloadTooLarge,
+         "items[0].prompt"),
+        ([{"id": "a", "response": "x"}, {"id": "a", "response": "y"}], {}, InvalidInput, "items[].id"),
+        ([{"response": "a"}], {"deadline_ms": 6000}, InvalidInput, "options.deadline_ms"),
+    ],
+)
+def test_limits_are_enforced_with_the_field_named(items, options, error, field):
+    with pytest.raises(error) as caught:
+        validate_request(request(*items, **options), LIMITS)
+    assert caught.value.message.startswith(field)
+
+
+BASE = ScoringItem(prompt="p", response="r", reference="ref", metadata={"task": "t"})
+
+
+def test_cache_key_depends_only_on_fields_the_source_reads():
+    reads = ("response", "reference")
+    key = cache_key("fp", reads, BASE)
+    assert key == cache_key("fp", reads, ScoringItem("other prompt", "r", "ref", {}))
+    assert key != cache_key("fp", reads, ScoringItem("p", "r2", "ref"))
+    assert key != cache_key("fp", reads, ScoringItem("p", "r", "ref2"))
+    assert key != cache_key("fp2", reads, BASE)
+
+
+def test_cache_key_distinguishes_text_prompts_from_chat_prompts():
+    reads = ("prompt", "response")
+    as_text = ScoringItem("hi", "r", None)
+    as_chat = ScoringItem([{"role": "user", "content": "hi"}], "r", None)
+    assert cache_key("fp", reads, as_text) != cache_key("fp", reads, as_chat)
+
+
+async def test_in_memory_cache_round_trips_and_reports_misses():
+    cache = InMemoryScoreCache(max_entries=10, ttl_s=60)
+    await cache.set_many({"a": [1.5, -2.0]})
+    assert await cache.get_many(["a", "b"]) == [[1.5, -2.0], None]
