@@ -78,7 +78,8 @@ def test_minilm_similarity_ranks_paraphrases_above_unrelated_text(minilm):
         ScoringItem("", "The cat is sitting on the rug.", "A cat sits on the mat."),
         ScoringItem("", "Quarterly revenue fell sharply.", "A cat sits on the mat."),
     ]
-    same, paraphrase, unrelated = (row[0] for row in minilm.forward([minilm.encode(p).payload for p in pairs]))
+    scores = minilm.forward([minilm.encode(pair).payload for pair in pairs])
+    same, paraphrase, unrelated = (row[0] for row in scores)
     assert same == pytest.approx(1.0, abs=1e-4)
     assert paraphrase > 0.5 > unrelated
 

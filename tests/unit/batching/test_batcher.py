@@ -132,7 +132,7 @@ async def test_cancelled_items_are_dropped_before_running():
     cancelled, kept = batcher.enqueue(work(1, 2), FAR)
     cancelled.cancel()
     backend.release.set()
-    assert await results_of(blocker + [kept]) == [0, 0, 20]
+    assert await results_of([*blocker, kept]) == [0, 0, 20]
     assert [1] not in backend.batches and all(1 not in b for b in backend.batches)
     await batcher.close()
 
@@ -149,7 +149,7 @@ async def test_items_past_their_deadline_fail_without_running():
     backend.release.set()
     with pytest.raises(DeadlineExceeded):
         await asyncio.wait_for(expiring, 10)
-    assert await results_of(blocker + [fresh]) == [0, 0, 60]
+    assert await results_of([*blocker, fresh]) == [0, 0, 60]
     assert all(5 not in b for b in backend.batches)
     await batcher.close()
 

@@ -19,7 +19,7 @@ def item(response, reference="x"):
         ("exact_match", "paris", "Paris", 0.0),
         ("normalized_match", "The Paris!", "paris", 1.0),
         ("normalized_match", "  an   apple ", "Apple.", 1.0),
-        ("normalized_match", "Ｐａｒｉｓ", "paris", 1.0),  # full-width (NFKC)
+        ("normalized_match", "\uff30\uff41\uff52\uff49\uff53", "paris", 1.0),  # full-width (NFKC)
         ("normalized_match", "Lyon", "Paris", 0.0),
     ],
 )
