@@ -12,7 +12,7 @@ import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.errors import InvalidInput, RewardgateError
@@ -22,13 +22,13 @@ log = logging.getLogger(__name__)
 _HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed"}
 
 
-def envelope_response(error: RewardgateError) -> ORJSONResponse:
+def envelope_response(error: RewardgateError) -> JSONResponse:
     headers = {}
     if error.retry_after_s is not None:
         headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_s)))
     elif error.http_status == 503:
         headers["Retry-After"] = "1"
-    return ORJSONResponse(error.to_envelope(), status_code=error.http_status, headers=headers)
+    return JSONResponse(error.to_envelope(), status_code=error.http_status, headers=headers)
 
 
 def describe_validation_error(exc: RequestValidationError) -> str:
@@ -49,25 +49,25 @@ def install_error_handlers(app: FastAPI, on_error=None) -> None:
             on_error(error_type)
 
     @app.exception_handler(RewardgateError)
-    async def _rewardgate(_: Request, exc: RewardgateError) -> ORJSONResponse:
+    async def _rewardgate(_: Request, exc: RewardgateError) -> JSONResponse:
         record(exc.error_type)
         return envelope_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         error = InvalidInput(describe_validation_error(exc))
         record(error.error_type)
         return envelope_response(error)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         error_type = _HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
         record(error_type)
         body = {"error": {"type": error_type, "message": str(exc.detail), "retryable": False}}
-        return ORJSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         record("internal")
         return envelope_response(RewardgateError(f"internal error: {type(exc).__name__}"))

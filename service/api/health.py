@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.api.context import Context
@@ -28,7 +28,7 @@ async def readyz(ctx: Context):
     problems = ctx.scorer.runtime.readiness()
     if problems:
         body = HealthResponse(status="not_ready", detail=problems)
-        return ORJSONResponse(body.model_dump(), status_code=503)
+        return JSONResponse(body.model_dump(), status_code=503)
     return HealthResponse(status="ready")
 
 

@@ -16,6 +16,8 @@ from service.batching.batcher import WorkItem
 from service.config import ModelSpec
 from service.errors import ComponentError, ServiceNotReady
 from service.items import ScoringItem
+from service.models.reward_model import RewardModelRunner
+from service.models.similarity import SimilarityRunner
 
 
 class Runner(Protocol):
@@ -30,11 +32,7 @@ class Runner(Protocol):
 def build_runner(spec: ModelSpec) -> Runner:
     """Construct the runner for ``spec.kind`` (blocking: loads weights)."""
     if spec.kind == "similarity":
-        from service.models.similarity import SimilarityRunner
-
         return SimilarityRunner(spec.path, device=spec.device, dtype=spec.dtype, max_length=spec.max_length)
-    from service.models.reward_model import RewardModelRunner
-
     return RewardModelRunner(
         spec.path,
         device=spec.device,

@@ -128,17 +128,26 @@ class ScoringRuntime:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Start loading every model in the background."""
-        for source in self.sources.values():
-            if isinstance(source, ModelSource):
-                self._metrics.model_ready.labels(source.name).set(0)
-                task = asyncio.create_task(self._load(source), name=f"load:{source.name}")
-                self._loading.add(task)
-                task.add_done_callback(self._loading.discard)
+        """Start loading the models in the background, one after another.
+
+        Sequential on purpose: parallel loads contend for the same memory and
+        device, and transformers' lazy imports are not safe across threads.
+        """
+        models = [s for s in self.sources.values() if isinstance(s, ModelSource)]
+        for source in models:
+            self._metrics.model_ready.labels(source.name).set(0)
+        if models:
+            task = asyncio.create_task(self._load_all(models), name="load-models")
+            self._loading.add(task)
+            task.add_done_callback(self._loading.discard)
 
     async def wait_loaded(self) -> None:
         if self._loading:
             await asyncio.gather(*self._loading, return_exceptions=True)
+
+    async def _load_all(self, models: list[ModelSource]) -> None:
+        for source in models:
+            await self._load(source)
 
     async def _load(self, source: ModelSource) -> None:
         try:

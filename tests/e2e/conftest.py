@@ -1,0 +1,72 @@
+"""A running service with a test pipeline file: tiny reward model, MiniLM, rules."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.server import ServiceProcess
+from tests.support.tiny_models import build_reward_model
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_rm(tmp_path_factory) -> Path:
+    return build_reward_model(tmp_path_factory.mktemp("tiny_rm"), num_labels=2)
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory, tiny_rm):
+    workdir = tmp_path_factory.mktemp("service")
+    config = write_config(
+        workdir / "pipelines.yaml",
+        {
+            "models": {
+                "rm": {
+                    "kind": "reward_model",
+                    "path": str(tiny_rm),
+                    "max_length": 512,
+                    "batching": {"max_batch_items": 64, "max_wait_ms": 10},
+                },
+                "minilm": {"kind": "similarity", "max_length": 128},
+            },
+            "rules": {
+                "math": {"type": "math_verify", "timeout_s": 10},
+                "quick_math": {"type": "math_verify", "timeout_s": 1},
+                "boxed": {"type": "regex", "pattern": r"\\boxed\{.+\}"},
+            },
+            "pipelines": {
+                "math": {"components": {"correct": {"rule": "math"}}},
+                "similarity": {"components": {"sim": {"model": "minilm"}}},
+                "rm": {"components": {"helpful": {"model": "rm", "head": "head0"}}},
+                "rm_both_heads": {
+                    "components": {
+                        "a": {"model": "rm", "head": 0},
+                        "b": {"model": "rm", "head": "head1"},
+                    },
+                    "combine": {"weights": {"a": 1.0, "b": 0.5}},
+                },
+                "mixed": {
+                    "components": {
+                        "fmt": {"rule": "boxed"},
+                        "sim": {"model": "minilm", "required": False},
+                    },
+                    "combine": {"weights": {"fmt": 1.0, "sim": 0.5}},
+                },
+                "strict_timeout": {"components": {"correct": {"rule": "quick_math"}}},
+            },
+        },
+    )
+    process = ServiceProcess(
+        config,
+        env={"REWARDGATE_MAX_BODY_BYTES": "200000", "REWARDGATE_MAX_ITEMS_PER_REQUEST": "256"},
+        log_path=workdir / "service.log",
+    )
+    try:
+        yield process.wait()
+    finally:
+        process.stop()
