@@ -1,0 +1,55 @@
+"""The README's quickstart commands work against the shipped default config."""
+
+import re
+import shlex
+
+import httpx
+import pytest
+
+from service.settings import default_pipeline_file
+from tests.support.server import REPO_ROOT, ServiceProcess
+
+pytestmark = pytest.mark.slow
+
+
+def readme_curls() -> list[tuple[str, str]]:
+    """(path with query, JSON body) of every curl in the README."""
+    calls = []
+    for line in (REPO_ROOT / "README.md").read_text().splitlines():
+        if line.startswith("curl "):
+            words = shlex.split(line)
+            url = next(w for w in words if w.startswith("localhost:8000"))
+            calls.append((url.removeprefix("localhost:8000"), words[words.index("-d") + 1]))
+    return calls
+
+
+@pytest.fixture(scope="module")
+def default_service(tmp_path_factory):
+    process = ServiceProcess(default_pipeline_file(), log_path=tmp_path_factory.mktemp("d") / "log")
+    try:
+        yield process.wait()
+    finally:
+        process.stop()
+
+
+def test_readme_has_the_quickstart_curls():
+    paths = [path for path, _ in readme_curls()]
+    assert "/v1/score" in paths and any(p.startswith("/get_reward") for p in paths)
+
+
+def test_every_readme_curl_returns_numeric_rewards(default_service):
+    for path, body in readme_curls():
+        response = httpx.post(default_service.url + path, content=body,
+                              headers={"content-type": "application/json"}, timeout=60)
+        assert response.status_code == 200, (path, response.text)
+        reply = response.json()
+        rewards = [r["reward"] for r in reply["results"]] if "results" in reply else reply["rewards"]
+        assert rewards and all(isinstance(r, float) for r in rewards), reply
+
+
+def test_readme_math_example_gives_the_documented_rewards(default_service):
+    path, body = readme_curls()[0]
+    results = httpx.post(default_service.url + path, content=body,
+                         headers={"content-type": "application/json"}, timeout=60).json()["results"]
+    documented = re.findall(r'"id":"(\w)","reward":([0-9.]+)', (REPO_ROOT / "README.md").read_text())
+    assert [(r["id"], r["reward"]) for r in results] == [(i, float(v)) for i, v in documented]

@@ -1,0 +1,29 @@
+"""docs/configuration.md names every setting and every pipeline-file key."""
+
+from pathlib import Path
+
+import pytest
+
+from service.config import BatchingSpec, CombineSpec, ComponentSpec, ModelSpec, PipelineSpec
+from service.rules.registry import RULE_TYPES
+from service.settings import Settings
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+
+
+@pytest.mark.parametrize("name", list(Settings.model_fields))
+def test_every_setting_is_documented(name):
+    assert f"`REWARDGATE_{name.upper()}`" in DOC
+
+
+@pytest.mark.parametrize("model", [ModelSpec, BatchingSpec, ComponentSpec, CombineSpec, PipelineSpec])
+def test_every_pipeline_file_key_is_documented(model):
+    for key in model.model_fields:
+        assert f"`{key}`" in DOC, f"{model.__name__}.{key}"
+
+
+@pytest.mark.parametrize("rule_type", sorted(RULE_TYPES))
+def test_every_rule_type_and_parameter_is_documented(rule_type):
+    assert f"`{rule_type}`" in DOC
+    for param in RULE_TYPES[rule_type].Params.model_fields:
+        assert f"`{param}`" in DOC, f"{rule_type}.{param}"
