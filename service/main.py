@@ -28,10 +28,25 @@ from service.scoring.validation import Limits
 from service.settings import Settings
 
 
-def build_cache(settings: Settings) -> ScoreCache:
+def build_cache(settings: Settings, metrics: Metrics) -> ScoreCache:
+    """Redis when ``redis_url`` is set, else in memory (or none when capacity is 0)."""
+    ttls = {"model": settings.cache_model_ttl_s, "rule": settings.cache_rule_ttl_s}
+    if settings.redis_url:
+        from service.scoring.redis_cache import RedisScoreCache
+
+        return RedisScoreCache(
+            settings.redis_url,
+            ttl_s_by_kind=ttls,
+            metrics=metrics,
+            namespace=settings.redis_namespace,
+            timeout_s=settings.redis_timeout_ms / 1000,
+            breaker_failures=settings.redis_breaker_failures,
+            breaker_reset_s=settings.redis_breaker_reset_s,
+            max_pending_writes=settings.redis_max_pending_writes,
+        )
     if settings.cache_max_entries == 0:
         return NullScoreCache()
-    return InMemoryScoreCache(settings.cache_max_entries, settings.cache_ttl_s)
+    return InMemoryScoreCache(settings.cache_max_entries, ttls)
 
 
 def create_app(settings: Settings, config: PipelineConfig | None = None) -> FastAPI:
@@ -46,7 +61,7 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
 
             torch.set_num_threads(settings.model_threads)
         runtime = ScoringRuntime(config, settings, metrics)
-        cache = build_cache(settings)
+        cache = build_cache(settings, metrics)
         limits = Limits(
             max_items_per_request=settings.max_items_per_request,
             max_text_chars=settings.max_text_chars,

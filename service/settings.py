@@ -52,7 +52,28 @@ class Settings(BaseSettings):
     cache_max_entries: int = Field(
         200_000, ge=0, description="In-memory score cache capacity (0 disables caching)."
     )
-    cache_ttl_s: float = Field(3600.0, gt=0, description="In-memory score cache entry lifetime.")
+    cache_model_ttl_s: float = Field(
+        86_400.0, gt=0, description="Lifetime of cached reward-model scores."
+    )
+    cache_rule_ttl_s: float = Field(86_400.0, gt=0, description="Lifetime of cached rule scores.")
+    redis_url: str | None = Field(
+        None,
+        description="redis:// or rediss:// URL; set, the score cache is shared in Redis "
+        "(fail-open); unset, it stays in memory.",
+    )
+    redis_namespace: str = Field("rewardgate", description="Prefix of every Redis key.")
+    redis_timeout_ms: float = Field(
+        50.0, gt=0, description="Budget of one Redis round trip; slower counts as a failure."
+    )
+    redis_breaker_failures: int = Field(
+        5, gt=0, description="Consecutive Redis failures that open the breaker."
+    )
+    redis_breaker_reset_s: float = Field(
+        5.0, gt=0, description="How long the open breaker skips Redis before probing it."
+    )
+    redis_max_pending_writes: int = Field(
+        10_000, gt=0, description="Cache entries awaiting their Redis write; more are dropped."
+    )
 
     verifier_workers: int = Field(
         0, ge=0, description="Processes in the rule verifier pool (0 = number of CPUs)."

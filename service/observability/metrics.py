@@ -110,6 +110,20 @@ class Metrics:
             ["source", "result"],
             registry=r,
         )
+        self.cache_ops = Counter(
+            "rewardgate_cache_operations_total",
+            "Shared-cache round trips by operation and outcome (ok, error, skipped by the "
+            "open breaker, dropped when too many writes are pending).",
+            ["op", "outcome"], registry=r,
+        )
+        self.cache_seconds = Histogram(
+            "rewardgate_cache_latency_seconds", "Shared-cache round-trip latency.",
+            ["op"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.cache_breaker = Gauge(
+            "rewardgate_cache_breaker_state", "Shared-cache breaker: 0 closed, 1 open, 2 half-open.",
+            registry=r,
+        )
         self.rule_seconds = Histogram(
             "rewardgate_rule_duration_seconds",
             "Time to check one item with a rule.",

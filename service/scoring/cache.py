@@ -1,63 +1,83 @@
-"""Score cache interface, key derivation, and the in-memory implementation.
+"""Score cache interface, key derivation, value encoding, and the in-memory cache.
 
 Values are the head scores of one source for one item. Keys are derived from
 the source fingerprint (name, version = weights or rule-config hash, and the
 fields it reads) plus exactly the item fields the source reads, so anything
 that can change a score changes the key. Errors are never cached.
 
-Implementations must be fail-open: ``get_many`` may return misses instead of
-raising, and ``set_many`` may drop writes; a cache must never fail a request.
+Implementations must be fail-open: ``get_many`` returns misses instead of
+raising, ``set_many`` may drop writes; a cache never fails a request. After
+``set_many`` returns, ``get_many`` in the same process sees the entries (the
+single-flight table relies on it to avoid duplicate computations).
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import orjson
-from cachetools import TTLCache
+from cachetools import TLRUCache
 
 from service.items import ScoringItem
 
-KEY_PREFIX = "rg:v1:"
+#: Bumped whenever key derivation or value encoding changes.
+KEY_VERSION = "v1"
 
 
 def cache_key(fingerprint: str, reads: Sequence[str], item: ScoringItem) -> str:
-    """``rg:v1:<blake2b-128 hex>`` of the fingerprint and the read fields."""
+    """``v1:<blake2b-128 hex>`` of the fingerprint and the read fields."""
     content = orjson.dumps(
         [fingerprint, [getattr(item, name) for name in reads]],
         option=orjson.OPT_SORT_KEYS,
     )
-    return KEY_PREFIX + hashlib.blake2b(content, digest_size=16).hexdigest()
+    return f"{KEY_VERSION}:{hashlib.blake2b(content, digest_size=16).hexdigest()}"
+
+
+def encode_scores(scores: Sequence[float]) -> bytes:
+    """Little-endian float64s: compact and bit-exact."""
+    return struct.pack(f"<{len(scores)}d", *scores)
+
+
+def decode_scores(blob: bytes) -> list[float]:
+    if len(blob) % 8:
+        raise ValueError(f"cache value of {len(blob)} bytes is not a list of float64")
+    return list(struct.unpack(f"<{len(blob) // 8}d", blob))
 
 
 class ScoreCache(ABC):
     @abstractmethod
     async def get_many(self, keys: Sequence[str]) -> list[list[float] | None]:
-        """One entry per key, ``None`` for a miss, in key order."""
+        """One entry per key, ``None`` for a miss, in key order. Never raises."""
 
     @abstractmethod
-    async def set_many(self, entries: dict[str, list[float]]) -> None:
-        """Store successful scores (best effort)."""
+    async def set_many(self, entries: Mapping[str, list[float]], kind: str) -> None:
+        """Store successful scores of one source ``kind`` (``model``, ``rule``). Never raises."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         pass
 
 
 class InMemoryScoreCache(ScoreCache):
-    """Process-local LRU with a per-entry time to live."""
+    """Process-local LRU with a time to live per source kind."""
 
-    def __init__(self, max_entries: int, ttl_s: float) -> None:
-        self._entries: TTLCache[str, tuple[float, ...]] = TTLCache(max_entries, ttl_s)
+    def __init__(self, max_entries: int, ttl_s_by_kind: Mapping[str, float]) -> None:
+        self._ttl_s_by_kind = dict(ttl_s_by_kind)
+        self._entries: TLRUCache[str, tuple[float, tuple[float, ...]]] = TLRUCache(
+            max_entries, ttu=lambda _key, value, now: now + value[0], timer=time.monotonic
+        )
 
     async def get_many(self, keys: Sequence[str]) -> list[list[float] | None]:
         found = [self._entries.get(key) for key in keys]
-        return [list(value) if value is not None else None for value in found]
+        return [list(value[1]) if value is not None else None for value in found]
 
-    async def set_many(self, entries: dict[str, list[float]]) -> None:
+    async def set_many(self, entries: Mapping[str, list[float]], kind: str) -> None:
+        ttl = self._ttl_s_by_kind[kind]
         for key, value in entries.items():
-            self._entries[key] = tuple(value)
+            self._entries[key] = (ttl, tuple(value))
 
 
 class NullScoreCache(ScoreCache):
@@ -66,5 +86,5 @@ class NullScoreCache(ScoreCache):
     async def get_many(self, keys: Sequence[str]) -> list[list[float] | None]:
         return [None] * len(keys)
 
-    async def set_many(self, entries: dict[str, list[float]]) -> None:
+    async def set_many(self, entries: Mapping[str, list[float]], kind: str) -> None:
         return None

@@ -1,9 +1,8 @@
 """RewardScorer: the one entry point every transport calls.
 
-For a validated request it looks up the cache per (source, item), computes
-each distinct missing (source, item) once, fans out to all sources of the
-pipeline concurrently, writes fresh scores back, and combines per item.
-The whole computation runs under the request deadline.
+It resolves and validates the request, admits it, runs the fan-out
+(cache, deduplication, computation: service/scoring/fanout.py) under the
+request deadline, and combines each item's component scores.
 """
 
 from __future__ import annotations
@@ -11,17 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from service.errors import ComponentError, DeadlineExceeded, ServiceNotReady
-from service.items import ScoringItem
 from service.observability.metrics import Metrics
 from service.schemas import ItemError, ScoreRequest, ScoreResponse, ScoreResult, Usage
 from service.scoring.admission import AdmissionControl
-from service.scoring.cache import ScoreCache, cache_key
+from service.scoring.cache import ScoreCache
 from service.scoring.combiner import decide
+from service.scoring.fanout import Fanout, SourceOutcomes
 from service.scoring.runtime import Pipeline, ScoringRuntime
-from service.scoring.sources import Outcome, ScoreSource
+from service.scoring.single_flight import SingleFlight
 from service.scoring.validation import Limits, validate_request
 
 log = logging.getLogger(__name__)
@@ -36,12 +35,6 @@ class StageTimings:
     total_s: float = 0.0
 
 
-@dataclass
-class SourceOutcomes:
-    outcomes: list[Outcome]
-    cached: list[bool]
-
-
 class RewardScorer:
     def __init__(
         self,
@@ -52,7 +45,7 @@ class RewardScorer:
         admission: AdmissionControl,
     ) -> None:
         self.runtime = runtime
-        self._cache = cache
+        self._fanout = Fanout(cache, SingleFlight(), metrics)
         self._metrics = metrics
         self._limits = limits
         self._admission = admission
@@ -70,20 +63,19 @@ class RewardScorer:
         pipeline = self.runtime.pipeline(request.pipeline)
         validated = validate_request(request, self._limits)
         self._require_ready(pipeline)
-        timings = StageTimings()
         deadline = started + validated.deadline_s
         with self._admission.admit(len(validated.items)):
             try:
                 async with asyncio.timeout(validated.deadline_s):
-                    outcomes, tokens = await self._run_sources(
-                        pipeline, validated.items, deadline, request.options.cache, timings
+                    fanout = await self._fanout.run(
+                        pipeline.sources, validated.items, deadline, request.options.cache
                     )
             except TimeoutError:
                 raise DeadlineExceeded(
                     f"request deadline of {validated.deadline_s * 1000:.0f} ms passed"
                 ) from None
-        response = self._assemble(pipeline, validated.ids, outcomes, request, tokens)
-        timings.total_s = time.monotonic() - started
+        response = self._assemble(pipeline, validated.ids, fanout.by_source, request, fanout.tokens)
+        timings = StageTimings(fanout.queue_s, fanout.inference_s, time.monotonic() - started)
         return response, timings
 
     def _require_ready(self, pipeline: Pipeline) -> None:
@@ -91,79 +83,6 @@ class RewardScorer:
             problem = self.runtime.source_problem(source)
             if problem:
                 raise ServiceNotReady(f"{source.name} is not ready: {problem}")
-
-    async def _run_sources(
-        self,
-        pipeline: Pipeline,
-        items: list[ScoringItem],
-        deadline: float,
-        use_cache: bool,
-        timings: StageTimings,
-    ) -> tuple[dict[str, SourceOutcomes], int]:
-        sources = pipeline.sources
-        keys = {s.name: [cache_key(s.fingerprint(), s.reads, item) for item in items] for s in sources}
-        cached = await self._lookup(keys) if use_cache else {}
-        results = await asyncio.gather(
-            *(self._compute_source(s, items, keys[s.name], cached, deadline) for s in sources)
-        )
-        outcomes: dict[str, SourceOutcomes] = {}
-        fresh: dict[str, list[float]] = {}
-        tokens = 0
-        for source, (source_outcomes, computed) in zip(sources, results, strict=True):
-            outcomes[source.name] = source_outcomes
-            tokens += computed.tokens
-            timings.queue_s = max(timings.queue_s, computed.queue_s)
-            timings.inference_s = max(timings.inference_s, computed.inference_s)
-            fresh.update(computed.fresh)
-        if use_cache and fresh:
-            await self._store(fresh)
-        return outcomes, tokens
-
-    async def _compute_source(
-        self,
-        source: ScoreSource,
-        items: list[ScoringItem],
-        keys: list[str],
-        cached: dict[str, list[float]],
-        deadline: float,
-    ) -> tuple[SourceOutcomes, _Computed]:
-        hits = [key in cached for key in keys]
-        self._metrics.cache.labels(source.name, "hit").inc(sum(hits))
-        # Identical items (same key) are computed once.
-        todo: dict[str, ScoringItem] = {}
-        for key, item, hit in zip(keys, items, hits, strict=True):
-            if not hit:
-                todo.setdefault(key, item)
-        self._metrics.cache.labels(source.name, "miss").inc(len(keys) - sum(hits))
-        computed = _Computed()
-        by_key: dict[str, Outcome] = dict(cached)
-        if todo:
-            result = await source.compute(list(todo.values()), deadline)
-            computed.tokens, computed.queue_s, computed.inference_s = (
-                result.tokens,
-                result.queue_s,
-                result.inference_s,
-            )
-            for key, outcome in zip(todo, result.outcomes, strict=True):
-                by_key[key] = outcome
-                if not isinstance(outcome, ComponentError):
-                    computed.fresh[key] = outcome
-        return SourceOutcomes([by_key[key] for key in keys], hits), computed
-
-    async def _lookup(self, keys: dict[str, list[str]]) -> dict[str, list[float]]:
-        flat = list(dict.fromkeys(key for source_keys in keys.values() for key in source_keys))
-        try:
-            values = await self._cache.get_many(flat)
-        except Exception:
-            log.warning("score cache lookup failed; treating as misses", exc_info=True)
-            return {}
-        return {key: value for key, value in zip(flat, values, strict=True) if value is not None}
-
-    async def _store(self, fresh: dict[str, list[float]]) -> None:
-        try:
-            await self._cache.set_many(fresh)
-        except Exception:
-            log.warning("score cache write failed; continuing", exc_info=True)
 
     def _assemble(
         self,
@@ -219,13 +138,3 @@ class RewardScorer:
             errors={name: ItemError(**error.to_item_error()) for name, error in errors.items()},
             cached=cached,
         )
-
-
-@dataclass
-class _Computed:
-    """What computing one source's misses produced (for usage, timings, cache writes)."""
-
-    tokens: int = 0
-    queue_s: float = 0.0
-    inference_s: float = 0.0
-    fresh: dict[str, list[float]] = field(default_factory=dict)

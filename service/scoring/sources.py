@@ -17,6 +17,7 @@ import math
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from service.backends.base import ModelBackend
 from service.batching.batcher import DynamicBatcher, WorkItem
@@ -48,6 +49,8 @@ class SourceResult:
 class ScoreSource(ABC):
     name: str
     _fingerprint: str | None = field(default=None, init=False, repr=False)
+    #: Cache TTL class: "model" or "rule".
+    kind: ClassVar[str]
 
     @property
     @abstractmethod
@@ -80,6 +83,7 @@ class ScoreSource(ABC):
 
 @dataclass
 class ModelSource(ScoreSource):
+    kind: ClassVar[str] = "model"
     spec: ModelSpec = field(kw_only=True)
     backend: ModelBackend = field(kw_only=True)
     batcher: DynamicBatcher = field(kw_only=True)
@@ -137,6 +141,7 @@ class ModelSource(ScoreSource):
 
 @dataclass
 class RuleSource(ScoreSource):
+    kind: ClassVar[str] = "rule"
     rule: Rule = field(kw_only=True)
     pool: VerifierPool | None = field(kw_only=True, default=None)
     metrics: Metrics | None = field(kw_only=True, default=None)

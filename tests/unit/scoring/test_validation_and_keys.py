@@ -5,7 +5,7 @@ import pytest
 from service.errors import InvalidInput, PayloadTooLarge
 from service.items import ScoringItem
 from service.schemas import ScoreRequest
-from service.scoring.cache import InMemoryScoreCache, cache_key
+from service.scoring.cache import InMemoryScoreCache, cache_key, decode_scores, encode_scores
 from service.scoring.validation import Limits, validate_request
 
 LIMITS = Limits(max_items_per_request=3, max_text_chars=10, default_deadline_ms=1000, max_deadline_ms=5000)
@@ -69,6 +69,13 @@ def test_cache_key_distinguishes_text_prompts_from_chat_prompts():
 
 
 async def test_in_memory_cache_round_trips_and_reports_misses():
-    cache = InMemoryScoreCache(max_entries=10, ttl_s=60)
-    await cache.set_many({"a": [1.5, -2.0]})
+    cache = InMemoryScoreCache(max_entries=10, ttl_s_by_kind={"model": 60, "rule": 60})
+    await cache.set_many({"a": [1.5, -2.0]}, "model")
     assert await cache.get_many(["a", "b"]) == [[1.5, -2.0], None]
+
+
+def test_score_encoding_is_compact_and_bit_exact():
+    values = [0.1, -1e-300, 3.141592653589793, float(2**53)]
+    blob = encode_scores(values)
+    assert len(blob) == 8 * len(values)
+    assert decode_scores(blob) == values
