@@ -5,7 +5,8 @@ States: ``closed`` (calls pass), ``open`` (calls are skipped until
 its success closes the breaker, its failure opens it again). The breaker
 opens after ``failure_threshold`` consecutive failures.
 
-Usage: ``if breaker.allow(): ... breaker.record_success() / record_failure()``.
+Usage: ``if breaker.allow(): ...`` then exactly one of ``record_success()``,
+``record_failure()`` or (call cancelled) ``abandon_call()``.
 Single-threaded (one event loop); no locking.
 """
 
@@ -57,6 +58,10 @@ class CircuitBreaker:
         self._probing = False
         if self._state != CLOSED:
             self._set(CLOSED)
+
+    def abandon_call(self) -> None:
+        """The call was cancelled before it learned anything: free the probe slot."""
+        self._probing = False
 
     def record_failure(self) -> None:
         self._probing = False

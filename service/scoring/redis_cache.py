@@ -130,6 +130,9 @@ class RedisScoreCache(ScoreCache):
         try:
             async with asyncio.timeout(self._timeout_s):
                 result = await work
+        except asyncio.CancelledError:
+            self._breaker.abandon_call()  # our caller went away; Redis said nothing
+            raise
         except _FAILURES as exc:
             self._breaker.record_failure()
             self._metrics.cache_ops.labels(op, "error").inc()

@@ -45,3 +45,13 @@ def test_probe_success_closes_and_probe_failure_reopens():
     breaker.record_success()
     assert breaker.state == CLOSED and breaker.allow()
     assert changes == [OPEN, HALF_OPEN, OPEN, HALF_OPEN, CLOSED]
+
+
+def test_a_cancelled_probe_frees_the_slot_for_the_next_probe():
+    breaker, now, _ = make(threshold=1)
+    breaker.record_failure()
+    now[0] = 10.0
+    assert breaker.allow()
+    breaker.abandon_call()
+    assert breaker.state == HALF_OPEN
+    assert breaker.allow()
