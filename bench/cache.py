@@ -28,8 +28,8 @@ import yaml
 from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.redis_server import RedisServer  # noqa: E402
-from tests.support.server import ServiceProcess  # noqa: E402
+from tests.support.redis_server import RedisServer
+from tests.support.server import ServiceProcess
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -122,8 +122,8 @@ def main() -> None:
     print(f"{'variant':<22} {'p50 ms':>9} {'p99 ms':>9}")
     for name in ("uncached", "cached"):
         print(f"{name:<22} {service[name]['p50_ms']:>9.2f} {service[name]['p99_ms']:>9.2f}")
-    print(f"{'MGET 64 keys':<22} {direct['mget_64']['p50_ms']:>9.3f} {direct['mget_64']['p99_ms']:>9.3f}")
-    print(f"{'64 sequential GETs':<22} {direct['get_x64']['p50_ms']:>9.3f} {direct['get_x64']['p99_ms']:>9.3f}")
+    for label, name in (("MGET 64 keys", "mget_64"), ("64 sequential GETs", "get_x64")):
+        print(f"{label:<22} {direct[name]['p50_ms']:>9.3f} {direct[name]['p99_ms']:>9.3f}")
     print(f"cached/uncached p50 speed-up {figures['cached_vs_uncached_p50_speedup']}x, "
           f"MGET/GETs p50 speed-up {figures['mget_vs_gets_p50_speedup']}x")
     print(json.dumps(figures))
