@@ -51,7 +51,11 @@ class ModelSpec(StrictModel):
         description="reward_model: HF sequence classifier (raw logits per head); "
         "similarity: sentence encoder, cosine(response, reference)."
     )
-    backend: Literal["local"] = Field("local", description="Where the forward pass runs.")
+    backend: Literal["local", "triton"] = Field(
+        "local", description="Where the forward pass runs: in-process, or on Triton over gRPC."
+    )
+    triton_url: str | None = Field(None, description="Triton gRPC address host:port (backend=triton).")
+    triton_model: str | None = Field(None, description="Model name in Triton's repository (backend=triton).")
     path: str | None = Field(
         None,
         description="Local model directory. Optional for kind=similarity "
@@ -70,9 +74,14 @@ class ModelSpec(StrictModel):
     batching: BatchingSpec = Field(default_factory=BatchingSpec)
 
     @model_validator(mode="after")
-    def _path_required_for_reward_models(self) -> ModelSpec:
+    def _backend_requirements(self) -> ModelSpec:
         if self.kind == "reward_model" and not self.path:
             raise ValueError("path is required for kind=reward_model")
+        if self.backend == "triton":
+            if self.kind != "reward_model":
+                raise ValueError("backend=triton serves kind=reward_model only")
+            if not (self.triton_url and self.triton_model):
+                raise ValueError("backend=triton needs triton_url and triton_model")
         return self
 
 

@@ -89,6 +89,19 @@ class ServiceNotReady(RewardgateError):
     retryable = True
 
 
+class BackendUnavailable(RewardgateError):
+    """A model backend is down, restarting or refusing work (e.g. Triton's queue is full).
+
+    Request-level on purpose: the backend is unavailable for every item, and
+    callers should retry the request rather than train on partial rewards.
+    """
+
+    error_type = "backend_unavailable"
+    http_status = 503
+    grpc_code = "UNAVAILABLE"
+    retryable = True
+
+
 class DeadlineExceeded(RewardgateError):
     """The request deadline passed before every item was answered."""
 
@@ -119,15 +132,6 @@ class ComponentError(RewardgateError):
     def to_item_error(self) -> dict:
         """The per-item error entry (``results[i].errors[component]``)."""
         return {"type": self.error_type, "message": self.message, "retryable": self.retryable}
-
-
-class BackendUnavailable(ComponentError):
-    """The model backend could not be reached or refused the work."""
-
-    error_type = "backend_unavailable"
-    http_status = 503
-    grpc_code = "UNAVAILABLE"
-    retryable = True
 
 
 class BackendError(ComponentError):

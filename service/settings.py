@@ -52,9 +52,7 @@ class Settings(BaseSettings):
     cache_max_entries: int = Field(
         200_000, ge=0, description="In-memory score cache capacity (0 disables caching)."
     )
-    cache_model_ttl_s: float = Field(
-        86_400.0, gt=0, description="Lifetime of cached reward-model scores."
-    )
+    cache_model_ttl_s: float = Field(86_400.0, gt=0, description="Lifetime of cached reward-model scores.")
     cache_rule_ttl_s: float = Field(86_400.0, gt=0, description="Lifetime of cached rule scores.")
     redis_url: str | None = Field(
         None,

@@ -27,9 +27,29 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     score.add_argument("--timeout-s", type=float, default=120.0, help="per-request timeout")
 
+    repo = commands.add_parser("triton-repo", help="write a Triton model repository for a reward model")
+    repo.add_argument("--model", type=Path, required=True, help="Hugging Face model directory")
+    repo.add_argument("--name", required=True, help="model name in Triton")
+    repo.add_argument("--out", type=Path, required=True, help="repository directory")
+    repo.add_argument("--max-batch-size", type=int, default=64)
+    repo.add_argument("--max-queue-delay-us", type=int, default=2000)
+    repo.add_argument("--max-queue-size", type=int, default=256, help="queued requests before UNAVAILABLE")
+    repo.add_argument("--queue-timeout-ms", type=int, default=30_000)
+    repo.add_argument("--instances", type=int, default=1)
+    repo.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    repo.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], default="auto")
+    repo.add_argument("--torch-threads", type=int, default=0, help="0 = torch default")
+
+    local = commands.add_parser("triton-serve", help="run the Triton server from nvidia-pytriton locally")
+    local.add_argument("--repo", type=Path, required=True, help="model repository")
+
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command in ("triton-repo", "triton-serve"):
+        from service.cli.triton import run_triton_command
+
+        return run_triton_command(args)
     from service.cli.score import run_score
 
     return run_score(args)

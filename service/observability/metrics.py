@@ -114,14 +114,19 @@ class Metrics:
             "rewardgate_cache_operations_total",
             "Shared-cache round trips by operation and outcome (ok, error, skipped by the "
             "open breaker, dropped when too many writes are pending).",
-            ["op", "outcome"], registry=r,
+            ["op", "outcome"],
+            registry=r,
         )
         self.cache_seconds = Histogram(
-            "rewardgate_cache_latency_seconds", "Shared-cache round-trip latency.",
-            ["op"], buckets=_LATENCY_BUCKETS, registry=r,
+            "rewardgate_cache_latency_seconds",
+            "Shared-cache round-trip latency.",
+            ["op"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.cache_breaker = Gauge(
-            "rewardgate_cache_breaker_state", "Shared-cache breaker: 0 closed, 1 open, 2 half-open.",
+            "rewardgate_cache_breaker_state",
+            "Shared-cache breaker: 0 closed, 1 open, 2 half-open.",
             registry=r,
         )
         self.rule_seconds = Histogram(

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from service.backends.local import LocalBackend
+from service.backends.triton import TritonBackend
 from service.batching.batcher import DynamicBatcher
 from service.config import PipelineConfig
 from service.errors import PipelineNotFound
@@ -90,7 +91,7 @@ class ScoringRuntime:
 
     def _model_source(self, name: str, settings: Settings) -> ModelSource:
         spec = self.config.models[name]
-        backend = LocalBackend(name, spec)
+        backend = TritonBackend(name, spec) if spec.backend == "triton" else LocalBackend(name, spec)
         batcher = DynamicBatcher(
             name,
             backend.infer,
@@ -193,7 +194,7 @@ class ScoringRuntime:
         """Why ``source`` cannot serve now, or None when it can."""
         if source.name in self._failures:
             return self._failures[source.name]
-        return None if source.is_ready() else "loading"
+        return None if source.is_ready() else "not ready (loading, or its backend is unavailable)"
 
     def readiness(self) -> dict[str, str]:
         """Every source that is not ready, with the reason."""

@@ -48,7 +48,7 @@ class SourceResult:
 @dataclass
 class ScoreSource(ABC):
     name: str
-    _fingerprint: str | None = field(default=None, init=False, repr=False)
+    _fingerprint: tuple[str, str] | None = field(default=None, init=False, repr=False)
     #: Cache TTL class: "model" or "rule".
     kind: ClassVar[str]
 
@@ -75,10 +75,11 @@ class ScoreSource(ABC):
         pass
 
     def fingerprint(self) -> str:
-        """Stable identity for cache keys; fixed once the source is ready."""
-        if self._fingerprint is None:
-            self._fingerprint = canonical_sha256([self.name, self.version, self.reads])
-        return self._fingerprint
+        """Identity for cache keys; recomputed when the version changes (a redeployed model)."""
+        version = self.version
+        if self._fingerprint is None or self._fingerprint[0] != version:
+            self._fingerprint = (version, canonical_sha256([self.name, version, self.reads]))
+        return self._fingerprint[1]
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.errors import BackendUnavailable, VerifierTimeout
+from service.errors import BackendError, VerifierTimeout
 from service.scoring.combiner import WeightedSum, decide
 
 COMBINER = WeightedSum({"correct": 1.0, "rm": 0.2})
@@ -24,5 +24,5 @@ def test_a_failed_required_component_gives_error_and_no_reward():
 
 
 def test_a_failed_optional_component_gives_partial_from_the_rest():
-    verdict = decide({"correct": 1.0}, {"rm": BackendUnavailable()}, {"correct"}, COMBINER)
+    verdict = decide({"correct": 1.0}, {"rm": BackendError()}, {"correct"}, COMBINER)
     assert (verdict.status, verdict.reward) == ("partial", pytest.approx(1.0))
