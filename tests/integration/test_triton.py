@@ -1,0 +1,121 @@
+"""The Triton backend against a real Triton Inference Server (CPU)."""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tritonclient.grpc as triton_sync
+from tritonclient.utils import InferenceServerException
+
+from service.backends.triton import TritonBackend, translate_error
+from service.config import ModelSpec
+from service.errors import BackendError, BackendUnavailable, DeadlineExceeded, InvalidComponentInput
+from service.items import ScoringItem
+from service.models.reward_model import RewardModelRunner
+from tests.support.server import REPO_ROOT
+from tests.support.tiny_models import build_reward_model
+from tests.support.triton import MODEL_NAME, start_triton
+
+pytestmark = pytest.mark.slow
+
+ITEMS = [
+    ScoringItem("What is 2+2?", "four"),
+    ScoringItem("What is 2+2?", "The answer is four, because two plus two is four. " * 3),
+    ScoringItem([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}], "Hello"),
+    ScoringItem("", "x"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_rm(tmp_path_factory):
+    return build_reward_model(tmp_path_factory.mktemp("rm"), num_labels=2)
+
+
+@pytest.fixture(scope="module")
+def triton_server(tiny_rm, tmp_path_factory):
+    server = start_triton(tiny_rm, tmp_path_factory.mktemp("triton"))
+    yield server
+    server.cleanup()
+
+
+def spec_for(tiny_rm, server, **overrides):
+    return ModelSpec(kind="reward_model", backend="triton", path=str(tiny_rm),
+                     triton_url=server.grpc_url, triton_model=MODEL_NAME, **overrides)
+
+
+async def test_triton_and_local_backends_agree_within_1e_4(tiny_rm, triton_server):
+    backend = TritonBackend("rm", spec_for(tiny_rm, triton_server))
+    await backend.load()
+    try:
+        assert backend.is_ready()
+        work = await backend.encode(ITEMS)
+        remote = await backend.infer([w.payload for w in work], deadline=time.monotonic() + 30)
+        local = RewardModelRunner(tiny_rm).forward([w.payload for w in work])
+        assert np.allclose(remote, local, atol=1e-4)
+        assert backend.head_names == ["head0", "head1"]
+        # The version Triton reports is the hash triton-repo recorded for these weights.
+        assert backend.version == RewardModelRunner(tiny_rm).version
+    finally:
+        await backend.close()
+
+
+async def test_an_expired_deadline_never_reaches_triton(tiny_rm, triton_server):
+    backend = TritonBackend("rm", spec_for(tiny_rm, triton_server))
+    await backend.load()
+    try:
+        with pytest.raises(DeadlineExceeded):
+            await backend.infer([[1, 2, 3]], deadline=0.0)
+    finally:
+        await backend.close()
+
+
+def test_malformed_request_is_invalid_argument_from_triton(triton_server):
+    client = triton_sync.InferenceServerClient(triton_server.grpc_url)
+    ids = np.array([[1, 2]], dtype=np.int64)
+    lengths = np.array([[5]], dtype=np.int64)  # longer than the row
+    inputs = [triton_sync.InferInput("input_ids", ids.shape, "INT64"),
+              triton_sync.InferInput("lengths", lengths.shape, "INT64")]
+    inputs[0].set_data_from_numpy(ids)
+    inputs[1].set_data_from_numpy(lengths)
+    with pytest.raises(InferenceServerException) as caught:
+        client.infer(MODEL_NAME, inputs)
+    assert isinstance(translate_error(caught.value), InvalidComponentInput)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("StatusCode.UNAVAILABLE", BackendUnavailable),
+        ("StatusCode.RESOURCE_EXHAUSTED", BackendUnavailable),
+        ("StatusCode.DEADLINE_EXCEEDED", DeadlineExceeded),
+        ("StatusCode.INVALID_ARGUMENT", InvalidComponentInput),
+        ("StatusCode.INTERNAL", BackendError),
+    ],
+)
+def test_triton_status_codes_map_to_typed_errors(status, expected):
+    assert isinstance(translate_error(InferenceServerException("boom", status=status)), expected)
+
+
+async def test_gateway_batch_larger_than_tritons_limit_is_refused_at_load(tiny_rm, triton_server):
+    backend = TritonBackend("rm", spec_for(tiny_rm, triton_server, batching={"max_batch_items": 512}))
+    await backend.load()
+    try:
+        assert not backend.is_ready()
+    finally:
+        await backend.close()
+
+
+def test_triton_repo_command_writes_config_with_output_width(tiny_rm, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "triton-repo", "--model", str(tiny_rm), "--name", "rm",
+         "--out", str(tmp_path), "--max-batch-size", "32", "--device", "cpu"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    config = (tmp_path / "rm" / "config.pbtxt").read_text()
+    assert 'name: "rewards" data_type: TYPE_FP32 dims: [ 2 ]' in config
+    assert "max_batch_size: 32" in config and "kind: KIND_CPU" in config
+    assert f'string_value: "{tiny_rm.resolve()}"' in config
+    assert "TritonPythonModel" in (tmp_path / "rm" / "1" / "model.py").read_text()
