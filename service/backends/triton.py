@@ -8,9 +8,10 @@
   ``DEADLINE_EXCEEDED`` -> :class:`DeadlineExceeded` (504);
   ``INVALID_ARGUMENT`` -> :class:`InvalidComponentInput` (422-class, per item);
   anything else -> :class:`BackendError`.
-* Readiness follows Triton's model readiness, polled in the background; the
-  gRPC channel reconnects with a short backoff, so the gateway recovers by
-  itself when Triton restarts.
+* Readiness follows Triton's model readiness, polled in the background, and
+  drops at once when a batch fails with ``UNAVAILABLE``; the gRPC channel
+  reconnects with a short backoff, so the gateway recovers by itself when
+  Triton restarts.
 * The model version comes from the ``rewardgate_version`` parameter that
   ``rewardgate triton-repo`` writes (a hash of the served weights), re-read
   whenever the model becomes ready again.
@@ -179,7 +180,11 @@ class TritonBackend(ModelBackend):
                 timeout=int(remaining * 1_000_000),
             )
         except InferenceServerException as exc:
-            raise translate_error(exc) from exc
+            error = translate_error(exc)
+            if isinstance(error, BackendUnavailable):
+                # Fail fast until the health poll sees the model ready again.
+                self._ready = False
+            raise error from exc
         rewards = result.as_numpy(REWARDS)
         if rewards is None or rewards.ndim != 2 or rewards.shape[0] != len(payloads):
             shape = None if rewards is None else rewards.shape
