@@ -47,7 +47,8 @@ class AppContext:
             self.metrics.request_seconds.labels(route, label).observe(time.perf_counter() - started)
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    # async on purpose: FastAPI runs a plain-def dependency on a thread pool.
     return request.app.state.context
 
 

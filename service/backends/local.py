@@ -25,7 +25,7 @@ class Runner(Protocol):
     head_names: list[str]
     reads: tuple[str, ...]
 
-    def encode(self, item: ScoringItem) -> WorkItem: ...
+    def encode_many(self, items: list[ScoringItem]) -> list[WorkItem | ComponentError]: ...
     def forward(self, batch: list[Any]) -> list[list[float]]: ...
 
 
@@ -75,7 +75,7 @@ class LocalBackend(ModelBackend):
 
     async def encode(self, items: list[ScoringItem]) -> list[WorkItem | ComponentError]:
         runner = self.runner
-        return await asyncio.to_thread(lambda: [_encode_one(runner, item) for item in items])
+        return await asyncio.to_thread(runner.encode_many, items)
 
     async def infer(self, payloads: list[Any], deadline: float) -> list[list[float]]:
         loop = asyncio.get_running_loop()
@@ -83,10 +83,3 @@ class LocalBackend(ModelBackend):
 
     async def close(self) -> None:
         self._forward_thread.shutdown(wait=False, cancel_futures=True)
-
-
-def _encode_one(runner: Runner, item: ScoringItem) -> WorkItem | ComponentError:
-    try:
-        return runner.encode(item)
-    except ComponentError as exc:
-        return exc

@@ -157,8 +157,7 @@ class TritonBackend(ModelBackend):
         return RewardModelEncoder.reads
 
     async def encode(self, items: list[ScoringItem]) -> list[WorkItem | ComponentError]:
-        encoder = self.encoder
-        return await asyncio.to_thread(lambda: [_encode_one(encoder, item) for item in items])
+        return await asyncio.to_thread(self.encoder.encode_many, items)
 
     async def infer(self, payloads: list[Any], deadline: float) -> list[list[float]]:
         remaining = deadline - time.monotonic()
@@ -207,10 +206,3 @@ def pad_batch(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     for index, row in enumerate(rows):
         ids[index, : len(row)] = row
     return ids, lengths
-
-
-def _encode_one(encoder: RewardModelEncoder, item: ScoringItem) -> WorkItem | ComponentError:
-    try:
-        return encoder.encode(item)
-    except ComponentError as exc:
-        return exc

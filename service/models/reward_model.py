@@ -56,7 +56,24 @@ class RewardModelEncoder:
             InvalidComponentInput: longer than ``max_length`` tokens. Truncating
                 would silently score a different text, so it is refused.
         """
-        ids = self.token_ids(item)
+        return self._work(self.token_ids(item))
+
+    def encode_many(self, items: list[ScoringItem]) -> list[WorkItem | InvalidComponentInput]:
+        """:meth:`encode` for many items with one tokenizer call (per-item errors returned)."""
+        if self.use_chat_template:
+            texts = [self.tokenizer.apply_chat_template(item.messages(), tokenize=False) for item in items]
+            rows = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        else:
+            rows = self.tokenizer([item.prompt_text() + item.response for item in items])["input_ids"]
+        outcomes: list[WorkItem | InvalidComponentInput] = []
+        for ids in rows:
+            try:
+                outcomes.append(self._work(ids))
+            except InvalidComponentInput as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _work(self, ids: list[int]) -> WorkItem:
         if len(ids) > self.max_length:
             raise InvalidComponentInput(
                 f"{len(ids)} tokens exceeds this model's max_length {self.max_length}"
@@ -111,6 +128,9 @@ class RewardModelRunner:
 
     def encode(self, item: ScoringItem) -> WorkItem:
         return self.encoder.encode(item)
+
+    def encode_many(self, items: list[ScoringItem]) -> list[WorkItem | InvalidComponentInput]:
+        return self.encoder.encode_many(items)
 
     def forward(self, batch: list[list[int]]) -> list[list[float]]:
         """Raw logits, ``[len(batch)][num_heads]``, in batch order."""

@@ -54,18 +54,35 @@ class SimilarityRunner:
         self.pad_id = int(self.tokenizer.pad_token_id or 0)
         self.version = directory_version(self.path)
 
-    def _ids(self, text: str) -> list[int]:
-        return self.tokenizer(text, truncation=True, max_length=self.max_length)["input_ids"]
-
     def encode(self, item: ScoringItem) -> WorkItem:
-        if item.reference is None or not item.reference.strip():
-            raise InvalidReference("similarity needs a non-empty 'reference'")
-        response_ids, reference_ids = self._ids(item.response), self._ids(item.reference)
-        return WorkItem(
-            payload=(response_ids, reference_ids),
-            length=max(len(response_ids), len(reference_ids)),
-            rows=2,
+        outcome = self.encode_many([item])[0]
+        if isinstance(outcome, InvalidReference):
+            raise outcome
+        return outcome
+
+    def encode_many(self, items: list[ScoringItem]) -> list[WorkItem | InvalidReference]:
+        """One tokenizer call for every response and reference of ``items``."""
+        usable = [item for item in items if item.reference is not None and item.reference.strip()]
+        texts = [text for item in usable for text in (item.response, item.reference)]
+        rows = (
+            iter(self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"])
+            if texts
+            else iter(())
         )
+        outcomes: list[WorkItem | InvalidReference] = []
+        for item in items:
+            if item.reference is None or not item.reference.strip():
+                outcomes.append(InvalidReference("similarity needs a non-empty 'reference'"))
+                continue
+            response_ids, reference_ids = next(rows), next(rows)
+            outcomes.append(
+                WorkItem(
+                    payload=(response_ids, reference_ids),
+                    length=max(len(response_ids), len(reference_ids)),
+                    rows=2,
+                )
+            )
+        return outcomes
 
     def forward(self, batch: list[tuple[list[int], list[int]]]) -> list[list[float]]:
         """``[[cosine]]`` per pair, in batch order."""

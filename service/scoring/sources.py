@@ -13,6 +13,7 @@ raised instead.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from abc import ABC, abstractmethod
@@ -151,8 +152,9 @@ class RuleSource(ScoreSource):
     def reads(self) -> tuple[str, ...]:
         return self.rule.reads
 
-    @property
+    @functools.cached_property
     def version(self) -> str:
+        # Rule parameters are frozen: hash them once.
         return "sha256:" + canonical_sha256([self.rule.type_name, self.rule.params.model_dump(mode="json")])
 
     def is_ready(self) -> bool:

@@ -36,8 +36,8 @@ def build_tokenizer(directory: Path):
 
 
 def build_reward_model(directory: Path, *, num_labels: int = 1, seed: int = 0,
-                       chat_template: bool = True) -> Path:
-    """Save a tiny random reward model (``num_labels`` heads) in ``directory``."""
+                       chat_template: bool = True, hidden_size: int = 32, layers: int = 2) -> Path:
+    """Save a small random reward model (``num_labels`` heads) in ``directory``."""
     import torch
     from transformers import LlamaConfig, LlamaForSequenceClassification
 
@@ -51,9 +51,9 @@ def build_reward_model(directory: Path, *, num_labels: int = 1, seed: int = 0,
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=2048,
