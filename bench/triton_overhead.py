@@ -43,7 +43,8 @@ PROMPT = "Rate the answer."
 
 
 def make_texts(count: int) -> list[str]:
-    words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "reward", "models", "score", "responses"]
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog",
+             "reward", "models", "score", "responses"]
     return [" ".join(words[(i + j) % len(words)] for j in range(24)) + f" {i}" for i in range(count)]
 
 
