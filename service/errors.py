@@ -140,15 +140,6 @@ class BackendError(ComponentError):
     error_type = "backend_error"
 
 
-class ComponentTimeout(ComponentError):
-    """The component did not answer within its own time limit."""
-
-    error_type = "timeout"
-    http_status = 504
-    grpc_code = "DEADLINE_EXCEEDED"
-    retryable = True
-
-
 class VerifierTimeout(ComponentError):
     """A rule verifier exceeded its per-item time limit and was killed."""
 

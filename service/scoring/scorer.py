@@ -8,7 +8,6 @@ request deadline, and combines each item's component scores.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from dataclasses import dataclass
 
@@ -22,8 +21,6 @@ from service.scoring.fanout import Fanout, SourceOutcomes
 from service.scoring.runtime import Pipeline, ScoringRuntime
 from service.scoring.single_flight import SingleFlight
 from service.scoring.validation import Limits, validate_request
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,6 +54,7 @@ class RewardScorer:
             PipelineNotFound, InvalidInput, PayloadTooLarge: bad request.
             ServiceNotReady: a source of the pipeline is loading or failed.
             Overloaded: admission or a model queue refused the work.
+            BackendUnavailable: a model backend (Triton) is down or refusing work.
             DeadlineExceeded: the request deadline passed.
         """
         started = time.monotonic()
