@@ -5,12 +5,44 @@ from __future__ import annotations
 from typing import Any
 
 from service.rules.base import Rule
-from service.rules.format import RegexMatch
+from service.rules.format import LengthWindow, OverlongPenalty, RegexMatch, RepetitionPenalty, ThinkAnswer
 from service.rules.math import MathVerify
-from service.rules.text import ExactMatch, NormalizedMatch
+from service.rules.sql import SqlExecution
+from service.rules.structure import JsonSchema, JsonValid
+from service.rules.text import (
+    Bleu,
+    Chrf,
+    Contains,
+    ExactMatch,
+    MultipleChoice,
+    NormalizedMatch,
+    Rouge,
+    TokenF1,
+)
+from service.rules.tools import ToolCall
 
 RULE_TYPES: dict[str, type[Rule]] = {
-    cls.type_name: cls for cls in (ExactMatch, NormalizedMatch, RegexMatch, MathVerify)
+    cls.type_name: cls
+    for cls in (
+        ExactMatch,
+        NormalizedMatch,
+        MultipleChoice,
+        Contains,
+        TokenF1,
+        Bleu,
+        Chrf,
+        Rouge,
+        RegexMatch,
+        ThinkAnswer,
+        LengthWindow,
+        RepetitionPenalty,
+        OverlongPenalty,
+        JsonValid,
+        JsonSchema,
+        ToolCall,
+        MathVerify,
+        SqlExecution,
+    )
 }
 
 

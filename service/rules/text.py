@@ -1,13 +1,18 @@
-"""Text-match rules: exact and normalised answer comparison."""
+"""Text rules: exact, normalised, multiple-choice, containment, token F1, and
+reference-based similarity (BLEU, chrF, ROUGE; as in BLEUBERI)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import unicodedata
+from collections import Counter
+from typing import Literal
 
 from pydantic import Field
 
+from service.errors import InvalidReference
 from service.items import ScoringItem
 from service.rules.base import Rule, RuleParams
 
@@ -48,3 +53,143 @@ class NormalizedMatch(Rule):
     def evaluate(self, item: ScoringItem) -> float:
         reference = self.require_reference(item)
         return 1.0 if normalize_answer(item.response) == normalize_answer(reference) else 0.0
+
+
+_CHOICE = re.compile(
+    r"(?:answer\s*(?:is|:)?\s*\(?|^\(?|\\boxed\{)\s*([A-Z])\b\)?", re.IGNORECASE | re.MULTILINE
+)
+
+
+class MultipleChoiceParams(RuleParams):
+    choices: str = Field("ABCDEFGHIJ", description="Letters that count as options.")
+
+
+class MultipleChoice(Rule):
+    """1.0 when the response's chosen letter equals the reference letter.
+
+    The choice is the last of: ``\\boxed{X}``, "answer is X" / "Answer: (X)",
+    or a line starting with "X" / "(X)"; a response with no recognisable
+    choice scores 0.0.
+    """
+
+    type_name = "multiple_choice"
+    Params = MultipleChoiceParams
+
+    def evaluate(self, item: ScoringItem) -> float:
+        reference = self.require_reference(item).strip().strip("()").upper()
+        if len(reference) != 1 or reference not in self.params.choices:
+            raise InvalidReference(f"reference {reference!r} is not one of {self.params.choices}")
+        found = [m.upper() for m in _CHOICE.findall(item.response) if m.upper() in self.params.choices]
+        return 1.0 if found and found[-1] == reference else 0.0
+
+
+class Contains(Rule):
+    """1.0 when the normalised reference occurs in the normalised response."""
+
+    type_name = "contains"
+
+    def evaluate(self, item: ScoringItem) -> float:
+        needle = normalize_answer(self.require_reference(item))
+        return 1.0 if needle and needle in normalize_answer(item.response) else 0.0
+
+
+class TokenF1(Rule):
+    """SQuAD token F1 between normalised response and reference, in [0, 1]."""
+
+    type_name = "token_f1"
+
+    def evaluate(self, item: ScoringItem) -> float:
+        predicted = normalize_answer(item.response).split()
+        gold = normalize_answer(self.require_reference(item)).split()
+        common = sum((Counter(predicted) & Counter(gold)).values())
+        if common == 0:
+            return 0.0
+        precision, recall = common / len(predicted), common / len(gold)
+        return 2 * precision * recall / (precision + recall)
+
+
+class _MetricRule(Rule):
+    """A reference-similarity metric run in the verifier pool.
+
+    Isolated because cost grows with input length (ROUGE-L's LCS is quadratic)
+    and must never block the event loop; the metric object is built on first
+    use in each worker process and is not pickled.
+    """
+
+    isolated = True
+
+    def __getstate__(self) -> dict:
+        return {"params": self.params}
+
+    def __setstate__(self, state: dict) -> None:
+        self.params = state["params"]
+
+    @functools.cached_property
+    def metric(self):
+        return self.build_metric()
+
+    def build_metric(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class BleuParams(RuleParams):
+    tokenize: Literal["13a", "intl", "char", "none", "zh"] = Field("13a", description="sacrebleu tokenizer.")
+    lowercase: bool = False
+    timeout_s: float = Field(5.0, gt=0, le=300, description="Per-item limit in the verifier pool.")
+
+
+class Bleu(_MetricRule):
+    """Sentence BLEU (sacrebleu, effective order) against the reference, scaled to [0, 1]."""
+
+    type_name = "bleu"
+    Params = BleuParams
+
+    def build_metric(self):
+        from sacrebleu.metrics import BLEU
+
+        return BLEU(tokenize=self.params.tokenize, lowercase=self.params.lowercase, effective_order=True)
+
+    def evaluate(self, item: ScoringItem) -> float:
+        return self.metric.sentence_score(item.response, [self.require_reference(item)]).score / 100
+
+
+class ChrfParams(RuleParams):
+    word_order: int = Field(0, ge=0, le=2, description="0 = chrF, 2 = chrF++.")
+    timeout_s: float = Field(5.0, gt=0, le=300, description="Per-item limit in the verifier pool.")
+
+
+class Chrf(_MetricRule):
+    """Sentence chrF / chrF++ (sacrebleu) against the reference, scaled to [0, 1]."""
+
+    type_name = "chrf"
+    Params = ChrfParams
+
+    def build_metric(self):
+        from sacrebleu.metrics import CHRF
+
+        return CHRF(word_order=self.params.word_order)
+
+    def evaluate(self, item: ScoringItem) -> float:
+        return self.metric.sentence_score(item.response, [self.require_reference(item)]).score / 100
+
+
+class RougeParams(RuleParams):
+    variant: Literal["rouge1", "rouge2", "rougeL", "rougeLsum"] = "rougeL"
+    use_stemmer: bool = True
+    timeout_s: float = Field(5.0, gt=0, le=300, description="Per-item limit in the verifier pool.")
+
+
+class Rouge(_MetricRule):
+    """ROUGE F-measure (rouge-score) of the response against the reference, in [0, 1]."""
+
+    type_name = "rouge"
+    Params = RougeParams
+
+    def build_metric(self):
+        from rouge_score.rouge_scorer import RougeScorer
+
+        return RougeScorer([self.params.variant], use_stemmer=self.params.use_stemmer)
+
+    def evaluate(self, item: ScoringItem) -> float:
+        scores = self.metric.score(self.require_reference(item), item.response)
+        return scores[self.params.variant].fmeasure

@@ -20,7 +20,20 @@ def tiny_rm(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory, tiny_rm):
+def sql_dir(tmp_path_factory) -> Path:
+    import sqlite3
+
+    root = tmp_path_factory.mktemp("sql")
+    with sqlite3.connect(root / "zoo.db") as db:
+        db.executescript(
+            "CREATE TABLE animals (name TEXT, legs INT);"
+            "INSERT INTO animals VALUES ('cat', 4), ('bird', 2), ('snake', 0);"
+        )
+    return root
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory, tiny_rm, sql_dir):
     workdir = tmp_path_factory.mktemp("service")
     config = write_config(
         workdir / "pipelines.yaml",
@@ -38,6 +51,20 @@ def service(tmp_path_factory, tiny_rm):
                 "math": {"type": "math_verify", "timeout_s": 10},
                 "quick_math": {"type": "math_verify", "timeout_s": 1},
                 "boxed": {"type": "regex", "pattern": r"\\boxed\{.+\}"},
+                "structure": {"type": "think_answer"},
+                "overlong": {"type": "overlong_penalty", "max_length": 50, "cache_length": 10},
+                "mcq": {"type": "multiple_choice", "choices": "ABCD"},
+                "chrf": {"type": "chrf", "timeout_s": 5},
+                "person": {
+                    "type": "json_schema",
+                    "schema": {
+                        "type": "object",
+                        "properties": {"name": {"type": "string"}},
+                        "required": ["name"],
+                    },
+                },
+                "tools": {"type": "tool_call"},
+                "sql": {"type": "sql_execution", "database_dir": str(sql_dir)},
             },
             "pipelines": {
                 "math": {"components": {"correct": {"rule": "math"}}},
@@ -58,6 +85,23 @@ def service(tmp_path_factory, tiny_rm):
                     "combine": {"weights": {"fmt": 1.0, "sim": 0.5}},
                 },
                 "strict_timeout": {"components": {"correct": {"rule": "quick_math"}}},
+                "rlvr": {
+                    "components": {
+                        "correct": {"rule": "math"},
+                        "fmt": {"rule": "structure"},
+                        "length": {"rule": "overlong"},
+                    },
+                    "combine": {"weights": {"correct": 1.0, "fmt": 0.5, "length": 1.0}},
+                },
+                "families": {
+                    "components": {
+                        "mcq": {"rule": "mcq", "required": False},
+                        "chrf": {"rule": "chrf", "required": False},
+                        "person": {"rule": "person", "required": False},
+                        "tools": {"rule": "tools", "required": False},
+                        "sql": {"rule": "sql", "required": False},
+                    },
+                },
             },
         },
     )

@@ -18,9 +18,27 @@ def test_score_command_writes_one_result_per_input_line_in_order(service, tmp_pa
     source.write_text("\n".join(json.dumps(item) for item in items) + "\n")
     target = tmp_path / "out.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "service", "score", str(source), "-o", str(target),
-         "--url", service.url, "--pipeline", "math", "--batch-size", "3", "--concurrency", "2"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "score",
+            str(source),
+            "-o",
+            str(target),
+            "--url",
+            service.url,
+            "--pipeline",
+            "math",
+            "--batch-size",
+            "3",
+            "--concurrency",
+            "2",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in target.read_text().splitlines()]
@@ -35,9 +53,23 @@ def test_score_command_marks_every_item_failed_when_the_service_refuses(service,
     source.write_text(json.dumps({"response": "x"}) + "\n")
     target = tmp_path / "out.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "service", "score", str(source), "-o", str(target),
-         "--url", service.url, "--pipeline", "no-such-pipeline"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "score",
+            str(source),
+            "-o",
+            str(target),
+            "--url",
+            service.url,
+            "--pipeline",
+            "no-such-pipeline",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1
     (line,) = [json.loads(line) for line in target.read_text().splitlines()]

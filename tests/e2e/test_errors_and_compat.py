@@ -28,8 +28,10 @@ def assert_envelope(response, status, error_type, retryable=False, mentions=""):
         ({"pipeline": "math", "items": [{"response": 5}]}, "items.0.response"),
         ({"pipeline": "math", "items": [{"response": "x", "colour": "red"}]}, "items.0.colour"),
         ({"pipeline": "math", "items": [{"response": "x"}], "options": {"deadline_ms": -5}}, "deadline_ms"),
-        ({"pipeline": "math", "items": [{"id": "1", "response": "a"}, {"id": "1", "response": "b"}]},
-         "items[].id"),
+        (
+            {"pipeline": "math", "items": [{"id": "1", "response": "a"}, {"id": "1", "response": "b"}]},
+            "items[].id",
+        ),
     ],
 )
 def test_invalid_input_is_422_naming_the_field(service, body, mentions):
@@ -37,8 +39,12 @@ def test_invalid_input_is_422_naming_the_field(service, body, mentions):
 
 
 def test_malformed_json_is_422_not_500(service):
-    response = post(service, "/v1/score", content=b'{"pipeline": "math", "items": [',
-                    headers={"content-type": "application/json"})
+    response = post(
+        service,
+        "/v1/score",
+        content=b'{"pipeline": "math", "items": [',
+        headers={"content-type": "application/json"},
+    )
     assert_envelope(response, 422, "invalid_input")
 
 
@@ -65,8 +71,12 @@ def test_oversized_chunked_body_is_413(service):
 
 def test_too_many_items_is_413(service):
     items = [{"response": "1", "reference": "1"}] * 257
-    assert_envelope(post(service, "/v1/score", json={"pipeline": "math", "items": items}),
-                    413, "payload_too_large", mentions="257 items")
+    assert_envelope(
+        post(service, "/v1/score", json={"pipeline": "math", "items": items}),
+        413,
+        "payload_too_large",
+        mentions="257 items",
+    )
 
 
 def test_unknown_route_and_wrong_method_use_the_envelope(service):
@@ -78,8 +88,11 @@ def test_unknown_route_and_wrong_method_use_the_envelope(service):
 def test_openrlhf_get_reward_protocol(service):
     prompts = ["<|user|>What is 1+1?<|assistant|>", "<|user|>What is 2+2?<|assistant|>"]
     responses = ["It is \\boxed{2}", "It is \\boxed{5}"]
-    body = {"query": [p + r for p, r in zip(prompts, responses, strict=True)],
-            "prompts": prompts, "labels": ["2", "4"]}
+    body = {
+        "query": [p + r for p, r in zip(prompts, responses, strict=True)],
+        "prompts": prompts,
+        "labels": ["2", "4"],
+    }
     response = post(service, "/get_reward?pipeline=math", json=body)
     assert response.status_code == 200
     reply = response.json()
@@ -106,7 +119,10 @@ def test_pipelines_endpoint_lists_components_hashes_and_readiness(service):
     by_name = {p["name"]: p for p in listing}
     assert by_name["math"]["components"]["correct"]["source"] == "rule:math"
     assert by_name["rm_both_heads"]["components"]["b"] == {
-        "source": "model:rm", "head": "head1", "required": True, "weight": 0.5
+        "source": "model:rm",
+        "head": "head1",
+        "required": True,
+        "weight": 0.5,
     }
     assert all(p["ready"] and p["hash"].startswith("sha256:") for p in listing)
 

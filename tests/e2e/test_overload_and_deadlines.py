@@ -22,11 +22,19 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def slow_service(tmp_path_factory, tiny_rm):
     workdir = tmp_path_factory.mktemp("slow")
-    config = write_config(workdir / "slow.yaml", {
-        "models": {"rm": {"kind": "reward_model", "path": str(tiny_rm),
-                          "batching": {"max_batch_items": 1000, "max_wait_ms": 2000}}},
-        "pipelines": {"rm": {"components": {"r": {"model": "rm"}}}},
-    })
+    config = write_config(
+        workdir / "slow.yaml",
+        {
+            "models": {
+                "rm": {
+                    "kind": "reward_model",
+                    "path": str(tiny_rm),
+                    "batching": {"max_batch_items": 1000, "max_wait_ms": 2000},
+                }
+            },
+            "pipelines": {"rm": {"components": {"r": {"model": "rm"}}}},
+        },
+    )
     env = {"REWARDGATE_MAX_INFLIGHT_ITEMS": "8", "REWARDGATE_OVERLOAD_RETRY_AFTER_S": "2"}
     process = ServiceProcess(config, env=env, log_path=workdir / "service.log")
     try:
@@ -43,8 +51,9 @@ def one_item(i, **options):
 
 
 async def test_overload_is_refused_early_with_429_and_retry_after(slow_service):
-    async with httpx.AsyncClient(base_url=slow_service.url, timeout=60,
-                                 limits=httpx.Limits(max_connections=64)) as client:
+    async with httpx.AsyncClient(
+        base_url=slow_service.url, timeout=60, limits=httpx.Limits(max_connections=64)
+    ) as client:
         responses = await asyncio.gather(
             *(client.post("/v1/score", json=one_item(i, cache=False)) for i in range(40))
         )
@@ -55,7 +64,9 @@ async def test_overload_is_refused_early_with_429_and_retry_after(slow_service):
     for response in refused:
         assert response.headers["retry-after"] == "2"
         assert response.json()["error"] == {
-            "type": "overloaded", "message": response.json()["error"]["message"], "retryable": True
+            "type": "overloaded",
+            "message": response.json()["error"]["message"],
+            "retryable": True,
         }
     # Everything admitted was answered with a real number.
     assert all(isinstance(r.json()["results"][0]["reward"], float) for r in responses if r.status_code == 200)
@@ -77,8 +88,9 @@ def test_client_disconnect_cancels_queued_work(slow_service):
     batches_before = slow_service.metric("rewardgate_batch_size_count", model="rm")
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(slow_service.url + "/v1/score", json=one_item("gone", cache=False), timeout=0.3)
-    wait_for_metric_increase(slow_service, "rewardgate_batcher_dropped_items_total", before,
-                             model="rm", reason="cancelled")
+    wait_for_metric_increase(
+        slow_service, "rewardgate_batcher_dropped_items_total", before, model="rm", reason="cancelled"
+    )
     assert slow_service.metric("rewardgate_batch_size_count", model="rm") == batches_before
     disconnected = slow_service.metric(
         "rewardgate_requests_total", route="/v1/score", pipeline="rm", status="499"
@@ -96,12 +108,17 @@ def wait_for_metric_increase(service, name, before, timeout_s=30, **labels):
 
 
 def test_model_that_fails_to_load_keeps_readyz_503_and_scoring_503(tmp_path):
-    config = write_config(tmp_path / "broken.yaml", {
-        "models": {"rm": {"kind": "reward_model", "path": str(tmp_path / "no-such-model")}},
-        "rules": {"exact": {"type": "exact_match"}},
-        "pipelines": {"rm": {"components": {"r": {"model": "rm"}}},
-                      "exact": {"components": {"m": {"rule": "exact"}}}},
-    })
+    config = write_config(
+        tmp_path / "broken.yaml",
+        {
+            "models": {"rm": {"kind": "reward_model", "path": str(tmp_path / "no-such-model")}},
+            "rules": {"exact": {"type": "exact_match"}},
+            "pipelines": {
+                "rm": {"components": {"r": {"model": "rm"}}},
+                "exact": {"components": {"m": {"rule": "exact"}}},
+            },
+        },
+    )
     process = ServiceProcess(config, log_path=tmp_path / "service.log").wait("/healthz")
     try:
         deadline = time.monotonic() + 60
@@ -115,21 +132,30 @@ def test_model_that_fails_to_load_keeps_readyz_503_and_scoring_503(tmp_path):
         assert response.status_code == 503 and response.headers["retry-after"]
         assert response.json()["error"]["retryable"] is True
         # Pipelines that do not use the broken model keep working.
-        ok = httpx.post(process.url + "/v1/score", timeout=10,
-                        json={"pipeline": "exact", "items": [{"response": "a", "reference": "a"}]})
+        ok = httpx.post(
+            process.url + "/v1/score",
+            timeout=10,
+            json={"pipeline": "exact", "items": [{"response": "a", "reference": "a"}]},
+        )
         assert ok.json()["results"][0]["reward"] == 1.0
     finally:
         process.stop()
 
 
 def test_broken_config_fails_startup_naming_the_key(tmp_path):
-    config = write_config(tmp_path / "bad.yaml", {
-        "rules": {"m": {"type": "math_verify"}},
-        "pipelines": {"math": {"components": {"correct": {"rule": "mth"}}}},
-    })
+    config = write_config(
+        tmp_path / "bad.yaml",
+        {
+            "rules": {"m": {"type": "math_verify"}},
+            "pipelines": {"math": {"components": {"correct": {"rule": "mth"}}}},
+        },
+    )
     result = subprocess.run(
         [sys.executable, "-m", "service", "serve", "--config", str(config), "--port", "1"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "pipelines.math.components.correct.rule: unknown rule 'mth'" in result.stderr

@@ -39,8 +39,9 @@ def test_readme_has_the_quickstart_curls():
 
 def test_every_readme_curl_returns_numeric_rewards(default_service):
     for path, body in readme_curls():
-        response = httpx.post(default_service.url + path, content=body,
-                              headers={"content-type": "application/json"}, timeout=60)
+        response = httpx.post(
+            default_service.url + path, content=body, headers={"content-type": "application/json"}, timeout=60
+        )
         assert response.status_code == 200, (path, response.text)
         reply = response.json()
         rewards = [r["reward"] for r in reply["results"]] if "results" in reply else reply["rewards"]
@@ -49,7 +50,16 @@ def test_every_readme_curl_returns_numeric_rewards(default_service):
 
 def test_readme_math_example_gives_the_documented_rewards(default_service):
     path, body = readme_curls()[0]
-    results = httpx.post(default_service.url + path, content=body,
-                         headers={"content-type": "application/json"}, timeout=60).json()["results"]
+    results = httpx.post(
+        default_service.url + path, content=body, headers={"content-type": "application/json"}, timeout=60
+    ).json()["results"]
     documented = re.findall(r'"id":"(\w)","reward":([0-9.]+)', (REPO_ROOT / "README.md").read_text())
     assert [(r["id"], r["reward"]) for r in results] == [(i, float(v)) for i, v in documented]
+
+
+def test_shipped_format_pipeline_checks_think_answer_structure(default_service):
+    items = [{"response": "<think>easy</think><answer>4</answer>"}, {"response": "4"}]
+    reply = httpx.post(
+        default_service.url + "/v1/score", json={"pipeline": "format", "items": items}, timeout=60
+    )
+    assert [r["reward"] for r in reply.json()["results"]] == [1.0, 0.0]

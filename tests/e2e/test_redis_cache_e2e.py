@@ -26,16 +26,24 @@ def redis_server():
 def replicas(tmp_path_factory, tiny_rm, redis_server):
     """Two gateway processes sharing one Redis."""
     workdir = tmp_path_factory.mktemp("redis_e2e")
-    config = write_config(workdir / "pipelines.yaml", {
-        "models": {"rm": {"kind": "reward_model", "path": str(tiny_rm),
-                          "batching": {"max_batch_items": 64, "max_wait_ms": 20}}},
-        "rules": {"exact": {"type": "exact_match"}, "math": {"type": "math_verify"}},
-        "pipelines": {
-            "combo": {"components": {"rm": {"model": "rm"}, "match": {"rule": "exact"}}},
-            "rm": {"components": {"rm": {"model": "rm"}}},
-            "math": {"components": {"correct": {"rule": "math"}}},
+    config = write_config(
+        workdir / "pipelines.yaml",
+        {
+            "models": {
+                "rm": {
+                    "kind": "reward_model",
+                    "path": str(tiny_rm),
+                    "batching": {"max_batch_items": 64, "max_wait_ms": 20},
+                }
+            },
+            "rules": {"exact": {"type": "exact_match"}, "math": {"type": "math_verify"}},
+            "pipelines": {
+                "combo": {"components": {"rm": {"model": "rm"}, "match": {"rule": "exact"}}},
+                "rm": {"components": {"rm": {"model": "rm"}}},
+                "math": {"components": {"correct": {"rule": "math"}}},
+            },
         },
-    })
+    )
     env = {"REWARDGATE_REDIS_URL": redis_server.url, "REWARDGATE_REDIS_BREAKER_RESET_S": "0.5"}
     processes = [ServiceProcess(config, env=env, log_path=workdir / f"replica{i}.log") for i in range(2)]
     try:
@@ -130,11 +138,12 @@ async def test_a_thousand_concurrent_identical_items_are_computed_once(replicas,
     service = replicas[0]
     item = {"prompt": "q", "response": f"\\boxed{{{uuid.uuid4().int % 1000}}}", "reference": "7"}
     before = service.metric(metric, **labels)
-    async with httpx.AsyncClient(base_url=service.url, timeout=60,
-                                 limits=httpx.Limits(max_connections=50)) as client:
-        responses = await asyncio.gather(*(
-            client.post("/v1/score", json={"pipeline": pipeline, "items": [item] * 20}) for _ in range(50)
-        ))
+    async with httpx.AsyncClient(
+        base_url=service.url, timeout=60, limits=httpx.Limits(max_connections=50)
+    ) as client:
+        responses = await asyncio.gather(
+            *(client.post("/v1/score", json={"pipeline": pipeline, "items": [item] * 20}) for _ in range(50))
+        )
     rewards = {r["reward"] for response in responses for r in response.json()["results"]}
     assert len(rewards) == 1 and isinstance(rewards.pop(), float)
     assert service.metric(metric, **labels) - before == 1

@@ -26,12 +26,22 @@ def triton_server(tiny_rm, tmp_path_factory):
 @pytest.fixture(scope="module")
 def gateway(tiny_rm, triton_server, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("gateway")
-    config = write_config(workdir / "pipelines.yaml", {
-        "models": {"rm": {"kind": "reward_model", "backend": "triton", "path": str(tiny_rm),
-                          "triton_url": triton_server.grpc_url, "triton_model": MODEL_NAME,
-                          "batching": {"max_batch_items": 64, "max_wait_ms": 10}}},
-        "pipelines": {"rm": {"components": {"helpful": {"model": "rm", "head": 0}}}},
-    })
+    config = write_config(
+        workdir / "pipelines.yaml",
+        {
+            "models": {
+                "rm": {
+                    "kind": "reward_model",
+                    "backend": "triton",
+                    "path": str(tiny_rm),
+                    "triton_url": triton_server.grpc_url,
+                    "triton_model": MODEL_NAME,
+                    "batching": {"max_batch_items": 64, "max_wait_ms": 10},
+                }
+            },
+            "pipelines": {"rm": {"components": {"helpful": {"model": "rm", "head": 0}}}},
+        },
+    )
     process = ServiceProcess(config, env={"REWARDGATE_CACHE_MAX_ENTRIES": "0"}, log_path=workdir / "log")
     try:
         yield process.wait()
@@ -125,5 +135,6 @@ def assert_gateway_recovers_after_triton_restart(gateway, triton_server, tiny_rm
         assert reply.status_code == 503 and time.monotonic() < deadline, reply.text
         time.sleep(0.5)
     assert reply.json()["results"][0]["reward"] == pytest.approx(
-        expected_rewards(tiny_rm, ["after restart"])[0], abs=1e-4)
+        expected_rewards(tiny_rm, ["after restart"])[0], abs=1e-4
+    )
     assert httpx.get(gateway.url + "/readyz", timeout=5).status_code == 200

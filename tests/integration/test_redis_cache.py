@@ -23,8 +23,15 @@ def redis_server():
 @pytest.fixture
 async def cache(redis_server):
     metrics = Metrics()
-    cache = RedisScoreCache(redis_server.url, ttl_s_by_kind=TTLS, metrics=metrics, namespace="t",
-                            timeout_s=0.05, breaker_failures=2, breaker_reset_s=0.3)
+    cache = RedisScoreCache(
+        redis_server.url,
+        ttl_s_by_kind=TTLS,
+        metrics=metrics,
+        namespace="t",
+        timeout_s=0.05,
+        breaker_failures=2,
+        breaker_reset_s=0.3,
+    )
     cache.metrics = metrics
     yield cache
     await cache.close()

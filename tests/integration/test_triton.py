@@ -41,8 +41,14 @@ def triton_server(tiny_rm, tmp_path_factory):
 
 
 def spec_for(tiny_rm, server, **overrides):
-    return ModelSpec(kind="reward_model", backend="triton", path=str(tiny_rm),
-                     triton_url=server.grpc_url, triton_model=MODEL_NAME, **overrides)
+    return ModelSpec(
+        kind="reward_model",
+        backend="triton",
+        path=str(tiny_rm),
+        triton_url=server.grpc_url,
+        triton_model=MODEL_NAME,
+        **overrides,
+    )
 
 
 async def test_triton_and_local_backends_agree_within_1e_4(tiny_rm, triton_server):
@@ -75,8 +81,10 @@ def test_malformed_request_is_invalid_argument_from_triton(triton_server):
     client = triton_sync.InferenceServerClient(triton_server.grpc_url)
     ids = np.array([[1, 2]], dtype=np.int64)
     lengths = np.array([[5]], dtype=np.int64)  # longer than the row
-    inputs = [triton_sync.InferInput("input_ids", ids.shape, "INT64"),
-              triton_sync.InferInput("lengths", lengths.shape, "INT64")]
+    inputs = [
+        triton_sync.InferInput("input_ids", ids.shape, "INT64"),
+        triton_sync.InferInput("lengths", lengths.shape, "INT64"),
+    ]
     inputs[0].set_data_from_numpy(ids)
     inputs[1].set_data_from_numpy(lengths)
     with pytest.raises(InferenceServerException) as caught:
@@ -109,9 +117,26 @@ async def test_gateway_batch_larger_than_tritons_limit_is_refused_at_load(tiny_r
 
 def test_triton_repo_command_writes_config_with_output_width(tiny_rm, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "service", "triton-repo", "--model", str(tiny_rm), "--name", "rm",
-         "--out", str(tmp_path), "--max-batch-size", "32", "--device", "cpu"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "triton-repo",
+            "--model",
+            str(tiny_rm),
+            "--name",
+            "rm",
+            "--out",
+            str(tmp_path),
+            "--max-batch-size",
+            "32",
+            "--device",
+            "cpu",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     config = (tmp_path / "rm" / "config.pbtxt").read_text()

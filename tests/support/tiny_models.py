@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
-)
+CHAT_TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
     "What is two plus two? The answer is four.",
@@ -25,18 +23,24 @@ def build_tokenizer(directory: Path):
     from transformers import PreTrainedTokenizerFast
 
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(CORPUS * 10, vocab_size=400, min_frequency=1,
-                            special_tokens=["<pad>", "<eos>", "<|end|>"])
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe._tokenizer, pad_token="<pad>", eos_token="<eos>"
+    bpe.train_from_iterator(
+        CORPUS * 10, vocab_size=400, min_frequency=1, special_tokens=["<pad>", "<eos>", "<|end|>"]
     )
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, pad_token="<pad>", eos_token="<eos>")
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(directory)
     return tokenizer
 
 
-def build_reward_model(directory: Path, *, num_labels: int = 1, seed: int = 0,
-                       chat_template: bool = True, hidden_size: int = 32, layers: int = 2) -> Path:
+def build_reward_model(
+    directory: Path,
+    *,
+    num_labels: int = 1,
+    seed: int = 0,
+    chat_template: bool = True,
+    hidden_size: int = 32,
+    layers: int = 2,
+) -> Path:
     """Save a small random reward model (``num_labels`` heads) in ``directory``."""
     import torch
     from transformers import LlamaConfig, LlamaForSequenceClassification

@@ -30,9 +30,21 @@ def test_every_documented_route_exists(openapi):
 
 @pytest.mark.parametrize(
     "schema",
-    ["ScoreRequest", "ScoreItem", "ScoreOptions", "ScoreResponse", "ScoreResult", "Usage",
-     "ItemError", "ErrorBody", "OpenRLHFRewardRequest", "OpenRLHFRewardResponse", "PipelineInfo",
-     "ComponentInfo", "ChatMessage"],
+    [
+        "ScoreRequest",
+        "ScoreItem",
+        "ScoreOptions",
+        "ScoreResponse",
+        "ScoreResult",
+        "Usage",
+        "ItemError",
+        "ErrorBody",
+        "OpenRLHFRewardRequest",
+        "OpenRLHFRewardResponse",
+        "PipelineInfo",
+        "ComponentInfo",
+        "ChatMessage",
+    ],
 )
 def test_every_field_of_the_wire_models_is_documented(openapi, schema):
     for field in openapi["components"]["schemas"][schema]["properties"]:

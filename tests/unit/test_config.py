@@ -64,8 +64,11 @@ def test_pipeline_hash_changes_when_a_used_rule_changes():
         ("rules.math", {"type": "math_verify", "tmeout_s": 1}, "rules.math.tmeout_s"),
         ("rules.fmt", {"type": "regex", "pattern": "(a"}, "rules.fmt.pattern: Value error, not valid RE2"),
         ("models.rm", {"kind": "reward_model"}, "models.rm"),
-        ("models.rm", {"kind": "reward_model", "path": "/m", "batching": {"max_wait_ms": -1}},
-         "models.rm.batching.max_wait_ms"),
+        (
+            "models.rm",
+            {"kind": "reward_model", "path": "/m", "batching": {"max_wait_ms": -1}},
+            "models.rm.batching.max_wait_ms",
+        ),
         ("pipelines.p.components", {}, "pipelines.p.components"),
         ("pipelines.p.extra_key", 1, "pipelines.p.extra_key"),
     ],

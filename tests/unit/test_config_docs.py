@@ -8,7 +8,9 @@ from service.config import BatchingSpec, CombineSpec, ComponentSpec, ModelSpec, 
 from service.rules.registry import RULE_TYPES
 from service.settings import Settings
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOC = (DOCS / "configuration.md").read_text()
+RULES_DOC = (DOCS / "rules.md").read_text()
 
 
 @pytest.mark.parametrize("name", list(Settings.model_fields))
@@ -24,6 +26,7 @@ def test_every_pipeline_file_key_is_documented(model):
 
 @pytest.mark.parametrize("rule_type", sorted(RULE_TYPES))
 def test_every_rule_type_and_parameter_is_documented(rule_type):
-    assert f"`{rule_type}`" in DOC
-    for param in RULE_TYPES[rule_type].Params.model_fields:
-        assert f"`{param}`" in DOC, f"{rule_type}.{param}"
+    assert f"`{rule_type}`" in RULES_DOC
+    for name, field in RULE_TYPES[rule_type].Params.model_fields.items():
+        key = field.alias or name
+        assert f"`{key}`" in RULES_DOC, f"{rule_type}.{key}"

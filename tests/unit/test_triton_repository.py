@@ -9,8 +9,11 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "triton" / "model_rep
 
 def test_example_config_matches_the_generator():
     expected = render_config(
-        "reward_model", Path("/models/reward_model"), 1,
-        "sha256:<written by rewardgate triton-repo>", TritonModelSettings(device="gpu"),
+        "reward_model",
+        Path("/models/reward_model"),
+        1,
+        "sha256:<written by rewardgate triton-repo>",
+        TritonModelSettings(device="gpu"),
     )
     assert (EXAMPLE / "config.pbtxt").read_text() == expected
 

@@ -65,8 +65,12 @@ def test_fields_a_source_does_not_read_do_not_invalidate_it(item, other):
 
 PIPELINE = {
     "rules": {"a": {"type": "exact_match"}, "b": {"type": "normalized_match"}},
-    "pipelines": {"p": {"components": {"x": {"rule": "a"}, "y": {"rule": "b"}},
-                        "combine": {"weights": {"x": 1.0, "y": 0.5}}}},
+    "pipelines": {
+        "p": {
+            "components": {"x": {"rule": "a"}, "y": {"rule": "b"}},
+            "combine": {"weights": {"x": 1.0, "y": 0.5}},
+        }
+    },
 }
 
 
