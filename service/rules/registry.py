@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.rules.base import Rule
+from service.rules.code import CodeTests
 from service.rules.format import LengthWindow, OverlongPenalty, RegexMatch, RepetitionPenalty, ThinkAnswer
 from service.rules.math import MathVerify
 from service.rules.sql import SqlExecution
@@ -42,6 +43,7 @@ RULE_TYPES: dict[str, type[Rule]] = {
         ToolCall,
         MathVerify,
         SqlExecution,
+        CodeTests,
     )
 }
 

@@ -63,3 +63,16 @@ def test_shipped_format_pipeline_checks_think_answer_structure(default_service):
         default_service.url + "/v1/score", json={"pipeline": "format", "items": items}, timeout=60
     )
     assert [r["reward"] for r in reply.json()["results"]] == [1.0, 0.0]
+
+
+def test_shipped_code_pipeline_runs_the_reference_tests(default_service):
+    tests = "assert add(1, 2) == 3\nassert add(0, 0) == 0\n"
+    items = [
+        {"response": "```python\ndef add(a, b):\n    return a + b\n```", "reference": tests},
+        {"response": "def add(a, b):\n    return a * b\n", "reference": tests},  # passes 0 + 0 only
+        {"response": "while True:\n    pass\n", "reference": tests},
+    ]
+    reply = httpx.post(
+        default_service.url + "/v1/score", json={"pipeline": "code", "items": items}, timeout=120
+    )
+    assert [r["reward"] for r in reply.json()["results"]] == [1.0, 0.5, 0.0]

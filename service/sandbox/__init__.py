@@ -1,0 +1,1 @@
+"""Running untrusted Python from responses against tests, contained."""
