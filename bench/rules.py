@@ -53,6 +53,8 @@ def families(db_dir: Path) -> dict[str, tuple[str, dict, ScoringItem]]:
             "", '<tool_call>{"name": "search", "arguments": {"q": "cats", "n": 3}}</tool_call>', TOOL_GOLD)),
         "sql (sql_execution)": ("sql_execution", {"database_dir": str(db_dir)}, ScoringItem(
             "", "SELECT name FROM t WHERE v > 1", "SELECT name FROM t WHERE v >= 2", {"db": "b.db"})),
+        "code (code_tests, sandboxed)": ("code_tests", {}, ScoringItem(
+            "", "def add(a, b):\n    return a + b\n", "assert add(1, 2) == 3\nassert add(0, 0) == 0\n")),
     }
 
 
