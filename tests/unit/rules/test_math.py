@@ -19,6 +19,11 @@ RULE = build_rule("math_verify", {})
         ("\\boxed{(1, 2]}", "(1,2]", 1.0),
         ("\\boxed{\\{1, 2, 3\\}}", "\\{3,2,1\\}", 1.0),
         ("The result is $x^2 + 2x + 1$", "(x+1)^2", 1.0),
+        ("\\boxed{10\\text{ cm}}", "10", 1.0),  # units are stripped
+        ("The speed is \\boxed{5\\,\\text{m/s}}", "5", 1.0),
+        ("\\boxed{90^\\circ}", "90", 1.0),
+        ("\\boxed{50\\%}", "50", 1.0),
+        ("\\boxed{12\\text{ cm}}", "10", 0.0),
         ("\\boxed{3}", "2", 0.0),
         ("\\boxed{[1, 2]}", "(1,2]", 0.0),  # closed vs half-open interval
         ("\\boxed{0.51}", "\\frac{1}{2}", 0.0),
