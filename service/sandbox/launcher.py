@@ -50,13 +50,16 @@ def limit(spec: dict) -> None:
 
 def main() -> None:
     spec = json.loads(sys.stdin.read())
+    # Read everything from the host before isolating: the private tmpfs over
+    # /tmp hides this file's directory when the checkout lives under /tmp.
+    harness = HARNESS.read_text()
     root = os.geteuid() == 0
     protections = isolate(ctypes.CDLL(None, use_errno=True)) if root else []
     work = Path("/tmp/work") if root else Path(os.environ["SANDBOX_WORKDIR"])
     work.mkdir(mode=0o700, exist_ok=True)
     (work / "solution.py").write_text(spec["solution"])
     (work / "tests.py").write_text(spec["tests"])
-    (work / "harness.py").write_text(HARNESS.read_text())
+    (work / "harness.py").write_text(harness)
     if root:
         for path in (work, *work.iterdir()):
             os.chown(path, spec["uid"], spec["uid"])
