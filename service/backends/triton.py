@@ -88,6 +88,7 @@ class TritonBackend(ModelBackend):
         self._ready = False
         self._version: str | None = None
         self._health_task: asyncio.Task | None = None
+        self._last_problem: str | None = None
 
     async def load(self) -> None:
         self._encoder = await asyncio.to_thread(
@@ -117,7 +118,9 @@ class TritonBackend(ModelBackend):
             log.debug("triton model %s not ready: %s", self._model, exc)
         except RewardgateError as exc:
             ready = False
-            log.error("triton model %s is unusable: %s", self._model, exc.message)
+            if exc.message != self._last_problem:  # polled every second: say it once
+                log.error("triton model %s is unusable: %s", self._model, exc.message)
+            self._last_problem = exc.message
         if ready != self._ready:
             log.info("triton model %s is %s", self._model, "ready" if ready else "not ready")
         self._ready = ready

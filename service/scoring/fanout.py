@@ -82,7 +82,8 @@ class Fanout:
         return result
 
     def _plan(self, source: ScoreSource, items: list[ScoringItem], use_cache: bool) -> _SourceWork:
-        keys = [cache_key(source.fingerprint(), source.reads, item) for item in items]
+        fingerprint, reads = source.fingerprint(), source.reads
+        keys = [cache_key(fingerprint, reads, item) for item in items]
         representative: dict[str, ScoringItem] = {}
         for key, item in zip(keys, items, strict=True):
             representative.setdefault(key, item)

@@ -11,9 +11,8 @@ from tests.support.server import REPO_ROOT
 pytestmark = pytest.mark.slow
 
 
-def test_score_command_writes_one_result_per_input_line_in_order(service, tmp_path):
-    items = [{"response": f"\\boxed{{{n}}}", "reference": "4"} for n in range(10)]
-    items.append({"response": "\\boxed{1}", "reference": "???"})
+def run_score_command(service, tmp_path, items, *options):
+    """Write ``items`` as JSONL, run `rewardgate score` on them; (result, output lines)."""
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(json.dumps(item) for item in items) + "\n")
     target = tmp_path / "out.jsonl"
@@ -28,20 +27,23 @@ def test_score_command_writes_one_result_per_input_line_in_order(service, tmp_pa
             str(target),
             "--url",
             service.url,
-            "--pipeline",
-            "math",
-            "--batch-size",
-            "3",
-            "--concurrency",
-            "2",
+            *options,
         ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
+    return result, [json.loads(line) for line in target.read_text().splitlines()]
+
+
+def test_score_command_writes_one_result_per_input_line_in_order(service, tmp_path):
+    items = [{"response": f"\\boxed{{{n}}}", "reference": "4"} for n in range(10)]
+    items.append({"response": "\\boxed{1}", "reference": "???"})
+    result, lines = run_score_command(
+        service, tmp_path, items, "--pipeline", "math", "--batch-size", "3", "--concurrency", "2"
+    )
     assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in target.read_text().splitlines()]
     assert [line["id"] for line in lines] == [str(n) for n in range(1, 12)]
     assert [line["reward"] for line in lines[:10]] == [1.0 if n == 4 else 0.0 for n in range(10)]
     assert lines[10]["status"] == "error" and lines[10]["reward"] is None
@@ -49,28 +51,9 @@ def test_score_command_writes_one_result_per_input_line_in_order(service, tmp_pa
 
 
 def test_score_command_marks_every_item_failed_when_the_service_refuses(service, tmp_path):
-    source = tmp_path / "in.jsonl"
-    source.write_text(json.dumps({"response": "x"}) + "\n")
-    target = tmp_path / "out.jsonl"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "service",
-            "score",
-            str(source),
-            "-o",
-            str(target),
-            "--url",
-            service.url,
-            "--pipeline",
-            "no-such-pipeline",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result, lines = run_score_command(
+        service, tmp_path, [{"response": "x"}], "--pipeline", "no-such-pipeline"
     )
     assert result.returncode == 1
-    (line,) = [json.loads(line) for line in target.read_text().splitlines()]
+    (line,) = lines
     assert line["errors"]["request"]["type"] == "pipeline_not_found"

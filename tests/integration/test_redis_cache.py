@@ -123,3 +123,16 @@ async def test_a_cancelled_lookup_does_not_wedge_the_breaker(cache, redis_server
     await cache.set_many({"v1:c": [1.0]}, "rule")
     await cache.flush_writes()
     assert cache.breaker_state == "closed"
+
+
+async def test_writes_beyond_the_pending_limit_are_dropped_and_counted(redis_server):
+    metrics = Metrics()
+    cache = RedisScoreCache(redis_server.url, ttl_s_by_kind=TTLS, metrics=metrics, max_pending_writes=2)
+    try:
+        await cache.set_many({"v1:a": [1.0], "v1:b": [2.0]}, "rule")  # fills the buffer
+        await cache.set_many({"v1:c": [3.0]}, "rule")  # no room: dropped, not queued
+        assert metrics.cache_ops.labels("set", "dropped")._value.get() == 1
+        await cache.flush_writes()
+        assert await cache.get_many(["v1:a", "v1:b", "v1:c"]) == [[1.0], [2.0], None]
+    finally:
+        await cache.close()

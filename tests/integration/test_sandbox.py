@@ -145,3 +145,12 @@ def test_code_rule_refuses_a_reference_without_tests():
     rule = build_rule("code_tests", {"timeout_s": 3})
     with pytest.raises(InvalidReference, match="no assert"):
         rule.evaluate(ScoringItem("", ADD, "x = 1\n"))
+
+
+def test_a_sandbox_that_cannot_start_is_a_sandbox_error_not_a_score(monkeypatch):
+    from service.sandbox import runner
+
+    # A launcher that dies before reporting anything stands for a broken sandbox host.
+    monkeypatch.setattr(runner, "LAUNCHER", Path("/nonexistent/launcher.py"))
+    with pytest.raises(runner.SandboxError, match="sandbox failed"):
+        run_tests(ADD, "assert add(1, 2) == 3\n", LIMITS)
