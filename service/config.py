@@ -13,8 +13,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from service.algebra.functions import Condition
+from service.algebra.spec import (
+    CombineSpec,
+    ConstraintSpec,
+    EnsembleSpec,
+    GateSpec,
+    LengthPenaltySpec,
+    RouteSpec,
+    StepsSpec,
+    TransformSpec,
+)
+from service.config_checks import reference_problems
 from service.errors import ConfigError
 from service.rules.registry import RULE_TYPES, build_rule
 
@@ -47,9 +59,10 @@ class BatchingSpec(StrictModel):
 class ModelSpec(StrictModel):
     """A model served behind a dynamic batcher."""
 
-    kind: Literal["reward_model", "similarity"] = Field(
+    kind: Literal["reward_model", "similarity", "process_reward_model"] = Field(
         description="reward_model: HF sequence classifier (raw logits per head); "
-        "similarity: sentence encoder, cosine(response, reference)."
+        "similarity: sentence encoder, cosine(response, reference); "
+        "process_reward_model: HF token classifier read at the end of each step."
     )
     backend: Literal["local", "triton"] = Field(
         "local", description="Where the forward pass runs: in-process, or on Triton over gRPC."
@@ -71,12 +84,23 @@ class ModelSpec(StrictModel):
     use_chat_template: bool = Field(
         True, description="Format prompt/response with the tokenizer's chat template if it has one."
     )
+    step_separator: str = Field(
+        "\n\n",
+        min_length=1,
+        description="process_reward_model: text appended after each step; the step's score is read "
+        "at the separator's last token.",
+    )
+    step_label: int | None = Field(
+        None,
+        description="process_reward_model: label whose softmax probability is the step score "
+        "(default: the last label); a one-label model gives its raw logit.",
+    )
     batching: BatchingSpec = Field(default_factory=BatchingSpec)
 
     @model_validator(mode="after")
     def _backend_requirements(self) -> ModelSpec:
-        if self.kind == "reward_model" and not self.path:
-            raise ValueError("path is required for kind=reward_model")
+        if self.kind in ("reward_model", "process_reward_model") and not self.path:
+            raise ValueError(f"path is required for kind={self.kind}")
         if self.backend == "triton":
             if self.kind != "reward_model":
                 raise ValueError("backend=triton serves kind=reward_model only")
@@ -98,35 +122,65 @@ class RuleSpec(BaseModel):
 
 
 class ComponentSpec(StrictModel):
-    """One named input of a pipeline: exactly one of ``model`` or ``rule``."""
+    """One named input of a pipeline: exactly one of ``model``, ``rule``,
+    ``ensemble`` or ``route``, then optional ``steps`` and ``transform``."""
 
-    model: str | None = None
-    rule: str | None = None
+    model: str | None = Field(None, description="A model of the file.")
+    rule: str | None = Field(None, description="A rule of the file.")
+    ensemble: EnsembleSpec | None = Field(None, description="Aggregate of other components.")
+    route: RouteSpec | None = Field(None, description="Per-item choice of a sub-pipeline.")
     head: int | str = Field(0, description="Output head of a multi-head model (index or label).")
     required: bool = Field(
         True, description="If false, a failure makes the item 'partial' instead of 'error'."
     )
+    steps: StepsSpec | None = Field(None, description="Score the response step by step (process reward).")
+    transform: list[TransformSpec] = Field(
+        default_factory=list, description="Transforms applied in order to the component's value."
+    )
+
+    @field_validator("transform", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> ComponentSpec:
-        if (self.model is None) == (self.rule is None):
-            raise ValueError("a component needs exactly one of 'model' or 'rule'")
+        kinds = [k for k in ("model", "rule", "ensemble", "route") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a component needs exactly one of 'model', 'rule', 'ensemble' or 'route'")
+        if self.steps is not None and kinds[0] not in ("model", "rule"):
+            raise ValueError("steps apply to model and rule components only")
         return self
 
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("model", "rule", "ensemble", "route") if getattr(self, k) is not None)
 
-class CombineSpec(StrictModel):
-    """How component scores become one reward."""
-
-    type: Literal["weighted_sum"] = "weighted_sum"
-    weights: dict[str, float] | None = Field(
-        None, description="Per-component weight; omitted = every component with weight 1."
-    )
+    def inputs(self) -> list[str]:
+        """Components of the same pipeline this one is computed from."""
+        return list(self.ensemble.members) if self.ensemble else []
 
 
 class PipelineSpec(StrictModel):
     description: str = ""
     components: dict[Name, ComponentSpec] = Field(min_length=1)
     combine: CombineSpec = Field(default_factory=CombineSpec)
+    gates: list[GateSpec] = Field(
+        default_factory=list, description="Components counted only past a threshold."
+    )
+    constraints: list[ConstraintSpec] = Field(
+        default_factory=list, description="Conditions that override the reward when violated."
+    )
+    length_penalty: LengthPenaltySpec | None = Field(None, description="Added to the combined reward.")
+
+    def effective_weights(self) -> dict[str, float]:
+        """Declared weights, or 1 for each component that is neither an ensemble
+        member nor used by a constraint."""
+        if self.combine.weights is not None:
+            return dict(self.combine.weights)
+        consumed = {m for c in self.components.values() for m in c.inputs()}
+        consumed |= {Condition.parse(c.condition).component for c in self.constraints}
+        return {name: 1.0 for name in self.components if name not in consumed}
 
 
 class PipelineConfig(StrictModel):
@@ -136,23 +190,38 @@ class PipelineConfig(StrictModel):
     rules: dict[Name, RuleSpec] = Field(default_factory=dict)
     pipelines: dict[Name, PipelineSpec] = Field(min_length=1)
 
+    def reachable_pipelines(self, name: str) -> list[str]:
+        """``name`` and every pipeline its routes can reach (depth first, no repeats)."""
+        seen: list[str] = []
+        stack = [name]
+        while stack:
+            current = stack.pop()
+            if current in seen or current not in self.pipelines:
+                continue
+            seen.append(current)
+            for component in self.pipelines[current].components.values():
+                if component.route:
+                    stack.extend(route_targets(component.route))
+        return seen
+
     def pipeline_hash(self, name: str) -> str:
-        """Content hash of a pipeline with every model and rule it uses resolved."""
-        pipeline = self.pipelines[name]
+        """Content hash of a pipeline with every sub-pipeline, model and rule it uses resolved."""
+        names = sorted(self.reachable_pipelines(name))
+        components = [c for p in names for c in self.pipelines[p].components.values()]
+        models = {c.model for c in components if c.model} | {
+            c.route.classifier for c in components if c.route and c.route.classifier
+        }
         resolved = {
-            "pipeline": pipeline.model_dump(mode="json"),
-            "models": {
-                c.model: self.models[c.model].model_dump(mode="json")
-                for c in pipeline.components.values()
-                if c.model
-            },
-            "rules": {
-                c.rule: self.rules[c.rule].model_dump(mode="json")
-                for c in pipeline.components.values()
-                if c.rule
-            },
+            "pipeline": self.pipelines[name].model_dump(mode="json"),
+            "sub_pipelines": {p: self.pipelines[p].model_dump(mode="json") for p in names if p != name},
+            "models": {m: self.models[m].model_dump(mode="json") for m in sorted(models)},
+            "rules": {c.rule: self.rules[c.rule].model_dump(mode="json") for c in components if c.rule},
         }
         return "sha256:" + canonical_sha256(resolved)
+
+
+def route_targets(route: RouteSpec) -> list[str]:
+    return [*route.pipelines.values(), *([route.default] if route.default else [])]
 
 
 def canonical_sha256(value: Any) -> str:
@@ -185,7 +254,7 @@ def parse_config(raw: Any, source: str = "<config>") -> PipelineConfig:
         config = PipelineConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(source, exc)) from exc
-    problems = _rule_problems(config) + _reference_problems(config)
+    problems = _rule_problems(config) + reference_problems(config)
     if problems:
         raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
     return config
@@ -214,21 +283,4 @@ def _rule_problems(config: PipelineConfig) -> list[str]:
                 problems.append(f"rules.{name}.{key}: {error['msg']}")
         except ValueError as exc:
             problems.append(f"rules.{name}: {exc}")
-    return problems
-
-
-def _reference_problems(config: PipelineConfig) -> list[str]:
-    problems = []
-    for pname, pipeline in config.pipelines.items():
-        for cname, component in pipeline.components.items():
-            key = f"pipelines.{pname}.components.{cname}"
-            if component.model and component.model not in config.models:
-                problems.append(f"{key}.model: unknown model {component.model!r}")
-            if component.rule and component.rule not in config.rules:
-                problems.append(f"{key}.rule: unknown rule {component.rule!r}")
-        for wname in pipeline.combine.weights or {}:
-            if wname not in pipeline.components:
-                problems.append(
-                    f"pipelines.{pname}.combine.weights.{wname}: not a component of this pipeline"
-                )
     return problems

@@ -16,6 +16,8 @@ class ScoringItem:
     response: str
     reference: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: The response split into steps, for process reward models (else None).
+    steps: tuple[str, ...] | None = None
 
     def prompt_text(self) -> str:
         """The prompt flattened to text (message contents joined by newlines)."""

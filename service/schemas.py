@@ -39,6 +39,15 @@ class ScoreOptions(RequestModel):
         None, gt=0, description="Time budget for the whole request; server default if absent."
     )
     cache: bool = Field(True, description="Read and write the score cache.")
+    explain: bool = Field(
+        False, description="Return, per item, the tree of components, transforms and arithmetic."
+    )
+    return_steps: bool = Field(False, description="Return per-step rewards and deltas of process components.")
+    weights: dict[str, float] | None = Field(
+        None,
+        description="Per-request combine weights for named components (e.g. a direction over the heads "
+        "of a multi-objective model); unnamed components keep the pipeline's weights.",
+    )
 
 
 class ScoreRequest(RequestModel):
@@ -53,15 +62,36 @@ class ItemError(BaseModel):
     retryable: bool
 
 
+class StepRewards(BaseModel):
+    rewards: list[float] = Field(description="Score of each step, in order.")
+    deltas: list[float] = Field(description="d_k = s_k - s_(k+1), last d_K = s_K (sum telescopes to s_1).")
+
+
+class Explanation(BaseModel):
+    name: str | None = Field(None, description="Component (or 'reward') this node computes.")
+    op: str = Field(description="Operation: a source, transform, ensemble, gate, combine, constraint...")
+    value: float
+    formula: str = Field("", description="The arithmetic with its actual numbers.")
+    inputs: list[Explanation] = Field(default_factory=list)
+
+
 class ScoreResult(BaseModel):
     id: str
     reward: float | None = Field(description="Null whenever status is 'error'; never a stand-in 0.")
     status: Literal["ok", "partial", "error"]
     components: dict[str, float] | None = Field(
-        None, description="Score per pipeline component (omitted if return_components=false)."
+        None,
+        description="Score per pipeline component after its transforms (omitted if "
+        "return_components=false); routed sub-pipeline components appear as ROUTE.COMPONENT.",
     )
     errors: dict[str, ItemError] = Field(default_factory=dict)
     cached: list[str] = Field(default_factory=list, description="Components served from cache.")
+    steps: dict[str, StepRewards] | None = Field(
+        None, description="Per-step rewards of process components (options.return_steps)."
+    )
+    explanation: Explanation | None = Field(
+        None, description="How the reward was computed (options.explain)."
+    )
 
 
 class Usage(BaseModel):
@@ -90,10 +120,12 @@ class ErrorResponse(BaseModel):
 
 
 class ComponentInfo(BaseModel):
-    source: str = Field(description="'model:NAME' or 'rule:NAME'.")
+    kind: Literal["model", "rule", "ensemble", "route"]
+    source: str | None = Field(description="'model:NAME' or 'rule:NAME'; null for ensembles and routes.")
     head: int | str
     required: bool
     weight: float
+    transforms: list[str] = Field(default_factory=list, description="Transform types, in order.")
 
 
 class PipelineInfo(BaseModel):
@@ -102,6 +134,46 @@ class PipelineInfo(BaseModel):
     hash: str
     ready: bool
     components: dict[str, ComponentInfo]
+
+
+class ComparePair(RequestModel):
+    id: str | None = Field(None, description="Caller's id, echoed back; defaults to the index.")
+    prompt: str | list[ChatMessage] = Field("", description="The prompt both responses answer.")
+    response_a: str
+    response_b: str
+    reference: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class CompareOptions(RequestModel):
+    deadline_ms: int | None = Field(None, gt=0, description="Time budget for the whole request.")
+    cache: bool = True
+    beta: float = Field(
+        1.0, gt=0, description="Scale of the reward difference: P = sigmoid(beta (r_a - r_b))."
+    )
+    explain: bool = False
+    return_components: bool = True
+
+
+class CompareRequest(RequestModel):
+    pipeline: str
+    pairs: list[ComparePair] = Field(min_length=1)
+    options: CompareOptions = Field(default_factory=CompareOptions)
+
+
+class CompareResult(BaseModel):
+    id: str
+    probability: float | None = Field(description="P(a preferred to b); null when either side failed.")
+    status: Literal["ok", "partial", "error"]
+    a: ScoreResult
+    b: ScoreResult
+
+
+class CompareResponse(BaseModel):
+    pipeline: str
+    pipeline_hash: str
+    results: list[CompareResult]
+    usage: Usage
 
 
 class PipelinesResponse(BaseModel):

@@ -83,6 +83,14 @@ class Settings(BaseSettings):
         0, ge=0, description="torch intra-op threads for local models (0 = torch default)."
     )
     compat_pipeline: str = Field("math", description="Pipeline used by /get_reward when the URL names none.")
+    state_path: Path | None = Field(
+        None,
+        description="JSON file holding running standardisation statistics across restarts; "
+        "unset, they live in memory only.",
+    )
+    state_save_interval_s: float = Field(
+        10.0, gt=0, description="How often changed running statistics are written to state_path."
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request, Response
 
 from service.api.context import Context, cancel_on_disconnect, timing_headers
 from service.schemas import (
+    CompareRequest,
+    CompareResponse,
     ComponentInfo,
     ErrorResponse,
     PipelineInfo,
@@ -38,6 +40,15 @@ async def score(body: ScoreRequest, request: Request, response: Response, ctx: C
     return result
 
 
+@router.post("/compare", response_model=CompareResponse, responses=ERROR_RESPONSES)
+async def compare(body: CompareRequest, request: Request, response: Response, ctx: Context):
+    """Pairwise preference: P(a preferred to b) = sigmoid(beta (r_a - r_b)) from the pipeline's reward."""
+    with ctx.observe("/v1/compare", body.pipeline):
+        result, timings = await cancel_on_disconnect(request, ctx.scorer.compare(body))
+    response.headers.update(timing_headers(timings))
+    return result
+
+
 @router.get("/pipelines", response_model=PipelinesResponse)
 async def pipelines(ctx: Context) -> PipelinesResponse:
     """Declared pipelines, their components and readiness."""
@@ -48,10 +59,15 @@ async def pipelines(ctx: Context) -> PipelinesResponse:
                 name=p.name,
                 description=p.description,
                 hash=p.hash,
-                ready=all(runtime.source_problem(s) is None for s in p.sources),
+                ready=all(runtime.source_problem(s) is None for s in p.reachable_sources),
                 components={
                     c.name: ComponentInfo(
-                        source=c.source.name, head=c.head, required=c.required, weight=c.weight
+                        kind=c.kind,
+                        source=c.source.name if c.source else None,
+                        head=c.head,
+                        required=c.required,
+                        weight=c.weight,
+                        transforms=[t.type for t in c.spec.transform],
                     )
                     for c in p.components
                 },

@@ -64,9 +64,13 @@ class Fanout:
         self._metrics = metrics
 
     async def run(
-        self, sources: list[ScoreSource], items: list[ScoringItem], deadline: float, use_cache: bool
+        self,
+        requests: list[tuple[ScoreSource, list[ScoringItem]]],
+        deadline: float,
+        use_cache: bool,
     ) -> FanoutResult:
-        work = [self._plan(source, items, use_cache) for source in sources]
+        """Outcomes of each (source, items) request, keyed by source name (one request per source)."""
+        work = [self._plan(source, items, use_cache) for source, items in requests]
         owned = [key for w in work for key in w.owned]
         result = FanoutResult()
         try:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from dataclasses import dataclass
+from dataclasses import replace
 
+from service.algebra.functions import Condition
+from service.algebra.running_stats import StatsStore
 from service.backends.local import LocalBackend
 from service.backends.triton import TritonBackend
 from service.batching.batcher import DynamicBatcher
@@ -21,7 +23,7 @@ from service.observability.metrics import Metrics
 from service.rules.math import warm_up
 from service.rules.pool import VerifierPool
 from service.rules.registry import build_rule
-from service.scoring.combiner import WeightedSum
+from service.scoring.plan import ComponentPlan, Pipeline, dependency_order, stats_key
 from service.scoring.sources import ModelSource, RuleSource, ScoreSource
 from service.settings import Settings
 
@@ -39,53 +41,17 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-@dataclass(frozen=True)
-class ComponentPlan:
-    """A pipeline component: which source, which output head, how it counts."""
-
-    name: str
-    source: ScoreSource
-    head: int | str
-    required: bool
-    weight: float
-
-    def head_index(self) -> int:
-        """Index of ``head`` in the source's outputs (valid once the source is ready)."""
-        names = getattr(self.source, "head_names", ["score"])
-        if isinstance(self.head, int):
-            if not 0 <= self.head < len(names):
-                raise ValueError(f"head {self.head} out of range (model has {len(names)})")
-            return self.head
-        if self.head not in names:
-            raise ValueError(f"head {self.head!r} not among {names}")
-        return names.index(self.head)
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    name: str
-    description: str
-    hash: str
-    components: list[ComponentPlan]
-    combiner: WeightedSum
-
-    @property
-    def sources(self) -> list[ScoreSource]:
-        return list({c.source.name: c.source for c in self.components}.values())
-
-    @property
-    def required(self) -> set[str]:
-        return {c.name for c in self.components if c.required}
-
-
 class ScoringRuntime:
     def __init__(self, config: PipelineConfig, settings: Settings, metrics: Metrics) -> None:
         self.config = config
         self._metrics = metrics
         self._failures: dict[str, str] = {}
         self._loading: set[asyncio.Task] = set()
-        used_rules = {c.rule for p in config.pipelines.values() for c in p.components.values() if c.rule}
-        used_models = {c.model for p in config.pipelines.values() for c in p.components.values() if c.model}
+        components = [c for p in config.pipelines.values() for c in p.components.values()]
+        used_rules = {c.rule for c in components if c.rule}
+        used_models = {c.model for c in components if c.model} | {
+            c.route.classifier for c in components if c.route and c.route.classifier
+        }
         rules = {name: build_rule(config.rules[name].type, config.rules[name].params) for name in used_rules}
         self.pool = (
             VerifierPool(settings.verifier_workers, settings.verifier_max_tasks_per_worker, warm_up)
@@ -99,7 +65,21 @@ class ScoringRuntime:
             )
         for name in used_models:
             self.sources[f"model:{name}"] = self._model_source(name, settings)
-        self.pipelines = {name: self._pipeline(name) for name in config.pipelines}
+        self.stats = StatsStore(settings.state_path)
+        self._save_interval_s = settings.state_save_interval_s
+        self._saver: asyncio.Task | None = None
+        pipelines = {name: self._pipeline(name) for name in config.pipelines}
+        self.pipelines = {
+            name: replace(
+                pipeline,
+                reachable_sources=tuple(
+                    {
+                        s.name: s for p in config.reachable_pipelines(name) for s in pipelines[p].sources
+                    }.values()
+                ),
+            )
+            for name, pipeline in pipelines.items()
+        }
 
     def _model_source(self, name: str, settings: Settings) -> ModelSource:
         spec = self.config.models[name]
@@ -119,23 +99,34 @@ class ScoringRuntime:
 
     def _pipeline(self, name: str) -> Pipeline:
         spec = self.config.pipelines[name]
-        weights = spec.combine.weights or {component: 1.0 for component in spec.components}
-        components = [
-            ComponentPlan(
-                name=cname,
-                source=self.sources[f"model:{c.model}" if c.model else f"rule:{c.rule}"],
-                head=c.head,
-                required=c.required,
-                weight=weights.get(cname, 0.0),
+        weights = spec.effective_weights()
+        components = []
+        for cname in dependency_order(spec):
+            c = spec.components[cname]
+            leaf = f"model:{c.model}" if c.model else f"rule:{c.rule}" if c.rule else None
+            classifier = c.route.classifier if c.route else None
+            components.append(
+                ComponentPlan(
+                    name=cname,
+                    spec=c,
+                    source=self.sources[leaf] if leaf else None,
+                    classifier=self.sources[f"model:{classifier}"] if classifier else None,
+                    weight=weights.get(cname, 0.0),
+                    stats_key=stats_key(name, cname, c),
+                )
             )
-            for cname, c in spec.components.items()
-        ]
         return Pipeline(
             name,
             spec.description,
             self.config.pipeline_hash(name),
+            spec,
             components,
-            WeightedSum(weights),
+            weights,
+            gates=[(Condition.parse(g.condition), tuple(g.components), g.otherwise) for g in spec.gates],
+            constraints=[
+                (Condition.parse(c.condition), c.reward, c.name or f"#{index}")
+                for index, c in enumerate(spec.constraints)
+            ],
         )
 
     # ------------------------------------------------------------ lifecycle
@@ -150,6 +141,8 @@ class ScoringRuntime:
         for source in models:
             self._metrics.model_ready.labels(source.name).set(0)
         freeze_startup_heap()
+        if self.stats.path is not None:
+            self._saver = asyncio.create_task(self._save_periodically(), name="save-running-stats")
         if models:
             task = asyncio.create_task(self._load_all(models), name="load-models")
             self._loading.add(task)
@@ -176,17 +169,32 @@ class ScoringRuntime:
         self._metrics.model_ready.labels(source.name).set(1)
 
     def _check_heads(self, source: ModelSource) -> None:
+        """Heads named by components, and route labels of classifiers, exist on the loaded model."""
         for pipeline in self.pipelines.values():
             for component in pipeline.components:
-                if component.source is source:
+                key = f"pipelines.{pipeline.name}.components.{component.name}"
+                if component.source is source and source.spec.kind != "process_reward_model":
                     try:
                         component.head_index()
                     except ValueError as exc:
+                        raise ValueError(f"{key}.head: {exc}") from exc
+                if component.classifier is source:
+                    unknown = set(component.spec.route.pipelines) - set(source.head_names)
+                    if unknown:
                         raise ValueError(
-                            f"pipelines.{pipeline.name}.components.{component.name}.head: {exc}"
-                        ) from exc
+                            f"{key}.route.pipelines: {sorted(unknown)} are not labels of "
+                            f"{source.name} (labels: {source.head_names})"
+                        )
+
+    async def _save_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._save_interval_s)
+            self.stats.save()
 
     async def close(self) -> None:
+        if self._saver is not None:
+            self._saver.cancel()
+        self.stats.save()
         for task in list(self._loading):
             task.cancel()
         await asyncio.gather(*self._loading, return_exceptions=True)

@@ -1,24 +1,40 @@
 """RewardScorer: the one entry point every transport calls.
 
-It resolves and validates the request, admits it, runs the fan-out
-(cache, deduplication, computation: service/scoring/fanout.py) under the
-request deadline, and combines each item's component scores.
+It resolves and validates the request, admits it, and evaluates the
+pipeline (service/scoring/evaluator.py: fan-out to cache and sources, then
+the reward algebra) under the request deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass
 
-from service.errors import ComponentError, DeadlineExceeded, ServiceNotReady
+from service.algebra.functions import sigmoid
+from service.errors import DeadlineExceeded, InvalidInput, ServiceNotReady
 from service.observability.metrics import Metrics
-from service.schemas import ItemError, ScoreRequest, ScoreResponse, ScoreResult, Usage
+from service.schemas import (
+    CompareRequest,
+    CompareResponse,
+    CompareResult,
+    Explanation,
+    ItemError,
+    ScoreItem,
+    ScoreOptions,
+    ScoreRequest,
+    ScoreResponse,
+    ScoreResult,
+    StepRewards,
+    Usage,
+)
 from service.scoring.admission import AdmissionControl
 from service.scoring.cache import ScoreCache
-from service.scoring.combiner import decide
-from service.scoring.fanout import Fanout, SourceOutcomes
-from service.scoring.runtime import Pipeline, ScoringRuntime
+from service.scoring.evaluator import EvalContext, Evaluator, ItemOutcome
+from service.scoring.fanout import Fanout
+from service.scoring.plan import Pipeline
+from service.scoring.runtime import ScoringRuntime
 from service.scoring.single_flight import SingleFlight
 from service.scoring.validation import Limits, validate_request
 
@@ -60,79 +76,136 @@ class RewardScorer:
         started = time.monotonic()
         pipeline = self.runtime.pipeline(request.pipeline)
         validated = validate_request(request, self._limits)
+        self._check_weights(pipeline, request.options.weights)
         self._require_ready(pipeline)
         deadline = started + validated.deadline_s
+        options = request.options
+        ctx = EvalContext(
+            self._fanout,
+            self.runtime.pipelines,
+            self.runtime.stats,
+            deadline,
+            use_cache=options.cache,
+            explain=options.explain,
+        )
+        groups = [item.group for item in request.items]
         with self._admission.admit(len(validated.items)):
             try:
                 async with asyncio.timeout(validated.deadline_s):
-                    fanout = await self._fanout.run(
-                        pipeline.sources, validated.items, deadline, request.options.cache
+                    outcomes = await Evaluator(ctx).evaluate(
+                        pipeline, validated.items, groups, options.weights
                     )
             except TimeoutError:
                 raise DeadlineExceeded(
                     f"request deadline of {validated.deadline_s * 1000:.0f} ms passed"
                 ) from None
-        response = self._assemble(pipeline, validated.ids, fanout.by_source, request, fanout.tokens)
-        timings = StageTimings(fanout.queue_s, fanout.inference_s, time.monotonic() - started)
+        results = [
+            self._result(pipeline, item_id, outcome, options)
+            for item_id, outcome in zip(validated.ids, outcomes, strict=True)
+        ]
+        response = ScoreResponse(
+            pipeline=pipeline.name,
+            pipeline_hash=pipeline.hash,
+            results=results,
+            usage=Usage(
+                items=len(results), cache_hits=sum(len(r.cached) for r in results), model_tokens=ctx.tokens
+            ),
+            versions={source.name: source.version for source in pipeline.reachable_sources},
+        )
+        timings = StageTimings(ctx.queue_s, ctx.inference_s, time.monotonic() - started)
         return response, timings
 
+    async def compare(self, request: CompareRequest) -> tuple[CompareResponse, StageTimings]:
+        """Score both responses of every pair and return ``P(a > b) = sigmoid(beta (r_a - r_b))``.
+
+        The two responses of a pair form one group, so group-relative
+        transforms compare them with each other. Raises what :meth:`score` raises.
+        """
+        ids = [pair.id if pair.id is not None else str(index) for index, pair in enumerate(request.pairs)]
+        if len(set(ids)) != len(ids):
+            raise InvalidInput("pairs[].id: ids must be unique within a request")
+        options = request.options
+        items = [
+            ScoreItem(
+                id=f"{pair_id}/{side}",
+                prompt=pair.prompt,
+                response=pair.response_a if side == "a" else pair.response_b,
+                reference=pair.reference,
+                group=f"pair:{pair_id}",
+                metadata=pair.metadata,
+            )
+            for pair_id, pair in zip(ids, request.pairs, strict=True)
+            for side in ("a", "b")
+        ]
+        scored, timings = await self.score(
+            ScoreRequest(
+                pipeline=request.pipeline,
+                items=items,
+                options=ScoreOptions(
+                    deadline_ms=options.deadline_ms,
+                    cache=options.cache,
+                    explain=options.explain,
+                    return_components=options.return_components,
+                ),
+            )
+        )
+        results = []
+        for index, pair_id in enumerate(ids):
+            a, b = scored.results[2 * index], scored.results[2 * index + 1]
+            a.id, b.id = "a", "b"
+            both = a.reward is not None and b.reward is not None
+            statuses = {a.status, b.status}
+            results.append(
+                CompareResult(
+                    id=pair_id,
+                    probability=sigmoid(options.beta * (a.reward - b.reward)) if both else None,
+                    status="error" if "error" in statuses else "partial" if "partial" in statuses else "ok",
+                    a=a,
+                    b=b,
+                )
+            )
+        response = CompareResponse(
+            pipeline=scored.pipeline, pipeline_hash=scored.pipeline_hash, results=results, usage=scored.usage
+        )
+        return response, timings
+
+    @staticmethod
+    def _check_weights(pipeline: Pipeline, weights: dict[str, float] | None) -> None:
+        unknown = sorted(set(weights or {}) - {c.name for c in pipeline.components})
+        if unknown:
+            raise InvalidInput(f"options.weights: {unknown} are not components of pipeline {pipeline.name!r}")
+        if weights is not None and not all(math.isfinite(w) for w in weights.values()):
+            raise InvalidInput("options.weights: weights must be finite numbers")
+
     def _require_ready(self, pipeline: Pipeline) -> None:
-        for source in pipeline.sources:
+        for source in pipeline.reachable_sources:
             problem = self.runtime.source_problem(source)
             if problem:
                 raise ServiceNotReady(f"{source.name} is not ready: {problem}")
 
-    def _assemble(
-        self,
-        pipeline: Pipeline,
-        ids: list[str],
-        outcomes: dict[str, SourceOutcomes],
-        request: ScoreRequest,
-        tokens: int,
-    ) -> ScoreResponse:
-        results = [
-            self._item_result(pipeline, index, item_id, outcomes, request.options.return_components)
-            for index, item_id in enumerate(ids)
-        ]
-        hits = sum(len(r.cached) for r in results)
-        return ScoreResponse(
-            pipeline=pipeline.name,
-            pipeline_hash=pipeline.hash,
-            results=results,
-            usage=Usage(items=len(ids), cache_hits=hits, model_tokens=tokens),
-            versions={source.name: source.version for source in pipeline.sources},
-        )
-
-    def _item_result(
-        self,
-        pipeline: Pipeline,
-        index: int,
-        item_id: str,
-        outcomes: dict[str, SourceOutcomes],
-        return_components: bool,
+    def _result(
+        self, pipeline: Pipeline, item_id: str, outcome: ItemOutcome, options: ScoreOptions
     ) -> ScoreResult:
-        values: dict[str, float] = {}
-        errors: dict[str, ComponentError] = {}
-        cached: list[str] = []
-        for component in pipeline.components:
-            source_outcomes = outcomes[component.source.name]
-            outcome = source_outcomes.outcomes[index]
-            if isinstance(outcome, ComponentError):
-                errors[component.name] = outcome
-                self._metrics.errors.labels(outcome.error_type, "component").inc()
-                continue
-            values[component.name] = outcome[component.head_index()]
-            if source_outcomes.cached[index]:
-                cached.append(component.name)
-        verdict = decide(values, errors, pipeline.required, pipeline.combiner)
-        self._metrics.items.labels(pipeline.name, verdict.status).inc()
-        if verdict.reward is not None:
-            self._metrics.rewards.labels(pipeline.name).observe(verdict.reward)
+        for error in outcome.errors.values():
+            self._metrics.errors.labels(error.error_type, "component").inc()
+        self._metrics.items.labels(pipeline.name, outcome.status).inc()
+        if outcome.reward is not None:
+            self._metrics.rewards.labels(pipeline.name).observe(outcome.reward)
+        steps = None
+        if options.return_steps and outcome.steps:
+            steps = {
+                name: StepRewards(rewards=d.rewards, deltas=d.deltas) for name, d in outcome.steps.items()
+            }
+        explanation = None
+        if options.explain and outcome.explanation is not None:
+            explanation = Explanation.model_validate(outcome.explanation.to_dict())
         return ScoreResult(
             id=item_id,
-            reward=verdict.reward,
-            status=verdict.status,
-            components=values if return_components else None,
-            errors={name: ItemError(**error.to_item_error()) for name, error in errors.items()},
-            cached=cached,
+            reward=outcome.reward,
+            status=outcome.status,
+            components=outcome.components if options.return_components else None,
+            errors={name: ItemError(**error.to_item_error()) for name, error in outcome.errors.items()},
+            cached=outcome.cached,
+            steps=steps,
+            explanation=explanation,
         )

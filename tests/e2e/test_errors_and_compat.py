@@ -119,7 +119,9 @@ def test_pipelines_endpoint_lists_components_hashes_and_readiness(service):
     by_name = {p["name"]: p for p in listing}
     assert by_name["math"]["components"]["correct"]["source"] == "rule:math"
     assert by_name["rm_both_heads"]["components"]["b"] == {
+        "kind": "model",
         "source": "model:rm",
+        "transforms": [],
         "head": "head1",
         "required": True,
         "weight": 0.5,
