@@ -16,6 +16,7 @@ from service.batching.batcher import WorkItem
 from service.config import ModelSpec
 from service.errors import ComponentError, ServiceNotReady
 from service.items import ScoringItem
+from service.models.process_reward_model import ProcessRewardModelRunner
 from service.models.reward_model import RewardModelRunner
 from service.models.similarity import SimilarityRunner
 
@@ -33,6 +34,16 @@ def build_runner(spec: ModelSpec) -> Runner:
     """Construct the runner for ``spec.kind`` (blocking: loads weights)."""
     if spec.kind == "similarity":
         return SimilarityRunner(spec.path, device=spec.device, dtype=spec.dtype, max_length=spec.max_length)
+    if spec.kind == "process_reward_model":
+        return ProcessRewardModelRunner(
+            spec.path,
+            step_separator=spec.step_separator,
+            step_label=spec.step_label,
+            device=spec.device,
+            dtype=spec.dtype,
+            max_length=spec.max_length,
+            use_chat_template=spec.use_chat_template,
+        )
     return RewardModelRunner(
         spec.path,
         device=spec.device,

@@ -71,3 +71,31 @@ def build_reward_model(
         model.score.weight.normal_(0, 1.0)
     model.save_pretrained(directory)
     return directory
+
+
+def build_process_reward_model(directory: Path, *, num_labels: int = 2, seed: int = 0) -> Path:
+    """Save a small random token-classification PRM (``num_labels`` per token)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForTokenClassification
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(directory)
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        num_labels=num_labels,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    model = LlamaForTokenClassification(config)
+    with torch.no_grad():
+        model.score.weight.normal_(0, 1.0)
+    model.save_pretrained(directory)
+    return directory
