@@ -106,15 +106,21 @@ def main() -> None:
         "batched_vs_ideal": round(batched["items_per_s"] / ideal, 3),
         "batched_vs_unbatched": round(batched["items_per_s"] / unbatched["items_per_s"], 2),
     }
-    print(f"cost model: {args.a_ms} ms + {args.b_ms} ms/item, max batch {args.max_batch}, "
-          f"{args.callers} single-item callers")
+    print(
+        f"cost model: {args.a_ms} ms + {args.b_ms} ms/item, max batch {args.max_batch}, "
+        f"{args.callers} single-item callers"
+    )
     print(f"{'mode':<10} {'items/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'mean batch':>11}")
     for name, row in (("batched", batched), ("unbatched", unbatched)):
-        print(f"{name:<10} {row['items_per_s']:>10.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
-              f"{row['mean_batch']:>11.1f}")
+        print(
+            f"{name:<10} {row['items_per_s']:>10.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
+            f"{row['mean_batch']:>11.1f}"
+        )
     print(f"{'ideal':<10} {ideal:>10.0f}")
-    print(f"batched/ideal = {figures['batched_vs_ideal']:.3f}   "
-          f"batched/unbatched = {figures['batched_vs_unbatched']:.1f}x")
+    print(
+        f"batched/ideal = {figures['batched_vs_ideal']:.3f}   "
+        f"batched/unbatched = {figures['batched_vs_unbatched']:.1f}x"
+    )
     print(json.dumps(figures))
 
 

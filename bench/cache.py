@@ -42,8 +42,11 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 def items(n: int) -> list[dict]:
     return [
-        {"id": str(i), "response": f"The answer is \\boxed{{\\frac{{{i}}}{{{i + 1}}}}}",
-         "reference": f"{i}/{i + 1}"}
+        {
+            "id": str(i),
+            "response": f"The answer is \\boxed{{\\frac{{{i}}}{{{i + 1}}}}}",
+            "reference": f"{i}/{i + 1}",
+        }
         for i in range(n)
     ]
 
@@ -61,10 +64,14 @@ def time_requests(url: str, body: dict, repeats: int) -> list[float]:
 
 def service_figures(redis_url: str, repeats: int, workdir: Path) -> dict:
     config = workdir / "pipelines.yaml"
-    config.write_text(yaml.safe_dump({
-        "rules": {"math": {"type": "math_verify"}},
-        "pipelines": {"math": {"components": {"correct": {"rule": "math"}}}},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "rules": {"math": {"type": "math_verify"}},
+                "pipelines": {"math": {"components": {"correct": {"rule": "math"}}}},
+            }
+        )
+    )
     service = ServiceProcess(config, env={"REWARDGATE_REDIS_URL": redis_url}, log_path=workdir / "log")
     try:
         service.wait()
@@ -114,7 +121,8 @@ def main() -> None:
         "bench": "cache",
         "request_64_items": service,
         "cached_vs_uncached_p50_speedup": round(
-            service["uncached"]["p50_ms"] / service["cached"]["p50_ms"], 2),
+            service["uncached"]["p50_ms"] / service["cached"]["p50_ms"], 2
+        ),
         "redis": direct,
         "mget_vs_gets_p50_speedup": round(direct["get_x64"]["p50_ms"] / direct["mget_64"]["p50_ms"], 2),
     }
@@ -124,8 +132,10 @@ def main() -> None:
         print(f"{name:<22} {service[name]['p50_ms']:>9.2f} {service[name]['p99_ms']:>9.2f}")
     for label, name in (("MGET 64 keys", "mget_64"), ("64 sequential GETs", "get_x64")):
         print(f"{label:<22} {direct[name]['p50_ms']:>9.3f} {direct[name]['p99_ms']:>9.3f}")
-    print(f"cached/uncached p50 speed-up {figures['cached_vs_uncached_p50_speedup']}x, "
-          f"MGET/GETs p50 speed-up {figures['mget_vs_gets_p50_speedup']}x")
+    print(
+        f"cached/uncached p50 speed-up {figures['cached_vs_uncached_p50_speedup']}x, "
+        f"MGET/GETs p50 speed-up {figures['mget_vs_gets_p50_speedup']}x"
+    )
     print(json.dumps(figures))
 
 

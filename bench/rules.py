@@ -47,14 +47,32 @@ def families(db_dir: Path) -> dict[str, tuple[str, dict, ScoringItem]]:
         "text (rouge)": ("rouge", {}, ScoringItem("", sentence, sentence.replace("lazy", "sleepy"))),
         "format (think_answer)": ("think_answer", {}, ScoringItem("", answer, None)),
         "format (regex)": ("regex", {"pattern": r"\\boxed\{.+\}"}, ScoringItem("", answer, None)),
-        "structure (json_schema)": ("json_schema", {"schema": {"type": "object", "required": ["a"]}},
-                                    ScoringItem("", '{"a": 1, "b": [1, 2, 3]}', None)),
-        "tools (tool_call)": ("tool_call", {}, ScoringItem(
-            "", '<tool_call>{"name": "search", "arguments": {"q": "cats", "n": 3}}</tool_call>', TOOL_GOLD)),
-        "sql (sql_execution)": ("sql_execution", {"database_dir": str(db_dir)}, ScoringItem(
-            "", "SELECT name FROM t WHERE v > 1", "SELECT name FROM t WHERE v >= 2", {"db": "b.db"})),
-        "code (code_tests, sandboxed)": ("code_tests", {}, ScoringItem(
-            "", "def add(a, b):\n    return a + b\n", "assert add(1, 2) == 3\nassert add(0, 0) == 0\n")),
+        "structure (json_schema)": (
+            "json_schema",
+            {"schema": {"type": "object", "required": ["a"]}},
+            ScoringItem("", '{"a": 1, "b": [1, 2, 3]}', None),
+        ),
+        "tools (tool_call)": (
+            "tool_call",
+            {},
+            ScoringItem(
+                "", '<tool_call>{"name": "search", "arguments": {"q": "cats", "n": 3}}</tool_call>', TOOL_GOLD
+            ),
+        ),
+        "sql (sql_execution)": (
+            "sql_execution",
+            {"database_dir": str(db_dir)},
+            ScoringItem(
+                "", "SELECT name FROM t WHERE v > 1", "SELECT name FROM t WHERE v >= 2", {"db": "b.db"}
+            ),
+        ),
+        "code (code_tests, sandboxed)": (
+            "code_tests",
+            {},
+            ScoringItem(
+                "", "def add(a, b):\n    return a + b\n", "assert add(1, 2) == 3\nassert add(0, 0) == 0\n"
+            ),
+        ),
     }
 
 
@@ -86,8 +104,11 @@ def rates(seconds: float) -> dict[str, float]:
             results = {}
             for family, (rule_type, params, item) in families(Path(tmp)).items():
                 rule = build_rule(rule_type, params)
-                rate = (asyncio.run(pool_rate(pool, rule, item, seconds)) if rule.isolated
-                        else inline_rate(rule, item, seconds))
+                rate = (
+                    asyncio.run(pool_rate(pool, rule, item, seconds))
+                    if rule.isolated
+                    else inline_rate(rule, item, seconds)
+                )
                 results[family] = round(rate, 1)
         finally:
             pool.close()
@@ -103,8 +124,10 @@ def healthz_latencies(url: str, count: int) -> dict[str, float]:
             samples.append(time.perf_counter() - started)
             time.sleep(0.005)
     samples.sort()
-    return {"p50_ms": round(1000 * statistics.median(samples), 2),
-            "p99_ms": round(1000 * samples[int(0.99 * (len(samples) - 1))], 2)}
+    return {
+        "p50_ms": round(1000 * statistics.median(samples), 2),
+        "p99_ms": round(1000 * samples[int(0.99 * (len(samples) - 1))], 2),
+    }
 
 
 def responsiveness(requests_probe: int) -> dict:
@@ -114,8 +137,10 @@ def responsiveness(requests_probe: int) -> dict:
         idle = healthz_latencies(service.url, requests_probe)
         stop = threading.Event()
         verified = [0]
-        items = [{"response": f"\\boxed{{\\frac{{{i}}}{{{i + 1}}}}}", "reference": f"{i}/{i + 1}"}
-                 for i in range(64)]
+        items = [
+            {"response": f"\\boxed{{\\frac{{{i}}}{{{i + 1}}}}}", "reference": f"{i}/{i + 1}"}
+            for i in range(64)
+        ]
         body = {"pipeline": "math", "items": items, "options": {"cache": False}}
 
         def load() -> None:
@@ -146,11 +171,22 @@ def main() -> None:
     print(f"{'family (rule)':<28} {'verifications/s':>16}")
     for family, rate in per_family.items():
         print(f"{family:<28} {rate:>16,.0f}")
-    print(f"/healthz idle p50/p99 = {health['idle']['p50_ms']}/{health['idle']['p99_ms']} ms; "
-          f"under math load p50/p99 = {health['under_load']['p50_ms']}/{health['under_load']['p99_ms']} ms "
-          f"({health['math_items_per_s_during_probe']} math items/s); p99 ratio {ratio}")
-    print(json.dumps({"bench": "rules", "cpus": os.cpu_count(), "verifications_per_s": per_family,
-                      "healthz": health, "healthz_p99_loaded_vs_idle": ratio}))
+    print(
+        f"/healthz idle p50/p99 = {health['idle']['p50_ms']}/{health['idle']['p99_ms']} ms; "
+        f"under math load p50/p99 = {health['under_load']['p50_ms']}/{health['under_load']['p99_ms']} ms "
+        f"({health['math_items_per_s_during_probe']} math items/s); p99 ratio {ratio}"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "rules",
+                "cpus": os.cpu_count(),
+                "verifications_per_s": per_family,
+                "healthz": health,
+                "healthz_p99_loaded_vs_idle": ratio,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,21 @@ PROMPT = "Rate the answer."
 
 
 def make_texts(count: int) -> list[str]:
-    words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog",
-             "reward", "models", "score", "responses"]
+    words = [
+        "the",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "over",
+        "the",
+        "lazy",
+        "dog",
+        "reward",
+        "models",
+        "score",
+        "responses",
+    ]
     return [" ".join(words[(i + j) % len(words)] for j in range(24)) + f" {i}" for i in range(count)]
 
 
@@ -79,21 +92,26 @@ def triton_inputs(rows: list[list[int]], width: int):
     for index, row in enumerate(rows):
         ids[index, : len(row)] = row
     lengths = np.array([[len(row)] for row in rows], dtype=np.int64)
-    inputs = [triton.InferInput("input_ids", list(ids.shape), "INT64"),
-              triton.InferInput("lengths", list(lengths.shape), "INT64")]
+    inputs = [
+        triton.InferInput("input_ids", list(ids.shape), "INT64"),
+        triton.InferInput("lengths", list(lengths.shape), "INT64"),
+    ]
     inputs[0].set_data_from_numpy(ids)
     inputs[1].set_data_from_numpy(lengths)
     return inputs
 
 
-async def direct(url: str, encoder: RewardModelEncoder, texts: list[str], per_request: int,
-                 clients: int, args) -> dict:
+async def direct(
+    url: str, encoder: RewardModelEncoder, texts: list[str], per_request: int, clients: int, args
+) -> dict:
     """A client of Triton itself: it tokenises its items (off its event loop, with the
     same encoder as the gateway) and pads every request to the mix's longest row,
     so Triton's batcher can merge single-item requests."""
     client = triton.InferenceServerClient(url)
-    requests = [[ScoringItem(PROMPT, t) for t in texts[i : i + per_request]]
-                for i in range(0, len(texts) - per_request + 1, per_request)]
+    requests = [
+        [ScoringItem(PROMPT, t) for t in texts[i : i + per_request]]
+        for i in range(0, len(texts) - per_request + 1, per_request)
+    ]
     width = max(len(w.payload) for w in encoder.encode_many([i for r in requests for i in r]))
 
     async def send(i: int) -> int:
@@ -109,16 +127,21 @@ async def direct(url: str, encoder: RewardModelEncoder, texts: list[str], per_re
 
 async def gateway(url: str, texts: list[str], per_request: int, clients: int, args) -> dict:
     bodies = [
-        json.dumps({"pipeline": "rm", "items": [{"prompt": PROMPT, "response": t}
-                                                 for t in texts[i : i + per_request]]}).encode()
+        json.dumps(
+            {
+                "pipeline": "rm",
+                "items": [{"prompt": PROMPT, "response": t} for t in texts[i : i + per_request]],
+            }
+        ).encode()
         for i in range(0, len(texts) - per_request + 1, per_request)
     ]
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(url, connector=connector) as session:
 
         async def send(i: int) -> int:
-            async with session.post("/v1/score", data=bodies[i % len(bodies)],
-                                    headers={"content-type": "application/json"}) as response:
+            async with session.post(
+                "/v1/score", data=bodies[i % len(bodies)], headers={"content-type": "application/json"}
+            ) as response:
                 body = await response.json()
                 assert response.status == 200, body
                 return len(body["results"])
@@ -128,13 +151,23 @@ async def gateway(url: str, texts: list[str], per_request: int, clients: int, ar
 
 def start_gateway(model_dir: Path, triton_url: str, workdir: Path) -> ServiceProcess:
     config = workdir / "gateway.yaml"
-    config.write_text(yaml.safe_dump({
-        "models": {"rm": {"kind": "reward_model", "backend": "triton", "path": str(model_dir),
-                          "triton_url": triton_url, "triton_model": MODEL_NAME,
-                          "batching": {"max_batch_items": 64, "max_wait_ms": 2,
-                                       "max_concurrent_batches": 2}}},
-        "pipelines": {"rm": {"components": {"r": {"model": "rm"}}}},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "models": {
+                    "rm": {
+                        "kind": "reward_model",
+                        "backend": "triton",
+                        "path": str(model_dir),
+                        "triton_url": triton_url,
+                        "triton_model": MODEL_NAME,
+                        "batching": {"max_batch_items": 64, "max_wait_ms": 2, "max_concurrent_batches": 2},
+                    }
+                },
+                "pipelines": {"rm": {"components": {"r": {"model": "rm"}}}},
+            }
+        )
+    )
     env = {"REWARDGATE_CACHE_MAX_ENTRIES": "0", "REWARDGATE_LOG_LEVEL": "warning"}
     return ServiceProcess(config, env=env, log_path=workdir / "gateway.log").wait()
 
@@ -177,14 +210,19 @@ def main() -> None:
 
     figures = {
         "bench": "triton_overhead",
-        "model": {"hidden_size": args.hidden_size, "layers": args.layers,
-                  "tokens_per_item": round(sum(map(len, rows)) / len(rows), 1)},
+        "model": {
+            "hidden_size": args.hidden_size,
+            "layers": args.layers,
+            "tokens_per_item": round(sum(map(len, rows)) / len(rows), 1),
+        },
         "clients": {"batched": args.batch_clients, "single": args.single_clients},
         **results,
         "batched_gateway_vs_direct": round(
-            results["batched_gateway"]["items_per_s"] / results["batched_direct"]["items_per_s"], 3),
+            results["batched_gateway"]["items_per_s"] / results["batched_direct"]["items_per_s"], 3
+        ),
         "single_gateway_vs_triton_batcher": round(
-            results["single_gateway"]["items_per_s"] / results["single_direct"]["items_per_s"], 3),
+            results["single_gateway"]["items_per_s"] / results["single_direct"]["items_per_s"], 3
+        ),
     }
     print(f"{'path':<34} {'items/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
     labels = {

@@ -44,7 +44,10 @@ def test_every_readme_curl_returns_numeric_rewards(default_service):
         )
         assert response.status_code == 200, (path, response.text)
         reply = response.json()
-        rewards = [r["reward"] for r in reply["results"]] if "results" in reply else reply["rewards"]
+        if "results" in reply:  # /v1/score, or /v1/compare with a probability per pair
+            rewards = [r["reward"] if "reward" in r else r["probability"] for r in reply["results"]]
+        else:
+            rewards = reply["rewards"]
         assert rewards and all(isinstance(r, float) for r in rewards), reply
 
 
@@ -76,3 +79,18 @@ def test_shipped_code_pipeline_runs_the_reference_tests(default_service):
         default_service.url + "/v1/score", json={"pipeline": "code", "items": items}, timeout=120
     )
     assert [r["reward"] for r in reply.json()["results"]] == [1.0, 0.5, 0.0]
+
+
+def test_shipped_reasoning_pipeline_gates_correctness_on_format(default_service):
+    good = "<think>2+2 is 4</think><answer>\\boxed{4}</answer>"
+    items = [
+        {"response": good, "reference": "4"},
+        {"response": "\\boxed{4}", "reference": "4"},  # right answer, wrong format
+    ]
+    results = httpx.post(
+        default_service.url + "/v1/score",
+        json={"pipeline": "reasoning", "items": items, "options": {"explain": True}},
+        timeout=60,
+    ).json()["results"]
+    assert [r["reward"] for r in results] == [1.0, -1.0]
+    assert results[1]["explanation"]["op"] == "constraint"

@@ -44,6 +44,13 @@ def test_every_documented_route_exists(openapi):
         "PipelineInfo",
         "ComponentInfo",
         "ChatMessage",
+        "StepRewards",
+        "Explanation",
+        "CompareRequest",
+        "ComparePair",
+        "CompareOptions",
+        "CompareResponse",
+        "CompareResult",
     ],
 )
 def test_every_field_of_the_wire_models_is_documented(openapi, schema):
