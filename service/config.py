@@ -28,6 +28,7 @@ from service.algebra.spec import (
 )
 from service.config_checks import reference_problems
 from service.errors import ConfigError
+from service.judges.spec import FallbackSpec, JudgeSpec
 from service.rules.registry import RULE_TYPES, build_rule
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
@@ -121,12 +122,16 @@ class RuleSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
+COMPONENT_KINDS = ("model", "rule", "judge", "ensemble", "route")
+
+
 class ComponentSpec(StrictModel):
     """One named input of a pipeline: exactly one of ``model``, ``rule``,
     ``ensemble`` or ``route``, then optional ``steps`` and ``transform``."""
 
     model: str | None = Field(None, description="A model of the file.")
     rule: str | None = Field(None, description="A rule of the file.")
+    judge: str | None = Field(None, description="A judge of the file.")
     ensemble: EnsembleSpec | None = Field(None, description="Aggregate of other components.")
     route: RouteSpec | None = Field(None, description="Per-item choice of a sub-pipeline.")
     head: int | str = Field(0, description="Output head of a multi-head model (index or label).")
@@ -137,6 +142,9 @@ class ComponentSpec(StrictModel):
     transform: list[TransformSpec] = Field(
         default_factory=list, description="Transforms applied in order to the component's value."
     )
+    fallback: FallbackSpec | None = Field(
+        None, description="Rule components: ask a judge only when the rule did not decide (cascade)."
+    )
 
     @field_validator("transform", mode="before")
     @classmethod
@@ -145,16 +153,20 @@ class ComponentSpec(StrictModel):
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> ComponentSpec:
-        kinds = [k for k in ("model", "rule", "ensemble", "route") if getattr(self, k) is not None]
+        kinds = [k for k in COMPONENT_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("a component needs exactly one of 'model', 'rule', 'ensemble' or 'route'")
+            raise ValueError(
+                "a component needs exactly one of 'model', 'rule', 'judge', 'ensemble' or 'route'"
+            )
         if self.steps is not None and kinds[0] not in ("model", "rule"):
             raise ValueError("steps apply to model and rule components only")
+        if self.fallback is not None and (kinds[0] != "rule" or self.steps is not None):
+            raise ValueError("fallback applies to rule components without steps")
         return self
 
     @property
     def kind(self) -> str:
-        return next(k for k in ("model", "rule", "ensemble", "route") if getattr(self, k) is not None)
+        return next(k for k in COMPONENT_KINDS if getattr(self, k) is not None)
 
     def inputs(self) -> list[str]:
         """Components of the same pipeline this one is computed from."""
@@ -188,6 +200,7 @@ class PipelineConfig(StrictModel):
 
     models: dict[Name, ModelSpec] = Field(default_factory=dict)
     rules: dict[Name, RuleSpec] = Field(default_factory=dict)
+    judges: dict[Name, JudgeSpec] = Field(default_factory=dict)
     pipelines: dict[Name, PipelineSpec] = Field(min_length=1)
 
     def reachable_pipelines(self, name: str) -> list[str]:
@@ -216,8 +229,17 @@ class PipelineConfig(StrictModel):
             "sub_pipelines": {p: self.pipelines[p].model_dump(mode="json") for p in names if p != name},
             "models": {m: self.models[m].model_dump(mode="json") for m in sorted(models)},
             "rules": {c.rule: self.rules[c.rule].model_dump(mode="json") for c in components if c.rule},
+            "judges": {
+                j: self.judges[j].model_dump(mode="json", exclude={"api_key_env", "api_key_file"})
+                for j in sorted(used_judges(components))
+            },
         }
         return "sha256:" + canonical_sha256(resolved)
+
+
+def used_judges(components) -> set[str]:
+    """Judges named by components, directly or as a rule's fallback."""
+    return {c.judge for c in components if c.judge} | {c.fallback.judge for c in components if c.fallback}
 
 
 def route_targets(route: RouteSpec) -> list[str]:

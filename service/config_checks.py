@@ -8,10 +8,12 @@ evaluator cannot honour.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from service.algebra.functions import Condition
 from service.algebra.spec import LogSigmoidTransform, ParTransform
+from service.judges.templates import template_problems
 
 if TYPE_CHECKING:
     from service.config import ComponentSpec, PipelineConfig, PipelineSpec
@@ -26,6 +28,20 @@ def reference_problems(config: PipelineConfig) -> list[str]:
         problems += _combination_problems(pname, pipeline)
         problems += _ensemble_cycles(pname, pipeline)
     problems += _route_cycles(config)
+    problems += _judge_problems(config)
+    return problems
+
+
+def _judge_problems(config: PipelineConfig) -> list[str]:
+    problems = []
+    for name, judge in config.judges.items():
+        key = f"judges.{name}"
+        if judge.template is not None:
+            problems += [f"{key}.template: {problem}" for problem in template_problems(judge.template)]
+        if judge.api_key_env and not os.environ.get(judge.api_key_env):
+            problems.append(f"{key}.api_key_env: environment variable {judge.api_key_env} is not set")
+        if judge.api_key_file and not os.path.isfile(judge.api_key_file):
+            problems.append(f"{key}.api_key_file: {judge.api_key_file} is not a readable file")
     return problems
 
 
@@ -41,8 +57,7 @@ def _component_problems(
             problems.append(
                 f"{key}.steps: model {component.model!r} is a process_reward_model and needs steps"
             )
-    if component.rule and component.rule not in config.rules:
-        problems.append(f"{key}.rule: unknown rule {component.rule!r}")
+    problems += _name_problems(config, component, key)
     if component.ensemble:
         for member in component.ensemble.members:
             if member not in pipeline.components:
@@ -50,6 +65,17 @@ def _component_problems(
     if component.route:
         problems += _route_problems(config, component, key)
     problems += _transform_problems(component, key)
+    return problems
+
+
+def _name_problems(config: PipelineConfig, component: ComponentSpec, key: str) -> list[str]:
+    problems = []
+    if component.rule and component.rule not in config.rules:
+        problems.append(f"{key}.rule: unknown rule {component.rule!r}")
+    if component.judge and component.judge not in config.judges:
+        problems.append(f"{key}.judge: unknown judge {component.judge!r}")
+    if component.fallback and component.fallback.judge not in config.judges:
+        problems.append(f"{key}.fallback.judge: unknown judge {component.fallback.judge!r}")
     return problems
 
 
@@ -78,8 +104,8 @@ def _transform_problems(component: ComponentSpec, key: str) -> list[str]:
         if not (isinstance(transform, LogSigmoidTransform | ParTransform) and transform.ref == "reference"):
             continue
         where = f"{key}.transform.{index}.ref"
-        if component.kind not in ("model", "rule") or component.steps is not None:
-            problems.append(f"{where}: 'reference' needs a model or rule component without steps")
+        if component.kind not in ("model", "rule", "judge") or component.steps is not None:
+            problems.append(f"{where}: 'reference' needs a model, rule or judge component without steps")
         for earlier in component.transform[:index]:
             if isinstance(earlier, LogSigmoidTransform | ParTransform) and isinstance(earlier.ref, str):
                 problems.append(

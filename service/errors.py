@@ -183,3 +183,29 @@ class ItemFailed(RewardgateError):
         self.retryable = retryable
         self.http_status = 503 if retryable else 422
         self.grpc_code = "UNAVAILABLE" if retryable else "FAILED_PRECONDITION"
+
+
+class JudgeParseError(ComponentError):
+    """The judge's reply had no valid answer (unparseable, out of range or truncated)."""
+
+    error_type = "judge_parse_error"
+
+
+class JudgeRefusal(ComponentError):
+    """The judge refused to answer."""
+
+    error_type = "judge_refusal"
+
+
+class JudgeUnavailable(ComponentError):
+    """The judge endpoint failed, is rate limiting, or its breaker is open (retryable)."""
+
+    error_type = "judge_unavailable"
+    retryable = True
+
+
+class JudgeTimeout(ComponentError):
+    """The judge did not answer within the request deadline (retryable)."""
+
+    error_type = "judge_timeout"
+    retryable = True

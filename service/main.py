@@ -30,7 +30,11 @@ from service.settings import Settings
 
 def build_cache(settings: Settings, metrics: Metrics) -> ScoreCache:
     """Redis when ``redis_url`` is set, else in memory (or none when capacity is 0)."""
-    ttls = {"model": settings.cache_model_ttl_s, "rule": settings.cache_rule_ttl_s}
+    ttls = {
+        "model": settings.cache_model_ttl_s,
+        "rule": settings.cache_rule_ttl_s,
+        "judge": settings.cache_judge_ttl_s,
+    }
     if settings.redis_url:
         from service.scoring.redis_cache import RedisScoreCache
 

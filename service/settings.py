@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     )
     cache_model_ttl_s: float = Field(86_400.0, gt=0, description="Lifetime of cached reward-model scores.")
     cache_rule_ttl_s: float = Field(86_400.0, gt=0, description="Lifetime of cached rule scores.")
+    cache_judge_ttl_s: float = Field(86_400.0, gt=0, description="Lifetime of cached judge verdicts.")
     redis_url: str | None = Field(
         None,
         description="redis:// or rediss:// URL; set, the score cache is shared in Redis "

@@ -129,6 +129,38 @@ class Metrics:
             "Shared-cache breaker: 0 closed, 1 open, 2 half-open.",
             registry=r,
         )
+        self.judge_calls = Counter(
+            "rewardgate_judge_calls_total",
+            "Judge HTTP attempts by judge and outcome (ok, rate_limited, server_error, "
+            "connection_error, timeout, rejected, breaker_open).",
+            ["judge", "outcome"],
+            registry=r,
+        )
+        self.judge_seconds = Histogram(
+            "rewardgate_judge_latency_seconds",
+            "Latency of one judge HTTP attempt.",
+            ["judge"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.judge_tokens = Counter(
+            "rewardgate_judge_tokens_total",
+            "Tokens reported by judge endpoints (usage), by kind (prompt, completion).",
+            ["judge", "kind"],
+            registry=r,
+        )
+        self.judge_inflight = Gauge(
+            "rewardgate_judge_inflight_calls",
+            "Judge calls open now (bounded by max_concurrency).",
+            ["judge"],
+            registry=r,
+        )
+        self.judge_breaker = Gauge(
+            "rewardgate_judge_breaker_state",
+            "Judge breaker: 0 closed, 1 open, 2 half-open.",
+            ["judge"],
+            registry=r,
+        )
         self.rule_seconds = Histogram(
             "rewardgate_rule_duration_seconds",
             "Time to check one item with a rule.",

@@ -94,6 +94,7 @@ class EvalContext:
     use_cache: bool = True
     explain: bool = False
     tokens: int = 0
+    judge_tokens: int = 0
     queue_s: float = 0.0
     inference_s: float = 0.0
 
@@ -162,12 +163,17 @@ class Evaluator:
         classifier = {c.name: main_slice(c.classifier) for c in pipeline.components if c.classifier}
         outcomes = await self._fetch(requests)
 
-        routed = await self._routes(pipeline, items, groups, outcomes, classifier)
+        routed, fallbacks = await asyncio.gather(
+            self._routes(pipeline, items, groups, outcomes, classifier),
+            self._fallbacks(pipeline, items, needs, outcomes),
+        )
         columns = _Columns()
         for plan in pipeline.components:
             ref_column = None
             if plan.source is not None:
                 raw, ref_column = self._leaf_column(plan, needs[plan.name], outcomes, columns)
+                for index, entry in fallbacks.get(plan.name, {}).items():
+                    raw[index] = entry
             elif plan.kind == "route":
                 raw = routed[plan.name][0]
             else:
@@ -220,6 +226,7 @@ class Evaluator:
         work = [(requests.sources[name], items) for name, items in requests.items.items()]
         result = await self.ctx.fanout.run(work, self.ctx.deadline, self.ctx.use_cache)
         self.ctx.tokens += result.tokens
+        self.ctx.judge_tokens += result.judge_tokens
         self.ctx.queue_s = max(self.ctx.queue_s, result.queue_s)
         self.ctx.inference_s = max(self.ctx.inference_s, result.inference_s)
         return result.by_source
@@ -296,6 +303,54 @@ class Evaluator:
                     name=plan.name,
                 )
         return column, cached, details
+
+    # ------------------------------------------------------------ cascades
+
+    async def _fallbacks(self, pipeline: Pipeline, items, needs, outcomes) -> dict[str, dict[int, Entry]]:
+        """Per rule component with a fallback judge: the judge's entry for each item the rule
+        did not decide (it failed, or its value is below ``fallback.below``)."""
+        plans = [c for c in pipeline.components if c.fallback is not None]
+        if not plans:
+            return {}
+        requests = _Requests()
+        asked: dict[str, tuple[list[int], tuple[str, int, int], Column]] = {}
+        for plan in plans:
+            column, _ = self._head_column(plan, outcomes, needs[plan.name].main)
+            below = plan.spec.fallback.below
+            undecided = [i for i, e in enumerate(column) if not isinstance(e, Cell) or e.value < below]
+            if undecided:
+                where = requests.add(plan.fallback, [items[i] for i in undecided])
+                asked[plan.name] = (undecided, where, column)
+        judged = await self._fetch(requests)
+        result: dict[str, dict[int, Entry]] = {}
+        for plan in plans:
+            if plan.name not in asked:
+                continue
+            undecided, (name, start, stop), column = asked[plan.name]
+            answers = judged[name].outcomes[start:stop]
+            result[plan.name] = {
+                index: self._fallback_entry(plan, column[index], answer)
+                for index, answer in zip(undecided, answers, strict=True)
+            }
+        return result
+
+    def _fallback_entry(self, plan: ComponentPlan, ruled: Entry, answer) -> Entry:
+        if isinstance(answer, ComponentError):
+            return answer
+        cell = Cell(answer[0])
+        if self.ctx.explain:
+            why = (
+                f"{num(ruled.value)} < {num(plan.spec.fallback.below)}"
+                if isinstance(ruled, Cell)
+                else (f"failed: {getattr(ruled, 'error_type', 'missing')}")
+            )
+            cell.node = ExplainNode(
+                f"fallback:{plan.fallback.name}",
+                cell.value,
+                f"{plan.source.name} did not decide ({why}); {plan.fallback.name} = {num(cell.value)}",
+                plan.name,
+            )
+        return cell
 
     # ------------------------------------------------------------ routes
 

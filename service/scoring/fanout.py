@@ -42,6 +42,7 @@ class SourceOutcomes:
 class FanoutResult:
     by_source: dict[str, SourceOutcomes] = field(default_factory=dict)
     tokens: int = 0
+    judge_tokens: int = 0
     queue_s: float = 0.0
     inference_s: float = 0.0
 
@@ -125,6 +126,7 @@ class Fanout:
             return {}
         computed = await work.source.compute([work.representative[key] for key in keys], deadline)
         result.tokens += computed.tokens
+        result.judge_tokens += computed.judge_tokens
         result.queue_s = max(result.queue_s, computed.queue_s)
         result.inference_s = max(result.inference_s, computed.inference_s)
         values = dict(zip(keys, computed.outcomes, strict=True))

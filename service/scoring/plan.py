@@ -22,6 +22,7 @@ class ComponentPlan:
     spec: ComponentSpec
     source: ScoreSource | None  # model and rule components
     classifier: ScoreSource | None = None  # routes chosen by a classifier model
+    fallback: ScoreSource | None = None  # judge asked when the rule did not decide
     weight: float = 0.0
     #: Prefix of this component's running-statistics keys; changes with its spec.
     stats_key: str = ""
@@ -48,7 +49,7 @@ class ComponentPlan:
         if self.kind == "model":
             suffix = "" if self.spec.steps else f"[{self.head}]"
             return f"{self.source.name}{suffix}"
-        if self.kind == "rule":
+        if self.kind in ("rule", "judge"):
             return self.source.name
         if self.kind == "ensemble":
             return f"ensemble:{self.spec.ensemble.aggregate}"
@@ -81,8 +82,8 @@ class Pipeline:
 
     @property
     def sources(self) -> list[ScoreSource]:
-        """Sources this pipeline reads directly (leaves and route classifiers)."""
-        found = [s for c in self.components for s in (c.source, c.classifier) if s is not None]
+        """Sources this pipeline reads directly (leaves, route classifiers, fallback judges)."""
+        found = [s for c in self.components for s in (c.source, c.classifier, c.fallback) if s is not None]
         return list({s.name: s for s in found}.values())
 
     @property

@@ -14,15 +14,17 @@ from dataclasses import replace
 
 from service.algebra.functions import Condition
 from service.algebra.running_stats import StatsStore
+from service.backends.judge import JudgeClient
 from service.backends.local import LocalBackend
 from service.backends.triton import TritonBackend
 from service.batching.batcher import DynamicBatcher
-from service.config import PipelineConfig
+from service.config import PipelineConfig, used_judges
 from service.errors import PipelineNotFound
 from service.observability.metrics import Metrics
 from service.rules.math import warm_up
 from service.rules.pool import VerifierPool
 from service.rules.registry import build_rule
+from service.scoring.judge_source import JudgeSource
 from service.scoring.plan import ComponentPlan, Pipeline, dependency_order, stats_key
 from service.scoring.sources import ModelSource, RuleSource, ScoreSource
 from service.settings import Settings
@@ -52,6 +54,7 @@ class ScoringRuntime:
         used_models = {c.model for c in components if c.model} | {
             c.route.classifier for c in components if c.route and c.route.classifier
         }
+        judges = used_judges(components)
         rules = {name: build_rule(config.rules[name].type, config.rules[name].params) for name in used_rules}
         self.pool = (
             VerifierPool(settings.verifier_workers, settings.verifier_max_tasks_per_worker, warm_up)
@@ -65,6 +68,11 @@ class ScoringRuntime:
             )
         for name in used_models:
             self.sources[f"model:{name}"] = self._model_source(name, settings)
+        for name in judges:
+            spec = config.judges[name]
+            self.sources[f"judge:{name}"] = JudgeSource(
+                f"judge:{name}", spec=spec, client=JudgeClient(name, spec, metrics)
+            )
         self.stats = StatsStore(settings.state_path)
         self._save_interval_s = settings.state_save_interval_s
         self._saver: asyncio.Task | None = None
@@ -103,7 +111,10 @@ class ScoringRuntime:
         components = []
         for cname in dependency_order(spec):
             c = spec.components[cname]
-            leaf = f"model:{c.model}" if c.model else f"rule:{c.rule}" if c.rule else None
+            leaf = next(
+                (f"{kind}:{getattr(c, kind)}" for kind in ("model", "rule", "judge") if getattr(c, kind)),
+                None,
+            )
             classifier = c.route.classifier if c.route else None
             components.append(
                 ComponentPlan(
@@ -111,6 +122,7 @@ class ScoringRuntime:
                     spec=c,
                     source=self.sources[leaf] if leaf else None,
                     classifier=self.sources[f"model:{classifier}"] if classifier else None,
+                    fallback=self.sources[f"judge:{c.fallback.judge}"] if c.fallback else None,
                     weight=weights.get(cname, 0.0),
                     stats_key=stats_key(name, cname, c),
                 )

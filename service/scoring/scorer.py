@@ -108,7 +108,10 @@ class RewardScorer:
             pipeline_hash=pipeline.hash,
             results=results,
             usage=Usage(
-                items=len(results), cache_hits=sum(len(r.cached) for r in results), model_tokens=ctx.tokens
+                items=len(results),
+                cache_hits=sum(len(r.cached) for r in results),
+                model_tokens=ctx.tokens,
+                judge_tokens=ctx.judge_tokens,
             ),
             versions={source.name: source.version for source in pipeline.reachable_sources},
         )

@@ -44,6 +44,7 @@ class SourceResult:
     queue_s: float = 0.0
     inference_s: float = 0.0
     tokens: int = 0
+    judge_tokens: int = 0
 
 
 @dataclass

@@ -1,0 +1,157 @@
+"""Judges as score sources: prompts in, a value in [0, 1] out, per item.
+
+The source renders the judge's template for each item, calls the judge
+client (service/backends/judge.py) and parses the reply
+(service/judges/parsing.py). Pairwise judges are asked twice, with the
+response first and then second, against the item's reference response, so
+position bias cancels: the value is 1 when the response wins in both orders,
+0 when it loses in both, and 0.5 (a tie) when the orders disagree. With
+``logprobs`` the two probabilities are averaged instead.
+
+Its version hashes what changes a verdict (kind, model, templates, sampling
+parameters, scale, pattern), so cache keys change with any of them and not
+with operational limits (timeouts, budgets, concurrency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from service.backends.judge import JudgeClient
+from service.config import canonical_sha256
+from service.errors import ComponentError, InvalidComponentInput, InvalidReference
+from service.items import ScoringItem
+from service.judges.parsing import parse_reply
+from service.judges.spec import JudgeSpec
+from service.judges.templates import SYSTEM, answer_for, user_template
+from service.scoring.sources import Outcome, ScoreSource, SourceResult
+
+#: Spec fields that change what a judge answers (they enter the version).
+VERDICT_FIELDS = (
+    "kind",
+    "model",
+    "scale",
+    "constraint",
+    "principle_field",
+    "output",
+    "pattern",
+    "logprobs",
+    "top_logprobs",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+)
+
+READS = {
+    "pointwise": ("prompt", "response"),
+    "principle": ("prompt", "response", "metadata"),
+    "pairwise": ("prompt", "response", "reference"),
+    "constraint": ("prompt", "response"),
+    "correctness": ("prompt", "response", "reference"),
+}
+
+
+def conversation_text(item: ScoringItem) -> str:
+    """The prompt as text; chat messages become 'role: content' paragraphs."""
+    if isinstance(item.prompt, str):
+        return item.prompt
+    return "\n\n".join(f"{m.get('role', 'user')}: {m.get('content', '')}" for m in item.prompt)
+
+
+@dataclass
+class JudgeSource(ScoreSource):
+    kind: ClassVar[str] = "judge"
+    spec: JudgeSpec = field(kw_only=True)
+    client: JudgeClient = field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        self._template = user_template(self.spec.kind, self.spec.template, self.spec.output)
+        self._system = self.spec.system or SYSTEM
+        self._answer = answer_for(self.spec.kind)
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return READS[self.spec.kind]
+
+    @functools.cached_property
+    def version(self) -> str:
+        verdict = {name: getattr(self.spec, name) for name in VERDICT_FIELDS}
+        return "sha256:" + canonical_sha256([verdict, self._system, self._template])
+
+    def is_ready(self) -> bool:
+        # A remote judge is checked per call (breaker), not at start-up.
+        return True
+
+    async def compute(self, items: list[ScoringItem], deadline: float) -> SourceResult:
+        results = await asyncio.gather(*(self._judge(item, deadline) for item in items))
+        return SourceResult(
+            outcomes=[outcome for outcome, _ in results], judge_tokens=sum(tokens for _, tokens in results)
+        )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def _judge(self, item: ScoringItem, deadline: float) -> tuple[Outcome, int]:
+        try:
+            variables = self._variables(item)
+            if self.spec.kind == "pairwise":
+                return await self._pairwise(variables, deadline)
+            value, tokens = await self._ask(variables, deadline)
+            return [value], tokens
+        except ComponentError as exc:
+            return exc, 0
+
+    async def _pairwise(self, variables: dict[str, str], deadline: float) -> tuple[Outcome, int]:
+        first = dict(variables, response_a=variables["response"], response_b=variables["reference"])
+        second = dict(variables, response_a=variables["reference"], response_b=variables["response"])
+        (wins_first, t1), (wins_second, t2) = await asyncio.gather(
+            self._ask(first, deadline), self._ask(second, deadline)
+        )
+        as_first, as_second = wins_first, 1.0 - wins_second  # P(response better) in each order
+        if self.spec.logprobs:
+            value = (as_first + as_second) / 2
+        else:
+            value = as_first if as_first == as_second else 0.5
+        return [value], t1 + t2
+
+    async def _ask(self, variables: dict[str, str], deadline: float) -> tuple[float, int]:
+        messages = [
+            {"role": "system", "content": self._system},
+            {"role": "user", "content": self._template.format(**variables)},
+        ]
+        completion = await self.client.complete(messages, deadline)
+        tokens = completion.prompt_tokens + completion.completion_tokens
+        value = parse_reply(
+            completion.reply,
+            self._answer,
+            output=self.spec.output,
+            pattern=self.spec.pattern,
+            scale=self.spec.scale,
+        )
+        return value, tokens
+
+    def _variables(self, item: ScoringItem) -> dict[str, str]:
+        spec = self.spec
+        if spec.kind in ("pairwise", "correctness") and not item.reference:
+            what = "the other response" if spec.kind == "pairwise" else "the gold answer"
+            raise InvalidReference(f"judge {self.name!r} needs items[].reference ({what})")
+        principle = item.metadata.get(spec.principle_field)
+        if spec.kind == "principle" and not isinstance(principle, str):
+            raise InvalidComponentInput(
+                f"judge {self.name!r} needs the principle as text in items[].metadata.{spec.principle_field}"
+            )
+        return {
+            "prompt": conversation_text(item),
+            "response": item.response,
+            "reference": item.reference or "",
+            "response_a": "",
+            "response_b": "",
+            "scale_min": str(spec.scale[0]),
+            "scale_max": str(spec.scale[1]),
+            "principle": principle if isinstance(principle, str) else "",
+            "constraint": spec.constraint or "",
+        }
