@@ -61,8 +61,18 @@ class ScriptedJudgeServer:
         return self
 
     def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+
+    async def _shutdown(self) -> None:
+        """Cancel requests still being answered (scripted sleeps), then close the site."""
+        current = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await self._runner.cleanup()
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -70,7 +80,7 @@ class ScriptedJudgeServer:
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/stats", self._stats)
         app.router.add_post("/control", self._control)
-        runner = web.AppRunner(app)
+        self._runner = runner = web.AppRunner(app)
         self._loop.run_until_complete(runner.setup())
         self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
         self._ready.set()
@@ -148,9 +158,9 @@ def _answer(user: str, markers: dict[str, str]) -> tuple[str, object]:
             return "winner", markers["always"]
         a_part = user.split("[Response A]", 1)[1].split("[Response B]", 1)[0]
         return "winner", "A" if "[[best]]" in a_part else "B"
-    if "verdict" in markers:
-        return "verdict", markers["verdict"]
-    return "score", int(markers.get("score", "5"))
+    if '"score"' in user or "'Score:" in user:  # the kind's format line asks for a score
+        return "score", int(markers.get("score", "5"))
+    return "verdict", markers.get("verdict", "yes")
 
 
 def _completion(body: dict, content: str | None, finish: str, refusal: str | None, markers: dict) -> dict:
