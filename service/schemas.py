@@ -120,8 +120,10 @@ class ErrorResponse(BaseModel):
 
 
 class ComponentInfo(BaseModel):
-    kind: Literal["model", "rule", "ensemble", "route"]
-    source: str | None = Field(description="'model:NAME' or 'rule:NAME'; null for ensembles and routes.")
+    kind: Literal["model", "rule", "judge", "ensemble", "route"]
+    source: str | None = Field(
+        description="'model:NAME', 'rule:NAME' or 'judge:NAME'; null for ensembles and routes."
+    )
     head: int | str
     required: bool
     weight: float

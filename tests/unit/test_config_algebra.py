@@ -151,7 +151,10 @@ def test_reference_transform_needs_a_leaf_and_cannot_follow_a_relative_transform
         }
     )
     assert "pipelines.p.components.a.transform.1.ref: 'reference' cannot follow" in message
-    assert "pipelines.p.components.e.transform.0.ref: 'reference' needs a model or rule component" in message
+    assert (
+        "pipelines.p.components.e.transform.0.ref: 'reference' needs a model, rule or judge component"
+        in message
+    )
 
 
 def test_all_weights_zero_is_rejected():
