@@ -7,11 +7,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench clean proto
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/pyproject.toml
 	test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ./clients -e ".[dev]"
 	touch $(STAMP)
 
 serve: $(STAMP)
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# Regenerate clients/rewardgate_client/v1 from proto/rewardgate/v1/reward.proto.
+proto: $(STAMP)
+	$(PY) proto/generate.py
 
 bench: $(STAMP)
 	$(PY) bench/batching.py

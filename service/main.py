@@ -18,6 +18,7 @@ from service.api import compat, health, http
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.context import AppContext
 from service.api.errors import install_error_handlers
+from service.api.grpc_server import start_grpc_server, stop_grpc_server
 from service.config import PipelineConfig, load_config
 from service.observability.metrics import Metrics
 from service.scoring.admission import AdmissionControl
@@ -78,9 +79,16 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
         scorer = RewardScorer(runtime, cache, metrics, limits, admission)
         app.state.context = AppContext(settings=settings, metrics=metrics, scorer=scorer)
         runtime.start()
+        grpc_server = None
         try:
+            if settings.grpc_port:
+                grpc_server = await start_grpc_server(
+                    app.state.context, settings.grpc_port, settings.host, settings.max_body_bytes
+                )
             yield
         finally:
+            if grpc_server is not None:
+                await stop_grpc_server(grpc_server)
             await runtime.close()
             await cache.close()
 

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
     port: int = Field(8000, ge=0, le=65535, description="HTTP port.")
+    grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC port (0 disables the gRPC server).")
     config_path: Path = Field(
         default_factory=default_pipeline_file,
         description="Pipeline YAML (models, rules, pipelines).",

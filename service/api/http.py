@@ -15,6 +15,7 @@ from service.schemas import (
     ScoreRequest,
     ScoreResponse,
 )
+from service.scoring.runtime import ScoringRuntime
 
 ERROR_RESPONSES = {
     status: {"model": ErrorResponse, "description": description}
@@ -52,7 +53,11 @@ async def compare(body: CompareRequest, request: Request, response: Response, ct
 @router.get("/pipelines", response_model=PipelinesResponse)
 async def pipelines(ctx: Context) -> PipelinesResponse:
     """Declared pipelines, their components and readiness."""
-    runtime = ctx.scorer.runtime
+    return describe_pipelines(ctx.scorer.runtime)
+
+
+def describe_pipelines(runtime: ScoringRuntime) -> PipelinesResponse:
+    """Every declared pipeline with its components and readiness (HTTP and gRPC)."""
     return PipelinesResponse(
         pipelines=[
             PipelineInfo(

@@ -151,10 +151,10 @@ class Fanout:
         for key, answer in zip(work.shared, answers, strict=True):
             if isinstance(answer, Abandoned):
                 abandoned.append(key)
-            elif isinstance(answer, BaseException):
-                raise answer
+            elif isinstance(answer, BaseException) and not isinstance(answer, ComponentError):
+                raise answer  # request-level (overload, deadline): the waiter fails like the owner
             else:
-                values[key] = answer
+                values[key] = answer  # a score, or the item's ComponentError, shared as-is
         values.update(await self._compute(work, abandoned, deadline, use_cache, result))
         return values
 

@@ -132,3 +132,13 @@ async def test_concurrent_single_item_requests_are_batched(service):
     # Scores do not depend on what an item was batched with.
     joint = [r["reward"] for r in together.json()["results"]]
     assert singles == pytest.approx(joint, abs=1e-4)
+
+
+async def test_concurrent_requests_sharing_a_failing_item_each_get_the_item_error(service):
+    # Single-flight shares the owner's outcome; an item error must stay an item error for the waiter.
+    body = {"pipeline": "math", "items": [{"response": f"\\boxed{{{i}}}"} for i in range(8)]}
+    async with httpx.AsyncClient(base_url=service.url, timeout=60) as client:
+        replies = await asyncio.gather(*(client.post("/v1/score", json=body) for _ in range(6)))
+    assert [r.status_code for r in replies] == [200] * 6
+    for reply in replies:
+        assert {r["errors"]["correct"]["type"] for r in reply.json()["results"]} == {"invalid_reference"}

@@ -26,7 +26,14 @@ class ServiceProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        full_env = {**os.environ, "REWARDGATE_VERIFIER_WORKERS": "2", **(env or {})}
+        self.grpc_port = free_port()
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
+        full_env = {
+            **os.environ,
+            "REWARDGATE_VERIFIER_WORKERS": "2",
+            "REWARDGATE_GRPC_PORT": str(self.grpc_port),
+            **(env or {}),
+        }
         self._log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service", "serve", "--config", str(config), "--port", str(self.port)],

@@ -1,0 +1,203 @@
+"""gRPC transport: the generated stubs (rewardgate_client/v1) over grpc.aio.
+
+Request dicts (the HTTP JSON shape) are converted to protobuf messages and
+replies back to the shared result types, so both transports behave alike.
+The typed error of a failed call is read from the ``grpc-status-details-bin``
+trailer (an ``RpcStatus`` holding an ``ErrorDetail``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from google.protobuf import json_format, struct_pb2
+
+from rewardgate_client.errors import (
+    ConnectionFailed,
+    DeadlineExceeded,
+    InvalidInput,
+    Overloaded,
+    PayloadTooLarge,
+    PipelineNotFound,
+    RewardgateError,
+    error_from,
+)
+from rewardgate_client.types import CompareResult, ItemError, Result, ScoreReply
+from rewardgate_client.v1 import reward_pb2 as pb
+from rewardgate_client.v1.reward_pb2_grpc import RewardServiceStub
+
+DETAILS_KEY = "grpc-status-details-bin"
+
+
+class GrpcTransport:
+    def __init__(self, target: str, *, max_message_bytes: int = 64 * 1024 * 1024):
+        self._channel = grpc.aio.insecure_channel(
+            target,
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", max_message_bytes),
+            ],
+        )
+        self._stub = RewardServiceStub(self._channel)
+
+    async def score(self, body: dict[str, Any], timeout_s: float) -> ScoreReply:
+        request = pb.ScoreRequest(
+            pipeline=body["pipeline"],
+            items=[item_to_proto(i) for i in body["items"]],
+            options=options_to_proto(body.get("options") or {}),
+        )
+        reply = await self._call(self._stub.Score, request, timeout_s)
+        return ScoreReply(
+            pipeline=reply.pipeline,
+            pipeline_hash=reply.pipeline_hash,
+            results=[result_from_proto(r, reply.pipeline_hash) for r in reply.results],
+            usage=usage_from_proto(reply.usage),
+            versions=dict(reply.versions),
+        )
+
+    async def compare(self, body: dict[str, Any], timeout_s: float) -> list[CompareResult]:
+        options = body.get("options") or {}
+        request = pb.CompareRequest(
+            pipeline=body["pipeline"],
+            pairs=[pair_to_proto(p) for p in body["pairs"]],
+            options=pb.CompareOptions(**{k: v for k, v in options.items() if v is not None}),
+        )
+        reply = await self._call(self._stub.Compare, request, timeout_s)
+        return [
+            CompareResult(
+                id=r.id,
+                probability=r.probability if r.HasField("probability") else None,
+                status=r.status,
+                a=result_from_proto(r.a, reply.pipeline_hash),
+                b=result_from_proto(r.b, reply.pipeline_hash),
+            )
+            for r in reply.results
+        ]
+
+    async def pipelines(self, timeout_s: float) -> list[dict[str, Any]]:
+        reply = await self._call(self._stub.ListPipelines, pb.ListPipelinesRequest(), timeout_s)
+        return json_format.MessageToDict(reply, preserving_proto_field_name=True).get("pipelines", [])
+
+    async def stream(
+        self, requests: AsyncIterator[pb.StreamRequest], timeout_s: float | None
+    ) -> AsyncIterator[pb.StreamResult]:
+        call = self._stub.ScoreStream(requests, timeout=timeout_s)
+        try:
+            async for reply in call:
+                yield reply
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    @staticmethod
+    async def _call(method, request, timeout_s: float):
+        try:
+            return await method(request, timeout=timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+
+
+# ---------------------------------------------------------------- conversions
+
+
+def item_to_proto(item: dict[str, Any]) -> pb.Item:
+    prompt = item.get("prompt", "")
+    message = pb.Item(id=str(item.get("id", "")), response=item["response"])
+    if isinstance(prompt, str):
+        message.prompt = prompt
+    else:
+        message.messages.extend(pb.ChatMessage(role=m["role"], content=m["content"]) for m in prompt)
+    if item.get("reference") is not None:
+        message.reference = item["reference"]
+    if item.get("group") is not None:
+        message.group = item["group"]
+    if item.get("metadata"):
+        message.metadata.update(item["metadata"])
+    return message
+
+
+def pair_to_proto(pair: dict[str, Any]) -> pb.ComparePair:
+    item = item_to_proto({**pair, "response": ""})
+    message = pb.ComparePair(
+        id=item.id,
+        prompt=item.prompt,
+        messages=item.messages,
+        response_a=pair["response_a"],
+        response_b=pair["response_b"],
+    )
+    if item.HasField("reference"):
+        message.reference = item.reference
+    if item.HasField("metadata"):
+        message.metadata.CopyFrom(item.metadata)
+    return message
+
+
+def options_to_proto(options: dict[str, Any]) -> pb.ScoreOptions:
+    message = pb.ScoreOptions()
+    for key in ("return_components", "deadline_ms", "cache", "explain", "return_steps"):
+        if options.get(key) is not None:
+            setattr(message, key, options[key])
+    message.weights.update(options.get("weights") or {})
+    return message
+
+
+def result_from_proto(result: pb.Result, pipeline_hash: str = "") -> Result:
+    return Result(
+        id=result.id,
+        reward=result.reward if result.HasField("reward") else None,
+        status=result.status,
+        components=dict(result.components),
+        errors={k: ItemError(v.type, v.message, v.retryable) for k, v in result.errors.items()},
+        cached=list(result.cached),
+        steps={k: {"rewards": list(v.rewards), "deltas": list(v.deltas)} for k, v in result.steps.items()}
+        or None,
+        explanation=struct_to_dict(result.explanation) if result.HasField("explanation") else None,
+        pipeline_hash=pipeline_hash,
+    )
+
+
+def usage_from_proto(usage: pb.Usage) -> dict[str, int]:
+    return {
+        "items": usage.items,
+        "cache_hits": usage.cache_hits,
+        "model_tokens": usage.model_tokens,
+        "judge_tokens": usage.judge_tokens,
+    }
+
+
+def struct_to_dict(value: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(value)
+
+
+def error_from_rpc(exc: grpc.aio.AioRpcError) -> RewardgateError:
+    """The typed error of a failed call: from its status details, else from its code."""
+    detailed = _detailed_error(exc)
+    if detailed is not None:
+        return detailed
+    code, text = exc.code(), exc.details() or ""
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in text:
+        return PayloadTooLarge(text)
+    by_code = {
+        grpc.StatusCode.UNAVAILABLE: ConnectionFailed,
+        grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
+        grpc.StatusCode.RESOURCE_EXHAUSTED: Overloaded,
+        grpc.StatusCode.INVALID_ARGUMENT: InvalidInput,
+        grpc.StatusCode.NOT_FOUND: PipelineNotFound,
+    }
+    return by_code.get(code, RewardgateError)(f"{code.name}: {text}")
+
+
+def _detailed_error(exc: grpc.aio.AioRpcError) -> RewardgateError | None:
+    for key, value in exc.trailing_metadata() or ():
+        if key != DETAILS_KEY:
+            continue
+        for detail in pb.RpcStatus.FromString(value).details:
+            error = pb.ErrorDetail()
+            if detail.Unpack(error):
+                retry_after = error.retry_after_s if error.HasField("retry_after_s") else None
+                return error_from(error.type, error.message, error.retryable, retry_after)
+    return None

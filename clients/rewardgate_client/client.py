@@ -1,0 +1,292 @@
+"""``AsyncRewardClient`` and ``RewardClient``: one API over HTTP or gRPC.
+
+``url`` picks the transport: ``http://host:8000`` / ``https://...`` or
+``grpc://host:50051``. Every call has a deadline (``timeout_s`` by default);
+it is sent to the server (``options.deadline_ms``, or the gRPC deadline) and
+bounds retries. Large item lists are split into ``chunk_size`` chunks sent
+concurrently, at most ``max_concurrency`` at a time; results come back in
+input order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from rewardgate_client.errors import DeadlineExceeded, RewardgateError
+from rewardgate_client.retry import RetryBudget, RetryPolicy
+from rewardgate_client.types import CompareResult, Item, Result, as_item_dict
+
+T = TypeVar("T")
+
+
+def make_transport(url: str, **kwargs):
+    if url.startswith("grpc://"):
+        from rewardgate_client._grpc import GrpcTransport
+
+        return GrpcTransport(url.removeprefix("grpc://"), **kwargs)
+    if url.startswith(("http://", "https://")):
+        from rewardgate_client._http import HttpTransport
+
+        return HttpTransport(url, **kwargs)
+    raise ValueError(f"url must start with http://, https:// or grpc:// (got {url!r})")
+
+
+class AsyncRewardClient:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 60.0,
+        chunk_size: int = 256,
+        max_concurrency: int = 8,
+        retry: RetryPolicy | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        if chunk_size < 1 or max_concurrency < 1:
+            raise ValueError("chunk_size and max_concurrency must be at least 1")
+        self.url = url
+        self.timeout_s = timeout_s
+        self.chunk_size = chunk_size
+        self.max_concurrency = max_concurrency
+        self.retry = retry or RetryPolicy()
+        self._budget = RetryBudget(self.retry)
+        kwargs = {"headers": headers} if headers and not url.startswith("grpc://") else {}
+        self._transport = make_transport(url, **kwargs)
+
+    async def __aenter__(self) -> AsyncRewardClient:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._transport.close()
+
+    # ------------------------------------------------------------ calls
+
+    async def score(
+        self,
+        items: Iterable[Item | dict[str, Any]],
+        pipeline: str,
+        *,
+        timeout_s: float | None = None,
+        **options: Any,
+    ) -> list[Result]:
+        """Score ``items`` (dicts or :class:`Item`); one :class:`Result` per item, in order.
+
+        ``options`` are the server's score options (``return_components``,
+        ``cache``, ``explain``, ``return_steps``, ``weights``). Item errors are
+        in each result; call failures raise a :class:`RewardgateError`.
+        """
+        dicts = [as_item_dict(item) for item in items]
+        for index, item in enumerate(dicts):
+            item.setdefault("id", str(index))
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        chunks = [dicts[i : i + self.chunk_size] for i in range(0, len(dicts), self.chunk_size)]
+        window = asyncio.Semaphore(self.max_concurrency)
+
+        async def send(chunk: list[dict[str, Any]]) -> list[Result]:
+            async with window:
+                reply = await self._with_retries(
+                    lambda left: self._transport.score(
+                        {"pipeline": pipeline, "items": chunk, "options": _with_deadline(options, left)}, left
+                    ),
+                    deadline,
+                )
+                return reply.results
+
+        answered = await asyncio.gather(*(send(chunk) for chunk in chunks))
+        return [result for chunk in answered for result in chunk]
+
+    async def compare(
+        self,
+        pairs: Iterable[dict[str, Any]],
+        pipeline: str,
+        *,
+        timeout_s: float | None = None,
+        **options: Any,
+    ) -> list[CompareResult]:
+        """``P(a > b)`` per pair ``{"prompt", "response_a", "response_b", ...}``."""
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        body_pairs = list(pairs)
+        return await self._with_retries(
+            lambda left: self._transport.compare(
+                {"pipeline": pipeline, "pairs": body_pairs, "options": _with_deadline(options, left)}, left
+            ),
+            deadline,
+        )
+
+    async def pipelines(self, *, timeout_s: float | None = None) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        return await self._with_retries(self._transport.pipelines, deadline)
+
+    async def stream(
+        self,
+        items: AsyncIterable[Item | dict[str, Any]] | Iterable[Item | dict[str, Any]],
+        pipeline: str,
+        *,
+        timeout_s: float | None = None,
+        **options: Any,
+    ) -> AsyncIterator[Result | RewardgateError]:
+        """Send items as they come; yield each answer as soon as it is ready.
+
+        Over gRPC this is one ``ScoreStream`` call; over HTTP each item is its
+        own request. Answers arrive in any order and carry the item's id; an
+        item that failed as a whole (overload, its deadline) is yielded as a
+        :class:`RewardgateError` whose ``item_id`` attribute names it.
+        """
+        if self.url.startswith("grpc://"):
+            async for answer in self._stream_grpc(items, pipeline, timeout_s, options):
+                yield answer
+            return
+        async for answer in self._stream_http(items, pipeline, timeout_s, options):
+            yield answer
+
+    # ------------------------------------------------------------ internals
+
+    async def _stream_grpc(self, items, pipeline, timeout_s, options):
+        from rewardgate_client._grpc import item_to_proto, options_to_proto, result_from_proto
+        from rewardgate_client.errors import error_from
+        from rewardgate_client.v1 import reward_pb2 as pb
+
+        proto_options = options_to_proto(options)
+
+        async def requests():
+            index = 0
+            async for item in _aiter(items):
+                data = as_item_dict(item)
+                data.setdefault("id", str(index))
+                index += 1
+                yield pb.StreamRequest(pipeline=pipeline, item=item_to_proto(data), options=proto_options)
+
+        async for reply in self._transport.stream(requests(), timeout_s):
+            if reply.HasField("result"):
+                yield result_from_proto(reply.result, reply.pipeline_hash)
+            else:
+                detail = reply.error
+                error = error_from(detail.type, detail.message, detail.retryable)
+                error.item_id = reply.id
+                yield error
+
+    async def _stream_http(self, items, pipeline, timeout_s, options):
+        queue: asyncio.Queue = asyncio.Queue()
+        window = asyncio.Semaphore(self.max_concurrency * self.chunk_size)
+
+        async def one(data: dict[str, Any]) -> None:
+            try:
+                (result,) = await self.score([data], pipeline, timeout_s=timeout_s, **options)
+                await queue.put(result)
+            except RewardgateError as exc:
+                exc.item_id = data["id"]
+                await queue.put(exc)
+            finally:
+                window.release()
+
+        async def feed() -> int:
+            tasks, index = set(), 0
+            async for item in _aiter(items):
+                data = as_item_dict(item)
+                data.setdefault("id", str(index))
+                index += 1
+                await window.acquire()
+                task = asyncio.create_task(one(data))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            return index
+
+        feeder = asyncio.create_task(feed())
+        delivered = 0
+        while not (feeder.done() and delivered == feeder.result()):
+            getter = asyncio.create_task(queue.get())
+            done, _ = await asyncio.wait({getter, feeder}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                delivered += 1
+                yield getter.result()
+            else:
+                getter.cancel()
+                feeder.result()  # re-raise a failing item source
+
+    async def _with_retries(self, call: Callable[[float], Awaitable[T]], deadline: float) -> T:
+        self._budget.on_call()
+        retry_number = 0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DeadlineExceeded("the call's deadline passed before an answer")
+            try:
+                return await call(left)
+            except RewardgateError as exc:
+                if not exc.retryable or retry_number + 1 >= self.retry.attempts:
+                    raise
+                wait = self.retry.backoff_s(retry_number, exc.retry_after_s)
+                if time.monotonic() + wait >= deadline or not self._budget.try_spend():
+                    raise
+                retry_number += 1
+                await asyncio.sleep(wait)
+
+
+def _with_deadline(options: dict[str, Any], left_s: float) -> dict[str, Any]:
+    """Options with the server deadline set to what is left of ours (never more)."""
+    left_ms = max(1, int(left_s * 1000))
+    given = options.get("deadline_ms")
+    return {**options, "deadline_ms": min(given, left_ms) if given else left_ms}
+
+
+async def _aiter(items):
+    if hasattr(items, "__aiter__"):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+class RewardClient:
+    """Synchronous :class:`AsyncRewardClient` (its event loop runs on a private thread).
+
+    Safe to call from plain code and from inside another running event loop
+    (e.g. a trainer's), because the calls never run on the caller's loop.
+    """
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="rewardgate-client", daemon=True)
+        self._thread.start()
+        self._async = self._run(_build(url, kwargs))
+        self.url = url
+
+    def score(self, items: Iterable[Item | dict[str, Any]], pipeline: str, **kwargs: Any) -> list[Result]:
+        return self._run(self._async.score(list(items), pipeline, **kwargs))
+
+    def compare(self, pairs: Iterable[dict[str, Any]], pipeline: str, **kwargs: Any) -> list[CompareResult]:
+        return self._run(self._async.compare(list(pairs), pipeline, **kwargs))
+
+    def pipelines(self, **kwargs: Any) -> list[dict[str, Any]]:
+        return self._run(self._async.pipelines(**kwargs))
+
+    def close(self) -> None:
+        if self._loop.is_running():
+            self._run(self._async.aclose())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+
+    def __enter__(self) -> RewardClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _run(self, coroutine: Awaitable[T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+
+async def _build(url: str, kwargs: dict[str, Any]) -> AsyncRewardClient:
+    # Built on the client's own loop: gRPC channels bind to the loop that creates them.
+    return AsyncRewardClient(url, **kwargs)
+
+
+__all__ = ["AsyncRewardClient", "RewardClient"]

@@ -1,0 +1,54 @@
+"""Retry policy: which failures, how long to wait, and how many retries overall.
+
+* only errors with ``retryable`` set are retried (429, 503, 504, resets);
+* waits grow exponentially with full jitter, capped at ``max_backoff_s``; a
+  server ``Retry-After`` is a lower bound;
+* a wait that would end past the call's deadline is not taken: the last
+  error is raised instead;
+* a retry budget (a token bucket filled by ``budget_ratio`` per call) keeps a
+  struggling service from receiving a retry storm: when it is empty, the
+  error is raised at once.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    initial_backoff_s: float = 0.05
+    max_backoff_s: float = 5.0
+    #: Retry tokens earned per call; a retry spends one.
+    budget_ratio: float = 0.2
+    #: Tokens the budget starts with and never exceeds.
+    budget_max: float = 20.0
+
+    def backoff_s(self, retry_number: int, retry_after_s: float | None) -> float:
+        ceiling = min(self.max_backoff_s, self.initial_backoff_s * 2**retry_number)
+        wait = random.uniform(0, ceiling)
+        return max(wait, retry_after_s) if retry_after_s is not None else wait
+
+
+class RetryBudget:
+    """Token bucket of retries shared by every call of one client."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.tokens = policy.budget_max
+
+    def on_call(self) -> None:
+        self.tokens = min(self.policy.budget_max, self.tokens + self.policy.budget_ratio)
+
+    def try_spend(self) -> bool:
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def remaining(deadline: float) -> float:
+    return deadline - time.monotonic()

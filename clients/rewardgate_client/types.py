@@ -1,0 +1,100 @@
+"""Plain result types shared by both transports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Item:
+    """One item to score. ``prompt`` is text or chat messages ``[{"role", "content"}]``."""
+
+    response: str
+    prompt: str | list[dict[str, str]] = ""
+    reference: str | None = None
+    group: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"response": self.response, "prompt": self.prompt, "metadata": self.metadata}
+        for key in ("reference", "group", "id"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        return data
+
+
+@dataclass
+class ItemError:
+    type: str
+    message: str
+    retryable: bool
+
+
+@dataclass
+class Result:
+    """One item's answer. ``reward`` is None whenever ``status`` is ``"error"``."""
+
+    id: str
+    reward: float | None
+    status: str
+    components: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, ItemError] = field(default_factory=dict)
+    cached: list[str] = field(default_factory=list)
+    steps: dict[str, dict[str, list[float]]] | None = None
+    explanation: dict[str, Any] | None = None
+    pipeline_hash: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "error"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], pipeline_hash: str = "") -> Result:
+        return cls(
+            id=data["id"],
+            reward=data.get("reward"),
+            status=data["status"],
+            components=dict(data.get("components") or {}),
+            errors={name: ItemError(**error) for name, error in (data.get("errors") or {}).items()},
+            cached=list(data.get("cached") or []),
+            steps=data.get("steps"),
+            explanation=data.get("explanation"),
+            pipeline_hash=pipeline_hash,
+        )
+
+
+@dataclass
+class CompareResult:
+    id: str
+    probability: float | None
+    status: str
+    a: Result
+    b: Result
+
+
+def as_item_dict(item: Item | dict[str, Any]) -> dict[str, Any]:
+    """An item as the wire dict (typed items or plain dicts accepted)."""
+    return item.to_dict() if isinstance(item, Item) else dict(item)
+
+
+@dataclass
+class ScoreReply:
+    """One call's answer (a chunk of a larger ``score``)."""
+
+    pipeline: str
+    pipeline_hash: str
+    results: list[Result]
+    usage: dict[str, int]
+    versions: dict[str, str]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScoreReply:
+        return cls(
+            pipeline=data["pipeline"],
+            pipeline_hash=data["pipeline_hash"],
+            results=[Result.from_dict(r, data["pipeline_hash"]) for r in data["results"]],
+            usage=dict(data.get("usage") or {}),
+            versions=dict(data.get("versions") or {}),
+        )
