@@ -32,16 +32,7 @@ class Item(_message.Message):
     reference: str
     group: str
     metadata: _struct_pb2.Struct
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        prompt: _Optional[str] = ...,
-        messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ...,
-        response: _Optional[str] = ...,
-        reference: _Optional[str] = ...,
-        group: _Optional[str] = ...,
-        metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., prompt: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., response: _Optional[str] = ..., reference: _Optional[str] = ..., group: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ScoreOptions(_message.Message):
     __slots__ = ("return_components", "deadline_ms", "cache", "explain", "return_steps", "weights")
@@ -52,7 +43,6 @@ class ScoreOptions(_message.Message):
         key: str
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
-
     RETURN_COMPONENTS_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_MS_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
@@ -65,15 +55,7 @@ class ScoreOptions(_message.Message):
     explain: bool
     return_steps: bool
     weights: _containers.ScalarMap[str, float]
-    def __init__(
-        self,
-        return_components: _Optional[bool] = ...,
-        deadline_ms: _Optional[int] = ...,
-        cache: _Optional[bool] = ...,
-        explain: _Optional[bool] = ...,
-        return_steps: _Optional[bool] = ...,
-        weights: _Optional[_Mapping[str, float]] = ...,
-    ) -> None: ...
+    def __init__(self, return_components: _Optional[bool] = ..., deadline_ms: _Optional[int] = ..., cache: _Optional[bool] = ..., explain: _Optional[bool] = ..., return_steps: _Optional[bool] = ..., weights: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class ScoreRequest(_message.Message):
     __slots__ = ("pipeline", "items", "options")
@@ -83,12 +65,7 @@ class ScoreRequest(_message.Message):
     pipeline: str
     items: _containers.RepeatedCompositeFieldContainer[Item]
     options: ScoreOptions
-    def __init__(
-        self,
-        pipeline: _Optional[str] = ...,
-        items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...,
-        options: _Optional[_Union[ScoreOptions, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, pipeline: _Optional[str] = ..., items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., options: _Optional[_Union[ScoreOptions, _Mapping]] = ...) -> None: ...
 
 class ItemError(_message.Message):
     __slots__ = ("type", "message", "retryable")
@@ -98,9 +75,7 @@ class ItemError(_message.Message):
     type: str
     message: str
     retryable: bool
-    def __init__(
-        self, type: _Optional[str] = ..., message: _Optional[str] = ..., retryable: _Optional[bool] = ...
-    ) -> None: ...
+    def __init__(self, type: _Optional[str] = ..., message: _Optional[str] = ..., retryable: _Optional[bool] = ...) -> None: ...
 
 class StepRewards(_message.Message):
     __slots__ = ("rewards", "deltas")
@@ -108,9 +83,7 @@ class StepRewards(_message.Message):
     DELTAS_FIELD_NUMBER: _ClassVar[int]
     rewards: _containers.RepeatedScalarFieldContainer[float]
     deltas: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(
-        self, rewards: _Optional[_Iterable[float]] = ..., deltas: _Optional[_Iterable[float]] = ...
-    ) -> None: ...
+    def __init__(self, rewards: _Optional[_Iterable[float]] = ..., deltas: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Result(_message.Message):
     __slots__ = ("id", "reward", "status", "components", "errors", "cached", "steps", "explanation")
@@ -121,27 +94,20 @@ class Result(_message.Message):
         key: str
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
-
     class ErrorsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: ItemError
-        def __init__(
-            self, key: _Optional[str] = ..., value: _Optional[_Union[ItemError, _Mapping]] = ...
-        ) -> None: ...
-
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
     class StepsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: StepRewards
-        def __init__(
-            self, key: _Optional[str] = ..., value: _Optional[_Union[StepRewards, _Mapping]] = ...
-        ) -> None: ...
-
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[StepRewards, _Mapping]] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     REWARD_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -158,17 +124,7 @@ class Result(_message.Message):
     cached: _containers.RepeatedScalarFieldContainer[str]
     steps: _containers.MessageMap[str, StepRewards]
     explanation: _struct_pb2.Struct
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        reward: _Optional[float] = ...,
-        status: _Optional[str] = ...,
-        components: _Optional[_Mapping[str, float]] = ...,
-        errors: _Optional[_Mapping[str, ItemError]] = ...,
-        cached: _Optional[_Iterable[str]] = ...,
-        steps: _Optional[_Mapping[str, StepRewards]] = ...,
-        explanation: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., reward: _Optional[float] = ..., status: _Optional[str] = ..., components: _Optional[_Mapping[str, float]] = ..., errors: _Optional[_Mapping[str, ItemError]] = ..., cached: _Optional[_Iterable[str]] = ..., steps: _Optional[_Mapping[str, StepRewards]] = ..., explanation: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class Usage(_message.Message):
     __slots__ = ("items", "cache_hits", "model_tokens", "judge_tokens")
@@ -180,13 +136,7 @@ class Usage(_message.Message):
     cache_hits: int
     model_tokens: int
     judge_tokens: int
-    def __init__(
-        self,
-        items: _Optional[int] = ...,
-        cache_hits: _Optional[int] = ...,
-        model_tokens: _Optional[int] = ...,
-        judge_tokens: _Optional[int] = ...,
-    ) -> None: ...
+    def __init__(self, items: _Optional[int] = ..., cache_hits: _Optional[int] = ..., model_tokens: _Optional[int] = ..., judge_tokens: _Optional[int] = ...) -> None: ...
 
 class ScoreResponse(_message.Message):
     __slots__ = ("pipeline", "pipeline_hash", "results", "usage", "versions")
@@ -197,7 +147,6 @@ class ScoreResponse(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_HASH_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
@@ -208,14 +157,7 @@ class ScoreResponse(_message.Message):
     results: _containers.RepeatedCompositeFieldContainer[Result]
     usage: Usage
     versions: _containers.ScalarMap[str, str]
-    def __init__(
-        self,
-        pipeline: _Optional[str] = ...,
-        pipeline_hash: _Optional[str] = ...,
-        results: _Optional[_Iterable[_Union[Result, _Mapping]]] = ...,
-        usage: _Optional[_Union[Usage, _Mapping]] = ...,
-        versions: _Optional[_Mapping[str, str]] = ...,
-    ) -> None: ...
+    def __init__(self, pipeline: _Optional[str] = ..., pipeline_hash: _Optional[str] = ..., results: _Optional[_Iterable[_Union[Result, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ErrorDetail(_message.Message):
     __slots__ = ("type", "message", "retryable", "retry_after_s")
@@ -227,13 +169,7 @@ class ErrorDetail(_message.Message):
     message: str
     retryable: bool
     retry_after_s: float
-    def __init__(
-        self,
-        type: _Optional[str] = ...,
-        message: _Optional[str] = ...,
-        retryable: _Optional[bool] = ...,
-        retry_after_s: _Optional[float] = ...,
-    ) -> None: ...
+    def __init__(self, type: _Optional[str] = ..., message: _Optional[str] = ..., retryable: _Optional[bool] = ..., retry_after_s: _Optional[float] = ...) -> None: ...
 
 class RpcStatus(_message.Message):
     __slots__ = ("code", "message", "details")
@@ -243,12 +179,7 @@ class RpcStatus(_message.Message):
     code: int
     message: str
     details: _containers.RepeatedCompositeFieldContainer[_any_pb2.Any]
-    def __init__(
-        self,
-        code: _Optional[int] = ...,
-        message: _Optional[str] = ...,
-        details: _Optional[_Iterable[_Union[_any_pb2.Any, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., details: _Optional[_Iterable[_Union[_any_pb2.Any, _Mapping]]] = ...) -> None: ...
 
 class StreamRequest(_message.Message):
     __slots__ = ("pipeline", "item", "options")
@@ -258,12 +189,7 @@ class StreamRequest(_message.Message):
     pipeline: str
     item: Item
     options: ScoreOptions
-    def __init__(
-        self,
-        pipeline: _Optional[str] = ...,
-        item: _Optional[_Union[Item, _Mapping]] = ...,
-        options: _Optional[_Union[ScoreOptions, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, pipeline: _Optional[str] = ..., item: _Optional[_Union[Item, _Mapping]] = ..., options: _Optional[_Union[ScoreOptions, _Mapping]] = ...) -> None: ...
 
 class StreamResult(_message.Message):
     __slots__ = ("id", "result", "error", "pipeline_hash")
@@ -275,13 +201,7 @@ class StreamResult(_message.Message):
     result: Result
     error: ErrorDetail
     pipeline_hash: str
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        result: _Optional[_Union[Result, _Mapping]] = ...,
-        error: _Optional[_Union[ErrorDetail, _Mapping]] = ...,
-        pipeline_hash: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., result: _Optional[_Union[Result, _Mapping]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., pipeline_hash: _Optional[str] = ...) -> None: ...
 
 class ComparePair(_message.Message):
     __slots__ = ("id", "prompt", "messages", "response_a", "response_b", "reference", "metadata")
@@ -299,16 +219,7 @@ class ComparePair(_message.Message):
     response_b: str
     reference: str
     metadata: _struct_pb2.Struct
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        prompt: _Optional[str] = ...,
-        messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ...,
-        response_a: _Optional[str] = ...,
-        response_b: _Optional[str] = ...,
-        reference: _Optional[str] = ...,
-        metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., prompt: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., response_a: _Optional[str] = ..., response_b: _Optional[str] = ..., reference: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class CompareOptions(_message.Message):
     __slots__ = ("deadline_ms", "cache", "beta", "explain", "return_components")
@@ -322,14 +233,7 @@ class CompareOptions(_message.Message):
     beta: float
     explain: bool
     return_components: bool
-    def __init__(
-        self,
-        deadline_ms: _Optional[int] = ...,
-        cache: _Optional[bool] = ...,
-        beta: _Optional[float] = ...,
-        explain: _Optional[bool] = ...,
-        return_components: _Optional[bool] = ...,
-    ) -> None: ...
+    def __init__(self, deadline_ms: _Optional[int] = ..., cache: _Optional[bool] = ..., beta: _Optional[float] = ..., explain: _Optional[bool] = ..., return_components: _Optional[bool] = ...) -> None: ...
 
 class CompareRequest(_message.Message):
     __slots__ = ("pipeline", "pairs", "options")
@@ -339,12 +243,7 @@ class CompareRequest(_message.Message):
     pipeline: str
     pairs: _containers.RepeatedCompositeFieldContainer[ComparePair]
     options: CompareOptions
-    def __init__(
-        self,
-        pipeline: _Optional[str] = ...,
-        pairs: _Optional[_Iterable[_Union[ComparePair, _Mapping]]] = ...,
-        options: _Optional[_Union[CompareOptions, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, pipeline: _Optional[str] = ..., pairs: _Optional[_Iterable[_Union[ComparePair, _Mapping]]] = ..., options: _Optional[_Union[CompareOptions, _Mapping]] = ...) -> None: ...
 
 class CompareResult(_message.Message):
     __slots__ = ("id", "probability", "status", "a", "b")
@@ -358,14 +257,7 @@ class CompareResult(_message.Message):
     status: str
     a: Result
     b: Result
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        probability: _Optional[float] = ...,
-        status: _Optional[str] = ...,
-        a: _Optional[_Union[Result, _Mapping]] = ...,
-        b: _Optional[_Union[Result, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., probability: _Optional[float] = ..., status: _Optional[str] = ..., a: _Optional[_Union[Result, _Mapping]] = ..., b: _Optional[_Union[Result, _Mapping]] = ...) -> None: ...
 
 class CompareResponse(_message.Message):
     __slots__ = ("pipeline", "pipeline_hash", "results", "usage")
@@ -377,13 +269,7 @@ class CompareResponse(_message.Message):
     pipeline_hash: str
     results: _containers.RepeatedCompositeFieldContainer[CompareResult]
     usage: Usage
-    def __init__(
-        self,
-        pipeline: _Optional[str] = ...,
-        pipeline_hash: _Optional[str] = ...,
-        results: _Optional[_Iterable[_Union[CompareResult, _Mapping]]] = ...,
-        usage: _Optional[_Union[Usage, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, pipeline: _Optional[str] = ..., pipeline_hash: _Optional[str] = ..., results: _Optional[_Iterable[_Union[CompareResult, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ...) -> None: ...
 
 class ListPipelinesRequest(_message.Message):
     __slots__ = ()
@@ -403,15 +289,7 @@ class ComponentInfo(_message.Message):
     required: bool
     weight: float
     transforms: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(
-        self,
-        kind: _Optional[str] = ...,
-        source: _Optional[str] = ...,
-        head: _Optional[str] = ...,
-        required: _Optional[bool] = ...,
-        weight: _Optional[float] = ...,
-        transforms: _Optional[_Iterable[str]] = ...,
-    ) -> None: ...
+    def __init__(self, kind: _Optional[str] = ..., source: _Optional[str] = ..., head: _Optional[str] = ..., required: _Optional[bool] = ..., weight: _Optional[float] = ..., transforms: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PipelineInfo(_message.Message):
     __slots__ = ("name", "description", "hash", "ready", "components")
@@ -421,10 +299,7 @@ class PipelineInfo(_message.Message):
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: ComponentInfo
-        def __init__(
-            self, key: _Optional[str] = ..., value: _Optional[_Union[ComponentInfo, _Mapping]] = ...
-        ) -> None: ...
-
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[ComponentInfo, _Mapping]] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
@@ -435,14 +310,7 @@ class PipelineInfo(_message.Message):
     hash: str
     ready: bool
     components: _containers.MessageMap[str, ComponentInfo]
-    def __init__(
-        self,
-        name: _Optional[str] = ...,
-        description: _Optional[str] = ...,
-        hash: _Optional[str] = ...,
-        ready: _Optional[bool] = ...,
-        components: _Optional[_Mapping[str, ComponentInfo]] = ...,
-    ) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., hash: _Optional[str] = ..., ready: _Optional[bool] = ..., components: _Optional[_Mapping[str, ComponentInfo]] = ...) -> None: ...
 
 class ListPipelinesResponse(_message.Message):
     __slots__ = ("pipelines",)

@@ -1,0 +1,91 @@
+"""The client's retry discipline against a scripted service on a real socket."""
+
+import time
+
+import pytest
+from rewardgate_client import (
+    AsyncRewardClient,
+    ConnectionFailed,
+    DeadlineExceeded,
+    InvalidInput,
+    Overloaded,
+    RetryPolicy,
+)
+
+from tests.support.scripted_service import ScriptedScoreService
+from tests.support.server import free_port
+
+ITEM = [{"response": "x"}]
+
+
+@pytest.fixture(scope="module")
+def scripted():
+    service = ScriptedScoreService().start()
+    yield service
+    service.stop()
+
+
+async def score(url, policy=None, **kwargs):
+    async with AsyncRewardClient(url, retry=policy or RetryPolicy(initial_backoff_s=0.01), **kwargs) as client:
+        return await client.score(ITEM, pipeline="p")
+
+
+async def test_429_is_retried_no_sooner_than_retry_after(scripted):
+    scripted.play(("status", 429, 0.4))
+    (result,) = await score(scripted.url)
+    assert result.reward == 1.0
+    first, second = scripted.arrivals
+    assert second - first >= 0.4
+
+
+async def test_503_and_connection_resets_are_retried(scripted):
+    scripted.play(("status", 503, None), ("reset",), ("status", 503, None))
+    (result,) = await score(scripted.url)
+    assert result.reward == 1.0 and len(scripted.arrivals) == 4
+
+
+async def test_4xx_is_not_retried(scripted):
+    scripted.play(("status", 422, None))
+    with pytest.raises(InvalidInput):
+        await score(scripted.url)
+    assert len(scripted.arrivals) == 1
+
+
+async def test_attempts_are_capped(scripted):
+    scripted.play(*[("status", 429, None)] * 10)
+    with pytest.raises(Overloaded):
+        await score(scripted.url, RetryPolicy(attempts=3, initial_backoff_s=0.01))
+    assert len(scripted.arrivals) == 3
+
+
+async def test_a_retry_after_beyond_the_deadline_is_not_waited_for(scripted):
+    scripted.play(("status", 429, 30))
+    started = time.monotonic()
+    with pytest.raises(Overloaded):
+        await score(scripted.url, timeout_s=2)
+    assert time.monotonic() - started < 2 and len(scripted.arrivals) == 1
+
+
+async def test_the_call_deadline_is_respected_and_sent_to_the_server(scripted):
+    scripted.play(("sleep", 5))
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        await score(scripted.url, timeout_s=0.5)
+    assert time.monotonic() - started < 5
+
+
+async def test_retry_budget_stops_a_retry_storm(scripted):
+    policy = RetryPolicy(initial_backoff_s=0.01, budget_max=2, budget_ratio=0.0)
+    scripted.play(*[("status", 503, None)] * 20)
+    async with AsyncRewardClient(scripted.url, retry=policy) as client:
+        for _ in range(3):
+            with pytest.raises(Exception, match="scripted"):
+                await client.score(ITEM, pipeline="p")
+    assert len(scripted.arrivals) == 3 + 2  # three calls, two retries in the budget
+
+
+@pytest.mark.parametrize("scheme", ["http", "grpc"])
+async def test_unreachable_service_is_connection_failed_after_retrying_within_the_deadline(scheme):
+    url = f"{scheme}://127.0.0.1:{free_port()}"
+    with pytest.raises((ConnectionFailed, DeadlineExceeded)):
+        await score(url, timeout_s=1.0)
