@@ -197,6 +197,17 @@ class OpenRLHFRewardRequest(BaseModel):
     labels: list[str | None] | None = Field(None, description="Reference per sample.")
 
 
+class SlimeRewardRequest(BaseModel):
+    """slime ``remote_rm`` sample (``--rm-url``); extra keys are ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    prompt: str | list[ChatMessage] = Field("", description="The sample's prompt (text or chat messages).")
+    response: str = Field(description="The generated response.")
+    label: Any = Field(None, description="The reference; non-text labels are JSON-encoded.")
+    metadata: Any = Field(None, description="Sample metadata (a mapping), used for routing.")
+
+
 class OpenRLHFRewardResponse(BaseModel):
     rewards: list[float]
     scores: list[float]

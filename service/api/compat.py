@@ -1,12 +1,16 @@
 """Protocols of trainers that cannot be changed to call /v1/score.
 
 ``POST /get_reward`` is OpenRLHF's remote reward model protocol
-(``--remote_rm_url``). A failed sample cannot be expressed in its float-only
-reply, so any failed item turns the reply into an error envelope with that
-item's status (OpenRLHF retries), never into a made-up number.
+(``--remote_rm_url``); ``POST /slime/reward`` is slime's ``remote_rm`` (one
+``{"prompt", "response", "label"}`` sample per request, the reward as the JSON
+reply). A failed sample cannot be expressed in these float-only replies, so
+any failed item turns the reply into an error envelope with that item's status
+(both trainers retry on non-2xx), never into a made-up number.
 """
 
 from __future__ import annotations
+
+import json
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -19,6 +23,7 @@ from service.schemas import (
     ScoreItem,
     ScoreRequest,
     ScoreResult,
+    SlimeRewardRequest,
 )
 
 router = APIRouter()
@@ -44,6 +49,32 @@ async def get_reward(
         scores=rewards,
         extra_logs=_component_logs(result.results),
     )
+
+
+@router.post("/slime/reward", response_model=float | dict[str, float], responses=ERROR_RESPONSES)
+async def slime_reward(
+    body: SlimeRewardRequest,
+    request: Request,
+    response: Response,
+    ctx: Context,
+    pipeline: str | None = Query(None, description="Pipeline; defaults to compat_pipeline."),
+    components: bool = Query(False, description="Reply {'reward', COMPONENT...} instead of the bare reward."),
+):
+    """slime: ``{"prompt", "response", "label"}`` -> the reward (a JSON number)."""
+    name = pipeline or ctx.settings.compat_pipeline
+    with ctx.observe("/slime/reward", name):
+        label = body.label if body.label is None or isinstance(body.label, str) else json.dumps(body.label)
+        metadata = body.metadata if isinstance(body.metadata, dict) else {}
+        item = ScoreItem(
+            id="0", prompt=body.prompt, response=body.response, reference=label, metadata=metadata
+        )
+        result, timings = await cancel_on_disconnect(
+            request, ctx.scorer.score(ScoreRequest(pipeline=name, items=[item]))
+        )
+        (scored,) = result.results
+        reward = _reward_or_raise(scored)
+    response.headers.update(timing_headers(timings))
+    return {"reward": reward, **(scored.components or {})} if components else reward
 
 
 def openrlhf_items(body: OpenRLHFRewardRequest) -> list[ScoreItem]:

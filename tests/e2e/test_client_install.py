@@ -25,7 +25,15 @@ def test_client_installs_alone_and_talks_to_the_service(tmp_path, service):
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(REPO_ROOT / "clients")],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            str(REPO_ROOT / "clients"),
+        ],
         capture_output=True,
         text=True,
         timeout=600,

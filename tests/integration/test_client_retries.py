@@ -26,7 +26,9 @@ def scripted():
 
 
 async def score(url, policy=None, **kwargs):
-    async with AsyncRewardClient(url, retry=policy or RetryPolicy(initial_backoff_s=0.01), **kwargs) as client:
+    async with AsyncRewardClient(
+        url, retry=policy or RetryPolicy(initial_backoff_s=0.01), **kwargs
+    ) as client:
         return await client.score(ITEM, pipeline="p")
 
 

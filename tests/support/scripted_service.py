@@ -74,11 +74,23 @@ class ScriptedScoreService:
             envelope = {"error": {"type": error_type, "message": "scripted", "retryable": retryable}}
             return web.json_response(envelope, status=code, headers=headers)
         results = [
-            {"id": item["id"], "reward": 1.0, "status": "ok", "components": {"x": 1.0}, "errors": {}, "cached": []}
+            {
+                "id": item["id"],
+                "reward": 1.0,
+                "status": "ok",
+                "components": {"x": 1.0},
+                "errors": {},
+                "cached": [],
+            }
             for item in body["items"]
         ]
         usage = {"items": len(results), "cache_hits": 0, "model_tokens": 0, "judge_tokens": 0}
         return web.json_response(
-            {"pipeline": body["pipeline"], "pipeline_hash": "sha256:scripted", "results": results, "usage": usage,
-             "versions": {}}
+            {
+                "pipeline": body["pipeline"],
+                "pipeline_hash": "sha256:scripted",
+                "results": results,
+                "usage": usage,
+                "versions": {},
+            }
         )

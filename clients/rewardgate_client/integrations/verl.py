@@ -1,0 +1,112 @@
+"""verl: ``compute_score`` functions backed by rewardgate.
+
+verl loads a custom reward function by path and name::
+
+    custom_reward_function.path=.../rewardgate_client/integrations/verl.py
+    custom_reward_function.name=compute_score          # or compute_score_batch / compute_score_async
+
+and calls ``compute_score(data_source, solution_str, ground_truth, extra_info)``
+per sample (``compute_score_batch`` takes lists, for verl's batch reward
+manager). ``data_source`` picks the pipeline. Configure with environment
+variables (they reach Ray workers): ``REWARDGATE_URL`` (default
+``http://127.0.0.1:8000``), ``REWARDGATE_PIPELINE`` (default ``math``) and
+``REWARDGATE_ROUTES`` (JSON ``{"data_source": "pipeline"}``), or build your
+own with :func:`make_compute_score`.
+
+The result is a dict ``{"score": reward, <component>: value, ...}`` so verl
+logs the components. verl needs a number for every sample; a failed sample
+raises :class:`~rewardgate_client.errors.ItemFailed` (never a made-up 0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from rewardgate_client.client import AsyncRewardClient
+from rewardgate_client.errors import ItemFailed
+from rewardgate_client.integrations._shared import plain, shared_client
+from rewardgate_client.types import Result
+
+
+class Router:
+    """``data_source`` -> pipeline, with a default."""
+
+    def __init__(self, routes: dict[str, str] | None, default: str) -> None:
+        self.routes = dict(routes or {})
+        self.default = default
+
+    def __call__(self, data_source: str) -> str:
+        return self.routes.get(data_source, self.default)
+
+
+def _item(solution_str: str, ground_truth: Any, extra_info: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {"response": solution_str}
+    if ground_truth is not None:
+        item["reference"] = ground_truth if isinstance(ground_truth, str) else json.dumps(ground_truth)
+    if isinstance(extra_info, dict):
+        prompt = extra_info.get("question") or extra_info.get("prompt")
+        if isinstance(prompt, str):
+            item["prompt"] = prompt
+        metadata = {k: v for k, v in extra_info.items() if isinstance(k, str) and plain(v)}
+        if metadata:
+            item["metadata"] = metadata
+    return item
+
+
+def _as_dict(result: Result) -> dict[str, Any]:
+    if result.reward is None:
+        name, error = next(iter(result.errors.items()), ("reward", None))
+        detail = f"{name}: {error.type}: {error.message}" if error else "no reward"
+        raise ItemFailed(
+            f"rewardgate could not score this sample ({detail})", retryable=bool(error and error.retryable)
+        )
+    return {"score": result.reward, **result.components}
+
+
+def make_compute_score(
+    url: str, routes: dict[str, str] | None = None, default_pipeline: str = "math", **options: Any
+) -> tuple[Callable[..., dict[str, Any]], Callable[..., list[dict[str, Any]]], Callable[..., Any]]:
+    """``(compute_score, compute_score_batch, compute_score_async)`` for one service."""
+    route = Router(routes, default_pipeline)
+    clients: dict[int, AsyncRewardClient] = {}
+
+    def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict[str, Any]:
+        (result,) = shared_client(url).score(
+            [_item(solution_str, ground_truth, extra_info)], route(data_source), **options
+        )
+        return _as_dict(result)
+
+    def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=None, **kwargs):
+        extra_infos = extra_infos or [None] * len(solution_strs)
+        by_pipeline: dict[str, list[int]] = {}
+        for index, source in enumerate(data_sources):
+            by_pipeline.setdefault(route(source), []).append(index)
+        answers: list[dict[str, Any] | None] = [None] * len(solution_strs)
+        client = shared_client(url)
+        for pipeline, indices in by_pipeline.items():
+            items = [_item(solution_strs[i], ground_truths[i], extra_infos[i]) for i in indices]
+            for index, result in zip(indices, client.score(items, pipeline, **options), strict=True):
+                answers[index] = _as_dict(result)
+        return answers
+
+    async def compute_score_async(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
+        import asyncio
+
+        loop_id = id(asyncio.get_running_loop())
+        client = clients.get(loop_id) or clients.setdefault(loop_id, AsyncRewardClient(url))
+        (result,) = await client.score(
+            [_item(solution_str, ground_truth, extra_info)], route(data_source), **options
+        )
+        return _as_dict(result)
+
+    return compute_score, compute_score_batch, compute_score_async
+
+
+compute_score, compute_score_batch, compute_score_async = make_compute_score(
+    os.environ.get("REWARDGATE_URL", "http://127.0.0.1:8000"),
+    json.loads(os.environ.get("REWARDGATE_ROUTES", "{}")),
+    os.environ.get("REWARDGATE_PIPELINE", "math"),
+)

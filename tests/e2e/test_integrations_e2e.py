@@ -1,0 +1,113 @@
+"""Trainer adapters end to end against the running service.
+
+The trainers themselves (TRL, verl, OpenRLHF, slime) are too heavy for CI, so
+each adapter is called exactly as its framework calls it: TRL's keyword
+convention with dataset columns in kwargs, verl's compute_score signatures,
+OpenRLHF's reward_func(queries, prompts, labels), slime's per-sample POST
+with aiohttp and raise_for_status.
+"""
+
+import aiohttp
+import pytest
+import torch
+from rewardgate_client import ItemFailed
+from rewardgate_client.integrations.openrlhf import make_reward_func
+from rewardgate_client.integrations.trl import reward_function
+from rewardgate_client.integrations.verl import make_compute_score
+
+
+def trl_call(fn, prompts, completions, **columns):
+    """What GRPOTrainer._calculate_rewards passes to a reward function."""
+    return fn(
+        prompts=prompts,
+        completions=completions,
+        completion_ids=[[1, 2, 3]] * len(prompts),
+        trainer_state=object(),
+        **columns,
+    )
+
+
+def test_trl_reward_function_with_dataset_columns_and_none_for_failures(service):
+    fn = reward_function(service.url, "math")
+    assert fn.__name__ == "rewardgate_math"
+    rewards = trl_call(
+        fn,
+        prompts=["2+2?", "2+2?", "3+3?"],
+        completions=["\\boxed{4}", "\\boxed{5}", "\\boxed{6}"],
+        solution=["4", "4", "???"],
+        level=["easy", "easy", "hard"],
+    )
+    assert rewards == [1.0, 0.0, None]  # an unusable reference is None (dropped by TRL), not 0
+
+
+def test_trl_conversational_completions_and_component_selection(service):
+    fn = reward_function(f"grpc://{service.grpc_target}", "rlvr", component="fmt")
+    completions = [
+        [{"role": "assistant", "content": "<think>hm</think><answer>\\boxed{4}</answer>"}],
+        [{"role": "assistant", "content": "just \\boxed{4}"}],
+    ]
+    prompts = [[{"role": "user", "content": "2+2?"}]] * 2
+    assert trl_call(fn, prompts, completions, solution=["4", "4"]) == [1.0, 0.0]
+    assert fn.__name__ == "rewardgate_rlvr_fmt"
+
+
+async def test_trl_async_reward_function(service):
+    fn = reward_function(service.url, "math", asynchronous=True)
+    rewards = await fn(prompts=["q"] * 2, completions=["\\boxed{1}", "\\boxed{2}"], solution=["1", "1"])
+    assert rewards == [1.0, 0.0]
+
+
+def test_verl_compute_score_routes_by_data_source_and_returns_components(service):
+    compute_score, compute_score_batch, _ = make_compute_score(
+        service.url, routes={"openai/gsm8k": "math"}, default_pipeline="rlvr"
+    )
+    assert compute_score("openai/gsm8k", "\\boxed{4}", "4", {"split": "train", "index": 0}) == {
+        "score": 1.0,
+        "correct": 1.0,
+    }
+    other = compute_score("lighteval/MATH", "<think>x</think><answer>\\boxed{4}</answer>", "4")
+    assert set(other) == {"score", "correct", "fmt", "length"} and other["score"] == pytest.approx(1.5)
+    batch = compute_score_batch(
+        ["openai/gsm8k", "lighteval/MATH", "openai/gsm8k"],
+        ["\\boxed{1}", "\\boxed{2}", "\\boxed{3}"],
+        ["1", "2", "0"],
+    )
+    assert [b["correct"] for b in batch] == [1.0, 1.0, 0.0] and "fmt" in batch[1]
+
+
+def test_verl_failed_sample_raises_instead_of_scoring_zero(service):
+    compute_score, _, _ = make_compute_score(service.url, default_pipeline="math")
+    with pytest.raises(ItemFailed, match="invalid_reference"):
+        compute_score("any", "\\boxed{4}", "???")
+
+
+async def test_verl_async_compute_score(service):
+    _, _, compute_score_async = make_compute_score(f"grpc://{service.grpc_target}", default_pipeline="math")
+    assert (await compute_score_async("x", "\\boxed{7}", "7"))["score"] == 1.0
+
+
+def test_openrlhf_python_file_reward_func(service):
+    reward_func = make_reward_func(service.url, "math")
+    prompts = ["Q: 2+2? A: ", "Q: 3+3? A: "]
+    queries = [prompts[0] + "\\boxed{4}", prompts[1] + "\\boxed{7}"]
+    reply = reward_func(queries, prompts, ["4", "6"])
+    assert torch.equal(reply["rewards"], torch.tensor([1.0, 0.0]))
+    assert torch.equal(reply["extra_logs"]["correct"], torch.tensor([1.0, 0.0]))
+
+
+async def slime_remote_rm(url, sample):
+    """slime.rollout.rm_hub.remote_rm's request, minus its retry loop."""
+    async with aiohttp.ClientSession() as session, session.post(url, json=sample) as response:
+        response.raise_for_status()
+        return await response.json()
+
+
+async def test_slime_remote_rm_gets_a_number(service):
+    url = service.url + "/slime/reward?pipeline=math"
+    sample = {"prompt": [{"role": "user", "content": "2+2?"}], "response": "\\boxed{4}", "label": "4"}
+    assert await slime_remote_rm(url, sample) == 1.0
+    detailed = await slime_remote_rm(url + "&components=true", sample)
+    assert detailed == {"reward": 1.0, "correct": 1.0}
+    with pytest.raises(aiohttp.ClientResponseError) as failed:
+        await slime_remote_rm(url, {**sample, "label": "???"})
+    assert failed.value.status == 422  # an error slime sees and retries, never a 0 reward
