@@ -21,11 +21,16 @@ def main(argv: list[str] | None = None) -> int:
     score = commands.add_parser("score", help="score a JSONL file against a running service")
     score.add_argument("input", type=Path, help="JSONL: one item per line")
     score.add_argument("-o", "--output", type=Path, required=True, help="JSONL results")
-    score.add_argument("--url", default="http://127.0.0.1:8000", help="service base URL")
+    score.add_argument(
+        "--url", default="http://127.0.0.1:8000", help="service URL: http://HOST:PORT or grpc://HOST:PORT"
+    )
     score.add_argument("--pipeline", required=True)
     score.add_argument("--batch-size", type=int, default=64, help="items per request")
     score.add_argument("--concurrency", type=int, default=4, help="requests in flight")
-    score.add_argument("--timeout-s", type=float, default=120.0, help="per-request timeout")
+    score.add_argument("--timeout-s", type=float, default=120.0, help="deadline per chunk, retries included")
+    score.add_argument(
+        "--resume", action="store_true", help="skip ids already in the output file and append the rest"
+    )
 
     repo = commands.add_parser("triton-repo", help="write a Triton model repository for a reward model")
     repo.add_argument("--model", type=Path, required=True, help="Hugging Face model directory")

@@ -1,9 +1,13 @@
 """``rewardgate score``: send a JSONL file of items through a pipeline.
 
-Items are sent in chunks of ``--batch-size`` with up to ``--concurrency``
-requests in flight; results are written in input order, one JSON per line.
-A chunk that fails as a whole is written as error results for its items, so
-every input line gets exactly one output line.
+Uses rewardgate_client (``--url http://...`` or ``grpc://...``): chunks of
+``--batch-size`` items, up to ``--concurrency`` in flight, retries of
+retryable failures within ``--timeout-s`` per chunk. Results are written in
+input order, one JSON per line, flushed as soon as every earlier chunk is
+done, so an interrupted run keeps its finished prefix: ``--resume`` skips the
+ids already in the output file and appends the rest. A chunk that fails as a
+whole is written as error results for its items, so every input line gets
+exactly one output line.
 """
 
 from __future__ import annotations
@@ -12,23 +16,29 @@ import argparse
 import asyncio
 import json
 import sys
+from dataclasses import asdict
+from pathlib import Path
 
-import httpx
+from rewardgate_client import AsyncRewardClient, RewardgateError
 from tqdm import tqdm
 
 
 def run_score(args: argparse.Namespace) -> int:
     items = _read_items(args.input)
-    results = asyncio.run(_score_all(args, items))
-    with args.output.open("w") as out:
-        for result in results:
-            out.write(json.dumps(result) + "\n")
-    failed = sum(1 for r in results if r.get("status") == "error")
-    print(f"scored {len(results)} items, {failed} failed -> {args.output}", file=sys.stderr)
-    return 1 if failed == len(results) and results else 0
+    if args.resume:
+        _drop_torn_tail(args.output)
+    done = _finished_ids(args.output) if args.resume else set()
+    todo = [item for item in items if item["id"] not in done]
+    mode = "a" if args.resume else "w"
+    with args.output.open(mode) as out:
+        failed = asyncio.run(_score_all(args, todo, out))
+    total = len(todo)
+    skipped = f" ({len(done)} already done)" if done else ""
+    print(f"scored {total} items, {failed} failed{skipped} -> {args.output}", file=sys.stderr)
+    return 1 if total and failed == total else 0
 
 
-def _read_items(path) -> list[dict]:
+def _read_items(path: Path) -> list[dict]:
     items = []
     with path.open() as handle:
         for number, line in enumerate(handle, 1):
@@ -39,32 +49,64 @@ def _read_items(path) -> list[dict]:
     return items
 
 
-async def _score_all(args: argparse.Namespace, items: list[dict]) -> list[dict]:
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line left half-written by an interrupted run."""
+    if path.exists():
+        text = path.read_text()
+        if text and not text.endswith("\n"):
+            path.write_text(text[: text.rfind("\n") + 1])
+
+
+def _finished_ids(path: Path) -> set[str]:
+    """Ids of complete result lines already in ``path`` (a torn last line is ignored)."""
+    if not path.exists():
+        return set()
+    finished = set()
+    for line in path.read_text().splitlines():
+        try:
+            finished.add(json.loads(line)["id"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return finished
+
+
+async def _score_all(args: argparse.Namespace, items: list[dict], out) -> int:
     chunks = [items[i : i + args.batch_size] for i in range(0, len(items), args.batch_size)]
     slots = asyncio.Semaphore(args.concurrency)
+    finished: dict[int, list[dict]] = {}
+    next_to_write = 0
+    failed = 0
     progress = tqdm(total=len(items), unit="item", file=sys.stderr)
-    async with httpx.AsyncClient(base_url=args.url, timeout=args.timeout_s) as client:
+    async with AsyncRewardClient(args.url, timeout_s=args.timeout_s, chunk_size=args.batch_size) as client:
 
-        async def send(chunk: list[dict]) -> list[dict]:
+        async def send(index: int, chunk: list[dict]) -> None:
+            nonlocal next_to_write, failed
             async with slots:
                 results = await _score_chunk(client, args.pipeline, chunk)
-                progress.update(len(chunk))
-                return results
+            finished[index] = results
+            failed += sum(1 for r in results if r["status"] == "error")
+            progress.update(len(chunk))
+            while next_to_write in finished:  # keep the file in input order
+                for result in finished.pop(next_to_write):
+                    out.write(json.dumps(result) + "\n")
+                out.flush()
+                next_to_write += 1
 
-        answered = await asyncio.gather(*(send(chunk) for chunk in chunks))
+        await asyncio.gather(*(send(index, chunk) for index, chunk in enumerate(chunks)))
     progress.close()
-    return [result for chunk in answered for result in chunk]
+    return failed
 
 
-async def _score_chunk(client: httpx.AsyncClient, pipeline: str, chunk: list[dict]) -> list[dict]:
+async def _score_chunk(client: AsyncRewardClient, pipeline: str, chunk: list[dict]) -> list[dict]:
     try:
-        response = await client.post("/v1/score", json={"pipeline": pipeline, "items": chunk})
-    except httpx.HTTPError as exc:
-        return _failed(chunk, "transport_error", str(exc))
-    if response.status_code != 200:
-        error = response.json().get("error", {}) if response.content else {}
-        return _failed(chunk, error.get("type", "http_error"), error.get("message", response.text))
-    return response.json()["results"]
+        results = await client.score(chunk, pipeline)
+    except RewardgateError as exc:
+        return _failed(chunk, exc.error_type, exc.message)
+    return [
+        {key: value for key, value in asdict(result).items() if key != "pipeline_hash" and value is not None}
+        | {"reward": result.reward}
+        for result in results
+    ]
 
 
 def _failed(chunk: list[dict], error_type: str, message: str) -> list[dict]:

@@ -57,3 +57,44 @@ def test_score_command_marks_every_item_failed_when_the_service_refuses(service,
     assert result.returncode == 1
     (line,) = lines
     assert line["errors"]["request"]["type"] == "pipeline_not_found"
+
+
+def test_score_command_over_grpc_and_resume_skips_finished_ids(service, tmp_path):
+    items = [{"id": f"i{n}", "response": f"\\boxed{{{n}}}", "reference": "2"} for n in range(6)]
+    target = tmp_path / "out.jsonl"
+    # A previous run finished the first two items (and was cut mid-line).
+    target.write_text(
+        json.dumps({"id": "i0", "reward": 0.0, "status": "ok"})
+        + "\n"
+        + json.dumps({"id": "i1", "reward": 0.0, "status": "ok"})
+        + '\n{"id": "i2", "rew'
+    )
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(item) for item in items) + "\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "score",
+            str(source),
+            "-o",
+            str(target),
+            "--resume",
+            "--url",
+            f"grpc://{service.grpc_target}",
+            "--pipeline",
+            "math",
+            "--batch-size",
+            "2",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [line["id"] for line in lines] == [f"i{n}" for n in range(6)]
+    assert [line["reward"] for line in lines[2:]] == [1.0, 0.0, 0.0, 0.0]
+    assert "scored 4 items, 0 failed (2 already done)" in result.stderr
