@@ -23,6 +23,7 @@ from rewardgate_client.v1 import reward_pb2_grpc
 
 from service.api import grpc_convert as convert
 from service.api.context import AppContext
+from service.api.grpc_stream import StreamSession, error_detail
 from service.api.http import describe_pipelines
 from service.errors import RewardgateError
 
@@ -30,15 +31,6 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RewardService"].full_name
 DETAILS_KEY = "grpc-status-details-bin"
-#: Items of one ScoreStream being scored at once; beyond it the stream stops reading (backpressure).
-STREAM_WINDOW = 1024
-
-
-def error_detail(exc: RewardgateError) -> pb.ErrorDetail:
-    detail = pb.ErrorDetail(type=exc.error_type, message=exc.message, retryable=exc.retryable)
-    if exc.retry_after_s is not None:
-        detail.retry_after_s = exc.retry_after_s
-    return detail
 
 
 async def abort_with(context: grpc.aio.ServicerContext, exc: RewardgateError) -> None:
@@ -79,45 +71,9 @@ class RewardService(reward_pb2_grpc.RewardServiceServicer):
     async def ScoreStream(
         self, request_iterator: AsyncIterator[pb.StreamRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamResult]:
-        answers: asyncio.Queue[pb.StreamResult | None] = asyncio.Queue()
-        window = asyncio.Semaphore(STREAM_WINDOW)
-        pending: set[asyncio.Task] = set()
-
-        async def score_one(request: pb.StreamRequest, item_id: str) -> None:
-            try:
-                with self.ctx.observe("grpc:ScoreStream", request.pipeline):
-                    body = convert.stream_request(request, item_id, context.time_remaining())
-                    response, _ = await self.ctx.scorer.score(body)
-                (result,) = response.results
-                answer = pb.StreamResult(
-                    id=result.id, result=convert.result(result), pipeline_hash=response.pipeline_hash
-                )
-            except RewardgateError as exc:
-                answer = pb.StreamResult(id=request.item.id or item_id, error=error_detail(exc))
-            finally:
-                window.release()
-            await answers.put(answer)
-
-        async def read_requests() -> None:
-            count = 0
-            async for request in request_iterator:
-                await window.acquire()
-                task = asyncio.create_task(score_one(request, str(count)))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-                count += 1
-            await asyncio.gather(*list(pending))
-            await answers.put(None)
-
-        reader = asyncio.create_task(read_requests())
-        try:
-            while (answer := await answers.get()) is not None:
-                yield answer
-            await reader  # surfaces a broken request stream
-        finally:
-            reader.cancel()
-            for task in list(pending):
-                task.cancel()
+        # An async generator itself: grpc.aio picks the streaming handler by inspecting the method.
+        async for answer in StreamSession(self.ctx, context).run(request_iterator):
+            yield answer
 
 
 async def start_grpc_server(ctx: AppContext, port: int, host: str, max_message_bytes: int) -> grpc.aio.Server:
