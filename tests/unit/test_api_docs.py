@@ -51,6 +51,7 @@ def test_every_documented_route_exists(openapi):
         "CompareOptions",
         "CompareResponse",
         "CompareResult",
+        "SlimeRewardRequest",
     ],
 )
 def test_every_field_of_the_wire_models_is_documented(openapi, schema):
