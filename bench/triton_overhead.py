@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import sys
 import tempfile
@@ -42,7 +43,13 @@ from tests.support.triton import MODEL_NAME, start_triton
 PROMPT = "Rate the answer."
 
 
-def make_texts(count: int) -> list[str]:
+def make_texts(count: int, min_words: int = 24, max_words: int = 24, seed: int = 0) -> list[str]:
+    """``count`` responses of ``min_words``..``max_words`` words (uniformly drawn, fixed seed).
+
+    The default is the uniform mix (every response 24 words). RL rollouts vary
+    in length by an order of magnitude; a spread (e.g. 8..160) shows what each
+    batcher pays in padding.
+    """
     words = [
         "the",
         "quick",
@@ -58,7 +65,9 @@ def make_texts(count: int) -> list[str]:
         "score",
         "responses",
     ]
-    return [" ".join(words[(i + j) % len(words)] for j in range(24)) + f" {i}" for i in range(count)]
+    rng = random.Random(seed)
+    lengths = [rng.randint(min_words, max_words) for _ in range(count)]
+    return [" ".join(words[(i + j) % len(words)] for j in range(n)) + f" {i}" for i, n in enumerate(lengths)]
 
 
 async def closed_loop(clients: int, duration_s: float, warmup_s: float, send) -> dict:
@@ -190,12 +199,14 @@ def main() -> None:
     parser.add_argument("--duration-s", type=float, default=8.0)
     parser.add_argument("--warmup-s", type=float, default=2.0)
     parser.add_argument("--torch-threads", type=int, default=1, help="Triton model intra-op threads")
+    parser.add_argument("--min-words", type=int, default=24, help="shortest response (words)")
+    parser.add_argument("--max-words", type=int, default=24, help="longest response (words)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         model_dir = build_reward_model(workdir / "model", hidden_size=args.hidden_size, layers=args.layers)
-        texts = make_texts(1024)
+        texts = make_texts(1024, args.min_words, args.max_words)
         encoder = RewardModelEncoder(model_dir)
         rows = [work.payload for work in encoder.encode_many([ScoringItem(PROMPT, t) for t in texts])]
         server = start_triton(model_dir, workdir, torch_threads=args.torch_threads)
@@ -214,6 +225,7 @@ def main() -> None:
             "hidden_size": args.hidden_size,
             "layers": args.layers,
             "tokens_per_item": round(sum(map(len, rows)) / len(rows), 1),
+            "max_tokens_per_item": max(map(len, rows)),
         },
         "clients": {"batched": args.batch_clients, "single": args.single_clients},
         **results,
