@@ -163,10 +163,7 @@ class Evaluator:
         classifier = {c.name: main_slice(c.classifier) for c in pipeline.components if c.classifier}
         outcomes = await self._fetch(requests)
 
-        routed, fallbacks = await asyncio.gather(
-            self._routes(pipeline, items, groups, outcomes, classifier),
-            self._fallbacks(pipeline, items, needs, outcomes),
-        )
+        routed, fallbacks = await self._second_round(pipeline, items, groups, needs, outcomes, classifier)
         columns = _Columns()
         for plan in pipeline.components:
             ref_column = None
@@ -303,6 +300,17 @@ class Evaluator:
                     name=plan.name,
                 )
         return column, cached, details
+
+    async def _second_round(self, pipeline: Pipeline, items, groups, needs, outcomes, classifier):
+        """Routes and fallback judges, which need the first round's outcomes (concurrently)."""
+        has_routes = any(c.kind == "route" for c in pipeline.components)
+        has_fallbacks = any(c.fallback is not None for c in pipeline.components)
+        if not (has_routes or has_fallbacks):
+            return {}, {}  # the common case: no tasks to create
+        return await asyncio.gather(
+            self._routes(pipeline, items, groups, outcomes, classifier),
+            self._fallbacks(pipeline, items, needs, outcomes),
+        )
 
     # ------------------------------------------------------------ cascades
 

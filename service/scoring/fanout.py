@@ -76,9 +76,12 @@ class Fanout:
         result = FanoutResult()
         try:
             cached = await self._lookup(owned) if use_cache else {}
-            done = await asyncio.gather(
-                *(self._run_source(w, cached, deadline, use_cache, result) for w in work)
-            )
+            if len(work) == 1:  # one source (the common case): no task to create
+                done = [await self._run_source(work[0], cached, deadline, use_cache, result)]
+            else:
+                done = await asyncio.gather(
+                    *(self._run_source(w, cached, deadline, use_cache, result) for w in work)
+                )
         finally:
             if use_cache:
                 self._flight.release(owned)  # no-op for keys already released
