@@ -2,7 +2,7 @@
 
 Forward passes run on one dedicated thread (torch parallelises inside an op;
 two concurrent forwards would only contend for the same cores). Tokenisation
-runs in the default thread pool.
+runs on another, coalescing concurrent requests (service/backends/coalescing.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from service.backends.base import ModelBackend
+from service.backends.coalescing import CoalescingEncoder
 from service.batching.batcher import WorkItem
 from service.config import ModelSpec
 from service.errors import ComponentError, ServiceNotReady
@@ -59,6 +60,7 @@ class LocalBackend(ModelBackend):
         self.spec = spec
         self._runner: Runner | None = None
         self._forward_thread = ThreadPoolExecutor(1, thread_name_prefix=f"forward-{name}")
+        self._coalescer: CoalescingEncoder | None = None  # created once the runner exists
 
     async def load(self) -> None:
         self._runner = await asyncio.to_thread(build_runner, self.spec)
@@ -85,8 +87,9 @@ class LocalBackend(ModelBackend):
         return self.runner.reads
 
     async def encode(self, items: list[ScoringItem]) -> list[WorkItem | ComponentError]:
-        runner = self.runner
-        return await asyncio.to_thread(runner.encode_many, items)
+        if self._coalescer is None:
+            self._coalescer = CoalescingEncoder(self.runner.encode_many, self.name)
+        return await self._coalescer.encode(items)
 
     async def infer(self, payloads: list[Any], deadline: float) -> list[list[float]]:
         loop = asyncio.get_running_loop()
@@ -94,3 +97,5 @@ class LocalBackend(ModelBackend):
 
     async def close(self) -> None:
         self._forward_thread.shutdown(wait=False, cancel_futures=True)
+        if self._coalescer is not None:
+            self._coalescer.close()

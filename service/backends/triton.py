@@ -30,6 +30,7 @@ import tritonclient.grpc.aio as triton
 from tritonclient.utils import InferenceServerException
 
 from service.backends.base import ModelBackend
+from service.backends.coalescing import CoalescingEncoder
 from service.batching.batcher import WorkItem
 from service.config import ModelSpec
 from service.errors import (
@@ -84,6 +85,7 @@ class TritonBackend(ModelBackend):
         self._model = spec.triton_model
         self._health_interval_s = health_interval_s
         self._encoder: RewardModelEncoder | None = None
+        self._coalescer: CoalescingEncoder | None = None  # created once the encoder exists
         self._client: triton.InferenceServerClient | None = None
         self._ready = False
         self._version: str | None = None
@@ -160,7 +162,9 @@ class TritonBackend(ModelBackend):
         return RewardModelEncoder.reads
 
     async def encode(self, items: list[ScoringItem]) -> list[WorkItem | ComponentError]:
-        return await asyncio.to_thread(self.encoder.encode_many, items)
+        if self._coalescer is None:
+            self._coalescer = CoalescingEncoder(self.encoder.encode_many, self.name)
+        return await self._coalescer.encode(items)
 
     async def infer(self, payloads: list[Any], deadline: float) -> list[list[float]]:
         remaining = deadline - time.monotonic()
@@ -200,6 +204,8 @@ class TritonBackend(ModelBackend):
                 await self._health_task
         if self._client is not None:
             await self._client.close()
+        if self._coalescer is not None:
+            self._coalescer.close()
 
 
 def pad_batch(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
