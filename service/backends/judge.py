@@ -89,8 +89,11 @@ class JudgeClient:
             on_change=lambda state: self._metrics.judge_breaker.labels(name).set(STATE_VALUES[state]),
         )
 
-    async def complete(self, messages: list[dict[str, str]], deadline: float) -> Completion:
-        """One chat completion within ``deadline`` (monotonic seconds).
+    async def complete(
+        self, messages: list[dict[str, str]], deadline: float, *, json_mode: bool
+    ) -> Completion:
+        """One chat completion within ``deadline`` (monotonic seconds); ``json_mode`` asks for a
+        JSON object (``response_format``).
 
         Raises:
             JudgeUnavailable: breaker open, retries exhausted, or a non-retryable rejection.
@@ -101,13 +104,15 @@ class JudgeClient:
             raise JudgeTimeout(f"judge {self.name!r}: no time left before the request deadline")
         try:
             async with asyncio.timeout(budget):
-                return await self._with_retries(messages, budget)
+                return await self._with_retries(messages, budget, json_mode)
         except TimeoutError:
             raise JudgeTimeout(
                 f"judge {self.name!r} did not answer within the request deadline ({budget:.2f} s left)"
             ) from None
 
-    async def _with_retries(self, messages: list[dict[str, str]], budget: float) -> Completion:
+    async def _with_retries(
+        self, messages: list[dict[str, str]], budget: float, json_mode: bool
+    ) -> Completion:
         retry = self.spec.retry
         attempts = stamina.retry_context(
             on=_backoff_hook(retry.wait_max_s),
@@ -120,12 +125,12 @@ class JudgeClient:
         try:
             async for attempt in attempts:
                 with attempt:
-                    return await self._attempt(messages)
+                    return await self._attempt(messages, json_mode)
         except _Retry as exc:
             raise exc.error from None
         raise AssertionError("unreachable: stamina re-raises the last failure")
 
-    async def _attempt(self, messages: list[dict[str, str]]) -> Completion:
+    async def _attempt(self, messages: list[dict[str, str]], json_mode: bool) -> Completion:
         if not self.breaker.allow():
             self._metrics.judge_calls.labels(self.name, "breaker_open").inc()
             raise JudgeUnavailable(f"judge {self.name!r} is failing; its breaker is open")
@@ -135,7 +140,7 @@ class JudgeClient:
             inflight.inc()
             started = time.perf_counter()
             try:
-                completion = await self._call(messages)
+                completion = await self._call(messages, json_mode)
             except BaseException as exc:
                 self._record_failure(exc)
                 raise self._translate(exc) from exc
@@ -153,10 +158,10 @@ class JudgeClient:
             # Estimate: the reply may use max_tokens; the prompt is not counted in advance.
             await self._tokens.acquire(min(self.spec.max_tokens, self._tokens.max_rate))
 
-    async def _call(self, messages: list[dict[str, str]]) -> Completion:
+    async def _call(self, messages: list[dict[str, str]], json_mode: bool) -> Completion:
         spec = self.spec
         extra = {}
-        if spec.output == "json":
+        if json_mode:
             extra["response_format"] = {"type": "json_object"}
         if spec.logprobs:
             extra.update(logprobs=True, top_logprobs=spec.top_logprobs)
@@ -209,6 +214,8 @@ class JudgeClient:
             return _Retry(JudgeUnavailable(f"judge {self.name!r}: {outcome}: {_describe(exc)}"))
         error = JudgeUnavailable(f"judge {self.name!r} rejected the request: {_describe(exc)}")
         error.retryable = False
+        # A server without JSON mode (e.g. an older vLLM or a hosted API) refuses response_format.
+        error.response_format_rejected = "response_format" in str(exc)
         return error
 
     async def close(self) -> None:

@@ -41,10 +41,12 @@ class JudgeSpec(StrictModel):
     principle_field: str = Field(
         "principle", description="principle: metadata key of the item holding the principle."
     )
-    output: Literal["json", "pattern"] = Field(
-        "json", description="json: ask for a JSON object (response_format); pattern: parse text."
+    output: Literal["auto", "json", "pattern"] = Field(
+        "auto",
+        description="json: ask for a JSON object (response_format); pattern: parse text; auto: JSON, "
+        "switching to pattern for good if the server rejects response_format.",
     )
-    pattern: str | None = Field(None, description="output=pattern: regex whose group 1 is the answer.")
+    pattern: str | None = Field(None, description="Pattern mode: regex whose group 1 is the answer.")
     logprobs: bool = Field(
         False, description="Ask for top_logprobs and use the probability-weighted expected score."
     )
@@ -68,7 +70,7 @@ class JudgeSpec(StrictModel):
             raise ValueError("scale must be [lowest, highest] with lowest < highest")
         if self.kind == "constraint" and not self.constraint:
             raise ValueError("kind=constraint needs 'constraint' (the rule to check)")
-        if self.output == "pattern" and self.pattern is not None:
+        if self.pattern is not None:
             import re
 
             try:

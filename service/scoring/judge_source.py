@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from service.backends.judge import JudgeClient
 from service.config import canonical_sha256
-from service.errors import ComponentError, InvalidComponentInput, InvalidReference
+from service.errors import ComponentError, InvalidComponentInput, InvalidReference, JudgeUnavailable
 from service.items import ScoringItem
 from service.judges.parsing import parse_reply
 from service.judges.spec import JudgeSpec
 from service.judges.templates import SYSTEM, answer_for, user_template
 from service.scoring.sources import Outcome, ScoreSource, SourceResult
+
+log = logging.getLogger(__name__)
 
 #: Spec fields that change what a judge answers (they enter the version).
 VERDICT_FIELDS = (
@@ -69,7 +72,10 @@ class JudgeSource(ScoreSource):
     client: JudgeClient = field(kw_only=True)
 
     def __post_init__(self) -> None:
-        self._template = user_template(self.spec.kind, self.spec.template, self.spec.output)
+        self._mode = "pattern" if self.spec.output == "pattern" else "json"
+        self._templates = {
+            mode: user_template(self.spec.kind, self.spec.template, mode) for mode in ("json", "pattern")
+        }
         self._system = self.spec.system or SYSTEM
         self._answer = answer_for(self.spec.kind)
 
@@ -77,10 +83,18 @@ class JudgeSource(ScoreSource):
     def reads(self) -> tuple[str, ...]:
         return READS[self.spec.kind]
 
-    @functools.cached_property
+    @property
     def version(self) -> str:
+        # Changes if output=auto falls back to pattern mode: the prompt changed.
+        return self._versions[self._mode]
+
+    @functools.cached_property
+    def _versions(self) -> dict[str, str]:
         verdict = {name: getattr(self.spec, name) for name in VERDICT_FIELDS}
-        return "sha256:" + canonical_sha256([verdict, self._system, self._template])
+        return {
+            mode: "sha256:" + canonical_sha256([verdict, mode, self._system, template])
+            for mode, template in self._templates.items()
+        }
 
     def is_ready(self) -> bool:
         # A remote judge is checked per call (breaker), not at start-up.
@@ -119,20 +133,36 @@ class JudgeSource(ScoreSource):
         return [value], t1 + t2
 
     async def _ask(self, variables: dict[str, str], deadline: float) -> tuple[float, int]:
-        messages = [
-            {"role": "system", "content": self._system},
-            {"role": "user", "content": self._template.format(**variables)},
-        ]
-        completion = await self.client.complete(messages, deadline)
+        mode = self._mode
+        try:
+            completion = await self.client.complete(
+                self._messages(mode, variables), deadline, json_mode=mode == "json"
+            )
+        except JudgeUnavailable as exc:
+            rejected = getattr(exc, "response_format_rejected", False)
+            if not (self.spec.output == "auto" and mode == "json" and rejected):
+                raise
+            if self._mode == "json":
+                log.warning(
+                    "judge %s: the server rejects response_format; parsing text from now on", self.name
+                )
+                self._mode = "pattern"
+            mode = "pattern"
+            completion = await self.client.complete(
+                self._messages(mode, variables), deadline, json_mode=False
+            )
         tokens = completion.prompt_tokens + completion.completion_tokens
+        spec = self.spec
         value = parse_reply(
-            completion.reply,
-            self._answer,
-            output=self.spec.output,
-            pattern=self.spec.pattern,
-            scale=self.spec.scale,
+            completion.reply, self._answer, output=mode, pattern=spec.pattern, scale=spec.scale
         )
         return value, tokens
+
+    def _messages(self, mode: str, variables: dict[str, str]) -> list[dict[str, str]]:
+        return [
+            {"role": "system", "content": self._system},
+            {"role": "user", "content": self._templates[mode].format(**variables)},
+        ]
 
     def _variables(self, item: ScoringItem) -> dict[str, str]:
         spec = self.spec

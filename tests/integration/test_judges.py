@@ -196,3 +196,17 @@ async def test_version_changes_with_what_changes_a_verdict_and_not_with_limits(s
     assert make(temperature=0.5).version != base.version
     assert make(template="Rate {response} from {scale_min} to {scale_max}.").version != base.version
     assert make(model="another-judge").version != base.version
+
+
+async def test_auto_output_falls_back_to_text_when_the_server_has_no_json_mode(server, make):
+    server.json_mode = False
+    source = make()  # output: auto
+    json_version = source.version
+    outcomes, _ = await judge(source, item("[[score=7]] a"), item("[[score=4]] b"))
+    assert outcomes == [[pytest.approx(6 / 9)], [pytest.approx(3 / 9)]]
+    assert source.version != json_version  # a different prompt: cached verdicts are not mixed
+    bodies = [call["body"] for call in server.calls]
+    assert "response_format" not in bodies[-1] and "Score: <integer>" in server.calls[-1]["user"]
+    strict = make(output="json")
+    (rejected,), _ = await judge(strict, item("[[score=7]] c"))
+    assert isinstance(rejected, JudgeUnavailable) and not rejected.retryable

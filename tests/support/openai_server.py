@@ -18,7 +18,8 @@ judged text, so tests read as scripts:
 ``[[tag=NAME]]``        count this request in ``max_open_by_tag[NAME]``
 
 ``POST /control {"fail_status": 503}`` makes every request fail until
-``{"fail_status": null}``. ``GET /stats`` reports calls, the largest number
+``{"fail_status": null}``; ``{"json_mode": false}`` makes it refuse
+``response_format`` with a 400, as servers without JSON mode do. ``GET /stats`` reports calls, the largest number
 of requests open at once, and each call's arrival time and user message.
 """
 
@@ -48,6 +49,7 @@ class ScriptedJudgeServer:
         self.open_by_tag: dict[str, int] = {}
         self.max_open_by_tag: dict[str, int] = {}
         self.fail_status: int | None = None
+        self.json_mode = True
         self._marker_counts: dict[str, int] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -91,6 +93,7 @@ class ScriptedJudgeServer:
         self.max_open = 0
         self.max_open_by_tag.clear()
         self.fail_status = None
+        self.json_mode = True
         self._marker_counts.clear()
 
     # ------------------------------------------------------------ handlers
@@ -100,7 +103,8 @@ class ScriptedJudgeServer:
 
     async def _control(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self.fail_status = body.get("fail_status")
+        self.fail_status = body.get("fail_status", self.fail_status)
+        self.json_mode = body.get("json_mode", self.json_mode)
         return web.json_response({"ok": True})
 
     async def _completions(self, request: web.Request) -> web.Response:
@@ -126,6 +130,8 @@ class ScriptedJudgeServer:
             await asyncio.sleep(float(markers["sleep"]))
         if self.fail_status:
             return _error(self.fail_status, "upstream down")
+        if "response_format" in body and not self.json_mode:
+            return _error(400, "response_format is not supported by this server")
         failure = next((m for m in MARKER.finditer(user) if m.group(1) == "fail"), None)
         if failure is not None:
             params = dict(part.split("=") for part in ("status=" + failure.group(2)).split(","))
