@@ -70,6 +70,25 @@ class Metrics:
             buckets=_REWARD_BUCKETS,
             registry=r,
         )
+        self.constraint_violations = Counter(
+            "rewardgate_constraint_violations_total",
+            "Items whose reward a violated constraint replaced, by pipeline and constraint.",
+            ["pipeline", "constraint"],
+            registry=r,
+        )
+        self.gates_closed = Counter(
+            "rewardgate_gates_closed_total",
+            "Gated component values replaced because their gate was closed.",
+            ["pipeline", "component"],
+            registry=r,
+        )
+        self.response_chars = Histogram(
+            "rewardgate_response_chars",
+            "Length of scored responses in characters (watch for length blow-ups).",
+            ["pipeline"],
+            buckets=(64, 256, 1024, 4096, 16384, 65536, 262144),
+            registry=r,
+        )
         self.batch_size = Histogram(
             "rewardgate_batch_size",
             "Items per model batch.",

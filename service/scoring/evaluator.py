@@ -81,6 +81,9 @@ class ItemOutcome:
     cached: list[str] = field(default_factory=list)
     steps: dict[str, StepDetail] = field(default_factory=dict)
     explanation: ExplainNode | None = None
+    #: Components whose gate was closed, and the violated constraint (for metrics).
+    gated: list[str] = field(default_factory=list)
+    violated: str | None = None
 
 
 @dataclass
@@ -629,6 +632,7 @@ class Evaluator:
         if missing:
             return replace(outcome, status="error", reward=None)
         counted = self._gate(pipeline, cells)
+        outcome.gated = [name for name, cell in counted.items() if cell is not cells[name]]
         terms = {name: w * counted[name].value for name, w in weights.items() if w != 0 and name in counted}
         if not terms:
             outcome.errors.setdefault("reward", InvalidComponentInput("no weighted component has a value"))
@@ -637,7 +641,7 @@ class Evaluator:
         reward = fn.combine_terms(terms, combine_type)
         node = self._combine_node(combine_type, terms, weights, counted, reward) if self.ctx.explain else None
         reward, node = self._length_penalty(pipeline, item, reward, node)
-        reward, node = self._constraints(pipeline, cells, reward, node)
+        reward, node, outcome.violated = self._constraints(pipeline, cells, reward, node)
         if not math.isfinite(reward):
             outcome.errors["reward"] = RewardComputationError(f"combined reward is {reward}")
             return replace(outcome, status="error")
@@ -714,8 +718,8 @@ class Evaluator:
                         "reward",
                         [node],
                     )
-                return value, node
-        return reward, node
+                return value, node, label
+        return reward, node, None
 
 
 def _step_items(item: ScoringItem, steps: list[str], spec) -> list[ScoringItem]:

@@ -103,6 +103,7 @@ class RewardScorer:
             self._result(pipeline, item_id, outcome, options)
             for item_id, outcome in zip(validated.ids, outcomes, strict=True)
         ]
+        self._observe_shaping(pipeline.name, validated.items, outcomes)
         response = ScoreResponse(
             pipeline=pipeline.name,
             pipeline_hash=pipeline.hash,
@@ -185,6 +186,16 @@ class RewardScorer:
             problem = self.runtime.source_problem(source)
             if problem:
                 raise ServiceNotReady(f"{source.name} is not ready: {problem}")
+
+    def _observe_shaping(self, pipeline: str, items, outcomes: list[ItemOutcome]) -> None:
+        """Response lengths, closed gates and violated constraints: early signs of reward hacking."""
+        lengths = self._metrics.response_chars.labels(pipeline)
+        for item, outcome in zip(items, outcomes, strict=True):
+            lengths.observe(len(item.response))
+            for component in outcome.gated:
+                self._metrics.gates_closed.labels(pipeline, component).inc()
+            if outcome.violated is not None:
+                self._metrics.constraint_violations.labels(pipeline, outcome.violated).inc()
 
     def _result(
         self, pipeline: Pipeline, item_id: str, outcome: ItemOutcome, options: ScoreOptions

@@ -425,3 +425,25 @@ def test_ensemble_standardises_each_member_with_its_running_statistics(algebra):
     a, c = standardised([r["a"] for r in raws]), standardised([r["c"] for r in raws])
     results = score(algebra, "ensemble_standardised", ITEMS)["results"]  # first use: fresh statistics
     assert [r["reward"] for r in results] == pytest.approx([(x + y) / 2 for x, y in zip(a, c, strict=True)])
+
+
+def test_shaping_metrics_count_closed_gates_violations_and_response_lengths(algebra):
+    before_gate = algebra.metric("rewardgate_gates_closed_total", pipeline="gated", component="style")
+    before_violation = algebra.metric(
+        "rewardgate_constraint_violations_total", pipeline="gated", constraint="boxed_answer"
+    )
+    before_count = algebra.metric("rewardgate_response_chars_count", pipeline="gated")
+    items = [
+        {"response": "\\boxed{five}", "reference": "\\boxed{four}"},  # gate closed
+        {"response": "four", "reference": "four"},  # constraint violated
+    ]
+    score(algebra, "gated", items)
+    assert (
+        algebra.metric("rewardgate_gates_closed_total", pipeline="gated", component="style")
+        == before_gate + 2
+    )
+    assert (
+        algebra.metric("rewardgate_constraint_violations_total", pipeline="gated", constraint="boxed_answer")
+        == before_violation + 1
+    )
+    assert algebra.metric("rewardgate_response_chars_count", pipeline="gated") == before_count + 2
