@@ -440,7 +440,7 @@ def test_shaping_metrics_count_closed_gates_violations_and_response_lengths(alge
     score(algebra, "gated", items)
     assert (
         algebra.metric("rewardgate_gates_closed_total", pipeline="gated", component="style")
-        == before_gate + 2
+        == before_gate + 1
     )
     assert (
         algebra.metric("rewardgate_constraint_violations_total", pipeline="gated", constraint="boxed_answer")
