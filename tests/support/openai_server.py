@@ -19,8 +19,9 @@ judged text, so tests read as scripts:
 
 ``POST /control {"fail_status": 503}`` makes every request fail until
 ``{"fail_status": null}``; ``{"json_mode": false}`` makes it refuse
-``response_format`` with a 400, as servers without JSON mode do. ``GET /stats`` reports calls, the largest number
-of requests open at once, and each call's arrival time and user message.
+``response_format`` with a 400, as servers without JSON mode do.
+``GET /stats`` reports calls, the largest number of requests open at once,
+and each call's arrival time and user message.
 """
 
 from __future__ import annotations
