@@ -26,7 +26,8 @@ import httpx
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (tests and local servers bind it next)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -53,7 +54,7 @@ class LocalTritonServer:
 
     def __init__(self, repository: Path, *, log_path: Path | None = None) -> None:
         self.repository = Path(repository)
-        self.http_port, self.grpc_port, self.metrics_port = _free_port(), _free_port(), _free_port()
+        self.http_port, self.grpc_port, self.metrics_port = free_port(), free_port(), free_port()
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
         self._backends = Path(tempfile.mkdtemp(prefix="triton-backends-"))
