@@ -79,6 +79,8 @@ class RewardService(reward_pb2_grpc.RewardServiceServicer):
 async def start_grpc_server(ctx: AppContext, port: int, host: str, max_message_bytes: int) -> grpc.aio.Server:
     server = grpc.aio.server(
         options=[
+            # Fail loudly on a taken port instead of silently sharing it with another process.
+            ("grpc.so_reuseport", 0),
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
         ]
@@ -90,9 +92,15 @@ async def start_grpc_server(ctx: AppContext, port: int, host: str, max_message_b
         [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
         server,
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:  # grpcio raises when no address could be bound
+        bound = 0
     if bound == 0:
-        raise OSError(f"cannot bind the gRPC port {host}:{port}")
+        raise OSError(
+            f"cannot bind the gRPC port {host}:{port}; "
+            "choose another with REWARDGATE_GRPC_PORT (0 disables gRPC)"
+        )
     await server.start()
     server.health_task = asyncio.create_task(_report_health(ctx, health_servicer), name="grpc-health")
     log.info("gRPC listening on %s:%d", host, bound)

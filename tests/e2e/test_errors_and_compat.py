@@ -141,3 +141,23 @@ def test_health_readiness_and_metrics(service):
     assert service.metric("rewardgate_cache_lookups_total", source="rule:math", result="miss") >= 1
     post(service, "/v1/score", json={"pipeline": "nope", "items": [{"response": "x"}]})
     assert service.metric("rewardgate_errors_total", error_type="pipeline_not_found", scope="request") >= 1
+
+
+def test_a_taken_grpc_port_stops_start_up_with_a_clear_message(tmp_path):
+    import socket
+
+    from service.settings import default_pipeline_file
+    from tests.support.server import ServiceProcess
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = ServiceProcess(
+            default_pipeline_file(), env={"REWARDGATE_GRPC_PORT": str(port)}, log_path=tmp_path / "log"
+        )
+        try:
+            assert process.process.wait(60) != 0
+        finally:
+            process.stop()
+    assert "REWARDGATE_GRPC_PORT" in process.log()
