@@ -30,15 +30,10 @@ from service.config_checks import reference_problems
 from service.errors import ConfigError
 from service.judges.spec import FallbackSpec, JudgeSpec
 from service.rules.registry import RULE_TYPES, build_rule
+from service.strict import StrictModel
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-
-
-class StrictModel(BaseModel):
-    """Unknown keys are errors: a typo must not be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class BatchingSpec(StrictModel):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from service.strict import StrictModel
 
 JudgeKind = Literal["pointwise", "pairwise", "principle", "constraint", "correctness"]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RetrySpec(StrictModel):
@@ -71,8 +70,6 @@ class JudgeSpec(StrictModel):
         if self.kind == "constraint" and not self.constraint:
             raise ValueError("kind=constraint needs 'constraint' (the rule to check)")
         if self.pattern is not None:
-            import re
-
             try:
                 compiled = re.compile(self.pattern)
             except re.error as exc:
