@@ -13,6 +13,7 @@ from typing import Literal
 import re2
 from pydantic import Field, field_validator, model_validator
 
+from service.algebra.functions import overlong_penalty
 from service.items import ScoringItem
 from service.rules.base import Rule, RuleParams
 
@@ -181,9 +182,4 @@ class OverlongPenalty(Rule):
 
     def evaluate(self, item: ScoringItem) -> float:
         length = measure(item.response, self.params.unit)
-        soft_start = self.params.max_length - self.params.cache_length
-        if length <= soft_start:
-            return 0.0
-        if length > self.params.max_length:
-            return -1.0
-        return (soft_start - length) / self.params.cache_length
+        return overlong_penalty(length, self.params.max_length, self.params.cache_length)
