@@ -41,8 +41,8 @@ from service.errors import BackendError, ComponentError, InvalidComponentInput, 
 from service.items import ScoringItem
 from service.rules.format import measure
 from service.scoring.fanout import Fanout, SourceOutcomes
-from service.scoring.plan import ComponentPlan, Pipeline, head_index
-from service.scoring.sources import ScoreSource
+from service.scoring.plan import ComponentPlan, Pipeline
+from service.scoring.sources import ScoreSource, Spend
 
 
 class RewardComputationError(ComponentError):
@@ -96,10 +96,7 @@ class EvalContext:
     deadline: float
     use_cache: bool = True
     explain: bool = False
-    tokens: int = 0
-    judge_tokens: int = 0
-    queue_s: float = 0.0
-    inference_s: float = 0.0
+    spent: Spend = field(default_factory=Spend)
 
 
 @dataclass
@@ -202,7 +199,7 @@ class Evaluator:
         else:
             needs.steps = [fn.split_steps(item.response, spec.steps.split) for item in items]
             needs.step_slices = []
-            whole = getattr(getattr(plan.source, "spec", None), "kind", None) == "process_reward_model"
+            whole = plan.scores_steps_at_once
             for item, steps in zip(items, needs.steps, strict=True):
                 if not steps:
                     needs.step_slices.append(None)
@@ -225,10 +222,7 @@ class Evaluator:
             return {}
         work = [(requests.sources[name], items) for name, items in requests.items.items()]
         result = await self.ctx.fanout.run(work, self.ctx.deadline, self.ctx.use_cache)
-        self.ctx.tokens += result.tokens
-        self.ctx.judge_tokens += result.judge_tokens
-        self.ctx.queue_s = max(self.ctx.queue_s, result.queue_s)
-        self.ctx.inference_s = max(self.ctx.inference_s, result.inference_s)
+        self.ctx.spent.add(result)
         return result.by_source
 
     def _leaf_column(
@@ -266,9 +260,7 @@ class Evaluator:
 
     def _steps_column(self, plan: ComponentPlan, needs: _LeafNeeds, outcomes):
         spec = plan.spec.steps
-        whole = (
-            getattr(plan.source, "spec", None) is not None and plan.source.spec.kind == "process_reward_model"
-        )
+        whole = plan.scores_steps_at_once
         column: Column = []
         cached: list[bool] = []
         details: list[StepDetail | None] = []
@@ -306,9 +298,7 @@ class Evaluator:
 
     async def _second_round(self, pipeline: Pipeline, items, groups, needs, outcomes, classifier):
         """Routes and fallback judges, which need the first round's outcomes (concurrently)."""
-        has_routes = any(c.kind == "route" for c in pipeline.components)
-        has_fallbacks = any(c.fallback is not None for c in pipeline.components)
-        if not (has_routes or has_fallbacks):
+        if not pipeline.has_second_round:
             return {}, {}  # the common case: no tasks to create
         return await asyncio.gather(
             self._routes(pipeline, items, groups, outcomes, classifier),
@@ -734,4 +724,4 @@ def _step_items(item: ScoringItem, steps: list[str], spec) -> list[ScoringItem]:
     return [replace(item, response=text) for text in joined]
 
 
-__all__ = ["EvalContext", "Evaluator", "ItemOutcome", "StepDetail", "head_index"]
+__all__ = ["EvalContext", "Evaluator", "ItemOutcome", "StepDetail"]

@@ -25,7 +25,7 @@ from service.items import ScoringItem
 from service.observability.metrics import Metrics
 from service.scoring.cache import ScoreCache, cache_key
 from service.scoring.single_flight import Abandoned, SingleFlight
-from service.scoring.sources import Outcome, ScoreSource
+from service.scoring.sources import Outcome, ScoreSource, Spend
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +39,8 @@ class SourceOutcomes:
 
 
 @dataclass
-class FanoutResult:
+class FanoutResult(Spend):
     by_source: dict[str, SourceOutcomes] = field(default_factory=dict)
-    tokens: int = 0
-    judge_tokens: int = 0
-    queue_s: float = 0.0
-    inference_s: float = 0.0
 
 
 @dataclass
@@ -128,10 +124,7 @@ class Fanout:
         if not keys:
             return {}
         computed = await work.source.compute([work.representative[key] for key in keys], deadline)
-        result.tokens += computed.tokens
-        result.judge_tokens += computed.judge_tokens
-        result.queue_s = max(result.queue_s, computed.queue_s)
-        result.inference_s = max(result.inference_s, computed.inference_s)
+        result.add(computed)
         values = dict(zip(keys, computed.outcomes, strict=True))
         fresh = {key: value for key, value in values.items() if not isinstance(value, ComponentError)}
         for key, value in values.items():

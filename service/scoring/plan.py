@@ -7,6 +7,7 @@ dependency order (ensemble members before their ensemble).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from service.algebra.functions import Condition
@@ -38,6 +39,12 @@ class ComponentPlan:
     @property
     def head(self) -> int | str:
         return self.spec.head
+
+    @property
+    def scores_steps_at_once(self) -> bool:
+        """A process reward model: one input carries every step, one score per step comes back."""
+        spec = getattr(self.source, "spec", None)
+        return getattr(spec, "kind", None) == "process_reward_model"
 
     def head_index(self) -> int:
         """Index of ``head`` in the source's outputs (valid once the source is ready)."""
@@ -89,6 +96,11 @@ class Pipeline:
     @property
     def required(self) -> set[str]:
         return {c.name for c in self.components if c.required}
+
+    @functools.cached_property
+    def has_second_round(self) -> bool:
+        """Routes or fallback judges, which need the first round's outcomes."""
+        return any(c.kind == "route" or c.fallback is not None for c in self.components)
 
     def component(self, name: str) -> ComponentPlan:
         return next(c for c in self.components if c.name == name)

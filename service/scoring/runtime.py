@@ -185,7 +185,7 @@ class ScoringRuntime:
         for pipeline in self.pipelines.values():
             for component in pipeline.components:
                 key = f"pipelines.{pipeline.name}.components.{component.name}"
-                if component.source is source and source.spec.kind != "process_reward_model":
+                if component.source is source and not component.scores_steps_at_once:
                     try:
                         component.head_index()
                     except ValueError as exc:

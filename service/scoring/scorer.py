@@ -111,12 +111,12 @@ class RewardScorer:
             usage=Usage(
                 items=len(results),
                 cache_hits=sum(len(r.cached) for r in results),
-                model_tokens=ctx.tokens,
-                judge_tokens=ctx.judge_tokens,
+                model_tokens=ctx.spent.tokens,
+                judge_tokens=ctx.spent.judge_tokens,
             ),
             versions={source.name: source.version for source in pipeline.reachable_sources},
         )
-        timings = StageTimings(ctx.queue_s, ctx.inference_s, time.monotonic() - started)
+        timings = StageTimings(ctx.spent.queue_s, ctx.spent.inference_s, time.monotonic() - started)
         return response, timings
 
     async def compare(self, request: CompareRequest) -> tuple[CompareResponse, StageTimings]:

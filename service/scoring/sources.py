@@ -39,12 +39,25 @@ Outcome = list[float] | ComponentError
 
 
 @dataclass
-class SourceResult:
-    outcomes: list[Outcome]
-    queue_s: float = 0.0
-    inference_s: float = 0.0
+class Spend:
+    """What computing scores cost: tokens through models and judges, the longest
+    batcher queue wait and the longest batch execution."""
+
     tokens: int = 0
     judge_tokens: int = 0
+    queue_s: float = 0.0
+    inference_s: float = 0.0
+
+    def add(self, other: Spend) -> None:
+        self.tokens += other.tokens
+        self.judge_tokens += other.judge_tokens
+        self.queue_s = max(self.queue_s, other.queue_s)
+        self.inference_s = max(self.inference_s, other.inference_s)
+
+
+@dataclass
+class SourceResult(Spend):
+    outcomes: list[Outcome] = field(default_factory=list)
 
 
 @dataclass
