@@ -11,8 +11,9 @@ from tests.support.server import REPO_ROOT
 pytestmark = pytest.mark.slow
 
 
-def run_score_command(service, tmp_path, items, *options):
-    """Write ``items`` as JSONL, run `rewardgate score` on them; (result, output lines)."""
+def run_score_command(service, tmp_path, items, *options, url=None):
+    """Write ``items`` as JSONL, run `rewardgate score` on them (into ``out.jsonl``, which
+    may already hold a previous run's lines); (result, output lines)."""
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(json.dumps(item) for item in items) + "\n")
     target = tmp_path / "out.jsonl"
@@ -26,7 +27,7 @@ def run_score_command(service, tmp_path, items, *options):
             "-o",
             str(target),
             "--url",
-            service.url,
+            url or service.url,
             *options,
         ],
         cwd=REPO_ROOT,
@@ -69,32 +70,18 @@ def test_score_command_over_grpc_and_resume_skips_finished_ids(service, tmp_path
         + json.dumps({"id": "i1", "reward": 0.0, "status": "ok"})
         + '\n{"id": "i2", "rew'
     )
-    source = tmp_path / "in.jsonl"
-    source.write_text("\n".join(json.dumps(item) for item in items) + "\n")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "service",
-            "score",
-            str(source),
-            "-o",
-            str(target),
-            "--resume",
-            "--url",
-            f"grpc://{service.grpc_target}",
-            "--pipeline",
-            "math",
-            "--batch-size",
-            "2",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result, lines = run_score_command(
+        service,
+        tmp_path,
+        items,
+        "--resume",
+        "--pipeline",
+        "math",
+        "--batch-size",
+        "2",
+        url=f"grpc://{service.grpc_target}",
     )
     assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in target.read_text().splitlines()]
     assert [line["id"] for line in lines] == [f"i{n}" for n in range(6)]
     assert [line["reward"] for line in lines[2:]] == [1.0, 0.0, 0.0, 0.0]
     assert "scored 4 items, 0 failed (2 already done)" in result.stderr

@@ -1,12 +1,12 @@
 """Judges in YAML pipelines, through /v1/score on a running service, against
 the scripted OpenAI-compatible server (tests/support/openai_server.py)."""
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import write_config
 from tests.support.openai_server import ScriptedJudgeServer
 from tests.support.server import ServiceProcess
+from tests.support.server import score_ok as score
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +53,6 @@ def judged(tmp_path_factory, judge_server):
 @pytest.fixture(autouse=True)
 def fresh(judge_server):
     judge_server.reset()
-
-
-def score(service, pipeline, items, **options):
-    response = httpx.post(
-        service.url + "/v1/score", json={"pipeline": pipeline, "items": items, "options": options}, timeout=60
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_judge_scores_are_rewards_with_usage_and_are_cached(judged, judge_server):

@@ -11,6 +11,7 @@ import pytest
 from tests.e2e.conftest import write_config
 from tests.support.redis_server import RedisServer
 from tests.support.server import ServiceProcess
+from tests.support.server import score_ok as score
 
 pytestmark = pytest.mark.slow
 
@@ -51,12 +52,6 @@ def replicas(tmp_path_factory, tiny_rm, redis_server):
     finally:
         for process in processes:
             process.stop()
-
-
-def score(service, pipeline, items):
-    response = httpx.post(service.url + "/v1/score", json={"pipeline": pipeline, "items": items}, timeout=60)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def fresh_items(n, reference="yes"):

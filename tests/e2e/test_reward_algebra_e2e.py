@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.conftest import write_config
 from tests.support.server import ServiceProcess
+from tests.support.server import score_ok as score
 from tests.support.tiny_models import build_process_reward_model, build_reward_model
 
 
@@ -162,14 +163,6 @@ def algebra(tmp_path_factory):
         yield process.wait()
     finally:
         process.stop()
-
-
-def score(service, pipeline, items, **options):
-    response = httpx.post(
-        service.url + "/v1/score", json={"pipeline": pipeline, "items": items, "options": options}, timeout=60
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 ITEMS = [

@@ -2,16 +2,15 @@
 
 import json
 
-import httpx
 import pytest
+
+from tests.support.server import score_ok
 
 pytestmark = pytest.mark.slow
 
 
 def score(service, pipeline, items):
-    response = httpx.post(service.url + "/v1/score", json={"pipeline": pipeline, "items": items}, timeout=60)
-    assert response.status_code == 200, response.text
-    return response.json()["results"]
+    return score_ok(service, pipeline, items)["results"]
 
 
 def test_rlvr_pipeline_combines_math_format_and_length(service):

@@ -16,6 +16,14 @@ from service.triton.local_server import free_port
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def score_ok(service: ServiceProcess, pipeline: str, items: list[dict], **options) -> dict:
+    """POST /v1/score and return the reply, which must be a 200."""
+    body = {"pipeline": pipeline, "items": items, "options": options}
+    response = httpx.post(service.url + "/v1/score", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 class ServiceProcess:
     def __init__(self, config: Path, env: dict[str, str] | None = None, log_path: Path | None = None):
         self.port = free_port()
