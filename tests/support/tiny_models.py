@@ -42,9 +42,6 @@ def build_reward_model(
     layers: int = 2,
 ) -> Path:
     """Save a small random reward model (``num_labels`` heads) in ``directory``."""
-    import torch
-    from transformers import LlamaConfig, LlamaForSequenceClassification
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(directory)
@@ -52,6 +49,31 @@ def build_reward_model(
         tokenizer.chat_template = None
         tokenizer.save_pretrained(directory)
         (directory / "chat_template.jinja").unlink(missing_ok=True)
+    from transformers import LlamaForSequenceClassification
+
+    id2label = {i: f"head{i}" for i in range(num_labels)} if num_labels > 1 else None
+    return _save_random_llama(
+        directory, tokenizer, LlamaForSequenceClassification, seed, num_labels, hidden_size, layers, id2label
+    )
+
+
+def build_process_reward_model(directory: Path, *, num_labels: int = 2, seed: int = 0) -> Path:
+    """Save a small random token-classification PRM (``num_labels`` per token)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(directory)
+    from transformers import LlamaForTokenClassification
+
+    return _save_random_llama(directory, tokenizer, LlamaForTokenClassification, seed, num_labels, 32, 2)
+
+
+def _save_random_llama(
+    directory, tokenizer, model_class, seed, num_labels, hidden_size, layers, id2label=None
+):
+    """A randomly initialised Llama ``model_class`` with a spread-out score head, saved to ``directory``."""
+    import torch
+    from transformers import LlamaConfig
+
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -64,38 +86,10 @@ def build_reward_model(
         num_labels=num_labels,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
-        id2label={i: f"head{i}" for i in range(num_labels)} if num_labels > 1 else None,
+        id2label=id2label,
     )
-    model = LlamaForSequenceClassification(config)
+    model = model_class(config)
     with torch.no_grad():  # make scores spread out, so differences are visible
-        model.score.weight.normal_(0, 1.0)
-    model.save_pretrained(directory)
-    return directory
-
-
-def build_process_reward_model(directory: Path, *, num_labels: int = 2, seed: int = 0) -> Path:
-    """Save a small random token-classification PRM (``num_labels`` per token)."""
-    import torch
-    from transformers import LlamaConfig, LlamaForTokenClassification
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(directory)
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        num_labels=num_labels,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    model = LlamaForTokenClassification(config)
-    with torch.no_grad():
         model.score.weight.normal_(0, 1.0)
     model.save_pretrained(directory)
     return directory
