@@ -46,24 +46,25 @@ class RewardService(reward_pb2_grpc.RewardServiceServicer):
         self.ctx = ctx
 
     async def Score(self, request: pb.ScoreRequest, context: grpc.aio.ServicerContext) -> pb.ScoreResponse:
-        try:
-            with self.ctx.observe("grpc:Score", request.pipeline):
-                body = convert.score_request(request, context.time_remaining())
-                response, _ = await self.ctx.scorer.score(body)
-        except RewardgateError as exc:
-            await abort_with(context, exc)
+        body = _deferred(convert.score_request, request, context)
+        response = await self._unary(context, "grpc:Score", request.pipeline, self.ctx.scorer.score, body)
         return convert.score_response(response)
 
     async def Compare(
         self, request: pb.CompareRequest, context: grpc.aio.ServicerContext
     ) -> pb.CompareResponse:
+        body = _deferred(convert.compare_request, request, context)
+        response = await self._unary(context, "grpc:Compare", request.pipeline, self.ctx.scorer.compare, body)
+        return convert.compare_response(response)
+
+    async def _unary(self, context: grpc.aio.ServicerContext, route: str, pipeline: str, call, body):
+        """Convert, call the scorer and time it like HTTP; a RewardgateError ends the call with its status."""
         try:
-            with self.ctx.observe("grpc:Compare", request.pipeline):
-                body = convert.compare_request(request, context.time_remaining())
-                response, _ = await self.ctx.scorer.compare(body)
+            with self.ctx.observe(route, pipeline):
+                response, _ = await call(body())
         except RewardgateError as exc:
             await abort_with(context, exc)
-        return convert.compare_response(response)
+        return response
 
     async def ListPipelines(self, request, context) -> pb.ListPipelinesResponse:
         return convert.pipelines_response(describe_pipelines(self.ctx.scorer.runtime))
@@ -74,6 +75,11 @@ class RewardService(reward_pb2_grpc.RewardServiceServicer):
         # An async generator itself: grpc.aio picks the streaming handler by inspecting the method.
         async for answer in StreamSession(self.ctx, context).run(request_iterator):
             yield answer
+
+
+def _deferred(converter, request, context):
+    """The request's conversion, run inside the call's error handling (it raises InvalidInput)."""
+    return lambda: converter(request, context.time_remaining())
 
 
 async def start_grpc_server(ctx: AppContext, port: int, host: str, max_message_bytes: int) -> grpc.aio.Server:
