@@ -134,3 +134,30 @@ async def test_grpc_deadline_bounds_the_request(service):
         with pytest.raises(DeadlineExceeded):
             # math-verify hangs on this; the 0.5 s call deadline, not the rule's 10 s, ends it
             await client.score([{"response": "\\boxed{9^{9^{9^{9}}}}", "reference": "1"}], pipeline="math")
+
+
+async def test_grpc_health_is_not_serving_while_a_source_is_not_ready(tmp_path):
+    from tests.e2e.conftest import write_config
+    from tests.support.server import ServiceProcess
+
+    broken = tmp_path / "not-a-model"
+    broken.mkdir()
+    config = write_config(
+        tmp_path / "pipelines.yaml",
+        {
+            "models": {"rm": {"kind": "reward_model", "path": str(broken)}},
+            "pipelines": {"rm": {"components": {"r": {"model": "rm"}}}},
+        },
+    )
+    process = ServiceProcess(config, log_path=tmp_path / "log").wait("/healthz")
+    try:
+        async with grpc.aio.insecure_channel(process.grpc_target) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            for _ in range(50):  # the status is refreshed every 0.5 s
+                reply = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+                if reply.status == health_pb2.HealthCheckResponse.NOT_SERVING:
+                    break
+                await asyncio.sleep(0.2)
+            assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    finally:
+        process.stop()

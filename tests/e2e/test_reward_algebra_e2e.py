@@ -8,6 +8,7 @@ are computed by hand from the raw component scores the same service returns
 
 import json
 import math
+import time
 
 import httpx
 import pytest
@@ -383,11 +384,16 @@ def test_running_standardisation_persists_across_restart(tmp_path):
         },
     )
     state = tmp_path / "state" / "stats.json"
-    env = {"REWARDGATE_STATE_PATH": str(state)}
+    env = {"REWARDGATE_STATE_PATH": str(state), "REWARDGATE_STATE_SAVE_INTERVAL_S": "0.2"}
     first = ServiceProcess(config, env=env, log_path=tmp_path / "log1").wait()
     try:
         values = [r["reward"] for r in score(first, "plain", ITEMS)["results"]]
         assert all(r["status"] == "ok" for r in score(first, "running", ITEMS)["results"])
+        # Saved periodically while running, not only at shutdown (a crash loses at most one interval).
+        deadline = time.monotonic() + 30
+        while not state.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert state.exists()
     finally:
         first.stop()  # graceful: the statistics are saved on shutdown
     saved = json.loads(state.read_text())["stats"]

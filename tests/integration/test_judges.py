@@ -210,3 +210,22 @@ async def test_auto_output_falls_back_to_text_when_the_server_has_no_json_mode(s
     strict = make(output="json")
     (rejected,), _ = await judge(strict, item("[[score=7]] c"))
     assert isinstance(rejected, JudgeUnavailable) and not rejected.retryable
+
+
+async def test_tokens_per_minute_budget_holds_until_the_deadline(server, make):
+    # Each call is charged max_tokens up front: a budget of two calls' worth admits two.
+    source = make(tokens_per_minute=2 * 512, max_tokens=512)
+    outcomes, _ = await judge(source, *(item(f"[[score=6]] t{i}") for i in range(4)), within_s=1.0)
+    assert sum(isinstance(o, JudgeTimeout) for o in outcomes) == 2
+    assert len(server.calls) == 2
+
+
+async def test_rate_limiting_and_rejections_do_not_open_the_breaker(server, make):
+    source = make(retry={"attempts": 1}, breaker={"failures": 1, "reset_s": 60})
+    outcomes, _ = await judge(
+        source, item("[[fail=429,times=1]] [[score=5]] x"), item("[[fail=400,times=1]] y")
+    )
+    assert all(isinstance(o, JudgeUnavailable) for o in outcomes)
+    assert source.client.breaker.state == "closed"  # the upstream answered: it is alive
+    outcomes, _ = await judge(source, item("[[score=10]] z"))
+    assert outcomes == [[1.0]]
