@@ -1,12 +1,15 @@
 """Code execution: a Python response against the tests in the item's reference.
 
 The code is the first fenced ```python (or plain ```) block of the response,
-else the whole response. The reference holds ``assert`` statements or a
-unittest module. Score: the fraction of tests that pass. A program that hangs,
-exceeds its memory or floods its output simply passes fewer tests (its
-verdict is logged); a failure of the sandbox itself is ``sandbox_error``.
-Runs in the sandbox described in service/sandbox/runner.py, from the
-verifier pool.
+else the whole response. The reference holds tests in one of the formats of
+:mod:`service.rules.code_cases`. Score: the fraction of tests passed (0.0 to
+1.0), all of an item's tests sharing one time budget (``timeout_s``): a test
+still running when it ends, and every test after it, fails.
+
+Pass/fail is decided outside the candidate's reach (see
+service/sandbox/runner.py): rigged ``__eq__`` objects, forged result records,
+patched modules, early exits, closed pipes and fake stdout all fail their
+tests. A failure of the sandbox itself is ``sandbox_error``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from pydantic import Field
 from service.errors import InvalidReference
 from service.items import ScoringItem
 from service.rules.base import Rule, RuleParams
-from service.sandbox.runner import SandboxLimits, run_tests
+from service.rules.code_cases import TestPlan, call_passed, parse_reference, stdio_passed
+from service.sandbox.runner import SandboxError, SandboxLimits, SessionOutcome, run_session
 
 log = logging.getLogger(__name__)
 _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
@@ -31,9 +35,9 @@ def extract_code(response: str) -> str:
 
 
 class CodeTestsParams(RuleParams):
-    timeout_s: float = Field(10.0, gt=0, le=300, description="Wall-clock limit of one run.")
-    memory_mb: int = Field(512, ge=64, le=65536, description="Address-space limit.")
-    max_output_kb: int = Field(64, ge=1, description="Largest file or output the program may write.")
+    timeout_s: float = Field(10.0, gt=0, le=300, description="Wall-clock budget for all of an item's tests.")
+    memory_mb: int = Field(512, ge=64, le=65536, description="Address-space limit per process.")
+    max_output_kb: int = Field(64, ge=1, description="Largest file or stdout the program may write.")
     max_processes: int = Field(32, ge=1, le=4096, description="Processes of the sandbox user.")
 
 
@@ -44,17 +48,42 @@ class CodeTests(Rule):
 
     @property
     def timeout_s(self) -> float:
-        # The sandbox enforces its own limit; the pool's is a backstop above it.
+        # The sandbox enforces its own budget; the pool's is a backstop above it.
         return self.params.timeout_s + 15
 
     def evaluate(self, item: ScoringItem) -> float:
-        tests = self.require_reference(item)
+        plan = parse_reference(self.require_reference(item))
         limits = SandboxLimits(
             self.params.timeout_s, self.params.memory_mb, self.params.max_output_kb, self.params.max_processes
         )
-        result = run_tests(extract_code(item.response), tests, limits)
-        if result.verdict == "ok" and result.total == 0:
-            raise InvalidReference("the reference contains no assert statements or unittest tests")
-        if result.verdict != "ok":
-            log.info("sandbox verdict %s: %d/%d tests passed", result.verdict, result.passed, result.total)
-        return result.pass_fraction
+        outcome = run_session(plan.mode, extract_code(item.response), plan.payload, limits)
+        passed, total = count_passed(plan, outcome)
+        if total == 0:
+            raise InvalidReference("the reference contains no assert statements, tests or cases")
+        return passed / total
+
+
+def count_passed(plan: TestPlan, outcome: SessionOutcome) -> tuple[int, int]:
+    """(tests passed, tests in all) from what the session reported.
+
+    Raises:
+        SandboxError: the judge never reported how many tests there are.
+    """
+    records = outcome.records
+    if plan.mode == "stdio":
+        cases = [r["case"] for r in records if isinstance(r.get("case"), dict)]
+        passed = sum(stdio_passed(case, want) for case, want in zip(cases, plan.expected, strict=False))
+        total = len(plan.expected)
+    else:
+        totals = [r["total"] for r in records if isinstance(r.get("total"), int)]
+        if not totals:
+            raise SandboxError("the sandbox judge reported no tests")
+        total = totals[0]
+        if plan.mode == "calls":
+            values = [r for r in records if "value" in r or "raised" in r]
+            passed = sum(call_passed(r, want) for r, want in zip(values, plan.expected, strict=False))
+        else:
+            passed = sum(1 for r in records if r.get("passed") is True)
+    if outcome.killed_at_deadline or any(r.get("timeout") for r in records):
+        log.info("code tests ran out of time: %d/%d passed", passed, total)
+    return min(passed, total), total

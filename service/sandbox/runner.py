@@ -1,17 +1,20 @@
-"""Runs a solution against tests in the sandbox and reports a verdict.
+"""Host side of the code sandbox: runs a program against tests and returns what happened.
 
-Enforced (see launcher.py): as root — no network (own network namespace), a
-private tmpfs as the only writable place, a per-sandbox unprivileged uid
-(RLIMIT_NPROC binds, other processes cannot be signalled); always — limits on
-CPU time, address space, file size (which caps output) and processes; a
-wall-clock timeout after which the process group and every process of the
-sandbox uid are killed (catching children that left the group with setsid).
-Without root only the limits and the wall clock apply; ``protections`` says
-which applied.
+Each verifier process keeps one :class:`Zygote` (a clean fork server, see
+zygote.py) and asks it for one session per run; the session's init and
+everything under it live in fresh namespaces (see isolation.py) and die with
+it. Pass/fail is never decided where the candidate can reach:
 
-The code under test runs in the harness's interpreter, so a response written
-to forge the harness's result records could fake passes: the sandbox contains
-damage, it does not make the verdict tamper-proof.
+* ``tests`` (asserts, unittest, HumanEval ``check(...)``) and ``calls`` (APPS
+  ``fn_name``) run in a judge process under another uid, calling the
+  candidate through a plain-data proxy;
+* ``stdio`` runs the program once per input; the outputs come back here and
+  :mod:`service.rules.code` compares them with expectations that never enter
+  the sandbox (likewise the values of ``calls``).
+
+A run that exceeds ``budget_s`` (plus a short grace) is killed from here:
+killing the session's first process kills its init, which takes the whole PID
+namespace with it.
 """
 
 from __future__ import annotations
@@ -20,21 +23,24 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
-import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.errors import ComponentError
+from service.sandbox import wire
 
-LAUNCHER = Path(__file__).with_name("launcher.py")
+ZYGOTE = Path(__file__).with_name("zygote.py")
 _BASE_UID = 61_000
+_GRACE_S = 2.0
 
 
 class SandboxError(ComponentError):
-    """The sandbox itself failed (set-up, launcher crash): not the code's fault."""
+    """The sandbox itself failed (set-up, a dead zygote): not the code's fault."""
 
     error_type = "sandbox_error"
 
@@ -47,97 +53,140 @@ class SandboxLimits:
     processes: int = 32
 
 
-@dataclass(frozen=True)
-class SandboxResult:
-    """``verdict``: ok, timeout, cpu_limit, output_limit, crashed."""
+@dataclass
+class SessionOutcome:
+    """What one session reported: its protections, records, and whether it ended by itself."""
 
-    verdict: str
-    passed: int
-    total: int
-    protections: str
-    stderr_tail: str
-
-    @property
-    def pass_fraction(self) -> float:
-        return self.passed / self.total if self.total else 0.0
+    protections: list[str] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)
+    ended: bool = False
+    killed_at_deadline: bool = False
 
 
-def sandbox_uid() -> int:
-    """Unique per concurrently running sandbox: one sandbox per verifier process at a time."""
-    return _BASE_UID + os.getpid() % 3000
+def sandbox_uids() -> tuple[int, int]:
+    """(judge uid, candidate uid), unique per verifier process (one run at a time each)."""
+    base = _BASE_UID + (os.getpid() % 2000) * 2
+    return base, base + 1
 
 
-def run_tests(solution: str, tests: str, limits: SandboxLimits) -> SandboxResult:
-    """Run ``solution`` then ``tests`` (asserts or unittest) under ``limits``.
+class Zygote:
+    """A fork server owned by this process, restarted if it died."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen | None = None
+        self._control: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        python = getattr(sys, "_base_executable", sys.executable)
+        self._process = subprocess.Popen(
+            [python, "-I", "-S", str(ZYGOTE), str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={"PATH": "/usr/bin:/bin"},
+            start_new_session=True,
+        )
+        theirs.close()
+        self._control = ours
+
+    def spawn(self, spec: dict, channel: socket.socket) -> int:
+        """Fork a session for ``spec`` talking over ``channel``; returns its pid."""
+        with self._lock:
+            for attempt in range(2):
+                if self._process is None or self._process.poll() is not None:
+                    self._start()
+                try:
+                    socket.send_fds(self._control, [json.dumps(spec).encode()], [channel.fileno()])
+                    self._control.settimeout(10)
+                    reply = self._control.recv(1 << 12)
+                    return int(json.loads(reply)["pid"])
+                except (OSError, ValueError, KeyError):
+                    self._stop()
+                    if attempt:
+                        raise SandboxError("the sandbox fork server is not answering") from None
+        raise AssertionError("unreachable")
+
+    def _stop(self) -> None:
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
+            self._process.wait()
+        if self._control is not None:
+            self._control.close()
+        self._process = self._control = None
+
+
+_zygote = Zygote()
+
+
+def run_session(mode: str, source: str, payload: dict, limits: SandboxLimits) -> SessionOutcome:
+    """Run ``source`` in ``mode`` (tests, calls or stdio) with ``payload``; see the module docstring.
 
     Raises:
-        SandboxError: the sandbox could not be set up or produced no record.
+        SandboxError: the session could not be set up.
     """
-    uid = sandbox_uid()
-    python = getattr(sys, "_base_executable", sys.executable)
-    with tempfile.TemporaryDirectory(prefix="rewardgate-sandbox-") as tmp:
-        results = open(Path(tmp) / "results", "w+b")  # noqa: SIM115 - closed below
-        stdout, stderr = open(Path(tmp) / "stdout", "w+b"), open(Path(tmp) / "stderr", "w+b")  # noqa: SIM115
-        spec = {
-            "uid": uid,
-            "solution": solution,
-            "tests": tests,
-            "result_fd": results.fileno(),
+    spec = {
+        "mode": mode,
+        "uids": sandbox_uids(),
+        "budget_s": limits.timeout_s,
+        "limits": {
             "cpu_s": max(1, int(limits.timeout_s) + 1),
             "memory_mb": limits.memory_mb,
             "file_kb": limits.output_kb,
             "processes": limits.processes,
-        }
+        },
+    }
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        pid = _zygote.spawn(spec, theirs)
+        theirs.close()
         try:
-            process = subprocess.Popen(
-                [python, "-I", "-S", str(LAUNCHER)],
-                stdin=subprocess.PIPE,
-                stdout=stdout,
-                stderr=stderr,
-                pass_fds=(results.fileno(),),
-                start_new_session=True,
-                cwd=tmp,
-                env={"PATH": "/usr/bin:/bin", "SANDBOX_WORKDIR": str(Path(tmp) / "work")},
-            )
-            timed_out = _run(process, json.dumps(spec).encode(), limits.timeout_s)
-            _kill_everything(process, uid)
-            return _verdict(process.returncode, timed_out, _read(results), _tail(stderr))
+            return _converse(ours, source, payload, time.monotonic() + limits.timeout_s + _GRACE_S)
         finally:
-            for handle in (results, stdout, stderr):
-                handle.close()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
-def _run(process: subprocess.Popen, spec: bytes, timeout_s: float) -> bool:
+def _converse(channel: socket.socket, source: str, payload: dict, deadline: float) -> SessionOutcome:
+    outcome = SessionOutcome()
+    reader = channel.makefile("rb")
     try:
-        process.communicate(spec, timeout=timeout_s)
-        return False
-    except subprocess.TimeoutExpired:
-        return True
-
-
-def _kill_everything(process: subprocess.Popen, uid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    if os.geteuid() == 0:
-        # As the sandbox uid, kill(-1) reaches every process of that uid, even
-        # ones that left the process group with setsid(). Repeated because a
-        # fork bomb can fork while a sweep runs.
-        for _ in range(20):
-            subprocess.run(
-                ["kill", "-9", "-1"],
-                user=uid,
-                check=False,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            if not live_processes(uid):
+        first = _next(channel, reader, deadline)
+        if not first or "protections" not in first:
+            reason = (first or {}).get("failed", "it exited before reporting")
+            raise SandboxError(f"the sandbox could not start: {reason}")
+        outcome.protections = list(first["protections"])
+        channel.sendall(wire.dumps({"source": source}) + wire.dumps(payload))
+        while (message := _next(channel, reader, deadline)) is not None:
+            if message.get("end") is True:
+                outcome.ended = True
                 break
-            time.sleep(0.05)
-    process.wait()
+            if "failed" in message:
+                raise SandboxError("the sandbox failed while running")
+            outcome.records.append(message)
+    except TimeoutError:
+        outcome.killed_at_deadline = True
+    except (OSError, wire.WireError):
+        pass  # the session died: what it reported so far is the outcome
+    return outcome
+
+
+def _next(channel: socket.socket, reader, deadline: float) -> dict | None:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError
+    channel.settimeout(remaining)
+    message = wire.read_message(reader)
+    if message is not None and not isinstance(message, dict):
+        raise wire.WireError("not a message")
+    return message
 
 
 def live_processes(uid: int) -> list[int]:
-    """Pids of the processes of ``uid`` that are not zombies."""
+    """Pids of the processes of ``uid`` that are not zombies (for tests and diagnostics)."""
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -148,39 +197,3 @@ def live_processes(uid: int) -> list[int]:
         if fields.get("Uid", "").split("\t")[0] == str(uid) and not fields.get("State", "").startswith("Z"):
             found.append(int(status.parent.name))
     return found
-
-
-def _read(results) -> list[dict]:
-    results.seek(0)
-    records = []
-    for line in results.read().decode(errors="replace").splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            break  # a truncated last record
-    return records
-
-
-def _tail(handle) -> str:
-    handle.seek(0)
-    return handle.read().decode(errors="replace")[-2000:]
-
-
-def _verdict(returncode: int, timed_out: bool, records: list[dict], stderr: str) -> SandboxResult:
-    protections = next(
-        (line.split(": ", 1)[1] for line in stderr.splitlines() if line.startswith("protections: ")), ""
-    )
-    totals = [r["total"] for r in records if "total" in r]
-    if not protections or (not totals and not timed_out and returncode not in _SIGNALS):
-        raise SandboxError(f"the sandbox failed (exit {returncode}): {stderr[-500:]}")
-    passed = sum(1 for r in records if r.get("passed") is True)
-    if timed_out:
-        verdict = "timeout"
-    elif any(r.get("done") for r in records):
-        verdict = "ok"
-    else:
-        verdict = _SIGNALS.get(returncode, "crashed")
-    return SandboxResult(verdict, passed, totals[0] if totals else 0, protections, stderr)
-
-
-_SIGNALS = {-signal.SIGXCPU: "cpu_limit", -signal.SIGXFSZ: "output_limit", -signal.SIGKILL: "crashed"}

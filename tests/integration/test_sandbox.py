@@ -1,4 +1,4 @@
-"""The code sandbox against escape attempts: each is contained and reported as a verdict."""
+"""The code sandbox against escape attempts: each is contained and scored as failed tests."""
 
 import os
 import socket
@@ -11,8 +11,11 @@ import pytest
 
 from service.errors import InvalidReference
 from service.items import ScoringItem
+from service.rules.code import count_passed
+from service.rules.code_cases import parse_reference
 from service.rules.registry import build_rule
-from service.sandbox.runner import SandboxLimits, live_processes, run_tests, sandbox_uid
+from service.sandbox import runner
+from service.sandbox.runner import SandboxLimits, live_processes, run_session, sandbox_uids
 
 pytestmark = pytest.mark.slow
 
@@ -21,77 +24,121 @@ AS_ROOT = os.geteuid() == 0
 ADD = "def add(a, b):\n    return a + b\n"
 
 
-def run(solution, tests="assert True\n", limits=LIMITS):
+def run(solution, reference="assert True\n", limits=LIMITS):
+    """(passed, total, outcome) of ``solution`` against ``reference``."""
+    plan = parse_reference(reference)
     started = time.monotonic()
-    result = run_tests(solution, tests, limits)
-    assert time.monotonic() - started < limits.timeout_s + 10, "the sandbox outlived its limits"
-    return result
+    outcome = run_session(plan.mode, solution, plan.payload, limits)
+    assert time.monotonic() - started < limits.timeout_s + 5, "the sandbox outlived its limits"
+    return (*count_passed(plan, outcome), outcome)
 
 
-def no_process_left(uid, timeout_s=10):
+def no_process_left(timeout_s=5):
     deadline = time.monotonic() + timeout_s
-    while live_processes(uid):
+    while any(live_processes(uid) for uid in sandbox_uids()):
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.1)
+        time.sleep(0.05)
     return True
 
 
 def test_pass_fraction_over_asserts_and_unittest():
-    assert run(ADD, "assert add(1, 2) == 3\nassert add(2, 2) == 5\n").pass_fraction == 0.5
+    assert run(ADD, "assert add(1, 2) == 3\nassert add(2, 2) == 5\n")[:2] == (1, 2)
     unit = (
         "import unittest\n"
         "class T(unittest.TestCase):\n"
         "    def test_a(self):\n        self.assertEqual(add(1, 1), 2)\n"
         "    def test_b(self):\n        self.assertEqual(add(1, 1), 3)\n"
         "    def test_c(self):\n        raise RuntimeError('boom')\n"
+        "    def test_d(self):\n        self.assertRaises(TypeError, add, 1)\n"
     )
-    result = run(ADD, unit)
-    assert (result.verdict, result.passed, result.total) == ("ok", 1, 3)
+    assert run(ADD, unit)[:2] == (2, 4)
+
+
+def test_humaneval_check_call_is_one_test():
+    tests = (
+        "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(-1, 1) == 0\n"
+        "\ncheck(add)\n"
+    )
+    assert run(ADD, tests)[:2] == (1, 1)
+    assert run("def add(a, b):\n    return 3\n", tests)[:2] == (0, 1)
+
+
+def test_in_place_mutation_and_classes_cross_the_proxy():
+    solution = (
+        "def sort_in_place(xs):\n    xs.sort()\n"
+        "class Counter:\n    def __init__(self):\n        self.n = 0\n"
+        "    def bump(self):\n        self.n += 1\n        return self.n\n"
+    )
+    tests = (
+        "xs = [3, 1, 2]\nsort_in_place(xs)\nassert xs == [1, 2, 3]\n"
+        "c = Counter()\nc.bump()\nassert c.bump() == 2 and c.n == 2\n"
+    )
+    assert run(solution, tests)[:2] == (2, 2)
+
+
+def test_stdio_cases_compare_whitespace_normalised_output():
+    solution = "a, b = map(int, input().split())\nprint(a + b, ' ')\n"
+    reference = '{"inputs": ["1 2\\n", "3 4\\n", "5 5\\n"], "outputs": ["3\\n", "7", "11"]}'
+    assert run(solution, reference)[:2] == (2, 3)
+
+
+def test_call_based_cases_and_leetcode_classes():
+    reference = '{"fn_name": "add", "inputs": [[1, 2], [2, 2], [0, 0]], "outputs": [[3], 4, [1]]}'
+    assert run(ADD, reference)[:2] == (2, 3)
+    leetcode = "class Solution:\n    def add(self, a, b):\n        return a + b\n"
+    assert run(leetcode, reference)[:2] == (2, 3)
 
 
 def test_broken_solution_fails_every_test_but_is_not_a_sandbox_error():
-    result = run("def add(a, b) return", "assert add(1, 2) == 3\n")
-    assert (result.verdict, result.passed, result.total) == ("ok", 0, 1)
+    assert run("def add(a, b) return", "assert add(1, 2) == 3\n")[:2] == (0, 1)
 
 
-def test_infinite_loop_is_killed_at_the_wall_clock():
-    result = run("while True:\n    pass\n", "assert True\n")
-    assert result.verdict in ("timeout", "cpu_limit")
+def test_infinite_loop_at_import_fails_within_the_budget():
+    passed, total, _ = run("while True:\n    pass\n", "assert True\nassert 1\n")
+    assert (passed, total) == (0, 2)
 
 
-def test_partial_passes_survive_a_hang():
-    result = run(ADD, "assert add(1, 1) == 2\nassert add(1, 2) == 3\nwhile True:\n    pass\nassert False\n")
-    assert result.verdict in ("timeout", "cpu_limit")
-    assert result.passed == 2
+def test_partial_passes_survive_a_hang_in_the_tests():
+    tests = "assert add(1, 1) == 2\nassert add(1, 2) == 3\nwhile True:\n    pass\nassert False\n"
+    passed, total, _ = run(ADD, tests)
+    assert (passed, total) == (2, 3)  # stopped by the CPU limit or the wall clock
+
+
+def test_one_budget_for_all_cases():
+    solution = "import time\ndef add(a, b):\n    time.sleep(1)\n    return a + b\n"
+    tests = "".join("assert add(1, 1) == 2\n" for _ in range(6))
+    started = time.monotonic()
+    passed, total, _ = run(solution, tests, SandboxLimits(timeout_s=2.5, memory_mb=256))
+    assert total == 6 and passed == 2
+    assert time.monotonic() - started < 4
 
 
 def test_fork_bomb_is_contained_and_cleaned_up():
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
-    result = run(bomb)
-    assert result.verdict in ("timeout", "cpu_limit", "crashed")
-    if AS_ROOT:
-        assert no_process_left(sandbox_uid())
+    assert run(bomb)[:2] == (0, 1)
+    assert no_process_left()
 
 
 def test_setsid_escapees_are_killed_too():
-    escape = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\n"
-    run(escape)
-    if AS_ROOT:
-        assert no_process_left(sandbox_uid())
+    escape = (
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\n"
+        "def add(a, b): return a + b\n"
+    )
+    assert run(escape, "assert add(1, 1) == 2\n")[:2] == (1, 1)
+    assert no_process_left()
 
 
 def test_memory_bomb_hits_the_address_space_limit():
     bomb = "blocks = []\nwhile True:\n    blocks.append(bytearray(10**7))\n"
-    result = run(bomb, "assert True\n")
-    assert result.verdict == "ok" and result.passed == 1  # MemoryError stopped the solution, not us
+    assert run(bomb, "assert True\n")[:2] == (1, 1)  # MemoryError stopped the solution, not us
 
 
 def test_huge_stdout_is_capped():
-    # Python ignores SIGXFSZ, so the capped write raises EFBIG inside the solution.
-    result = run("while True:\n    print('x' * 1000)\n")
-    assert result.verdict in ("ok", "output_limit")
-    assert "File too large" in result.stderr_tail or result.verdict == "output_limit"
+    flood = "while True:\n    print('x' * 1000)\n"
+    passed, total, outcome = run(flood, '{"inputs": [""], "outputs": ["x"]}')
+    assert (passed, total) == (0, 1)
+    assert outcome.records[0]["case"]["output_limit"] is True
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="network isolation needs a network namespace (root)")
@@ -104,7 +151,29 @@ def test_no_network():
             f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
             "    reached = True\nexcept OSError:\n    reached = False\n"
         )
-        assert run(probe, "assert reached\n").passed == 0
+        assert run(probe, "assert not reached\n")[:2] == (1, 1)
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="hiding /run needs a mount namespace (root)")
+def test_no_host_unix_sockets_and_no_host_processes():
+    path = Path(f"/run/rewardgate-test-{uuid.uuid4().hex[:8]}.sock")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        path.chmod(0o777)
+        server.listen()
+        probe = (
+            "import os, socket\n"
+            "def reach():\n    s = socket.socket(socket.AF_UNIX)\n"
+            f"    try:\n        s.connect({str(path)!r})\n"
+            "        return True\n    except OSError:\n        return False\n"
+            "def processes():\n    return sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+            "def run_listing():\n    return os.listdir('/run')\n"
+        )
+        tests = "assert reach() is False\nassert run_listing() == []\nassert len(processes()) <= 2\n"
+        try:
+            assert run(probe, tests)[:2] == (3, 3)
+        finally:
+            path.unlink()
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="a private /tmp and a foreign uid need root")
@@ -115,8 +184,7 @@ def test_writes_outside_the_work_directory_do_not_land():
         "try:\n    open('/root/owned', 'w').write('x')\n    root_ok = True\n"
         "except OSError:\n    root_ok = False\n"
     )
-    result = run(attempt, "assert not root_ok\n")
-    assert result.passed == 1
+    assert run(attempt, "assert not root_ok\n")[:2] == (1, 1)
     assert not Path(f"/tmp/{marker}").exists() and not Path("/root/owned").exists()
 
 
@@ -128,7 +196,7 @@ def test_other_processes_cannot_be_killed():
             f"import os, signal\ntry:\n    os.kill({victim.pid}, signal.SIGKILL)\n    hit = True\n"
             "except OSError:\n    hit = False\n"
         )
-        assert run(attack, "assert not hit\n").passed == 1
+        assert run(attack, "assert not hit\n")[:2] == (1, 1)
         assert victim.poll() is None
     finally:
         victim.kill()
@@ -141,16 +209,27 @@ def test_code_rule_extracts_fenced_code_and_scores_the_pass_fraction():
     assert rule.evaluate(ScoringItem("", response, "assert add(1, 2) == 3\nassert add(0, 1) == 2\n")) == 0.5
 
 
-def test_code_rule_refuses_a_reference_without_tests():
+@pytest.mark.parametrize(
+    "reference",
+    ["x = 1\n", "def check(c):\n    pass\n", "this is not python (", '{"inputs": [], "outputs": []}',
+     '{"inputs": ["1"], "outputs": ["1", "2"]}', '{"fn_name": "not valid", "inputs": [[1]], "outputs": [1]}'],
+)
+def test_code_rule_refuses_a_reference_without_usable_tests(reference):
     rule = build_rule("code_tests", {"timeout_s": 3})
-    with pytest.raises(InvalidReference, match="no assert"):
-        rule.evaluate(ScoringItem("", ADD, "x = 1\n"))
+    with pytest.raises(InvalidReference):
+        rule.evaluate(ScoringItem("", ADD, reference))
 
 
 def test_a_sandbox_that_cannot_start_is_a_sandbox_error_not_a_score(monkeypatch):
-    from service.sandbox import runner
+    # A fork server that dies at once stands for a broken sandbox host.
+    monkeypatch.setattr(runner, "ZYGOTE", Path("/nonexistent/zygote.py"))
+    monkeypatch.setattr(runner, "_zygote", runner.Zygote())
+    with pytest.raises(runner.SandboxError, match="fork server"):
+        run_session("tests", ADD, {"kind": "tests", "tests": "assert add(1, 2) == 3\n"}, LIMITS)
 
-    # A launcher that dies before reporting anything stands for a broken sandbox host.
-    monkeypatch.setattr(runner, "LAUNCHER", Path("/nonexistent/launcher.py"))
-    with pytest.raises(runner.SandboxError, match="sandbox failed"):
-        run_tests(ADD, "assert add(1, 2) == 3\n", LIMITS)
+
+def test_a_dead_fork_server_is_restarted():
+    run(ADD, "assert add(1, 2) == 3\n")
+    runner._zygote._process.kill()
+    runner._zygote._process.wait()
+    assert run(ADD, "assert add(1, 2) == 3\n")[:2] == (1, 1)
