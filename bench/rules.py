@@ -13,6 +13,7 @@ Prints a table, then one JSON object (the last line) with the figures.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import sqlite3
@@ -27,7 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from service.items import ScoringItem
-from service.rules.math import warm_up
+from service.rules.base import warm_up_rules
 from service.rules.pool import VerifierPool
 from service.rules.registry import build_rule
 from service.scoring.sources import RuleSource
@@ -99,11 +100,16 @@ def rates(seconds: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         with sqlite3.connect(Path(tmp) / "b.db") as db:
             db.executescript("CREATE TABLE t (name TEXT, v INT); INSERT INTO t VALUES ('a', 1), ('b', 2);")
-        pool = VerifierPool(workers=os.cpu_count() or 1, initializer=warm_up)
+        built = {
+            family: (build_rule(rule_type, params), item)
+            for family, (rule_type, params, item) in families(Path(tmp)).items()
+        }
+        isolated = tuple(rule for rule, _ in built.values() if rule.isolated)
+        warm = functools.partial(warm_up_rules, isolated)
+        pool = VerifierPool(workers=os.cpu_count() or 1, initializer=warm)
         try:
             results = {}
-            for family, (rule_type, params, item) in families(Path(tmp)).items():
-                rule = build_rule(rule_type, params)
+            for family, (rule, item) in built.items():
                 rate = (
                     asyncio.run(pool_rate(pool, rule, item, seconds))
                     if rule.isolated

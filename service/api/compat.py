@@ -92,11 +92,33 @@ def openrlhf_items(body: OpenRLHFRewardRequest) -> list[ScoreItem]:
         ScoreItem(
             id=str(index),
             prompt=prompt,
-            response=query[len(prompt) :] if prompt and query.startswith(prompt) else query,
+            response=response_after_prompt(query, prompt, index),
             reference=label,
         )
         for index, (query, prompt, label) in enumerate(zip(body.query, prompts, labels, strict=True))
     ]
+
+
+def response_after_prompt(query: str, prompt: str, index: int) -> str:
+    """The text after the first occurrence of ``prompt`` in ``query``.
+
+    OpenRLHF decodes with special tokens kept, so a BOS or chat-template prefix
+    may precede the prompt. A query that does not contain its prompt cannot be
+    split: scoring it whole would let the prompt's own text (a worked example,
+    the answer) earn the reward, so it is refused.
+
+    Raises:
+        InvalidInput: ``prompt`` is not part of ``query``.
+    """
+    if not prompt:
+        return query
+    at = query.find(prompt)
+    if at < 0:
+        raise InvalidInput(
+            f"query[{index}] does not contain prompts[{index}]: the response cannot be separated from the "
+            "prompt (send the prompt exactly as it appears in the query)"
+        )
+    return query[at + len(prompt) :]
 
 
 def _reward_or_raise(item: ScoreResult) -> float:

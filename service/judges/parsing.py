@@ -56,7 +56,7 @@ def parse_reply(
             raise JudgeRefusal(f"the judge refused: {content[:200]!r}") from None
         raise
     if reply.logprobs:
-        expected = _expected(reply.logprobs, offset, answer, scale)
+        expected = _expected(reply.logprobs, offset, len(raw.strip()), answer, scale)
         if expected is not None:
             return expected
     return value
@@ -101,13 +101,20 @@ def _value(raw: str, answer: Answer, scale: tuple[int, int]) -> float:
     return {"a": 1.0, "b": 0.0, "tie": 0.5}[text]
 
 
-def _expected(tokens: list[Any], offset: int, answer: Answer, scale: tuple[int, int]) -> float | None:
-    """Probability-weighted value at the token covering ``offset``; None if unusable."""
+def _expected(
+    tokens: list[Any], offset: int, length: int, answer: Answer, scale: tuple[int, int]
+) -> float | None:
+    """Probability-weighted value at the token covering the answer at ``offset``.
+
+    None (use the parsed value) when the answer spans several tokens: the
+    alternatives of its first token ("1" of "10") say nothing about the whole."""
     position = 0
     for token in tokens:
         text = token.token
         if position + len(text) > offset and text.strip():
-            return _expectation(token.top_logprobs or [], answer, scale)
+            start = position + len(text) - len(text.lstrip())
+            covers = start <= offset and offset + length <= position + len(text.rstrip())
+            return _expectation(token.top_logprobs or [], answer, scale) if covers else None
         position += len(text)
     return None
 

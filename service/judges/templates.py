@@ -106,6 +106,23 @@ def user_template(kind: str, template: str | None, output: str) -> str:
     return body + "\n" + fmt[answer.kind]
 
 
+#: The item field each template variable is filled from (the others come from the spec).
+ITEM_FIELD_OF = {
+    "prompt": "prompt",
+    "response": "response",
+    "reference": "reference",
+    "response_a": "response",
+    "response_b": "reference",
+    "principle": "metadata",
+}
+
+
+def item_fields_used(template: str) -> set[str]:
+    """Item fields a (valid) template reads; they must all enter the verdict's cache key."""
+    names = {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+    return {ITEM_FIELD_OF[name] for name in names if name in ITEM_FIELD_OF}
+
+
 def template_problems(template: str) -> list[str]:
     """Unknown or malformed variables of a user template (empty when it is valid)."""
     try:

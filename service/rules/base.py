@@ -14,7 +14,9 @@ Contract for :meth:`Rule.evaluate`:
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -52,8 +54,23 @@ class Rule(ABC):
     def evaluate(self, item: ScoringItem) -> float:
         """Score one item; see the module docstring for the contract."""
 
+    def warm_up(self) -> None:  # noqa: B027 - an optional hook, empty by default
+        """Load what the first :meth:`evaluate` needs (heavy imports, a sandbox fork
+        server). Isolated rules run it in every verifier process as it starts, so
+        the first items after start-up or a recycle do not pay for it."""
+
     @staticmethod
     def require_reference(item: ScoringItem) -> str:
         if item.reference is None or not item.reference.strip():
             raise InvalidReference("this rule needs a non-empty 'reference'")
         return item.reference
+
+
+def warm_up_rules(rules: Iterable[Rule]) -> None:
+    """Verifier-process initializer: warm each rule; a failure is logged, not fatal
+    (the rule then reports its error per item)."""
+    for rule in rules:
+        try:
+            rule.warm_up()
+        except Exception:
+            logging.getLogger(__name__).exception("warming up rule %s failed", rule.type_name)

@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass
 
 from service.errors import InvalidReference
+from service.rules.values import same_value
 from service.sandbox import wire
 
 
@@ -101,16 +102,3 @@ def call_passed(record: dict, expected) -> bool:
     if same_value(value, expected):
         return True
     return isinstance(expected, list) and len(expected) == 1 and same_value(value, expected[0])
-
-
-def same_value(a, b) -> bool:
-    """Structural equality where tuples equal lists and bools are not numbers."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(map(same_value, a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b

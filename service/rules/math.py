@@ -8,6 +8,8 @@ the worker process instead.
 
 from __future__ import annotations
 
+import re
+
 from pydantic import Field
 
 from service.errors import InvalidReference
@@ -25,8 +27,10 @@ class MathVerifyParams(RuleParams):
 class MathVerify(Rule):
     """1.0 when the response's final answer equals the reference, else 0.0.
 
-    The reference is parsed first ("gold first"); an unparseable reference is
-    :class:`InvalidReference`, an unparseable response is a wrong answer (0.0).
+    The reference is parsed first ("gold first"); an unparseable reference, or
+    one that reads as prose ("see the textbook": math-verify would read it as
+    a product of single-letter variables), is :class:`InvalidReference`; an
+    unparseable response is a wrong answer (0.0).
     """
 
     type_name = "math_verify"
@@ -37,6 +41,8 @@ class MathVerify(Rule):
         from math_verify import parse, verify  # heavy import, only in workers
 
         reference = self.require_reference(item)
+        if reads_as_prose(reference):
+            raise InvalidReference(f"the reference reads as prose, not a math answer: {reference[:80]!r}")
         gold = parse(_as_math(reference), parsing_timeout=None)
         # parse() falls back to the raw string when nothing mathematical was found.
         if not any(not isinstance(value, str) for value in gold):
@@ -54,6 +60,32 @@ class MathVerify(Rule):
         )
         return 1.0 if equal else 0.0
 
+    def warm_up(self) -> None:
+        """Import math-verify, run one check, and mute its per-call warning that the
+        signal timeout is disabled (the pool enforces the limit instead)."""
+        import logging
+
+        logging.getLogger("math_verify").setLevel(logging.ERROR)
+        self.evaluate(ScoringItem("", "1", "1"))
+
+
+_TEXT_BLOCK = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname|begin|end)\{[^{}]*\}")
+_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
+_WORD = re.compile(r"[A-Za-z]{3,}")
+_MATH_WORDS = frozenset(
+    {
+        *("sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh"),
+        *("log", "exp", "sqrt", "max", "min", "mod", "gcd", "lcm", "det", "deg", "inf", "sup", "lim", "and"),
+    }
+)
+
+
+def reads_as_prose(reference: str) -> bool:
+    """Two or more words (3+ letters, outside LaTeX commands and \\text{}), or one word and no digit."""
+    bare = _LATEX_COMMAND.sub(" ", _TEXT_BLOCK.sub(" ", reference))
+    words = [word for word in _WORD.findall(bare) if word.lower() not in _MATH_WORDS]
+    return len(words) >= 2 or (len(words) == 1 and not any(ch.isdigit() for ch in reference))
+
 
 def _as_math(reference: str) -> str:
     """Bare gold answers ("42", "\\frac{1}{2}") parse reliably once put in math mode."""
@@ -61,13 +93,3 @@ def _as_math(reference: str) -> str:
     if "$" in stripped or "\\boxed" in stripped or "\\(" in stripped or "\\[" in stripped:
         return stripped
     return f"${stripped}$"
-
-
-def warm_up() -> None:
-    """Verifier-process initializer: import math-verify and run one check so the
-    first real item is not slow, and mute its per-call warning that the signal
-    timeout is disabled (the pool enforces the limit instead)."""
-    import logging
-
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
-    MathVerify(MathVerifyParams()).evaluate(ScoringItem("", "1", "1"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
@@ -45,12 +46,21 @@ class VerifierPool:
         initializer: Callable[[], None] | None = None,
     ) -> None:
         self.workers = workers or os.cpu_count() or 1
+        self.warmed = False
         self._pool = pebble.ProcessPool(
             max_workers=self.workers,
             max_tasks=max_tasks_per_worker,
             initializer=initializer,
             context=multiprocessing.get_context("spawn"),
         )
+
+    async def warm(self) -> None:
+        """Return once every worker has started and run its initializer.
+
+        One short task per worker: each is taken by a different idle worker, and
+        a worker runs the initializer before its first task."""
+        await asyncio.gather(*(self.run(time.sleep, 0.05, timeout_s=600) for _ in range(self.workers)))
+        self.warmed = True
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
         future = self._pool.schedule(fn, args=args, timeout=timeout_s)

@@ -9,7 +9,10 @@ enforced by SQLite's progress handler, inside the killable verifier pool.
 Score: 1.0 when the predicted query returns the gold result (as a multiset of
 rows, or as a list when the gold query has ORDER BY); ``syntax_credit`` when
 it executes but the results differ; 0.0 when it does not execute (syntax
-error, or a denied write/ATTACH/PRAGMA). A query past ``timeout_s`` is
+error, or a denied write/ATTACH/PRAGMA) or is not a query at all (empty,
+``;``, comments only: nothing returns rows). Results are compared whole: a
+gold result over ``max_rows`` rows is ``invalid_reference``, a predicted one
+over it differs (so ``LIMIT n`` never matches a longer gold result). A query past ``timeout_s`` is
 ``verifier_timeout``; a gold query that fails is ``invalid_reference``.
 """
 
@@ -64,6 +67,8 @@ class SqlExecution(Rule):
                 expected = self._run(connection, gold)
             except sqlite3.Error as exc:
                 raise InvalidReference(f"the gold query fails: {exc}") from exc
+            if expected is None:
+                raise InvalidReference("the gold query is not a query (it returns no rows)")
             try:
                 actual = self._run(connection, extract_sql(item.response))
             except sqlite3.OperationalError as exc:
@@ -72,6 +77,10 @@ class SqlExecution(Rule):
                 return 0.0
             except sqlite3.Error:
                 return 0.0
+        if actual is None:
+            return 0.0  # not a query: an empty, ';' or comment-only response returns no rows at all
+        if len(expected) > self.params.max_rows:
+            raise InvalidReference(f"the gold query returns more than max_rows={self.params.max_rows} rows")
         ordered = re.search(r"\border\s+by\b", gold, re.IGNORECASE) is not None
         same = actual == expected if ordered else Counter(actual) == Counter(expected)
         return 1.0 if same else self.params.syntax_credit
@@ -86,8 +95,12 @@ class SqlExecution(Rule):
         connection.set_authorizer(_authorize)
         return connection
 
-    def _run(self, connection: sqlite3.Connection, query: str) -> list[tuple]:
+    def _run(self, connection: sqlite3.Connection, query: str) -> list[tuple] | None:
+        """Up to ``max_rows + 1`` rows (one more shows the result was longer); None for a non-query."""
         deadline = time.monotonic() + self.params.timeout_s
         # Returning non-zero from the progress handler aborts the statement.
         connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-        return connection.execute(query).fetchmany(self.params.max_rows)
+        cursor = connection.execute(query)
+        if cursor.description is None:
+            return None
+        return cursor.fetchmany(self.params.max_rows + 1)

@@ -10,6 +10,7 @@ import unicodedata
 from collections import Counter
 from typing import Literal
 
+import re2
 from pydantic import Field
 
 from service.errors import InvalidReference
@@ -55,21 +56,37 @@ class NormalizedMatch(Rule):
         return 1.0 if normalize_answer(item.response) == normalize_answer(reference) else 0.0
 
 
-_CHOICE = re.compile(
-    r"(?:answer\s*(?:is|:)?\s*\(?|^\(?|\\boxed\{)\s*([A-Z])\b\)?", re.IGNORECASE | re.MULTILINE
-)
+# RE2: linear time whatever the response (a backtracking pattern here took seconds on 1.5 KB).
+_BOXED = re2.compile(r"\\boxed\{(?:\\text(?:bf)?\{)?([^{}]{0,200})\}")
+_AFTER_ANSWER = re2.compile(r"(?i:answer)(?:\s{0,20}(?i:is))?\s{0,20}:?([^\n]{0,80})")
+_LETTER_LINE = re2.compile(r"(?m)^[\s(\[*]{0,10}([A-Z])[\s)\].:*]{0,10}$")
+_TOKENS = re.compile(r"[^\s,/&()\[\]*.:;]+")
+_CONNECTORS = {"and", "or"}
 
 
 class MultipleChoiceParams(RuleParams):
     choices: str = Field("ABCDEFGHIJ", description="Letters that count as options.")
 
 
-class MultipleChoice(Rule):
-    """1.0 when the response's chosen letter equals the reference letter.
+def leading_choices(text: str, choices: str) -> list[str]:
+    """The option letters a phrase starts with: "(B)", "A, C and D"; stops at the first other word."""
+    letters = []
+    for token in _TOKENS.findall(text[:80]):
+        if len(token) == 1 and token in choices:
+            letters.append(token)
+        elif token.lower() not in _CONNECTORS:
+            break
+    return letters
 
-    The choice is the last of: ``\\boxed{X}``, "answer is X" / "Answer: (X)",
-    or a line starting with "X" / "(X)"; a response with no recognisable
-    choice scores 0.0.
+
+class MultipleChoice(Rule):
+    """1.0 when the response commits to exactly one option letter and it is the reference.
+
+    A letter counts when it is in ``\\boxed{X}``, right after "answer is" /
+    "Answer:" (uppercase, as "(X)" or "X"), or alone on a line. Prose that
+    merely starts with "A" or "I" is not a choice. A response naming more than
+    one distinct option anywhere in those places (hedging, listing every
+    letter) scores 0.0, as does one naming none.
     """
 
     type_name = "multiple_choice"
@@ -79,8 +96,16 @@ class MultipleChoice(Rule):
         reference = self.require_reference(item).strip().strip("()").upper()
         if len(reference) != 1 or reference not in self.params.choices:
             raise InvalidReference(f"reference {reference!r} is not one of {self.params.choices}")
-        found = [m.upper() for m in _CHOICE.findall(item.response) if m.upper() in self.params.choices]
-        return 1.0 if found and found[-1] == reference else 0.0
+        chosen = self.choices_named(item.response)
+        return 1.0 if chosen == {reference} else 0.0
+
+    def choices_named(self, response: str) -> set[str]:
+        choices, named = self.params.choices, set()
+        for pattern in (_BOXED, _AFTER_ANSWER):
+            for match in pattern.finditer(response):
+                named.update(leading_choices(match.group(1), choices))
+        named.update(m.group(1) for m in _LETTER_LINE.finditer(response) if m.group(1) in choices)
+        return named
 
 
 class Contains(Rule):
@@ -130,6 +155,9 @@ class _MetricRule(Rule):
 
     def build_metric(self):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def warm_up(self) -> None:
+        self.evaluate(ScoringItem("", "warming up the metric", "warming up the metric"))
 
 
 class BleuParams(RuleParams):

@@ -14,23 +14,29 @@ Score in [0, 1]: ``w_format x format + w_name x name_f1 + w_args x args``
   averaged over reference calls (unmatched calls score 0).
 
 An empty reference list means "no call expected": 1.0 for a response with no
-call, 0.0 otherwise.
+call, 0.0 otherwise. A reference that is not JSON calls (prose, malformed
+JSON) is ``invalid_reference``, never "no call expected". Argument values
+compare as JSON: ``true`` is not ``1``, ``"1"`` is not ``1``.
+
+Tags are found with RE2 (linear time), so a response made of thousands of
+unclosed ``<tool_call>`` tags costs time proportional to its length.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from typing import Any
 
+import re2
 from pydantic import Field, model_validator
 
 from service.errors import InvalidReference
 from service.items import ScoringItem
 from service.rules.base import Rule, RuleParams
+from service.rules.values import same_value
 
-_BLOCK = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
+_BLOCK = re2.compile(r"(?s)<tool_call>(.*?)</tool_call>")
 
 Call = tuple[str, dict[str, Any]]
 
@@ -82,7 +88,8 @@ def _argument_overlap(predicted: dict[str, Any], reference: dict[str, Any]) -> f
     keys = set(predicted) | set(reference)
     if not keys:
         return 1.0
-    return sum(k in predicted and k in reference and predicted[k] == reference[k] for k in keys) / len(keys)
+    matching = sum(k in predicted and k in reference and same_value(predicted[k], reference[k]) for k in keys)
+    return matching / len(keys)
 
 
 def _arguments_score(predicted: list[Call], reference: list[Call]) -> float:
@@ -117,8 +124,10 @@ class ToolCall(Rule):
     Params = ToolCallParams
 
     def evaluate(self, item: ScoringItem) -> float:
-        reference, reference_ok = parse_calls(self.require_reference(item))
-        if not reference_ok:
+        text = self.require_reference(item)
+        reference, reference_ok = parse_calls(text)
+        looks_like_calls = bool(_BLOCK.search(text)) or text.strip()[:1] in ("{", "[")
+        if not reference_ok or not looks_like_calls:
             raise InvalidReference("the reference is not a JSON list of {name, arguments} calls")
         predicted, well_formed = parse_calls(item.response)
         if not reference:

@@ -27,7 +27,7 @@ from service.errors import ComponentError, InvalidComponentInput, InvalidReferen
 from service.items import ScoringItem
 from service.judges.parsing import parse_reply
 from service.judges.spec import JudgeSpec
-from service.judges.templates import SYSTEM, answer_for, user_template
+from service.judges.templates import SYSTEM, answer_for, item_fields_used, user_template
 from service.scoring.sources import Outcome, ScoreSource, SourceResult
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,11 @@ class JudgeSource(ScoreSource):
         self._system = self.spec.system or SYSTEM
         self._answer = answer_for(self.spec.kind)
 
-    @property
+    @functools.cached_property
     def reads(self) -> tuple[str, ...]:
-        return READS[self.spec.kind]
+        """The kind's fields plus every field a (custom) template fills in: all enter the cache key."""
+        used = set().union(*(item_fields_used(t) for t in self._templates.values()))
+        return tuple(sorted(set(READS[self.spec.kind]) | used))
 
     @property
     def version(self) -> str:

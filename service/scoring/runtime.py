@@ -8,6 +8,7 @@ Models load in the background after start-up so ``/healthz`` answers at once;
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 from dataclasses import replace
@@ -21,7 +22,7 @@ from service.batching.batcher import DynamicBatcher
 from service.config import PipelineConfig, used_judges
 from service.errors import PipelineNotFound
 from service.observability.metrics import Metrics
-from service.rules.math import warm_up
+from service.rules.base import warm_up_rules
 from service.rules.pool import VerifierPool
 from service.rules.registry import build_rule
 from service.scoring.judge_source import JudgeSource
@@ -56,9 +57,14 @@ class ScoringRuntime:
         }
         judges = used_judges(components)
         rules = {name: build_rule(config.rules[name].type, config.rules[name].params) for name in used_rules}
+        isolated = tuple(rule for rule in rules.values() if rule.isolated)
         self.pool = (
-            VerifierPool(settings.verifier_workers, settings.verifier_max_tasks_per_worker, warm_up)
-            if any(rule.isolated for rule in rules.values())
+            VerifierPool(
+                settings.verifier_workers,
+                settings.verifier_max_tasks_per_worker,
+                functools.partial(warm_up_rules, isolated),
+            )
+            if isolated
             else None
         )
         self.sources: dict[str, ScoreSource] = {}
@@ -156,9 +162,13 @@ class ScoringRuntime:
         if self.stats.path is not None:
             self._saver = asyncio.create_task(self._save_periodically(), name="save-running-stats")
         if models:
-            task = asyncio.create_task(self._load_all(models), name="load-models")
-            self._loading.add(task)
-            task.add_done_callback(self._loading.discard)
+            self._track(asyncio.create_task(self._load_all(models), name="load-models"))
+        if self.pool is not None:
+            self._track(asyncio.create_task(self.pool.warm(), name="warm-verifier-pool"))
+
+    def _track(self, task: asyncio.Task) -> None:
+        self._loading.add(task)
+        task.add_done_callback(self._loading.discard)
 
     async def wait_loaded(self) -> None:
         if self._loading:

@@ -172,7 +172,7 @@ class RuleSource(ScoreSource):
         return "sha256:" + canonical_sha256([self.rule.type_name, self.rule.params.model_dump(mode="json")])
 
     def is_ready(self) -> bool:
-        return not self.rule.isolated or (self.pool is not None and self.pool.active)
+        return not self.rule.isolated or (self.pool is not None and self.pool.active and self.pool.warmed)
 
     async def compute(self, items: list[ScoringItem], deadline: float) -> SourceResult:
         if self.rule.isolated:

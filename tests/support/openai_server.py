@@ -16,6 +16,8 @@ judged text, so tests read as scripts:
 ``[[fail=STATUS,times=N,retry_after=S]]``  the first N requests with this marker
                         fail with STATUS (and Retry-After S)
 ``[[tag=NAME]]``        count this request in ``max_open_by_tag[NAME]``
+``[[split_digits]]``    with logprobs: each digit of the score is its own token
+                        (as digit-splitting tokenizers do), alternatives on the first
 
 ``POST /control {"fail_status": 503}`` makes every request fail until
 ``{"fail_status": null}``; ``{"json_mode": false}`` makes it refuse
@@ -198,6 +200,12 @@ def _logprobs(content: str, markers: dict) -> dict:
     if match is None:
         return {"content": [_token(content, 0.0, [])], "refusal": None}
     score = int(match.group(1))
+    if "split_digits" in markers:
+        digits = match.group(1)
+        first = [_top(digits[0], math.log(0.6)), _top(str(int(digits[0]) - 1), math.log(0.4))]
+        tokens = [_token(content[: match.start(1)], 0.0, []), _token(digits[0], math.log(0.6), first)]
+        tokens += [_token(d, 0.0, [_top(d, 0.0)]) for d in digits[1:]]
+        return {"content": [*tokens, _token(content[match.end(1) :], 0.0, [])], "refusal": None}
     spread = [(str(score), 0.6), (str(score - 1), 0.3), (str(score + 1), 0.1)]
     tokens = [
         _token(content[: match.start(1)], 0.0, []),
