@@ -69,11 +69,17 @@ class MultipleChoiceParams(RuleParams):
 
 
 def leading_choices(text: str, choices: str) -> list[str]:
-    """The option letters a phrase starts with: "(B)", "A, C and D"; stops at the first other word."""
+    """The option letters a phrase starts with: "(B)", "A, C and D", "c."; stops at the first other word.
+
+    A lowercase letter counts only when no other word follows it ("answer: c"),
+    so the article in "the answer is a number" is not option A."""
     letters = []
-    for token in _TOKENS.findall(text[:80]):
-        if len(token) == 1 and token in choices:
-            letters.append(token)
+    tokens = _TOKENS.findall(text[:80])
+    for index, token in enumerate(tokens):
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        ends_phrase = following is None or following.lower() in _CONNECTORS or len(following) == 1
+        if len(token) == 1 and token.upper() in choices and (token.isupper() or ends_phrase):
+            letters.append(token.upper())
         elif token.lower() not in _CONNECTORS:
             break
     return letters
@@ -83,7 +89,8 @@ class MultipleChoice(Rule):
     """1.0 when the response commits to exactly one option letter and it is the reference.
 
     A letter counts when it is in ``\\boxed{X}``, right after "answer is" /
-    "Answer:" (uppercase, as "(X)" or "X"), or alone on a line. Prose that
+    "Answer:" (as "(X)" or "X"; lowercase only when no word follows it), or
+    alone on a line. Prose that
     merely starts with "A" or "I" is not a choice. A response naming more than
     one distinct option anywhere in those places (hedging, listing every
     letter) scores 0.0, as does one naming none.
