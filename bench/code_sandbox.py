@@ -55,6 +55,7 @@ def run_baseline(runner_path: str) -> float:
     if _old_runner is None:
         spec = importlib.util.spec_from_file_location("baseline_runner", runner_path)
         _old_runner = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = _old_runner  # dataclasses look their module up there
         spec.loader.exec_module(_old_runner)
     limits = _old_runner.SandboxLimits(timeout_s=10, memory_mb=512, output_kb=64, processes=32)
     return _old_runner.run_tests(SOLUTION, TESTS, limits).pass_fraction

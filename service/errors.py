@@ -154,6 +154,15 @@ class VerifierError(ComponentError):
     error_type = "verifier_error"
 
 
+class VerifierUnavailable(ComponentError):
+    """The verifier pool could not run the check now (it is being replaced); retry."""
+
+    error_type = "verifier_unavailable"
+    http_status = 503
+    grpc_code = "UNAVAILABLE"
+    retryable = True
+
+
 class InvalidReference(ComponentError):
     """The item's reference is missing or cannot be interpreted by the rule."""
 

@@ -183,7 +183,7 @@ class PipelinesResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: Literal["ok", "ready", "not_ready"]
+    status: Literal["ok", "ready", "not_ready", "broken"]
     detail: dict[str, str] = Field(default_factory=dict)
 
 

@@ -12,9 +12,18 @@ from service.schemas import HealthResponse
 router = APIRouter()
 
 
-@router.get("/healthz", response_model=HealthResponse)
-async def healthz() -> HealthResponse:
-    """The process is up and its event loop answers."""
+@router.get(
+    "/healthz",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "The process cannot recover by itself."}},
+)
+async def healthz(ctx: Context):
+    """The process is up, its event loop answers, and nothing is broken beyond self-repair
+    (a verifier pool that keeps failing to restart): 503 tells the orchestrator to restart it."""
+    problem = ctx.scorer.runtime.liveness_problem()
+    if problem is not None:
+        body = HealthResponse(status="broken", detail={"runtime": problem})
+        return JSONResponse(body.model_dump(), status_code=503)
     return HealthResponse(status="ok")
 
 

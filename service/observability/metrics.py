@@ -187,6 +187,11 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.verifier_pool_restarts = Counter(
+            "rewardgate_verifier_pool_restarts_total",
+            "Times the verifier pool was replaced after a worker died unexpectedly.",
+            registry=r,
+        )
         self.inflight_items = Gauge(
             "rewardgate_inflight_items",
             "Items admitted and not yet answered.",

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.errors import ComponentError
+from service.rules import cancellation
 from service.sandbox import wire
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
@@ -144,8 +145,12 @@ def run_session(mode: str, source: str, payload: dict, limits: SandboxLimits) ->
         pid = _zygote.spawn(spec, theirs)
         theirs.close()
         try:
+            # A cancelled request kills the session (its whole PID namespace) at once.
+            if not cancellation.register(pid):
+                raise SandboxError("the request was cancelled before the sandbox ran")
             return _converse(ours, source, payload, time.monotonic() + limits.timeout_s + _GRACE_S)
         finally:
+            cancellation.unregister()
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 

@@ -63,6 +63,7 @@ class ScoringRuntime:
                 settings.verifier_workers,
                 settings.verifier_max_tasks_per_worker,
                 functools.partial(warm_up_rules, isolated),
+                on_restart=metrics.verifier_pool_restarts.inc,
             )
             if isolated
             else None
@@ -82,6 +83,7 @@ class ScoringRuntime:
         self.stats = StatsStore(settings.state_path)
         self._save_interval_s = settings.state_save_interval_s
         self._saver: asyncio.Task | None = None
+        self._supervisor: asyncio.Task | None = None
         pipelines = {name: self._pipeline(name) for name in config.pipelines}
         self.pipelines = {
             name: replace(
@@ -165,6 +167,7 @@ class ScoringRuntime:
             self._track(asyncio.create_task(self._load_all(models), name="load-models"))
         if self.pool is not None:
             self._track(asyncio.create_task(self.pool.warm(), name="warm-verifier-pool"))
+            self._supervisor = asyncio.create_task(self.pool.supervise(), name="supervise-verifier-pool")
 
     def _track(self, task: asyncio.Task) -> None:
         self._loading.add(task)
@@ -214,8 +217,9 @@ class ScoringRuntime:
             self.stats.save()
 
     async def close(self) -> None:
-        if self._saver is not None:
-            self._saver.cancel()
+        for task in (self._saver, self._supervisor):
+            if task is not None:
+                task.cancel()
         self.stats.save()
         for task in list(self._loading):
             task.cancel()
@@ -239,6 +243,12 @@ class ScoringRuntime:
         if source.name in self._failures:
             return self._failures[source.name]
         return None if source.is_ready() else "not ready (loading, or its backend is unavailable)"
+
+    def liveness_problem(self) -> str | None:
+        """Why the process cannot recover by itself (a restart is needed), or None."""
+        if self.pool is not None and not self.pool.recoverable:
+            return f"the verifier pool could not be replaced {self.pool.failed_restarts} times in a row"
+        return None
 
     def readiness(self) -> dict[str, str]:
         """Every source that is not ready, with the reason."""

@@ -28,7 +28,6 @@ from service.errors import (
     ComponentError,
     DeadlineExceeded,
     VerifierError,
-    VerifierTimeout,
 )
 from service.items import ScoringItem
 from service.observability.metrics import Metrics
@@ -172,11 +171,11 @@ class RuleSource(ScoreSource):
         return "sha256:" + canonical_sha256([self.rule.type_name, self.rule.params.model_dump(mode="json")])
 
     def is_ready(self) -> bool:
-        return not self.rule.isolated or (self.pool is not None and self.pool.active and self.pool.warmed)
+        return not self.rule.isolated or (self.pool is not None and self.pool.ready)
 
     async def compute(self, items: list[ScoringItem], deadline: float) -> SourceResult:
         if self.rule.isolated:
-            outcomes = await asyncio.gather(*(self._isolated(item, deadline) for item in items))
+            outcomes = await self._isolated_all(items, deadline)
         else:
             outcomes = [self._inline(item) for item in items]
         return SourceResult(outcomes=list(outcomes))
@@ -192,18 +191,22 @@ class RuleSource(ScoreSource):
         finally:
             self._observe(time.perf_counter() - started)
 
-    async def _isolated(self, item: ScoringItem, deadline: float) -> Outcome:
+    async def _isolated_all(self, items: list[ScoringItem], deadline: float) -> list[Outcome]:
         remaining = deadline - time.monotonic()
-        limit = min(self.rule.timeout_s, remaining)
-        if limit <= 0:
+        if remaining <= 0:
             raise DeadlineExceeded("deadline passed before the verifier could run")
+        try:
+            # The rule's own limit kills a hung verifier; the request deadline only
+            # abandons the tasks (cancelling never kills a healthy worker, see pool.py).
+            async with asyncio.timeout(remaining):
+                return await asyncio.gather(*(self._isolated(item) for item in items))
+        except TimeoutError as exc:
+            raise DeadlineExceeded("deadline passed while verifying") from exc
+
+    async def _isolated(self, item: ScoringItem) -> Outcome:
         started = time.perf_counter()
         try:
-            return [await self.pool.run(_evaluate, self.rule, item, timeout_s=limit)]
-        except VerifierTimeout as exc:
-            if limit < self.rule.timeout_s:
-                raise DeadlineExceeded("deadline passed while verifying") from exc
-            return exc
+            return [await self.pool.run(_evaluate, self.rule, item, timeout_s=self.rule.timeout_s)]
         except ComponentError as exc:
             return exc
         finally:

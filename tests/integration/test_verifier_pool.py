@@ -1,7 +1,10 @@
 """The killable verifier pool, with real worker processes."""
 
+import asyncio
 import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -50,8 +53,6 @@ async def test_hung_verifier_is_killed_and_pool_keeps_full_strength(pool):
 
 
 async def test_two_hangs_do_not_block_a_third_caller_for_long(pool):
-    import asyncio
-
     hangs = [asyncio.create_task(pool.run(spin_forever, timeout_s=1.0)) for _ in range(2)]
     started = time.monotonic()
     assert await pool.run(square, 7, timeout_s=30) == 49
@@ -74,12 +75,104 @@ async def test_component_errors_pass_through_and_bugs_are_wrapped(pool):
         await pool.run(raise_bug, timeout_s=30)
 
 
-async def test_cancelling_the_caller_kills_the_running_verifier(pool):
-    import asyncio
+def worker_pid():
+    time.sleep(0.2)  # long enough that concurrent calls land on different workers
+    return os.getpid()
 
-    task = asyncio.create_task(pool.run(spin_forever, timeout_s=60))
-    await asyncio.sleep(0.5)
+
+def sleep_then_pid(seconds):
+    time.sleep(seconds)
+    return os.getpid()
+
+
+async def worker_pids(pool) -> set[int]:
+    return set(await asyncio.gather(*(pool.run(worker_pid, timeout_s=30) for _ in range(pool.workers))))
+
+
+async def test_cancelling_a_running_call_spares_the_worker(pool):
+    before = await worker_pids(pool)
+    tasks = [asyncio.create_task(pool.run(sleep_then_pid, 1.0, timeout_s=30)) for _ in range(2)]
+    await asyncio.sleep(0.3)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    # The abandoned calls finish on their own; no worker was killed to stop them.
+    assert await worker_pids(pool) == before
+    assert pool.restarts == 0
+
+
+async def test_a_cancelled_call_that_had_not_started_never_runs(pool, tmp_path):
+    marker = tmp_path / "ran"
+    blockers = [asyncio.create_task(pool.run(time.sleep, 1.0, timeout_s=30)) for _ in range(2)]
+    await asyncio.sleep(0.3)
+    queued = asyncio.create_task(pool.run(marker.touch, timeout_s=30))
+    await asyncio.sleep(0.1)
+    queued.cancel()
+    await asyncio.gather(*blockers)
+    await pool.run(square, 2, timeout_s=30)
+    assert not marker.exists()
+
+
+async def test_a_hung_call_still_hits_its_own_limit_after_being_abandoned(pool):
+    task = asyncio.create_task(pool.run(spin_forever, timeout_s=1.0))
+    await asyncio.sleep(0.3)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await asyncio.wait_for(pool.run(square, 5, timeout_s=30), 30) == 25
+    # Past its own limit the abandoned call's worker was killed and replaced.
+    await asyncio.sleep(1.5)
+    assert await asyncio.wait_for(worker_pids(pool), 30)
+
+
+async def test_a_worker_killed_from_outside_heals_the_pool_and_readiness_follows(pool):
+    pool.warmed = True
+    supervisor = asyncio.create_task(pool.supervise(interval_s=0.1))
+    try:
+        victim = next(iter(await worker_pids(pool)))
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        saw_not_ready = False
+        while not (pool.restarts and pool.ready):
+            saw_not_ready |= not pool.ready
+            assert time.monotonic() < deadline, "the pool did not heal"
+            await asyncio.sleep(0.05)
+        assert saw_not_ready and pool.restarts == 1
+        assert [await pool.run(square, n, timeout_s=30) for n in range(3)] == [0, 1, 4]
+    finally:
+        supervisor.cancel()
+
+
+def sandbox_processes() -> list[int]:
+    """Live processes under the sandbox uids (61000 and up), in one pass over /proc."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        uid = int(fields.get("Uid", "0").split("\t")[0])
+        if 61_000 <= uid < 65_000 and not fields.get("State", "").startswith("Z"):
+            found.append(int(status.parent.name))
+    return found
+
+
+async def test_cancelling_a_code_check_kills_its_sandbox_at_once_and_spares_the_worker(pool):
+    from service.items import ScoringItem
+    from service.rules.registry import build_rule
+    from service.scoring.sources import _evaluate
+
+    rule = build_rule("code_tests", {"timeout_s": 30})
+    sleeper = ScoringItem("", "import time\ndef add(a, b):\n    time.sleep(60)\n", "assert add(1, 2) == 3\n")
+    before = await worker_pids(pool)
+    task = asyncio.create_task(pool.run(_evaluate, rule, sleeper, timeout_s=60))
+    deadline = time.monotonic() + 20
+    while not sandbox_processes():
+        assert time.monotonic() < deadline, "the sandbox never started"
+        await asyncio.sleep(0.05)
+    task.cancel()
+    cancelled_at = time.monotonic()
+    while sandbox_processes():
+        assert time.monotonic() - cancelled_at < 1.0, "the sandbox outlived its request"
+        await asyncio.sleep(0.02)
+    assert await worker_pids(pool) == before
