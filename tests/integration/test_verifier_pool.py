@@ -176,3 +176,29 @@ async def test_cancelling_a_code_check_kills_its_sandbox_at_once_and_spares_the_
         assert time.monotonic() - cancelled_at < 1.0, "the sandbox outlived its request"
         await asyncio.sleep(0.02)
     assert await worker_pids(pool) == before
+
+
+def loaded_modules(names):
+    import sys
+
+    return {name: name in sys.modules for name in names}
+
+
+async def test_workers_are_warmed_for_every_isolated_rule_before_ready():
+    import functools
+
+    from service.rules.base import warm_up_rules
+    from service.rules.registry import build_rule
+
+    rules = tuple(build_rule(kind, {}) for kind in ("rouge", "bleu", "math_verify", "code_tests"))
+    pool = VerifierPool(workers=2, initializer=functools.partial(warm_up_rules, rules))
+    try:
+        assert not pool.ready
+        await pool.warm()
+        assert pool.ready
+        # No rule has checked an item yet, but each worker already holds what the first check needs.
+        modules = ["rouge_score", "sacrebleu", "math_verify"]
+        for loaded in await asyncio.gather(*(pool.run(loaded_modules, modules, timeout_s=30) for _ in range(2))):
+            assert loaded == dict.fromkeys(modules, True)
+    finally:
+        pool.close()
