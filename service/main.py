@@ -8,6 +8,7 @@ scorer, and closes them on shutdown.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,8 @@ from service.api.body_limit import BodyLimitMiddleware
 from service.api.context import AppContext
 from service.api.errors import install_error_handlers
 from service.api.grpc_server import start_grpc_server, stop_grpc_server
+from service.auth.http import AuthMiddleware
+from service.auth.keys import KeyRing
 from service.config import PipelineConfig, load_config
 from service.observability.metrics import Metrics
 from service.scoring.admission import AdmissionControl
@@ -55,8 +58,9 @@ def build_cache(settings: Settings, metrics: Metrics) -> ScoreCache:
 
 
 def create_app(settings: Settings, config: PipelineConfig | None = None) -> FastAPI:
-    """Build the FastAPI app. Raises ConfigError for an invalid pipeline file."""
+    """Build the FastAPI app. Raises ConfigError for an invalid pipeline file or key ring."""
     config = config or load_config(settings.config_path)
+    keyring = KeyRing.load(settings.api_keys, settings.api_keys_file)
     metrics = Metrics()
 
     @asynccontextmanager
@@ -79,16 +83,20 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
         scorer = RewardScorer(runtime, cache, metrics, limits, admission)
         app.state.context = AppContext(settings=settings, metrics=metrics, scorer=scorer)
         runtime.start()
-        grpc_server = None
+        grpc_stopped: list[asyncio.Future] = []
         try:
             if settings.grpc_port:
                 grpc_server = await start_grpc_server(
-                    app.state.context, settings.grpc_port, settings.host, settings.max_body_bytes
+                    app.state.context, settings.grpc_port, settings.host, settings.max_body_bytes, keyring
+                )
+                app.state.context.drain_hooks.append(
+                    lambda: grpc_stopped.append(stop_grpc_server(grpc_server, settings.drain_grace_s))
                 )
             yield
         finally:
-            if grpc_server is not None:
-                await stop_grpc_server(grpc_server)
+            app.state.context.begin_drain()  # a no-op when SIGTERM already began it
+            for stopped in grpc_stopped:
+                await stopped
             await runtime.close()
             await cache.close()
 
@@ -98,8 +106,16 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
         description="Reward serving for RL post-training: models, rules and pipelines.",
         lifespan=lifespan,
     )
-    install_error_handlers(app, on_error=lambda t: metrics.errors.labels(t, "request").inc())
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if keyring.enabled:  # outside the body limit: strangers are refused before their body is read
+        app.add_middleware(
+            AuthMiddleware,
+            keyring=keyring,
+            metrics_open=settings.auth_metrics_open,
+            on_failure=lambda reason: metrics.auth_failures.labels("http", reason).inc(),
+        )
+    # After the body limit: its last-resort middleware wraps everything of ours.
+    install_error_handlers(app, on_error=lambda t: metrics.errors.labels(t, "request").inc())
     app.include_router(http.router)
     app.include_router(compat.router)
     app.include_router(health.router)

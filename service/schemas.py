@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from service.plain_json import check_plain_json
 
 
 class RequestModel(BaseModel):
     """Requests reject unknown fields so typos surface as 422s."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class PlainJsonRequest:
+    """Mixin of top-level requests: the raw input is checked once by
+    :func:`~service.plain_json.check_plain_json` before field validation."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_json(cls, data: Any) -> Any:
+        check_plain_json(data)
+        return data
 
 
 class ChatMessage(RequestModel):
@@ -50,7 +63,7 @@ class ScoreOptions(RequestModel):
     )
 
 
-class ScoreRequest(RequestModel):
+class ScoreRequest(PlainJsonRequest, RequestModel):
     pipeline: str = Field(description="Name of a declared pipeline (GET /v1/pipelines).")
     items: list[ScoreItem] = Field(min_length=1)
     options: ScoreOptions = Field(default_factory=ScoreOptions)
@@ -157,7 +170,7 @@ class CompareOptions(RequestModel):
     return_components: bool = True
 
 
-class CompareRequest(RequestModel):
+class CompareRequest(PlainJsonRequest, RequestModel):
     pipeline: str
     pairs: list[ComparePair] = Field(min_length=1)
     options: CompareOptions = Field(default_factory=CompareOptions)
@@ -187,7 +200,7 @@ class HealthResponse(BaseModel):
     detail: dict[str, str] = Field(default_factory=dict)
 
 
-class OpenRLHFRewardRequest(BaseModel):
+class OpenRLHFRewardRequest(PlainJsonRequest, BaseModel):
     """OpenRLHF remote reward model request (``--remote_rm_url``)."""
 
     model_config = ConfigDict(extra="allow")
@@ -197,7 +210,7 @@ class OpenRLHFRewardRequest(BaseModel):
     labels: list[str | None] | None = Field(None, description="Reference per sample.")
 
 
-class SlimeRewardRequest(BaseModel):
+class SlimeRewardRequest(PlainJsonRequest, BaseModel):
     """slime ``remote_rm`` sample (``--rm-url``); extra keys are ignored."""
 
     model_config = ConfigDict(extra="allow")

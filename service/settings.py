@@ -31,6 +31,27 @@ class Settings(BaseSettings):
         description="Pipeline YAML (models, rules, pipelines).",
     )
     log_level: str = Field("info", description="Python logging level name.")
+    api_keys: str | None = Field(
+        None,
+        description="API keys, as lines 'NAME SHA256-HEX [ITEMS_PER_S [BURST]]' separated by newlines or "
+        "';' (digests only, see `rewardgate api-key`). Any key configured turns authentication on.",
+    )
+    api_keys_file: Path | None = Field(None, description="A file of API key lines (same format as api_keys).")
+    auth_metrics_open: bool = Field(
+        True, description="With authentication on, leave /metrics open for scrapers (probes always are)."
+    )
+    drain_grace_s: float = Field(
+        60.0,
+        gt=0,
+        description="On SIGTERM, time in-flight HTTP and gRPC work has to finish before exit "
+        "(keep the pod's terminationGracePeriodSeconds above it).",
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="An HTTP connection whose request headers take longer is closed."
+    )
+    keep_alive_timeout_s: float = Field(
+        5.0, gt=0, description="An idle keep-alive HTTP connection is closed after this long."
+    )
 
     default_deadline_ms: int = Field(30_000, gt=0, description="Deadline applied when a request gives none.")
     max_deadline_ms: int = Field(600_000, gt=0, description="Upper bound on a caller-supplied deadline.")

@@ -32,7 +32,8 @@ DETAILS_KEY = "grpc-status-details-bin"
 
 
 class GrpcTransport:
-    def __init__(self, target: str, *, max_message_bytes: int = 64 * 1024 * 1024):
+    def __init__(self, target: str, *, max_message_bytes: int = 64 * 1024 * 1024, api_key: str | None = None):
+        self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else None
         self._channel = grpc.aio.insecure_channel(
             target,
             options=[
@@ -83,7 +84,7 @@ class GrpcTransport:
     async def stream(
         self, requests: AsyncIterator[pb.StreamRequest], timeout_s: float | None
     ) -> AsyncIterator[pb.StreamResult]:
-        call = self._stub.ScoreStream(requests, timeout=timeout_s)
+        call = self._stub.ScoreStream(requests, timeout=timeout_s, metadata=self._metadata)
         try:
             async for reply in call:
                 yield reply
@@ -93,10 +94,9 @@ class GrpcTransport:
     async def close(self) -> None:
         await self._channel.close()
 
-    @staticmethod
-    async def _call(method, request, timeout_s: float):
+    async def _call(self, method, request, timeout_s: float):
         try:
-            return await method(request, timeout=timeout_s)
+            return await method(request, timeout=timeout_s, metadata=self._metadata)
         except grpc.aio.AioRpcError as exc:
             raise error_from_rpc(exc) from None
 

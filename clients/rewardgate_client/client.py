@@ -5,12 +5,15 @@
 it is sent to the server (``options.deadline_ms``, or the gRPC deadline) and
 bounds retries. Large item lists are split into ``chunk_size`` chunks sent
 concurrently, at most ``max_concurrency`` at a time; results come back in
-input order.
+input order. ``api_key`` (default: the ``REWARDGATE_API_KEY`` environment
+variable) is sent as ``Authorization: Bearer`` (HTTP) or ``authorization``
+metadata (gRPC).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
@@ -45,6 +48,7 @@ class AsyncRewardClient:
         max_concurrency: int = 8,
         retry: RetryPolicy | None = None,
         headers: dict[str, str] | None = None,
+        api_key: str | None = None,
     ) -> None:
         if chunk_size < 1 or max_concurrency < 1:
             raise ValueError("chunk_size and max_concurrency must be at least 1")
@@ -54,7 +58,12 @@ class AsyncRewardClient:
         self.max_concurrency = max_concurrency
         self.retry = retry or RetryPolicy()
         self._budget = RetryBudget(self.retry)
-        kwargs = {"headers": headers} if headers and not url.startswith("grpc://") else {}
+        api_key = api_key if api_key is not None else os.environ.get("REWARDGATE_API_KEY") or None
+        if url.startswith("grpc://"):
+            kwargs: dict[str, Any] = {"api_key": api_key}
+        else:
+            auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+            kwargs = {"headers": {**(headers or {}), **auth}}
         self._transport = make_transport(url, **kwargs)
 
     async def __aenter__(self) -> AsyncRewardClient:

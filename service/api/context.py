@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -24,6 +24,18 @@ class AppContext:
     settings: Settings
     metrics: Metrics
     scorer: RewardScorer
+    #: True from the moment shutdown begins: readiness and gRPC health say so at once.
+    draining: bool = False
+    #: Called once when draining begins (the gRPC server registers its stop here).
+    drain_hooks: list[Callable[[], None]] = field(default_factory=list)
+
+    def begin_drain(self) -> None:
+        """Stop taking work on every transport; in-flight work continues (idempotent)."""
+        if self.draining:
+            return
+        self.draining = True
+        for hook in self.drain_hooks:
+            hook()
 
     @contextmanager
     def observe(self, route: str, pipeline: str) -> Iterator[None]:

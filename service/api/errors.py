@@ -1,8 +1,9 @@
 """Mapping every failure to the one error envelope.
 
 ``{"error": {"type", "message", "retryable"}}`` with the status of the error
-type; 429 and 503 carry ``Retry-After``. Malformed input is a 422 naming the
-field; an unexpected exception is a 500 envelope, never a crash.
+type; 429 and 503 carry ``Retry-After``. Malformed input (including a body
+that is not JSON or not UTF-8) is a 422 naming the field; an unexpected
+exception is a 500 envelope on a connection that stays open, never a crash.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import InvalidInput, RewardgateError
 
@@ -31,12 +33,18 @@ def envelope_response(error: RewardgateError) -> JSONResponse:
     return JSONResponse(error.to_envelope(), status_code=error.http_status, headers=headers)
 
 
+def describe_problem(error: dict) -> str:
+    """One pydantic error as ``LOCATION: message``; checks that name their own path keep it."""
+    message = str(error.get("msg", "invalid"))
+    if message.startswith("Value error, body"):  # service.plain_json names the exact path
+        return message.removeprefix("Value error, ")
+    location = ".".join(str(part) for part in error.get("loc", ()))
+    return f"{location}: {message}"
+
+
 def describe_validation_error(exc: RequestValidationError) -> str:
     """``body.items.0.response: Field required; ...`` (first few problems)."""
-    parts = []
-    for error in exc.errors()[:5]:
-        location = ".".join(str(part) for part in error.get("loc", ()))
-        parts.append(f"{location}: {error.get('msg', 'invalid')}")
+    parts = [describe_problem(error) for error in exc.errors()[:5]]
     more = len(exc.errors()) - len(parts)
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
@@ -61,13 +69,45 @@ def install_error_handlers(app: FastAPI, on_error=None) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not parse the body (not JSON, not UTF-8)
+            error = InvalidInput(f"body: {exc.detail} (send UTF-8 JSON)")
+            record(error.error_type)
+            return envelope_response(error)
         error_type = _HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
         record(error_type)
         body = {"error": {"type": error_type, "message": str(exc.detail), "retryable": False}}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        record("internal")
-        return envelope_response(RewardgateError(f"internal error: {type(exc).__name__}"))
+    app.add_middleware(InternalErrorMiddleware, record=record)
+
+
+class InternalErrorMiddleware:
+    """Answers an unexpected exception with the 500 envelope and does not re-raise it.
+
+    Starlette's own last-resort handler re-raises after answering, and uvicorn
+    then closes the keep-alive connection under the client; here the
+    connection stays usable. Installed inside Starlette's outermost layer."""
+
+    def __init__(self, app: ASGIApp, record) -> None:
+        self.app = app
+        self.record = record
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.exception("unhandled error", exc_info=exc)
+            self.record("internal")
+            if not started:
+                error = RewardgateError(f"internal error: {type(exc).__name__}")
+                await envelope_response(error)(scope, receive, send)

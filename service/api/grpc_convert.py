@@ -13,6 +13,7 @@ from google.protobuf import json_format
 from pydantic import ValidationError
 from rewardgate_client.v1 import reward_pb2 as pb
 
+from service.api.errors import describe_problem
 from service.errors import InvalidInput
 from service.schemas import (
     CompareRequest,
@@ -29,9 +30,7 @@ def _validated(model, data: dict[str, Any]):
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(f"{where}: {first['msg']}") from None
+        raise InvalidInput(describe_problem(exc.errors()[0])) from None
 
 
 def _prompt(message) -> str | list[dict[str, str]]:

@@ -5,7 +5,9 @@ the error's status code (INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED,
 UNAVAILABLE, DEADLINE_EXCEEDED) and an ``RpcStatus`` carrying the typed
 ``ErrorDetail`` in the ``grpc-status-details-bin`` trailer. The caller's gRPC
 deadline bounds the request deadline. The standard health service reports
-SERVING only while every source is ready; server reflection is on.
+SERVING only while every source is ready; server reflection is on. A message
+that does not parse (garbage bytes, invalid UTF-8 in a string field) is
+INVALID_ARGUMENT with the typed detail, never UNKNOWN.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from rewardgate_client.v1 import reward_pb2_grpc
 
 from service.api import grpc_convert as convert
 from service.api.context import AppContext
-from service.api.grpc_stream import StreamSession, error_detail
+from service.api.grpc_stream import StreamSession, Undecodable, error_detail
 from service.api.http import describe_pipelines
-from service.errors import RewardgateError
+from service.auth.caller import bearer_token, current_key
+from service.auth.keys import KeyRing
+from service.errors import InvalidInput, RewardgateError, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +83,90 @@ class RewardService(reward_pb2_grpc.RewardServiceServicer):
 
 def _deferred(converter, request, context):
     """The request's conversion, run inside the call's error handling (it raises InvalidInput)."""
-    return lambda: converter(request, context.time_remaining())
+
+    def convert_now():
+        if isinstance(request, Undecodable):
+            raise InvalidInput(f"the request message does not parse: {request.reason}")
+        return converter(request, context.time_remaining())
+
+    return convert_now
 
 
-async def start_grpc_server(ctx: AppContext, port: int, host: str, max_message_bytes: int) -> grpc.aio.Server:
+def _lenient(message_cls):
+    """A deserializer that hands an unparseable message to the handler as :class:`Undecodable`
+    (grpc.aio would end the call UNKNOWN with a Python class name)."""
+
+    def parse(data: bytes):
+        try:
+            return message_cls.FromString(data)
+        except Exception as exc:  # protobuf's DecodeError and the C parser's own errors
+            return Undecodable(str(exc)[:200] or type(exc).__name__)
+
+    return parse
+
+
+def add_reward_service(servicer: RewardService, server: grpc.aio.Server, keyring: KeyRing) -> None:
+    """Like the generated ``add_RewardServiceServicer_to_server``, with lenient deserializers,
+    and every method behind the API key check when ``keyring`` has keys."""
+    guard = _Authenticator(keyring, servicer.ctx.metrics) if keyring.enabled else None
+
+    def unary(method, request_cls, response_cls):
+        return grpc.unary_unary_rpc_method_handler(
+            guard.unary(method) if guard else method,
+            request_deserializer=_lenient(request_cls),
+            response_serializer=response_cls.SerializeToString,
+        )
+
+    handlers = {
+        "Score": unary(servicer.Score, pb.ScoreRequest, pb.ScoreResponse),
+        "Compare": unary(servicer.Compare, pb.CompareRequest, pb.CompareResponse),
+        "ListPipelines": unary(servicer.ListPipelines, pb.ListPipelinesRequest, pb.ListPipelinesResponse),
+        "ScoreStream": grpc.stream_stream_rpc_method_handler(
+            guard.stream(servicer.ScoreStream) if guard else servicer.ScoreStream,
+            request_deserializer=_lenient(pb.StreamRequest),
+            response_serializer=pb.StreamResult.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+
+
+class _Authenticator:
+    """Checks ``authorization: Bearer KEY`` metadata; health and reflection stay open."""
+
+    def __init__(self, keyring: KeyRing, metrics) -> None:
+        self.keyring = keyring
+        self.metrics = metrics
+
+    async def _admit(self, context: grpc.aio.ServicerContext) -> None:
+        metadata = dict(context.invocation_metadata() or ())
+        token = bearer_token(metadata.get("authorization"))
+        key = self.keyring.authenticate(token)
+        if key is None:
+            reason = "missing" if token is None else "invalid"
+            self.metrics.auth_failures.labels("grpc", reason).inc()
+            message = f"{reason} API key: send metadata 'authorization: Bearer KEY'"
+            await abort_with(context, Unauthenticated(message))
+        current_key.set(key)  # each call runs in its own task: its own context
+
+    def unary(self, method):
+        async def checked(request, context):
+            await self._admit(context)
+            return await method(request, context)
+
+        return checked
+
+    def stream(self, method):
+        async def checked(request_iterator, context):
+            await self._admit(context)
+            async for answer in method(request_iterator, context):
+                yield answer
+
+        return checked
+
+
+async def start_grpc_server(
+    ctx: AppContext, port: int, host: str, max_message_bytes: int, keyring: KeyRing
+) -> grpc.aio.Server:
     server = grpc.aio.server(
         options=[
             # Fail loudly on a taken port instead of silently sharing it with another process.
@@ -91,7 +175,7 @@ async def start_grpc_server(ctx: AppContext, port: int, host: str, max_message_b
             ("grpc.max_send_message_length", max_message_bytes),
         ]
     )
-    reward_pb2_grpc.add_RewardServiceServicer_to_server(RewardService(ctx), server)
+    add_reward_service(RewardService(ctx), server, keyring)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -108,21 +192,30 @@ async def start_grpc_server(ctx: AppContext, port: int, host: str, max_message_b
             "choose another with REWARDGATE_GRPC_PORT (0 disables gRPC)"
         )
     await server.start()
+    server.health_servicer = health_servicer
     server.health_task = asyncio.create_task(_report_health(ctx, health_servicer), name="grpc-health")
     log.info("gRPC listening on %s:%d", host, bound)
     return server
 
 
-async def stop_grpc_server(server: grpc.aio.Server, grace_s: float = 5.0) -> None:
+def stop_grpc_server(server: grpc.aio.Server, grace_s: float) -> asyncio.Future:
+    """Start stopping at once: health NOT_SERVING, new calls refused, in-flight calls get
+    ``grace_s``. Returns a future to await; safe to await more than once."""
     server.health_task.cancel()
-    await server.stop(grace_s)
+
+    async def stop() -> None:
+        for name in ("", SERVICE_NAME):
+            await server.health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await server.stop(grace_s)
+
+    return asyncio.ensure_future(stop())
 
 
 async def _report_health(ctx: AppContext, servicer) -> None:
     """Mirror /readyz: SERVING once every source is ready, NOT_SERVING otherwise."""
     serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
     while True:
-        status = not_serving if ctx.scorer.runtime.readiness() else serving
+        status = not_serving if ctx.draining or ctx.scorer.runtime.readiness() else serving
         for name in ("", SERVICE_NAME):
             await servicer.set(name, status)
         await asyncio.sleep(0.5)

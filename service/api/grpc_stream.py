@@ -22,10 +22,17 @@ from rewardgate_client.v1 import reward_pb2 as pb
 
 from service.api import grpc_convert as convert
 from service.api.context import AppContext
-from service.errors import RewardgateError
+from service.errors import InvalidInput, RewardgateError
 
 STREAM_WINDOW = 1024
 STREAM_BATCH = 64
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A request message that did not parse; answered as an input error."""
+
+    reason: str
 
 
 @dataclass
@@ -65,8 +72,12 @@ class StreamSession:
         count = 0
         try:
             async for request in requests:
-                await self._window.acquire()
-                await self._incoming.put(_Pending(request, request.item.id or str(count)))
+                if isinstance(request, Undecodable):
+                    error = InvalidInput(f"message {count} does not parse: {request.reason}")
+                    await self._answers.put(pb.StreamResult(id=str(count), error=error_detail(error)))
+                else:
+                    await self._window.acquire()
+                    await self._incoming.put(_Pending(request, request.item.id or str(count)))
                 count += 1
         finally:
             await self._incoming.put(None)

@@ -35,6 +35,8 @@ async def healthz(ctx: Context):
 async def readyz(ctx: Context):
     """200 only when every model of every pipeline is loaded (and rule workers run)."""
     problems = ctx.scorer.runtime.readiness()
+    if ctx.draining:
+        problems = {**problems, "service": "draining: shutting down, finishing work in flight"}
     if problems:
         body = HealthResponse(status="not_ready", detail=problems)
         return JSONResponse(body.model_dump(), status_code=503)

@@ -45,12 +45,19 @@ def main(argv: list[str] | None = None) -> int:
     repo.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], default="auto")
     repo.add_argument("--torch-threads", type=int, default=0, help="0 = torch default")
 
+    key = commands.add_parser("api-key", help="make a new API key and print the line that configures it")
+    key.add_argument("name", help="the key's name (shown in logs and metrics instead of the key)")
+    key.add_argument("--items-per-s", type=float, help="optional quota: items per second")
+    key.add_argument("--burst", type=float, help="optional quota: largest burst of items")
+
     local = commands.add_parser("triton-serve", help="run the Triton server from nvidia-pytriton locally")
     local.add_argument("--repo", type=Path, required=True, help="model repository")
 
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "api-key":
+        return _api_key(args)
     if args.command in ("triton-repo", "triton-serve"):
         from service.cli.triton import run_triton_command
 
@@ -60,11 +67,21 @@ def main(argv: list[str] | None = None) -> int:
     return run_score(args)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+def _api_key(args: argparse.Namespace) -> int:
+    from service.auth.keys import digest, new_key
 
+    key = new_key()
+    quota = " ".join(f"{value:g}" for value in (args.items_per_s, args.burst) if value is not None)
+    print(f"key (give it to the caller; it is not stored anywhere): {key}")
+    print("line for REWARDGATE_API_KEYS or the api_keys_file:")
+    print(f"{args.name} {digest(key)} {quota}".rstrip())
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
     from service.main import create_app
     from service.observability.logging import configure_logging
+    from service.server import serve
     from service.settings import Settings
 
     overrides = {
@@ -79,7 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"rewardgate: {exc.message}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    serve(app, settings)
     return 0
 
 

@@ -187,6 +187,12 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.auth_failures = Counter(
+            "rewardgate_auth_failures_total",
+            "Requests refused for a missing or invalid API key.",
+            ["transport", "reason"],
+            registry=r,
+        )
         self.verifier_pool_restarts = Counter(
             "rewardgate_verifier_pool_restarts_total",
             "Times the verifier pool was replaced after a worker died unexpectedly.",

@@ -23,7 +23,7 @@ from service.errors import InvalidReference
 from service.items import ScoringItem
 from service.rules.base import Rule, RuleParams
 from service.rules.code_cases import TestPlan, call_passed, parse_reference, stdio_passed
-from service.sandbox.runner import SandboxError, SandboxLimits, SessionOutcome, run_session
+from service.sandbox.runner import SandboxError, SandboxKilled, SandboxLimits, SessionOutcome, run_session
 
 log = logging.getLogger(__name__)
 _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
@@ -71,9 +71,15 @@ def count_passed(plan: TestPlan, outcome: SessionOutcome) -> tuple[int, int]:
     """(tests passed, tests in all) from what the session reported.
 
     Raises:
+        SandboxKilled: the session, the judge or the candidate was killed from outside.
         SandboxError: the judge never reported how many tests there are.
     """
     records = outcome.records
+    killed = [r["killed"] for r in records if "killed" in r]
+    killed += ["candidate" for r in records if isinstance(r.get("case"), dict) and r["case"].get("killed")]
+    if killed or not (outcome.ended or outcome.killed_at_deadline):
+        who = killed[0] if killed else "session"
+        raise SandboxKilled(f"the sandbox's {who} was killed from outside (e.g. the OOM killer): no verdict")
     if plan.mode == "stdio":
         cases = [r["case"] for r in records if isinstance(r.get("case"), dict)]
         passed = sum(stdio_passed(case, want) for case, want in zip(cases, plan.expected, strict=False))

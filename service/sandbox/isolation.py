@@ -59,8 +59,9 @@ def _mount(source, target, fstype, flags, data) -> None:
 
 
 def limit(cpu_s: int, memory_mb: int, file_kb: int, processes: int) -> None:
+    """rlimits; CPU: SIGXCPU at ``cpu_s``, the kernel's SIGKILL one second later."""
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
     for name, value in (
-        (resource.RLIMIT_CPU, cpu_s),
         (resource.RLIMIT_AS, memory_mb * 1024 * 1024),
         (resource.RLIMIT_FSIZE, file_kb * 1024),
         (resource.RLIMIT_NPROC, processes),
@@ -96,3 +97,69 @@ def keep_only_fds(targets: dict[int, int]) -> None:
 def _close(fd: int) -> None:
     with contextlib.suppress(OSError):
         os.close(fd)
+
+
+# seccomp: the candidate may send any signal but SIGKILL, so a process of the
+# session that dies by SIGKILL was killed from outside (OOM killer, operator),
+# unless it ran into its CPU hard limit (the host checks its rusage).
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+#: (syscall number, index of the signal argument) of every way to send a signal.
+_SIGNAL_SYSCALLS = {
+    "x86_64": ((62, 1), (200, 1), (234, 2), (129, 1), (297, 2), (424, 1)),
+    "aarch64": ((129, 1), (130, 1), (131, 2), (138, 1), (240, 2), (424, 1)),
+}
+_BPF_LD_ABS, _BPF_JEQ, _BPF_RET = 0x20, 0x15, 0x06
+_RET_ALLOW, _RET_EPERM = 0x7FFF0000, 0x00050000 | 1
+PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+
+
+class _Filter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_ushort),
+        ("jt", ctypes.c_ubyte),
+        ("jf", ctypes.c_ubyte),
+        ("k", ctypes.c_uint),
+    ]
+
+
+class _Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_Filter))]
+
+
+def _no_sigkill_program(machine: str) -> list[tuple[int, int, int, int]]:
+    """BPF (code, jt, jf, k): for each signal syscall, EPERM when its signal argument is SIGKILL.
+
+    Layout: check the architecture; load the syscall number; one JEQ per signal
+    syscall jumping to that syscall's block; allow. Each block: load the
+    signal argument (its low 32 bits, little-endian), EPERM if SIGKILL, else allow."""
+    calls = _SIGNAL_SYSCALLS[machine]
+    count = len(calls)
+    program = [
+        (_BPF_LD_ABS, 0, 0, 4),  # seccomp_data.arch
+        (_BPF_JEQ, 1, 0, _AUDIT_ARCH[machine]),
+        (_BPF_RET, 0, 0, _RET_ALLOW),  # another ABI (e.g. 32-bit): not filtered
+        (_BPF_LD_ABS, 0, 0, 0),  # seccomp_data.nr
+    ]
+    program += [(_BPF_JEQ, count + 3 * index, 0, number) for index, (number, _) in enumerate(calls)]
+    program.append((_BPF_RET, 0, 0, _RET_ALLOW))
+    for _, argument in calls:
+        program += [
+            (_BPF_LD_ABS, 0, 0, 16 + 8 * argument),  # seccomp_data.args[argument]
+            (_BPF_JEQ, 0, 1, signal.SIGKILL),
+            (_BPF_RET, 0, 0, _RET_EPERM),
+            (_BPF_RET, 0, 0, _RET_ALLOW),
+        ]
+    return program
+
+
+def forbid_sigkill() -> bool:
+    """Install the filter in this process (inherited by its children). False where unsupported."""
+    machine = os.uname().machine
+    if machine not in _SIGNAL_SYSCALLS:
+        return False
+    instructions = _no_sigkill_program(machine)
+    array = (_Filter * len(instructions))(*(_Filter(*i) for i in instructions))
+    program = _Program(len(instructions), array)
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return False
+    return _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(program), 0, 0) == 0

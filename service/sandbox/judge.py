@@ -11,7 +11,8 @@ nothing here. A :class:`Remote` compares equal only to itself.
 Records go to the results stream, one JSON line each: ``{"total": n}``, then
 per test ``{"passed": bool}`` (tests mode) or ``{"value": v}`` /
 ``{"raised": type}`` (calls mode, compared by the host), then
-``{"timeout": true}`` if the budget ran out, then ``{"done": true}``.
+``{"timeout": true}`` if the budget ran out, ``{"gone": true}`` if the
+candidate stopped answering, then ``{"done": true}``.
 """
 
 import ast
@@ -195,6 +196,8 @@ class Judge:
             self.run_tests(names, payload["tests"])
         if self.connection.timed_out:
             self.record(timeout=True)
+        if self.connection.gone:
+            self.record(gone=True)  # the session checks how the candidate ended
         self.record(done=True)
 
     def run_calls(self, names: dict, fn_name: str, inputs: list) -> None:

@@ -46,6 +46,15 @@ class SandboxError(ComponentError):
     error_type = "sandbox_error"
 
 
+class SandboxKilled(SandboxError):
+    """The sandbox was killed from outside (OOM killer, an operator) before its verdict; retry."""
+
+    error_type = "sandbox_killed"
+    http_status = 503
+    grpc_code = "UNAVAILABLE"
+    retryable = True
+
+
 @dataclass(frozen=True)
 class SandboxLimits:
     timeout_s: float = 10.0

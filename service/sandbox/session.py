@@ -11,7 +11,10 @@ host over ``channel`` (one JSON line per message):
    forks the judge and forwards the judge's records;
 3. in stdio mode, reads ``{"inputs": [...]}`` (never the expected outputs,
    which stay on the host) and forwards ``{"case": {...}}`` per input;
-4. sends ``{"end": true}``; its exit takes every process of the session with it.
+4. sends ``{"killed": WHO}`` if the candidate or the judge died by SIGKILL
+   below its CPU limit: it cannot send SIGKILL itself (seccomp), so that
+   came from outside (the OOM killer, an operator) and is no verdict;
+5. sends ``{"end": true}``; its exit takes every process of the session with it.
 
 All cases of an item share one time budget.
 """
@@ -73,6 +76,7 @@ class Session:
             isolation.become(uid, workdir)
             limits = self.limits
             isolation.limit(limits["cpu_s"], limits["memory_mb"], limits["file_kb"], limits["processes"])
+            isolation.forbid_sigkill()
             body()
         finally:
             os._exit(0)
@@ -81,7 +85,7 @@ class Session:
         judge_uid, candidate_uid = self.spec["uids"]
         judge_end, candidate_end = socket.socketpair()
         source = self.source
-        self._fork(
+        candidate_pid = self._fork(
             {0: self.devnull, 1: self.devnull, 2: self.devnull, 3: candidate_end.fileno()},
             candidate_uid,
             "/tmp/candidate",
@@ -104,11 +108,33 @@ class Session:
         )
         os.close(results)
         judge_end.close()
+        candidate_gone = False
         with open(records, "rb") as stream:
             for line in iter(lambda: stream.readline(wire.MAX_LINE_BYTES), b""):
+                candidate_gone = candidate_gone or line.startswith(b'{"gone"')
                 self.channel.sendall(line if line.endswith(b"\n") else line + b"\n")
-        os.waitpid(judge_pid, 0)
+        if self.killed_from_outside(*os.wait4(judge_pid, 0)[1:]):
+            self.send(killed="judge")
+        elif candidate_gone and self.reaped_killed(candidate_pid):
+            self.send(killed="candidate")
         self.kill_children()
+
+    def reaped_killed(self, pid: int, wait_s: float = 0.2) -> bool:
+        """Whether ``pid`` (which stopped answering) died killed from outside; it may take a moment
+        between its socket closing and its exit status being there."""
+        exited = os.pidfd_open(pid)
+        try:
+            if not select.select([exited], [], [], wait_s)[0]:
+                return False  # still alive: it closed its socket itself
+            return self.killed_from_outside(*os.wait4(pid, 0)[1:])
+        finally:
+            os.close(exited)
+
+    def killed_from_outside(self, status: int, usage) -> bool:
+        """SIGKILLed, and not by the kernel at the CPU hard limit (the one SIGKILL it sends)."""
+        if not os.WIFSIGNALED(status) or os.WTERMSIG(status) != signal.SIGKILL:
+            return False
+        return usage.ru_utime + usage.ru_stime < self.limits["cpu_s"] + 0.5
 
     def run_stdio(self) -> None:
         inputs = self.receive_payload()["inputs"]
@@ -157,8 +183,9 @@ class Session:
                     outcome["output_limit"] = True
                     break
             if exited in ready and outcome["exit"] is None:
-                _, status = os.waitpid(pid, 0)
+                _, status, usage = os.wait4(pid, 0)
                 outcome["exit"] = os.waitstatus_to_exitcode(status)
+                outcome["killed"] = self.killed_from_outside(status, usage)
                 self.kill_children()  # background children no longer hold stdout open
         os.close(exited)
         self.kill_children()

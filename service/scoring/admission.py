@@ -3,7 +3,8 @@
 Requests that would push the count past ``max_items`` are refused with
 :class:`Overloaded` (429 + Retry-After) before any work is queued, so memory
 stays flat however hard callers push. An idle service admits any single
-request (the per-request item limit bounds it).
+request (the per-request item limit bounds it). A caller whose API key has an
+item quota is refused past it the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 
 from prometheus_client import Gauge
 
+from service.auth.caller import current_key
 from service.errors import Overloaded
 
 
@@ -25,6 +27,9 @@ class AdmissionControl:
 
     @contextmanager
     def admit(self, items: int) -> Iterator[None]:
+        key = current_key.get()
+        if key is not None and key.quota is not None:
+            key.quota.take(items, key.name)
         if self.inflight and self.inflight + items > self.max_items:
             raise Overloaded(
                 f"{self.inflight} items in flight; limit is {self.max_items}",

@@ -211,8 +211,14 @@ def test_code_rule_extracts_fenced_code_and_scores_the_pass_fraction():
 
 @pytest.mark.parametrize(
     "reference",
-    ["x = 1\n", "def check(c):\n    pass\n", "this is not python (", '{"inputs": [], "outputs": []}',
-     '{"inputs": ["1"], "outputs": ["1", "2"]}', '{"fn_name": "not valid", "inputs": [[1]], "outputs": [1]}'],
+    [
+        "x = 1\n",
+        "def check(c):\n    pass\n",
+        "this is not python (",
+        '{"inputs": [], "outputs": []}',
+        '{"inputs": ["1"], "outputs": ["1", "2"]}',
+        '{"fn_name": "not valid", "inputs": [[1]], "outputs": [1]}',
+    ],
 )
 def test_code_rule_refuses_a_reference_without_usable_tests(reference):
     rule = build_rule("code_tests", {"timeout_s": 3})
@@ -233,3 +239,73 @@ def test_a_dead_fork_server_is_restarted():
     runner._zygote._process.kill()
     runner._zygote._process.wait()
     assert run(ADD, "assert add(1, 2) == 3\n")[:2] == (1, 1)
+
+
+def kill_from_outside_when_running(uid):
+    """In a thread: SIGKILL every process of ``uid`` as soon as one runs (an OOM kill stand-in)."""
+    import signal
+    import threading
+
+    def killer():
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            pids = live_processes(uid)
+            if pids:
+                time.sleep(0.2)  # let it get going
+                for pid in live_processes(uid):
+                    os.kill(pid, signal.SIGKILL)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    return thread
+
+
+SLOW_ADD = "import time\ndef add(a, b):\n    time.sleep(3)\n    return a + b\n"
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="the sandbox uids need root")
+@pytest.mark.parametrize(
+    ("solution", "reference"),
+    [
+        (SLOW_ADD, "assert add(1, 2) == 3\n"),
+        ("import time\ntime.sleep(3)\nprint(3)\n", '{"inputs": [""], "outputs": ["3"]}'),
+    ],
+    ids=["judged", "stdio"],
+)
+def test_a_sandbox_killed_from_outside_is_an_error_not_a_zero(solution, reference):
+    killer = kill_from_outside_when_running(sandbox_uids()[1])
+    with pytest.raises(runner.SandboxKilled, match="killed from outside"):
+        run(solution, reference, SandboxLimits(timeout_s=8, memory_mb=256))
+    killer.join()
+
+
+@pytest.mark.parametrize(
+    "solution",
+    [
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
+        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(-1, signal.SIGKILL)\n",
+        "import signal, threading\nsignal.pthread_kill(threading.get_ident(), signal.SIGKILL)\n",
+    ],
+    ids=["self", "parent and everyone", "thread"],
+)
+def test_the_candidate_cannot_fake_an_outside_kill(solution):
+    passed, total, _ = run(solution + "def add(a, b):\n    return 0\n", "assert add(1, 2) == 3\n")
+    assert (passed, total) == (0, 1)  # a verdict, not sandbox_killed
+
+
+def test_running_into_the_cpu_hard_limit_is_a_verdict():
+    # Threads hashing large buffers release the GIL, so CPU time outruns the wall clock and
+    # the kernel's own SIGKILL at the hard limit comes first: that is the code's doing.
+    burn = (
+        "import hashlib, signal, threading\n"
+        "signal.signal(signal.SIGXCPU, signal.SIG_IGN)\n"
+        "data = b'x' * 8_000_000\n"
+        "def spin():\n    while True:\n        hashlib.sha256(data).digest()\n"
+        "for _ in range(4):\n    threading.Thread(target=spin, daemon=True).start()\n"
+        "spin()\n"
+    )
+    limits = SandboxLimits(timeout_s=6, memory_mb=512)
+    passed, total, _ = run(burn, '{"inputs": [""], "outputs": ["3"]}', limits)
+    assert (passed, total) == (0, 1)

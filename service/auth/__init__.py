@@ -1,0 +1,1 @@
+"""Bearer API keys for HTTP and gRPC, with optional per-key item quotas."""

@@ -1,0 +1,101 @@
+"""Running the app under uvicorn: graceful drain of both transports, and connection timeouts.
+
+On SIGTERM (or SIGINT) uvicorn starts its shutdown; :class:`DrainingServer`
+first calls :meth:`AppContext.begin_drain`, so at the same moment ``/readyz``
+turns 503 and gRPC health NOT_SERVING, the gRPC server refuses new calls, and
+uvicorn stops accepting connections. Work in flight on both transports then
+has ``drain_grace_s`` to finish before the process exits 0.
+
+:class:`HeaderTimeoutProtocol` closes a connection whose request headers have
+not fully arrived ``header_timeout_s`` after it opened or after its previous
+response (uvicorn's keep-alive timer stops at the first byte, so a client
+trickling headers would hold a connection forever).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from service.settings import Settings
+
+
+class HeaderTimeoutProtocol(HttpToolsProtocol):
+    header_timeout_s = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._arm_header_timer()
+
+    def _arm_header_timer(self) -> None:
+        self._disarm_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def on_headers_complete(self) -> None:
+        self._disarm_header_timer()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+
+class RedactApiKeys(logging.Filter):
+    """Keeps ``?api_key=...`` (the compat routes' way to pass a key) out of the access log."""
+
+    PATTERN = re.compile(r"(api_key=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.PATTERN.sub(r"\1REDACTED", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets=None) -> None:
+        context = getattr(self.app.state, "context", None)
+        if context is not None:
+            context.begin_drain()
+        await super().shutdown(sockets)
+
+
+def serve(app: FastAPI, settings: Settings) -> None:
+    """Run ``app`` until SIGTERM/SIGINT, then drain (see the module docstring)."""
+    protocol = type("Protocol", (HeaderTimeoutProtocol,), {"header_timeout_s": settings.header_timeout_s})
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        http=protocol,
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        timeout_graceful_shutdown=settings.drain_grace_s,
+    )
+    logging.getLogger("uvicorn.access").addFilter(RedactApiKeys())  # after Config set logging up
+    DrainingServer(config, app).run()
