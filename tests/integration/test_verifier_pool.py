@@ -198,7 +198,8 @@ async def test_workers_are_warmed_for_every_isolated_rule_before_ready():
         assert pool.ready
         # No rule has checked an item yet, but each worker already holds what the first check needs.
         modules = ["rouge_score", "sacrebleu", "math_verify"]
-        for loaded in await asyncio.gather(*(pool.run(loaded_modules, modules, timeout_s=30) for _ in range(2))):
+        checks = [pool.run(loaded_modules, modules, timeout_s=30) for _ in range(2)]
+        for loaded in await asyncio.gather(*checks):
             assert loaded == dict.fromkeys(modules, True)
     finally:
         pool.close()
