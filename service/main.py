@@ -78,7 +78,12 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
             max_deadline_ms=settings.max_deadline_ms,
         )
         admission = AdmissionControl(
-            settings.max_inflight_items, settings.overload_retry_after_s, metrics.inflight_items
+            settings.max_inflight_items,
+            settings.overload_retry_after_s,
+            metrics.inflight_items,
+            deadline_fraction=settings.admission_deadline_fraction,
+            probe_items=settings.admission_probe_items,
+            throughput_gauge=metrics.pipeline_throughput,
         )
         scorer = RewardScorer(runtime, cache, metrics, limits, admission)
         app.state.context = AppContext(settings=settings, metrics=metrics, scorer=scorer)

@@ -7,9 +7,10 @@ uvicorn stops accepting connections. Work in flight on both transports then
 has ``drain_grace_s`` to finish before the process exits 0.
 
 :class:`HeaderTimeoutProtocol` closes a connection whose request headers have
-not fully arrived ``header_timeout_s`` after it opened or after its previous
-response (uvicorn's keep-alive timer stops at the first byte, so a client
-trickling headers would hold a connection forever).
+not fully arrived ``header_timeout_s`` after it opened, or after the first
+byte of a later request (uvicorn's keep-alive timer, which covers the idle
+time between requests, stops at that first byte, so a client trickling
+headers would otherwise hold a connection forever).
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._between_requests = False
         self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self._between_requests:  # the first byte of the next request
+            self._between_requests = False
+            self._arm_header_timer()
+        super().data_received(data)
 
     def _arm_header_timer(self) -> None:
         self._disarm_header_timer()
@@ -52,8 +60,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm_header_timer()
+        self._between_requests = True  # idle time now belongs to the keep-alive timer
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
@@ -83,6 +90,9 @@ class DrainingServer(uvicorn.Server):
         if context is not None:
             context.begin_drain()
         await super().shutdown(sockets)
+        # uvicorn re-raises the signal once it has shut down (the process then dies of it);
+        # a completed drain is a clean exit (status 0), as orchestrators expect.
+        self._captured_signals.clear()
 
 
 def serve(app: FastAPI, settings: Settings) -> None:

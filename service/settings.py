@@ -68,7 +68,21 @@ class Settings(BaseSettings):
         description="Items admitted concurrently across all requests; beyond it requests get 429.",
     )
     overload_retry_after_s: float = Field(
-        1.0, gt=0, description="Value of Retry-After sent with 429 responses."
+        1.0,
+        gt=0,
+        description="Retry-After of 429s that no throughput estimate backs (item cap, model queue full).",
+    )
+    admission_deadline_fraction: float = Field(
+        0.4,
+        gt=0,
+        le=1,
+        description="A request is admitted only if its pipeline's backlog, at the measured throughput, "
+        "would let it finish within this fraction of its deadline (else a fast 429).",
+    )
+    admission_probe_items: int = Field(
+        256,
+        gt=0,
+        description="Items of one pipeline in flight at most while its throughput is not measured yet.",
     )
 
     cache_max_entries: int = Field(

@@ -48,8 +48,16 @@ def _item(item: pb.Item) -> dict[str, Any]:
     if item.HasField("group"):
         data["group"] = item.group
     if item.HasField("metadata"):
-        data["metadata"] = json_format.MessageToDict(item.metadata)
+        data["metadata"] = struct_dict(item.metadata)
     return data
+
+
+def struct_dict(message) -> dict[str, Any]:
+    """A ``google.protobuf.Struct`` as a dict; NaN and infinities (not JSON) are InvalidInput."""
+    try:
+        return json_format.MessageToDict(message)
+    except ValueError as exc:
+        raise InvalidInput(f"metadata: {exc}") from None
 
 
 def _optional_fields(message, names: tuple[str, ...]) -> dict[str, Any]:
@@ -99,7 +107,7 @@ def compare_request(message: pb.CompareRequest, remaining_s: float | None) -> Co
         if pair.HasField("reference"):
             entry["reference"] = pair.reference
         if pair.HasField("metadata"):
-            entry["metadata"] = json_format.MessageToDict(pair.metadata)
+            entry["metadata"] = struct_dict(pair.metadata)
         pairs.append(entry)
     return _validated(CompareRequest, {"pipeline": message.pipeline, "pairs": pairs, "options": data})
 

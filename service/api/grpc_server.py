@@ -51,14 +51,15 @@ class RewardService(reward_pb2_grpc.RewardServiceServicer):
 
     async def Score(self, request: pb.ScoreRequest, context: grpc.aio.ServicerContext) -> pb.ScoreResponse:
         body = _deferred(convert.score_request, request, context)
-        response = await self._unary(context, "grpc:Score", request.pipeline, self.ctx.scorer.score, body)
+        response = await self._unary(context, "grpc:Score", _pipeline(request), self.ctx.scorer.score, body)
         return convert.score_response(response)
 
     async def Compare(
         self, request: pb.CompareRequest, context: grpc.aio.ServicerContext
     ) -> pb.CompareResponse:
         body = _deferred(convert.compare_request, request, context)
-        response = await self._unary(context, "grpc:Compare", request.pipeline, self.ctx.scorer.compare, body)
+        scorer = self.ctx.scorer
+        response = await self._unary(context, "grpc:Compare", _pipeline(request), scorer.compare, body)
         return convert.compare_response(response)
 
     async def _unary(self, context: grpc.aio.ServicerContext, route: str, pipeline: str, call, body):
@@ -79,6 +80,11 @@ class RewardService(reward_pb2_grpc.RewardServiceServicer):
         # An async generator itself: grpc.aio picks the streaming handler by inspecting the method.
         async for answer in StreamSession(self.ctx, context).run(request_iterator):
             yield answer
+
+
+def _pipeline(request) -> str:
+    """The metric label: the named pipeline, or none for a message that did not parse."""
+    return "" if isinstance(request, Undecodable) else request.pipeline
 
 
 def _deferred(converter, request, context):

@@ -193,6 +193,12 @@ class Metrics:
             ["transport", "reason"],
             registry=r,
         )
+        self.pipeline_throughput = Gauge(
+            "rewardgate_pipeline_throughput_items_per_second",
+            "Measured items completed per busy second, per pipeline (what admission plans with).",
+            ["pipeline"],
+            registry=r,
+        )
         self.verifier_pool_restarts = Counter(
             "rewardgate_verifier_pool_restarts_total",
             "Times the verifier pool was replaced after a worker died unexpectedly.",

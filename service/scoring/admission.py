@@ -1,15 +1,27 @@
-"""Early refusal under overload: a bounded count of in-flight items.
+"""Early refusal under overload, derived from what can finish within the deadline.
 
-Requests that would push the count past ``max_items`` are refused with
-:class:`Overloaded` (429 + Retry-After) before any work is queued, so memory
-stays flat however hard callers push. An idle service admits any single
-request (the per-request item limit bounds it). A caller whose API key has an
-item quota is refused past it the same way.
+Each pipeline has a :class:`ThroughputMeter`: items completed per second of
+busy time (time with work in flight), exponentially weighted over
+``tau_s``. A request of ``n`` items and deadline ``D`` is admitted when its
+pipeline's backlog would let it finish in time at the measured rate::
+
+    (items in flight for the pipeline + n) / rate  <=  deadline_fraction * D
+
+otherwise it is refused at once with :class:`Overloaded` (429) and a
+``Retry-After`` of the time until the backlog has shrunk enough, so excess
+load turns into fast 429s rather than 504s after a long wait. Until a
+pipeline's rate is measured, at most ``probe_items`` of its items are in
+flight. ``max_items`` bounds all pipelines together (memory stays flat), and
+a caller whose API key has an item quota is refused past it. An idle
+pipeline admits any single request (the per-request item limit bounds it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from prometheus_client import Gauge
@@ -18,15 +30,75 @@ from service.auth.caller import current_key
 from service.errors import Overloaded
 
 
+class ThroughputMeter:
+    """Items completed per busy second, exponentially weighted with time constant ``tau_s``."""
+
+    def __init__(self, tau_s: float = 3.0, min_items: int = 32, clock: Callable[[], float] = time.monotonic):
+        self.tau_s = tau_s
+        self.min_items = min_items
+        self.inflight = 0
+        self._clock = clock
+        self._items = 0.0
+        self._busy_s = 0.0
+        self._last = clock()
+        self._last_rate: float | None = None
+
+    def _advance(self) -> None:
+        now = self._clock()
+        elapsed, self._last = now - self._last, now
+        if elapsed <= 0:
+            return
+        decay = math.exp(-elapsed / self.tau_s)
+        self._items *= decay
+        # The weighted busy time of the elapsed interval: its integral of e^(-age / tau).
+        self._busy_s = self._busy_s * decay + (self.tau_s * (1 - decay) if self.inflight else 0.0)
+
+    def start(self, items: int) -> None:
+        self._advance()
+        self.inflight += items
+
+    def finish(self, items: int, completed: bool) -> None:
+        self._advance()
+        self.inflight -= items
+        if completed:
+            self._items += items
+
+    def rate(self) -> float | None:
+        """Items per busy second; after an idle spell (too little recent evidence) the last
+        measured rate; None until ``min_items`` have ever been weighed."""
+        self._advance()
+        if self._items >= self.min_items and self._busy_s > 0:
+            self._last_rate = self._items / self._busy_s
+        return self._last_rate
+
+
 class AdmissionControl:
-    def __init__(self, max_items: int, retry_after_s: float, gauge: Gauge | None = None) -> None:
+    def __init__(
+        self,
+        max_items: int,
+        retry_after_s: float,
+        gauge: Gauge | None = None,
+        *,
+        deadline_fraction: float = 0.4,
+        probe_items: int = 256,
+        throughput_gauge: Gauge | None = None,
+        meter_factory: Callable[[], ThroughputMeter] = ThroughputMeter,
+    ) -> None:
         self.max_items = max_items
         self.retry_after_s = retry_after_s
+        self.deadline_fraction = deadline_fraction
+        self.probe_items = probe_items
         self.inflight = 0
+        self.meters: dict[str, ThroughputMeter] = defaultdict(meter_factory)
         self._gauge = gauge
+        self._throughput_gauge = throughput_gauge
 
     @contextmanager
-    def admit(self, items: int) -> Iterator[None]:
+    def admit(self, items: int, pipeline: str = "", deadline_s: float = math.inf) -> Iterator[None]:
+        """Admit ``items`` of ``pipeline`` due within ``deadline_s``, or raise Overloaded.
+
+        Work that raises out of the block counts as not completed (it does not
+        inflate the measured rate)."""
         key = current_key.get()
         if key is not None and key.quota is not None:
             key.quota.take(items, key.name)
@@ -35,11 +107,40 @@ class AdmissionControl:
                 f"{self.inflight} items in flight; limit is {self.max_items}",
                 retry_after_s=self.retry_after_s,
             )
+        meter = self.meters[pipeline]
+        self._check_backlog(meter, items, pipeline, deadline_s)
         self._add(items)
+        meter.start(items)
+        completed = False
         try:
             yield
+            completed = True
         finally:
+            meter.finish(items, completed)
             self._add(-items)
+
+    def _check_backlog(self, meter: ThroughputMeter, items: int, pipeline: str, deadline_s: float) -> None:
+        if not meter.inflight:
+            return
+        rate = meter.rate()
+        if rate is None:
+            if meter.inflight + items > self.probe_items:
+                raise Overloaded(
+                    f"pipeline {pipeline!r}: {meter.inflight} items in flight while its throughput "
+                    "is still being measured",
+                    retry_after_s=self.retry_after_s,
+                )
+            return
+        if self._throughput_gauge is not None:
+            self._throughput_gauge.labels(pipeline).set(rate)
+        expected_s = (meter.inflight + items) / rate
+        budget_s = self.deadline_fraction * deadline_s
+        if expected_s > budget_s:
+            raise Overloaded(
+                f"pipeline {pipeline!r}: {meter.inflight} items in flight at {rate:.0f} items/s would take "
+                f"{expected_s:.1f}s, over {budget_s:.1f}s of this request's deadline",
+                retry_after_s=expected_s - budget_s,
+            )
 
     def _add(self, items: int) -> None:
         self.inflight += items

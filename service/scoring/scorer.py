@@ -89,7 +89,7 @@ class RewardScorer:
             explain=options.explain,
         )
         groups = [item.group for item in request.items]
-        with self._admission.admit(len(validated.items)):
+        with self._admission.admit(len(validated.items), pipeline.name, validated.deadline_s):
             try:
                 async with asyncio.timeout(validated.deadline_s):
                     outcomes = await Evaluator(ctx).evaluate(
