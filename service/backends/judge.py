@@ -246,9 +246,11 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 def _describe(exc: BaseException) -> str:
+    """What callers see of an upstream failure: its status or kind, never the upstream's text
+    (it can carry account details or echo secrets); the text goes to the service log."""
     status = getattr(exc, "status_code", None)
-    text = str(exc)[:200]
-    return f"HTTP {status}: {text}" if status else f"{type(exc).__name__}: {text}"
+    log.warning("judge upstream failure: %s", str(exc)[:500])
+    return f"HTTP {status}" if status else type(exc).__name__
 
 
 def _backoff_hook(wait_max_s: float):

@@ -43,6 +43,7 @@ class SqlParams(RuleParams):
     timeout_s: float = Field(5.0, gt=0, le=300, description="Per-item limit (both queries).")
     syntax_credit: float = Field(0.1, ge=0, le=1, description="Score of a query that runs but differs.")
     max_rows: int = Field(100_000, gt=0, description="Rows fetched per query at most.")
+    memory_mb: int = Field(256, ge=16, le=65536, description="SQLite heap limit of the verifier process.")
 
 
 def extract_sql(response: str) -> str:
@@ -90,8 +91,13 @@ class SqlExecution(Rule):
         root = Path(self.params.database_dir).resolve()
         path = (root / str(name)).resolve() if name else None
         if path is None or root not in path.parents or not path.is_file():
-            raise InvalidReference(f"metadata.db must name a database file inside {root}")
+            # The server's directory is not the caller's business: name the field, not the path.
+            raise InvalidReference("metadata.db must name one of this rule's database files")
         connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        # Bound what one query can allocate: SQLite's heap (process-wide, so the verifier
+        # process stays small) and the largest string or blob a query may build.
+        connection.execute(f"PRAGMA hard_heap_limit = {self.params.memory_mb * 1024 * 1024}")
+        connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000_000)
         connection.set_authorizer(_authorize)
         return connection
 

@@ -170,9 +170,7 @@ def test_math_prose_reference_is_invalid_not_zero(reference):
     ],
 )
 def test_multiple_choice_hacks(response, expected):
-    started = time.monotonic()
     assert score("multiple_choice", response, "B") == expected
-    assert time.monotonic() - started < 1.0
 
 
 # ---------------------------------------------------------------- SQL
@@ -221,10 +219,9 @@ def test_tool_call_arguments_compare_as_json_types():
     assert exact == 1.0 and typed == pytest.approx(0.5)  # format and name, not the argument
 
 
-def test_tool_call_tag_flood_is_linear():
-    started = time.monotonic()
+def test_tool_call_tag_flood_scores_zero():
+    # Took 27 s with a backtracking pattern; linear with RE2 (bench/inline_rules.py).
     assert score("tool_call", "<tool_call>" * 18_000, '[{"name": "f", "arguments": {}}]') == 0.0
-    assert time.monotonic() - started < 1.0
 
 
 # ---------------------------------------------------------------- OpenRLHF compat
@@ -282,3 +279,21 @@ async def test_template_placeholders_in_a_response_are_not_expanded(judge_server
     await _judge(judge_server, [item], template='{response} vs {reference}. Reply JSON {{"score": N}}')
     user = judge_server.calls[-1]["body"]["messages"][-1]["content"]
     assert user.startswith("{reference} {prompt}") and user.count("SECRET-GOLD") == 1
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "SELECT zeroblob(500000000)",  # half a gigabyte in one value
+        "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r LIMIT 3000000) "
+        "SELECT group_concat(x) FROM r",  # a string built row by row
+    ],
+)
+def test_sql_memory_bombs_fail_as_queries_not_as_the_worker(sql, response):
+    assert sql(response, "SELECT v FROM t") == 0.0
+
+
+def test_sql_errors_do_not_reveal_the_server_directory(sql, tmp_path):
+    with pytest.raises(InvalidReference) as refused:
+        score("sql_execution", "SELECT 1", "SELECT 1", {"database_dir": str(tmp_path)}, db="../other.db")
+    assert str(tmp_path) not in refused.value.message

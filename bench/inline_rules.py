@@ -1,0 +1,84 @@
+"""Worst-case time of every inline rule on hostile responses of the largest accepted size.
+
+Inline rules run on the event loop, so each must be linear in its input. This
+times each one on responses built to trigger super-linear behaviour (runs of
+spaces after "answer", thousands of unclosed tags or fences, deep JSON,
+repeated words) at ``max_text_chars`` (200,000 by default) and reports the
+worst case per rule.
+
+Prints a table, then one JSON object (the last line) with the figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from service.items import ScoringItem
+from service.rules.registry import build_rule
+from service.settings import Settings
+
+SIZE = Settings().max_text_chars
+HOSTILE = {
+    "spaces after answer": "answer" + " " * SIZE + "1",
+    "unclosed fences": "```\n" * (SIZE // 4),
+    "unclosed json fences": "```json\n{" * (SIZE // 9),
+    "deep json": "[" * SIZE,
+    "unclosed think tags": "<think>" * (SIZE // 7),
+    "repeated think/answer": "</think><answer>" * (SIZE // 16),
+    "unclosed tool calls": "<tool_call>" * (SIZE // 11),
+    "unclosed boxed": "\\boxed{" * (SIZE // 7),
+    "repeated words": "a " * (SIZE // 2),
+}
+RULES = {
+    "exact_match": ({}, "a"),
+    "normalized_match": ({}, "a"),
+    "multiple_choice": ({}, "A"),
+    "contains": ({}, "a"),
+    "token_f1": ({}, "a"),
+    "regex": ({"pattern": "a+b"}, None),
+    "think_answer": ({}, None),
+    "length_window": ({"max_length": 10}, None),
+    "repetition_penalty": ({}, None),
+    "overlong_penalty": ({"max_length": 100, "cache_length": 10}, None),
+    "json_valid": ({}, None),
+    "json_schema": ({"schema": {"type": "object"}}, None),
+    "tool_call": ({}, "[]"),
+}
+
+
+def worst_case_ms(rule_type: str, params: dict, reference: str | None) -> tuple[float, str]:
+    rule = build_rule(rule_type, params)
+    assert not rule.isolated, rule_type
+    worst = (0.0, "")
+    for label, response in HOSTILE.items():
+        started = time.perf_counter()
+        with contextlib.suppress(Exception):  # a typed refusal is an answer too; only time matters
+            rule.evaluate(ScoringItem("", response, reference))
+        worst = max(worst, ((time.perf_counter() - started) * 1000, label))
+    return worst
+
+
+def main() -> None:
+    results = {name: worst_case_ms(name, params, ref) for name, (params, ref) in RULES.items()}
+    print(f"{'rule':<20} {'worst ms':>9}  input ({SIZE:,} chars)")
+    for name, (ms, label) in results.items():
+        print(f"{name:<20} {ms:>9.1f}  {label}")
+    print(
+        json.dumps(
+            {
+                "bench": "inline_rules",
+                "chars": SIZE,
+                "worst_ms": {k: round(v[0], 2) for k, v in results.items()},
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
