@@ -74,6 +74,37 @@ def test_second_request_is_served_from_redis_bit_for_bit_even_by_another_replica
     assert redis_server.client().keys("rewardgate:v1:*")
 
 
+@pytest.mark.chaos
+async def test_redis_stalled_mid_burst_costs_misses_not_requests(replicas, redis_server):
+    """SIGSTOP: Redis keeps its connections open but answers nothing (a hung host)."""
+    import os
+    import signal
+
+    service = replicas[0]
+
+    async def burst(client):
+        bodies = [{"pipeline": "combo" if i % 2 else "rm", "items": fresh_items(2)} for i in range(80)]
+        slots = asyncio.Semaphore(16)
+
+        async def one(body):
+            async with slots:
+                return await client.post("/v1/score", json=body)
+
+        return await asyncio.gather(*(one(body) for body in bodies))
+
+    async with httpx.AsyncClient(base_url=service.url, timeout=60) as client:
+        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        try:
+            responses = await burst(client)
+        finally:
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+    failed = [(r.status_code, r.text[:200]) for r in responses if r.status_code != 200]
+    assert failed == [], failed
+    assert all(isinstance(r["reward"], float) for resp in responses for r in resp.json()["results"])
+    assert service.metric("rewardgate_cache_operations_total", op="get", outcome="error") > 0
+
+
+@pytest.mark.chaos
 async def test_redis_stopped_mid_burst_fails_no_request_and_hits_resume(replicas, redis_server):
     service = replicas[0]
     answered = 0

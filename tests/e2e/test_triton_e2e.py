@@ -92,6 +92,45 @@ async def test_single_item_burst_reaches_triton_in_batches_with_local_scores(gat
     assert calls <= 60  # 120 single-item HTTP requests became at most 60 Triton calls
 
 
+@pytest.mark.chaos
+async def test_triton_stalled_mid_burst_gives_answers_or_retryable_errors_within_the_deadline(
+    gateway, triton_server, tiny_rm
+):
+    """SIGSTOP: Triton keeps its sockets open but answers nothing; then SIGCONT."""
+    import os
+    import signal
+
+    responses = [f"stall {i}" for i in range(48)]
+    expected = dict(zip(responses, expected_rewards(tiny_rm, responses), strict=True))
+    bodies = [single(r, deadline_ms=2000) for r in responses]
+
+    async def stall_soon():
+        await asyncio.sleep(0.2)
+        os.kill(triton_server.process.pid, signal.SIGSTOP)
+
+    try:
+        replies, _ = await asyncio.gather(
+            post_all(gateway.url, bodies, concurrency=8, timeout_s=15), stall_soon()
+        )
+    finally:
+        os.kill(triton_server.process.pid, signal.SIGCONT)
+    codes = []
+    for response, reply in zip(responses, replies, strict=True):
+        assert not isinstance(reply, Exception), f"request hung or broke: {reply!r}"
+        codes.append(reply.status_code)
+        if reply.status_code == 200:
+            assert reply.json()["results"][0]["reward"] == pytest.approx(expected[response], abs=1e-4)
+        else:
+            assert reply.status_code in (503, 504) and reply.json()["error"]["retryable"] is True, reply.text
+    assert any(code != 200 for code in codes), codes  # the stall was felt, and answered in time
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=15) as client:
+        while (await client.post("/v1/score", json=single("after stall"))).status_code != 200:
+            assert time.monotonic() < deadline, "the gateway did not recover after the stall"
+            await asyncio.sleep(0.5)
+
+
+@pytest.mark.chaos
 async def test_triton_killed_mid_burst_then_restarted(gateway, triton_server, tiny_rm):
     responses = [f"burst {i}" for i in range(160)]
     expected = dict(zip(responses, expected_rewards(tiny_rm, responses), strict=True))
