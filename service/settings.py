@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         "would let it finish within this fraction of its deadline (else a fast 429).",
     )
     admission_probe_items: int = Field(
-        256,
+        1024,
         gt=0,
         description="Items of one pipeline in flight at most while its throughput is not measured yet.",
     )

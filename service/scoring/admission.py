@@ -80,7 +80,7 @@ class AdmissionControl:
         gauge: Gauge | None = None,
         *,
         deadline_fraction: float = 0.4,
-        probe_items: int = 256,
+        probe_items: int = 1024,
         throughput_gauge: Gauge | None = None,
         meter_factory: Callable[[], ThroughputMeter] = ThroughputMeter,
     ) -> None:
