@@ -1,6 +1,7 @@
 """The gateway scoring through a real Triton server: batching, crash, restart."""
 
 import asyncio
+import collections
 import re
 import time
 
@@ -117,6 +118,7 @@ async def test_triton_stalled_mid_burst_gives_answers_or_retryable_errors_within
         else:
             assert reply.status_code in (503, 504) and reply.json()["error"]["retryable"] is True, reply.text
     assert any(code != 200 for code in codes), codes  # the stall was felt, and answered in time
+    print(f"triton stalled: {dict(collections.Counter(codes))}")
     deadline = time.monotonic() + 60
     async with httpx.AsyncClient(base_url=gateway.url, timeout=15) as client:
         while (await client.post("/v1/score", json=single("after stall"))).status_code != 200:
