@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench clean proto
+.PHONY: serve test lint bench clean proto tools
 
 $(STAMP): pyproject.toml clients/pyproject.toml
 	test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
@@ -17,12 +17,20 @@ $(STAMP): pyproject.toml clients/pyproject.toml
 serve: $(STAMP)
 	$(VENV)/bin/rewardgate serve
 
-test: $(STAMP)
+test: $(STAMP) tools
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/hadolint Dockerfile
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/hadolint Dockerfile
+
+# promtool (Debian's prometheus package) for the alert-rule tests; installed when
+# missing and we may (root), otherwise those tests say how to get it.
+tools:
+	@command -v promtool >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; } || true
 
 # Regenerate clients/rewardgate_client/v1 from proto/rewardgate/v1/reward.proto.
 proto: $(STAMP)

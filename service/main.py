@@ -85,6 +85,7 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
             probe_items=settings.admission_probe_items,
             throughput_gauge=metrics.pipeline_throughput,
         )
+        metrics.inflight_limit.set(settings.max_inflight_items)
         scorer = RewardScorer(runtime, cache, metrics, limits, admission)
         app.state.context = AppContext(settings=settings, metrics=metrics, scorer=scorer)
         runtime.start()

@@ -199,6 +199,26 @@ class Metrics:
             ["pipeline"],
             registry=r,
         )
+        self.verifier_busy = Gauge(
+            "rewardgate_verifier_busy_workers",
+            "Verifier processes running a check now.",
+            registry=r,
+        )
+        self.verifier_queued = Gauge(
+            "rewardgate_verifier_queued_checks",
+            "Checks waiting for a free verifier process.",
+            registry=r,
+        )
+        self.verifier_workers = Gauge(
+            "rewardgate_verifier_workers",
+            "Verifier processes in the pool.",
+            registry=r,
+        )
+        self.inflight_limit = Gauge(
+            "rewardgate_inflight_items_limit",
+            "REWARDGATE_MAX_INFLIGHT_ITEMS: the most items admitted at once.",
+            registry=r,
+        )
         self.verifier_pool_restarts = Counter(
             "rewardgate_verifier_pool_restarts_total",
             "Times the verifier pool was replaced after a worker died unexpectedly.",

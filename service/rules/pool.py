@@ -80,6 +80,8 @@ class VerifierPool:
         self._closed = False
         self._pool = self._new_pool()
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._running = 0
+        self._waiting = 0
 
     def _new_pool(self) -> pebble.ProcessPool:
         return pebble.ProcessPool(
@@ -88,6 +90,16 @@ class VerifierPool:
             initializer=functools.partial(_start_worker, self._task_dir, self._initializer),
             context=multiprocessing.get_context("spawn"),
         )
+
+    @property
+    def busy(self) -> int:
+        """Tasks handed to workers and not finished (abandoned ones included)."""
+        return self._running
+
+    @property
+    def queued(self) -> int:
+        """Calls waiting for a free worker."""
+        return self._waiting
 
     @property
     def active(self) -> bool:
@@ -151,15 +163,20 @@ class VerifierPool:
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
         slots = self._free_slots()
-        await slots.acquire()
+        self._waiting += 1
+        try:
+            await slots.acquire()
+        finally:
+            self._waiting -= 1
         token = uuid.uuid4().hex
         try:
             future = self._schedule(fn, args, timeout_s, token)
         except BaseException:
             slots.release()
             raise
+        self._running += 1
         loop = asyncio.get_running_loop()
-        future.add_done_callback(lambda _: _call_soon(loop, slots.release))
+        future.add_done_callback(lambda _: _call_soon(loop, self._finished, slots))
         try:
             return await _wait(future)
         except asyncio.CancelledError:
@@ -175,6 +192,10 @@ class VerifierPool:
             raise VerifierUnavailable("the verifier pool failed; it is being replaced") from exc
         except Exception as exc:
             raise VerifierError(f"verifier raised {type(exc).__name__}: {exc}") from exc
+
+    def _finished(self, slots: asyncio.Semaphore) -> None:
+        self._running -= 1
+        slots.release()
 
     def _abandon(self, future: pebble.ProcessFuture, token: str) -> None:
         """Never ``future.cancel()``: pebble would kill the worker that takes it."""

@@ -68,6 +68,10 @@ class ScoringRuntime:
             if isolated
             else None
         )
+        if self.pool is not None:
+            metrics.verifier_workers.set(self.pool.workers)
+            metrics.verifier_busy.set_function(lambda: self.pool.busy)
+            metrics.verifier_queued.set_function(lambda: self.pool.queued)
         self.sources: dict[str, ScoreSource] = {}
         for name, rule in rules.items():
             self.sources[f"rule:{name}"] = RuleSource(

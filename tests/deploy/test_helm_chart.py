@@ -1,0 +1,213 @@
+"""The Helm chart, rendered by a real helm and validated against real Kubernetes schemas.
+
+Rendered for the default values and for an "everything on" values file, at
+the oldest and newest Kubernetes versions the chart supports; every built-in
+object must validate strictly (an unknown kind or field is a failure), and
+the properties that matter are asserted: probes, drain times, autoscaling
+signal, disruption budget, hardened pods, secrets only from Secrets.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.support.helm import helm
+
+CHART = Path(__file__).resolve().parents[2] / "helm" / "rewardgate"
+KUBE_VERSIONS = ["1.25.0", "1.37.0"]  # oldest and newest supported
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}  # CRDs: not in the Kubernetes schemas
+
+EVERYTHING_ON = {
+    "pipelines": (
+        "models:\n"
+        "  rm: {kind: reward_model, backend: triton, path: /models/rm,\n"
+        "       triton_url: '{{ include \"rewardgate.fullname\" . }}-triton:8001', triton_model: rm}\n"
+        "pipelines:\n"
+        "  rm: {components: {helpful: {model: rm}}}\n"
+    ),
+    "secrets": {"existingSecret": "rewardgate-env"},
+    "auth": {"enabled": True, "existingSecret": "rewardgate-api-keys"},
+    "redis": {"builtin": {"enabled": True}},
+    "triton": {"enabled": True, "modelRepository": {"existingClaim": "triton-models"}},
+    "sandbox": {"enabled": True},
+    "env": {"REWARDGATE_VERIFIER_WORKERS": "4"},
+}
+
+
+def render(tmp_path: Path, values: dict | None = None, kube: str = "1.37.0", *extra: str) -> list[dict]:
+    args = ["template", "rg", str(CHART), "--kube-version", kube, *extra]
+    if values is not None:
+        values_file = tmp_path / "values.yaml"
+        values_file.write_text(yaml.safe_dump(values))
+        args += ["--values", str(values_file)]
+    result = helm(*args, check=False)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def by_kind(objects: list[dict], kind: str) -> list[dict]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def gateway(objects: list[dict]) -> dict:
+    (deployment,) = [d for d in by_kind(objects, "Deployment") if d["metadata"]["name"] == "rg-rewardgate"]
+    return deployment
+
+
+@pytest.mark.parametrize("kube", KUBE_VERSIONS)
+@pytest.mark.parametrize("values", [None, EVERYTHING_ON], ids=["defaults", "everything-on"])
+def test_every_object_validates_strictly(tmp_path, values, kube):
+    objects = render(tmp_path, values, kube, "--api-versions", "monitoring.coreos.com/v1")
+    validated = 0
+    for obj in objects:
+        if obj["kind"] in CUSTOM_KINDS:
+            continue
+        kubernetes_validate.validate(obj, kube, strict=True)  # raises on an unknown schema or field
+        validated += 1
+    assert validated >= 6
+
+
+@pytest.mark.parametrize("values", [None, EVERYTHING_ON], ids=["defaults", "everything-on"])
+def test_helm_lint_strict(tmp_path, values):
+    args = ["lint", "--strict", str(CHART)]
+    if values is not None:
+        (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
+        args += ["--values", str(tmp_path / "values.yaml")]
+    result = helm(*args, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_probes_drain_and_grace_fit_the_longest_deadline(tmp_path):
+    deployment = gateway(render(tmp_path))
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 600  # model loading
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    drain_s = float(env["REWARDGATE_DRAIN_GRACE_S"])
+    max_deadline_s = int(env["REWARDGATE_MAX_DEADLINE_MS"]) / 1000
+    pre_stop = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
+    assert drain_s > max_deadline_s
+    assert pod["terminationGracePeriodSeconds"] > pre_stop + drain_s
+    assert env["REWARDGATE_HOST"] == "0.0.0.0"
+
+
+def test_grace_shorter_than_a_deadline_fails_the_install(tmp_path):
+    values = {"deadlines": {"defaultMs": 30000, "maxMs": 300000}}
+    (tmp_path / "v.yaml").write_text(yaml.safe_dump(values))
+    result = helm("template", "rg", str(CHART), "--values", str(tmp_path / "v.yaml"), check=False)
+    assert result.returncode != 0 and "drain.graceSeconds must exceed" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "complaint"),
+    [
+        ("replicaCont=3", "replicaCont"),
+        ("autoscaling.cpuUtilization=high", "cpuUtilization"),
+        ("sandbox.enabled=yes-please", "sandbox"),
+    ],
+)
+def test_values_schema_rejects_typos_and_wrong_types(flag, complaint):
+    result = helm("template", "rg", str(CHART), "--set", flag, check=False)
+    assert result.returncode != 0 and complaint in result.stderr
+
+
+def test_hpa_scales_on_inflight_items_with_cpu_as_fallback_and_a_pdb_guards_drains(tmp_path):
+    objects = render(tmp_path)
+    (hpa,) = by_kind(objects, "HorizontalPodAutoscaler")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    metrics = {m["type"]: m for m in hpa["spec"]["metrics"]}
+    assert metrics["Pods"]["pods"]["metric"]["name"] == "rewardgate_inflight_items"
+    assert metrics["Resource"]["resource"]["name"] == "cpu"
+    (pdb,) = by_kind(objects, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] >= 1
+    assert "replicas" not in gateway(objects)["spec"]  # the HPA owns the count
+
+
+def test_grpc_has_a_headless_service_for_client_side_balancing(tmp_path):
+    services = {s["metadata"]["name"]: s for s in by_kind(render(tmp_path), "Service")}
+    assert services["rg-rewardgate-grpc"]["spec"]["clusterIP"] == "None"
+    assert {p["name"] for p in services["rg-rewardgate"]["spec"]["ports"]} == {"http", "grpc"}
+
+
+def test_pods_are_hardened_by_default(tmp_path):
+    pod = gateway(render(tmp_path))["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert any(v["name"] == "tmp" and "emptyDir" in v for v in pod["volumes"])
+
+
+@pytest.mark.parametrize("kube", KUBE_VERSIONS)
+def test_the_sandbox_switch_grants_exactly_its_privileges(tmp_path, kube):
+    deployment = gateway(render(tmp_path, {"sandbox": {"enabled": True}}, kube))
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsUser"] == 0
+    assert container["securityContext"]["capabilities"] == {
+        "drop": ["ALL"],
+        "add": ["SYS_ADMIN", "SETUID", "SETGID", "CHOWN", "FOWNER", "KILL", "DAC_OVERRIDE"],
+    }
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    if kube.startswith("1.25"):
+        assert annotations["container.apparmor.security.beta.kubernetes.io/gateway"] == "unconfined"
+    else:
+        assert container["securityContext"]["appArmorProfile"] == {"type": "Unconfined"}
+
+
+def test_secrets_come_only_from_secrets(tmp_path):
+    objects = render(tmp_path, {**EVERYTHING_ON, "redis": {"external": {"existingSecret": "redis"}}})
+    assert not by_kind(objects, "Secret")  # the chart never writes secret values
+    (container,) = gateway(objects)["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["REWARDGATE_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "redis", "key": "redis-url"}
+    for name, entry in env.items():
+        if (
+            any(word in name for word in ("KEY", "SECRET", "PASSWORD", "TOKEN"))
+            and name != "REWARDGATE_API_KEYS_FILE"
+        ):
+            assert "value" not in entry, name
+    assert container["envFrom"] == [{"secretRef": {"name": "rewardgate-env"}}]
+
+
+def test_monitoring_objects_need_their_api_and_ship_the_rules_and_dashboard(tmp_path):
+    without = {o["kind"] for o in render(tmp_path)}
+    assert not without & CUSTOM_KINDS
+    objects = render(tmp_path, None, "1.37.0", "--api-versions", "monitoring.coreos.com/v1")
+    assert {o["kind"] for o in objects} >= CUSTOM_KINDS
+    (rule,) = by_kind(objects, "PrometheusRule")
+    assert rule["spec"] == yaml.safe_load((CHART / "files" / "rules.yaml").read_text())
+    if shutil.which("promtool"):  # the rules file itself is checked in test_prometheus_rules.py
+        rules_file = tmp_path / "rules.yaml"
+        rules_file.write_text(yaml.safe_dump(rule["spec"]))
+        command = ["promtool", "check", "rules", str(rules_file)]
+        check = subprocess.run(command, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    dashboards = [c for c in by_kind(objects, "ConfigMap") if "rewardgate.json" in c.get("data", {})]
+    assert dashboards and dashboards[0]["metadata"]["labels"]["grafana_dashboard"] == "1"
+
+
+def test_triton_runs_on_a_gpu_with_readiness_on_its_health_endpoint(tmp_path):
+    objects = render(tmp_path, EVERYTHING_ON)
+    (triton,) = [d for d in by_kind(objects, "Deployment") if d["metadata"]["name"] == "rg-rewardgate-triton"]
+    (container,) = triton["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    pipelines = [
+        c for c in by_kind(objects, "ConfigMap") if c["metadata"]["name"] == "rg-rewardgate-pipelines"
+    ]
+    assert "rg-rewardgate-triton:8001" in pipelines[0]["data"]["pipelines.yaml"]
