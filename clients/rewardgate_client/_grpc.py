@@ -39,6 +39,9 @@ class GrpcTransport:
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),
+                # A name resolving to several pods (a headless Service) gets every one of
+                # them, calls spread round robin; one address behaves as before.
+                ("grpc.lb_policy_name", "round_robin"),
             ],
         )
         self._stub = RewardServiceStub(self._channel)

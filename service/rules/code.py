@@ -15,6 +15,7 @@ tests. A failure of the sandbox itself is ``sandbox_error``.
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 from pydantic import Field
@@ -39,6 +40,11 @@ class CodeTestsParams(RuleParams):
     memory_mb: int = Field(512, ge=64, le=65536, description="Address-space limit per process.")
     max_output_kb: int = Field(64, ge=1, description="Largest file or stdout the program may write.")
     max_processes: int = Field(32, ge=1, le=4096, description="Processes of the sandbox user.")
+    require_isolation: bool = Field(
+        True,
+        description="Refuse (sandbox_error) rather than run code with rlimits only when the service "
+        "cannot isolate it (not root: no namespaces, no separate uids).",
+    )
 
 
 class CodeTests(Rule):
@@ -52,6 +58,12 @@ class CodeTests(Rule):
         return self.params.timeout_s + 15
 
     def evaluate(self, item: ScoringItem) -> float:
+        if self.params.require_isolation and os.geteuid() != 0:
+            raise SandboxError(
+                "the code sandbox cannot isolate code here (the service does not run as root with the "
+                "sandbox privileges, docs/deploy.md#the-code-sandbox); set require_isolation: false "
+                "to accept rlimits only"
+            )
         plan = parse_reference(self.require_reference(item))
         limits = SandboxLimits(
             self.params.timeout_s, self.params.memory_mb, self.params.max_output_kb, self.params.max_processes

@@ -309,3 +309,11 @@ def test_running_into_the_cpu_hard_limit_is_a_verdict():
     limits = SandboxLimits(timeout_s=6, memory_mb=512)
     passed, total, _ = run(burn, '{"inputs": [""], "outputs": ["3"]}', limits)
     assert (passed, total) == (0, 1)
+
+
+def test_without_root_the_rule_refuses_rather_than_run_code_unisolated(monkeypatch):
+    from service.rules import code
+
+    monkeypatch.setattr(code.os, "geteuid", lambda: 10001)
+    with pytest.raises(runner.SandboxError, match="cannot isolate"):
+        build_rule("code_tests", {}).evaluate(ScoringItem("", ADD, "assert add(1, 2) == 3\n"))
