@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench clean proto tools
+.PHONY: serve test lint bench clean proto tools loadtest
 
 $(STAMP): pyproject.toml clients/pyproject.toml
 	test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ tools:
 # Regenerate clients/rewardgate_client/v1 from proto/rewardgate/v1/reward.proto.
 proto: $(STAMP)
 	$(PY) proto/generate.py
+
+# A load test scenario for a bounded time against the embedded default (or HOST=http://...);
+# reports go to loadtests/reports/. SCENARIO: User classes of loadtests/locustfile.py.
+SCENARIO ?= OpenRLHFUser GrpoGroupUser GrpcUnaryUser GrpcStreamUser RescoreUser MixedPipelineUser
+DURATION ?= 60s
+loadtest: $(STAMP)
+	$(PY) loadtests/run.py --scenario $(SCENARIO) --duration $(DURATION) $(if $(HOST),--host $(HOST))
 
 bench: $(STAMP)
 	$(PY) bench/batching.py

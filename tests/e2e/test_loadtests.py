@@ -1,0 +1,92 @@
+"""CI smoke of the load tests: every scenario against a really started service, gates enforced.
+
+About 45 s of load in all: the default mix, the overload scenario, and a run with
+a gate tightened until it must fail (showing that a missed gate fails the run).
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service.settings import default_pipeline_file
+from tests.support.server import ServiceProcess
+
+pytestmark = [pytest.mark.slow, pytest.mark.loadtest]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    process = ServiceProcess(default_pipeline_file(), log_path=tmp_path_factory.mktemp("load") / "log")
+    try:
+        yield process.wait()
+    finally:
+        process.stop()
+
+
+def load(service, out: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        str(ROOT / "loadtests" / "run.py"),
+        "--host",
+        service.url,
+        "--grpc-host",
+        service.grpc_target,
+        "--out",
+        str(out),
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=ROOT)
+
+
+def rows(out: Path) -> dict[str, dict]:
+    import csv
+
+    with open(out / "report_stats.csv") as handle:
+        return {row["Name"]: row for row in csv.DictReader(handle)}
+
+
+def test_the_default_mix_meets_its_gates_with_correct_rewards(service, tmp_path):
+    run = load(service, tmp_path, "--duration", "20s", "--users", "12")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "all gates met" in run.stdout + run.stderr
+    stats = rows(tmp_path)
+    for name in (
+        "openrlhf /get_reward",
+        "grpc Score (1 item)",
+        "grpc ScoreStream (32 items)",
+        "rescore (cache)",
+    ):
+        assert int(stats[name]["Request Count"]) > 0 and int(stats[name]["Failure Count"]) == 0, name
+    assert any(name.startswith("grpo group of") for name in stats)
+    assert any(name.startswith("mixed ") for name in stats)
+    assert int(stats["x-queue-time"]["Request Count"]) > 0  # server timings recorded
+    assert (tmp_path / "report.html").exists()
+
+
+def test_overload_is_refused_fast_with_retry_after(service, tmp_path):
+    run = load(service, tmp_path, "--scenario", "OverloadUser", "--duration", "15s", "--users", "16")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    stats = rows(tmp_path)
+    assert int(stats["overload 429"]["Request Count"]) > 0
+    assert int(stats["Aggregated"]["Failure Count"]) == 0
+
+
+def test_a_missed_gate_fails_the_run(service, tmp_path):
+    run = load(
+        service,
+        tmp_path,
+        "--scenario",
+        "GrpcUnaryUser",
+        "--duration",
+        "6s",
+        "--users",
+        "2",
+        "--",
+        "--max-p99-ms",
+        "0.001",
+    )
+    assert run.returncode != 0
+    assert "GATE MISSED: grpc Score (1 item): p99" in run.stdout + run.stderr
