@@ -35,6 +35,13 @@ except ImportError:  # pragma: no cover - the zygote's import path
     import wire
 
 
+_READY_FD = 9
+
+
+class SetupFailed(Exception):
+    """A sandbox process failed before running anything of the response."""
+
+
 class Session:
     def __init__(self, spec: dict, channel_fd: int, namespaced: bool) -> None:
         self.spec = spec
@@ -65,21 +72,39 @@ class Session:
         self.send(end=True)
 
     def _fork(self, fds: dict[int, int], uid: int, workdir: str, body) -> int:
-        """Fork a child that keeps only ``fds``, drops to ``uid`` under the limits and runs ``body``."""
+        """Fork a child that keeps only ``fds``, drops to ``uid`` under the limits and runs ``body``.
+
+        Returns once the child confirmed its set-up over a pipe that ``body`` never
+        holds, so code under test cannot fake a set-up failure (to dodge its score)
+        and a real one is never mistaken for the code's doing.
+
+        Raises:
+            SetupFailed: the child could not drop privileges or apply its limits."""
+        ready_read, ready_write = os.pipe()
         pid = os.fork()
-        if pid:
-            return pid
-        try:
-            isolation.keep_only_fds(fds)
-            if not self.namespaced:
-                os.setpgid(0, 0)
-            isolation.become(uid, workdir)
-            limits = self.limits
-            isolation.limit(limits["cpu_s"], limits["memory_mb"], limits["file_kb"], limits["processes"])
-            isolation.forbid_sigkill()
-            body()
-        finally:
-            os._exit(0)
+        if pid == 0:
+            try:
+                isolation.keep_only_fds({**fds, _READY_FD: ready_write})
+                if not self.namespaced:
+                    os.setpgid(0, 0)
+                isolation.become(uid, workdir)
+                limits = self.limits
+                isolation.limit(limits["cpu_s"], limits["memory_mb"], limits["file_kb"], limits["processes"])
+                isolation.forbid_sigkill()
+                os.write(_READY_FD, b"1")
+                os.close(_READY_FD)
+            except BaseException:
+                os._exit(1)
+            try:
+                body()
+            finally:
+                os._exit(0)
+        os.close(ready_write)
+        confirmed = os.read(ready_read, 1)
+        os.close(ready_read)
+        if confirmed != b"1":
+            raise SetupFailed(f"a sandbox process could not be set up (uid {uid})")
+        return pid
 
     def run_judged(self) -> None:
         judge_uid, candidate_uid = self.spec["uids"]

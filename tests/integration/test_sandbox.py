@@ -317,3 +317,13 @@ def test_without_root_the_rule_refuses_rather_than_run_code_unisolated(monkeypat
     monkeypatch.setattr(code.os, "geteuid", lambda: 10001)
     with pytest.raises(runner.SandboxError, match="cannot isolate"):
         build_rule("code_tests", {}).evaluate(ScoringItem("", ADD, "assert add(1, 2) == 3\n"))
+
+
+@pytest.mark.parametrize(
+    "reference", ['{"inputs": [""], "outputs": [""]}', "assert True\n"], ids=["stdio", "judged"]
+)
+def test_a_sandbox_process_that_cannot_be_set_up_is_an_error_not_a_score(reference):
+    # An impossible process limit makes setrlimit fail in the child, before any code runs.
+    # A stdio case expecting no output would otherwise pass on the child's empty, clean exit.
+    with pytest.raises(runner.SandboxError, match="failed"):
+        run("print()\n", reference, SandboxLimits(timeout_s=3, memory_mb=256, processes=-5))
