@@ -6,7 +6,7 @@
 set -euo pipefail
 TAG=${1:-localhost/rewardgate:dev}
 STORAGE=(--storage-driver=vfs)
-CAPS=SYS_ADMIN,SETUID,SETGID,CHOWN,FOWNER,KILL,DAC_OVERRIDE
+CAPS=SYS_ADMIN,SETUID,SETGID,CHOWN,KILL
 CODE='{"pipeline": "code", "items": [
   {"id": "correct", "response": "def add(a, b):\n    return a + b\n", "reference": "assert add(1, 2) == 3\n"},
   {"id": "network", "response": "import socket\ntry:\n    socket.create_connection((\"1.1.1.1\", 53), timeout=1)\n    reached = True\nexcept OSError:\n    reached = False\n", "reference": "assert not reached\n"},

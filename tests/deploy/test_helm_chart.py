@@ -159,7 +159,7 @@ def test_the_sandbox_switch_grants_exactly_its_privileges(tmp_path, kube):
     assert pod["securityContext"]["runAsUser"] == 0
     assert container["securityContext"]["capabilities"] == {
         "drop": ["ALL"],
-        "add": ["SYS_ADMIN", "SETUID", "SETGID", "CHOWN", "FOWNER", "KILL", "DAC_OVERRIDE"],
+        "add": ["SYS_ADMIN", "SETUID", "SETGID", "CHOWN", "KILL"],
     }
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
