@@ -44,7 +44,8 @@ import grpc  # noqa: E402
 from rewardgate_client.v1 import reward_pb2 as pb  # noqa: E402
 from rewardgate_client.v1 import reward_pb2_grpc  # noqa: E402
 
-_counter = itertools.count()
+# Unique per run (a service keeps its cache between runs): only RescoreUser repeats items.
+_counter = itertools.count(random.randrange(10**12))
 WRONG_REWARDS = {"count": 0}
 
 

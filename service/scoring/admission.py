@@ -1,8 +1,10 @@
 """Early refusal under overload, derived from what can finish within the deadline.
 
-Each pipeline has a :class:`ThroughputMeter`: items completed per second of
-busy time (time with work in flight), exponentially weighted over
-``tau_s``. A request of ``n`` items and deadline ``D`` is admitted when its
+Each pipeline has a :class:`PipelineMeter`: items completed per second of
+busy time (time with work in flight), exponentially weighted over a short and
+a long time constant; admission plans with the lower of the two, so a sudden
+drop (CPU taken by something else, a flood of refused requests to parse)
+counts at once while a sudden rise must last. A request of ``n`` items and deadline ``D`` is admitted when its
 pipeline's backlog would let it finish in time at the measured rate::
 
     (items in flight for the pipeline + n) / rate  <=  deadline_fraction * D
@@ -23,11 +25,19 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from prometheus_client import Gauge
 
 from service.auth.caller import current_key
 from service.errors import Overloaded
+
+
+@dataclass
+class Ticket:
+    """One admitted request; ``free_items``: how many were served whole from the cache."""
+
+    free_items: int = 0
 
 
 class ThroughputMeter:
@@ -57,11 +67,12 @@ class ThroughputMeter:
         self._advance()
         self.inflight += items
 
-    def finish(self, items: int, completed: bool) -> None:
+    def finish(self, items: int, completed: bool, computed: int | None = None) -> None:
+        """``items`` leave; ``computed`` of them (all by default) count as throughput if completed."""
         self._advance()
         self.inflight -= items
         if completed:
-            self._items += items
+            self._items += items if computed is None else computed
 
     def rate(self) -> float | None:
         """Items per busy second; after an idle spell (too little recent evidence) the last
@@ -70,6 +81,30 @@ class ThroughputMeter:
         if self._items >= self.min_items and self._busy_s > 0:
             self._last_rate = self._items / self._busy_s
         return self._last_rate
+
+
+class PipelineMeter:
+    """Two :class:`ThroughputMeter` over different time constants; the rate is the lower."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.fast = ThroughputMeter(tau_s=1.0, clock=clock)
+        self.slow = ThroughputMeter(tau_s=5.0, clock=clock)
+
+    @property
+    def inflight(self) -> int:
+        return self.slow.inflight
+
+    def start(self, items: int) -> None:
+        self.fast.start(items)
+        self.slow.start(items)
+
+    def finish(self, items: int, completed: bool, computed: int | None = None) -> None:
+        self.fast.finish(items, completed, computed)
+        self.slow.finish(items, completed, computed)
+
+    def rate(self) -> float | None:
+        rates = [r for r in (self.fast.rate(), self.slow.rate()) if r is not None]
+        return min(rates) if rates else None
 
 
 class AdmissionControl:
@@ -82,23 +117,25 @@ class AdmissionControl:
         deadline_fraction: float = 0.4,
         probe_items: int = 1024,
         throughput_gauge: Gauge | None = None,
-        meter_factory: Callable[[], ThroughputMeter] = ThroughputMeter,
+        meter_factory: Callable[[], ThroughputMeter | PipelineMeter] = PipelineMeter,
     ) -> None:
         self.max_items = max_items
         self.retry_after_s = retry_after_s
         self.deadline_fraction = deadline_fraction
         self.probe_items = probe_items
         self.inflight = 0
-        self.meters: dict[str, ThroughputMeter] = defaultdict(meter_factory)
+        self.meters: dict[str, ThroughputMeter | PipelineMeter] = defaultdict(meter_factory)
         self._gauge = gauge
         self._throughput_gauge = throughput_gauge
 
     @contextmanager
-    def admit(self, items: int, pipeline: str = "", deadline_s: float = math.inf) -> Iterator[None]:
+    def admit(self, items: int, pipeline: str = "", deadline_s: float = math.inf) -> Iterator[Ticket]:
         """Admit ``items`` of ``pipeline`` due within ``deadline_s``, or raise Overloaded.
 
-        Work that raises out of the block counts as not completed (it does not
-        inflate the measured rate)."""
+        Yields a :class:`Ticket` on which the caller records how many items cost
+        nothing (served whole from the cache). Only the other, computed items
+        count as throughput, and only when the block completes: cache hits and
+        failed work would otherwise inflate the measured rate."""
         key = current_key.get()
         if key is not None and key.quota is not None:
             key.quota.take(items, key.name)
@@ -111,15 +148,18 @@ class AdmissionControl:
         self._check_backlog(meter, items, pipeline, deadline_s)
         self._add(items)
         meter.start(items)
+        ticket = Ticket()
         completed = False
         try:
-            yield
+            yield ticket
             completed = True
         finally:
-            meter.finish(items, completed)
+            meter.finish(items, completed, computed=items - ticket.free_items)
             self._add(-items)
 
-    def _check_backlog(self, meter: ThroughputMeter, items: int, pipeline: str, deadline_s: float) -> None:
+    def _check_backlog(
+        self, meter: ThroughputMeter | PipelineMeter, items: int, pipeline: str, deadline_s: float
+    ) -> None:
         if not meter.inflight:
             return
         rate = meter.rate()

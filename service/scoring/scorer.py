@@ -89,7 +89,7 @@ class RewardScorer:
             explain=options.explain,
         )
         groups = [item.group for item in request.items]
-        with self._admission.admit(len(validated.items), pipeline.name, validated.deadline_s):
+        with self._admission.admit(len(validated.items), pipeline.name, validated.deadline_s) as ticket:
             try:
                 async with asyncio.timeout(validated.deadline_s):
                     outcomes = await Evaluator(ctx).evaluate(
@@ -99,6 +99,9 @@ class RewardScorer:
                 raise DeadlineExceeded(
                     f"request deadline of {validated.deadline_s * 1000:.0f} ms passed"
                 ) from None
+            ticket.free_items = sum(
+                1 for o in outcomes if o.components and len(o.cached) == len(o.components)
+            )
         results = [
             self._result(pipeline, item_id, outcome, options)
             for item_id, outcome in zip(validated.ids, outcomes, strict=True)

@@ -78,3 +78,12 @@ def test_an_idle_pipeline_admits_any_single_request_and_probes_before_measuring(
     # Idle: admitted whatever it costs; then probing until a rate is measured.
     with admission.admit(5_000, "p", deadline_s=0.001), pytest.raises(Overloaded, match="being measured"):
         admission.admit(1, "p", deadline_s=60).__enter__()
+
+
+def test_cache_hits_do_not_count_as_throughput():
+    clock = Clock()
+    admission = make(clock)
+    warm(admission, clock, rate=100)
+    with admission.admit(1000, "p", deadline_s=60) as ticket:  # all served from the cache, at once
+        ticket.free_items = 1000
+    assert admission.meters["p"].rate() == pytest.approx(100, rel=0.1)
