@@ -199,8 +199,11 @@ def _next(channel: socket.socket, reader, deadline: float) -> dict | None:
     return message
 
 
-def live_processes(uid: int) -> list[int]:
-    """Pids of the processes of ``uid`` that are not zombies (for tests and diagnostics)."""
+def live_processes(uids: int | range | set[int]) -> list[int]:
+    """Pids of the processes (not zombies) of ``uids`` (one uid, or several), in one pass over /proc.
+
+    For tests and diagnostics."""
+    wanted = {uids} if isinstance(uids, int) else uids
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -208,6 +211,7 @@ def live_processes(uid: int) -> list[int]:
         except OSError:
             continue
         fields = dict(line.split(":\t", 1) for line in lines if ":\t" in line)
-        if fields.get("Uid", "").split("\t")[0] == str(uid) and not fields.get("State", "").startswith("Z"):
+        uid = int(fields.get("Uid", "-1").split("\t")[0])
+        if uid in wanted and not fields.get("State", "").startswith("Z"):
             found.append(int(status.parent.name))
     return found

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from rewardgate_client.v1 import reward_pb2 as pb
 
+from service.sandbox.runner import live_processes
 from service.settings import default_pipeline_file
 from tests.support.server import ServiceProcess
 
@@ -42,16 +43,7 @@ def service(tmp_path_factory):
 
 
 def sandbox_processes() -> list[int]:
-    found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
-        except OSError:
-            continue
-        uid = int(fields.get("Uid", "0").split("\t")[0])
-        if uid in SANDBOX_UIDS and not fields.get("State", "").startswith("Z"):
-            found.append(int(status.parent.name))
-    return found
+    return live_processes(SANDBOX_UIDS)
 
 
 def verifier_workers(service: ServiceProcess) -> list[int]:

@@ -4,7 +4,6 @@ import asyncio
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -144,17 +143,9 @@ async def test_a_worker_killed_from_outside_heals_the_pool_and_readiness_follows
 
 
 def sandbox_processes() -> list[int]:
-    """Live processes under the sandbox uids (61000 and up), in one pass over /proc."""
-    found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
-        except OSError:
-            continue
-        uid = int(fields.get("Uid", "0").split("\t")[0])
-        if 61_000 <= uid < 65_000 and not fields.get("State", "").startswith("Z"):
-            found.append(int(status.parent.name))
-    return found
+    from service.sandbox.runner import live_processes
+
+    return live_processes(range(61_000, 65_000))
 
 
 async def test_cancelling_a_code_check_kills_its_sandbox_at_once_and_spares_the_worker(pool):
