@@ -56,7 +56,7 @@ class AsyncRewardClient:
         self.timeout_s = timeout_s
         self.chunk_size = chunk_size
         self.max_concurrency = max_concurrency
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy.from_env()
         self._budget = RetryBudget(self.retry)
         api_key = api_key if api_key is not None else os.environ.get("REWARDGATE_API_KEY") or None
         if url.startswith("grpc://"):

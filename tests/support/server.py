@@ -25,11 +25,18 @@ def score_ok(service: ServiceProcess, pipeline: str, items: list[dict], **option
 
 
 class ServiceProcess:
-    def __init__(self, config: Path, env: dict[str, str] | None = None, log_path: Path | None = None):
-        self.port = free_port()
+    def __init__(
+        self,
+        config: Path,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+        port: int | None = None,
+        grpc_port: int | None = None,
+    ):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self.grpc_port = free_port()
+        self.grpc_port = grpc_port or free_port()
         self.grpc_target = f"127.0.0.1:{self.grpc_port}"
         full_env = {
             **os.environ,
