@@ -7,6 +7,8 @@ OpenRLHF's reward_func(queries, prompts, labels), slime's per-sample POST
 with aiohttp and raise_for_status.
 """
 
+import math
+
 import aiohttp
 import pytest
 import torch
@@ -57,22 +59,37 @@ async def test_trl_async_reward_function(service):
     assert rewards == [1.0, 0.0]
 
 
-def test_verl_compute_score_routes_by_data_source_and_returns_components(service):
+def test_verl_compute_score_routes_by_data_source_with_the_same_keys_for_every_sample(service):
     compute_score, compute_score_batch, _ = make_compute_score(
         service.url, routes={"openai/gsm8k": "math"}, default_pipeline="rlvr"
     )
-    assert compute_score("openai/gsm8k", "\\boxed{4}", "4", {"split": "train", "index": 0}) == {
-        "score": 1.0,
-        "correct": 1.0,
-    }
+    gsm8k = compute_score("openai/gsm8k", "\\boxed{4}", "4", {"split": "train", "index": 0})
     other = compute_score("lighteval/MATH", "<think>x</think><answer>\\boxed{4}</answer>", "4")
-    assert set(other) == {"score", "correct", "fmt", "length"} and other["score"] == pytest.approx(1.5)
+    # verl collects extra info per key across a batch: every sample carries every routed component.
+    assert set(gsm8k) == set(other) == {"score", "correct", "fmt", "length"}
+    assert gsm8k["score"] == 1.0 and gsm8k["correct"] == 1.0 and math.isnan(gsm8k["fmt"])
+    assert other["score"] == pytest.approx(1.5)
     batch = compute_score_batch(
         ["openai/gsm8k", "lighteval/MATH", "openai/gsm8k"],
         ["\\boxed{1}", "\\boxed{2}", "\\boxed{3}"],
         ["1", "2", "0"],
     )
-    assert [b["correct"] for b in batch] == [1.0, 1.0, 0.0] and "fmt" in batch[1]
+    assert [b["correct"] for b in batch] == [1.0, 1.0, 0.0] and batch[1]["fmt"] == 0.0
+
+
+def test_verl_batch_of_256_numpy_values_with_mixed_routes(service):
+    import numpy as np
+
+    _, compute_score_batch, _ = make_compute_score(
+        service.url, routes={"openai/gsm8k": "math"}, default_pipeline="rlvr"
+    )
+    sources = np.array(["openai/gsm8k", "lighteval/MATH"] * 128, dtype=object)
+    solutions = np.array([f"\\boxed{{{i}}}" for i in range(256)], dtype=object)
+    truths = np.array([str(i if i % 3 else i + 1) for i in range(256)], dtype=object)
+    extra = np.array([{"index": np.int64(i), "split": "train"} for i in range(256)], dtype=object)
+    batch = compute_score_batch(sources, solutions, truths, extra)
+    assert len(batch) == 256 and len({frozenset(b) for b in batch}) == 1  # one key set: verl stacks them
+    assert [b["correct"] for b in batch] == [0.0 if i % 3 == 0 else 1.0 for i in range(256)]
 
 
 def test_verl_failed_sample_raises_instead_of_scoring_zero(service):

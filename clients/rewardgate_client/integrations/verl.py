@@ -14,13 +14,19 @@ variables (they reach Ray workers): ``REWARDGATE_URL`` (default
 own with :func:`make_compute_score`.
 
 The result is a dict ``{"score": reward, <component>: value, ...}`` so verl
-logs the components. verl needs a number for every sample; a failed sample
-raises :class:`~rewardgate_client.errors.ItemFailed` (never a made-up 0).
+logs the components. verl needs the same keys for every sample of a batch, so
+the keys are the components of every pipeline the routes can pick (asked from
+the service once); a sample whose pipeline lacks one gets NaN there. verl
+needs a number for every sample; a failed sample raises
+:class:`~rewardgate_client.errors.ItemFailed` (never a made-up 0). Batch
+arguments may be lists or numpy arrays, as verl passes them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -42,8 +48,14 @@ class Router:
         return self.routes.get(data_source, self.default)
 
 
+def _plain(value: Any) -> Any:
+    """numpy arrays and scalars (as verl passes them) as plain Python values."""
+    return value.tolist() if hasattr(value, "tolist") else value
+
+
 def _item(solution_str: str, ground_truth: Any, extra_info: Any) -> dict[str, Any]:
-    item: dict[str, Any] = {"response": solution_str}
+    item: dict[str, Any] = {"response": str(solution_str)}
+    ground_truth = _plain(ground_truth)
     if ground_truth is not None:
         item["reference"] = ground_truth if isinstance(ground_truth, str) else json.dumps(ground_truth)
     if isinstance(extra_info, dict):
@@ -56,14 +68,14 @@ def _item(solution_str: str, ground_truth: Any, extra_info: Any) -> dict[str, An
     return item
 
 
-def _as_dict(result: Result) -> dict[str, Any]:
+def _as_dict(result: Result, keys: list[str]) -> dict[str, Any]:
     if result.reward is None:
         name, error = next(iter(result.errors.items()), ("reward", None))
         detail = f"{name}: {error.type}: {error.message}" if error else "no reward"
         raise ItemFailed(
             f"rewardgate could not score this sample ({detail})", retryable=bool(error and error.retryable)
         )
-    return {"score": result.reward, **result.components}
+    return {"score": result.reward, **{key: result.components.get(key, math.nan) for key in keys}}
 
 
 def make_compute_score(
@@ -72,35 +84,44 @@ def make_compute_score(
     """``(compute_score, compute_score_batch, compute_score_async)`` for one service."""
     route = Router(routes, default_pipeline)
     clients: dict[int, AsyncRewardClient] = {}
+    known_keys: list[list[str]] = []
+
+    def keys() -> list[str]:
+        """Components of every pipeline a route can pick: the extra-info keys of every sample."""
+        if not known_keys:
+            routed = set(route.routes.values()) | {route.default}
+            listed = shared_client(url).pipelines()
+            names = {c for p in listed if p["name"] in routed for c in p.get("components", {})}
+            known_keys.append(sorted(names))
+        return known_keys[0]
 
     def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict[str, Any]:
         (result,) = shared_client(url).score(
-            [_item(solution_str, ground_truth, extra_info)], route(data_source), **options
+            [_item(solution_str, ground_truth, extra_info)], route(str(data_source)), **options
         )
-        return _as_dict(result)
+        return _as_dict(result, keys())
 
     def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=None, **kwargs):
-        extra_infos = extra_infos or [None] * len(solution_strs)
+        count = len(solution_strs)
+        extra_infos = [None] * count if extra_infos is None else list(extra_infos)
         by_pipeline: dict[str, list[int]] = {}
-        for index, source in enumerate(data_sources):
-            by_pipeline.setdefault(route(source), []).append(index)
-        answers: list[dict[str, Any] | None] = [None] * len(solution_strs)
+        for index, source in enumerate(list(data_sources)):
+            by_pipeline.setdefault(route(str(source)), []).append(index)
+        answers: list[dict[str, Any] | None] = [None] * count
         client = shared_client(url)
         for pipeline, indices in by_pipeline.items():
             items = [_item(solution_strs[i], ground_truths[i], extra_infos[i]) for i in indices]
             for index, result in zip(indices, client.score(items, pipeline, **options), strict=True):
-                answers[index] = _as_dict(result)
+                answers[index] = _as_dict(result, keys())
         return answers
 
     async def compute_score_async(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
-        import asyncio
-
         loop_id = id(asyncio.get_running_loop())
         client = clients.get(loop_id) or clients.setdefault(loop_id, AsyncRewardClient(url))
         (result,) = await client.score(
-            [_item(solution_str, ground_truth, extra_info)], route(data_source), **options
+            [_item(solution_str, ground_truth, extra_info)], route(str(data_source)), **options
         )
-        return _as_dict(result)
+        return _as_dict(result, await asyncio.to_thread(keys))
 
     return compute_score, compute_score_batch, compute_score_async
 
