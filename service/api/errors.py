@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.context import ClientDisconnected
 from service.errors import InvalidInput, RewardgateError
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,9 @@ class InternalErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnected:
+            # A caller going away is not a bug: counted as its own type, no traceback, no reply.
+            self.record("client_disconnected")
         except Exception as exc:
             log.exception("unhandled error", exc_info=exc)
             self.record("internal")

@@ -96,6 +96,10 @@ def test_client_disconnect_cancels_queued_work(slow_service):
         "rewardgate_requests_total", route="/v1/score", pipeline="rm", status="499"
     )
     assert disconnected >= 1
+    # Counted as its own type, not as an internal error with a traceback.
+    wait_for_metric_increase(slow_service, "rewardgate_errors_total", 0, error_type="client_disconnected")
+    assert slow_service.metric("rewardgate_errors_total", error_type="internal") == 0
+    assert "unhandled error" not in slow_service.log()
 
 
 def wait_for_metric_increase(service, name, before, timeout_s=30, **labels):
