@@ -63,8 +63,7 @@ async def slime_reward(
     """slime: ``{"prompt", "response", "label"}`` -> the reward (a JSON number)."""
     name = pipeline or ctx.settings.compat_pipeline
     with ctx.observe("/slime/reward", name):
-        label = body.label if body.label is None or isinstance(body.label, str) else json.dumps(body.label)
-        metadata = body.metadata if isinstance(body.metadata, dict) else {}
+        label, metadata = slime_reference(body)
         item = ScoreItem(
             id="0", prompt=body.prompt, response=body.response, reference=label, metadata=metadata
         )
@@ -75,6 +74,29 @@ async def slime_reward(
         reward = _reward_or_raise(scored)
     response.headers.update(timing_headers(timings))
     return {"reward": reward, **(scored.components or {})} if components else reward
+
+
+#: Keys under which slime datasets keep the answer inside a dict label.
+ANSWER_KEYS = ("ground_truth", "answer", "reference", "label", "solution")
+
+
+def slime_reference(body: SlimeRewardRequest) -> tuple[str | None, dict]:
+    """(reference, metadata) of a slime sample.
+
+    A dict label holding an answer under one of :data:`ANSWER_KEYS` gives that
+    answer (the whole dict joins the metadata, for rules reading it); any other
+    non-text label is JSON-encoded, as rules with structured references (code
+    cases, tool calls) expect. A JSON object a rule cannot use is then its
+    ``invalid_reference``, never a silent 0."""
+    metadata = dict(body.metadata) if isinstance(body.metadata, dict) else {}
+    label = body.label
+    if isinstance(label, dict):
+        key = next((k for k in ANSWER_KEYS if isinstance(label.get(k), str | int | float)), None)
+        if key is not None:
+            return str(label[key]), {**metadata, "label": label}
+    if label is None or isinstance(label, str):
+        return label, metadata
+    return json.dumps(label), metadata
 
 
 def openrlhf_items(body: OpenRLHFRewardRequest) -> list[ScoreItem]:

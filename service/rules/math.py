@@ -8,6 +8,7 @@ the worker process instead.
 
 from __future__ import annotations
 
+import json
 import re
 
 from pydantic import Field
@@ -41,8 +42,8 @@ class MathVerify(Rule):
         from math_verify import parse, verify  # heavy import, only in workers
 
         reference = self.require_reference(item)
-        if reads_as_prose(reference):
-            raise InvalidReference(f"the reference reads as prose, not a math answer: {reference[:80]!r}")
+        if reads_as_prose(reference) or _is_json_object(reference):
+            raise InvalidReference(f"the reference is not a math answer: {reference[:80]!r}")
         gold = parse(_as_math(reference), parsing_timeout=None)
         # parse() falls back to the raw string when nothing mathematical was found.
         if not any(not isinstance(value, str) for value in gold):
@@ -78,6 +79,17 @@ _MATH_WORDS = frozenset(
         *("log", "exp", "sqrt", "max", "min", "mod", "gcd", "lcm", "det", "deg", "inf", "sup", "lim", "and"),
     }
 )
+
+
+def _is_json_object(reference: str) -> bool:
+    """``{"answer": ...}``: structured data, not math (sets like ``{1, 2}`` are not JSON)."""
+    text = reference.strip()
+    if not text.startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 def reads_as_prose(reference: str) -> bool:

@@ -128,3 +128,13 @@ async def test_slime_remote_rm_gets_a_number(service):
     with pytest.raises(aiohttp.ClientResponseError) as failed:
         await slime_remote_rm(url, {**sample, "label": "???"})
     assert failed.value.status == 422  # an error slime sees and retries, never a 0 reward
+
+
+async def test_slime_dict_labels_use_their_answer_or_fail_visibly(service):
+    url = service.url + "/slime/reward?pipeline=math"
+    sample = {"prompt": "2+2?", "response": "\\boxed{4}"}
+    assert await slime_remote_rm(url, {**sample, "label": {"ground_truth": "4", "source": "gsm8k"}}) == 1.0
+    assert await slime_remote_rm(url, {**sample, "label": {"answer": 4}}) == 1.0
+    with pytest.raises(aiohttp.ClientResponseError) as failed:  # no answer in it: not a silent 0
+        await slime_remote_rm(url, {**sample, "label": {"source": "gsm8k", "difficulty": 3}})
+    assert failed.value.status == 422

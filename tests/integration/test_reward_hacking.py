@@ -145,10 +145,18 @@ def test_math_hacks(response, expected):
     assert score("math_verify", response, "2", {"timeout_s": 20}) == expected
 
 
-@pytest.mark.parametrize("reference", ["see the textbook", "Paris", "the answer is in chapter 3"])
-def test_math_prose_reference_is_invalid_not_zero(reference):
-    with pytest.raises(InvalidReference, match="prose"):
+@pytest.mark.parametrize(
+    "reference",
+    ["see the textbook", "Paris", "the answer is in chapter 3", '{"answer": "3", "source": "gsm8k"}'],
+)
+def test_math_reference_that_is_not_math_is_invalid_not_zero(reference):
+    with pytest.raises(InvalidReference, match="not a math answer"):
         score("math_verify", "\\boxed{3}", reference)
+
+
+def test_math_set_and_interval_references_are_still_math():
+    assert score("math_verify", "\\boxed{\\{1, 2\\}}", "{1, 2}") == 1.0
+    assert score("math_verify", "\\boxed{[1, 2]}", "[1, 2]") == 1.0
 
 
 # ---------------------------------------------------------------- multiple choice
