@@ -24,16 +24,17 @@ def test_a_call_made_while_the_service_restarts_gets_its_answer(scheme):
             ServiceProcess(default_pipeline_file(), port=first.port, grpc_port=first.grpc_port)
         )
 
+    restarter = threading.Thread(target=restart_later)
     try:
         with RewardClient(url) as client:  # default retry policy, as the adapters use it
             assert client.score([{"response": "a", "reference": "a"}], pipeline="exact")[0].reward == 1.0
             first.stop()
-            restarter = threading.Thread(target=restart_later)
             restarter.start()
             result = client.score([{"response": "b", "reference": "b"}], pipeline="exact")
-            restarter.join()
         assert result[0].reward == 1.0
     finally:
+        if restarter.is_alive():
+            restarter.join()  # even when the call failed: the replacement must not outlive the test
         first.stop()
         for process in replacement:
             process.stop()

@@ -1,13 +1,18 @@
 """OpenRLHF: the python-file reward function mode backed by rewardgate.
 
-OpenRLHF's ``--remote_rm_url`` takes either an HTTP URL (point it at
-rewardgate's ``/get_reward``: no adapter needed) or a ``.py`` file defining
-``reward_func(queries, prompts, labels)``. For the second mode use
-clients/examples/openrlhf_reward_func.py, which re-exports :data:`reward_func`
-configured from ``REWARDGATE_URL`` and ``REWARDGATE_PIPELINE``.
+OpenRLHF's ``--reward.remote_url`` (``--remote_rm_url`` in older versions)
+takes either an HTTP URL (point it at rewardgate's ``/get_reward``: no adapter
+needed) or a ``.py`` file defining ``reward_func(queries, prompts, labels)``.
+For the second mode use clients/examples/openrlhf_reward_func.py, which
+re-exports :data:`reward_func` configured from ``REWARDGATE_URL``,
+``REWARDGATE_PIPELINE`` and ``REWARDGATE_TIMEOUT_S`` (seconds per call, 60 by
+default); the client also reads ``REWARDGATE_API_KEY`` and the retry settings.
 
-``queries`` are prompt + response texts; the response is the query minus its
-prompt prefix. The reply is ``{"rewards", "scores", "extra_logs"}`` (torch
+``queries`` are prompt + response texts, decoded with special tokens kept: the
+response is what follows the first occurrence of the prompt (a BOS may come
+first). A query that does not contain its prompt raises
+:class:`~rewardgate_client.errors.ItemFailed` rather than being scored whole
+(the prompt's own text could earn the reward). The reply is ``{"rewards", "scores", "extra_logs"}`` (torch
 tensors when torch is importable, as OpenRLHF expects; lists otherwise). A
 failed sample raises :class:`~rewardgate_client.errors.ItemFailed`.
 """
@@ -22,19 +27,29 @@ from rewardgate_client.errors import ItemFailed
 from rewardgate_client.integrations._shared import shared_client
 
 
-def make_reward_func(url: str, pipeline: str, **options: Any) -> Callable[..., dict[str, Any]]:
+def response_of(query: str, prompt: str) -> str:
+    if not prompt:
+        return query
+    at = query.find(prompt)
+    if at < 0:
+        raise ItemFailed("a query does not contain its prompt: the response cannot be separated from it")
+    return query[at + len(prompt) :]
+
+
+def make_reward_func(
+    url: str, pipeline: str, timeout_s: float = 60.0, **options: Any
+) -> Callable[..., dict[str, Any]]:
     def reward_func(
         queries: list[str], prompts: list[str], labels: list[Any] | None = None, **kwargs
     ) -> dict:
         labels = labels if labels is not None else [None] * len(queries)
         items = []
         for query, prompt, label in zip(queries, prompts, labels, strict=True):
-            response = query[len(prompt) :] if prompt and query.startswith(prompt) else query
-            item: dict[str, Any] = {"prompt": prompt, "response": response}
+            item: dict[str, Any] = {"prompt": prompt, "response": response_of(query, prompt)}
             if label is not None:
                 item["reference"] = str(label)
             items.append(item)
-        results = shared_client(url).score(items, pipeline, **options)
+        results = shared_client(url, timeout_s=timeout_s).score(items, pipeline, **options)
         rewards = []
         for result in results:
             if result.reward is None:
@@ -61,5 +76,7 @@ def _tensors(reply: dict[str, Any]) -> dict[str, Any]:
 
 
 reward_func = make_reward_func(
-    os.environ.get("REWARDGATE_URL", "http://127.0.0.1:8000"), os.environ.get("REWARDGATE_PIPELINE", "math")
+    os.environ.get("REWARDGATE_URL", "http://127.0.0.1:8000"),
+    os.environ.get("REWARDGATE_PIPELINE", "math"),
+    timeout_s=float(os.environ.get("REWARDGATE_TIMEOUT_S", "60")),
 )
