@@ -1,6 +1,7 @@
 """The killable verifier pool, with real worker processes."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -193,4 +194,23 @@ async def test_workers_are_warmed_for_every_isolated_rule_before_ready():
         for loaded in await asyncio.gather(*checks):
             assert loaded == dict.fromkeys(modules, True)
     finally:
+        pool.close()
+
+
+async def test_a_pool_that_cannot_be_replaced_is_reported_unrecoverable():
+    """What turns /healthz 503 (a liveness restart): replacements that keep failing."""
+    import functools
+
+    pool = VerifierPool(workers=1, initializer=functools.partial(os._exit, 3))  # workers die at start
+    supervisor = asyncio.create_task(pool.supervise(interval_s=0.1))
+    try:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(pool.warm(), 10)
+        deadline = time.monotonic() + 60
+        while pool.recoverable:
+            assert time.monotonic() < deadline, "the pool never gave up"
+            await asyncio.sleep(0.1)
+        assert pool.failed_restarts >= 3 and not pool.ready
+    finally:
+        supervisor.cancel()
         pool.close()
