@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-Message = dict[str, str]
+from service.chat import Message, content_text, for_chat_template
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +20,17 @@ class ScoringItem:
     steps: tuple[str, ...] | None = None
 
     def prompt_text(self) -> str:
-        """The prompt flattened to text (message contents joined by newlines)."""
+        """The prompt flattened to text (each message's text, joined by newlines)."""
         if isinstance(self.prompt, str):
             return self.prompt
-        return "\n".join(message.get("content", "") for message in self.prompt)
+        return "\n".join(content_text(message) for message in self.prompt)
 
     def messages(self) -> list[Message]:
-        """The prompt as chat messages, with the response as the assistant turn."""
-        prompt = self.prompt if isinstance(self.prompt, list) else [{"role": "user", "content": self.prompt}]
+        """The prompt as chat messages a text model's template renders (content as
+        text, :func:`service.chat.for_chat_template`), with the response as the assistant turn."""
+        prompt = (
+            for_chat_template(self.prompt)
+            if isinstance(self.prompt, list)
+            else [{"role": "user", "content": self.prompt}]
+        )
         return [*prompt, {"role": "assistant", "content": self.response}]

@@ -8,6 +8,7 @@ trailer (an ``RpcStatus`` holding an ``ErrorDetail``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -108,12 +109,25 @@ class GrpcTransport:
 
 
 def item_to_proto(item: dict[str, Any]) -> pb.Item:
+    """An item dict (the HTTP JSON shape) as a protobuf Item.
+
+    Raises:
+        InvalidInput: the item does not fit the wire shape (a wrong type, an
+            unknown message field), as the server would answer over HTTP.
+    """
+    try:
+        return _item_to_proto(item)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInput(f"item {item.get('id', '')!r}: {type(exc).__name__}: {exc}") from None
+
+
+def _item_to_proto(item: dict[str, Any]) -> pb.Item:
     prompt = item.get("prompt", "")
     message = pb.Item(id=str(item.get("id", "")), response=item["response"])
     if isinstance(prompt, str):
         message.prompt = prompt
     else:
-        message.messages.extend(pb.ChatMessage(role=m["role"], content=m["content"]) for m in prompt)
+        message.messages.extend(message_to_proto(m) for m in prompt)
     if item.get("reference") is not None:
         message.reference = item["reference"]
     if item.get("group") is not None:
@@ -121,6 +135,50 @@ def item_to_proto(item: dict[str, Any]) -> pb.Item:
     if item.get("metadata"):
         message.metadata.update(item["metadata"])
     return message
+
+
+#: Chat message fields the wire carries (the HTTP API refuses others too).
+_MESSAGE_FIELDS = {"role", "content", "tool_calls", "name", "tool_call_id", "reasoning_content"}
+
+
+def message_to_proto(message: dict[str, Any]) -> pb.ChatMessage:
+    """A chat message dict (text or content parts, tool calls) as a ChatMessage."""
+    unknown = sorted(set(message) - _MESSAGE_FIELDS)
+    if unknown:
+        raise ValueError(f"chat message field {unknown[0]!r} is not part of the API")
+    proto = pb.ChatMessage(role=message["role"])
+    content = message.get("content")
+    if isinstance(content, list):
+        proto.parts.extend(_part_to_proto(part) for part in content)
+    elif content is not None:
+        proto.content = content
+    proto.tool_calls.extend(_tool_call_to_proto(call) for call in message.get("tool_calls") or ())
+    for name in ("name", "tool_call_id", "reasoning_content"):
+        if message.get(name) is not None:
+            setattr(proto, name, message[name])
+    return proto
+
+
+def _part_to_proto(part: dict[str, Any]) -> pb.ContentPart:
+    proto = pb.ContentPart(type=part["type"])
+    if part.get("text") is not None:
+        proto.text = part["text"]
+    fields = {key: value for key, value in part.items() if key not in ("type", "text")}
+    if fields:
+        proto.fields.update(fields)
+    return proto
+
+
+def _tool_call_to_proto(call: dict[str, Any]) -> pb.ToolCall:
+    function = call["function"]
+    proto = pb.ToolCall(
+        type=call.get("type") or "function",
+        name=function["name"],
+        arguments_json=json.dumps(function.get("arguments", {})),
+    )
+    if call.get("id") is not None:
+        proto.id = call["id"]
+    return proto
 
 
 def pair_to_proto(pair: dict[str, Any]) -> pb.ComparePair:

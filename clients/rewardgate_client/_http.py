@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 
-from rewardgate_client.errors import ConnectionFailed, DeadlineExceeded, RewardgateError, error_from
+from rewardgate_client.errors import (
+    ConnectionFailed,
+    DeadlineExceeded,
+    InvalidInput,
+    RewardgateError,
+    error_from,
+)
 from rewardgate_client.types import CompareResult, Result, ScoreReply
 
 
@@ -48,7 +55,13 @@ class HttpTransport:
 
     async def _post(self, path: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         try:
-            response = await self._client.post(path, json=body, timeout=timeout_s)
+            content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:  # as the gRPC transport: the caller's input, never sent
+            raise InvalidInput(f"the request is not plain JSON: {exc}") from None
+        try:
+            response = await self._client.post(
+                path, content=content, headers={"content-type": "application/json"}, timeout=timeout_s
+            )
         except httpx.TimeoutException as exc:
             raise DeadlineExceeded(f"no answer within {timeout_s:.3g} s") from exc
         except httpx.TransportError as exc:

@@ -8,10 +8,11 @@ from typing import Any
 
 @dataclass
 class Item:
-    """One item to score. ``prompt`` is text or chat messages ``[{"role", "content"}]``."""
+    """One item to score. ``prompt`` is text or chat messages ``[{"role", "content", ...}]``
+    (content as text or typed parts; ``tool_calls``, ``name``, ``tool_call_id`` for tool turns)."""
 
     response: str
-    prompt: str | list[dict[str, str]] = ""
+    prompt: str | list[dict[str, Any]] = ""
     reference: str | None = None
     group: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -7,6 +7,7 @@ InvalidInput (INVALID_ARGUMENT) naming the field.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from google.protobuf import json_format
@@ -30,13 +31,54 @@ def _validated(model, data: dict[str, Any]):
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidInput(describe_problem(exc.errors()[0])) from None
+        # A union field (prompt: text or messages) reports each branch; the deepest
+        # error is the one about what was actually sent.
+        deepest = max(exc.errors(), key=lambda error: len(error.get("loc", ())))
+        raise InvalidInput(describe_problem(deepest)) from None
 
 
-def _prompt(message) -> str | list[dict[str, str]]:
+def _prompt(message) -> str | list[dict[str, Any]]:
     if message.messages:
-        return [{"role": m.role, "content": m.content} for m in message.messages]
+        return [_chat_message(m) for m in message.messages]
     return message.prompt
+
+
+def _chat_message(message: pb.ChatMessage) -> dict[str, Any]:
+    """A ChatMessage as the HTTP API's message dict (validated by the same model afterwards)."""
+    if message.parts and message.content:
+        raise InvalidInput("messages[].content, messages[].parts: set one of them, not both")
+    data: dict[str, Any] = {
+        "role": message.role,
+        "content": [_content_part(part) for part in message.parts] if message.parts else message.content,
+    }
+    if message.tool_calls:
+        data["tool_calls"] = [_tool_call(call) for call in message.tool_calls]
+    data.update(_optional_fields(message, ("name", "tool_call_id", "reasoning_content")))
+    return data
+
+
+def _content_part(part: pb.ContentPart) -> dict[str, Any]:
+    data = struct_dict(part.fields, "messages[].parts[].fields") if part.HasField("fields") else {}
+    if "type" in data or "text" in data:
+        raise InvalidInput("messages[].parts[].fields: 'type' and 'text' are fields of the part itself")
+    data["type"] = part.type
+    if part.HasField("text"):
+        data["text"] = part.text
+    return data
+
+
+def _tool_call(call: pb.ToolCall) -> dict[str, Any]:
+    try:
+        arguments = json.loads(call.arguments_json) if call.arguments_json else {}
+    except (ValueError, RecursionError):
+        raise InvalidInput("messages[].tool_calls[].arguments_json: not valid JSON") from None
+    data: dict[str, Any] = {
+        "type": call.type or "function",
+        "function": {"name": call.name, "arguments": arguments},
+    }
+    if call.HasField("id"):
+        data["id"] = call.id
+    return data
 
 
 def _item(item: pb.Item) -> dict[str, Any]:
@@ -52,12 +94,12 @@ def _item(item: pb.Item) -> dict[str, Any]:
     return data
 
 
-def struct_dict(message) -> dict[str, Any]:
+def struct_dict(message, where: str = "metadata") -> dict[str, Any]:
     """A ``google.protobuf.Struct`` as a dict; NaN and infinities (not JSON) are InvalidInput."""
     try:
         return json_format.MessageToDict(message)
     except ValueError as exc:
-        raise InvalidInput(f"metadata: {exc}") from None
+        raise InvalidInput(f"{where}: {exc}") from None
 
 
 def _optional_fields(message, names: tuple[str, ...]) -> dict[str, Any]:

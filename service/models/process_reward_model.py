@@ -82,7 +82,12 @@ class ProcessRewardModelRunner:
         response = "".join(step + self.separator for step in item.steps)
         if self.use_chat_template:
             messages = [*item.messages()[:-1], {"role": "assistant", "content": response}]
-            text = self.tokenizer.apply_chat_template(messages, tokenize=False)
+            try:
+                text = self.tokenizer.apply_chat_template(messages, tokenize=False)
+            except Exception as exc:  # templates raise anything (jinja2 errors, raise_exception)
+                return InvalidComponentInput(
+                    f"the model's chat template cannot render this conversation: {exc}"
+                )
             special = False
         else:
             text = item.prompt_text() + response

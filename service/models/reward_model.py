@@ -45,9 +45,23 @@ class RewardModelEncoder:
     def token_ids(self, item: ScoringItem) -> list[int]:
         """Token ids of prompt + response (through the chat template when there is one)."""
         if self.use_chat_template:
-            text = self.tokenizer.apply_chat_template(item.messages(), tokenize=False)
-            return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            return self.tokenizer(self.chat_text(item), add_special_tokens=False)["input_ids"]
         return self.tokenizer(item.prompt_text() + item.response)["input_ids"]
+
+    def chat_text(self, item: ScoringItem) -> str:
+        """The conversation through the model's chat template.
+
+        Raises:
+            InvalidComponentInput: the template refuses the conversation (e.g. a
+                tool turn or role order it does not support); one item's
+                problem, never the batch's.
+        """
+        try:
+            return self.tokenizer.apply_chat_template(item.messages(), tokenize=False)
+        except Exception as exc:  # templates raise anything (jinja2 errors, raise_exception)
+            raise InvalidComponentInput(
+                f"the model's chat template cannot render this conversation: {exc}"
+            ) from None
 
     def encode(self, item: ScoringItem) -> WorkItem:
         """Batcher work for one item.
@@ -60,18 +74,26 @@ class RewardModelEncoder:
 
     def encode_many(self, items: list[ScoringItem]) -> list[WorkItem | InvalidComponentInput]:
         """:meth:`encode` for many items with one tokenizer call (per-item errors returned)."""
-        if self.use_chat_template:
-            texts = [self.tokenizer.apply_chat_template(item.messages(), tokenize=False) for item in items]
-            rows = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        else:
-            rows = self.tokenizer([item.prompt_text() + item.response for item in items])["input_ids"]
-        outcomes: list[WorkItem | InvalidComponentInput] = []
-        for ids in rows:
+        outcomes: list[WorkItem | InvalidComponentInput | None] = [None] * len(items)
+        texts: list[str] = []
+        placed: list[int] = []
+        for index, item in enumerate(items):
             try:
-                outcomes.append(self._work(ids))
+                texts.append(
+                    self.chat_text(item) if self.use_chat_template else item.prompt_text() + item.response
+                )
+                placed.append(index)
             except InvalidComponentInput as exc:
-                outcomes.append(exc)
-        return outcomes
+                outcomes[index] = exc
+        rows = (
+            self.tokenizer(texts, add_special_tokens=not self.use_chat_template)["input_ids"] if texts else []
+        )
+        for index, ids in zip(placed, rows, strict=True):
+            try:
+                outcomes[index] = self._work(ids)
+            except InvalidComponentInput as exc:
+                outcomes[index] = exc
+        return outcomes  # type: ignore[return-value] - every slot is filled above
 
     def _work(self, ids: list[int]) -> WorkItem:
         if len(ids) > self.max_length:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from service.backends.judge import JudgeClient
+from service.chat import readable
 from service.config import canonical_sha256
 from service.errors import ComponentError, InvalidComponentInput, InvalidReference, JudgeUnavailable
 from service.items import ScoringItem
@@ -59,10 +60,10 @@ READS = {
 
 
 def conversation_text(item: ScoringItem) -> str:
-    """The prompt as text; chat messages become 'role: content' paragraphs."""
+    """The prompt as text; chat messages become 'role: text' paragraphs (:func:`service.chat.readable`)."""
     if isinstance(item.prompt, str):
         return item.prompt
-    return "\n\n".join(f"{m.get('role', 'user')}: {m.get('content', '')}" for m in item.prompt)
+    return "\n\n".join(readable(message) for message in item.prompt)
 
 
 @dataclass

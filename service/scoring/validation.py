@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from service.chat import text_size
 from service.errors import InvalidInput, PayloadTooLarge
 from service.items import ScoringItem
 from service.schemas import ScoreItem, ScoreRequest
@@ -50,7 +51,7 @@ def _check_text_lengths(index: int, item: ScoreItem, max_chars: int) -> None:
     prompt_chars = (
         len(item.prompt)
         if isinstance(item.prompt, str)
-        else sum(len(message.content) for message in item.prompt)
+        else sum(text_size(message.model_dump(exclude_none=True)) for message in item.prompt)
     )
     for field, size in (
         ("prompt", prompt_chars),
@@ -65,6 +66,8 @@ def _check_text_lengths(index: int, item: ScoreItem, max_chars: int) -> None:
 
 def to_scoring_item(item: ScoreItem) -> ScoringItem:
     prompt = (
-        item.prompt if isinstance(item.prompt, str) else [message.model_dump() for message in item.prompt]
+        item.prompt
+        if isinstance(item.prompt, str)
+        else [message.model_dump(exclude_none=True) for message in item.prompt]
     )
     return ScoringItem(prompt, item.response, item.reference, dict(item.metadata))

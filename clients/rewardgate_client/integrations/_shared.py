@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
 from typing import Any
 
 from rewardgate_client.client import RewardClient
 
-_clients: dict[tuple[str, tuple[tuple[str, Any], ...]], RewardClient] = {}
+_clients: dict[tuple[str, str], RewardClient] = {}
 _lock = threading.Lock()
+
+#: Adapter keyword arguments that configure the client rather than a score call.
+CLIENT_OPTIONS = frozenset({"retry", "api_key", "headers", "chunk_size", "max_concurrency"})
 
 
 def shared_client(url: str, **kwargs: Any) -> RewardClient:
-    """The process-wide :class:`RewardClient` for ``url`` (created on first use)."""
-    key = (url, tuple(sorted(kwargs.items())))
+    """The process-wide :class:`RewardClient` for ``url`` and these client options (created on first use)."""
+    key = (url, repr(sorted(kwargs.items())))
     with _lock:
         client = _clients.get(key)
         if client is None:
@@ -21,11 +26,82 @@ def shared_client(url: str, **kwargs: Any) -> RewardClient:
         return client
 
 
+def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An adapter's ``**options`` as (client options such as ``retry=RetryPolicy(...)``, score options)."""
+    client = {key: value for key, value in options.items() if key in CLIENT_OPTIONS}
+    return client, {key: value for key, value in options.items() if key not in CLIENT_OPTIONS}
+
+
+def content_text(content: Any) -> str:
+    """A message's content as text: a string, or the text of its ``{"type": "text"}`` parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(part.get("text") or "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        )
+    return str(content)
+
+
+def _tool_call_block(call: Any) -> str:
+    """A parsed tool call as the ``<tool_call>`` block the policy emitted (Hermes / Qwen form)."""
+    function = call.get("function", call) if isinstance(call, dict) else {}
+    arguments = function.get("arguments", {})
+    if isinstance(arguments, str):
+        with contextlib.suppress(ValueError):
+            arguments = json.loads(arguments)
+    body = json.dumps({"name": function.get("name"), "arguments": arguments}, ensure_ascii=False)
+    return f"<tool_call>{body}</tool_call>"
+
+
 def message_text(value: Any) -> Any:
-    """A TRL/OpenRLHF completion as text: conversational ``[{"role", "content"}]`` -> the content."""
-    if isinstance(value, list) and value and isinstance(value[-1], dict) and "content" in value[-1]:
-        return "".join(str(m.get("content", "")) for m in value if m.get("role", "assistant") == "assistant")
-    return value
+    """A completion as text. A conversational completion (a list of messages) gives the
+    policy's own turns: every assistant turn's text, and its tool calls as
+    ``<tool_call>`` blocks (so the tool-call rule can check them); tool turns are the
+    environment's words, not the policy's, and are left out."""
+    if not (isinstance(value, list) and value and all(isinstance(m, dict) for m in value)):
+        return value
+    pieces = []
+    for message in value:
+        if message.get("role", "assistant") != "assistant":
+            continue
+        pieces.append(content_text(message.get("content")))
+        pieces.extend(_tool_call_block(call) for call in message.get("tool_calls") or ())
+    return "\n".join(piece for piece in pieces if piece)
+
+
+#: Chat message fields the service accepts; others (trainer-specific) are dropped.
+_MESSAGE_FIELDS = ("role", "content", "tool_calls", "name", "tool_call_id", "reasoning_content")
+
+
+def wire_messages(prompt: Any) -> Any:
+    """A trainer's prompt as the service takes it: text as is; chat messages keep
+    their API fields, and content parts keep their plain fields (an in-memory
+    image object, as TRL puts in vision prompts, is dropped: the part stays as
+    ``{"type": "image"}``)."""
+    if not isinstance(prompt, list):
+        return prompt
+    messages = []
+    for message in prompt:
+        if not isinstance(message, dict):
+            return prompt  # not chat messages: let the service name the problem
+        kept = {key: message[key] for key in _MESSAGE_FIELDS if message.get(key) is not None}
+        if isinstance(kept.get("content"), list):
+            kept["content"] = [_plain_part(part) for part in kept["content"]]
+        if "thinking" in message and "reasoning_content" not in kept and isinstance(message["thinking"], str):
+            kept["reasoning_content"] = message["thinking"]
+        messages.append(kept)
+    return messages
+
+
+def _plain_part(part: Any) -> Any:
+    if not isinstance(part, dict):
+        return part
+    return {key: value for key, value in part.items() if plain(value)}
 
 
 def plain(value: Any) -> bool:

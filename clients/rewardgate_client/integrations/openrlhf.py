@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rewardgate_client.errors import ItemFailed
-from rewardgate_client.integrations._shared import shared_client
+from rewardgate_client.integrations._shared import shared_client, split_options
 
 
 def response_of(query: str, prompt: str) -> str:
@@ -39,6 +39,9 @@ def response_of(query: str, prompt: str) -> str:
 def make_reward_func(
     url: str, pipeline: str, timeout_s: float = 60.0, **options: Any
 ) -> Callable[..., dict[str, Any]]:
+    """``reward_func`` for one pipeline; ``options`` are client options (``retry``, ...) and score options."""
+    client_options, options = split_options(options)
+
     def reward_func(
         queries: list[str], prompts: list[str], labels: list[Any] | None = None, **kwargs
     ) -> dict:
@@ -49,7 +52,7 @@ def make_reward_func(
             if label is not None:
                 item["reference"] = str(label)
             items.append(item)
-        results = shared_client(url, timeout_s=timeout_s).score(items, pipeline, **options)
+        results = shared_client(url, timeout_s=timeout_s, **client_options).score(items, pipeline, **options)
         rewards = []
         for result in results:
             if result.reward is None:

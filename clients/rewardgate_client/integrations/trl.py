@@ -10,21 +10,42 @@ reference from ``reference_column`` and passes other plain columns as
 metadata. Failed items are returned as ``None``, which TRL drops for that
 sample, never as 0. Samples of the same prompt share a group (GRPO siblings),
 so group-relative transforms work.
+
+Conversations are sent as they are: content parts (text and images, as
+vision-language datasets have; an in-memory image is dropped, its
+``{"type": "image"}`` part kept) and tool turns (``tool_calls``, ``name``,
+``tool_call_id``), over HTTP and gRPC alike. The response is the policy's own
+turns of the completion: assistant text, and its tool calls as
+``<tool_call>`` blocks; tool results are not the policy's words and are left
+out. Client options (``retry=RetryPolicy(...)``, ``api_key``, ``headers``,
+``chunk_size``, ``max_concurrency``) configure the client; the others are
+score options. When samples get no reward, the reason is logged (once per
+distinct reason) on the ``rewardgate_client`` logger, and, when TRL passes
+``log_metric``, the failed share is logged as ``rewardgate/failed``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from rewardgate_client.client import AsyncRewardClient
-from rewardgate_client.integrations._shared import message_text, plain, shared_client
+from rewardgate_client.integrations._shared import (
+    message_text,
+    plain,
+    shared_client,
+    split_options,
+    wire_messages,
+)
 from rewardgate_client.types import Result
 
+logger = logging.getLogger("rewardgate_client")
+
 #: Arguments TRL passes that are not dataset columns.
-_NOT_COLUMNS = {"trainer_state", "completion_ids", "log_extra", "log_metric"}
+_NOT_COLUMNS = {"trainer_state", "completion_ids", "log_extra", "log_metric", "environments"}
 
 
 def reward_function(
@@ -47,16 +68,19 @@ def reward_function(
             (e.g. one reward function per component, weighted by ``reward_weights``).
         group_by_prompt: give samples of the same prompt one ``group``.
         asynchronous: return an ``async def`` (TRL awaits it concurrently).
-        options: score options (``explain``, ``weights``, ``timeout_s``, ...).
+        options: client options (``retry``, ``api_key``, ``headers``, ``chunk_size``,
+            ``max_concurrency``) and score options (``explain``, ``weights``, ``timeout_s``, ...).
     """
+    client_options, score_options = split_options(options)
+    explain = _FailureReporter(pipeline, reference_column)
 
     def build_items(prompts, completions, kwargs) -> list[dict[str, Any]]:
         return _items(prompts, completions, kwargs, reference_column, metadata_columns, group_by_prompt)
 
-    def pick(results: list[Result]) -> list[float | None]:
-        if component is None:
-            return [r.reward for r in results]
-        return [r.components.get(component) for r in results]
+    def pick(results: list[Result], kwargs: dict[str, Any]) -> list[float | None]:
+        values = [r.reward if component is None else r.components.get(component) for r in results]
+        explain(results, values, kwargs)
+        return values
 
     name = f"rewardgate_{pipeline}" + (f"_{component}" if component else "")
     if asynchronous:
@@ -66,18 +90,65 @@ def reward_function(
             import asyncio
 
             loop_id = id(asyncio.get_running_loop())  # a grpc/httpx client belongs to one loop
-            client = clients.get(loop_id) or clients.setdefault(loop_id, AsyncRewardClient(url))
-            return pick(await client.score(build_items(prompts, completions, kwargs), pipeline, **options))
+            client = clients.get(loop_id) or clients.setdefault(
+                loop_id, AsyncRewardClient(url, **client_options)
+            )
+            items = build_items(prompts, completions, kwargs)
+            return pick(await client.score(items, pipeline, **score_options), kwargs)
 
         async_reward.__name__ = name
         return async_reward
 
     def reward(prompts, completions, **kwargs) -> list[float | None]:
-        client = shared_client(url)
-        return pick(client.score(build_items(prompts, completions, kwargs), pipeline, **options))
+        client = shared_client(url, **client_options)
+        return pick(
+            client.score(build_items(prompts, completions, kwargs), pipeline, **score_options), kwargs
+        )
 
     reward.__name__ = name
     return reward
+
+
+class _FailureReporter:
+    """Says why samples got ``None``: TRL only reports that every function returned None."""
+
+    def __init__(self, pipeline: str, reference_column: str | None) -> None:
+        self.pipeline = pipeline
+        self.reference_column = reference_column
+        self.reported: set[tuple[str, str]] = set()
+
+    def __call__(self, results: list[Result], values: list[float | None], kwargs: dict[str, Any]) -> None:
+        failed = [result for result, value in zip(results, values, strict=True) if value is None]
+        if callable(kwargs.get("log_metric")) and results:
+            kwargs["log_metric"]("rewardgate/failed", len(failed) / len(results))
+        for result in failed:
+            for component, error in result.errors.items() or [("reward", None)]:
+                reason = f"{component}: {error.type}: {error.message}" if error else "no reward"
+                key = (component, error.type if error else "none")
+                if key in self.reported:
+                    continue
+                self.reported.add(key)
+                logger.warning(
+                    "rewardgate pipeline %r: %d of %d samples got no reward (first reason: %s)%s",
+                    self.pipeline,
+                    len(failed),
+                    len(results),
+                    reason,
+                    self._hint(error, kwargs),
+                )
+
+    def _hint(self, error, kwargs: dict[str, Any]) -> str:
+        if error is None or error.type != "invalid_reference":
+            return ""
+        columns = sorted(k for k in kwargs if k not in _NOT_COLUMNS)
+        if self.reference_column is None:
+            return f"; the reward function was built with reference_column=None (dataset columns: {columns})"
+        if self.reference_column not in kwargs:
+            return (
+                f"; the dataset has no {self.reference_column!r} column (its columns: {columns}):"
+                " pass reference_column=<the column holding the answer>"
+            )
+        return ""
 
 
 def _items(prompts, completions, kwargs, reference_column, metadata_columns, group_by_prompt):
@@ -86,6 +157,7 @@ def _items(prompts, completions, kwargs, reference_column, metadata_columns, gro
     chosen = metadata_columns if metadata_columns is not None else list(columns)
     items = []
     for index, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
+        prompt = wire_messages(prompt)
         item: dict[str, Any] = {"prompt": prompt, "response": message_text(completion)}
         if references is not None and references[index] is not None:
             reference = references[index]

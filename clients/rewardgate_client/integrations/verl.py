@@ -33,7 +33,7 @@ from typing import Any
 
 from rewardgate_client.client import AsyncRewardClient
 from rewardgate_client.errors import ItemFailed
-from rewardgate_client.integrations._shared import plain, shared_client
+from rewardgate_client.integrations._shared import plain, shared_client, split_options
 from rewardgate_client.types import Result
 
 
@@ -81,8 +81,12 @@ def _as_dict(result: Result, keys: list[str]) -> dict[str, Any]:
 def make_compute_score(
     url: str, routes: dict[str, str] | None = None, default_pipeline: str = "math", **options: Any
 ) -> tuple[Callable[..., dict[str, Any]], Callable[..., list[dict[str, Any]]], Callable[..., Any]]:
-    """``(compute_score, compute_score_batch, compute_score_async)`` for one service."""
+    """``(compute_score, compute_score_batch, compute_score_async)`` for one service.
+
+    ``options`` are client options (``retry``, ``api_key``, ...) and score options.
+    """
     route = Router(routes, default_pipeline)
+    client_options, options = split_options(options)
     clients: dict[int, AsyncRewardClient] = {}
     known_keys: list[list[str]] = []
 
@@ -90,13 +94,13 @@ def make_compute_score(
         """Components of every pipeline a route can pick: the extra-info keys of every sample."""
         if not known_keys:
             routed = set(route.routes.values()) | {route.default}
-            listed = shared_client(url).pipelines()
+            listed = shared_client(url, **client_options).pipelines()
             names = {c for p in listed if p["name"] in routed for c in p.get("components", {})}
             known_keys.append(sorted(names))
         return known_keys[0]
 
     def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict[str, Any]:
-        (result,) = shared_client(url).score(
+        (result,) = shared_client(url, **client_options).score(
             [_item(solution_str, ground_truth, extra_info)], route(str(data_source)), **options
         )
         return _as_dict(result, keys())
@@ -108,7 +112,7 @@ def make_compute_score(
         for index, source in enumerate(list(data_sources)):
             by_pipeline.setdefault(route(str(source)), []).append(index)
         answers: list[dict[str, Any] | None] = [None] * count
-        client = shared_client(url)
+        client = shared_client(url, **client_options)
         for pipeline, indices in by_pipeline.items():
             items = [_item(solution_strs[i], ground_truths[i], extra_infos[i]) for i in indices]
             for index, result in zip(indices, client.score(items, pipeline, **options), strict=True):
@@ -117,7 +121,7 @@ def make_compute_score(
 
     async def compute_score_async(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
         loop_id = id(asyncio.get_running_loop())
-        client = clients.get(loop_id) or clients.setdefault(loop_id, AsyncRewardClient(url))
+        client = clients.get(loop_id) or clients.setdefault(loop_id, AsyncRewardClient(url, **client_options))
         (result,) = await client.score(
             [_item(solution_str, ground_truth, extra_info)], route(str(data_source)), **options
         )

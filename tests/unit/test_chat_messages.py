@@ -1,0 +1,111 @@
+"""Chat messages with content parts and tool turns: one shape on both transports, one text view."""
+
+import pytest
+from rewardgate_client._grpc import item_to_proto
+from rewardgate_client.v1 import reward_pb2 as pb
+
+from service.api.grpc_convert import score_request
+from service.chat import content_text, for_chat_template, readable, text_size
+from service.errors import InvalidInput
+from service.schemas import ScoreRequest
+from service.scoring.validation import to_scoring_item
+
+CONVERSATIONS = [
+    [
+        {"role": "system", "content": None},
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA", "detail": "low"}},
+                {"type": "text", "text": "What is shown?"},
+                {"type": "input_audio", "input_audio": {"data": "UklGR", "format": "wav"}, "seconds": 2},
+            ],
+        },
+    ],
+    [
+        {"role": "user", "content": "6 x 7?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "reasoning_content": "use the tool",
+            "tool_calls": [
+                {
+                    "type": "function",
+                    "function": {"name": "mul", "arguments": {"a": 6, "b": 7, "exact": True}},
+                },
+                {"id": "c2", "type": "function", "function": {"name": "mul", "arguments": '{"a": 6}'}},
+            ],
+        },
+        {"role": "tool", "name": "mul", "tool_call_id": "c2", "content": "42"},
+    ],
+    [{"role": "user", "content": []}],
+]
+
+
+def _over_http(prompt):
+    request = ScoreRequest.model_validate({"pipeline": "p", "items": [{"prompt": prompt, "response": "r"}]})
+    return to_scoring_item(request.items[0])
+
+
+def _over_grpc(prompt):
+    message = pb.ScoreRequest(pipeline="p", items=[item_to_proto({"prompt": prompt, "response": "r"})])
+    return to_scoring_item(score_request(message, None).items[0])
+
+
+@pytest.mark.parametrize("prompt", CONVERSATIONS, ids=["vision", "tools", "empty-parts"])
+def test_both_transports_give_the_same_scoring_item(prompt):
+    assert _over_grpc(prompt) == _over_http(prompt)
+
+
+def test_the_canonical_message_keeps_what_was_sent_and_nothing_unset():
+    vision, tools, empty = (_over_http(prompt).prompt for prompt in CONVERSATIONS)
+    assert vision[0] == {"role": "system", "content": ""}
+    assert vision[1]["content"][0] == {
+        "type": "image_url",
+        "image_url": {"url": "data:image/png;base64,AAAA", "detail": "low"},
+    }
+    assert tools[1]["tool_calls"][0]["function"]["arguments"] == {"a": 6, "b": 7, "exact": True}
+    assert tools[2] == {"role": "tool", "content": "42", "name": "mul", "tool_call_id": "c2"}
+    assert empty == [{"role": "user", "content": ""}]
+
+
+def test_text_views_of_a_conversation():
+    vision, tools, _ = (_over_http(prompt).prompt for prompt in CONVERSATIONS)
+    assert content_text(vision[1]) == "What is shown?"
+    assert for_chat_template(vision)[1]["content"] == "What is shown?"
+    assert for_chat_template(tools)[1]["tool_calls"] == tools[1]["tool_calls"]
+    assert readable(vision[1]) == "user: [image_url]\nWhat is shown?\n[input_audio]"
+    assert readable(tools[1]) == (
+        'assistant: [tool call] mul({"a": 6, "b": 7, "exact": true})\n[tool call] mul({"a": 6})'
+    )
+    assert readable(tools[2]) == "tool (mul): 42"
+    assert text_size(tools[2]) == len("tool") + len("42") + len("mul") + len("c2")
+
+
+def _grpc_message(**fields) -> pb.ScoreRequest:
+    return pb.ScoreRequest(pipeline="p", items=[pb.Item(response="r", messages=[pb.ChatMessage(**fields)])])
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"role": "user", "content": "a", "parts": [pb.ContentPart(type="text", text="b")]}, "not both"),
+        (
+            {"role": "assistant", "tool_calls": [pb.ToolCall(name="f", arguments_json="{oops")]},
+            "not valid JSON",
+        ),
+        (
+            {"role": "assistant", "tool_calls": [pb.ToolCall(name="f", arguments_json="[" * 5000)]},
+            "not valid JSON",
+        ),
+        (
+            {"role": "user", "parts": [pb.ContentPart(type="image", fields={"type": "text"})]},
+            "fields of the part",
+        ),
+        ({"role": "user", "parts": [pb.ContentPart(type="")]}, "type"),
+    ],
+    ids=["content-and-parts", "bad-arguments", "deep-arguments", "type-in-fields", "empty-type"],
+)
+def test_malformed_grpc_messages_are_invalid_input(fields, problem):
+    with pytest.raises(InvalidInput, match=problem):
+        score_request(_grpc_message(**fields), None)
