@@ -57,6 +57,16 @@ def build_reward_model(
     )
 
 
+def build_causal_lm(directory: Path, *, seed: int = 0) -> Path:
+    """Save a small random ``LlamaForCausalLM`` (a policy for a real trainer step) in ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(directory)
+    from transformers import LlamaForCausalLM
+
+    return _save_random_llama(directory, tokenizer, LlamaForCausalLM, seed, 1, 32, 2)
+
+
 def build_process_reward_model(directory: Path, *, num_labels: int = 2, seed: int = 0) -> Path:
     """Save a small random token-classification PRM (``num_labels`` per token)."""
     directory = Path(directory)
@@ -89,7 +99,8 @@ def _save_random_llama(
         id2label=id2label,
     )
     model = model_class(config)
-    with torch.no_grad():  # make scores spread out, so differences are visible
-        model.score.weight.normal_(0, 1.0)
+    if hasattr(model, "score"):
+        with torch.no_grad():  # make scores spread out, so differences are visible
+            model.score.weight.normal_(0, 1.0)
     model.save_pretrained(directory)
     return directory
