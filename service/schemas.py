@@ -275,7 +275,9 @@ class OpenRLHFRewardRequest(PlainJsonRequest, BaseModel):
 
     query: list[str] = Field(description="Prompt + response text per sample.")
     prompts: list[str] | None = Field(None, description="Prompt text per sample.")
-    labels: list[str | None] | None = Field(None, description="Reference per sample.")
+    labels: list[Any] | None = Field(
+        None, description="Reference per sample (non-text labels as on /slime/reward)."
+    )
 
 
 class SlimeRewardRequest(PlainJsonRequest, BaseModel):

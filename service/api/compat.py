@@ -10,9 +10,8 @@ any failed item turns the reply into an error envelope with that item's status
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Query, Request, Response
+from rewardgate_client.labels import reference_from_label
 
 from service.api.context import Context, cancel_on_disconnect, timing_headers
 from service.api.http import ERROR_RESPONSES
@@ -76,27 +75,9 @@ async def slime_reward(
     return {"reward": reward, **(scored.components or {})} if components else reward
 
 
-#: Keys under which slime datasets keep the answer inside a dict label.
-ANSWER_KEYS = ("ground_truth", "answer", "reference", "label", "solution")
-
-
 def slime_reference(body: SlimeRewardRequest) -> tuple[str | None, dict]:
-    """(reference, metadata) of a slime sample.
-
-    A dict label holding an answer under one of :data:`ANSWER_KEYS` gives that
-    answer (the whole dict joins the metadata, for rules reading it); any other
-    non-text label is JSON-encoded, as rules with structured references (code
-    cases, tool calls) expect. A JSON object a rule cannot use is then its
-    ``invalid_reference``, never a silent 0."""
-    metadata = dict(body.metadata) if isinstance(body.metadata, dict) else {}
-    label = body.label
-    if isinstance(label, dict):
-        key = next((k for k in ANSWER_KEYS if isinstance(label.get(k), str | int | float)), None)
-        if key is not None:
-            return str(label[key]), {**metadata, "label": label}
-    if label is None or isinstance(label, str):
-        return label, metadata
-    return json.dumps(label), metadata
+    """(reference, metadata) of a slime sample: :func:`rewardgate_client.labels.reference_from_label`."""
+    return reference_from_label(body.label, body.metadata)
 
 
 def openrlhf_items(body: OpenRLHFRewardRequest) -> list[ScoreItem]:
@@ -109,15 +90,18 @@ def openrlhf_items(body: OpenRLHFRewardRequest) -> list[ScoreItem]:
         if values is not None and len(values) != count:
             raise InvalidInput(f"{field}: has {len(values)} entries but query has {count}")
     prompts = body.prompts or [""] * count
-    labels = body.labels or [None] * count
+    labels = [reference_from_label(label) for label in body.labels or [None] * count]
     return [
         ScoreItem(
             id=str(index),
             prompt=prompt,
             response=response_after_prompt(query, prompt, index),
-            reference=label,
+            reference=reference,
+            metadata=metadata,
         )
-        for index, (query, prompt, label) in enumerate(zip(body.query, prompts, labels, strict=True))
+        for index, (query, prompt, (reference, metadata)) in enumerate(
+            zip(body.query, prompts, labels, strict=True)
+        )
     ]
 
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.compat_errors import PERMANENT_ERRORS
 from service.api.context import ClientDisconnected
 from service.errors import InvalidInput, RewardgateError
 
@@ -57,23 +58,23 @@ def install_error_handlers(app: FastAPI, on_error=None) -> None:
         if on_error is not None:
             on_error(error_type)
 
-    @app.exception_handler(RewardgateError)
-    async def _rewardgate(_: Request, exc: RewardgateError) -> JSONResponse:
-        record(exc.error_type)
-        return envelope_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        error = InvalidInput(describe_validation_error(exc))
+    def answer(request: Request, error: RewardgateError) -> JSONResponse:
         record(error.error_type)
+        PERMANENT_ERRORS.report(request.url.path, error.error_type, error.message, error.retryable)
         return envelope_response(error)
 
+    @app.exception_handler(RewardgateError)
+    async def _rewardgate(request: Request, exc: RewardgateError) -> JSONResponse:
+        return answer(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return answer(request, InvalidInput(describe_validation_error(exc)))
+
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:  # FastAPI could not parse the body (not JSON, not UTF-8)
-            error = InvalidInput(f"body: {exc.detail} (send UTF-8 JSON)")
-            record(error.error_type)
-            return envelope_response(error)
+            return answer(request, InvalidInput(f"body: {exc.detail} (send UTF-8 JSON)"))
         error_type = _HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
         record(error_type)
         body = {"error": {"type": error_type, "message": str(exc.detail), "retryable": False}}

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.api.compat_errors import PERMANENT_ERRORS
 from service.api.errors import envelope_response
 from service.auth.caller import bearer_token, current_key
 from service.auth.keys import KeyRing
@@ -42,6 +43,7 @@ class AuthMiddleware:
             reason = "missing" if token is None else "invalid"
             self.on_failure(reason)
             error = Unauthenticated(f"{reason} API key: send 'Authorization: Bearer KEY'")
+            PERMANENT_ERRORS.report(scope["path"], error.error_type, error.message, error.retryable)
             response = envelope_response(error)
             response.headers["WWW-Authenticate"] = "Bearer"
             await response(scope, receive, send)

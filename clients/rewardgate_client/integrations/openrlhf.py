@@ -19,12 +19,16 @@ failed sample raises :class:`~rewardgate_client.errors.ItemFailed`.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
 
-from rewardgate_client.errors import ItemFailed
+from rewardgate_client.errors import ItemFailed, RewardgateError
 from rewardgate_client.integrations._shared import shared_client, split_options
+from rewardgate_client.labels import reference_from_label
+
+logger = logging.getLogger("rewardgate_client")
 
 
 def response_of(query: str, prompt: str) -> str:
@@ -45,12 +49,23 @@ def make_reward_func(
     def reward_func(
         queries: list[str], prompts: list[str], labels: list[Any] | None = None, **kwargs
     ) -> dict:
+        try:
+            return _score(queries, prompts, labels)
+        except RewardgateError as exc:
+            # OpenRLHF logs a reward function's exception at INFO only: say it where it shows.
+            logger.error("rewardgate: no rewards for this batch: %s: %s", type(exc).__name__, exc)
+            raise
+
+    def _score(queries, prompts, labels) -> dict:
         labels = labels if labels is not None else [None] * len(queries)
         items = []
         for query, prompt, label in zip(queries, prompts, labels, strict=True):
             item: dict[str, Any] = {"prompt": prompt, "response": response_of(query, prompt)}
-            if label is not None:
-                item["reference"] = str(label)
+            reference, metadata = reference_from_label(label)
+            if reference is not None:
+                item["reference"] = reference
+            if metadata:
+                item["metadata"] = metadata
             items.append(item)
         results = shared_client(url, timeout_s=timeout_s, **client_options).score(items, pipeline, **options)
         rewards = []

@@ -1,0 +1,104 @@
+"""slime: a custom reward function backed by rewardgate.
+
+    --custom-rm-path rewardgate_client.integrations.slime.reward
+
+slime awaits ``reward(args, sample)`` for one sample, or ``reward(args, samples)``
+for a whole group (``--group-rm``, and ``batched_async_rm``); the answer is the
+reward (a float) or the list of rewards. Configure with environment variables
+(they reach Ray workers): ``REWARDGATE_URL`` (default: the scheme and host of
+slime's ``--rm-url``, else ``http://127.0.0.1:8000``), ``REWARDGATE_PIPELINE``
+(default: the ``pipeline`` query parameter of ``--rm-url``, else ``math``),
+``REWARDGATE_TIMEOUT_S`` (60), ``REWARDGATE_API_KEY`` and the retry settings
+(``REWARDGATE_RETRY_ATTEMPTS``, ``REWARDGATE_RETRY_MAX_BACKOFF_S``); or build
+your own with :func:`make_reward`.
+
+Compared with ``--rm-type remote_rm`` (which retries every non-2xx reply ten
+times over about 156 s and drops its body), a permanent error (a bad label, an
+unknown pipeline, a bad key) raises at once with the service's message, and
+the rollout stops with it; a failed sample raises
+:class:`~rewardgate_client.errors.ItemFailed`, never a made-up 0. Transient
+failures (a restart, overload) are retried within the timeout. Labels follow
+:func:`rewardgate_client.labels.reference_from_label`, as on ``/slime/reward``;
+chat prompts are sent as messages; samples of one group share a ``group``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from rewardgate_client.client import AsyncRewardClient
+from rewardgate_client.errors import ItemFailed
+from rewardgate_client.integrations._shared import plain, split_options, wire_messages
+from rewardgate_client.labels import reference_from_label
+from rewardgate_client.types import Result
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_PIPELINE = "math"
+
+
+def target_of(args: Any, url: str | None, pipeline: str | None) -> tuple[str, str]:
+    """(service URL, pipeline): the explicit ones, else derived from slime's ``--rm-url``."""
+    rm_url = getattr(args, "rm_url", None) or ""
+    parts = urlsplit(rm_url) if rm_url else None
+    if url is None:
+        url = f"{parts.scheme}://{parts.netloc}" if parts and parts.netloc else DEFAULT_URL
+    if pipeline is None:
+        pipeline = (parse_qs(parts.query).get("pipeline") or [None])[0] if parts else None
+    return url, pipeline or DEFAULT_PIPELINE
+
+
+def _item(sample: Any) -> dict[str, Any]:
+    reference, metadata = reference_from_label(
+        getattr(sample, "label", None), getattr(sample, "metadata", None)
+    )
+    item: dict[str, Any] = {"prompt": wire_messages(sample.prompt or ""), "response": sample.response or ""}
+    if reference is not None:
+        item["reference"] = reference
+    metadata = {key: value for key, value in metadata.items() if isinstance(key, str) and plain(value)}
+    if metadata:
+        item["metadata"] = metadata
+    if getattr(sample, "group_index", None) is not None:
+        item["group"] = f"slime-{sample.group_index}"
+    return item
+
+
+def _reward_or_raise(result: Result) -> float:
+    if result.reward is not None:
+        return result.reward
+    name, error = next(iter(result.errors.items()), ("reward", None))
+    detail = f"{name}: {error.type}: {error.message}" if error else "no reward"
+    raise ItemFailed(
+        f"rewardgate could not score this sample ({detail})", retryable=bool(error and error.retryable)
+    )
+
+
+def make_reward(
+    url: str | None = None, pipeline: str | None = None, timeout_s: float = 60.0, **options: Any
+) -> Callable[..., Awaitable[float | list[float]]]:
+    """A slime custom reward function; ``options`` are client options (``retry``, ...) and score options."""
+    client_options, score_options = split_options(options)
+    clients: dict[tuple[int, str], AsyncRewardClient] = {}
+
+    async def reward(args: Any, sample_or_samples: Any, **kwargs: Any) -> float | list[float]:
+        samples = sample_or_samples if isinstance(sample_or_samples, list) else [sample_or_samples]
+        service_url, name = target_of(args, url, pipeline)
+        key = (id(asyncio.get_running_loop()), service_url)  # a client belongs to one event loop
+        client = clients.get(key) or clients.setdefault(
+            key, AsyncRewardClient(service_url, timeout_s=timeout_s, **client_options)
+        )
+        results = await client.score([_item(sample) for sample in samples], name, **score_options)
+        rewards = [_reward_or_raise(result) for result in results]
+        return rewards if isinstance(sample_or_samples, list) else rewards[0]
+
+    return reward
+
+
+reward = make_reward(
+    os.environ.get("REWARDGATE_URL") or None,
+    os.environ.get("REWARDGATE_PIPELINE") or None,
+    timeout_s=float(os.environ.get("REWARDGATE_TIMEOUT_S", "60")),
+)
