@@ -103,6 +103,20 @@ async def test_verl_async_compute_score(service):
     assert (await compute_score_async("x", "\\boxed{7}", "7"))["score"] == 1.0
 
 
+async def test_verl_09_reward_loop_call(service):
+    """verl 0.9.1 NaiveRewardManager.run_single: keywords, its own extra_info keys, router kwargs."""
+    _, _, compute_score_async = make_compute_score(service.url, default_pipeline="math")
+    result = await compute_score_async(
+        data_source="openai/gsm8k",
+        solution_str="\\boxed{7}",
+        ground_truth="7",
+        extra_info={"index": 3, "num_turns": None, "rollout_reward_scores": {}},
+        reward_router_address="10.0.0.1:9000",
+        reward_model_tokenizer=object(),
+    )
+    assert result == {"score": 1.0, "correct": 1.0}
+
+
 def test_openrlhf_python_file_reward_func(service):
     reward_func = make_reward_func(service.url, "math")
     prompts = ["Q: 2+2? A: ", "Q: 3+3? A: "]
