@@ -15,11 +15,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service import __version__
-from service.api import compat, health, http
+from service.api import health, http, scoring_declarations
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.context import AppContext
 from service.api.errors import install_error_handlers
 from service.api.grpc_server import start_grpc_server, stop_grpc_server
+from service.api.scoring_routes import ScoringRoutes
 from service.auth.http import AuthMiddleware
 from service.auth.keys import KeyRing
 from service.config import PipelineConfig, load_config
@@ -112,6 +113,10 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
         description="Reward serving for RL post-training: models, rules and pipelines.",
         lifespan=lifespan,
     )
+    record_error = lambda t: metrics.errors.labels(t, "request").inc()  # noqa: E731
+    # Added first, so innermost of ours: the scoring routes are served past authentication
+    # and the body limit, before FastAPI's routing (service/api/scoring_routes.py).
+    app.add_middleware(ScoringRoutes, on_error=record_error)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if keyring.enabled:  # outside the body limit: strangers are refused before their body is read
         app.add_middleware(
@@ -121,8 +126,8 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
             on_failure=lambda reason: metrics.auth_failures.labels("http", reason).inc(),
         )
     # After the body limit: its last-resort middleware wraps everything of ours.
-    install_error_handlers(app, on_error=lambda t: metrics.errors.labels(t, "request").inc())
+    install_error_handlers(app, on_error=record_error)
     app.include_router(http.router)
-    app.include_router(compat.router)
+    app.include_router(scoring_declarations.router)
     app.include_router(health.router)
     return app

@@ -6,15 +6,16 @@
 reply). A failed sample cannot be expressed in these float-only replies, so
 any failed item turns the reply into an error envelope with that item's status
 (both trainers retry on non-2xx), never into a made-up number.
+
+The functions here are transport-free; service/api/scoring_routes.py serves
+them over HTTP.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, Response
 from rewardgate_client.labels import reference_from_label
 
-from service.api.context import Context, cancel_on_disconnect, timing_headers
-from service.api.http import ERROR_RESPONSES
+from service.api.context import AppContext
 from service.errors import InvalidInput, ItemFailed
 from service.schemas import (
     OpenRLHFRewardRequest,
@@ -24,55 +25,39 @@ from service.schemas import (
     ScoreResult,
     SlimeRewardRequest,
 )
+from service.scoring.scorer import StageTimings
 
-router = APIRouter()
 
-
-@router.post("/get_reward", response_model=OpenRLHFRewardResponse, responses=ERROR_RESPONSES)
 async def get_reward(
-    body: OpenRLHFRewardRequest,
-    request: Request,
-    response: Response,
-    ctx: Context,
-    pipeline: str | None = Query(None, description="Pipeline; defaults to compat_pipeline."),
-):
-    """OpenRLHF: ``{"query", "prompts", "labels"}`` -> ``{"rewards", "scores", "extra_logs"}``."""
-    name = pipeline or ctx.settings.compat_pipeline
-    with ctx.observe("/get_reward", name):
-        score_request = ScoreRequest(pipeline=name, items=openrlhf_items(body))
-        result, timings = await cancel_on_disconnect(request, ctx.scorer.score(score_request))
-        rewards = [_reward_or_raise(item) for item in result.results]
-    response.headers.update(timing_headers(timings))
-    return OpenRLHFRewardResponse(
-        rewards=rewards,
-        scores=rewards,
-        extra_logs=_component_logs(result.results),
-    )
+    ctx: AppContext, body: OpenRLHFRewardRequest, pipeline: str
+) -> tuple[OpenRLHFRewardResponse, StageTimings]:
+    """OpenRLHF: ``{"query", "prompts", "labels"}`` -> ``{"rewards", "scores", "extra_logs"}``.
+
+    Raises:
+        ItemFailed: a sample failed (the reply cannot carry it); and what the scorer raises.
+    """
+    result, timings = await ctx.scorer.score(ScoreRequest(pipeline=pipeline, items=openrlhf_items(body)))
+    rewards = [_reward_or_raise(item) for item in result.results]
+    logs = _component_logs(result.results)
+    reply = OpenRLHFRewardResponse(rewards=rewards, scores=rewards, extra_logs=logs)
+    return reply, timings
 
 
-@router.post("/slime/reward", response_model=float | dict[str, float], responses=ERROR_RESPONSES)
 async def slime_reward(
-    body: SlimeRewardRequest,
-    request: Request,
-    response: Response,
-    ctx: Context,
-    pipeline: str | None = Query(None, description="Pipeline; defaults to compat_pipeline."),
-    components: bool = Query(False, description="Reply {'reward', COMPONENT...} instead of the bare reward."),
-):
-    """slime: ``{"prompt", "response", "label"}`` -> the reward (a JSON number)."""
-    name = pipeline or ctx.settings.compat_pipeline
-    with ctx.observe("/slime/reward", name):
-        label, metadata = slime_reference(body)
-        item = ScoreItem(
-            id="0", prompt=body.prompt, response=body.response, reference=label, metadata=metadata
-        )
-        result, timings = await cancel_on_disconnect(
-            request, ctx.scorer.score(ScoreRequest(pipeline=name, items=[item]))
-        )
-        (scored,) = result.results
-        reward = _reward_or_raise(scored)
-    response.headers.update(timing_headers(timings))
-    return {"reward": reward, **(scored.components or {})} if components else reward
+    ctx: AppContext, body: SlimeRewardRequest, pipeline: str, components: bool
+) -> tuple[float | dict[str, float], StageTimings]:
+    """slime: ``{"prompt", "response", "label"}`` -> the reward (``{"reward", COMPONENT...}``
+    with ``components``).
+
+    Raises:
+        ItemFailed: the sample failed; and what the scorer raises.
+    """
+    label, metadata = slime_reference(body)
+    item = ScoreItem(id="0", prompt=body.prompt, response=body.response, reference=label, metadata=metadata)
+    result, timings = await ctx.scorer.score(ScoreRequest(pipeline=pipeline, items=[item]))
+    (scored,) = result.results
+    reward = _reward_or_raise(scored)
+    return ({"reward": reward, **(scored.components or {})} if components else reward), timings
 
 
 def slime_reference(body: SlimeRewardRequest) -> tuple[str | None, dict]:

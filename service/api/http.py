@@ -13,8 +13,6 @@ from service.schemas import (
     ErrorResponse,
     PipelineInfo,
     PipelinesResponse,
-    ScoreRequest,
-    ScoreResponse,
 )
 from service.scoring.runtime import ScoringRuntime
 
@@ -31,14 +29,6 @@ ERROR_RESPONSES = {
 }
 
 router = APIRouter(prefix="/v1")
-
-
-@router.post("/score", response_model=ScoreResponse, responses=ERROR_RESPONSES)
-async def score(body: ScoreRequest, request: Request, ctx: Context):
-    """Score every item with the named pipeline."""
-    with ctx.observe("/v1/score", body.pipeline):
-        result, timings = await cancel_on_disconnect(request, ctx.scorer.score(body))
-    return json_response(result, timings)
 
 
 @router.post("/compare", response_model=CompareResponse, responses=ERROR_RESPONSES)

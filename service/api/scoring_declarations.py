@@ -1,0 +1,53 @@
+"""FastAPI's view of the routes :class:`~service.api.scoring_routes.ScoringRoutes` serves.
+
+A ``POST`` to these paths never reaches FastAPI's router: ScoringRoutes
+answers it first. The declarations are what FastAPI reads instead, as for
+any route: their signatures, reply models and docstrings make the OpenAPI
+schema (``/docs``), and their paths make other methods a 405. Reaching one
+means ScoringRoutes is missing from the middleware stack: that is a
+configuration bug, answered as an internal error rather than a silent reply.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from service.api.http import ERROR_RESPONSES
+from service.schemas import (
+    OpenRLHFRewardRequest,
+    OpenRLHFRewardResponse,
+    ScoreRequest,
+    ScoreResponse,
+    SlimeRewardRequest,
+)
+
+router = APIRouter()
+
+
+@router.post("/v1/score", response_model=ScoreResponse, responses=ERROR_RESPONSES)
+async def score(body: ScoreRequest) -> None:
+    """Score every item with the named pipeline."""
+    raise _not_served()
+
+
+@router.post("/get_reward", response_model=OpenRLHFRewardResponse, responses=ERROR_RESPONSES)
+async def get_reward(
+    body: OpenRLHFRewardRequest,
+    pipeline: str | None = Query(None, description="Pipeline; defaults to compat_pipeline."),
+) -> None:
+    """OpenRLHF: ``{"query", "prompts", "labels"}`` -> ``{"rewards", "scores", "extra_logs"}``."""
+    raise _not_served()
+
+
+@router.post("/slime/reward", response_model=float | dict[str, float], responses=ERROR_RESPONSES)
+async def slime_reward(
+    body: SlimeRewardRequest,
+    pipeline: str | None = Query(None, description="Pipeline; defaults to compat_pipeline."),
+    components: bool = Query(False, description="Reply {'reward', COMPONENT...} instead of the bare reward."),
+) -> None:
+    """slime: ``{"prompt", "response", "label"}`` -> the reward (a JSON number)."""
+    raise _not_served()
+
+
+def _not_served() -> RuntimeError:
+    return RuntimeError("a scoring route reached FastAPI: ScoringRoutes is not installed")
