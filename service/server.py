@@ -73,9 +73,12 @@ class RedactApiKeys(logging.Filter):
     PATTERN = re.compile(r"(api_key=)[^&\s]*")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
+        # uvicorn's access record args: (client, method, path with query, http version, status);
+        # only a path can hold a key, and most hold none (this runs on every request).
+        args = record.args
+        if isinstance(args, tuple) and any(isinstance(arg, str) and "api_key=" in arg for arg in args):
             record.args = tuple(
-                self.PATTERN.sub(r"\1REDACTED", arg) if isinstance(arg, str) else arg for arg in record.args
+                self.PATTERN.sub(r"\1REDACTED", arg) if isinstance(arg, str) else arg for arg in args
             )
         return True
 

@@ -22,9 +22,9 @@ from service.schemas import (
     OpenRLHFRewardResponse,
     ScoreItem,
     ScoreRequest,
-    ScoreResult,
     SlimeRewardRequest,
 )
+from service.scoring.results import ItemResult
 from service.scoring.scorer import StageTimings
 
 
@@ -112,7 +112,7 @@ def response_after_prompt(query: str, prompt: str, index: int) -> str:
     return query[at + len(prompt) :]
 
 
-def _reward_or_raise(item: ScoreResult) -> float:
+def _reward_or_raise(item: ItemResult) -> float:
     if item.reward is not None:
         return item.reward
     name, error = next(iter(item.errors.items()))
@@ -123,7 +123,7 @@ def _reward_or_raise(item: ScoreResult) -> float:
     )
 
 
-def _component_logs(results: list[ScoreResult]) -> dict[str, list[float]]:
+def _component_logs(results: list[ItemResult]) -> dict[str, list[float]]:
     """Components present for every sample (a partial item may lack some)."""
     present = [set(item.components or {}) for item in results]
     names = sorted(set.intersection(*present)) if present else []

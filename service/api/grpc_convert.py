@@ -18,13 +18,10 @@ from service.api.errors import describe_problem
 from service.errors import InvalidInput
 from service.schemas import (
     CompareRequest,
-    CompareResponse,
     PipelinesResponse,
     ScoreRequest,
-    ScoreResponse,
-    ScoreResult,
-    Usage,
 )
+from service.scoring.results import CompareOutcome, ItemResult, ScoreOutcome, Usage
 
 
 def _validated(model, data: dict[str, Any]):
@@ -154,7 +151,7 @@ def compare_request(message: pb.CompareRequest, remaining_s: float | None) -> Co
     return _validated(CompareRequest, {"pipeline": message.pipeline, "pairs": pairs, "options": data})
 
 
-def result(value: ScoreResult) -> pb.Result:
+def result(value: ItemResult) -> pb.Result:
     message = pb.Result(id=value.id, status=value.status, cached=value.cached)
     if value.reward is not None:
         message.reward = value.reward
@@ -166,7 +163,7 @@ def result(value: ScoreResult) -> pb.Result:
     for name, steps in (value.steps or {}).items():
         message.steps[name].CopyFrom(pb.StepRewards(rewards=steps.rewards, deltas=steps.deltas))
     if value.explanation is not None:
-        message.explanation.update(value.explanation.model_dump(mode="json"))
+        message.explanation.update(value.explanation)
     return message
 
 
@@ -179,7 +176,7 @@ def usage(value: Usage) -> pb.Usage:
     )
 
 
-def score_response(value: ScoreResponse) -> pb.ScoreResponse:
+def score_response(value: ScoreOutcome) -> pb.ScoreResponse:
     return pb.ScoreResponse(
         pipeline=value.pipeline,
         pipeline_hash=value.pipeline_hash,
@@ -189,7 +186,7 @@ def score_response(value: ScoreResponse) -> pb.ScoreResponse:
     )
 
 
-def compare_response(value: CompareResponse) -> pb.CompareResponse:
+def compare_response(value: CompareOutcome) -> pb.CompareResponse:
     results = []
     for entry in value.results:
         message = pb.CompareResult(id=entry.id, status=entry.status, a=result(entry.a), b=result(entry.b))

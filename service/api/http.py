@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
 
 from service.api.context import Context, cancel_on_disconnect, timing_headers
 from service.schemas import (
@@ -14,6 +13,7 @@ from service.schemas import (
     PipelineInfo,
     PipelinesResponse,
 )
+from service.scoring.results import CompareOutcome, to_json
 from service.scoring.runtime import ScoringRuntime
 
 ERROR_RESPONSES = {
@@ -39,10 +39,9 @@ async def compare(body: CompareRequest, request: Request, ctx: Context):
     return json_response(result, timings)
 
 
-def json_response(result: BaseModel, timings) -> Response:
-    """The already-validated result serialised once (FastAPI would validate it again
-    against ``response_model``, which costs as much as the scoring of a cheap item)."""
-    return Response(result.model_dump_json(), media_type="application/json", headers=timing_headers(timings))
+def json_response(result: CompareOutcome, timings) -> Response:
+    """The outcome encoded once (FastAPI would validate it again against ``response_model``)."""
+    return Response(to_json(result), media_type="application/json", headers=timing_headers(timings))
 
 
 @router.get("/pipelines", response_model=PipelinesResponse)

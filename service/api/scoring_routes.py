@@ -35,6 +35,7 @@ from service.api.context import AppContext, ClientDisconnected, timing_headers
 from service.api.errors import describe_problem, envelope_response
 from service.errors import InvalidInput, RewardgateError
 from service.schemas import OpenRLHFRewardRequest, ScoreRequest, SlimeRewardRequest
+from service.scoring.results import to_json
 
 #: Awaits the scoring work, cancelling it if the client goes away (raises ClientDisconnected).
 Guard = Callable[[Awaitable[Any]], Awaitable[Any]]
@@ -65,7 +66,7 @@ async def score(
     request = decode(ScoreRequest, body)
     with ctx.observe("/v1/score", request.pipeline):
         result, timings = await guard(ctx.scorer.score(request))
-    return result.model_dump_json().encode(), timing_headers(timings)
+    return to_json(result), timing_headers(timings)
 
 
 async def get_reward(

@@ -15,25 +15,21 @@ from dataclasses import dataclass
 from service.algebra.functions import sigmoid
 from service.errors import DeadlineExceeded, InvalidInput, ServiceNotReady
 from service.observability.metrics import Metrics
-from service.schemas import (
-    CompareRequest,
-    CompareResponse,
-    CompareResult,
-    Explanation,
-    ItemError,
-    ScoreItem,
-    ScoreOptions,
-    ScoreRequest,
-    ScoreResponse,
-    ScoreResult,
-    StepRewards,
-    Usage,
-)
+from service.schemas import CompareRequest, ScoreItem, ScoreOptions, ScoreRequest
 from service.scoring.admission import AdmissionControl
 from service.scoring.cache import ScoreCache
 from service.scoring.evaluator import EvalContext, Evaluator, ItemOutcome
 from service.scoring.fanout import Fanout
 from service.scoring.plan import Pipeline
+from service.scoring.results import (
+    CompareOutcome,
+    ItemError,
+    ItemResult,
+    PairResult,
+    ScoreOutcome,
+    StepRewards,
+    Usage,
+)
 from service.scoring.runtime import ScoringRuntime
 from service.scoring.single_flight import SingleFlight
 from service.scoring.validation import Limits, validate_request
@@ -63,7 +59,7 @@ class RewardScorer:
         self._limits = limits
         self._admission = admission
 
-    async def score(self, request: ScoreRequest) -> tuple[ScoreResponse, StageTimings]:
+    async def score(self, request: ScoreRequest) -> tuple[ScoreOutcome, StageTimings]:
         """Score every item of ``request``.
 
         Raises:
@@ -107,7 +103,7 @@ class RewardScorer:
             for item_id, outcome in zip(validated.ids, outcomes, strict=True)
         ]
         self._observe_shaping(pipeline.name, validated.items, outcomes)
-        response = ScoreResponse(
+        response = ScoreOutcome(
             pipeline=pipeline.name,
             pipeline_hash=pipeline.hash,
             results=results,
@@ -122,7 +118,7 @@ class RewardScorer:
         timings = StageTimings(ctx.spent.queue_s, ctx.spent.inference_s, time.monotonic() - started)
         return response, timings
 
-    async def compare(self, request: CompareRequest) -> tuple[CompareResponse, StageTimings]:
+    async def compare(self, request: CompareRequest) -> tuple[CompareOutcome, StageTimings]:
         """Score both responses of every pair and return ``P(a > b) = sigmoid(beta (r_a - r_b))``.
 
         The two responses of a pair form one group, so group-relative
@@ -163,7 +159,7 @@ class RewardScorer:
             both = a.reward is not None and b.reward is not None
             statuses = {a.status, b.status}
             results.append(
-                CompareResult(
+                PairResult(
                     id=pair_id,
                     probability=sigmoid(options.beta * (a.reward - b.reward)) if both else None,
                     status="error" if "error" in statuses else "partial" if "partial" in statuses else "ok",
@@ -171,7 +167,7 @@ class RewardScorer:
                     b=b,
                 )
             )
-        response = CompareResponse(
+        response = CompareOutcome(
             pipeline=scored.pipeline, pipeline_hash=scored.pipeline_hash, results=results, usage=scored.usage
         )
         return response, timings
@@ -202,7 +198,7 @@ class RewardScorer:
 
     def _result(
         self, pipeline: Pipeline, item_id: str, outcome: ItemOutcome, options: ScoreOptions
-    ) -> ScoreResult:
+    ) -> ItemResult:
         for error in outcome.errors.values():
             self._metrics.errors.labels(error.error_type, "component").inc()
         self._metrics.items.labels(pipeline.name, outcome.status).inc()
@@ -215,8 +211,8 @@ class RewardScorer:
             }
         explanation = None
         if options.explain and outcome.explanation is not None:
-            explanation = Explanation.model_validate(outcome.explanation.to_dict())
-        return ScoreResult(
+            explanation = outcome.explanation.to_dict()
+        return ItemResult(
             id=item_id,
             reward=outcome.reward,
             status=outcome.status,

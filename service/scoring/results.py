@@ -1,0 +1,82 @@
+"""What a score or compare call answers, independent of any transport.
+
+The scorer returns these plain dataclasses; each transport encodes them once
+at its edge: HTTP JSON with orjson (which writes a dataclass's fields in
+declaration order, exactly the shape docs/api.md and the ``ScoreResponse``
+schema document), gRPC by building the protobuf messages directly. Nothing is
+validated on the way out: the scorer built the values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+
+@dataclass(slots=True)
+class ItemError:
+    """Why one component of an item has no value."""
+
+    type: str
+    message: str
+    retryable: bool
+
+
+@dataclass(slots=True)
+class StepRewards:
+    rewards: list[float]
+    deltas: list[float]
+
+
+@dataclass(slots=True)
+class ItemResult:
+    id: str
+    reward: float | None
+    status: str  # "ok", "partial" or "error"
+    components: dict[str, float] | None
+    errors: dict[str, ItemError] = field(default_factory=dict)
+    cached: list[str] = field(default_factory=list)
+    steps: dict[str, StepRewards] | None = None
+    #: The explanation tree as plain data (``{"name", "op", "value", "formula", "inputs"}``).
+    explanation: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Usage:
+    items: int
+    cache_hits: int
+    model_tokens: int
+    judge_tokens: int = 0
+
+
+@dataclass(slots=True)
+class ScoreOutcome:
+    pipeline: str
+    pipeline_hash: str
+    results: list[ItemResult]
+    usage: Usage
+    versions: dict[str, str]
+
+
+@dataclass(slots=True)
+class PairResult:
+    id: str
+    probability: float | None
+    status: str
+    a: ItemResult
+    b: ItemResult
+
+
+@dataclass(slots=True)
+class CompareOutcome:
+    pipeline: str
+    pipeline_hash: str
+    results: list[PairResult]
+    usage: Usage
+
+
+def to_json(value: Any) -> bytes:
+    """The HTTP reply body of an outcome (or any plain value)."""
+    return orjson.dumps(value)
