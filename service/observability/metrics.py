@@ -7,7 +7,8 @@ declared pipeline names (or ``unknown``), models and rules are config names.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import prometheus_client
+from prometheus_client import CollectorRegistry, generate_latest
 
 _LATENCY_BUCKETS = (
     0.001,
@@ -30,6 +31,35 @@ _LATENCY_BUCKETS = (
 _SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _TOKEN_BUCKETS = (64, 256, 1024, 4096, 16384, 65536, 262144)
 _REWARD_BUCKETS = (-10, -5, -2, -1, -0.5, -0.1, 0, 0.1, 0.25, 0.5, 0.75, 0.9, 1, 2, 5, 10)
+
+
+class _RememberedChildren:
+    """``labels(*values)`` answered from a dict after the first call for those values.
+
+    prometheus_client checks and locks on every ``labels`` call, which the
+    scoring path makes several times per request; label values here are
+    bounded (see the module docstring), so remembering every child is safe.
+    Positional label values only, as this codebase passes them.
+    """
+
+    def labels(self, *values):
+        children = self.__dict__.setdefault("_remembered_children", {})
+        child = children.get(values)
+        if child is None:
+            child = children[values] = super().labels(*values)
+        return child
+
+
+class Counter(_RememberedChildren, prometheus_client.Counter):
+    pass
+
+
+class Gauge(_RememberedChildren, prometheus_client.Gauge):
+    pass
+
+
+class Histogram(_RememberedChildren, prometheus_client.Histogram):
+    pass
 
 
 class Metrics:
