@@ -18,25 +18,66 @@ MAX_DEPTH = 32
 _INT_RANGE = (-(2**63), 2**64 - 1)
 
 
-def check_plain_json(value: Any, path: str = "body", depth: int = 0) -> None:
-    """Raise ValueError naming ``path`` for anything a request must not carry."""
+def check_plain_json(value: Any, path: str = "body", *, text: bool = True) -> None:
+    """Raise ValueError naming ``path`` for anything a request must not carry.
+
+    ``text=False`` skips the Unicode check of strings, for values a JSON
+    parser produced (it refuses unpaired surrogates itself). The walk builds
+    no paths; only a refused value is walked again to name where it is.
+    """
+    if not _is_plain(value, 0, text):
+        _name_problem(value, path, 0, text)
+
+
+def _is_plain(value: Any, depth: int, text: bool) -> bool:
+    if depth > MAX_DEPTH:
+        return False
+    kind = type(value)
+    if kind is str:
+        return not text or value.isascii() or _encodable(value)
+    if kind is dict:
+        for key, item in value.items():
+            if text and type(key) is str and not (key.isascii() or _encodable(key)):
+                return False
+            if not _is_plain(item, depth + 1, text):
+                return False
+        return True
+    if kind is list:
+        return all(_is_plain(item, depth + 1, text) for item in value)
+    if kind is int:
+        return _INT_RANGE[0] <= value <= _INT_RANGE[1]
+    if kind is float:
+        return math.isfinite(value)
+    return True
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _name_problem(value: Any, path: str, depth: int, text: bool) -> None:
+    """Raise the ValueError of the first refused value under ``value``, naming its path."""
     if depth > MAX_DEPTH:
         raise ValueError(f"{path}: nested deeper than {MAX_DEPTH} levels")
     kind = type(value)
     if kind is dict:
         for key, item in value.items():
-            if type(key) is str:
+            if text and type(key) is str:
                 _check_text(key, f"{path}.<key>")
-            check_plain_json(item, f"{path}.{key}", depth + 1)
+            _name_problem(item, f"{path}.{key}", depth + 1, text)
     elif kind is list:
         for index, item in enumerate(value):
-            check_plain_json(item, f"{path}.{index}", depth + 1)
+            _name_problem(item, f"{path}.{index}", depth + 1, text)
     else:
-        _check_scalar(value, kind, path)
+        _check_scalar(value, kind, path, text)
 
 
-def _check_scalar(value: Any, kind: type, path: str) -> None:
-    if kind is str:
+def _check_scalar(value: Any, kind: type, path: str, text: bool) -> None:
+    if kind is str and text:
         _check_text(value, path)
     elif kind is int and not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
         raise ValueError(f"{path}: integer outside the 64-bit range")
@@ -45,8 +86,5 @@ def _check_scalar(value: Any, kind: type, path: str) -> None:
 
 
 def _check_text(text: str, path: str) -> None:
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError(f"{path}: contains an unpaired surrogate (not valid Unicode)") from None
+    if not text.isascii() and not _encodable(text):
+        raise ValueError(f"{path}: contains an unpaired surrogate (not valid Unicode)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from service.plain_json import check_plain_json
 
@@ -21,8 +21,9 @@ class PlainJsonRequest:
 
     @model_validator(mode="before")
     @classmethod
-    def _plain_json(cls, data: Any) -> Any:
-        check_plain_json(data)
+    def _plain_json(cls, data: Any, info: ValidationInfo) -> Any:
+        # Parsed JSON cannot hold unpaired surrogates (the parser refuses them).
+        check_plain_json(data, text=info.mode != "json")
         return data
 
 

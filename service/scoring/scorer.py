@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from service.algebra.functions import sigmoid
@@ -103,6 +104,8 @@ class RewardScorer:
             for item_id, outcome in zip(validated.ids, outcomes, strict=True)
         ]
         self._observe_shaping(pipeline.name, validated.items, outcomes)
+        for status, count in Counter(outcome.status for outcome in outcomes).items():
+            self._metrics.items.labels(pipeline.name, status).inc(count)
         response = ScoreOutcome(
             pipeline=pipeline.name,
             pipeline_hash=pipeline.hash,
@@ -201,7 +204,6 @@ class RewardScorer:
     ) -> ItemResult:
         for error in outcome.errors.values():
             self._metrics.errors.labels(error.error_type, "component").inc()
-        self._metrics.items.labels(pipeline.name, outcome.status).inc()
         if outcome.reward is not None:
             self._metrics.rewards.labels(pipeline.name).observe(outcome.reward)
         steps = None

@@ -22,38 +22,69 @@ class Abandoned(Exception):
     """The owner of an in-flight key gave up before producing a result."""
 
 
+class _Flight:
+    """One key in flight: its outcome once resolved, and a future only once someone waits.
+
+    Most keys are never waited on (no concurrent duplicate), so the future is
+    created lazily: no future, done-callback or event-loop handle per item on
+    the common path.
+    """
+
+    __slots__ = ("future", "outcome", "resolved")
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future | None = None
+        self.outcome: Any = None
+        self.resolved = False
+
+    def waiter(self) -> asyncio.Future:
+        if self.future is None:
+            self.future = asyncio.get_running_loop().create_future()
+            # Waiters may all be gone; never log an unretrieved Abandoned.
+            self.future.add_done_callback(_retrieve)
+            if self.resolved:
+                self.future.set_result(self.outcome)
+        return self.future
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class SingleFlight:
     def __init__(self) -> None:
-        self._flights: dict[str, asyncio.Future] = {}
+        self._flights: dict[str, _Flight] = {}
 
     def __len__(self) -> int:
         return len(self._flights)
 
     def claim(self, keys: Iterable[str]) -> tuple[list[str], dict[str, asyncio.Future]]:
         """Split ``keys`` (unique) into those the caller now owns and those in flight elsewhere."""
-        loop = asyncio.get_running_loop()
         owned: list[str] = []
         shared: dict[str, asyncio.Future] = {}
+        flights = self._flights
         for key in keys:
-            flight = self._flights.get(key)
+            flight = flights.get(key)
             if flight is None:
-                flight = loop.create_future()
-                # Waiters may all be gone; never log an unretrieved Abandoned.
-                flight.add_done_callback(lambda f: f.cancelled() or f.exception())
-                self._flights[key] = flight
+                flights[key] = _Flight()
                 owned.append(key)
             else:
-                shared[key] = flight
+                shared[key] = flight.waiter()
         return owned, shared
 
     def resolve(self, key: str, outcome: Any) -> None:
         flight = self._flights.get(key)
-        if flight is not None and not flight.done():
-            flight.set_result(outcome)
+        if flight is None or flight.resolved:
+            return
+        flight.outcome, flight.resolved = outcome, True
+        if flight.future is not None and not flight.future.done():
+            flight.future.set_result(outcome)
 
     def release(self, keys: Iterable[str]) -> None:
         """Forget owned keys; unresolved ones fail their waiters with Abandoned."""
         for key in keys:
             flight = self._flights.pop(key, None)
-            if flight is not None and not flight.done():
-                flight.set_exception(Abandoned())
+            future = flight.future if flight is not None and not flight.resolved else None
+            if future is not None and not future.done():
+                future.set_exception(Abandoned())
