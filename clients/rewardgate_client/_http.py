@@ -1,11 +1,18 @@
-"""HTTP transport: JSON over httpx (keep-alive connection pool)."""
+"""HTTP transport: JSON over aiohttp (one keep-alive connection pool per client).
+
+aiohttp rather than httpx: per request it costs about half as much on the
+client side, which is what a single-item caller (one sample per request)
+waits for (bench/client_http.py, docs/benchmarks.md). The session is created
+on first use, inside the event loop that uses it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
-import httpx
+import aiohttp
 
 from rewardgate_client.errors import (
     ConnectionFailed,
@@ -19,11 +26,10 @@ from rewardgate_client.types import CompareResult, Result, ScoreReply
 
 class HttpTransport:
     def __init__(self, base_url: str, *, headers: dict[str, str] | None = None, max_connections: int = 64):
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            headers=headers,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        )
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"content-type": "application/json", **(headers or {})}
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
 
     async def score(self, body: dict[str, Any], timeout_s: float) -> ScoreReply:
         return ScoreReply.from_dict(await self._post("/v1/score", body, timeout_s))
@@ -42,44 +48,53 @@ class HttpTransport:
         ]
 
     async def pipelines(self, timeout_s: float) -> list[dict[str, Any]]:
-        try:
-            response = await self._client.get("/v1/pipelines", timeout=timeout_s)
-        except httpx.TimeoutException as exc:
-            raise DeadlineExceeded(f"no answer within {timeout_s:.3g} s") from exc
-        except httpx.TransportError as exc:
-            raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
-        return self._check(response)["pipelines"]
+        return (await self._request("GET", "/v1/pipelines", None, timeout_s))["pipelines"]
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+            )
+        return self._session
 
     async def _post(self, path: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         try:
             content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         except (TypeError, ValueError) as exc:  # as the gRPC transport: the caller's input, never sent
             raise InvalidInput(f"the request is not plain JSON: {exc}") from None
+        return await self._request("POST", path, content, timeout_s)
+
+    async def _request(
+        self, method: str, path: str, content: bytes | None, timeout_s: float
+    ) -> dict[str, Any]:
         try:
-            response = await self._client.post(
-                path, content=content, headers={"content-type": "application/json"}, timeout=timeout_s
-            )
-        except httpx.TimeoutException as exc:
+            async with self._client().request(
+                method, self._base_url + path, data=content, timeout=aiohttp.ClientTimeout(total=timeout_s)
+            ) as response:
+                return self._check(
+                    response.status, response.headers.get("retry-after"), await response.read()
+                )
+        except asyncio.TimeoutError as exc:  # noqa: UP041 - not the builtin before Python 3.11 (the client supports 3.10)
             raise DeadlineExceeded(f"no answer within {timeout_s:.3g} s") from exc
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
-        return self._check(response)
 
     @staticmethod
-    def _check(response: httpx.Response) -> dict[str, Any]:
-        if response.status_code == 200:
-            return response.json()
-        retry_after = _seconds(response.headers.get("retry-after"))
+    def _check(status: int, retry_after_header: str | None, raw: bytes) -> dict[str, Any]:
+        if status == 200:
+            return json.loads(raw)
+        retry_after = _seconds(retry_after_header)
         try:
-            error = response.json()["error"]
+            error = json.loads(raw)["error"]
         except (ValueError, KeyError, TypeError):
-            retryable = response.status_code in (429, 502, 503, 504)
             raise RewardgateError(
-                f"HTTP {response.status_code}: {response.text[:200]}",
-                retryable=retryable,
+                f"HTTP {status}: {raw[:200].decode('utf-8', 'replace')}",
+                retryable=status in (429, 502, 503, 504),
                 retry_after_s=retry_after,
             ) from None
         raise error_from(
