@@ -58,7 +58,16 @@ def wrk(url: str, body: dict, connections: int, seconds: float, workdir: Path) -
         f"wrk.body = [==[{json.dumps(body)}]==]\n"
     )
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script), url],
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,

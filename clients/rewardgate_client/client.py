@@ -255,31 +255,48 @@ async def _aiter(items):
 
 
 class RewardClient:
-    """Synchronous :class:`AsyncRewardClient` (its event loop runs on a private thread).
+    """Synchronous :class:`AsyncRewardClient`.
 
     Safe to call from plain code and from inside another running event loop
-    (e.g. a trainer's), because the calls never run on the caller's loop.
+    (e.g. a trainer's). Called from a thread with no running loop, a call runs
+    on that thread's own private loop (one per thread, created on first use):
+    no hand-off to another thread, which costs a single-item caller about as
+    much as the request itself. Called from inside a running loop, it runs on
+    the client's background thread, never on the caller's loop. Every loop's
+    client shares one retry budget.
     """
 
     def __init__(self, url: str, **kwargs: Any) -> None:
+        self.url = url
+        self._kwargs = kwargs
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._owned: list[tuple[asyncio.AbstractEventLoop, AsyncRewardClient]] = []
+        self._budget: RetryBudget | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="rewardgate-client", daemon=True)
         self._thread.start()
-        self._async = self._run(_build(url, kwargs))
-        self.url = url
+        self._async = asyncio.run_coroutine_threadsafe(self._build(), self._loop).result()
 
     def score(self, items: Iterable[Item | dict[str, Any]], pipeline: str, **kwargs: Any) -> list[Result]:
-        return self._run(self._async.score(list(items), pipeline, **kwargs))
+        items = list(items)
+        return self._run(lambda client: client.score(items, pipeline, **kwargs))
 
     def compare(self, pairs: Iterable[dict[str, Any]], pipeline: str, **kwargs: Any) -> list[CompareResult]:
-        return self._run(self._async.compare(list(pairs), pipeline, **kwargs))
+        pairs = list(pairs)
+        return self._run(lambda client: client.compare(pairs, pipeline, **kwargs))
 
     def pipelines(self, **kwargs: Any) -> list[dict[str, Any]]:
-        return self._run(self._async.pipelines(**kwargs))
+        return self._run(lambda client: client.pipelines(**kwargs))
 
     def close(self) -> None:
+        with self._lock:
+            owned, self._owned = self._owned, []
+        for loop, client in owned:
+            loop.run_until_complete(client.aclose())
+            loop.close()
         if self._loop.is_running():
-            self._run(self._async.aclose())
+            asyncio.run_coroutine_threadsafe(self._async.aclose(), self._loop).result()
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
 
@@ -289,13 +306,30 @@ class RewardClient:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def _run(self, coroutine: Awaitable[T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+    def _run(self, call: Callable[[AsyncRewardClient], Awaitable[T]]) -> T:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # plain code: this thread's own loop
+            loop, client = self._thread_client()
+            return loop.run_until_complete(call(client))
+        return asyncio.run_coroutine_threadsafe(call(self._async), self._loop).result()
 
+    def _thread_client(self) -> tuple[asyncio.AbstractEventLoop, AsyncRewardClient]:
+        pair = getattr(self._local, "pair", None)
+        if pair is None:
+            loop = asyncio.new_event_loop()
+            pair = self._local.pair = (loop, loop.run_until_complete(self._build()))
+            with self._lock:
+                self._owned.append(pair)
+        return pair
 
-async def _build(url: str, kwargs: dict[str, Any]) -> AsyncRewardClient:
-    # Built on the client's own loop: gRPC channels bind to the loop that creates them.
-    return AsyncRewardClient(url, **kwargs)
+    async def _build(self) -> AsyncRewardClient:
+        # Built on the loop that will use it: gRPC channels bind to the loop that creates them.
+        client = AsyncRewardClient(self.url, **self._kwargs)
+        if self._budget is None:
+            self._budget = client._budget
+        client._budget = self._budget  # one retry budget for every loop of this client
+        return client
 
 
 __all__ = ["AsyncRewardClient", "RewardClient"]
