@@ -209,7 +209,7 @@ class PipelineConfig(StrictModel):
             seen.append(current)
             for component in self.pipelines[current].components.values():
                 if component.route:
-                    stack.extend(route_targets(component.route))
+                    stack.extend(component.route.targets())
         return seen
 
     def pipeline_hash(self, name: str) -> str:
@@ -235,10 +235,6 @@ class PipelineConfig(StrictModel):
 def used_judges(components) -> set[str]:
     """Judges named by components, directly or as a rule's fallback."""
     return {c.judge for c in components if c.judge} | {c.fallback.judge for c in components if c.fallback}
-
-
-def route_targets(route: RouteSpec) -> list[str]:
-    return [*route.pipelines.values(), *([route.default] if route.default else [])]
 
 
 def canonical_sha256(value: Any) -> str:

@@ -135,6 +135,10 @@ class RouteSpec(StrictModel):
             raise ValueError("a route needs exactly one of 'field' or 'classifier'")
         return self
 
+    def targets(self) -> list[str]:
+        """Every pipeline this route can pick (the default included)."""
+        return [*self.pipelines.values(), *([self.default] if self.default else [])]
+
 
 class DelimiterSplit(StrictModel):
     delimiter: str = Field(min_length=1, description="Steps are the non-blank pieces between delimiters.")
