@@ -17,18 +17,19 @@ import argparse
 import io
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench._processes import start_answering  # noqa: E402
+from tests.support.server import free_port  # noqa: E402
 
 #: Runs in a subprocess whose PYTHONPATH points at one tree: that tree's client.
 CALLER = """
@@ -54,37 +55,20 @@ def export(revision: str, into: Path) -> Path:
     return into
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def tree_env(tree: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": f"{tree}:{tree / 'clients'}", "REWARDGATE_VERIFIER_WORKERS": "2"}
 
 
 def start_service(tree: Path) -> tuple[subprocess.Popen, str]:
     port, grpc_port = free_port(), free_port()
-    env = {**tree_env(tree), "REWARDGATE_GRPC_PORT": str(grpc_port)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve", "--port", str(port)],
-        cwd=tree,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise RuntimeError(f"the service of {tree} did not become ready")
+    process = start_answering(
+        [sys.executable, "-m", "service", "serve", "--port", str(port)],
+        lambda: httpx.get(url + "/readyz", timeout=2).status_code == 200,
+        cwd=tree,
+        env={**tree_env(tree), "REWARDGATE_GRPC_PORT": str(grpc_port)},
+    )
+    return process, url
 
 
 def caller_rate(tree: Path, url: str, seconds: float) -> float:

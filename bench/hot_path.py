@@ -22,20 +22,19 @@ import argparse
 import json
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench._processes import start_answering  # noqa: E402
 from service.settings import default_pipeline_file  # noqa: E402
-from tests.support.server import ServiceProcess  # noqa: E402
+from tests.support.server import ServiceProcess, free_port  # noqa: E402
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
@@ -84,29 +83,15 @@ def wrk(url: str, body: dict, connections: int, seconds: float, workdir: Path) -
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_bare_app() -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "bare_app.py"), str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}/v1/score"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.post(url, json=single_body(False), timeout=2).raise_for_status()
-            return process, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the bare app did not start")
+    process = start_answering(
+        [sys.executable, str(ROOT / "bench" / "bare_app.py"), str(port)],
+        lambda: httpx.post(url, json=single_body(False), timeout=2).status_code == 200,
+        timeout_s=60,
+    )
+    return process, url
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ import pytest
 from rewardgate_client import InvalidInput, RetryPolicy, RewardClient
 from rewardgate_client.integrations.trl import reward_function
 
+from tests.support.conversations import TRL_TOOL_PROMPT
+
 #: An image as TRL holds it in a prompt (a PIL object there; here raw PNG bytes): not JSON.
 IMAGE = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 
@@ -26,15 +28,6 @@ VISION_PROMPT = [
             {"type": "text", "text": "How many legs has the cat?"},
         ],
     },
-]
-TRL_TOOL_PROMPT = [
-    {"role": "user", "content": "What is 6 times 7?"},
-    {
-        "role": "assistant",
-        "content": "",
-        "tool_calls": [{"type": "function", "function": {"name": "multiply", "arguments": {"a": 6, "b": 7}}}],
-    },
-    {"role": "tool", "name": "multiply", "content": "42"},
 ]
 OPENAI_TOOL_PROMPT = [
     {

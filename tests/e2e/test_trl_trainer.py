@@ -14,20 +14,11 @@ import pytest
 from rewardgate_client.integrations.trl import reward_function
 
 from service.settings import default_pipeline_file
+from tests.support.conversations import TRL_TOOL_PROMPT
 from tests.support.server import ServiceProcess
 from tests.support.tiny_models import build_causal_lm
 
 pytestmark = pytest.mark.slow
-
-TOOL_CONVERSATION = [
-    {"role": "user", "content": "What is 6 times 7?"},
-    {
-        "role": "assistant",
-        "content": "",
-        "tool_calls": [{"type": "function", "function": {"name": "multiply", "arguments": {"a": 6, "b": 7}}}],
-    },
-    {"role": "tool", "name": "multiply", "content": "42"},
-]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +69,7 @@ def test_a_grpo_step_is_rewarded_by_rewardgate_over_both_transports(service, pol
         policy,
         tmp_path,
         [by_model, by_rule],
-        prompts=[TOOL_CONVERSATION, [{"role": "user", "content": "What is two plus two?"}]],
+        prompts=[TRL_TOOL_PROMPT, [{"role": "user", "content": "What is two plus two?"}]],
         solution=["42", "4"],
     )
     model_mean = logs["rewards/rewardgate_rm/mean"]
