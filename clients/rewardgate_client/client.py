@@ -163,23 +163,37 @@ class AsyncRewardClient:
         from rewardgate_client.v1 import reward_pb2 as pb
 
         proto_options = options_to_proto(options)
+        ready: asyncio.Queue = asyncio.Queue()
 
         async def requests():
+            # Every item already waiting travels in one message (a burst, at most chunk_size):
+            # gRPC's per-message cost in Python is about that of scoring a cheap item.
             index = 0
-            async for item in _aiter(items):
-                data = as_item_dict(item)
-                data.setdefault("id", str(index))
-                index += 1
-                yield pb.StreamRequest(pipeline=pipeline, item=item_to_proto(data), options=proto_options)
+            async for burst in _bursts(ready, self.chunk_size):
+                protos = []
+                for item in burst:
+                    data = as_item_dict(item)
+                    data.setdefault("id", str(index))
+                    index += 1
+                    protos.append(item_to_proto(data))
+                yield pb.StreamRequest(pipeline=pipeline, items=protos, options=proto_options)
 
-        async for reply in self._transport.stream(requests(), timeout_s):
+        def answer(reply):
             if reply.HasField("result"):
-                yield result_from_proto(reply.result, reply.pipeline_hash)
-            else:
-                detail = reply.error
-                error = error_from(detail.type, detail.message, detail.retryable)
-                error.item_id = reply.id
-                yield error
+                return result_from_proto(reply.result, reply.pipeline_hash)
+            detail = reply.error
+            error = error_from(detail.type, detail.message, detail.retryable)
+            error.item_id = reply.id
+            return error
+
+        feeder = asyncio.create_task(_pump(items, ready))
+        try:
+            async for reply in self._transport.stream(requests(), timeout_s):
+                for one in reply.batch or (reply,):
+                    yield answer(one)
+            feeder.result()  # re-raise a failing item source
+        finally:
+            feeder.cancel()
 
     async def _stream_http(self, items, pipeline, timeout_s, options):
         queue: asyncio.Queue = asyncio.Queue()
@@ -243,6 +257,32 @@ def _with_deadline(options: dict[str, Any], left_s: float) -> dict[str, Any]:
     left_ms = max(1, int(left_s * 1000))
     given = options.get("deadline_ms")
     return {**options, "deadline_ms": min(given, left_ms) if given else left_ms}
+
+
+#: Marks the end of the items in a :func:`_pump` queue.
+_END = object()
+
+
+async def _pump(items, ready: asyncio.Queue) -> None:
+    """Put every item of ``items`` (sync or async iterable) on ``ready``, then :data:`_END`."""
+    try:
+        async for item in _aiter(items):
+            await ready.put(item)
+    finally:
+        await ready.put(_END)
+
+
+async def _bursts(ready: asyncio.Queue, size: int):
+    """Lists of the items waiting on ``ready`` at once (1 to ``size``), until :data:`_END`."""
+    while True:
+        burst = [await ready.get()]
+        while len(burst) < size and not ready.empty():
+            burst.append(ready.get_nowait())
+        if burst[-1] is _END:
+            if len(burst) > 1:
+                yield burst[:-1]
+            return
+        yield burst
 
 
 async def _aiter(items):

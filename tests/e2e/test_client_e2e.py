@@ -108,6 +108,34 @@ async def test_stream_reports_a_failed_item_and_continues(service):
     assert answers["lost"].error.type == "pipeline_not_found" and not answers["lost"].HasField("result")
 
 
+async def test_a_stream_of_bursts_is_answered_in_bursts(service):
+    from rewardgate_client.v1 import reward_pb2 as pb
+    from rewardgate_client.v1.reward_pb2_grpc import RewardServiceStub
+
+    def item(i, reference):
+        return pb.Item(id=f"b{i}", response=f"\\boxed{{{i}}}", reference=reference)
+
+    async def requests():
+        yield pb.StreamRequest(pipeline="math", items=[item(i, str(i)) for i in range(64)])
+        yield pb.StreamRequest(pipeline="math", items=[item(64, "64"), item(65, "see the book")])
+
+    async with grpc.aio.insecure_channel(service.grpc_target) as channel:
+        replies = [r async for r in RewardServiceStub(channel).ScoreStream(requests(), timeout=30)]
+    assert all(r.batch and not r.id for r in replies)  # one message per scored micro-batch
+    answers = {a.id: a for r in replies for a in r.batch}
+    assert sorted(answers) == sorted(f"b{i}" for i in range(66))
+    assert all(answers[f"b{i}"].result.reward == 1.0 for i in range(65))
+    assert answers["b65"].result.status == "error"  # a failed item is still that item's answer
+
+
+async def test_the_client_streams_a_ready_list_in_bursts(service):
+    items = [{"id": f"l{i}", "response": f"\\boxed{{{i}}}", "reference": str(i)} for i in range(300)]
+    async with AsyncRewardClient(f"grpc://{service.grpc_target}", chunk_size=64) as client:
+        answers = [a async for a in client.stream(items, pipeline="math")]
+    assert sorted(a.id for a in answers) == sorted(f"l{i}" for i in range(300))
+    assert all(a.reward == 1.0 for a in answers)
+
+
 async def test_grpc_health_and_reflection(service):
     async with grpc.aio.insecure_channel(service.grpc_target) as channel:
         health = health_pb2_grpc.HealthStub(channel)

@@ -214,26 +214,30 @@ class RpcStatus(_message.Message):
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., details: _Optional[_Iterable[_Union[_any_pb2.Any, _Mapping]]] = ...) -> None: ...
 
 class StreamRequest(_message.Message):
-    __slots__ = ("pipeline", "item", "options")
+    __slots__ = ("pipeline", "item", "options", "items")
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     ITEM_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
     pipeline: str
     item: Item
     options: ScoreOptions
-    def __init__(self, pipeline: _Optional[str] = ..., item: _Optional[_Union[Item, _Mapping]] = ..., options: _Optional[_Union[ScoreOptions, _Mapping]] = ...) -> None: ...
+    items: _containers.RepeatedCompositeFieldContainer[Item]
+    def __init__(self, pipeline: _Optional[str] = ..., item: _Optional[_Union[Item, _Mapping]] = ..., options: _Optional[_Union[ScoreOptions, _Mapping]] = ..., items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...) -> None: ...
 
 class StreamResult(_message.Message):
-    __slots__ = ("id", "result", "error", "pipeline_hash")
+    __slots__ = ("id", "result", "error", "pipeline_hash", "batch")
     ID_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_HASH_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     id: str
     result: Result
     error: ErrorDetail
     pipeline_hash: str
-    def __init__(self, id: _Optional[str] = ..., result: _Optional[_Union[Result, _Mapping]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., pipeline_hash: _Optional[str] = ...) -> None: ...
+    batch: _containers.RepeatedCompositeFieldContainer[StreamResult]
+    def __init__(self, id: _Optional[str] = ..., result: _Optional[_Union[Result, _Mapping]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., pipeline_hash: _Optional[str] = ..., batch: _Optional[_Iterable[_Union[StreamResult, _Mapping]]] = ...) -> None: ...
 
 class ComparePair(_message.Message):
     __slots__ = ("id", "prompt", "messages", "response_a", "response_b", "reference", "metadata")
