@@ -1,26 +1,25 @@
-"""One error hierarchy for the whole service.
+"""The service's errors, in two separate families.
 
-Every failure that can reach a caller is a :class:`RewardgateError` subclass.
-Each carries the wire ``error_type`` (also used as a metric label), the HTTP
-status and gRPC status-code name it maps to, and whether retrying may help.
+* Request errors (:class:`RewardgateError` subclasses) are raised out of the
+  scorer and become the whole reply: ``{"error": {"type", "message",
+  "retryable"}}``. Which HTTP status and gRPC code each maps to is decided at
+  the edge, in one table (service/api/status.py).
+* Per-item failures (:class:`ComponentError` subclasses) are values: one
+  component of one item has no score, recorded in ``results[i].errors`` and
+  never turned into a numeric reward. They are not request errors and carry
+  no status.
 
-Two scopes exist:
-
-* request errors (raised out of the scorer) become the whole response:
-  ``{"error": {"type", "message", "retryable"}}`` with ``http_status``;
-* component errors (:class:`ComponentError` subclasses) are recorded per item
-  in ``results[i].errors`` and never turn into a numeric reward.
+Both carry the wire ``error_type`` (also a metric label) and whether retrying
+may help.
 """
 
 from __future__ import annotations
 
 
 class RewardgateError(Exception):
-    """Base class. Subclasses override the class attributes below."""
+    """A request error. Subclasses set ``error_type`` and ``retryable``."""
 
     error_type: str = "internal"
-    http_status: int = 500
-    grpc_code: str = "INTERNAL"
     retryable: bool = False
 
     def __init__(self, message: str = "", *, retry_after_s: float | None = None) -> None:
@@ -43,40 +42,30 @@ class InvalidInput(RewardgateError):
     """The request is malformed or violates a documented constraint."""
 
     error_type = "invalid_input"
-    http_status = 422
-    grpc_code = "INVALID_ARGUMENT"
 
 
 class PayloadTooLarge(RewardgateError):
     """The request exceeds a size limit (body bytes, item count or text length)."""
 
     error_type = "payload_too_large"
-    http_status = 413
-    grpc_code = "RESOURCE_EXHAUSTED"
 
 
 class PipelineNotFound(RewardgateError):
     """The named pipeline is not declared in the loaded configuration."""
 
     error_type = "pipeline_not_found"
-    http_status = 404
-    grpc_code = "NOT_FOUND"
 
 
 class Unauthenticated(RewardgateError):
     """Missing or wrong credentials."""
 
     error_type = "unauthenticated"
-    http_status = 401
-    grpc_code = "UNAUTHENTICATED"
 
 
 class Overloaded(RewardgateError):
     """The service is at capacity; retry after the advertised delay."""
 
     error_type = "overloaded"
-    http_status = 429
-    grpc_code = "RESOURCE_EXHAUSTED"
     retryable = True
 
 
@@ -84,8 +73,6 @@ class ServiceNotReady(RewardgateError):
     """Models are still loading or a backend is not ready."""
 
     error_type = "not_ready"
-    http_status = 503
-    grpc_code = "UNAVAILABLE"
     retryable = True
 
 
@@ -97,8 +84,6 @@ class BackendUnavailable(RewardgateError):
     """
 
     error_type = "backend_unavailable"
-    http_status = 503
-    grpc_code = "UNAVAILABLE"
     retryable = True
 
 
@@ -106,8 +91,6 @@ class DeadlineExceeded(RewardgateError):
     """The request deadline passed before every item was answered."""
 
     error_type = "deadline_exceeded"
-    http_status = 504
-    grpc_code = "DEADLINE_EXCEEDED"
     retryable = True
 
 
@@ -122,12 +105,15 @@ class ConfigError(RewardgateError):
 # --------------------------------------------------------------------------
 
 
-class ComponentError(RewardgateError):
-    """A single component failed for a single item."""
+class ComponentError(Exception):
+    """A single component failed for a single item (a value, not a request error)."""
 
-    error_type = "component_error"
-    http_status = 500
-    grpc_code = "INTERNAL"
+    error_type: str = "component_error"
+    retryable: bool = False
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.__class__.__doc__ or self.error_type)
+        self.message = message or (self.__class__.__doc__ or self.error_type).strip()
 
     def to_item_error(self) -> dict:
         """The per-item error entry (``results[i].errors[component]``)."""
@@ -144,8 +130,6 @@ class VerifierTimeout(ComponentError):
     """A rule verifier exceeded its per-item time limit and was killed."""
 
     error_type = "verifier_timeout"
-    http_status = 504
-    grpc_code = "DEADLINE_EXCEEDED"
 
 
 class VerifierError(ComponentError):
@@ -158,8 +142,6 @@ class VerifierUnavailable(ComponentError):
     """The verifier pool could not run the check now (it is being replaced); retry."""
 
     error_type = "verifier_unavailable"
-    http_status = 503
-    grpc_code = "UNAVAILABLE"
     retryable = True
 
 
@@ -167,16 +149,12 @@ class InvalidReference(ComponentError):
     """The item's reference is missing or cannot be interpreted by the rule."""
 
     error_type = "invalid_reference"
-    http_status = 422
-    grpc_code = "INVALID_ARGUMENT"
 
 
 class InvalidComponentInput(ComponentError):
     """The item cannot be scored by this component (e.g. too many tokens)."""
 
     error_type = "invalid_component_input"
-    http_status = 422
-    grpc_code = "INVALID_ARGUMENT"
 
 
 class ItemFailed(RewardgateError):
@@ -190,8 +168,6 @@ class ItemFailed(RewardgateError):
         super().__init__(message)
         self.error_type = error_type
         self.retryable = retryable
-        self.http_status = 503 if retryable else 422
-        self.grpc_code = "UNAVAILABLE" if retryable else "FAILED_PRECONDITION"
 
 
 class JudgeParseError(ComponentError):

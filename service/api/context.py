@@ -11,6 +11,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
+from service.api.status import http_status
 from service.errors import RewardgateError
 from service.observability.metrics import Metrics
 from service.scoring.scorer import RewardScorer, StageTimings
@@ -46,7 +47,7 @@ class AppContext:
         try:
             yield
         except RewardgateError as exc:
-            status = exc.http_status
+            status = http_status(exc)
             raise
         except ClientDisconnected:
             status = 499

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.compat_errors import PERMANENT_ERRORS
 from service.api.context import ClientDisconnected
+from service.api.status import http_status
 from service.errors import InvalidInput, RewardgateError
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,10 @@ def envelope_response(error: RewardgateError) -> JSONResponse:
     headers = {}
     if error.retry_after_s is not None:
         headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_s)))
-    elif error.http_status == 503:
+    status = http_status(error)
+    if error.retry_after_s is None and status == 503:
         headers["Retry-After"] = "1"
-    return JSONResponse(error.to_envelope(), status_code=error.http_status, headers=headers)
+    return JSONResponse(error.to_envelope(), status_code=status, headers=headers)
 
 
 def describe_problem(error: dict) -> str:

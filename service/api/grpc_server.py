@@ -27,6 +27,7 @@ from service.api import grpc_convert as convert
 from service.api.context import AppContext
 from service.api.grpc_stream import StreamSession, Undecodable, error_detail
 from service.api.http import describe_pipelines
+from service.api.status import grpc_code
 from service.auth.caller import bearer_token, current_key
 from service.auth.keys import KeyRing
 from service.errors import InvalidInput, RewardgateError, Unauthenticated
@@ -38,7 +39,7 @@ DETAILS_KEY = "grpc-status-details-bin"
 
 
 async def abort_with(context: grpc.aio.ServicerContext, exc: RewardgateError) -> None:
-    code = grpc.StatusCode[exc.grpc_code]
+    code = grpc.StatusCode[grpc_code(exc)]
     packed = any_pb2.Any()
     packed.Pack(error_detail(exc))
     status = pb.RpcStatus(code=code.value[0], message=exc.message, details=[packed])

@@ -118,7 +118,7 @@ class TritonBackend(ModelBackend):
         except (InferenceServerException, OSError, TimeoutError) as exc:
             ready = False
             log.debug("triton model %s not ready: %s", self._model, exc)
-        except RewardgateError as exc:
+        except (RewardgateError, ComponentError) as exc:
             ready = False
             if exc.message != self._last_problem:  # polled every second: say it once
                 log.error("triton model %s is unusable: %s", self._model, exc.message)

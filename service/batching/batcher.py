@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from service.batching.queue import BatchLimits, PendingItem, PendingQueue
 from service.errors import (
     BackendError,
+    ComponentError,
     DeadlineExceeded,
     Overloaded,
     RewardgateError,
@@ -212,7 +213,7 @@ class DynamicBatcher:
                 if not item.future.done():
                     item.future.set_result((result, BatchTiming(wait, inference_s)))
             ok = True
-        except RewardgateError as exc:
+        except (RewardgateError, ComponentError) as exc:
             _fail_all(batch, exc)
         except asyncio.CancelledError:
             _fail_all(batch, ServiceNotReady(f"model {self.name!r} shut down mid-batch"))

@@ -50,8 +50,6 @@ class SandboxKilled(SandboxError):
     """The sandbox was killed from outside (OOM killer, an operator) before its verdict; retry."""
 
     error_type = "sandbox_killed"
-    http_status = 503
-    grpc_code = "UNAVAILABLE"
     retryable = True
 
 
