@@ -336,7 +336,7 @@ class RewardClient:
             loop.run_until_complete(client.aclose())
             loop.close()
         if self._loop.is_running():
-            asyncio.run_coroutine_threadsafe(self._async.aclose(), self._loop).result()
+            asyncio.run_coroutine_threadsafe(self._async.aclose(), self._loop).result(timeout=10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
 

@@ -152,3 +152,29 @@ async def test_slime_dict_labels_use_their_answer_or_fail_visibly(service):
     with pytest.raises(aiohttp.ClientResponseError) as failed:  # no answer in it: not a silent 0
         await slime_remote_rm(url, {**sample, "label": {"source": "gsm8k", "difficulty": 3}})
     assert failed.value.status == 422
+
+
+ADAPTER_PROCESS = """
+import asyncio, sys, threading
+from rewardgate_client.integrations.trl import reward_function
+url = sys.argv[1]
+assert reward_function(url, "math")(prompts=["q"], completions=["\\\\boxed{1}"], solution=["1"]) == [1.0]
+loop = asyncio.new_event_loop()  # TRL awaits async reward functions on a loop in its own thread
+threading.Thread(target=loop.run_forever, daemon=True).start()
+score = reward_function(url, "math", asynchronous=True)
+reward = score(prompts=["q"], completions=["\\\\boxed{1}"], solution=["1"])
+assert asyncio.run_coroutine_threadsafe(reward, loop).result() == [1.0]
+print("scored")
+"""
+
+
+def test_a_trainer_process_using_the_adapters_exits_cleanly(service):
+    """The adapters' long-lived clients are closed at exit, not reported as leaked connections."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", ADAPTER_PROCESS, service.url], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "scored", done.stderr
+    assert "Unclosed" not in done.stderr, done.stderr

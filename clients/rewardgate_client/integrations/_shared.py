@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import contextlib
 import json
 import threading
 from typing import Any
 
-from rewardgate_client.client import RewardClient
+from rewardgate_client.client import AsyncRewardClient, RewardClient
 
 _clients: dict[tuple[str, str], RewardClient] = {}
+_loop_clients: dict[tuple[int, str, str], tuple[asyncio.AbstractEventLoop, AsyncRewardClient]] = {}
 _lock = threading.Lock()
 
 #: Adapter keyword arguments that configure the client rather than a score call.
@@ -24,6 +27,44 @@ def shared_client(url: str, **kwargs: Any) -> RewardClient:
         if client is None:
             client = _clients[key] = RewardClient(url, **kwargs)
         return client
+
+
+def loop_client(url: str, **kwargs: Any) -> AsyncRewardClient:
+    """The :class:`AsyncRewardClient` of the running event loop for ``url`` and these options.
+
+    For async adapters: a client's connections belong to the loop that made them,
+    and a trainer may await rewards from more than one loop.
+    """
+    loop = asyncio.get_running_loop()
+    key = (id(loop), url, repr(sorted(kwargs.items())))
+    with _lock:
+        entry = _loop_clients.get(key)
+        if entry is None or entry[0] is not loop:
+            entry = _loop_clients[key] = (loop, AsyncRewardClient(url, **kwargs))
+        return entry[1]
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Close the adapters' long-lived clients when the process ends.
+
+    Their connection pools then shut down cleanly instead of being reported
+    open (aiohttp logs "Unclosed client session") when collected at exit. A
+    client whose loop is already closed is left as it is.
+    """
+    with _lock:
+        clients, loop_clients = list(_clients.values()), list(_loop_clients.values())
+        _clients.clear()
+        _loop_clients.clear()
+    for client in clients:
+        with contextlib.suppress(Exception):
+            client.close()
+    for loop, async_client in loop_clients:
+        with contextlib.suppress(Exception):
+            if loop.is_running():
+                asyncio.run_coroutine_threadsafe(async_client.aclose(), loop).result(timeout=5)
+            elif not loop.is_closed():
+                loop.run_until_complete(async_client.aclose())
 
 
 def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

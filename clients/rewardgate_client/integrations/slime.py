@@ -24,15 +24,13 @@ chat prompts are sent as messages; samples of one group share a ``group``.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from rewardgate_client.client import AsyncRewardClient
 from rewardgate_client.errors import ItemFailed
-from rewardgate_client.integrations._shared import plain, split_options, wire_messages
+from rewardgate_client.integrations._shared import loop_client, plain, split_options, wire_messages
 from rewardgate_client.labels import reference_from_label
 from rewardgate_client.types import Result
 
@@ -81,15 +79,11 @@ def make_reward(
 ) -> Callable[..., Awaitable[float | list[float]]]:
     """A slime custom reward function; ``options`` are client options (``retry``, ...) and score options."""
     client_options, score_options = split_options(options)
-    clients: dict[tuple[int, str], AsyncRewardClient] = {}
 
     async def reward(args: Any, sample_or_samples: Any, **kwargs: Any) -> float | list[float]:
         samples = sample_or_samples if isinstance(sample_or_samples, list) else [sample_or_samples]
         service_url, name = target_of(args, url, pipeline)
-        key = (id(asyncio.get_running_loop()), service_url)  # a client belongs to one event loop
-        client = clients.get(key) or clients.setdefault(
-            key, AsyncRewardClient(service_url, timeout_s=timeout_s, **client_options)
-        )
+        client = loop_client(service_url, timeout_s=timeout_s, **client_options)
         results = await client.score([_item(sample) for sample in samples], name, **score_options)
         rewards = [_reward_or_raise(result) for result in results]
         return rewards if isinstance(sample_or_samples, list) else rewards[0]

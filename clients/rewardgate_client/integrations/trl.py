@@ -32,8 +32,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from rewardgate_client.client import AsyncRewardClient
 from rewardgate_client.integrations._shared import (
+    loop_client,
     message_text,
     plain,
     shared_client,
@@ -84,15 +84,9 @@ def reward_function(
 
     name = f"rewardgate_{pipeline}" + (f"_{component}" if component else "")
     if asynchronous:
-        clients: dict[int, AsyncRewardClient] = {}
 
         async def async_reward(prompts, completions, **kwargs) -> list[float | None]:
-            import asyncio
-
-            loop_id = id(asyncio.get_running_loop())  # a grpc/httpx client belongs to one loop
-            client = clients.get(loop_id) or clients.setdefault(
-                loop_id, AsyncRewardClient(url, **client_options)
-            )
+            client = loop_client(url, **client_options)
             items = build_items(prompts, completions, kwargs)
             return pick(await client.score(items, pipeline, **score_options), kwargs)
 

@@ -31,9 +31,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from rewardgate_client.client import AsyncRewardClient
 from rewardgate_client.errors import ItemFailed
-from rewardgate_client.integrations._shared import plain, shared_client, split_options
+from rewardgate_client.integrations._shared import loop_client, plain, shared_client, split_options
 from rewardgate_client.types import Result
 
 
@@ -87,7 +86,6 @@ def make_compute_score(
     """
     route = Router(routes, default_pipeline)
     client_options, options = split_options(options)
-    clients: dict[int, AsyncRewardClient] = {}
     known_keys: list[list[str]] = []
 
     def keys() -> list[str]:
@@ -120,8 +118,7 @@ def make_compute_score(
         return answers
 
     async def compute_score_async(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
-        loop_id = id(asyncio.get_running_loop())
-        client = clients.get(loop_id) or clients.setdefault(loop_id, AsyncRewardClient(url, **client_options))
+        client = loop_client(url, **client_options)
         (result,) = await client.score(
             [_item(solution_str, ground_truth, extra_info)], route(str(data_source)), **options
         )
