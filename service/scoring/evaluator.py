@@ -2,6 +2,11 @@
 
 One evaluation:
 
+Stages 3 and 4 live in their own modules: service/scoring/transforms.py
+(a column's transforms), service/scoring/combine.py (an item's reward),
+service/scoring/steps.py (per-step components); the values they pass around
+are in service/scoring/columns.py.
+
 1. gathers what every model and rule component needs (the items, their
    reference texts as responses, or their steps) into one request per source
    and runs them through the fan-out (cache, single-flight, batching) at once;
@@ -20,70 +25,21 @@ components are required. Formulas: docs/reward-algebra.md.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
 from service.algebra import functions as fn
 from service.algebra.explain import ExplainNode, num
 from service.algebra.running_stats import StatsStore
-from service.algebra.spec import (
-    AffineTransform,
-    ClipTransform,
-    DelimiterSplit,
-    LinearLengthPenalty,
-    LogSigmoidTransform,
-    ParTransform,
-    StandardizeTransform,
-    TanhTransform,
-)
-from service.errors import BackendError, ComponentError, InvalidComponentInput, InvalidReference
+from service.errors import ComponentError, InvalidComponentInput, InvalidReference
 from service.items import ScoringItem
-from service.rules.format import measure
+from service.scoring.columns import Cell, Column, Entry, ItemOutcome, StepDetail
+from service.scoring.combine import ItemCombiner
 from service.scoring.fanout import Fanout, SourceOutcomes
 from service.scoring.plan import ComponentPlan, Pipeline
 from service.scoring.sources import ScoreSource, Spend
-
-
-class RewardComputationError(ComponentError):
-    """The combination produced a non-finite reward (e.g. a product overflowed)."""
-
-    error_type = "reward_computation"
-
-
-@dataclass(slots=True)
-class Cell:
-    value: float
-    node: ExplainNode | None = None
-
-
-class Missing:
-    """An input of this component failed; the failure is reported on that input."""
-
-
-MISSING = Missing()
-Entry = Cell | ComponentError | Missing
-Column = list[Entry]
-
-
-@dataclass
-class StepDetail:
-    rewards: list[float]
-    deltas: list[float]
-
-
-@dataclass
-class ItemOutcome:
-    status: str
-    reward: float | None
-    components: dict[str, float] = field(default_factory=dict)
-    errors: dict[str, ComponentError] = field(default_factory=dict)
-    cached: list[str] = field(default_factory=list)
-    steps: dict[str, StepDetail] = field(default_factory=dict)
-    explanation: ExplainNode | None = None
-    #: Components whose gate was closed, and the violated constraint (for metrics).
-    gated: list[str] = field(default_factory=list)
-    violated: str | None = None
+from service.scoring.steps import step_items, steps_column
+from service.scoring.transforms import ColumnTransforms
 
 
 @dataclass
@@ -141,6 +97,8 @@ class _Columns:
 class Evaluator:
     def __init__(self, ctx: EvalContext) -> None:
         self.ctx = ctx
+        self.transforms = ColumnTransforms(ctx.stats, ctx.explain)
+        self.combiner = ItemCombiner(ctx.explain)
 
     async def evaluate(
         self,
@@ -174,13 +132,13 @@ class Evaluator:
             elif plan.kind == "route":
                 raw = routed[plan.name][0]
             else:
-                raw = self._ensemble_column(plan, pipeline, columns.values)
-            columns.values[plan.name] = self._transform(plan, raw, ref_column, groups)
+                raw = self.transforms.ensemble(plan, pipeline, columns.values)
+            columns.values[plan.name] = self.transforms.apply(plan, raw, ref_column, groups)
 
         effective = {**pipeline.weights, **(weights or {})}
         results = []
         for index in range(len(items)):
-            outcome = self._finish(pipeline, index, items[index], columns.values, effective)
+            outcome = self.combiner.finish(pipeline, index, items[index], columns.values, effective)
             columns.annotate(outcome, index)
             for name, (_, sub_outcomes) in routed.items():
                 sub = sub_outcomes[index]
@@ -208,7 +166,7 @@ class Evaluator:
                         requests.add(plan.source, [replace(item, response="", steps=tuple(steps))])
                     )
                 else:
-                    needs.step_slices.append(requests.add(plan.source, _step_items(item, steps, spec.steps)))
+                    needs.step_slices.append(requests.add(plan.source, step_items(item, steps, spec.steps)))
         if any(getattr(t, "ref", None) == "reference" for t in spec.transform):
             needs.has_reference = [item.reference is not None for item in items]
             as_responses = [
@@ -232,7 +190,9 @@ class Evaluator:
         if needs.main is not None:
             column, cached = self._head_column(plan, outcomes, needs.main)
         else:
-            column, cached, columns.steps[plan.name] = self._steps_column(plan, needs, outcomes)
+            column, cached, columns.steps[plan.name] = steps_column(
+                plan, needs.steps, needs.step_slices, outcomes, self.ctx.explain
+            )
         columns.cached[plan.name] = cached
         ref_column = None
         if needs.reference is not None:
@@ -257,44 +217,6 @@ class Evaluator:
             for outcome in source.outcomes[start:stop]
         ]
         return column, source.cached[start:stop]
-
-    def _steps_column(self, plan: ComponentPlan, needs: _LeafNeeds, outcomes):
-        spec = plan.spec.steps
-        whole = plan.scores_steps_at_once
-        column: Column = []
-        cached: list[bool] = []
-        details: list[StepDetail | None] = []
-        head = None if whole else plan.head_index()
-        for steps, where in zip(needs.steps, needs.step_slices, strict=True):
-            if where is None:
-                column.append(InvalidComponentInput(f"{plan.name}: the response has no steps to score"))
-                cached.append(False)
-                details.append(None)
-                continue
-            name, start, stop = where
-            source = outcomes[name]
-            got = source.outcomes[start:stop]
-            cached.append(all(source.cached[start:stop]))
-            error = next((o for o in got if isinstance(o, ComponentError)), None)
-            scores = None if error else (list(got[0]) if whole else [o[head] for o in got])
-            if scores is not None and len(scores) != len(steps):
-                error = BackendError(f"{plan.name}: {len(scores)} step scores for {len(steps)} steps")
-            if error is not None:
-                column.append(error)
-                details.append(None)
-                continue
-            value = fn.aggregate_steps(scores, spec.aggregate)
-            details.append(StepDetail(scores, fn.step_deltas(scores)))
-            column.append(Cell(value))
-            if self.ctx.explain:
-                listed = ", ".join(num(s) for s in scores)
-                column[-1].node = ExplainNode(
-                    f"steps:{spec.aggregate}",
-                    value,
-                    f"{spec.aggregate}({listed}) = {num(value)} over the steps of {plan.describe()}",
-                    name=plan.name,
-                )
-        return column, cached, details
 
     async def _second_round(self, pipeline: Pipeline, items, groups, needs, outcomes, classifier):
         """Routes and fallback judges, which need the first round's outcomes (concurrently)."""
@@ -441,287 +363,6 @@ class Evaluator:
                 [out.explanation] if out.explanation else [],
             )
         return cell
-
-    # ------------------------------------------------------------ ensembles
-
-    def _ensemble_column(self, plan: ComponentPlan, pipeline: Pipeline, columns: dict[str, Column]) -> Column:
-        spec = plan.spec.ensemble
-        members = {m: columns[m] for m in spec.members}
-        if spec.standardize:
-            members = {
-                m: self._standardize(
-                    col, f"{pipeline.component(m).stats_key}/member", 1e-6, label=f"standardize {m}"
-                )
-                for m, col in members.items()
-            }
-        column: Column = []
-        for index in range(len(next(iter(members.values())))):
-            entries = {m: col[index] for m, col in members.items()}
-            if not all(isinstance(e, Cell) for e in entries.values()):
-                column.append(MISSING)
-                continue
-            values = {m: e.value for m, e in entries.items()}
-            value = fn.ensemble(values, spec.aggregate, spec.weights, spec.penalty)
-            cell = Cell(value)
-            if self.ctx.explain:
-                shown = ", ".join(f"{m}={num(v)}" for m, v in values.items())
-                extra = f", lambda={num(spec.penalty)}" if spec.aggregate == "mean_minus_std" else ""
-                cell.node = ExplainNode(
-                    f"ensemble:{spec.aggregate}",
-                    value,
-                    f"{spec.aggregate}({shown}{extra}) = {num(value)}",
-                    plan.name,
-                    [e.node for e in entries.values() if e.node],
-                )
-            column.append(cell)
-        return column
-
-    # ------------------------------------------------------------ transforms
-
-    def _transform(self, plan: ComponentPlan, column: Column, ref_column: Column | None, groups) -> Column:
-        for index, transform in enumerate(plan.spec.transform):
-            if isinstance(transform, StandardizeTransform):
-                key = f"{plan.stats_key}/t{index}"
-                column = self._standardize(column, key, transform.min_std)
-                if ref_column is not None:
-                    ref_column = self._standardize(ref_column, key, transform.min_std, update=False)
-            elif isinstance(transform, LogSigmoidTransform | ParTransform):
-                refs = self._refs(transform.ref, column, ref_column, groups)
-                column = self._relative(transform, column, refs)
-                if ref_column is not None and not isinstance(transform.ref, str):
-                    ref_column = self._relative(transform, ref_column, refs)
-            else:
-                column = self._pointwise(transform, column)
-                if ref_column is not None:
-                    ref_column = self._pointwise(transform, ref_column)
-        return column
-
-    def _standardize(
-        self, column: Column, key: str, min_std: float, *, update: bool = True, label="standardize"
-    ):
-        stats = self.ctx.stats.get(key)
-        if update:
-            for entry in column:
-                if isinstance(entry, Cell):
-                    stats.update(entry.value)
-        mean, std = stats.mean, max(stats.std, min_std)
-
-        def formula(x: float, y: float) -> str:
-            return f"({num(x)} - {num(mean)}) / {num(std)} = {num(y)} (running, n={stats.count})"
-
-        return self._map(column, lambda x: (x - mean) / std, label, formula)
-
-    def _pointwise(self, transform, column: Column) -> Column:
-        if isinstance(transform, AffineTransform):
-            scale, shift = transform.scale, transform.shift
-            return self._map(
-                column,
-                lambda x: scale * x + shift,
-                "affine",
-                lambda x, y: f"{num(scale)} * {num(x)} + {num(shift)} = {num(y)}",
-            )
-        if isinstance(transform, ClipTransform):
-            low, high = transform.min, transform.max
-            return self._map(
-                column,
-                lambda x: fn.clip(x, low, high),
-                "clip",
-                lambda x, y: f"clip({num(x)}, {low}, {high}) = {num(y)}",
-            )
-        if isinstance(transform, TanhTransform):
-            scale = transform.scale
-            return self._map(
-                column,
-                lambda x: math.tanh(scale * x),
-                "tanh",
-                lambda x, y: f"tanh({num(scale)} * {num(x)}) = {num(y)}",
-            )
-        raise TypeError(f"unhandled transform {transform!r}")
-
-    def _refs(self, ref, column: Column, ref_column: Column | None, groups) -> list[float | ComponentError]:
-        if ref == "reference":
-            return [
-                e.value
-                if isinstance(e, Cell)
-                else (
-                    e
-                    if isinstance(e, ComponentError)
-                    else InvalidReference("the reference's score is missing")
-                )
-                for e in ref_column
-            ]
-        if ref == "group_mean":
-            members: dict[str, list[float]] = defaultdict(list)
-            for group, entry in zip(groups, column, strict=True):
-                if group is not None and isinstance(entry, Cell):
-                    members[group].append(entry.value)
-            return [
-                math.fsum(members[g]) / len(members[g])
-                if g is not None and members.get(g)
-                else InvalidComponentInput("group_mean needs items[].group")
-                for g in groups
-            ]
-        return [float(ref)] * len(column)
-
-    def _relative(self, transform, column: Column, refs) -> Column:
-        function = fn.log_sigmoid if isinstance(transform, LogSigmoidTransform) else fn.sigmoid
-        label = "log_sigmoid" if isinstance(transform, LogSigmoidTransform) else "par"
-        source = transform.ref if isinstance(transform.ref, str) else "fixed"
-        out: Column = []
-        for entry, ref in zip(column, refs, strict=True):
-            if not isinstance(entry, Cell):
-                out.append(entry)
-            elif isinstance(ref, ComponentError):
-                out.append(ref)
-            else:
-                value = function(entry.value - ref)
-                cell = Cell(value)
-                if self.ctx.explain:
-                    cell.node = ExplainNode(
-                        label,
-                        value,
-                        f"{label}({num(entry.value)} - r_ref {num(ref)} [{source}]) = {num(value)}",
-                        inputs=[entry.node] if entry.node else [],
-                    )
-                out.append(cell)
-        return out
-
-    def _map(self, column: Column, function, label: str, formula) -> Column:
-        out: Column = []
-        explain = self.ctx.explain
-        for entry in column:
-            if not isinstance(entry, Cell):
-                out.append(entry)
-                continue
-            value = function(entry.value)
-            cell = Cell(value)
-            if explain:
-                cell.node = ExplainNode(
-                    label, value, formula(entry.value, value), inputs=[entry.node] if entry.node else []
-                )
-            out.append(cell)
-        return out
-
-    # ------------------------------------------------------------ per item
-
-    def _finish(self, pipeline: Pipeline, index: int, item: ScoringItem, columns, weights) -> ItemOutcome:
-        outcome = ItemOutcome(status="ok", reward=None)
-        cells: dict[str, Cell] = {}
-        missing = False
-        for plan in pipeline.components:
-            entry = columns[plan.name][index]
-            if isinstance(entry, Cell):
-                cells[plan.name] = entry
-                outcome.components[plan.name] = entry.value
-                continue
-            if isinstance(entry, ComponentError):
-                outcome.errors[plan.name] = entry
-            if plan.required:
-                missing = True
-            outcome.status = "partial"
-        if missing:
-            return replace(outcome, status="error", reward=None)
-        counted = self._gate(pipeline, cells)
-        outcome.gated = [name for name, cell in counted.items() if cell is not cells[name]]
-        terms = {name: w * counted[name].value for name, w in weights.items() if w != 0 and name in counted}
-        if not terms:
-            outcome.errors.setdefault("reward", InvalidComponentInput("no weighted component has a value"))
-            return replace(outcome, status="error")
-        combine_type = pipeline.spec.combine.type
-        reward = fn.combine_terms(terms, combine_type)
-        node = self._combine_node(combine_type, terms, weights, counted, reward) if self.ctx.explain else None
-        reward, node = self._length_penalty(pipeline, item, reward, node)
-        reward, node, outcome.violated = self._constraints(pipeline, cells, reward, node)
-        if not math.isfinite(reward):
-            outcome.errors["reward"] = RewardComputationError(f"combined reward is {reward}")
-            return replace(outcome, status="error")
-        outcome.reward = reward
-        outcome.explanation = node
-        return outcome
-
-    def _gate(self, pipeline: Pipeline, cells: dict[str, Cell]) -> dict[str, Cell]:
-        counted = dict(cells)
-        for condition, gated, otherwise in pipeline.gates:
-            control = cells.get(condition.component)
-            if control is not None and condition.holds(control.value):
-                continue
-            for name in gated:
-                if name in counted:
-                    node = None
-                    if self.ctx.explain:
-                        why = "missing" if control is None else f"{condition.component}={num(control.value)}"
-                        node = ExplainNode(
-                            "gate",
-                            otherwise,
-                            f"gate closed ({condition} fails: {why}) -> {num(otherwise)}",
-                            name,
-                            [counted[name].node] if counted[name].node else [],
-                        )
-                    counted[name] = Cell(otherwise, node)
-        return counted
-
-    @staticmethod
-    def _combine_node(combine_type, terms, weights, counted, reward) -> ExplainNode:
-        parts = [f"{num(weights[n])}*{n}({num(counted[n].value)})" for n in terms]
-        joiner = {"weighted_sum": " + ", "product": " * ", "min": ", "}[combine_type]
-        body = joiner.join(parts)
-        formula = f"min({body})" if combine_type == "min" else body
-        return ExplainNode(
-            combine_type,
-            reward,
-            f"{formula} = {num(reward)}",
-            "reward",
-            [counted[n].node for n in terms if counted[n].node],
-        )
-
-    def _length_penalty(self, pipeline: Pipeline, item: ScoringItem, reward: float, node):
-        spec = pipeline.spec.length_penalty
-        if spec is None:
-            return reward, node
-        length = measure(item.response, spec.unit)
-        if isinstance(spec, LinearLengthPenalty):
-            penalty = fn.linear_length_penalty(length, spec.target)
-        else:
-            penalty = fn.overlong_penalty(length, spec.max_length, spec.cache_length)
-        total = reward + spec.coefficient * penalty
-        if node is not None:
-            node = ExplainNode(
-                f"length_penalty:{spec.type}",
-                total,
-                f"{num(reward)} + {num(spec.coefficient)} * {num(penalty)} "
-                f"(length {length} {spec.unit}) = {num(total)}",
-                "reward",
-                [node],
-            )
-        return total, node
-
-    def _constraints(self, pipeline: Pipeline, cells: dict[str, Cell], reward: float, node):
-        for condition, value, label in pipeline.constraints:
-            control = cells.get(condition.component)
-            if control is None or condition.holds(control.value):
-                if node is not None:
-                    why = "missing" if control is None else f"{condition.component}={num(control.value)}"
-                    node = ExplainNode(
-                        "constraint",
-                        value,
-                        f"constraint {label} violated ({condition}: {why}) -> {num(value)}",
-                        "reward",
-                        [node],
-                    )
-                return value, node, label
-        return reward, node, None
-
-
-def _step_items(item: ScoringItem, steps: list[str], spec) -> list[ScoringItem]:
-    """One item per step: the step alone, or the response up to and including it."""
-    if spec.context == "step":
-        return [replace(item, response=step) for step in steps]
-    if isinstance(spec.split, DelimiterSplit):
-        joined = [spec.split.delimiter.join(steps[: k + 1]) for k in range(len(steps))]
-    else:
-        tag = spec.split.tag
-        joined = ["".join(f"<{tag}>{s}</{tag}>" for s in steps[: k + 1]) for k in range(len(steps))]
-    return [replace(item, response=text) for text in joined]
 
 
 __all__ = ["EvalContext", "Evaluator", "ItemOutcome", "StepDetail"]

@@ -1,0 +1,136 @@
+"""One item's reward from its component values (docs/reward-algebra.md).
+
+Status first: a failed or missing required component makes the item an
+error (no reward), an optional one makes it partial. Then gates (a closed
+gate replaces the gated values), weighted terms, the combination
+(weighted sum, product or min), the length penalty, and constraints (a
+violated one sets the reward). A non-finite result is an error, never a value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from service.algebra import functions as fn
+from service.algebra.explain import ExplainNode, num
+from service.algebra.spec import LinearLengthPenalty
+from service.errors import ComponentError, InvalidComponentInput
+from service.items import ScoringItem
+from service.rules.format import measure
+from service.scoring.columns import Cell, ItemOutcome, RewardComputationError
+from service.scoring.plan import Pipeline
+
+
+class ItemCombiner:
+    """Combines each item's component cells into its outcome; ``explain`` adds the nodes."""
+
+    def __init__(self, explain: bool) -> None:
+        self.explain = explain
+
+    def finish(self, pipeline: Pipeline, index: int, item: ScoringItem, columns, weights) -> ItemOutcome:
+        outcome = ItemOutcome(status="ok", reward=None)
+        cells: dict[str, Cell] = {}
+        missing = False
+        for plan in pipeline.components:
+            entry = columns[plan.name][index]
+            if isinstance(entry, Cell):
+                cells[plan.name] = entry
+                outcome.components[plan.name] = entry.value
+                continue
+            if isinstance(entry, ComponentError):
+                outcome.errors[plan.name] = entry
+            if plan.required:
+                missing = True
+            outcome.status = "partial"
+        if missing:
+            return replace(outcome, status="error", reward=None)
+        counted = self._gate(pipeline, cells)
+        outcome.gated = [name for name, cell in counted.items() if cell is not cells[name]]
+        terms = {name: w * counted[name].value for name, w in weights.items() if w != 0 and name in counted}
+        if not terms:
+            outcome.errors.setdefault("reward", InvalidComponentInput("no weighted component has a value"))
+            return replace(outcome, status="error")
+        combine_type = pipeline.spec.combine.type
+        reward = fn.combine_terms(terms, combine_type)
+        node = self._combine_node(combine_type, terms, weights, counted, reward) if self.explain else None
+        reward, node = self._length_penalty(pipeline, item, reward, node)
+        reward, node, outcome.violated = self._constraints(pipeline, cells, reward, node)
+        if not math.isfinite(reward):
+            outcome.errors["reward"] = RewardComputationError(f"combined reward is {reward}")
+            return replace(outcome, status="error")
+        outcome.reward = reward
+        outcome.explanation = node
+        return outcome
+
+    def _gate(self, pipeline: Pipeline, cells: dict[str, Cell]) -> dict[str, Cell]:
+        counted = dict(cells)
+        for condition, gated, otherwise in pipeline.gates:
+            control = cells.get(condition.component)
+            if control is not None and condition.holds(control.value):
+                continue
+            for name in gated:
+                if name in counted:
+                    node = None
+                    if self.explain:
+                        why = "missing" if control is None else f"{condition.component}={num(control.value)}"
+                        node = ExplainNode(
+                            "gate",
+                            otherwise,
+                            f"gate closed ({condition} fails: {why}) -> {num(otherwise)}",
+                            name,
+                            [counted[name].node] if counted[name].node else [],
+                        )
+                    counted[name] = Cell(otherwise, node)
+        return counted
+
+    @staticmethod
+    def _combine_node(combine_type, terms, weights, counted, reward) -> ExplainNode:
+        parts = [f"{num(weights[n])}*{n}({num(counted[n].value)})" for n in terms]
+        joiner = {"weighted_sum": " + ", "product": " * ", "min": ", "}[combine_type]
+        body = joiner.join(parts)
+        formula = f"min({body})" if combine_type == "min" else body
+        return ExplainNode(
+            combine_type,
+            reward,
+            f"{formula} = {num(reward)}",
+            "reward",
+            [counted[n].node for n in terms if counted[n].node],
+        )
+
+    def _length_penalty(self, pipeline: Pipeline, item: ScoringItem, reward: float, node):
+        spec = pipeline.spec.length_penalty
+        if spec is None:
+            return reward, node
+        length = measure(item.response, spec.unit)
+        if isinstance(spec, LinearLengthPenalty):
+            penalty = fn.linear_length_penalty(length, spec.target)
+        else:
+            penalty = fn.overlong_penalty(length, spec.max_length, spec.cache_length)
+        total = reward + spec.coefficient * penalty
+        if node is not None:
+            node = ExplainNode(
+                f"length_penalty:{spec.type}",
+                total,
+                f"{num(reward)} + {num(spec.coefficient)} * {num(penalty)} "
+                f"(length {length} {spec.unit}) = {num(total)}",
+                "reward",
+                [node],
+            )
+        return total, node
+
+    def _constraints(self, pipeline: Pipeline, cells: dict[str, Cell], reward: float, node):
+        for condition, value, label in pipeline.constraints:
+            control = cells.get(condition.component)
+            if control is None or condition.holds(control.value):
+                if node is not None:
+                    why = "missing" if control is None else f"{condition.component}={num(control.value)}"
+                    node = ExplainNode(
+                        "constraint",
+                        value,
+                        f"constraint {label} violated ({condition}: {why}) -> {num(value)}",
+                        "reward",
+                        [node],
+                    )
+                return value, node, label
+        return reward, node, None
