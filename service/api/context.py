@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from starlette.types import Receive
 
 from service.api.status import http_status
 from service.errors import RewardgateError
@@ -72,27 +73,34 @@ class ClientDisconnected(Exception):
     """The client closed the connection; the work was cancelled."""
 
 
-async def cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Run ``work``, cancelling it if the client disconnects first.
+async def cancel_on_disconnect(receive: Receive, work: Awaitable[T]) -> T:
+    """Await ``work`` in this task; a client disconnect cancels it and raises ClientDisconnected.
 
-    Cancellation propagates into the batcher, which drops the request's queued
+    ``receive`` is the request's ASGI receive (its body already read). One
+    watcher task per request, the work itself is not wrapped in another task:
+    cancellation propagates into the batcher, which drops the request's queued
     items instead of computing scores nobody will read.
     """
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
+    this = asyncio.current_task()
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        this.cancel()
+
+    watcher = asyncio.create_task(watch())
     try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if gone:
+            this.uncancel()
+            raise ClientDisconnected from None
+        raise
     finally:
         watcher.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    raise ClientDisconnected
-
-
-async def _disconnected(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
 
 
 def timing_headers(timings: StageTimings) -> dict[str, str]:

@@ -46,10 +46,16 @@ def describe_problem(error: dict) -> str:
     return f"{location}: {message}"
 
 
-def describe_validation_error(exc: RequestValidationError) -> str:
-    """``body.items.0.response: Field required; ...`` (first few problems)."""
-    parts = [describe_problem(error) for error in exc.errors()[:5]]
-    more = len(exc.errors()) - len(parts)
+def describe_validation_errors(errors: list[dict], location: str | None = None) -> str:
+    """``body.items.0.response: Field required; ...`` (the first few problems).
+
+    ``location`` prefixes each path, for errors of a model validated on its own
+    (FastAPI's already start with ``body``).
+    """
+    if location is not None:
+        errors = [{**error, "loc": (location, *error.get("loc", ()))} for error in errors]
+    parts = [describe_problem(error) for error in errors[:5]]
+    more = len(errors) - len(parts)
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
@@ -71,7 +77,7 @@ def install_error_handlers(app: FastAPI, on_error=None) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return answer(request, InvalidInput(describe_validation_error(exc)))
+        return answer(request, InvalidInput(describe_validation_errors(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -35,7 +35,7 @@ router = APIRouter(prefix="/v1")
 async def compare(body: CompareRequest, request: Request, ctx: Context):
     """Pairwise preference: P(a preferred to b) = sigmoid(beta (r_a - r_b)) from the pipeline's reward."""
     with ctx.observe("/v1/compare", body.pipeline):
-        result, timings = await cancel_on_disconnect(request, ctx.scorer.compare(body))
+        result, timings = await cancel_on_disconnect(request.receive, ctx.scorer.compare(body))
     return json_response(result, timings)
 
 

@@ -19,7 +19,6 @@ replies carry the ``x-*-time`` headers.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,8 +30,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api import compat
 from service.api.compat_errors import PERMANENT_ERRORS
-from service.api.context import AppContext, ClientDisconnected, timing_headers
-from service.api.errors import describe_problem, envelope_response
+from service.api.context import AppContext, cancel_on_disconnect, timing_headers
+from service.api.errors import describe_validation_errors, envelope_response
 from service.errors import InvalidInput, RewardgateError
 from service.schemas import OpenRLHFRewardRequest, ScoreRequest, SlimeRewardRequest
 from service.scoring.results import to_json
@@ -55,9 +54,7 @@ def decode(model: type[BaseModel], body: bytes) -> Any:
         errors = exc.errors()
         if errors[0]["type"] == "json_invalid":
             raise InvalidInput(f"body: {errors[0]['msg']} (send UTF-8 JSON)") from None
-        problems = [describe_problem({**e, "loc": ("body", *e["loc"])}) for e in errors[:5]]
-        more = len(errors) - len(problems)
-        raise InvalidInput("; ".join(problems) + (f" (and {more} more)" if more > 0 else "")) from None
+        raise InvalidInput(describe_validation_errors(errors, location="body")) from None
 
 
 async def score(
@@ -113,7 +110,7 @@ class ScoringRoutes:
         if body is None:
             return  # the client went away before sending its body
         query = {k: v[-1] for k, v in parse_qs(scope["query_string"].decode("latin-1")).items()}
-        guard = functools.partial(_cancelled_on_disconnect, receive)
+        guard = functools.partial(cancel_on_disconnect, receive)
         try:
             reply, headers = await handler(scope["app"].state.context, body, query, guard)
         except RewardgateError as exc:
@@ -133,35 +130,6 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-async def _cancelled_on_disconnect(receive: Receive, work: Awaitable[Any]) -> Any:
-    """Await ``work`` in this task; a client disconnect cancels it and raises ClientDisconnected.
-
-    One watcher task per request (the work itself is not wrapped in another
-    task): cancellation propagates into the batcher, which drops the request's
-    queued items instead of computing scores nobody will read.
-    """
-    this = asyncio.current_task()
-    gone = False
-
-    async def watch() -> None:
-        nonlocal gone
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        gone = True
-        this.cancel()
-
-    watcher = asyncio.create_task(watch())
-    try:
-        return await work
-    except asyncio.CancelledError:
-        if gone:
-            this.uncancel()
-            raise ClientDisconnected from None
-        raise
-    finally:
-        watcher.cancel()
 
 
 async def _send_json(send: Send, body: bytes, headers: dict[str, str]) -> None:
