@@ -68,29 +68,26 @@ UNIFORM = {"0": 0, "0.25": 15, "0.5": 30, "0.75": 45, "0.9": 54, "1": 60, "+Inf"
 ALL_ONES = {"0": 0, "0.25": 0, "0.5": 0, "0.75": 0, "0.9": 0, "1": 60, "+Inf": 60}
 SCORE = 'route="/v1/score",pipeline="math"'
 
+
+def score_requests(status: str, per_minute: int) -> list[dict]:
+    """30 minutes of /v1/score: ``per_minute`` answered ``status`` and 60 answered 200 a minute."""
+    return [
+        counter("rewardgate_requests_total", f'{SCORE},status="{status}"', per_minute, 30),
+        counter("rewardgate_requests_total", f'{SCORE},status="200"', 60, 30),
+    ]
+
+
 #: alert -> (series that make it fire, series that keep it quiet, minutes to evaluate at, labels it carries)
 CASES = {
     "RewardgateOverloaded": (
-        [
-            counter("rewardgate_requests_total", f'{SCORE},status="429"', 30, 30),
-            counter("rewardgate_requests_total", f'{SCORE},status="200"', 60, 30),
-        ],
-        [
-            counter("rewardgate_requests_total", f'{SCORE},status="429"', 1, 30),
-            counter("rewardgate_requests_total", f'{SCORE},status="200"', 60, 30),
-        ],
+        score_requests("429", 30),
+        score_requests("429", 1),
         25,
         {"severity": "warning"},
     ),
     "RewardgateServerErrors": (
-        [
-            counter("rewardgate_requests_total", f'{SCORE},status="504"', 10, 30),
-            counter("rewardgate_requests_total", f'{SCORE},status="200"', 60, 30),
-        ],
-        [
-            counter("rewardgate_requests_total", f'{SCORE},status="504"', 1, 30),
-            counter("rewardgate_requests_total", f'{SCORE},status="200"', 60, 30),
-        ],
+        score_requests("504", 10),
+        score_requests("504", 1),
         20,
         {"severity": "critical"},
     ),
