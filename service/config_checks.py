@@ -161,11 +161,7 @@ def _ensemble_cycles(pname: str, pipeline: PipelineSpec) -> list[str]:
 def _route_cycles(config: PipelineConfig) -> list[str]:
     graph = {
         name: [
-            t
-            for c in p.components.values()
-            if c.route
-            for t in c.route.targets()
-            if t in config.pipelines
+            t for c in p.components.values() if c.route for t in c.route.targets() if t in config.pipelines
         ]
         for name, p in config.pipelines.items()
     }

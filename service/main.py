@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service import __version__
-from service.api import health, http, scoring_declarations
+from service.api import health, http, scoring_declarations, stats
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.context import AppContext
 from service.api.errors import install_error_handlers
@@ -24,6 +24,8 @@ from service.api.scoring_routes import ScoringRoutes
 from service.auth.http import AuthMiddleware
 from service.auth.keys import KeyRing
 from service.config import PipelineConfig, load_config
+from service.monitoring.exporter import MonitorCollector
+from service.monitoring.monitor import RewardMonitor
 from service.observability.metrics import Metrics
 from service.scoring.admission import AdmissionControl
 from service.scoring.cache import InMemoryScoreCache, NullScoreCache, ScoreCache
@@ -63,6 +65,10 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
     config = config or load_config(settings.config_path)
     keyring = KeyRing.load(settings.api_keys, settings.api_keys_file)
     metrics = Metrics()
+    monitor = RewardMonitor(
+        settings.monitor_window_items, settings.monitor_window_s, settings.monitor_min_items
+    )
+    metrics.registry.register(MonitorCollector(monitor))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,7 +76,7 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
             import torch
 
             torch.set_num_threads(settings.model_threads)
-        runtime = ScoringRuntime(config, settings, metrics)
+        runtime = ScoringRuntime(config, settings, metrics, on_judge_orders=monitor.judge_orders)
         cache = build_cache(settings, metrics)
         limits = Limits(
             max_items_per_request=settings.max_items_per_request,
@@ -87,7 +93,7 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
             throughput_gauge=metrics.pipeline_throughput,
         )
         metrics.inflight_limit.set(settings.max_inflight_items)
-        scorer = RewardScorer(runtime, cache, metrics, limits, admission)
+        scorer = RewardScorer(runtime, cache, metrics, limits, admission, monitor)
         app.state.context = AppContext(settings=settings, metrics=metrics, scorer=scorer)
         runtime.start()
         grpc_stopped: list[asyncio.Future] = []
@@ -129,5 +135,6 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
     install_error_handlers(app, on_error=record_error)
     app.include_router(http.router)
     app.include_router(scoring_declarations.router)
+    app.include_router(stats.router)
     app.include_router(health.router)
     return app

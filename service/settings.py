@@ -129,6 +129,22 @@ class Settings(BaseSettings):
         10.0, gt=0, description="How often changed running statistics are written to state_path."
     )
 
+    monitor_window_items: int = Field(
+        2048,
+        ge=10,
+        description="Reward monitoring: the window is a pipeline's last this many items (within "
+        "monitor_window_s); drift compares it with the as many items before it.",
+    )
+    monitor_window_s: float = Field(
+        900.0, gt=0, description="Reward monitoring: items older than this leave the window."
+    )
+    monitor_min_items: int = Field(
+        50,
+        ge=2,
+        description="Reward monitoring: fewest values (or groups) a statistic needs before it is "
+        "reported; below it the statistic is absent rather than noise.",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

@@ -247,6 +247,78 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]] = [
             ),
         ],
     ),
+    (
+        "Reward health (sliding windows, docs/monitoring.md)",
+        [
+            (
+                "Reward mean and p5-p95 per pipeline",
+                "short",
+                [
+                    (
+                        'max by (pipeline) (rewardgate_window_reward_mean{component="",window="current"})',
+                        "{{pipeline}} mean",
+                    ),
+                    (
+                        'max by (pipeline) (rewardgate_window_reward_quantile{component="",quantile="0.05"})',
+                        "{{pipeline}} p5",
+                    ),
+                    (
+                        'max by (pipeline) (rewardgate_window_reward_quantile{component="",quantile="0.95"})',
+                        "{{pipeline}} p95",
+                    ),
+                ],
+            ),
+            (
+                "Reward-length correlation (hacking by length above 0.5)",
+                "short",
+                [
+                    (
+                        "max by (pipeline, component) (rewardgate_window_length_correlation)",
+                        "{{pipeline}} {{component}}",
+                    )
+                ],
+            ),
+            (
+                "GRPO groups with zero advantage",
+                "percentunit",
+                [("max by (pipeline) (rewardgate_window_zero_advantage_group_share)", "{{pipeline}}")],
+            ),
+            (
+                "Drift against the reference window (PSI)",
+                "short",
+                [
+                    (
+                        "max by (pipeline, component) (rewardgate_window_reward_drift_psi)",
+                        "{{pipeline}} {{component}}",
+                    )
+                ],
+            ),
+            (
+                "Partial and failed items",
+                "percentunit",
+                [
+                    (
+                        'max by (pipeline, status) (rewardgate_window_item_share{status!="ok"})',
+                        "{{pipeline}} {{status}}",
+                    )
+                ],
+            ),
+            (
+                "Disagreement: ensemble spread, judge order flips",
+                "short",
+                [
+                    (
+                        "max by (pipeline, component) (rewardgate_window_ensemble_spread)",
+                        "{{pipeline}} {{component}} spread",
+                    ),
+                    (
+                        "max by (judge) (rewardgate_window_judge_order_disagreement_share)",
+                        "judge {{judge}} order flips",
+                    ),
+                ],
+            ),
+        ],
+    ),
 ]
 
 

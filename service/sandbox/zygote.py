@@ -26,9 +26,25 @@ import session
 
 # Warm imports: modules a solution or a test commonly imports load from memory.
 WARM_MODULES = (
-    "array", "bisect", "collections", "copy", "dataclasses", "datetime", "decimal", "fractions",
-    "functools", "heapq", "itertools", "math", "operator", "random", "re", "statistics", "string",
-    "typing", "unittest",
+    "array",
+    "bisect",
+    "collections",
+    "copy",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "fractions",
+    "functools",
+    "heapq",
+    "itertools",
+    "math",
+    "operator",
+    "random",
+    "re",
+    "statistics",
+    "string",
+    "typing",
+    "unittest",
 )
 for _name in WARM_MODULES:
     __import__(_name)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -71,6 +72,8 @@ class JudgeSource(ScoreSource):
     kind: ClassVar[str] = "judge"
     spec: JudgeSpec = field(kw_only=True)
     client: JudgeClient = field(kw_only=True)
+    #: Sees each pairwise verdict's two orders: P(response better) as first, and as second.
+    on_orders: Callable[[float, float], None] | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         self._mode = "pattern" if self.spec.output == "pattern" else "json"
@@ -129,6 +132,8 @@ class JudgeSource(ScoreSource):
             self._ask(first, deadline), self._ask(second, deadline)
         )
         as_first, as_second = wins_first, 1.0 - wins_second  # P(response better) in each order
+        if self.on_orders is not None:
+            self.on_orders(as_first, as_second)
         if self.spec.logprobs:
             value = (as_first + as_second) / 2
         else:

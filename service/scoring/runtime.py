@@ -11,6 +11,7 @@ import asyncio
 import functools
 import gc
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 
 from service.algebra.functions import Condition
@@ -45,7 +46,14 @@ def freeze_startup_heap() -> None:
 
 
 class ScoringRuntime:
-    def __init__(self, config: PipelineConfig, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        config: PipelineConfig,
+        settings: Settings,
+        metrics: Metrics,
+        on_judge_orders: Callable[[str, float, float], None] | None = None,
+    ) -> None:
+        """``on_judge_orders(judge, first, second)`` sees each pairwise judge verdict asked in both orders."""
         self.config = config
         self._metrics = metrics
         self._failures: dict[str, str] = {}
@@ -82,7 +90,10 @@ class ScoringRuntime:
         for name in judges:
             spec = config.judges[name]
             self.sources[f"judge:{name}"] = JudgeSource(
-                f"judge:{name}", spec=spec, client=JudgeClient(name, spec, metrics)
+                f"judge:{name}",
+                spec=spec,
+                client=JudgeClient(name, spec, metrics),
+                on_orders=functools.partial(on_judge_orders, name) if on_judge_orders else None,
             )
         self.stats = StatsStore(settings.state_path)
         self._save_interval_s = settings.state_save_interval_s

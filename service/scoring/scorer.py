@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from service.algebra.functions import sigmoid
 from service.errors import DeadlineExceeded, InvalidInput, ServiceNotReady
+from service.monitoring.monitor import RewardMonitor
 from service.observability.metrics import Metrics
 from service.schemas import CompareRequest, ScoreItem, ScoreOptions, ScoreRequest
 from service.scoring.admission import AdmissionControl
@@ -53,8 +54,11 @@ class RewardScorer:
         metrics: Metrics,
         limits: Limits,
         admission: AdmissionControl,
+        monitor: RewardMonitor | None = None,
     ) -> None:
         self.runtime = runtime
+        #: Sees every scored item (sliding-window reward statistics, service/monitoring/).
+        self.monitor = monitor or RewardMonitor()
         self._fanout = Fanout(cache, SingleFlight(), metrics)
         self._metrics = metrics
         self._limits = limits
@@ -104,6 +108,7 @@ class RewardScorer:
             for item_id, outcome in zip(validated.ids, outcomes, strict=True)
         ]
         self._observe_shaping(pipeline.name, validated.items, outcomes)
+        self.monitor.observe(pipeline, validated.items, outcomes, groups)
         for status, count in Counter(outcome.status for outcome in outcomes).items():
             self._metrics.items.labels(pipeline.name, status).inc(count)
         response = ScoreOutcome(

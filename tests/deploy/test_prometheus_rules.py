@@ -77,6 +77,26 @@ def score_requests(status: str, per_minute: int) -> list[dict]:
     ]
 
 
+MATH_REWARD = 'pipeline="math",component=""'
+
+
+def reward_windows(mean: tuple[float, float], std: tuple[float, float]) -> list[dict]:
+    """Window gauges of the math pipeline's reward: (current, reference) mean and std for 30 minutes."""
+    return [
+        gauge(f"rewardgate_window_reward_{stat}", f'{MATH_REWARD},window="{window}"', value, 30)
+        for stat, pair in (("mean", mean), ("std", std))
+        for window, value in zip(("current", "reference"), pair, strict=True)
+    ]
+
+
+def item_shares(error: float, partial: float) -> list[dict]:
+    shares = {"ok": 1 - error - partial, "partial": partial, "error": error}
+    return [
+        gauge("rewardgate_window_item_share", f'pipeline="math",status="{status}"', share, 30)
+        for status, share in shares.items()
+    ]
+
+
 #: alert -> (series that make it fire, series that keep it quiet, minutes to evaluate at, labels it carries)
 CASES = {
     "RewardgateOverloaded": (
@@ -147,6 +167,53 @@ CASES = {
         415,
         {"severity": "warning", "pipeline": "math"},
     ),
+    "RewardgateRewardTracksLength": (
+        [gauge("rewardgate_window_length_correlation", MATH_REWARD, 0.8, 30)],
+        [gauge("rewardgate_window_length_correlation", MATH_REWARD, 0.2, 30)],
+        25,
+        {"severity": "warning", "pipeline": "math"},
+    ),
+    "RewardgateZeroAdvantageGroups": (
+        [gauge("rewardgate_window_zero_advantage_group_share", 'pipeline="math"', 0.9, 30)],
+        [gauge("rewardgate_window_zero_advantage_group_share", 'pipeline="math"', 0.3, 30)],
+        25,
+        {"severity": "warning", "pipeline": "math"},
+    ),
+    "RewardgateRewardDrift": (
+        [gauge("rewardgate_window_reward_drift_psi", MATH_REWARD, 0.6, 30)],
+        [gauge("rewardgate_window_reward_drift_psi", MATH_REWARD, 0.05, 30)],
+        20,
+        {"severity": "warning", "pipeline": "math"},
+    ),
+    "RewardgateRewardExploded": (
+        reward_windows(mean=(0.5, 0.5), std=(3.0, 0.5)),
+        reward_windows(mean=(0.6, 0.5), std=(0.6, 0.5)),
+        20,
+        {"severity": "warning", "pipeline": "math"},
+    ),
+    "RewardgateItemFailures": (
+        item_shares(error=0.08, partial=0.05),
+        item_shares(error=0.03, partial=0.02),
+        20,
+        {"severity": "warning", "pipeline": "math"},
+    ),
+    "RewardgateJudgePositionBias": (
+        [gauge("rewardgate_window_judge_order_disagreement_share", 'judge="helpful"', 0.5, 50)],
+        [gauge("rewardgate_window_judge_order_disagreement_share", 'judge="helpful"', 0.1, 50)],
+        40,
+        {"severity": "warning", "judge": "helpful"},
+    ),
+}
+
+#: Further cases per alert: (series, minutes, fires?).
+MORE_CASES = {
+    "RewardgateRewardExploded": [
+        # The mean jumped by 10 reference standard deviations while the spread stayed put.
+        (reward_windows(mean=(5.5, 0.5), std=(0.5, 0.5)), 20, True),
+        # A reference without spread (all rewards equal) gives no scale to compare with.
+        (reward_windows(mean=(0.5, 1.0), std=(0.5, 0.0)), 20, False),
+    ],
+    "RewardgateItemFailures": [(item_shares(error=0.15, partial=0.0), 20, True)],
 }
 
 
@@ -177,13 +244,15 @@ def test_each_alert_fires_on_its_failure_and_stays_quiet_otherwise(tmp_path):
     tests = []
     for name, (firing, quiet, minutes, labels) in CASES.items():
         expected = {"exp_labels": labels, "exp_annotations": expanded(rules[name]["annotations"], labels)}
-        for series, alerts_expected in ((firing, [expected]), (quiet, [])):
+        runs = [(firing, minutes, [expected]), (quiet, minutes, [])]
+        runs += [(series, at, [expected] if fires else []) for series, at, fires in MORE_CASES.get(name, [])]
+        for series, at, alerts_expected in runs:
             tests.append(
                 {
                     "interval": "1m",
                     "input_series": series,
                     "alert_rule_test": [
-                        {"eval_time": f"{minutes}m", "alertname": name, "exp_alerts": alerts_expected}
+                        {"eval_time": f"{at}m", "alertname": name, "exp_alerts": alerts_expected}
                     ],
                 }
             )

@@ -1,0 +1,1 @@
+"""Sliding-window reward statistics: what the rewards a pipeline hands out look like."""
