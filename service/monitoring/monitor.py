@@ -11,20 +11,22 @@ Windows, per pipeline:
 * **reference** for drift: the ``window_items`` items before those (not older
   than ``2 * window_s``), or a window pinned with :meth:`pin_reference`.
 
-Groups are the items' ``group`` (GRPO siblings); an item without one is
-grouped with the other items of the same prompt. Memory is bounded: at most
-``2 * window_items`` items and ``window_items`` groups per pipeline, and
-pipelines, components and judges are names from the configuration, so
-label cardinality is bounded too.
+Groups are the items' ``group`` (GRPO siblings, often sent one sample per
+request); an item without one is grouped with the other items of the same
+prompt. A group's rewards are those of its items in the current window.
+Memory is bounded: at most ``2 * window_items`` items per pipeline (a group
+key and a tuple of numbers each), and pipelines, components and judges are
+names from the configuration, so label cardinality is bounded too.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,14 +40,6 @@ STATUSES = ("ok", "partial", "error")
 _STATUS_CODE = {status: float(code) for code, status in enumerate(STATUSES)}
 #: Columns of a pipeline's record array before its components.
 _T, _REWARD, _STATUS, _LENGTH, _FIRST_COMPONENT = range(5)
-#: Rewards kept per group (GRPO groups are far smaller).
-_MAX_GROUP_REWARDS = 256
-
-
-@dataclass(slots=True)
-class _Group:
-    last_seen: float
-    rewards: list[float] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -53,8 +47,10 @@ class _PipelineWindow:
     components: tuple[str, ...]
     #: Ensemble component -> the column indexes of its members.
     ensembles: dict[str, tuple[int, ...]]
+    #: Per item: (time, reward, status code, response chars, *component values); None for missing.
     records: deque
-    groups: OrderedDict = field(default_factory=OrderedDict)
+    #: Per item, aligned with ``records``: its group, or a hash of its prompt.
+    group_keys: deque
     pinned: np.ndarray | None = None
 
 
@@ -88,22 +84,21 @@ class RewardMonitor:
             window = self._pipelines[pipeline.name] = self._new_window(pipeline)
         now = self._clock()
         names = window.components
-        append = window.records.append
+        record = window.records.append
+        group_key = window.group_keys.append
         for item, outcome, group in zip(items, outcomes, groups, strict=True):
-            reward = outcome.reward
+            # Numbers only, None where missing (numpy reads it as NaN): all the work waits for a snapshot.
             values = outcome.components
-            append(
+            record(
                 (
                     now,
-                    math.nan if reward is None else reward,
+                    outcome.reward,
                     _STATUS_CODE[outcome.status],
                     len(item.response),
-                    *[values.get(name, math.nan) for name in names],
+                    *map(values.get, names),
                 )
             )
-            if reward is not None:
-                key = group if group is not None else hash(item.prompt_text())
-                self._join_group(window, key, reward, now)
+            group_key(group if group is not None else hash(item.prompt_text()))
 
     def judge_orders(self, judge: str, first: float, second: float) -> None:
         """Record a pairwise verdict asked in both orders: P(response better) as first and as second."""
@@ -141,20 +136,8 @@ class RewardMonitor:
             for c in pipeline.components
             if c.kind == "ensemble"
         }
-        return _PipelineWindow(names, ensembles, deque(maxlen=2 * self.window_items))
-
-    def _join_group(self, window: _PipelineWindow, key, reward: float, now: float) -> None:
-        groups = window.groups
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = _Group(now)
-            if len(groups) > self.window_items:
-                groups.popitem(last=False)  # the least recently joined
-        else:
-            group.last_seen = now
-            groups.move_to_end(key)
-        if len(group.rewards) < _MAX_GROUP_REWARDS:
-            group.rewards.append(reward)
+        size = 2 * self.window_items
+        return _PipelineWindow(names, ensembles, deque(maxlen=size), deque(maxlen=size))
 
     # -- reading ----------------------------------------------------------------------
 
@@ -169,18 +152,27 @@ class RewardMonitor:
         )
 
     def _split(self, window: _PipelineWindow) -> tuple[np.ndarray, np.ndarray]:
-        """(current, previous) record arrays, one row per item."""
+        """(current, previous) record arrays, one row per item; see :meth:`_bounds`."""
+        records = self._records(window)
+        previous_start, start = self._bounds(records)
+        return records[start:], records[previous_start:start]
+
+    def _records(self, window: _PipelineWindow) -> np.ndarray:
         width = _FIRST_COMPONENT + len(window.components)
-        records = np.array(window.records, dtype=float).reshape(-1, width)
+        return np.array(window.records, dtype=float).reshape(-1, width)
+
+    def _bounds(self, records: np.ndarray) -> tuple[int, int]:
+        """Row indexes where the reference window and the current window start."""
         now = self._clock()
         times = records[:, _T]
-        end = len(records)
-        start = max(end - self.window_items, int(np.searchsorted(times, now - self.window_s)))
+        start = max(len(records) - self.window_items, int(np.searchsorted(times, now - self.window_s)))
         previous_start = max(start - self.window_items, int(np.searchsorted(times, now - 2 * self.window_s)))
-        return records[start:end], records[previous_start:start]
+        return previous_start, start
 
     def _pipeline_stats(self, window: _PipelineWindow) -> PipelineStats:
-        current, previous = self._split(window)
+        records = self._records(window)
+        previous_start, start = self._bounds(records)
+        current, previous = records[start:], records[previous_start:start]
         reference = window.pinned if window.pinned is not None else previous
         lengths = current[:, _LENGTH]
         statuses = current[:, _STATUS]
@@ -193,7 +185,8 @@ class RewardMonitor:
             spread = st.mean_member_spread(current[:, members]) if len(current) >= self.min_items else None
             if spread is not None:
                 spreads[name] = spread
-        zero_share, sized_groups = self._groups(window, since=current[0, _T] if len(current) else math.inf)
+        keys = list(itertools.islice(window.group_keys, start, None))
+        zero_share, sized_groups = self._groups(keys, current[:, _REWARD])
         return PipelineStats(
             items=len(current),
             status_share=shares,
@@ -225,15 +218,14 @@ class RewardMonitor:
             drift_ks=st.ks_statistic(reference, values) if comparable else None,
         )
 
-    def _groups(self, window: _PipelineWindow, since: float) -> tuple[float | None, int]:
-        """(zero-advantage share, groups of two or more) over groups that got an item at or after
-        ``since``, the arrival of the current window's oldest item."""
-        sized = [
-            np.array(group.rewards)
-            for group in window.groups.values()
-            if group.last_seen >= since and len(group.rewards) >= 2
-        ]
-        if sum(g.size for g in sized) < self.min_items:
+    def _groups(self, keys: list, rewards: np.ndarray) -> tuple[float | None, int]:
+        """(zero-advantage share, groups with two or more rewards) among the window's items."""
+        by_group: dict = {}
+        for key, reward in zip(keys, rewards.tolist(), strict=True):
+            if not math.isnan(reward):
+                by_group.setdefault(key, []).append(reward)
+        sized = [np.array(values) for values in by_group.values() if len(values) >= 2]
+        if sum(group.size for group in sized) < self.min_items:
             return None, len(sized)
         return st.zero_advantage_share(sized), len(sized)
 

@@ -125,9 +125,12 @@ def test_groups_are_bounded_and_expire(pipeline):
     clock = Clock()
     monitor = RewardMonitor(window_items=50, window_s=60, min_items=2, clock=clock)
     for index in range(200):
-        feed(monitor, pipeline, [1.0, 1.0], groups=[f"g{index}", f"g{index}"])
-    assert len(monitor._pipelines["p"].groups) == 50
-    assert monitor.snapshot().pipelines["p"].zero_advantage_share == 1.0
+        feed(monitor, pipeline, [1.0, float(index % 2)], groups=[f"g{index}", f"g{index}"])
+    window = monitor._pipelines["p"]
+    assert len(window.records) == len(window.group_keys) == 100  # twice the window, for the reference
+    stats = monitor.snapshot().pipelines["p"]
+    assert stats.groups == 25  # the groups of the window's 50 items
+    assert stats.zero_advantage_share == pytest.approx(13 / 25)  # the odd-numbered groups: 1 and 1
     clock.now += 61
     assert monitor.snapshot().pipelines["p"].groups == 0
 
