@@ -32,6 +32,22 @@ def main(argv: list[str] | None = None) -> int:
         "--resume", action="store_true", help="skip ids already in the output file and append the rest"
     )
 
+    evaluate = commands.add_parser(
+        "eval", help="accuracy of a pipeline on preference pairs or best-of-N sets (JSONL)"
+    )
+    evaluate.add_argument("input", type=Path, help="JSONL of pairs or best-of-N sets (docs/monitoring.md)")
+    evaluate.add_argument("--pipeline", required=True)
+    evaluate.add_argument("--out", type=Path, required=True, help="report directory")
+    evaluate.add_argument("--url", help="a running service (http:// or grpc://); default: score in-process")
+    evaluate.add_argument(
+        "--config", type=Path, help="pipeline YAML for in-process scoring (default: shipped)"
+    )
+    evaluate.add_argument("--mode", choices=["auto", "pairs", "best-of-n"], default="auto")
+    evaluate.add_argument("--batch-size", type=int, default=64, help="items per request")
+    evaluate.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    evaluate.add_argument("--timeout-s", type=float, default=120.0, help="deadline per request")
+    evaluate.add_argument("--resume", action="store_true", help="keep results.jsonl and score only the rest")
+
     repo = commands.add_parser("triton-repo", help="write a Triton model repository for a reward model")
     repo.add_argument("--model", type=Path, required=True, help="Hugging Face model directory")
     repo.add_argument("--name", required=True, help="model name in Triton")
@@ -62,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         from service.cli.triton import run_triton_command
 
         return run_triton_command(args)
+    if args.command == "eval":
+        from service.cli.eval import run_eval
+
+        return run_eval(args)
     from service.cli.score import run_score
 
     return run_score(args)

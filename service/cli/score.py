@@ -22,12 +22,14 @@ from pathlib import Path
 from rewardgate_client import AsyncRewardClient, RewardgateError
 from tqdm import tqdm
 
+from service.cli.jsonl import drop_torn_tail, finished_ids
+
 
 def run_score(args: argparse.Namespace) -> int:
     items = _read_items(args.input)
     if args.resume:
-        _drop_torn_tail(args.output)
-    done = _finished_ids(args.output) if args.resume else set()
+        drop_torn_tail(args.output)
+    done = finished_ids(args.output) if args.resume else set()
     todo = [item for item in items if item["id"] not in done]
     mode = "a" if args.resume else "w"
     with args.output.open(mode) as out:
@@ -47,27 +49,6 @@ def _read_items(path: Path) -> list[dict]:
                 item.setdefault("id", str(number))
                 items.append(item)
     return items
-
-
-def _drop_torn_tail(path: Path) -> None:
-    """Cut a last line left half-written by an interrupted run."""
-    if path.exists():
-        text = path.read_text()
-        if text and not text.endswith("\n"):
-            path.write_text(text[: text.rfind("\n") + 1])
-
-
-def _finished_ids(path: Path) -> set[str]:
-    """Ids of complete result lines already in ``path`` (a torn last line is ignored)."""
-    if not path.exists():
-        return set()
-    finished = set()
-    for line in path.read_text().splitlines():
-        try:
-            finished.add(json.loads(line)["id"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    return finished
 
 
 async def _score_all(args: argparse.Namespace, items: list[dict], out) -> int:
