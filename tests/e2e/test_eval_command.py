@@ -125,3 +125,13 @@ def _subset_file(tmp_path: Path, lines: list[str]) -> Path:
     path = tmp_path / "first.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def test_pairs_over_grpc_agree_with_in_process_scoring(service, tmp_path):
+    over_grpc = run_eval(
+        PAIRS, tmp_path / "grpc", "--pipeline", "math", "--url", f"grpc://{service.grpc_target}"
+    )
+    assert over_grpc.returncode == 0, over_grpc.stderr
+    report = json.loads((tmp_path / "grpc" / "report.json").read_text())
+    assert (report["overall"]["wins"], report["overall"]["ties"], report["overall"]["losses"]) == (18, 6, 0)
+    assert report["aggregate"]["accuracy"]["value"] == pytest.approx((1 + 1 + 0.5) / 3)
