@@ -12,14 +12,17 @@ from tests.support.server import REPO_ROOT, ServiceProcess
 pytestmark = pytest.mark.slow
 
 
-def readme_curls() -> list[tuple[str, str]]:
-    """(path with query, JSON body) of every curl in the README."""
+def readme_curls(method: str = "POST") -> list[tuple[str, str | None]]:
+    """(path with query, JSON body) of every curl in the README that sends a body (POST),
+    or (path, None) of every one that does not (GET)."""
     calls = []
     for line in (REPO_ROOT / "README.md").read_text().splitlines():
         if line.startswith("curl "):
             words = shlex.split(line)
             url = next(w for w in words if w.startswith("localhost:8000"))
-            calls.append((url.removeprefix("localhost:8000"), words[words.index("-d") + 1]))
+            body = words[words.index("-d") + 1] if "-d" in words else None
+            if (body is None) == (method == "GET"):
+                calls.append((url.removeprefix("localhost:8000"), body))
     return calls
 
 
@@ -94,3 +97,15 @@ def test_shipped_reasoning_pipeline_gates_correctness_on_format(default_service)
     ).json()["results"]
     assert [r["reward"] for r in results] == [1.0, -1.0]
     assert results[1]["explanation"]["op"] == "constraint"
+
+
+def test_the_readme_stats_curl_shows_the_pipelines_it_scored(default_service):
+    (path, _), *_ = readme_curls("GET")
+    for post_path, body in readme_curls():
+        httpx.post(
+            default_service.url + post_path, content=body, headers={"content-type": "application/json"}
+        )
+    response = httpx.get(default_service.url + path, timeout=30)
+    assert response.status_code == 200, response.text
+    stats = response.json()["pipelines"]["math"]
+    assert stats["items"] > 0 and stats["status_share"]["ok"] > 0
