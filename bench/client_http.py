@@ -1,14 +1,15 @@
-"""A single-item caller through the Python client over HTTP, now against a baseline revision.
+"""A single-item caller through the Python client, now against a baseline revision.
 
 What a trainer that sends one sample per request gets from one process:
 ``RewardClient.score([item])`` back to back (sync client, as the TRL, verl and
 OpenRLHF adapters use it) on the default ``exact`` pipeline with the cache
-off. The baseline (``--baseline``, default ``c856480``: main before the hot
-path work) is exported with ``git archive`` and run side by side: its service
-with its client, this tree's service with this tree's client, in alternating
-rounds. The last line is JSON.
+off, over HTTP or (``--transport grpc``) gRPC unary. The baseline
+(``--baseline``, default ``c856480``: main before the hot path work) is
+exported with ``git archive`` and run side by side: its service with its
+client, this tree's service with this tree's client, in alternating rounds.
+The last line is JSON.
 
-    python bench/client_http.py [--baseline REV] [--seconds 5] [--rounds 3]
+    python bench/client_http.py [--baseline REV] [--transport http|grpc] [--seconds 5] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def tree_env(tree: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": f"{tree}:{tree / 'clients'}", "REWARDGATE_VERIFIER_WORKERS": "2"}
 
 
-def start_service(tree: Path) -> tuple[subprocess.Popen, str]:
+def start_service(tree: Path, transport: str) -> tuple[subprocess.Popen, str]:
+    """The tree's service, and the URL its client is given for ``transport``."""
     port, grpc_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
     process = start_answering(
@@ -68,7 +70,7 @@ def start_service(tree: Path) -> tuple[subprocess.Popen, str]:
         cwd=tree,
         env={**tree_env(tree), "REWARDGATE_GRPC_PORT": str(grpc_port)},
     )
-    return process, url
+    return process, url if transport == "http" else f"grpc://127.0.0.1:{grpc_port}"
 
 
 def caller_rate(tree: Path, url: str, seconds: float) -> float:
@@ -88,10 +90,11 @@ def main() -> None:
     parser.add_argument("--baseline", default="c856480")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--transport", choices=["http", "grpc"], default="http")
     args = parser.parse_args()
     baseline = export(args.baseline, Path(tempfile.mkdtemp(prefix="rg-baseline-")))
     trees = {"baseline": baseline, "current": ROOT}
-    services = {name: start_service(tree) for name, tree in trees.items()}
+    services = {name: start_service(tree, args.transport) for name, tree in trees.items()}
     rates: dict[str, list[float]] = {name: [] for name in trees}
     try:
         for round_number in range(args.rounds):
@@ -106,6 +109,7 @@ def main() -> None:
     summary = {name: round(statistics.median(values), 1) for name, values in rates.items()}
     summary["ratio"] = round(summary["current"] / summary["baseline"], 2)
     summary["baseline_revision"] = args.baseline
+    summary["transport"] = args.transport
     print(json.dumps(summary))
 
 

@@ -22,12 +22,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from service.api.http_codec import score_call
 from service.config import load_config
 from service.monitoring.monitor import RewardMonitor
 from service.observability.metrics import Metrics
 from service.schemas import ScoreRequest
 from service.scoring.admission import AdmissionControl
 from service.scoring.cache import NullScoreCache
+from service.scoring.calls import ScoreCall
 from service.scoring.runtime import ScoringRuntime
 from service.scoring.scorer import RewardScorer
 from service.scoring.validation import Limits
@@ -47,7 +49,7 @@ def scorer(
     return RewardScorer(runtime, NullScoreCache(), metrics, limits, admission, monitor)
 
 
-def request(size: int, round_index: int) -> ScoreRequest:
+def request(size: int, round_index: int) -> ScoreCall:
     items = [
         {
             "prompt": f"Question {round_index}-{i}: what is the capital of France?",
@@ -57,7 +59,9 @@ def request(size: int, round_index: int) -> ScoreRequest:
         }
         for i in range(size)
     ]
-    return ScoreRequest.model_validate({"pipeline": "exact", "items": items, "options": {"cache": False}})
+    return score_call(
+        ScoreRequest.model_validate({"pipeline": "exact", "items": items, "options": {"cache": False}})
+    )
 
 
 async def time_round(target: RewardScorer, size: int, calls: int, round_index: int) -> float:

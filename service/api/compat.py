@@ -16,14 +16,11 @@ from __future__ import annotations
 from rewardgate_client.labels import reference_from_label
 
 from service.api.context import AppContext
+from service.api.http_codec import prompt_of
 from service.errors import InvalidInput, ItemFailed
-from service.schemas import (
-    OpenRLHFRewardRequest,
-    OpenRLHFRewardResponse,
-    ScoreItem,
-    ScoreRequest,
-    SlimeRewardRequest,
-)
+from service.items import ScoringItem
+from service.schemas import OpenRLHFRewardRequest, OpenRLHFRewardResponse, SlimeRewardRequest
+from service.scoring.calls import CallItem, ScoreCall
 from service.scoring.results import ItemResult
 from service.scoring.scorer import StageTimings
 
@@ -36,7 +33,7 @@ async def get_reward(
     Raises:
         ItemFailed: a sample failed (the reply cannot carry it); and what the scorer raises.
     """
-    result, timings = await ctx.scorer.score(ScoreRequest(pipeline=pipeline, items=openrlhf_items(body)))
+    result, timings = await ctx.scorer.score(ScoreCall(pipeline, openrlhf_items(body)))
     rewards = [_reward_or_raise(item) for item in result.results]
     logs = _component_logs(result.results)
     reply = OpenRLHFRewardResponse(rewards=rewards, scores=rewards, extra_logs=logs)
@@ -53,8 +50,8 @@ async def slime_reward(
         ItemFailed: the sample failed; and what the scorer raises.
     """
     label, metadata = slime_reference(body)
-    item = ScoreItem(id="0", prompt=body.prompt, response=body.response, reference=label, metadata=metadata)
-    result, timings = await ctx.scorer.score(ScoreRequest(pipeline=pipeline, items=[item]))
+    item = ScoringItem(prompt_of(body.prompt), body.response, label, metadata)
+    result, timings = await ctx.scorer.score(ScoreCall(pipeline, [CallItem("0", item)]))
     (scored,) = result.results
     reward = _reward_or_raise(scored)
     return ({"reward": reward, **(scored.components or {})} if components else reward), timings
@@ -65,7 +62,7 @@ def slime_reference(body: SlimeRewardRequest) -> tuple[str | None, dict]:
     return reference_from_label(body.label, body.metadata)
 
 
-def openrlhf_items(body: OpenRLHFRewardRequest) -> list[ScoreItem]:
+def openrlhf_items(body: OpenRLHFRewardRequest) -> list[CallItem]:
     """``query`` is prompt + response; the response is the query minus its prompt prefix."""
     count = len(body.query)
     if count == 0:
@@ -77,12 +74,9 @@ def openrlhf_items(body: OpenRLHFRewardRequest) -> list[ScoreItem]:
     prompts = body.prompts or [""] * count
     labels = [reference_from_label(label) for label in body.labels or [None] * count]
     return [
-        ScoreItem(
-            id=str(index),
-            prompt=prompt,
-            response=response_after_prompt(query, prompt, index),
-            reference=reference,
-            metadata=metadata,
+        CallItem(
+            str(index),
+            ScoringItem(prompt, response_after_prompt(query, prompt, index), reference, metadata),
         )
         for index, (query, prompt, (reference, metadata)) in enumerate(
             zip(body.query, prompts, labels, strict=True)

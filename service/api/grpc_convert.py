@@ -1,8 +1,13 @@
-"""Protobuf messages (rewardgate.v1) <-> the wire models of service/schemas.py.
+"""Protobuf messages (rewardgate.v1) <-> the scorer's calls and outcomes.
 
-Requests go through the same pydantic models as HTTP, so validation and
-defaults are identical on both transports; a validation failure becomes
-InvalidInput (INVALID_ARGUMENT) naming the field.
+Score requests become a :class:`~service.scoring.calls.ScoreCall` straight
+from protobuf: protobuf already types every field, so only what it cannot
+express is checked here (content vs parts, tool-call JSON, Struct depth and
+finiteness, a positive deadline); chat messages go through the same pydantic
+model as HTTP (``ChatMessage``), so a conversation becomes the same
+``ScoringItem`` on both transports. Compare requests, off the hot path, go
+through the HTTP model. A problem becomes InvalidInput (INVALID_ARGUMENT)
+naming the field.
 """
 
 from __future__ import annotations
@@ -11,27 +16,42 @@ import json
 from typing import Any
 
 from google.protobuf import json_format
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from rewardgate_client.v1 import reward_pb2 as pb
 
+from service.api import http_codec
 from service.api.errors import describe_problem
+from service.api.http_codec import prompt_of
 from service.errors import InvalidInput
-from service.schemas import (
-    CompareRequest,
-    PipelinesResponse,
-    ScoreRequest,
-)
+from service.items import ScoringItem
+from service.plain_json import check_plain_json
+from service.schemas import ChatMessage, CompareRequest, PipelinesResponse
+from service.scoring.calls import CallItem, CallOptions, CompareCall, ScoreCall
 from service.scoring.results import CompareOutcome, ItemResult, ScoreOutcome, Usage
 
+_MESSAGES = TypeAdapter(list[ChatMessage])
 
-def _validated(model, data: dict[str, Any]):
+
+def _validated(model, data: Any, location: tuple = ()):
+    """``data`` validated by a pydantic model or TypeAdapter; InvalidInput naming the field otherwise."""
     try:
-        return model.model_validate(data)
+        return model.validate_python(data) if isinstance(model, TypeAdapter) else model.model_validate(data)
     except ValidationError as exc:
         # A union field (prompt: text or messages) reports each branch; the deepest
         # error is the one about what was actually sent.
         deepest = max(exc.errors(), key=lambda error: len(error.get("loc", ())))
-        raise InvalidInput(describe_problem(deepest)) from None
+        raise InvalidInput(
+            describe_problem({**deepest, "loc": (*location, *deepest.get("loc", ()))})
+        ) from None
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` if a request may carry it (depth, integer range; service/plain_json.py)."""
+    try:
+        check_plain_json(value, where, text=False)  # protobuf strings are valid UTF-8 already
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    return value
 
 
 def _prompt(message) -> str | list[dict[str, Any]]:
@@ -78,17 +98,27 @@ def _tool_call(call: pb.ToolCall) -> dict[str, Any]:
     return data
 
 
-def _item(item: pb.Item) -> dict[str, Any]:
-    data: dict[str, Any] = {"prompt": _prompt(item), "response": item.response}
-    if item.id:
-        data["id"] = item.id
-    if item.HasField("reference"):
-        data["reference"] = item.reference
-    if item.HasField("group"):
-        data["group"] = item.group
-    if item.HasField("metadata"):
-        data["metadata"] = struct_dict(item.metadata)
-    return data
+def _scoring_item(item: pb.Item, index: int) -> ScoringItem:
+    """An item as the scorer sees it; messages validated by the HTTP model (one canonical form)."""
+    prompt: str | list[dict[str, Any]] = item.prompt
+    if item.messages:
+        messages = [_chat_message(m) for m in item.messages]
+        prompt = prompt_of(_validated(_MESSAGES, _plain(messages, "messages"), ("items", index, "prompt")))
+    metadata = _plain(struct_dict(item.metadata), "metadata") if item.HasField("metadata") else {}
+    reference = item.reference if item.HasField("reference") else None
+    return ScoringItem(prompt, item.response, reference, metadata)
+
+
+def call_items(items, ids: list[str] | None = None) -> list[CallItem]:
+    """``pb.Item`` messages as call items (``ids`` replace the callers' ids when given)."""
+    return [
+        CallItem(
+            ids[index] if ids is not None else item.id or None,
+            _scoring_item(item, index),
+            item.group if item.HasField("group") else None,
+        )
+        for index, item in enumerate(items)
+    ]
 
 
 def struct_dict(message, where: str = "metadata") -> dict[str, Any]:
@@ -111,25 +141,26 @@ def _deadline_ms(requested: int | None, remaining_s: float | None) -> int | None
     return min(requested, left_ms) if requested else left_ms
 
 
-def score_request(message: pb.ScoreRequest, remaining_s: float | None) -> ScoreRequest:
-    options = message.options
-    data = _optional_fields(options, ("return_components", "deadline_ms", "cache"))
-    data.update(explain=options.explain, return_steps=options.return_steps)
-    if options.weights:
-        data["weights"] = dict(options.weights)
-    data["deadline_ms"] = _deadline_ms(data.get("deadline_ms"), remaining_s)
-    body = {"pipeline": message.pipeline, "items": [_item(i) for i in message.items], "options": data}
-    return _validated(ScoreRequest, body)
+def call_options(options: pb.ScoreOptions, remaining_s: float | None) -> CallOptions:
+    """The call's options; the deadline is the tighter of the requested one and the gRPC deadline."""
+    requested = options.deadline_ms if options.HasField("deadline_ms") else None
+    if requested is not None and requested <= 0:
+        raise InvalidInput("options.deadline_ms: must be greater than 0")
+    return CallOptions(
+        return_components=options.return_components if options.HasField("return_components") else True,
+        deadline_ms=_deadline_ms(requested, remaining_s),
+        cache=options.cache if options.HasField("cache") else True,
+        explain=options.explain,
+        return_steps=options.return_steps,
+        weights=dict(options.weights) if options.weights else None,
+    )
 
 
-def stream_request(message: pb.StreamRequest, item_id: str, remaining_s: float | None) -> ScoreRequest:
-    single = pb.ScoreRequest(pipeline=message.pipeline, items=[message.item], options=message.options)
-    if not message.item.id:
-        single.items[0].id = item_id
-    return score_request(single, remaining_s)
+def score_call(message: pb.ScoreRequest, remaining_s: float | None) -> ScoreCall:
+    return ScoreCall(message.pipeline, call_items(message.items), call_options(message.options, remaining_s))
 
 
-def compare_request(message: pb.CompareRequest, remaining_s: float | None) -> CompareRequest:
+def compare_call(message: pb.CompareRequest, remaining_s: float | None) -> CompareCall:
     options = message.options
     data = _optional_fields(options, ("deadline_ms", "cache", "beta", "return_components"))
     data["explain"] = options.explain
@@ -148,7 +179,9 @@ def compare_request(message: pb.CompareRequest, remaining_s: float | None) -> Co
         if pair.HasField("metadata"):
             entry["metadata"] = struct_dict(pair.metadata)
         pairs.append(entry)
-    return _validated(CompareRequest, {"pipeline": message.pipeline, "pairs": pairs, "options": data})
+    return http_codec.compare_call(
+        _validated(CompareRequest, {"pipeline": message.pipeline, "pairs": pairs, "options": data})
+    )
 
 
 def result(value: ItemResult) -> pb.Result:

@@ -51,14 +51,14 @@ class RewardService(reward_pb2_grpc.RewardServiceServicer):
         self.ctx = ctx
 
     async def Score(self, request: pb.ScoreRequest, context: grpc.aio.ServicerContext) -> pb.ScoreResponse:
-        body = _deferred(convert.score_request, request, context)
+        body = _deferred(convert.score_call, request, context)
         response = await self._unary(context, "grpc:Score", _pipeline(request), self.ctx.scorer.score, body)
         return convert.score_response(response)
 
     async def Compare(
         self, request: pb.CompareRequest, context: grpc.aio.ServicerContext
     ) -> pb.CompareResponse:
-        body = _deferred(convert.compare_request, request, context)
+        body = _deferred(convert.compare_call, request, context)
         scorer = self.ctx.scorer
         response = await self._unary(context, "grpc:Compare", _pipeline(request), scorer.compare, body)
         return convert.compare_response(response)

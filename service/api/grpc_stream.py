@@ -29,6 +29,7 @@ from rewardgate_client.v1 import reward_pb2 as pb
 from service.api import grpc_convert as convert
 from service.api.context import AppContext
 from service.errors import InvalidInput, RewardgateError
+from service.scoring.calls import ScoreCall
 
 STREAM_WINDOW = 1024
 STREAM_BATCH = 64
@@ -141,13 +142,10 @@ class StreamSession:
     async def _score_together(self, group: list[_Pending]) -> list[pb.StreamResult]:
         first = group[0].request
         with self.ctx.observe("grpc:ScoreStream", first.pipeline):
-            message = pb.ScoreRequest(pipeline=first.pipeline, options=first.options)
-            for index, pending in enumerate(group):
-                item = message.items.add()
-                item.CopyFrom(pending.item)
-                item.id = str(index)  # unique within the batch whatever the caller sent
-            body = convert.score_request(message, self.context.time_remaining())
-            response, _ = await self.ctx.scorer.score(body)
+            # Ids by position: unique within the batch whatever the callers sent.
+            items = convert.call_items([p.item for p in group], ids=[str(i) for i in range(len(group))])
+            options = convert.call_options(first.options, self.context.time_remaining())
+            response, _ = await self.ctx.scorer.score(ScoreCall(first.pipeline, items, options))
         answers = []
         for pending, result in zip(group, response.results, strict=True):
             result.id = pending.caller_id

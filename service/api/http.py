@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from service.api.context import Context, cancel_on_disconnect, timing_headers
+from service.api.http_codec import compare_call
 from service.schemas import (
     CompareRequest,
     CompareResponse,
@@ -35,7 +36,7 @@ router = APIRouter(prefix="/v1")
 async def compare(body: CompareRequest, request: Request, ctx: Context):
     """Pairwise preference: P(a preferred to b) = sigmoid(beta (r_a - r_b)) from the pipeline's reward."""
     with ctx.observe("/v1/compare", body.pipeline):
-        result, timings = await cancel_on_disconnect(request.receive, ctx.scorer.compare(body))
+        result, timings = await cancel_on_disconnect(request.receive, ctx.scorer.compare(compare_call(body)))
     return json_response(result, timings)
 
 

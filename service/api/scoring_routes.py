@@ -32,6 +32,7 @@ from service.api import compat
 from service.api.compat_errors import PERMANENT_ERRORS
 from service.api.context import AppContext, cancel_on_disconnect, timing_headers
 from service.api.errors import describe_validation_errors, envelope_response
+from service.api.http_codec import score_call
 from service.errors import InvalidInput, RewardgateError
 from service.schemas import OpenRLHFRewardRequest, ScoreRequest, SlimeRewardRequest
 from service.scoring.results import to_json
@@ -62,7 +63,7 @@ async def score(
 ) -> tuple[bytes, dict[str, str]]:
     request = decode(ScoreRequest, body)
     with ctx.observe("/v1/score", request.pipeline):
-        result, timings = await guard(ctx.scorer.score(request))
+        result, timings = await guard(ctx.scorer.score(score_call(request)))
     return to_json(result), timing_headers(timings)
 
 

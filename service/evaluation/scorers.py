@@ -78,6 +78,8 @@ class InProcessScorer(AbstractAsyncContextManager):
     async def score(self, items: list[dict[str, Any]], pipeline: str) -> list[Scored]:
         from pydantic import ValidationError
 
+        from service.api.errors import describe_validation_errors
+        from service.api.http_codec import score_call
         from service.schemas import ScoreRequest
 
         deadline_ms = int(self._timeout_s * 1000)
@@ -86,11 +88,12 @@ class InProcessScorer(AbstractAsyncContextManager):
                 {"pipeline": pipeline, "items": items, "options": {"deadline_ms": deadline_ms}}
             )
         except ValidationError as exc:
-            return [Scored(None, f"invalid_input: {exc.errors()[0]['msg']}")] * len(items)
+            return [Scored(None, f"invalid_input: {describe_validation_errors(exc.errors())}")] * len(items)
+        call = score_call(request)
         give_up = time.monotonic() + self._timeout_s
         while True:
             try:
-                outcome, _ = await self._scorer.score(request)
+                outcome, _ = await self._scorer.score(call)
                 break
             except ServiceNotReady as exc:
                 if time.monotonic() > give_up:

@@ -71,8 +71,17 @@ class InMemoryScoreCache(ScoreCache):
         )
 
     async def get_many(self, keys: Sequence[str]) -> list[list[float] | None]:
-        found = [self._entries.get(key) for key in keys]
-        return [list(value[1]) if value is not None else None for value in found]
+        entries = self._entries
+        found: list[list[float] | None] = []
+        # One clock reading for the whole lookup (cachetools' timer is reentrant), and one
+        # lookup per key: ``get`` would check the key's expiry twice.
+        with entries.timer:
+            for key in keys:
+                try:
+                    found.append(list(entries[key][1]))
+                except KeyError:  # absent or expired
+                    found.append(None)
+        return found
 
     async def set_many(self, entries: Mapping[str, list[float]], kind: str) -> None:
         ttl = self._ttl_s_by_kind[kind]

@@ -45,8 +45,10 @@ class ItemCombiner:
             outcome.status = "partial"
         if missing:
             return replace(outcome, status="error", reward=None)
-        counted = self._gate(pipeline, cells)
-        outcome.gated = [name for name, cell in counted.items() if cell is not cells[name]]
+        counted = cells
+        if pipeline.gates:
+            counted = self._gate(pipeline, cells)
+            outcome.gated = [name for name, cell in counted.items() if cell is not cells[name]]
         terms = {name: w * counted[name].value for name, w in weights.items() if w != 0 and name in counted}
         if not terms:
             outcome.errors.setdefault("reward", InvalidComponentInput("no weighted component has a value"))

@@ -17,9 +17,9 @@ from service.algebra.functions import sigmoid
 from service.errors import DeadlineExceeded, InvalidInput, ServiceNotReady
 from service.monitoring.monitor import RewardMonitor
 from service.observability.metrics import Metrics
-from service.schemas import CompareRequest, ScoreItem, ScoreOptions, ScoreRequest
 from service.scoring.admission import AdmissionControl
 from service.scoring.cache import ScoreCache
+from service.scoring.calls import CallItem, CallOptions, CompareCall, ScoreCall
 from service.scoring.evaluator import EvalContext, Evaluator, ItemOutcome
 from service.scoring.fanout import Fanout
 from service.scoring.plan import Pipeline
@@ -34,7 +34,7 @@ from service.scoring.results import (
 )
 from service.scoring.runtime import ScoringRuntime
 from service.scoring.single_flight import SingleFlight
-from service.scoring.validation import Limits, validate_request
+from service.scoring.validation import Limits, validate_call
 
 
 @dataclass
@@ -64,8 +64,8 @@ class RewardScorer:
         self._limits = limits
         self._admission = admission
 
-    async def score(self, request: ScoreRequest) -> tuple[ScoreOutcome, StageTimings]:
-        """Score every item of ``request``.
+    async def score(self, call: ScoreCall) -> tuple[ScoreOutcome, StageTimings]:
+        """Score every item of ``call``.
 
         Raises:
             PipelineNotFound, InvalidInput, PayloadTooLarge: bad request.
@@ -75,12 +75,12 @@ class RewardScorer:
             DeadlineExceeded: the request deadline passed.
         """
         started = time.monotonic()
-        pipeline = self.runtime.pipeline(request.pipeline)
-        validated = validate_request(request, self._limits)
-        self._check_weights(pipeline, request.options.weights)
+        pipeline = self.runtime.pipeline(call.pipeline)
+        validated = validate_call(call, self._limits)
+        options = call.options
+        self._check_weights(pipeline, options.weights)
         self._require_ready(pipeline)
         deadline = started + validated.deadline_s
-        options = request.options
         ctx = EvalContext(
             self._fanout,
             self.runtime.pipelines,
@@ -89,7 +89,7 @@ class RewardScorer:
             use_cache=options.cache,
             explain=options.explain,
         )
-        groups = [item.group for item in request.items]
+        groups = [entry.group for entry in call.items]
         with self._admission.admit(len(validated.items), pipeline.name, validated.deadline_s) as ticket:
             try:
                 async with asyncio.timeout(validated.deadline_s):
@@ -104,10 +104,10 @@ class RewardScorer:
                 1 for o in outcomes if o.components and len(o.cached) == len(o.components)
             )
         results = [
-            self._result(pipeline, item_id, outcome, options)
+            self._result(item_id, outcome, options)
             for item_id, outcome in zip(validated.ids, outcomes, strict=True)
         ]
-        self._observe_shaping(pipeline.name, validated.items, outcomes)
+        self._observe_outcomes(pipeline.name, validated.items, outcomes)
         self.monitor.observe(pipeline, validated.items, outcomes, groups)
         for status, count in Counter(outcome.status for outcome in outcomes).items():
             self._metrics.items.labels(pipeline.name, status).inc(count)
@@ -126,33 +126,26 @@ class RewardScorer:
         timings = StageTimings(ctx.spent.queue_s, ctx.spent.inference_s, time.monotonic() - started)
         return response, timings
 
-    async def compare(self, request: CompareRequest) -> tuple[CompareOutcome, StageTimings]:
+    async def compare(self, call: CompareCall) -> tuple[CompareOutcome, StageTimings]:
         """Score both responses of every pair and return ``P(a > b) = sigmoid(beta (r_a - r_b))``.
 
         The two responses of a pair form one group, so group-relative
         transforms compare them with each other. Raises what :meth:`score` raises.
         """
-        ids = [pair.id if pair.id is not None else str(index) for index, pair in enumerate(request.pairs)]
+        ids = [pair.id if pair.id is not None else str(index) for index, pair in enumerate(call.pairs)]
         if len(set(ids)) != len(ids):
             raise InvalidInput("pairs[].id: ids must be unique within a request")
-        options = request.options
+        options = call.options
         items = [
-            ScoreItem(
-                id=f"{pair_id}/{side}",
-                prompt=pair.prompt,
-                response=pair.response_a if side == "a" else pair.response_b,
-                reference=pair.reference,
-                group=f"pair:{pair_id}",
-                metadata=pair.metadata,
-            )
-            for pair_id, pair in zip(ids, request.pairs, strict=True)
-            for side in ("a", "b")
+            CallItem(f"{pair_id}/{side}", item, group=f"pair:{pair_id}")
+            for pair_id, pair in zip(ids, call.pairs, strict=True)
+            for side, item in (("a", pair.item_a), ("b", pair.item_b))
         ]
         scored, timings = await self.score(
-            ScoreRequest(
-                pipeline=request.pipeline,
-                items=items,
-                options=ScoreOptions(
+            ScoreCall(
+                call.pipeline,
+                items,
+                CallOptions(
                     deadline_ms=options.deadline_ms,
                     cache=options.cache,
                     explain=options.explain,
@@ -194,23 +187,26 @@ class RewardScorer:
             if problem:
                 raise ServiceNotReady(f"{source.name} is not ready: {problem}")
 
-    def _observe_shaping(self, pipeline: str, items, outcomes: list[ItemOutcome]) -> None:
-        """Response lengths, closed gates and violated constraints: early signs of reward hacking."""
-        lengths = self._metrics.response_chars.labels(pipeline)
-        for item, outcome in zip(items, outcomes, strict=True):
-            lengths.observe(len(item.response))
+    def _observe_outcomes(self, pipeline: str, items, outcomes: list[ItemOutcome]) -> None:
+        """Rewards, response lengths, component errors, closed gates and violated constraints
+        (early signs of reward hacking), one metric update per bucket or label, not per item."""
+        metrics = self._metrics
+        metrics.rewards.labels(pipeline).observe_many(
+            [outcome.reward for outcome in outcomes if outcome.reward is not None]
+        )
+        metrics.response_chars.labels(pipeline).observe_many([len(item.response) for item in items])
+        for outcome in outcomes:
+            if not (outcome.errors or outcome.gated or outcome.violated):
+                continue
+            for error in outcome.errors.values():
+                metrics.errors.labels(error.error_type, "component").inc()
             for component in outcome.gated:
-                self._metrics.gates_closed.labels(pipeline, component).inc()
+                metrics.gates_closed.labels(pipeline, component).inc()
             if outcome.violated is not None:
-                self._metrics.constraint_violations.labels(pipeline, outcome.violated).inc()
+                metrics.constraint_violations.labels(pipeline, outcome.violated).inc()
 
-    def _result(
-        self, pipeline: Pipeline, item_id: str, outcome: ItemOutcome, options: ScoreOptions
-    ) -> ItemResult:
-        for error in outcome.errors.values():
-            self._metrics.errors.labels(error.error_type, "component").inc()
-        if outcome.reward is not None:
-            self._metrics.rewards.labels(pipeline.name).observe(outcome.reward)
+    @staticmethod
+    def _result(item_id: str, outcome: ItemOutcome, options: CallOptions) -> ItemResult:
         steps = None
         if options.return_steps and outcome.steps:
             steps = {
@@ -224,7 +220,9 @@ class RewardScorer:
             reward=outcome.reward,
             status=outcome.status,
             components=outcome.components if options.return_components else None,
-            errors={name: ItemError(**error.to_item_error()) for name, error in outcome.errors.items()},
+            errors={name: ItemError(**error.to_item_error()) for name, error in outcome.errors.items()}
+            if outcome.errors
+            else {},
             cached=outcome.cached,
             steps=steps,
             explanation=explanation,

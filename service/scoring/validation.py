@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from service.chat import text_size
 from service.errors import InvalidInput, PayloadTooLarge
 from service.items import ScoringItem
-from service.schemas import ScoreItem, ScoreRequest
+from service.scoring.calls import ScoreCall
 
 
 @dataclass(frozen=True)
@@ -29,30 +29,30 @@ class ValidatedRequest:
     deadline_s: float
 
 
-def validate_request(request: ScoreRequest, limits: Limits) -> ValidatedRequest:
-    """Check limits, assign default ids, clamp the deadline, build scoring items."""
-    if len(request.items) > limits.max_items_per_request:
+def validate_call(call: ScoreCall, limits: Limits) -> ValidatedRequest:
+    """Check limits, assign default ids (the index) and clamp the deadline; the same for every transport."""
+    count = len(call.items)
+    if count == 0:
+        raise InvalidInput("items: at least one item is required")
+    if count > limits.max_items_per_request:
         raise PayloadTooLarge(
-            f"items: {len(request.items)} items exceeds the limit of "
-            f"{limits.max_items_per_request} per request"
+            f"items: {count} items exceeds the limit of {limits.max_items_per_request} per request"
         )
-    ids = [item.id if item.id is not None else str(index) for index, item in enumerate(request.items)]
-    if len(set(ids)) != len(ids):
+    ids = [entry.id if entry.id is not None else str(index) for index, entry in enumerate(call.items)]
+    if len(set(ids)) != count:
         raise InvalidInput("items[].id: ids must be unique within a request")
-    for index, item in enumerate(request.items):
+    items = [entry.item for entry in call.items]
+    for index, item in enumerate(items):
         _check_text_lengths(index, item, limits.max_text_chars)
-    deadline_ms = request.options.deadline_ms or limits.default_deadline_ms
+    deadline_ms = call.options.deadline_ms or limits.default_deadline_ms
     if deadline_ms > limits.max_deadline_ms:
         raise InvalidInput(f"options.deadline_ms: {deadline_ms} exceeds the maximum {limits.max_deadline_ms}")
-    return ValidatedRequest(ids, [to_scoring_item(item) for item in request.items], deadline_ms / 1000)
+    return ValidatedRequest(ids, items, deadline_ms / 1000)
 
 
-def _check_text_lengths(index: int, item: ScoreItem, max_chars: int) -> None:
-    prompt_chars = (
-        len(item.prompt)
-        if isinstance(item.prompt, str)
-        else sum(text_size(message.model_dump(exclude_none=True)) for message in item.prompt)
-    )
+def _check_text_lengths(index: int, item: ScoringItem, max_chars: int) -> None:
+    prompt = item.prompt
+    prompt_chars = len(prompt) if isinstance(prompt, str) else sum(text_size(message) for message in prompt)
     for field, size in (
         ("prompt", prompt_chars),
         ("response", len(item.response)),
@@ -62,12 +62,3 @@ def _check_text_lengths(index: int, item: ScoreItem, max_chars: int) -> None:
             raise PayloadTooLarge(
                 f"items[{index}].{field}: {size} characters exceeds the limit of {max_chars}"
             )
-
-
-def to_scoring_item(item: ScoreItem) -> ScoringItem:
-    prompt = (
-        item.prompt
-        if isinstance(item.prompt, str)
-        else [message.model_dump(exclude_none=True) for message in item.prompt]
-    )
-    return ScoringItem(prompt, item.response, item.reference, dict(item.metadata))

@@ -4,11 +4,11 @@ import pytest
 from rewardgate_client._grpc import item_to_proto
 from rewardgate_client.v1 import reward_pb2 as pb
 
-from service.api.grpc_convert import score_request
+from service.api.grpc_convert import score_call
+from service.api.http_codec import score_call as http_score_call
 from service.chat import content_text, for_chat_template, readable, text_size
 from service.errors import InvalidInput
 from service.schemas import ScoreRequest
-from service.scoring.validation import to_scoring_item
 
 CONVERSATIONS = [
     [
@@ -44,12 +44,12 @@ CONVERSATIONS = [
 
 def _over_http(prompt):
     request = ScoreRequest.model_validate({"pipeline": "p", "items": [{"prompt": prompt, "response": "r"}]})
-    return to_scoring_item(request.items[0])
+    return http_score_call(request).items[0].item
 
 
 def _over_grpc(prompt):
     message = pb.ScoreRequest(pipeline="p", items=[item_to_proto({"prompt": prompt, "response": "r"})])
-    return to_scoring_item(score_request(message, None).items[0])
+    return score_call(message, None).items[0].item
 
 
 @pytest.mark.parametrize("prompt", CONVERSATIONS, ids=["vision", "tools", "empty-parts"])
@@ -108,4 +108,4 @@ def _grpc_message(**fields) -> pb.ScoreRequest:
 )
 def test_malformed_grpc_messages_are_invalid_input(fields, problem):
     with pytest.raises(InvalidInput, match=problem):
-        score_request(_grpc_message(**fields), None)
+        score_call(_grpc_message(**fields), None)

@@ -2,27 +2,34 @@
 
 import pytest
 
+from service.api.http_codec import score_call
 from service.errors import InvalidInput, PayloadTooLarge
 from service.items import ScoringItem
 from service.schemas import ScoreRequest
 from service.scoring.cache import InMemoryScoreCache, cache_key, decode_scores, encode_scores
-from service.scoring.validation import Limits, validate_request
+from service.scoring.calls import ScoreCall
+from service.scoring.validation import Limits, validate_call
 
 LIMITS = Limits(max_items_per_request=3, max_text_chars=10, default_deadline_ms=1000, max_deadline_ms=5000)
 
 
-def request(*items, **options):
-    return ScoreRequest(pipeline="p", items=list(items), options=options)
+def request(*items, **options) -> ScoreCall:
+    return score_call(ScoreRequest(pipeline="p", items=list(items), options=options))
 
 
 def test_ids_default_to_the_index_and_deadline_to_the_server_default():
-    validated = validate_request(request({"response": "a"}, {"id": "x", "response": "b"}), LIMITS)
+    validated = validate_call(request({"response": "a"}, {"id": "x", "response": "b"}), LIMITS)
     assert validated.ids == ["0", "x"]
     assert validated.deadline_s == 1.0
 
 
+def test_a_call_without_items_is_invalid_whatever_built_it():
+    with pytest.raises(InvalidInput, match="items: at least one item"):
+        validate_call(ScoreCall("p", []), LIMITS)
+
+
 def test_chat_prompts_become_message_lists():
-    validated = validate_request(
+    validated = validate_call(
         request({"prompt": [{"role": "user", "content": "hi"}], "response": "yo"}), LIMITS
     )
     assert validated.items[0].messages() == [
@@ -49,7 +56,7 @@ def test_chat_prompts_become_message_lists():
 )
 def test_limits_are_enforced_with_the_field_named(items, options, error, field):
     with pytest.raises(error) as caught:
-        validate_request(request(*items, **options), LIMITS)
+        validate_call(request(*items, **options), LIMITS)
     assert caught.value.message.startswith(field)
 
 

@@ -1,0 +1,70 @@
+"""What a score or compare call asks, independent of any transport.
+
+The scorer takes these; each transport builds them once at its edge from
+what it decoded (service/api/http_codec.py from the validated HTTP models,
+service/api/grpc_convert.py straight from protobuf, service/api/compat.py
+from the trainers' protocols), so nothing is validated twice. Their
+counterparts on the way out are in service/scoring/results.py.
+
+Shapes are checked by the codecs; limits (item count, text lengths, ids,
+deadline) by :func:`service.scoring.validation.validate_call`, the same for
+every transport.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from service.items import ScoringItem
+
+
+@dataclass(slots=True)
+class CallOptions:
+    return_components: bool = True
+    #: Time budget of the whole call; None: the server default.
+    deadline_ms: int | None = None
+    cache: bool = True
+    explain: bool = False
+    return_steps: bool = False
+    #: Per-call combine weights for named components.
+    weights: dict[str, float] | None = None
+
+
+@dataclass(slots=True)
+class CallItem:
+    #: The caller's id, echoed back; None: the item's index.
+    id: str | None
+    item: ScoringItem
+    #: GRPO siblings share one; group-relative transforms read it.
+    group: str | None = None
+
+
+@dataclass(slots=True)
+class ScoreCall:
+    pipeline: str
+    items: list[CallItem]
+    options: CallOptions = field(default_factory=CallOptions)
+
+
+@dataclass(slots=True)
+class PairCall:
+    id: str | None
+    item_a: ScoringItem
+    item_b: ScoringItem
+
+
+@dataclass(slots=True)
+class CompareOptions:
+    deadline_ms: int | None = None
+    cache: bool = True
+    #: Scale of the reward difference: P(a > b) = sigmoid(beta (r_a - r_b)).
+    beta: float = 1.0
+    explain: bool = False
+    return_components: bool = True
+
+
+@dataclass(slots=True)
+class CompareCall:
+    pipeline: str
+    pairs: list[PairCall]
+    options: CompareOptions = field(default_factory=CompareOptions)
