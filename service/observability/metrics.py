@@ -71,7 +71,9 @@ class Histogram(_RememberedChildren, prometheus_client.Histogram):
         (the first bucket whose bound is >= the value, as ``observe`` does) and
         falls back to ``observe`` if prometheus_client's internals ever change.
         """
-        if not values:
+        if len(values) <= 2:  # counting first does not pay for one or two values
+            for value in values:
+                self.observe(value)
             return
         bounds, buckets, total = (getattr(self, name, None) for name in ("_upper_bounds", "_buckets", "_sum"))
         if bounds is None or buckets is None or total is None:

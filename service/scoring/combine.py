@@ -56,8 +56,10 @@ class ItemCombiner:
         combine_type = pipeline.spec.combine.type
         reward = fn.combine_terms(terms, combine_type)
         node = self._combine_node(combine_type, terms, weights, counted, reward) if self.explain else None
-        reward, node = self._length_penalty(pipeline, item, reward, node)
-        reward, node, outcome.violated = self._constraints(pipeline, cells, reward, node)
+        if pipeline.spec.length_penalty is not None:
+            reward, node = self._length_penalty(pipeline, item, reward, node)
+        if pipeline.constraints:
+            reward, node, outcome.violated = self._constraints(pipeline, cells, reward, node)
         if not math.isfinite(reward):
             outcome.errors["reward"] = RewardComputationError(f"combined reward is {reward}")
             return replace(outcome, status="error")
