@@ -30,19 +30,7 @@ class ItemCombiner:
 
     def finish(self, pipeline: Pipeline, index: int, item: ScoringItem, columns, weights) -> ItemOutcome:
         outcome = ItemOutcome(status="ok", reward=None)
-        cells: dict[str, Cell] = {}
-        missing = False
-        for plan in pipeline.components:
-            entry = columns[plan.name][index]
-            if isinstance(entry, Cell):
-                cells[plan.name] = entry
-                outcome.components[plan.name] = entry.value
-                continue
-            if isinstance(entry, ComponentError):
-                outcome.errors[plan.name] = entry
-            if plan.required:
-                missing = True
-            outcome.status = "partial"
+        cells, missing = self._cells(pipeline, index, columns, outcome)
         if missing:
             return replace(outcome, status="error", reward=None)
         counted = cells
@@ -66,6 +54,25 @@ class ItemCombiner:
         outcome.reward = reward
         outcome.explanation = node
         return outcome
+
+    @staticmethod
+    def _cells(pipeline: Pipeline, index: int, columns, outcome: ItemOutcome) -> tuple[dict[str, Cell], bool]:
+        """The item's component cells (values recorded in ``outcome``, failures in its errors and
+        status), and whether a required component has no value."""
+        cells: dict[str, Cell] = {}
+        missing = False
+        for plan in pipeline.components:
+            entry = columns[plan.name][index]
+            if isinstance(entry, Cell):
+                cells[plan.name] = entry
+                outcome.components[plan.name] = entry.value
+                continue
+            if isinstance(entry, ComponentError):
+                outcome.errors[plan.name] = entry
+            if plan.required:
+                missing = True
+            outcome.status = "partial"
+        return cells, missing
 
     def _gate(self, pipeline: Pipeline, cells: dict[str, Cell]) -> dict[str, Cell]:
         counted = dict(cells)
