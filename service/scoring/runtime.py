@@ -28,7 +28,7 @@ from service.rules.pool import VerifierPool
 from service.rules.registry import build_rule
 from service.scoring.judge_source import JudgeSource
 from service.scoring.plan import ComponentPlan, Pipeline, dependency_order, stats_key
-from service.scoring.sources import ModelSource, RuleSource, ScoreSource
+from service.scoring.sources import ModelSource, RuleSource, ScoreSource, SourceKey
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -80,17 +80,16 @@ class ScoringRuntime:
             metrics.verifier_workers.set(self.pool.workers)
             metrics.verifier_busy.set_function(lambda: self.pool.busy)
             metrics.verifier_queued.set_function(lambda: self.pool.queued)
-        self.sources: dict[str, ScoreSource] = {}
+        self.sources: dict[SourceKey, ScoreSource] = {}
         for name, rule in rules.items():
-            self.sources[f"rule:{name}"] = RuleSource(
-                f"rule:{name}", rule=rule, pool=self.pool, metrics=metrics
-            )
+            key = SourceKey("rule", name)
+            self.sources[key] = RuleSource(str(key), rule=rule, pool=self.pool, metrics=metrics)
         for name in used_models:
-            self.sources[f"model:{name}"] = self._model_source(name, settings)
+            self.sources[SourceKey("model", name)] = self._model_source(name, settings)
         for name in judges:
-            spec = config.judges[name]
-            self.sources[f"judge:{name}"] = JudgeSource(
-                f"judge:{name}",
+            spec, key = config.judges[name], SourceKey("judge", name)
+            self.sources[key] = JudgeSource(
+                str(key),
                 spec=spec,
                 client=JudgeClient(name, spec, metrics),
                 on_orders=functools.partial(on_judge_orders, name) if on_judge_orders else None,
@@ -126,7 +125,7 @@ class ScoringRuntime:
             retry_after_s=settings.overload_retry_after_s,
             observer=self._metrics.batch_observer(name),
         )
-        return ModelSource(f"model:{name}", spec=spec, backend=backend, batcher=batcher)
+        return ModelSource(str(SourceKey("model", name)), spec=spec, backend=backend, batcher=batcher)
 
     def _pipeline(self, name: str) -> Pipeline:
         spec = self.config.pipelines[name]
@@ -134,18 +133,15 @@ class ScoringRuntime:
         components = []
         for cname in dependency_order(spec):
             c = spec.components[cname]
-            leaf = next(
-                (f"{kind}:{getattr(c, kind)}" for kind in ("model", "rule", "judge") if getattr(c, kind)),
-                None,
-            )
+            leaf = SourceKey.of_component(c)
             classifier = c.route.classifier if c.route else None
             components.append(
                 ComponentPlan(
                     name=cname,
                     spec=c,
                     source=self.sources[leaf] if leaf else None,
-                    classifier=self.sources[f"model:{classifier}"] if classifier else None,
-                    fallback=self.sources[f"judge:{c.fallback.judge}"] if c.fallback else None,
+                    classifier=self.sources[SourceKey("model", classifier)] if classifier else None,
+                    fallback=self.sources[SourceKey("judge", c.fallback.judge)] if c.fallback else None,
                     weight=weights.get(cname, 0.0),
                     stats_key=stats_key(name, cname, c),
                 )
@@ -267,5 +263,5 @@ class ScoringRuntime:
 
     def readiness(self) -> dict[str, str]:
         """Every source that is not ready, with the reason."""
-        problems = {name: self.source_problem(s) for name, s in self.sources.items()}
+        problems = {source.name: self.source_problem(source) for source in self.sources.values()}
         return {name: problem for name, problem in problems.items() if problem}

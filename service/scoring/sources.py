@@ -18,7 +18,7 @@ import math
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from service.backends.base import ModelBackend
 from service.batching.batcher import DynamicBatcher, WorkItem
@@ -35,6 +35,31 @@ from service.rules.base import Rule
 from service.rules.pool import VerifierPool
 
 Outcome = list[float] | ComponentError
+
+
+@dataclass(frozen=True, slots=True)
+class SourceKey:
+    """Which source a component reads: its kind and its name in the pipeline file.
+
+    ``str(key)`` (``rule:math``, ``model:rm``, ``judge:helpful``) is the
+    source's name everywhere it shows: cache keys, metric labels, ``versions``
+    in responses, readiness details.
+    """
+
+    kind: Literal["model", "rule", "judge"]
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    @classmethod
+    def of_component(cls, spec) -> SourceKey | None:
+        """The source a component spec reads directly (None for ensembles and routes)."""
+        for kind in ("model", "rule", "judge"):
+            name = getattr(spec, kind)
+            if name:
+                return cls(kind, name)
+        return None
 
 
 @dataclass
