@@ -242,7 +242,7 @@ def test_openrlhf_query_with_a_bos_prefix_scores_only_the_response():
         labels=["4"],
     )
     (item,) = openrlhf_items(body)
-    assert item.response == " I do not know"
+    assert item.item.response == " I do not know"
 
 
 def test_openrlhf_query_without_its_prompt_is_refused_not_scored_whole():
