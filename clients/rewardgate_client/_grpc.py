@@ -43,6 +43,13 @@ class GrpcTransport:
                 # A name resolving to several pods (a headless Service) gets every one of
                 # them, calls spread round robin; one address behaves as before.
                 ("grpc.lb_policy_name", "round_robin"),
+                # After a refused connection gRPC waits before dialling again, 1 s growing
+                # 1.6x up to 120 s by default, and fails calls meanwhile: a service back
+                # within seconds of a restart would stay unreachable past the client's own
+                # retries. Dial again at most every 2 s.
+                ("grpc.initial_reconnect_backoff_ms", 250),
+                ("grpc.min_reconnect_backoff_ms", 250),
+                ("grpc.max_reconnect_backoff_ms", 2000),
             ],
         )
         self._stub = RewardServiceStub(self._channel)
