@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.openai_server import ScriptedJudgeServer
 from tests.support.server import ServiceProcess
 from tests.support.tiny_models import build_reward_model
 
@@ -115,3 +116,11 @@ def service(tmp_path_factory, tiny_rm, sql_dir):
         yield process.wait()
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def judge_server():
+    """A scripted OpenAI-compatible judge on a real socket (tests/support/openai_server.py)."""
+    server = ScriptedJudgeServer().start()
+    yield server
+    server.stop()

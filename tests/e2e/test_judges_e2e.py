@@ -4,16 +4,8 @@ the scripted OpenAI-compatible server (tests/support/openai_server.py)."""
 import pytest
 
 from tests.e2e.conftest import write_config
-from tests.support.openai_server import ScriptedJudgeServer
 from tests.support.server import ServiceProcess
 from tests.support.server import score_ok as score
-
-
-@pytest.fixture(scope="module")
-def judge_server():
-    server = ScriptedJudgeServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -22,19 +22,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import write_config
-from tests.support.openai_server import ScriptedJudgeServer
 from tests.support.server import ServiceProcess, score_ok
 
 WINDOW = 240
 GROUP = 8
 CANDIDATES = 60
-
-
-@pytest.fixture(scope="module")
-def judge_server():
-    server = ScriptedJudgeServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
