@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from service.api.context import Context
-from service.errors import PipelineNotFound
 from service.schemas import ErrorResponse, RequestModel
 from service.scoring.results import to_json
 
@@ -57,6 +56,6 @@ async def release_reference(
 
 
 def _known(ctx: Context, pipelines: list[str]) -> None:
-    unknown = sorted(set(pipelines) - set(ctx.scorer.runtime.pipelines))
-    if unknown:
-        raise PipelineNotFound(f"unknown pipeline(s) {unknown}; GET /v1/pipelines lists them")
+    """PipelineNotFound (404) for the first undeclared name, as a score request would get."""
+    for name in pipelines:
+        ctx.scorer.runtime.pipeline(name)

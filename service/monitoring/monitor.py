@@ -54,6 +54,11 @@ class _PipelineWindow:
     pinned: np.ndarray | None = None
 
 
+def _winner(p_response_better: float) -> int:
+    """1: the response won, -1: it lost, 0: a tie."""
+    return (p_response_better > 0.5) - (p_response_better < 0.5)
+
+
 class RewardMonitor:
     def __init__(
         self,
@@ -105,7 +110,7 @@ class RewardMonitor:
         verdicts = self._judges.get(judge)
         if verdicts is None:
             verdicts = self._judges[judge] = deque(maxlen=self.window_items)
-        disagreed = (first > 0.5) != (second > 0.5) or (first == 0.5) != (second == 0.5)
+        disagreed = _winner(first) != _winner(second)
         verdicts.append((self._clock(), float(disagreed), abs(first - second)))
 
     def pin_reference(self, pipelines: Sequence[str] | None = None) -> list[str]:
@@ -116,7 +121,8 @@ class RewardMonitor:
         pinned = []
         for name, window in self._pipelines.items():
             if pipelines is None or name in pipelines:
-                current, _ = self._split(window)
+                records = self._records(window)
+                current = records[self._bounds(records)[1] :]
                 if len(current):
                     window.pinned = current.copy()
                     pinned.append(name)
@@ -150,12 +156,6 @@ class RewardMonitor:
             pipelines={name: self._pipeline_stats(window) for name, window in self._pipelines.items()},
             judges={name: self._judge_stats(verdicts) for name, verdicts in self._judges.items()},
         )
-
-    def _split(self, window: _PipelineWindow) -> tuple[np.ndarray, np.ndarray]:
-        """(current, previous) record arrays, one row per item; see :meth:`_bounds`."""
-        records = self._records(window)
-        previous_start, start = self._bounds(records)
-        return records[start:], records[previous_start:start]
 
     def _records(self, window: _PipelineWindow) -> np.ndarray:
         width = _FIRST_COMPONENT + len(window.components)

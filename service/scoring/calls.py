@@ -62,6 +62,15 @@ class CompareOptions:
     explain: bool = False
     return_components: bool = True
 
+    def for_items(self) -> CallOptions:
+        """The options of the score call that scores both sides of every pair."""
+        return CallOptions(
+            deadline_ms=self.deadline_ms,
+            cache=self.cache,
+            explain=self.explain,
+            return_components=self.return_components,
+        )
+
 
 @dataclass(slots=True)
 class CompareCall:

@@ -141,18 +141,7 @@ class RewardScorer:
             for pair_id, pair in zip(ids, call.pairs, strict=True)
             for side, item in (("a", pair.item_a), ("b", pair.item_b))
         ]
-        scored, timings = await self.score(
-            ScoreCall(
-                call.pipeline,
-                items,
-                CallOptions(
-                    deadline_ms=options.deadline_ms,
-                    cache=options.cache,
-                    explain=options.explain,
-                    return_components=options.return_components,
-                ),
-            )
-        )
+        scored, timings = await self.score(ScoreCall(call.pipeline, items, options.for_items()))
         results = []
         for index, pair_id in enumerate(ids):
             a, b = scored.results[2 * index], scored.results[2 * index + 1]
