@@ -55,7 +55,7 @@ def test_scoring_without_a_valid_key_is_401(service, headers):
     assert reply.json()["error"]["type"] == "unauthenticated"
 
 
-@pytest.mark.parametrize("path", ["/docs", "/openapi.json", "/v1/pipelines"])
+@pytest.mark.parametrize("path", ["/docs", "/openapi.json", "/v1/pipelines", "/v1/stats"])
 def test_docs_and_listing_are_behind_the_key_too(service, path):
     assert httpx.get(service.url + path).status_code == 401
     assert httpx.get(service.url + path, headers=bearer(TRAINER_KEY)).status_code == 200

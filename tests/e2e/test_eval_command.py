@@ -12,7 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.server import REPO_ROOT
+from tests.support.server import REPO_ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -109,6 +109,16 @@ def test_failures_are_counted_as_errors_not_as_losses(service, tmp_path):
     report = json.loads((tmp_path / "refused" / "report.json").read_text())
     assert report["overall"]["errors"] == 2 and report["overall"]["accuracy"] is None
     assert "pipeline_not_found" in (tmp_path / "refused" / "results.jsonl").read_text()
+
+
+def test_an_unreachable_service_fails_every_record_within_the_timeout(tmp_path):
+    result = run_eval(
+        PAIRS, tmp_path, "--pipeline", "math", "--url", f"http://127.0.0.1:{free_port()}", "--timeout-s", "3"
+    )
+    assert result.returncode == 1  # every record failed, and the run ended
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["overall"]["errors"] == 24 and report["overall"]["accuracy"] is None
+    assert "connection" in (tmp_path / "results.jsonl").read_text().lower()
 
 
 def test_a_malformed_file_is_refused_with_its_line(tmp_path):
