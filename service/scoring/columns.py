@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.algebra.explain import ExplainNode
+from service.algebra.explain import ExplainNode, Tracer
 from service.errors import ComponentError
 
 
@@ -56,22 +56,17 @@ class ItemOutcome:
     violated: str | None = None
 
 
-def map_column(column: Column, function, label: str, formula, explain: bool) -> Column:
+def map_column(column: Column, function, label: str, describe, tracer: Tracer) -> Column:
     """``function`` applied to every value of ``column``; failures pass through unchanged.
 
-    With ``explain``, each new cell gets a node ``label`` whose text is
-    ``formula(x, y)`` (the input and output values).
+    Each new cell is reported to ``tracer`` as ``label``, with ``describe(x, y)`` its formula.
     """
     out: Column = []
     for entry in column:
         if not isinstance(entry, Cell):
             out.append(entry)
             continue
-        value = function(entry.value)
-        cell = Cell(value)
-        if explain:
-            cell.node = ExplainNode(
-                label, value, formula(entry.value, value), inputs=[entry.node] if entry.node else []
-            )
+        cell = Cell(function(entry.value))
+        tracer.mapped(label, entry, cell, describe)
         out.append(cell)
     return out

@@ -13,7 +13,7 @@ import math
 from dataclasses import replace
 
 from service.algebra import functions as fn
-from service.algebra.explain import ExplainNode, num
+from service.algebra.explain import Tracer
 from service.algebra.spec import LinearLengthPenalty
 from service.errors import ComponentError, InvalidComponentInput
 from service.items import ScoringItem
@@ -23,10 +23,10 @@ from service.scoring.plan import Pipeline
 
 
 class ItemCombiner:
-    """Combines each item's component cells into its outcome; ``explain`` adds the nodes."""
+    """Combines each item's component cells into its outcome, reporting to ``tracer``."""
 
-    def __init__(self, explain: bool) -> None:
-        self.explain = explain
+    def __init__(self, tracer: Tracer) -> None:
+        self.tracer = tracer
 
     def finish(self, pipeline: Pipeline, index: int, item: ScoringItem, columns, weights) -> ItemOutcome:
         outcome = ItemOutcome(status="ok", reward=None)
@@ -43,7 +43,7 @@ class ItemCombiner:
             return replace(outcome, status="error")
         combine_type = pipeline.spec.combine.type
         reward = fn.combine_terms(terms, combine_type)
-        node = self._combine_node(combine_type, terms, weights, counted, reward) if self.explain else None
+        node = self.tracer.combine(combine_type, terms, weights, counted, reward)
         if pipeline.spec.length_penalty is not None:
             reward, node = self._length_penalty(pipeline, item, reward, node)
         if pipeline.constraints:
@@ -82,32 +82,10 @@ class ItemCombiner:
                 continue
             for name in gated:
                 if name in counted:
-                    node = None
-                    if self.explain:
-                        why = "missing" if control is None else f"{condition.component}={num(control.value)}"
-                        node = ExplainNode(
-                            "gate",
-                            otherwise,
-                            f"gate closed ({condition} fails: {why}) -> {num(otherwise)}",
-                            name,
-                            [counted[name].node] if counted[name].node else [],
-                        )
-                    counted[name] = Cell(otherwise, node)
+                    closed = Cell(otherwise)
+                    self.tracer.gate(name, condition, control, counted[name], closed)
+                    counted[name] = closed
         return counted
-
-    @staticmethod
-    def _combine_node(combine_type, terms, weights, counted, reward) -> ExplainNode:
-        parts = [f"{num(weights[n])}*{n}({num(counted[n].value)})" for n in terms]
-        joiner = {"weighted_sum": " + ", "product": " * ", "min": ", "}[combine_type]
-        body = joiner.join(parts)
-        formula = f"min({body})" if combine_type == "min" else body
-        return ExplainNode(
-            combine_type,
-            reward,
-            f"{formula} = {num(reward)}",
-            "reward",
-            [counted[n].node for n in terms if counted[n].node],
-        )
 
     def _length_penalty(self, pipeline: Pipeline, item: ScoringItem, reward: float, node):
         spec = pipeline.spec.length_penalty
@@ -119,29 +97,11 @@ class ItemCombiner:
         else:
             penalty = fn.overlong_penalty(length, spec.max_length, spec.cache_length)
         total = reward + spec.coefficient * penalty
-        if node is not None:
-            node = ExplainNode(
-                f"length_penalty:{spec.type}",
-                total,
-                f"{num(reward)} + {num(spec.coefficient)} * {num(penalty)} "
-                f"(length {length} {spec.unit}) = {num(total)}",
-                "reward",
-                [node],
-            )
-        return total, node
+        return total, self.tracer.length_penalty(node, spec, reward, penalty, length, total)
 
     def _constraints(self, pipeline: Pipeline, cells: dict[str, Cell], reward: float, node):
         for condition, value, label in pipeline.constraints:
             control = cells.get(condition.component)
             if control is None or condition.holds(control.value):
-                if node is not None:
-                    why = "missing" if control is None else f"{condition.component}={num(control.value)}"
-                    node = ExplainNode(
-                        "constraint",
-                        value,
-                        f"constraint {label} violated ({condition}: {why}) -> {num(value)}",
-                        "reward",
-                        [node],
-                    )
-                return value, node, label
+                return value, self.tracer.constraint(node, condition, control, value, label), label
         return reward, node, None

@@ -27,6 +27,8 @@ class ComponentPlan:
     weight: float = 0.0
     #: Prefix of this component's running-statistics keys; changes with its spec.
     stats_key: str = ""
+    #: ``spec.transform`` compiled (service/scoring/transforms.py), applied in order.
+    transforms: tuple = ()
 
     @property
     def kind(self) -> str:

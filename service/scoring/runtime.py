@@ -29,6 +29,7 @@ from service.rules.registry import build_rule
 from service.scoring.judge_source import JudgeSource
 from service.scoring.plan import ComponentPlan, Pipeline, dependency_order, stats_key
 from service.scoring.sources import ModelSource, RuleSource, ScoreSource, SourceKey
+from service.scoring.transforms import compile_transforms
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class ScoringRuntime:
             c = spec.components[cname]
             leaf = SourceKey.of_component(c)
             classifier = c.route.classifier if c.route else None
+            key = stats_key(name, cname, c)
             components.append(
                 ComponentPlan(
                     name=cname,
@@ -143,7 +145,8 @@ class ScoringRuntime:
                     classifier=self.sources[SourceKey("model", classifier)] if classifier else None,
                     fallback=self.sources[SourceKey("judge", c.fallback.judge)] if c.fallback else None,
                     weight=weights.get(cname, 0.0),
-                    stats_key=stats_key(name, cname, c),
+                    stats_key=key,
+                    transforms=compile_transforms(c.transform, key),
                 )
             )
         return Pipeline(

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from service.algebra.explain import tracer_for
 from service.algebra.functions import sigmoid
 from service.errors import DeadlineExceeded, InvalidInput, ServiceNotReady
 from service.monitoring.monitor import RewardMonitor
@@ -87,7 +88,7 @@ class RewardScorer:
             self.runtime.stats,
             deadline,
             use_cache=options.cache,
-            explain=options.explain,
+            tracer=tracer_for(options.explain),
         )
         groups = [entry.group for entry in call.items]
         with self._admission.admit(len(validated.items), pipeline.name, validated.deadline_s) as ticket:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from service.algebra import functions as fn
-from service.algebra.explain import ExplainNode, num
+from service.algebra.explain import Tracer
 from service.algebra.spec import DelimiterSplit
 from service.errors import BackendError, ComponentError, InvalidComponentInput
 from service.items import ScoringItem
@@ -25,7 +25,7 @@ def step_items(item: ScoringItem, steps: list[str], spec) -> list[ScoringItem]:
     return [replace(item, response=text) for text in joined]
 
 
-def steps_column(plan: ComponentPlan, steps_per_item, slices, outcomes, explain: bool):
+def steps_column(plan: ComponentPlan, steps_per_item, slices, outcomes, tracer: Tracer):
     """The column of a component read per step: each item's step scores aggregated, with the
     per-step rewards and deltas; an item without steps, or whose steps failed, is an error."""
     spec = plan.spec.steps
@@ -54,13 +54,7 @@ def steps_column(plan: ComponentPlan, steps_per_item, slices, outcomes, explain:
             continue
         value = fn.aggregate_steps(scores, spec.aggregate)
         details.append(StepDetail(scores, fn.step_deltas(scores)))
-        column.append(Cell(value))
-        if explain:
-            listed = ", ".join(num(s) for s in scores)
-            column[-1].node = ExplainNode(
-                f"steps:{spec.aggregate}",
-                value,
-                f"{spec.aggregate}({listed}) = {num(value)} over the steps of {plan.describe()}",
-                name=plan.name,
-            )
+        cell = Cell(value)
+        tracer.steps(plan, cell, scores)
+        column.append(cell)
     return column, cached, details

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from service.algebra.explain import tracer_for
 from service.config import parse_config
 from service.items import ScoringItem
 from service.observability.metrics import Metrics
@@ -63,7 +64,7 @@ def evaluate(
         runtime.pipelines,
         runtime.stats,
         deadline=time.monotonic() + 30,
-        explain=explain,
+        tracer=tracer_for(explain),
     )
     return asyncio.run(
         Evaluator(ctx).evaluate(runtime.pipelines[pipeline], items, groups or [None] * len(items), weights)

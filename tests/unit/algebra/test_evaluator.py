@@ -173,3 +173,47 @@ def test_explanation_shows_each_operation_with_its_numbers():
     assert clip.inputs[0].formula == "2 * 2 + 0 = 4"
     assert clip.inputs[0].inputs[0].op == "rule:a"
     assert b.op == "rule:b"
+
+
+def _ops(node) -> list[str]:
+    return [node.op] + [op for child in node.inputs for op in _ops(child)]
+
+
+def test_explaining_changes_no_value_and_traces_every_operation():
+    cfg = config(
+        {
+            "components": {
+                "a": {"rule": "a", "transform": {"type": "par", "ref": 1.0}},
+                "b": {"rule": "b", "transform": {"type": "tanh", "scale": 0.5}},
+                "e": {"ensemble": {"members": ["a", "b"], "aggregate": "min", "standardize": False}},
+                "c": {"rule": "c"},
+            },
+            "combine": {"weights": {"e": 1.0, "c": 2.0}},
+            "gates": [{"components": ["c"], "if": "a >= 0.9", "otherwise": 0.1}],
+            "length_penalty": {"type": "linear", "target": 1, "coefficient": 0.5},
+            "constraints": [{"if": "b > 0.99", "reward": -5.0}],
+        }
+    )
+    values = [{"a": 1.0, "b": 2.0, "c": 3.0}, {"a": 1.0, "b": 101.0, "c": 3.0}]
+    plain = evaluate(cfg, "p", values, responses=["one two", "three"])
+    explained = evaluate(cfg, "p", values, responses=["one two", "three"], explain=True)
+    assert [o.reward for o in plain] == [o.reward for o in explained]
+    assert [o.components for o in plain] == [o.components for o in explained]
+    assert all(o.explanation is None for o in plain)
+
+    gated, violated = explained
+    assert gated.reward == pytest.approx(min(0.5, math.tanh(1.0)) + 2 * 0.1 + 0.5 * -(2 - 1) / 1)
+    assert _ops(gated.explanation) == [
+        "length_penalty:linear",
+        "weighted_sum",
+        "ensemble:min",
+        "par",
+        "rule:a",
+        "tanh",
+        "rule:b",
+        "gate",
+        "rule:c",
+    ]
+    assert violated.reward == -5.0
+    assert violated.explanation.op == "constraint"
+    assert violated.explanation.formula == "constraint #0 violated (b > 0.99: b=1) -> -5"
