@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.items import ScoringItem
-from service.rules.registry import build_rule
 from service.settings import Settings
+from service.sources.rule.registry import build_rule
 
 SIZE = Settings().max_text_chars
 HOSTILE = {

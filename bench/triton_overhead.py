@@ -35,7 +35,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from service.items import ScoringItem
-from service.models.reward_model import RewardModelEncoder
+from service.sources.model.runners.reward_model import RewardModelEncoder
 from tests.support.server import ServiceProcess
 from tests.support.tiny_models import build_reward_model
 from tests.support.triton import MODEL_NAME, start_triton

@@ -28,8 +28,8 @@ from service.algebra.spec import (
 )
 from service.config_checks import reference_problems
 from service.errors import ConfigError
-from service.judges.spec import FallbackSpec, JudgeSpec
-from service.rules.registry import RULE_TYPES, build_rule
+from service.sources.judge.spec import FallbackSpec, JudgeSpec
+from service.sources.rule.registry import RULE_TYPES, build_rule
 from service.strict import StrictModel
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"

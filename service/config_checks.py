@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from service.algebra.functions import Condition
 from service.algebra.spec import LogSigmoidTransform, ParTransform
-from service.judges.templates import template_problems
+from service.sources.judge.templates import template_problems
 
 if TYPE_CHECKING:
     from service.config import ComponentSpec, PipelineConfig, PipelineSpec

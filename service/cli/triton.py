@@ -9,7 +9,7 @@ import sys
 
 def run_triton_command(args: argparse.Namespace) -> int:
     if args.command == "triton-repo":
-        from service.triton.repository import TritonModelSettings, write_repository
+        from service.sources.model.triton.repository import TritonModelSettings, write_repository
 
         settings = TritonModelSettings(
             max_batch_size=args.max_batch_size,
@@ -28,7 +28,7 @@ def run_triton_command(args: argparse.Namespace) -> int:
 
 
 def _serve_locally(args: argparse.Namespace) -> int:
-    from service.triton.local_server import LocalTritonServer
+    from service.sources.model.triton.local_server import LocalTritonServer
 
     server = LocalTritonServer(args.repo).start()
     try:

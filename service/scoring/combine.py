@@ -17,9 +17,9 @@ from service.algebra.explain import Tracer
 from service.algebra.spec import LinearLengthPenalty
 from service.errors import ComponentError, InvalidComponentInput
 from service.items import ScoringItem
-from service.rules.format import measure
 from service.scoring.columns import Cell, ItemOutcome, RewardComputationError
 from service.scoring.plan import Pipeline
+from service.sources.rule.format import measure
 
 
 class ItemCombiner:

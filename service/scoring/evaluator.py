@@ -35,8 +35,8 @@ from service.scoring.combine import ItemCombiner
 from service.scoring.fanout import Fanout, SourceOutcomes
 from service.scoring.gather import Gathered, SourceRequests, gather, leaf_column
 from service.scoring.plan import Pipeline
-from service.scoring.sources import Spend
 from service.scoring.transforms import TransformRun, apply_transforms, ensemble_column
+from service.sources.base import Spend
 
 
 @dataclass

@@ -25,7 +25,7 @@ from service.items import ScoringItem
 from service.observability.metrics import Metrics
 from service.scoring.cache import ScoreCache, cache_key
 from service.scoring.single_flight import Abandoned, SingleFlight
-from service.scoring.sources import Outcome, ScoreSource, Spend
+from service.sources.base import Outcome, ScoreSource, Spend
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from service.items import ScoringItem
 from service.scoring.columns import Cell, Column, StepDetail
 from service.scoring.fanout import SourceOutcomes
 from service.scoring.plan import ComponentPlan, Pipeline
-from service.scoring.sources import ScoreSource
 from service.scoring.steps import step_items, steps_column
+from service.sources.base import ScoreSource
 
 #: A source's name and the [start, stop) of a component's items in that source's request.
 Slice = tuple[str, int, int]

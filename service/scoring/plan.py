@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from service.algebra.functions import Condition
 from service.config import ComponentSpec, PipelineSpec, canonical_sha256
-from service.scoring.sources import ScoreSource
+from service.sources.base import ScoreSource
 
 
 @dataclass(frozen=True)

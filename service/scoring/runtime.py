@@ -16,21 +16,23 @@ from dataclasses import replace
 
 from service.algebra.functions import Condition
 from service.algebra.running_stats import StatsStore
-from service.backends.judge import JudgeClient
-from service.backends.local import LocalBackend
-from service.backends.triton import TritonBackend
-from service.batching.batcher import DynamicBatcher
 from service.config import PipelineConfig, used_judges
 from service.errors import PipelineNotFound
 from service.observability.metrics import Metrics
-from service.rules.base import warm_up_rules
-from service.rules.pool import VerifierPool
-from service.rules.registry import build_rule
-from service.scoring.judge_source import JudgeSource
 from service.scoring.plan import ComponentPlan, Pipeline, dependency_order, stats_key
-from service.scoring.sources import ModelSource, RuleSource, ScoreSource, SourceKey
 from service.scoring.transforms import compile_transforms
 from service.settings import Settings
+from service.sources.base import ScoreSource, SourceKey
+from service.sources.judge.client import JudgeClient
+from service.sources.judge.source import JudgeSource
+from service.sources.model.backends.local import LocalBackend
+from service.sources.model.backends.triton import TritonBackend
+from service.sources.model.batching.batcher import DynamicBatcher
+from service.sources.model.source import ModelSource
+from service.sources.rule.base import warm_up_rules
+from service.sources.rule.pool import VerifierPool
+from service.sources.rule.registry import build_rule
+from service.sources.rule.source import RuleSource
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import pytest
 
 from service.errors import InvalidReference, VerifierTimeout
 from service.items import ScoringItem
-from service.rules.pool import VerifierPool
-from service.rules.registry import build_rule
-from service.scoring.sources import RuleSource
+from service.sources.rule.pool import VerifierPool
+from service.sources.rule.registry import build_rule
+from service.sources.rule.source import RuleSource
 
 pytestmark = pytest.mark.slow
 

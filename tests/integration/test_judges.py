@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from service.backends.judge import JudgeClient
 from service.errors import (
     InvalidComponentInput,
     InvalidReference,
@@ -16,8 +15,9 @@ from service.errors import (
     JudgeUnavailable,
 )
 from service.items import ScoringItem
-from service.judges.spec import JudgeSpec
-from service.scoring.judge_source import JudgeSource
+from service.sources.judge.client import JudgeClient
+from service.sources.judge.source import JudgeSource
+from service.sources.judge.spec import JudgeSpec
 from tests.support.openai_server import ScriptedJudgeServer
 
 

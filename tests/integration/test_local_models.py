@@ -6,8 +6,8 @@ import pytest
 
 from service.errors import InvalidComponentInput, InvalidReference
 from service.items import ScoringItem
-from service.models.reward_model import RewardModelRunner
-from service.models.similarity import SimilarityRunner
+from service.sources.model.runners.reward_model import RewardModelRunner
+from service.sources.model.runners.similarity import SimilarityRunner
 from tests.support.tiny_models import build_reward_model
 
 pytestmark = pytest.mark.slow

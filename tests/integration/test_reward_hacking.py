@@ -11,13 +11,13 @@ import time
 import pytest
 
 from service.api.compat import openrlhf_items
-from service.backends.judge import JudgeClient
 from service.errors import InvalidInput, InvalidReference
 from service.items import ScoringItem
-from service.judges.spec import JudgeSpec
-from service.rules.registry import build_rule
 from service.schemas import OpenRLHFRewardRequest
-from service.scoring.judge_source import JudgeSource
+from service.sources.judge.client import JudgeClient
+from service.sources.judge.source import JudgeSource
+from service.sources.judge.spec import JudgeSpec
+from service.sources.rule.registry import build_rule
 from tests.support.openai_server import ScriptedJudgeServer
 
 pytestmark = pytest.mark.slow

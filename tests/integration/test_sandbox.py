@@ -11,11 +11,11 @@ import pytest
 
 from service.errors import InvalidReference
 from service.items import ScoringItem
-from service.rules.code import count_passed
-from service.rules.code_cases import parse_reference
-from service.rules.registry import build_rule
-from service.sandbox import runner
-from service.sandbox.runner import SandboxLimits, live_processes, run_session, sandbox_uids
+from service.sources.rule.code import count_passed
+from service.sources.rule.code_cases import parse_reference
+from service.sources.rule.registry import build_rule
+from service.sources.rule.sandbox import runner
+from service.sources.rule.sandbox.runner import SandboxLimits, live_processes, run_session, sandbox_uids
 
 pytestmark = pytest.mark.slow
 
@@ -312,7 +312,7 @@ def test_running_into_the_cpu_hard_limit_is_a_verdict():
 
 
 def test_without_root_the_rule_refuses_rather_than_run_code_unisolated(monkeypatch):
-    from service.rules import code
+    from service.sources.rule import code
 
     monkeypatch.setattr(code.os, "geteuid", lambda: 10001)
     with pytest.raises(runner.SandboxError, match="cannot isolate"):

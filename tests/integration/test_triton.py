@@ -9,11 +9,11 @@ import pytest
 import tritonclient.grpc as triton_sync
 from tritonclient.utils import InferenceServerException
 
-from service.backends.triton import TritonBackend, translate_error
 from service.config import ModelSpec
 from service.errors import BackendError, BackendUnavailable, DeadlineExceeded, InvalidComponentInput
 from service.items import ScoringItem
-from service.models.reward_model import RewardModelRunner
+from service.sources.model.backends.triton import TritonBackend, translate_error
+from service.sources.model.runners.reward_model import RewardModelRunner
 from tests.support.server import REPO_ROOT
 from tests.support.tiny_models import build_reward_model
 from tests.support.triton import MODEL_NAME, start_triton

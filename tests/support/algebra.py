@@ -15,14 +15,14 @@ from service.algebra.explain import tracer_for
 from service.config import parse_config
 from service.items import ScoringItem
 from service.observability.metrics import Metrics
-from service.rules.base import Rule, RuleParams
-from service.rules.registry import RULE_TYPES
 from service.scoring.cache import InMemoryScoreCache
 from service.scoring.evaluator import EvalContext, Evaluator, ItemOutcome
 from service.scoring.fanout import Fanout
 from service.scoring.runtime import ScoringRuntime
 from service.scoring.single_flight import SingleFlight
 from service.settings import Settings
+from service.sources.rule.base import Rule, RuleParams
+from service.sources.rule.registry import RULE_TYPES
 
 
 class NumberParams(RuleParams):

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.triton.local_server import free_port
+from service.sources.model.triton.local_server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from service.backends.coalescing import CoalescingEncoder
 from service.items import ScoringItem
+from service.sources.model.backends.coalescing import CoalescingEncoder
 
 
 class RecordingEncoder:

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from service.config import BatchingSpec, CombineSpec, ComponentSpec, ModelSpec, PipelineSpec
-from service.rules.registry import RULE_TYPES
 from service.settings import Settings
+from service.sources.rule.registry import RULE_TYPES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DOC = (DOCS / "configuration.md").read_text()

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from service import errors
-from service.judges.spec import BreakerSpec, FallbackSpec, JudgeSpec, RetrySpec
+from service.sources.judge.spec import BreakerSpec, FallbackSpec, JudgeSpec, RetrySpec
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "judges.md").read_text()
 

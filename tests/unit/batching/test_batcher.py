@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from service.batching.batcher import DynamicBatcher, WorkItem
 from service.errors import BackendError, DeadlineExceeded, Overloaded, ServiceNotReady
+from service.sources.model.batching.batcher import DynamicBatcher, WorkItem
 
 FAR = 10**9  # a deadline that never passes
 

@@ -7,7 +7,7 @@ import pytest
 
 from service.errors import InvalidReference
 from service.items import ScoringItem
-from service.rules.registry import build_rule
+from service.sources.rule.registry import build_rule
 
 
 def score(rule_type, response, reference=None, **params):

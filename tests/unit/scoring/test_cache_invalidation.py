@@ -6,9 +6,10 @@ from hypothesis import strategies as st
 
 from service.config import ModelSpec, parse_config
 from service.items import ScoringItem
-from service.rules.registry import build_rule
 from service.scoring.cache import cache_key
-from service.scoring.sources import ModelSource, RuleSource
+from service.sources.model.source import ModelSource
+from service.sources.rule.registry import build_rule
+from service.sources.rule.source import RuleSource
 
 
 class VersionedBackend:

@@ -1,0 +1,1 @@
+"""Reward models as score sources: batched, in-process or on Triton."""
