@@ -1,18 +1,21 @@
 """Retry policy: which failures, how long to wait, and how many retries overall.
 
 * only errors with ``retryable`` set are retried (429, 503, 504, resets);
-* waits grow exponentially with full jitter, capped at ``max_backoff_s``; a
-  server ``Retry-After`` is a lower bound;
+* waits grow exponentially, capped at ``max_backoff_s``, each drawn between
+  half its ceiling and the ceiling ("equal jitter": callers spread out, yet a
+  run of retries always covers a known least time); a server
+  ``Retry-After`` is a lower bound;
 * a wait that would end past the call's deadline is not taken: the last
   error is raised instead;
 * a retry budget (a token bucket filled by ``budget_ratio`` per call) keeps a
   struggling service from receiving a retry storm: when it is empty, the
   error is raised at once.
 
-The defaults ride over a restart or a rolling update of the service (about
-10-25 s of refused connections): 10 attempts, waits growing from 0.25 s to
-5 s (about 14 s in all on average, 28 s at most), always within the call's
-deadline. ``RetryPolicy.from_env()`` (what the client and every trainer
+The defaults ride over a restart or a rolling update of the service: 10
+attempts, waits growing from 0.25 s to 5 s, so the retries span at least
+14 s of refused connections (about 21 s on average, 28 s at most), always
+within the call's deadline. (With full jitter, as before, an unlucky draw
+gave up after a few seconds.) ``RetryPolicy.from_env()`` (what the client and every trainer
 adapter use by default) reads ``REWARDGATE_RETRY_ATTEMPTS`` and
 ``REWARDGATE_RETRY_MAX_BACKOFF_S``.
 """
@@ -50,7 +53,7 @@ class RetryPolicy:
 
     def backoff_s(self, retry_number: int, retry_after_s: float | None) -> float:
         ceiling = min(self.max_backoff_s, self.initial_backoff_s * 2**retry_number)
-        wait = random.uniform(0, ceiling)
+        wait = random.uniform(ceiling / 2, ceiling)
         return max(wait, retry_after_s) if retry_after_s is not None else wait
 
 

@@ -91,3 +91,17 @@ async def test_unreachable_service_is_connection_failed_after_retrying_within_th
     url = f"{scheme}://127.0.0.1:{free_port()}"
     with pytest.raises((ConnectionFailed, DeadlineExceeded)):
         await score(url, timeout_s=1.0)
+
+
+def test_the_default_retries_span_at_least_fourteen_seconds_of_refused_connections():
+    """Equal jitter: every draw lies in [ceiling / 2, ceiling], so nine retries of the default
+    policy wait at least half the ceilings' sum, however unlucky the draws."""
+    policy = RetryPolicy()
+    ceilings = [
+        min(policy.max_backoff_s, policy.initial_backoff_s * 2**n) for n in range(policy.attempts - 1)
+    ]
+    for number, ceiling in enumerate(ceilings):
+        draws = [policy.backoff_s(number, None) for _ in range(200)]
+        assert all(ceiling / 2 <= wait <= ceiling for wait in draws)
+    assert sum(ceilings) / 2 >= 13.8
+    assert policy.backoff_s(0, retry_after_s=3.0) == 3.0  # Retry-After stays a lower bound
