@@ -12,15 +12,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-
 from service import __version__
 from service.api import health, http, scoring_declarations, stats
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.context import AppContext
-from service.api.errors import install_error_handlers
+from service.api.edge import Guard, RewardgateApp
+from service.api.errors import InternalErrorMiddleware, install_error_handlers
 from service.api.grpc_server import start_grpc_server, stop_grpc_server
-from service.api.scoring_routes import ScoringRoutes
 from service.auth.http import AuthMiddleware
 from service.auth.keys import KeyRing
 from service.config import PipelineConfig, load_config
@@ -60,7 +58,7 @@ def build_cache(settings: Settings, metrics: Metrics) -> ScoreCache:
     return InMemoryScoreCache(settings.cache_max_entries, ttls)
 
 
-def create_app(settings: Settings, config: PipelineConfig | None = None) -> FastAPI:
+def create_app(settings: Settings, config: PipelineConfig | None = None) -> RewardgateApp:
     """Build the FastAPI app. Raises ConfigError for an invalid pipeline file or key ring."""
     config = config or load_config(settings.config_path)
     keyring = KeyRing.load(settings.api_keys, settings.api_keys_file)
@@ -71,7 +69,7 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
     metrics.registry.register(MonitorCollector(monitor))
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: RewardgateApp) -> AsyncIterator[None]:
         if settings.model_threads:
             import torch
 
@@ -113,26 +111,27 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Fast
             await runtime.close()
             await cache.close()
 
-    app = FastAPI(
+    app = RewardgateApp(
         title="rewardgate",
         version=__version__,
         description="Reward serving for RL post-training: models, rules and pipelines.",
         lifespan=lifespan,
     )
     record_error = lambda t: metrics.errors.labels(t, "request").inc()  # noqa: E731
-    # Added first, so innermost of ours: the scoring routes are served past authentication
-    # and the body limit, before FastAPI's routing (service/api/scoring_routes.py).
-    app.add_middleware(ScoringRoutes, on_error=record_error)
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    if keyring.enabled:  # outside the body limit: strangers are refused before their body is read
-        app.add_middleware(
-            AuthMiddleware,
-            keyring=keyring,
-            metrics_open=settings.auth_metrics_open,
-            on_failure=lambda reason: metrics.auth_failures.labels("http", reason).inc(),
-        )
-    # After the body limit: its last-resort middleware wraps everything of ours.
     install_error_handlers(app, on_error=record_error)
+    # What every HTTP request passes, innermost first: the body limit; API keys (outside the
+    # body limit: strangers are refused before their body is read); the last-resort envelope.
+    guards: list[Guard] = [(BodyLimitMiddleware, {"max_body_bytes": settings.max_body_bytes})]
+    if keyring.enabled:
+        on_failure = lambda reason: metrics.auth_failures.labels("http", reason).inc()  # noqa: E731
+        guards.append(
+            (
+                AuthMiddleware,
+                {"keyring": keyring, "metrics_open": settings.auth_metrics_open, "on_failure": on_failure},
+            )
+        )
+    guards.append((InternalErrorMiddleware, {"record": record_error}))
+    app.serve_scoring_routes(guards, on_error=record_error)
     app.include_router(http.router)
     app.include_router(scoring_declarations.router)
     app.include_router(stats.router)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from starlette.types import Receive
 
 from service.api.status import http_status
+from service.eager import Eager
 from service.errors import RewardgateError
 from service.observability.metrics import Metrics
 from service.scoring.scorer import RewardScorer, StageTimings
@@ -73,14 +74,20 @@ class ClientDisconnected(Exception):
     """The client closed the connection; the work was cancelled."""
 
 
-async def cancel_on_disconnect(receive: Receive, work: Awaitable[T]) -> T:
+async def cancel_on_disconnect(receive: Receive, work: Coroutine[Any, Any, T]) -> T:
     """Await ``work`` in this task; a client disconnect cancels it and raises ClientDisconnected.
 
-    ``receive`` is the request's ASGI receive (its body already read). One
-    watcher task per request, the work itself is not wrapped in another task:
-    cancellation propagates into the batcher, which drops the request's queued
-    items instead of computing scores nobody will read.
+    ``receive`` is the request's ASGI receive (its body already read). Work
+    that finishes without waiting (an inline rule, a cache hit in memory)
+    runs at once and needs no watcher: a disconnect could only cancel it at
+    a suspension (service/eager.py). Otherwise one watcher task per request;
+    the work itself is not wrapped in another task: cancellation propagates
+    into the batcher, which drops the request's queued items instead of
+    computing scores nobody will read.
     """
+    started = Eager(work)
+    if started.done:
+        return started.result()
     this = asyncio.current_task()
     gone = False
 
@@ -93,7 +100,7 @@ async def cancel_on_disconnect(receive: Receive, work: Awaitable[T]) -> T:
 
     watcher = asyncio.create_task(watch())
     try:
-        return await work
+        return await started
     except asyncio.CancelledError:
         if gone:
             this.uncancel()

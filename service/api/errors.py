@@ -60,7 +60,10 @@ def describe_validation_errors(errors: list[dict], location: str | None = None) 
 
 
 def install_error_handlers(app: FastAPI, on_error=None) -> None:
-    """Register handlers; ``on_error(error_type)`` is called for every request error."""
+    """Register handlers; ``on_error(error_type)`` is called for every request error.
+
+    The last-resort :class:`InternalErrorMiddleware` is installed with the other guards
+    (service/main.py), so that the scoring routes' edge has it too."""
 
     def record(error_type: str) -> None:
         if on_error is not None:
@@ -87,8 +90,6 @@ def install_error_handlers(app: FastAPI, on_error=None) -> None:
         record(error_type)
         body = {"error": {"type": error_type, "message": str(exc.detail), "retryable": False}}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-
-    app.add_middleware(InternalErrorMiddleware, record=record)
 
 
 class InternalErrorMiddleware:

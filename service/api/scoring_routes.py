@@ -110,7 +110,8 @@ class ScoringRoutes:
         body = await _read_body(receive)
         if body is None:
             return  # the client went away before sending its body
-        query = {k: v[-1] for k, v in parse_qs(scope["query_string"].decode("latin-1")).items()}
+        raw_query = scope["query_string"]
+        query = {k: v[-1] for k, v in parse_qs(raw_query.decode("latin-1")).items()} if raw_query else {}
         guard = functools.partial(cancel_on_disconnect, receive)
         try:
             reply, headers = await handler(scope["app"].state.context, body, query, guard)

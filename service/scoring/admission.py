@@ -125,7 +125,8 @@ class AdmissionControl:
         self.probe_items = probe_items
         self.inflight = 0
         self.meters: dict[str, ThroughputMeter | PipelineMeter] = defaultdict(meter_factory)
-        self._gauge = gauge
+        if gauge is not None:  # read at scrape time: no metric update on the hot path
+            gauge.set_function(lambda: self.inflight)
         self._throughput_gauge = throughput_gauge
 
     @contextmanager
@@ -184,5 +185,3 @@ class AdmissionControl:
 
     def _add(self, items: int) -> None:
         self.inflight += items
-        if self._gauge is not None:
-            self._gauge.set(self.inflight)

@@ -45,8 +45,7 @@ class Cascades:
     async def run(
         self, pipeline: Pipeline, items, groups, gathered: Gathered, outcomes: dict[str, SourceOutcomes]
     ) -> tuple[Routed, Fallbacks]:
-        if not pipeline.has_second_round:
-            return {}, {}  # the common case: no tasks to create
+        """Routes and fallbacks of a pipeline that has either (``pipeline.has_second_round``)."""
         return await asyncio.gather(
             self._routes(pipeline, items, groups, outcomes, gathered.classifiers),
             self._fallbacks(pipeline, items, gathered, outcomes),

@@ -71,7 +71,6 @@ class Evaluator:
     def __init__(self, ctx: EvalContext) -> None:
         self.ctx = ctx
         self.combiner = ItemCombiner(ctx.tracer)
-        self.cascades = Cascades(ctx.pipelines, self.fetch, self.evaluate, ctx.tracer)
 
     async def evaluate(
         self,
@@ -82,7 +81,10 @@ class Evaluator:
     ) -> list[ItemOutcome]:
         gathered = gather(pipeline, items)
         outcomes = await self.fetch(gathered.requests)
-        routed, fallbacks = await self.cascades.run(pipeline, items, groups, gathered, outcomes)
+        routed, fallbacks = {}, {}
+        if pipeline.has_second_round:  # built per use: holding it would make a reference cycle
+            cascades = Cascades(self.ctx.pipelines, self.fetch, self.evaluate, self.ctx.tracer)
+            routed, fallbacks = await cascades.run(pipeline, items, groups, gathered, outcomes)
         columns = self.columns(pipeline, groups, gathered, outcomes, routed, fallbacks)
         return self.combine(pipeline, items, columns, routed, weights)
 

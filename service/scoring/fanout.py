@@ -114,8 +114,11 @@ class Fanout:
             self._flight.release(work.owned)
         values.update(await self._await_shared(work, deadline, use_cache, result))
         hits = [key in cached for key in work.keys]
-        self._metrics.cache.labels(work.source.name, "hit").inc(sum(hits))
-        self._metrics.cache.labels(work.source.name, "miss").inc(len(hits) - sum(hits))
+        hit_count = sum(hits)
+        if hit_count:
+            self._metrics.cache.labels(work.source.name, "hit").inc(hit_count)
+        if hit_count < len(hits):
+            self._metrics.cache.labels(work.source.name, "miss").inc(len(hits) - hit_count)
         return SourceOutcomes([values[key] for key in work.keys], hits)
 
     async def _compute(

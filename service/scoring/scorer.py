@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections import Counter
 from dataclasses import dataclass
 
 from service.algebra.explain import tracer_for
 from service.algebra.functions import sigmoid
+from service.eager import Eager
 from service.errors import DeadlineExceeded, InvalidInput, ServiceNotReady
 from service.monitoring.monitor import RewardMonitor
 from service.observability.metrics import Metrics
@@ -92,15 +92,11 @@ class RewardScorer:
         )
         groups = [entry.group for entry in call.items]
         with self._admission.admit(len(validated.items), pipeline.name, validated.deadline_s) as ticket:
-            try:
-                async with asyncio.timeout(validated.deadline_s):
-                    outcomes = await Evaluator(ctx).evaluate(
-                        pipeline, validated.items, groups, options.weights
-                    )
-            except TimeoutError:
-                raise DeadlineExceeded(
-                    f"request deadline of {validated.deadline_s * 1000:.0f} ms passed"
-                ) from None
+            evaluation = Eager(Evaluator(ctx).evaluate(pipeline, validated.items, groups, options.weights))
+            if evaluation.done:
+                outcomes = evaluation.result()
+            else:
+                outcomes = await self._finish_by(evaluation, deadline, validated.deadline_s)
             ticket.free_items = sum(
                 1 for o in outcomes if o.components and len(o.cached) == len(o.components)
             )
@@ -110,7 +106,10 @@ class RewardScorer:
         ]
         self._observe_outcomes(pipeline.name, validated.items, outcomes)
         self.monitor.observe(pipeline, validated.items, outcomes, groups)
-        for status, count in Counter(outcome.status for outcome in outcomes).items():
+        statuses: dict[str, int] = {}
+        for outcome in outcomes:
+            statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+        for status, count in statuses.items():
             self._metrics.items.labels(pipeline.name, status).inc(count)
         response = ScoreOutcome(
             pipeline=pipeline.name,
@@ -164,11 +163,28 @@ class RewardScorer:
         return response, timings
 
     @staticmethod
+    async def _finish_by(
+        evaluation: Eager[list[ItemOutcome]], deadline: float, deadline_s: float
+    ) -> list[ItemOutcome]:
+        """The rest of an evaluation that had to wait, cut off at the request deadline.
+
+        Only work that waits can be cut off (a timer fires at a suspension), so the
+        timer is armed only for it: most inline-rule and cached requests never wait.
+        """
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
+                return await evaluation
+        except TimeoutError:
+            raise DeadlineExceeded(f"request deadline of {deadline_s * 1000:.0f} ms passed") from None
+
+    @staticmethod
     def _check_weights(pipeline: Pipeline, weights: dict[str, float] | None) -> None:
-        unknown = sorted(set(weights or {}) - {c.name for c in pipeline.components})
+        if not weights:
+            return
+        unknown = sorted(set(weights) - {c.name for c in pipeline.components})
         if unknown:
             raise InvalidInput(f"options.weights: {unknown} are not components of pipeline {pipeline.name!r}")
-        if weights is not None and not all(math.isfinite(w) for w in weights.values()):
+        if not all(math.isfinite(w) for w in weights.values()):
             raise InvalidInput("options.weights: weights must be finite numbers")
 
     def _require_ready(self, pipeline: Pipeline) -> None:
