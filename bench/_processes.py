@@ -1,10 +1,14 @@
-"""Starting a server process for a benchmark and waiting until it answers."""
+"""Starting a server process for a benchmark and waiting until it answers; baseline trees."""
 
 from __future__ import annotations
 
+import io
+import os
 import subprocess
+import tarfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
@@ -28,3 +32,18 @@ def start_answering(
         time.sleep(0.3)
     process.kill()
     raise RuntimeError(f"{' '.join(command)} did not answer within {timeout_s} s")
+
+
+def export(revision: str, into: Path) -> Path:
+    """``revision`` of this repository, exported into ``into`` (to run side by side with this tree)."""
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "archive", revision], cwd=root, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into)  # our own repository's archive
+    return into
+
+
+def tree_env(tree: Path) -> dict[str, str]:
+    """Environment whose imports of ``service`` and ``rewardgate_client`` resolve to ``tree``
+    (run with ``cwd=tree``: ``python -m`` puts the working directory first)."""
+    return {**os.environ, "PYTHONPATH": f"{tree}:{tree / 'clients'}", "REWARDGATE_VERIFIER_WORKERS": "2"}

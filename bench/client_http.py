@@ -15,13 +15,10 @@ The last line is JSON.
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -29,7 +26,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench._processes import start_answering  # noqa: E402
+from bench._processes import export, start_answering, tree_env  # noqa: E402
 from tests.support.server import free_port  # noqa: E402
 
 #: Runs in a subprocess whose PYTHONPATH points at one tree: that tree's client.
@@ -47,17 +44,6 @@ with RewardClient(url) as client:
         done += 1
 print(done / seconds)
 """
-
-
-def export(revision: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into)  # our own repository's archive
-    return into
-
-
-def tree_env(tree: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": f"{tree}:{tree / 'clients'}", "REWARDGATE_VERIFIER_WORKERS": "2"}
 
 
 def start_service(tree: Path, transport: str) -> tuple[subprocess.Popen, str]:

@@ -11,9 +11,13 @@ here, in alternating rounds so machine noise hits both sides alike:
 * ``cached64``: one 64-item request whose scores are all cached (in memory,
   and in Redis with ``--redis``), one connection: rewardgate's p50.
 
+With ``--baseline REV`` that revision's service (exported with ``git
+archive``) is measured in the same rounds as a third side, so a change's
+effect is a ratio taken in one run.
+
 Needs ``wrk`` (Debian package). The last line is JSON.
 
-    python bench/hot_path.py [--seconds 5] [--rounds 3] [--redis redis://127.0.0.1:6379/0]
+    python bench/hot_path.py [--seconds 5] [--rounds 3] [--redis redis://127.0.0.1:6379/0] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench._processes import start_answering  # noqa: E402
+from bench._processes import export, start_answering, tree_env  # noqa: E402
 from service.settings import default_pipeline_file  # noqa: E402
 from tests.support.server import ServiceProcess, free_port  # noqa: E402
 
@@ -94,12 +98,85 @@ def start_bare_app() -> tuple[subprocess.Popen, str]:
     return process, url
 
 
+def start_baseline(revision: str) -> tuple[subprocess.Popen, str]:
+    """``revision``'s own service on its own default pipeline file, and its /v1/score URL."""
+    tree = export(revision, Path(tempfile.mkdtemp(prefix="rg-baseline-")))
+    port, grpc_port = free_port(), free_port()
+    url = f"http://127.0.0.1:{port}/v1/score"
+    process = start_answering(
+        [sys.executable, "-m", "service", "serve", "--port", str(port)],
+        lambda: httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200,
+        cwd=tree,
+        env={**tree_env(tree), "REWARDGATE_GRPC_PORT": str(grpc_port)},
+    )
+    return process, url
+
+
+def run_rounds(sides, cached_servers, args, workdir: Path) -> dict[str, dict[str, list[float]]]:
+    """Every figure per side, ``args.rounds`` times, the sides alternating within each round.
+
+    ``sides``: (name, /v1/score URL) for the single-item figures; ``cached_servers``:
+    (name, base URL) for the cached 64-item request.
+    """
+    figures: dict[str, dict[str, list[float]]] = {}
+
+    def record(name: str, side: str, value: float) -> None:
+        figures.setdefault(name, {}).setdefault(side, []).append(value)
+
+    for _, target in sides:  # warm each (imports, first connections)
+        wrk(target, single_body(False), args.connections, 1, workdir)
+    for round_number in range(args.rounds):
+        for side, url in sides:
+            many = wrk(url, single_body(False), args.connections, args.seconds, workdir)
+            one = wrk(url, single_body(False), 1, args.seconds, workdir)
+            record("single_rps", side, many["rps"])
+            record("single_c1_p50_us", side, one["p50_s"] * 1e6)
+            print(
+                f"round {round_number}: {side:10s} {many['rps']:8.0f} req/s (c={args.connections}), "
+                f"p50 {one['p50_s'] * 1e6:6.0f} us (c=1)",
+                flush=True,
+            )
+        for side, base_url in cached_servers:
+            body = batch_body(64)
+            httpx.post(base_url + "/v1/score", json=body, timeout=10).raise_for_status()  # fill the cache
+            cached = wrk(base_url + "/v1/score", body, 1, args.seconds, workdir)
+            record("cached64_p50_us", side, cached["p50_s"] * 1e6)
+            print(
+                f"round {round_number}: cached 64 items ({side}) p50 {cached['p50_s'] * 1e6:6.0f} us",
+                flush=True,
+            )
+    return figures
+
+
+def summarise(figures: dict[str, dict[str, list[float]]]) -> dict:
+    """Medians per figure and side, and each side's ratio to the bare route (median and range
+    of the per-round ratios)."""
+    summary: dict = {
+        name: {side: round(statistics.median(v), 1) for side, v in sides.items()}
+        for name, sides in figures.items()
+    }
+    # Each round's ratio to the bare route measured next to it, then their median: the
+    # machine's speed drifts between rounds more than between neighbouring measurements.
+    for figure in ("single_rps", "single_c1_p50_us"):
+        per_side = figures[figure]
+        for side, values in per_side.items():
+            if side == "bare":
+                continue
+            prefix = "" if side == "rewardgate" else f"{side}_"
+            ratios = [v / b for v, b in zip(values, per_side["bare"], strict=True)]
+            name = "single_rps_ratio" if figure == "single_rps" else "single_c1_p50_ratio"
+            summary[f"{prefix}{name}"] = round(statistics.median(ratios), 3)
+            summary[f"{prefix}{name}_range"] = [round(min(ratios), 3), round(max(ratios), 3)]
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--redis", help="also measure the cached request with this Redis cache")
+    parser.add_argument("--baseline", help="also measure this revision's service, side by side")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -112,54 +189,26 @@ def main() -> None:
         if args.redis
         else None
     )
-    ours_url = service.url + "/v1/score"
-    figures: dict[str, dict[str, list[float]]] = {}
-
-    def record(name: str, side: str, value: float) -> None:
-        figures.setdefault(name, {}).setdefault(side, []).append(value)
-
+    baseline = start_baseline(args.baseline) if args.baseline else None
+    sides = [("rewardgate", service.url + "/v1/score"), ("bare", bare_url)]
+    cached_servers = [("memory", service.url)]
+    if redis_service is not None:
+        cached_servers.append(("redis", redis_service.url))
+    if baseline is not None:
+        sides.insert(1, ("baseline", baseline[1]))
+        cached_servers.append(("baseline_memory", baseline[1].removesuffix("/v1/score")))
     try:
-        for target in (ours_url, bare_url):  # warm both (imports, first connections)
-            wrk(target, single_body(False), args.connections, 1, workdir)
-        for round_number in range(args.rounds):
-            for side, url in (("rewardgate", ours_url), ("bare", bare_url)):
-                many = wrk(url, single_body(False), args.connections, args.seconds, workdir)
-                one = wrk(url, single_body(False), 1, args.seconds, workdir)
-                record("single_rps", side, many["rps"])
-                record("single_c1_p50_us", side, one["p50_s"] * 1e6)
-                print(
-                    f"round {round_number}: {side:10s} {many['rps']:8.0f} req/s (c={args.connections}), "
-                    f"p50 {one['p50_s'] * 1e6:6.0f} us (c=1)",
-                    flush=True,
-                )
-            for side, server in (("memory", service), ("redis", redis_service)):
-                if server is None:
-                    continue
-                body = batch_body(64)
-                httpx.post(
-                    server.url + "/v1/score", json=body, timeout=10
-                ).raise_for_status()  # fill the cache
-                cached = wrk(server.url + "/v1/score", body, 1, args.seconds, workdir)
-                record("cached64_p50_us", side, cached["p50_s"] * 1e6)
-                print(
-                    f"round {round_number}: cached 64 items ({side}) p50 {cached['p50_s'] * 1e6:6.0f} us",
-                    flush=True,
-                )
+        figures = run_rounds(sides, cached_servers, args, workdir)
     finally:
         bare.terminate()
+        if baseline is not None:
+            baseline[0].terminate()
         service.stop()
         if redis_service is not None:
             redis_service.stop()
-    summary = {
-        name: {side: round(statistics.median(v), 1) for side, v in sides.items()}
-        for name, sides in figures.items()
-    }
-    summary["single_rps_ratio"] = round(
-        summary["single_rps"]["rewardgate"] / summary["single_rps"]["bare"], 3
-    )
-    summary["single_c1_p50_ratio"] = round(
-        summary["single_c1_p50_us"]["rewardgate"] / summary["single_c1_p50_us"]["bare"], 3
-    )
+    summary = summarise(figures)
+    if baseline is not None:
+        summary["baseline_revision"] = args.baseline
     print(json.dumps(summary))
 
 
