@@ -1,10 +1,10 @@
 """FastAPI's view of the routes :class:`~service.api.scoring_routes.ScoringRoutes` serves.
 
-A ``POST`` to these paths never reaches FastAPI's router: ScoringRoutes
-answers it first. The declarations are what FastAPI reads instead, as for
-any route: their signatures, reply models and docstrings make the OpenAPI
-schema (``/docs``), and their paths make other methods a 405. Reaching one
-means ScoringRoutes is missing from the middleware stack: that is a
+A ``POST`` to these paths never reaches FastAPI: the scoring edge in front
+of it (service/api/edge.py) answers it first. The declarations are what
+FastAPI reads instead, as for any route: their signatures, reply models and
+docstrings make the OpenAPI schema (``/docs``), and their paths make other
+methods a 405. Reaching one means the edge is not installed: that is a
 configuration bug, answered as an internal error rather than a silent reply.
 """
 
@@ -50,4 +50,4 @@ async def slime_reward(
 
 
 def _not_served() -> RuntimeError:
-    return RuntimeError("a scoring route reached FastAPI: ScoringRoutes is not installed")
+    return RuntimeError("a scoring route reached FastAPI: the scoring edge is not installed")

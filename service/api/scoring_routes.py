@@ -4,10 +4,10 @@ These are the hot path of every trainer, often one sample per request, and
 FastAPI's per-request machinery (routing, dependency solving, body parsing,
 response validation) cost as much as scoring a cheap item
 (bench/hot_path.py, docs/benchmarks.md). So they are served by
-:class:`ScoringRoutes`, a plain ASGI layer inside the service's middlewares
-(last-resort error envelope, authentication, body limit) and in front of
-FastAPI, which serves every other route and documents these ones
-(service/api/openapi.py).
+:class:`ScoringRoutes`, a plain ASGI layer inside the service's guards
+(last-resort error envelope, authentication, body limit), which the app
+(service/api/edge.py) runs in front of FastAPI; FastAPI serves every other
+route and documents these ones (service/api/scoring_declarations.py).
 
 Contract, the same as FastAPI's would be: the request body is validated once
 by the wire model (``model_validate_json``: JSON parsing and validation in
