@@ -273,6 +273,55 @@ def test_slow_headers_are_cut_off(service):
         assert closed, "a connection trickling headers was held open"
 
 
+def _trickles_until_closed(conn: socket.socket, seconds: float) -> bool:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        try:
+            conn.sendall(b"X-Slow: 1\r\n")
+            if conn.recv(65536, socket.MSG_DONTWAIT) == b"":
+                return True
+        except BlockingIOError:
+            pass
+        except OSError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _read_response(conn: socket.socket) -> bytes:
+    """One whole HTTP/1.1 response (headers, then Content-Length bytes of body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        assert chunk, "the connection closed before a reply"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        )
+    )
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        assert chunk, "the connection closed within a reply"
+        body += chunk
+    return head
+
+
+def test_slow_headers_of_a_later_request_on_a_kept_alive_connection_are_cut_off(service):
+    body = b'{"pipeline": "exact", "items": [{"response": "a", "reference": "a"}]}'
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as conn:
+        for _ in range(3):  # requests answered in time keep the connection open
+            conn.sendall(
+                b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            )
+            assert _read_response(conn).startswith(b"HTTP/1.1 200")
+            time.sleep(0.7)  # idle, within the keep-alive timeout: not the header timer's business
+        conn.sendall(b"POST /v1/score HTTP/1.1\r\nHost: x\r\n")
+        assert _trickles_until_closed(conn, 10), "a later request trickling headers was held open"
+
+
 # ---------------------------------------------------------------- drain
 
 
