@@ -43,6 +43,24 @@ def export(revision: str, into: Path) -> Path:
     return into
 
 
+def start_tree_service(tree: Path) -> tuple[subprocess.Popen, str, int]:
+    """``tree``'s own service (its code, its default pipeline file), ready: the process, its
+    HTTP base URL and its gRPC port."""
+    import sys
+
+    from tests.support.server import free_port
+
+    port, grpc_port = free_port(), free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_answering(
+        [sys.executable, "-m", "service", "serve", "--port", str(port)],
+        lambda: httpx.get(url + "/readyz", timeout=2).status_code == 200,
+        cwd=tree,
+        env={**tree_env(tree), "REWARDGATE_GRPC_PORT": str(grpc_port)},
+    )
+    return process, url, grpc_port
+
+
 def tree_env(tree: Path) -> dict[str, str]:
     """Environment whose imports of ``service`` and ``rewardgate_client`` resolve to ``tree``
     (run with ``cwd=tree``: ``python -m`` puts the working directory first)."""

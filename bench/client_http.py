@@ -22,12 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench._processes import export, start_answering, tree_env  # noqa: E402
-from tests.support.server import free_port  # noqa: E402
+from bench._processes import export, start_tree_service, tree_env  # noqa: E402
 
 #: Runs in a subprocess whose PYTHONPATH points at one tree: that tree's client.
 CALLER = """
@@ -48,14 +45,7 @@ print(done / seconds)
 
 def start_service(tree: Path, transport: str) -> tuple[subprocess.Popen, str]:
     """The tree's service, and the URL its client is given for ``transport``."""
-    port, grpc_port = free_port(), free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_answering(
-        [sys.executable, "-m", "service", "serve", "--port", str(port)],
-        lambda: httpx.get(url + "/readyz", timeout=2).status_code == 200,
-        cwd=tree,
-        env={**tree_env(tree), "REWARDGATE_GRPC_PORT": str(grpc_port)},
-    )
+    process, url, grpc_port = start_tree_service(tree)
     return process, url if transport == "http" else f"grpc://127.0.0.1:{grpc_port}"
 
 

@@ -37,7 +37,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench._processes import export, start_answering, tree_env  # noqa: E402
+from bench._processes import export, start_answering, start_tree_service  # noqa: E402
 from service.settings import default_pipeline_file  # noqa: E402
 from tests.support.server import ServiceProcess, free_port  # noqa: E402
 
@@ -101,16 +101,8 @@ def start_bare_app() -> tuple[subprocess.Popen, str]:
 
 def start_baseline(revision: str) -> tuple[subprocess.Popen, str]:
     """``revision``'s own service on its own default pipeline file, and its /v1/score URL."""
-    tree = export(revision, Path(tempfile.mkdtemp(prefix="rg-baseline-")))
-    port, grpc_port = free_port(), free_port()
-    url = f"http://127.0.0.1:{port}/v1/score"
-    process = start_answering(
-        [sys.executable, "-m", "service", "serve", "--port", str(port)],
-        lambda: httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200,
-        cwd=tree,
-        env={**tree_env(tree), "REWARDGATE_GRPC_PORT": str(grpc_port)},
-    )
-    return process, url
+    process, url, _ = start_tree_service(export(revision, Path(tempfile.mkdtemp(prefix="rg-baseline-"))))
+    return process, url + "/v1/score"
 
 
 def run_rounds(sides, cached_servers, args, workdir: Path) -> dict[str, dict[str, list[float]]]:

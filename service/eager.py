@@ -26,8 +26,6 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-_PENDING = object()
-
 
 class Eager(Generic[T]):
     """``coroutine`` run to its first suspension; await this to run the rest.
@@ -36,15 +34,17 @@ class Eager(Generic[T]):
     first step runs in that task and its context).
     """
 
-    __slots__ = ("_coroutine", "_exception", "_result", "_yielded")
+    __slots__ = ("_coroutine", "_done", "_exception", "_result", "_yielded")
 
     def __init__(self, coroutine: Coroutine[Any, Any, T]) -> None:
         self._coroutine = coroutine
-        self._result: Any = _PENDING
+        self._result: Any = None
         self._exception: BaseException | None = None
         self._yielded: Any = None
+        self._done = True
         try:
             self._yielded = coroutine.send(None)
+            self._done = False
         except StopIteration as finished:
             self._result = finished.value
         except BaseException as exc:  # the coroutine's own failure, raised by result()
@@ -53,15 +53,14 @@ class Eager(Generic[T]):
     @property
     def done(self) -> bool:
         """Whether the coroutine finished (returned or raised) without suspending."""
-        return self._result is not _PENDING or self._exception is not None
+        return self._done
 
     def result(self) -> T:
         """The finished coroutine's value, or its exception raised (only when ``done``)."""
-        if self._exception is not None:
-            exception, self._exception = self._exception, None  # no reference cycle through the frame
-            raise exception
-        if self._result is _PENDING:
+        if not self._done:
             raise RuntimeError("the coroutine has not finished; await the Eager instead")
+        if self._exception is not None:
+            raise self._exception
         return self._result
 
     def __await__(self) -> Generator[Any, None, T]:

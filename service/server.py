@@ -31,8 +31,9 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     after they began (the connection opened, or a later request's first byte arrived).
 
     One timer per connection, re-armed only when it fires (for what is left of the
-    current request's allowance): arming and cancelling a loop timer for every request
-    cost about 9% of single-item throughput (bench: docs/benchmarks.md)."""
+    current request's allowance), rather than a loop timer armed and cancelled for every
+    request: the same contract with less work per request (no throughput difference was
+    measurable on a noisy machine, docs/benchmarks.md "Position bias")."""
 
     header_timeout_s = 10.0
 

@@ -44,6 +44,9 @@ def test_a_failure_before_any_wait_is_raised_by_result_and_by_await():
         assert step.done
         with pytest.raises(ValueError, match="bad item"):
             step.result()
+        assert step.done  # still finished: a second look raises the same failure
+        with pytest.raises(ValueError, match="bad item"):
+            step.result()
         with pytest.raises(ValueError, match="bad item"):
             await Eager(failing_at_once())
 
