@@ -38,6 +38,10 @@ class SourceOutcomes:
     cached: list[bool]
 
 
+#: The key of a request's only item when the cache is off (keys then only deduplicate items).
+_ONLY_ITEM = "only"
+
+
 @dataclass
 class FanoutResult(Spend):
     by_source: dict[str, SourceOutcomes] = field(default_factory=dict)
@@ -86,8 +90,11 @@ class Fanout:
         return result
 
     def _plan(self, source: ScoreSource, items: list[ScoringItem], use_cache: bool) -> _SourceWork:
-        fingerprint, reads = source.fingerprint(), source.reads
-        keys = [cache_key(fingerprint, reads, item) for item in items]
+        if not use_cache and len(items) == 1:
+            keys = [_ONLY_ITEM]  # nothing to look up, share or deduplicate: no key to derive
+        else:
+            fingerprint, reads = source.fingerprint(), source.reads
+            keys = [cache_key(fingerprint, reads, item) for item in items]
         representative: dict[str, ScoringItem] = {}
         for key, item in zip(keys, items, strict=True):
             representative.setdefault(key, item)
@@ -114,12 +121,16 @@ class Fanout:
             self._flight.release(work.owned)
         values.update(await self._await_shared(work, deadline, use_cache, result))
         hits = [key in cached for key in work.keys]
+        if use_cache:  # a request that opted out of the cache made no lookup: neither hit nor miss
+            self._count_lookups(work.source.name, hits)
+        return SourceOutcomes([values[key] for key in work.keys], hits)
+
+    def _count_lookups(self, source: str, hits: list[bool]) -> None:
         hit_count = sum(hits)
         if hit_count:
-            self._metrics.cache.labels(work.source.name, "hit").inc(hit_count)
+            self._metrics.cache.labels(source, "hit").inc(hit_count)
         if hit_count < len(hits):
-            self._metrics.cache.labels(work.source.name, "miss").inc(len(hits) - hit_count)
-        return SourceOutcomes([values[key] for key in work.keys], hits)
+            self._metrics.cache.labels(source, "miss").inc(len(hits) - hit_count)
 
     async def _compute(
         self, work: _SourceWork, keys: list[str], deadline: float, use_cache: bool, result: FanoutResult

@@ -142,3 +142,24 @@ async def test_concurrent_requests_sharing_a_failing_item_each_get_the_item_erro
     assert [r.status_code for r in replies] == [200] * 6
     for reply in replies:
         assert {r["errors"]["correct"]["type"] for r in reply.json()["results"]} == {"invalid_reference"}
+
+
+def test_requests_with_the_cache_off_make_no_cache_lookups(service):
+    """A request that opts out of the cache is neither a hit nor a miss (the dashboard's hit
+    rate would otherwise fall with every such request); its scores are unaffected."""
+
+    def lookups() -> float:
+        return sum(
+            service.metric("rewardgate_cache_lookups_total", source="rule:math", result=result)
+            for result in ("hit", "miss")
+        )
+
+    item = {"response": "The answer is 12.", "reference": "12"}
+    before = lookups()
+    one = score(service, "math", [item], cache=False)
+    two = score(service, "math", [item, dict(item), {**item, "response": "13"}], cache=False)
+    assert [r["reward"] for r in one.json()["results"]] == [1.0]
+    assert [r["reward"] for r in two.json()["results"]] == [1.0, 1.0, 0.0]
+    assert lookups() == before
+    assert score(service, "math", [item]).status_code == 200
+    assert lookups() == before + 1
