@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from rewardgate_client.errors import (
     ConnectionFailed,
@@ -27,6 +28,7 @@ from rewardgate_client.types import CompareResult, Result, ScoreReply
 class HttpTransport:
     def __init__(self, base_url: str, *, headers: dict[str, str] | None = None, max_connections: int = 64):
         self._base_url = base_url.rstrip("/")
+        self._urls: dict[str, URL] = {}  # path -> parsed once (aiohttp parses a str on every request)
         self._headers = {"content-type": "application/json", **(headers or {})}
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
@@ -74,7 +76,7 @@ class HttpTransport:
     ) -> dict[str, Any]:
         try:
             async with self._client().request(
-                method, self._base_url + path, data=content, timeout=aiohttp.ClientTimeout(total=timeout_s)
+                method, self._url(path), data=content, timeout=aiohttp.ClientTimeout(total=timeout_s)
             ) as response:
                 return self._check(
                     response.status, response.headers.get("retry-after"), await response.read()
@@ -84,10 +86,16 @@ class HttpTransport:
         except aiohttp.ClientError as exc:
             raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
 
+    def _url(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = URL(self._base_url + path)
+        return url
+
     @staticmethod
     def _check(status: int, retry_after_header: str | None, raw: bytes) -> dict[str, Any]:
         if status == 200:
-            return json.loads(raw)
+            return json.loads(raw.decode())  # the server always sends UTF-8: no encoding detection
         retry_after = _seconds(retry_after_header)
         try:
             error = json.loads(raw)["error"]

@@ -108,6 +108,8 @@ class AsyncRewardClient:
                 )
                 return reply.results
 
+        if len(chunks) == 1:  # the common case (one sample per request): no task, no gather
+            return await send(chunks[0])
         answered = await asyncio.gather(*(send(chunk) for chunk in chunks))
         return [result for chunk in answered for result in chunk]
 
