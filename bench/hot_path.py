@@ -14,11 +14,14 @@ position within a round hit every side alike:
 
 With ``--baseline REV`` that revision's service (exported with ``git
 archive``) is measured in the same rounds as a third side, so a change's
-effect is a ratio taken in one run.
+effect is a ratio taken in one run. With ``--quiet-side`` rewardgate with
+its access log off (``REWARDGATE_ACCESS_LOG=false``) is another side, and
+``quiet_over_rewardgate`` what turning the log off gives.
 
 Needs ``wrk`` (Debian package). The last line is JSON.
 
     python bench/hot_path.py [--seconds 5] [--rounds 3] [--redis redis://127.0.0.1:6379/0] [--baseline REV]
+                             [--quiet-side]
 """
 
 from __future__ import annotations
@@ -163,6 +166,9 @@ def summarise(figures: dict[str, dict[str, list[float]]]) -> dict:
             name = "single_rps_ratio" if figure == "single_rps" else "single_c1_p50_ratio"
             summary[f"{prefix}{name}"] = round(statistics.median(ratios), 3)
             summary[f"{prefix}{name}_range"] = [round(min(ratios), 3), round(max(ratios), 3)]
+    if "quiet" in figures["single_rps"]:
+        per_round = zip(figures["single_rps"]["quiet"], figures["single_rps"]["rewardgate"], strict=True)
+        summary["quiet_over_rewardgate"] = round(statistics.median(q / r for q, r in per_round), 3)
     return summary
 
 
@@ -173,6 +179,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--redis", help="also measure the cached request with this Redis cache")
     parser.add_argument("--baseline", help="also measure this revision's service, side by side")
+    parser.add_argument("--quiet-side", action="store_true", help="also rewardgate with its access log off")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -186,6 +193,11 @@ def main() -> None:
         else None
     )
     baseline = start_baseline(args.baseline) if args.baseline else None
+    quiet = (
+        ServiceProcess(default_pipeline_file(), env={"REWARDGATE_ACCESS_LOG": "false"}).wait()
+        if args.quiet_side
+        else None
+    )
     sides = [("rewardgate", service.url + "/v1/score"), ("bare", bare_url)]
     cached_servers = [("memory", service.url)]
     if redis_service is not None:
@@ -193,6 +205,8 @@ def main() -> None:
     if baseline is not None:
         sides.insert(1, ("baseline", baseline[1]))
         cached_servers.append(("baseline_memory", baseline[1].removesuffix("/v1/score")))
+    if quiet is not None:
+        sides.insert(1, ("quiet", quiet.url + "/v1/score"))
     try:
         figures = run_rounds(sides, cached_servers, args, workdir)
     finally:
@@ -200,6 +214,8 @@ def main() -> None:
         if baseline is not None:
             baseline[0].terminate()
         service.stop()
+        if quiet is not None:
+            quiet.stop()
         if redis_service is not None:
             redis_service.stop()
     summary = summarise(figures)

@@ -115,17 +115,23 @@ class DrainingServer(uvicorn.Server):
         self._captured_signals.clear()
 
 
-def serve(app: FastAPI, settings: Settings) -> None:
-    """Run ``app`` until SIGTERM/SIGINT, then drain (see the module docstring)."""
+def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """The uvicorn configuration :func:`serve` runs ``app`` with."""
     protocol = type("Protocol", (HeaderTimeoutProtocol,), {"header_timeout_s": settings.header_timeout_s})
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        access_log=settings.access_log,
         http=protocol,
         timeout_keep_alive=settings.keep_alive_timeout_s,
         timeout_graceful_shutdown=settings.drain_grace_s,
     )
+
+
+def serve(app: FastAPI, settings: Settings) -> None:
+    """Run ``app`` until SIGTERM/SIGINT, then drain (see the module docstring)."""
+    config = server_config(app, settings)
     logging.getLogger("uvicorn.access").addFilter(RedactApiKeys())  # after Config set logging up
     DrainingServer(config, app).run()

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
         description="Pipeline YAML (models, rules, pipelines).",
     )
     log_level: str = Field("info", description="Python logging level name.")
+    access_log: bool = Field(
+        True,
+        description="One log line per HTTP request (uvicorn's access log, API keys redacted). Off, a "
+        "single-item request costs the server less (docs/benchmarks.md); metrics still count every request.",
+    )
     api_keys: str | None = Field(
         None,
         description="API keys, as lines 'NAME SHA256-HEX [ITEMS_PER_S [BURST]]' separated by newlines or "
