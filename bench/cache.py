@@ -7,7 +7,9 @@ Two measurements in one run, against a private redis-server on a free port:
    64 items every time, all hits) vs uncached (``cache: false``: every item
    verified again in the math-verify worker pool).
 2. Directly on Redis: one MGET of 64 keys vs 64 sequential GETs, the access
-   pattern of a cache without batched lookups.
+   pattern of a cache without batched lookups; and the same MGET with
+   redis-py's pure-Python reply parser, against the hiredis (C) parser that
+   the service's client uses (``redis[hiredis]``).
 
 Prints a table, then one JSON object (the last line) with the figures.
 """
@@ -25,7 +27,9 @@ from pathlib import Path
 
 import httpx
 import yaml
+from redis._parsers import _AsyncRESP2Parser
 from redis.asyncio import Redis
+from redis.utils import HIREDIS_AVAILABLE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.redis_server import RedisServer
@@ -89,20 +93,31 @@ def service_figures(redis_url: str, repeats: int, workdir: Path) -> dict:
 
 
 async def redis_figures(redis_url: str, repeats: int) -> dict:
-    redis = Redis.from_url(redis_url)
+    if not HIREDIS_AVAILABLE:
+        raise RuntimeError("hiredis is not installed (the service depends on redis[hiredis])")
+    redis = Redis.from_url(redis_url)  # picks the hiredis parser, as the service's client does
+    pure_python = Redis.from_url(redis_url, parser_class=_AsyncRESP2Parser)
     keys = [f"bench:v1:{i:032x}" for i in range(64)]
     await redis.mset({key: b"\x00" * 8 for key in keys})
-    mget, gets = [], []
+    mget, mget_python, gets = [], [], []
     for _ in range(repeats):
         started = time.perf_counter()
         await redis.mget(keys)
         mget.append(time.perf_counter() - started)
         started = time.perf_counter()
+        await pure_python.mget(keys)
+        mget_python.append(time.perf_counter() - started)
+        started = time.perf_counter()
         for key in keys:
             await redis.get(key)
         gets.append(time.perf_counter() - started)
     await redis.aclose()
-    return {"mget_64": percentiles(mget), "get_x64": percentiles(gets)}
+    await pure_python.aclose()
+    return {
+        "mget_64": percentiles(mget),
+        "mget_64_pure_python_parser": percentiles(mget_python),
+        "get_x64": percentiles(gets),
+    }
 
 
 def main() -> None:
@@ -125,16 +140,24 @@ def main() -> None:
         ),
         "redis": direct,
         "mget_vs_gets_p50_speedup": round(direct["get_x64"]["p50_ms"] / direct["mget_64"]["p50_ms"], 2),
+        "hiredis_vs_python_parser_mget_p50_speedup": round(
+            direct["mget_64_pure_python_parser"]["p50_ms"] / direct["mget_64"]["p50_ms"], 2
+        ),
     }
     print("64-item request, rule-only pipeline (math_verify), Redis-backed cache")
     print(f"{'variant':<22} {'p50 ms':>9} {'p99 ms':>9}")
     for name in ("uncached", "cached"):
         print(f"{name:<22} {service[name]['p50_ms']:>9.2f} {service[name]['p99_ms']:>9.2f}")
-    for label, name in (("MGET 64 keys", "mget_64"), ("64 sequential GETs", "get_x64")):
+    for label, name in (
+        ("MGET 64 keys", "mget_64"),
+        ("MGET, Python parser", "mget_64_pure_python_parser"),
+        ("64 sequential GETs", "get_x64"),
+    ):
         print(f"{label:<22} {direct[name]['p50_ms']:>9.3f} {direct[name]['p99_ms']:>9.3f}")
     print(
         f"cached/uncached p50 speed-up {figures['cached_vs_uncached_p50_speedup']}x, "
-        f"MGET/GETs p50 speed-up {figures['mget_vs_gets_p50_speedup']}x"
+        f"MGET/GETs p50 speed-up {figures['mget_vs_gets_p50_speedup']}x, "
+        f"hiredis/Python parser p50 speed-up {figures['hiredis_vs_python_parser_mget_p50_speedup']}x"
     )
     print(json.dumps(figures))
 
