@@ -36,9 +36,9 @@ class Ticket:
 
     Entering it admits the items or raises :class:`Overloaded`; the caller then
     records on ``free_items`` how many were served whole from the cache; leaving
-    it releases the items. A class rather than a generator-based context manager
-    because it is on every request's path: entering and leaving cost about a
-    quarter as much (0.13 against 0.56 µs, timeit)."""
+    it releases the items. A plain class rather than ``@contextmanager`` because it
+    is on every request's path and a generator-based context manager costs more to
+    enter and leave."""
 
     __slots__ = ("_control", "_deadline_s", "_items", "_meter", "_pipeline", "free_items")
 
@@ -55,9 +55,7 @@ class Ticket:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        items = self._items
-        self._meter.finish(items, exc_type is None, computed=items - self.free_items)
-        self._control._add(-items)
+        self._control._leave(self._meter, self._items, exc_type is None, self.free_items)
 
 
 class ThroughputMeter:
@@ -174,6 +172,13 @@ class AdmissionControl:
         self._add(items)
         meter.start(items)
         return meter
+
+    def _leave(
+        self, meter: ThroughputMeter | PipelineMeter, items: int, completed: bool, free_items: int
+    ) -> None:
+        """Count the items of an admitted request out; only computed, completed ones are throughput."""
+        meter.finish(items, completed, computed=items - free_items)
+        self._add(-items)
 
     def _check_backlog(
         self, meter: ThroughputMeter | PipelineMeter, items: int, pipeline: str, deadline_s: float
