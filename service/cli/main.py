@@ -53,9 +53,19 @@ def main(argv: list[str] | None = None) -> int:
     repo.add_argument("--name", required=True, help="model name in Triton")
     repo.add_argument("--out", type=Path, required=True, help="repository directory")
     repo.add_argument("--max-batch-size", type=int, default=64)
-    repo.add_argument("--max-queue-delay-us", type=int, default=2000)
-    repo.add_argument("--max-queue-size", type=int, default=256, help="queued requests before UNAVAILABLE")
-    repo.add_argument("--queue-timeout-ms", type=int, default=30_000)
+    repo.add_argument(
+        "--dynamic-batching",
+        action="store_true",
+        help="put Triton's own batcher and queue policy in front (for direct callers besides the gateway)",
+    )
+    repo.add_argument("--max-queue-delay-us", type=int, default=2000, help="with --dynamic-batching")
+    repo.add_argument(
+        "--max-queue-size",
+        type=int,
+        default=256,
+        help="with --dynamic-batching: queued requests before UNAVAILABLE",
+    )
+    repo.add_argument("--queue-timeout-ms", type=int, default=30_000, help="with --dynamic-batching")
     repo.add_argument("--instances", type=int, default=1)
     repo.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
     repo.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], default="auto")

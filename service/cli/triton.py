@@ -13,6 +13,7 @@ def run_triton_command(args: argparse.Namespace) -> int:
 
         settings = TritonModelSettings(
             max_batch_size=args.max_batch_size,
+            dynamic_batching=args.dynamic_batching,
             max_queue_delay_us=args.max_queue_delay_us,
             max_queue_size=args.max_queue_size,
             queue_timeout_us=args.queue_timeout_ms * 1000,

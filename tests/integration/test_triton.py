@@ -16,7 +16,7 @@ from service.sources.model.backends.triton import TritonBackend, translate_error
 from service.sources.model.runners.reward_model import RewardModelRunner
 from tests.support.server import REPO_ROOT
 from tests.support.tiny_models import build_reward_model
-from tests.support.triton import MODEL_NAME, start_triton
+from tests.support.triton import MODEL_NAME, start_triton_models
 
 pytestmark = pytest.mark.slow
 
@@ -33,26 +33,33 @@ def tiny_rm(tmp_path_factory):
     return build_reward_model(tmp_path_factory.mktemp("rm"), num_labels=2)
 
 
+# The same weights twice: as triton-repo writes them by default (no Triton
+# batcher: the gateway sends whole batches) and with Triton's dynamic batcher.
+BATCHED_MODEL = "tiny_rm_triton_batcher"
+
+
 @pytest.fixture(scope="module")
 def triton_server(tiny_rm, tmp_path_factory):
-    server = start_triton(tiny_rm, tmp_path_factory.mktemp("triton"))
+    models = {MODEL_NAME: {}, BATCHED_MODEL: {"dynamic_batching": True}}
+    server = start_triton_models(tiny_rm, tmp_path_factory.mktemp("triton"), models)
     yield server
     server.cleanup()
 
 
-def spec_for(tiny_rm, server, **overrides):
+def spec_for(tiny_rm, server, triton_model=MODEL_NAME, **overrides):
     return ModelSpec(
         kind="reward_model",
         backend="triton",
         path=str(tiny_rm),
         triton_url=server.grpc_url,
-        triton_model=MODEL_NAME,
+        triton_model=triton_model,
         **overrides,
     )
 
 
-async def test_triton_and_local_backends_agree_within_1e_4(tiny_rm, triton_server):
-    backend = TritonBackend("rm", spec_for(tiny_rm, triton_server))
+@pytest.mark.parametrize("triton_model", [MODEL_NAME, BATCHED_MODEL])
+async def test_triton_and_local_backends_agree_within_1e_4(tiny_rm, triton_server, triton_model):
+    backend = TritonBackend("rm", spec_for(tiny_rm, triton_server, triton_model))
     await backend.load()
     try:
         assert backend.is_ready()
@@ -75,6 +82,15 @@ async def test_an_expired_deadline_never_reaches_triton(tiny_rm, triton_server):
             await backend.infer([[1, 2, 3]], deadline=0.0)
     finally:
         await backend.close()
+
+
+def test_only_the_batcher_entry_has_tritons_dynamic_batcher(triton_server):
+    client = triton_sync.InferenceServerClient(triton_server.grpc_url)
+    plain = client.get_model_config(MODEL_NAME, as_json=True)["config"]
+    batched = client.get_model_config(BATCHED_MODEL, as_json=True)["config"]
+    assert "dynamic_batching" not in plain
+    policy = batched["dynamic_batching"]["default_queue_policy"]
+    assert policy["timeout_action"] == "REJECT" and policy["allow_timeout_override"]
 
 
 def test_malformed_request_is_invalid_argument_from_triton(triton_server):
@@ -144,3 +160,13 @@ def test_triton_repo_command_writes_config_with_output_width(tiny_rm, tmp_path):
     assert "max_batch_size: 32" in config and "kind: KIND_CPU" in config
     assert f'string_value: "{tiny_rm.resolve()}"' in config
     assert "TritonPythonModel" in (tmp_path / "rm" / "1" / "model.py").read_text()
+    assert "dynamic_batching" not in config
+
+
+def test_triton_repo_command_adds_tritons_batcher_on_request(tiny_rm, tmp_path):
+    command = [sys.executable, "-m", "service", "triton-repo", "--model", str(tiny_rm), "--name", "rm"]
+    options = ["--out", str(tmp_path), "--device", "cpu", "--dynamic-batching", "--max-queue-size", "9"]
+    result = subprocess.run(command + options, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    config = (tmp_path / "rm" / "config.pbtxt").read_text()
+    assert "dynamic_batching {" in config and "max_queue_size: 9" in config

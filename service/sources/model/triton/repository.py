@@ -2,7 +2,7 @@
 
 ``rewardgate triton-repo --model PATH --name NAME --out DIR`` creates::
 
-    DIR/NAME/config.pbtxt   # shapes, output width, batcher, queue policy, weights path
+    DIR/NAME/config.pbtxt   # shapes, output width, instances, weights path (and Triton's batcher if asked)
     DIR/NAME/1/model.py     # one import: service.sources.model.triton.python_model.TritonPythonModel
 
 The python backend imports ``service`` and torch from the Triton process's
@@ -33,9 +33,18 @@ from service.sources.model.triton.python_model import TritonPythonModel  # noqa:
 
 @dataclass(frozen=True)
 class TritonModelSettings:
-    """Serving choices written into config.pbtxt (see docs/triton.md for why)."""
+    """Serving choices written into config.pbtxt (see docs/triton.md for why).
+
+    ``dynamic_batching`` puts Triton's own batcher (with the ``max_queue_*`` and
+    ``queue_timeout_us`` queue policy) in front of the instances. It is off by
+    default: the gateway sends whole batches already, and Triton 2.51's batcher
+    intermittently holds a request for its 0.5 s idle wait (docs/benchmarks.md,
+    ``bench/triton_stall.py``). Turn it on when other clients call Triton
+    directly with small requests.
+    """
 
     max_batch_size: int = 64
+    dynamic_batching: bool = False
     max_queue_delay_us: int = 2000
     max_queue_size: int = 256
     queue_timeout_us: int = 30_000_000
@@ -60,7 +69,17 @@ output [
   {{ name: "{REWARDS}" data_type: TYPE_FP32 dims: [ {heads} ] }}
 ]
 instance_group [ {{ count: {settings.instances} kind: {kind} }} ]
-dynamic_batching {{
+{_dynamic_batching(settings)}parameters {{ key: "model_path" value: {{ string_value: "{model_path}" }} }}
+parameters {{ key: "rewardgate_version" value: {{ string_value: "{version}" }} }}
+parameters {{ key: "dtype" value: {{ string_value: "{settings.dtype}" }} }}
+parameters {{ key: "torch_threads" value: {{ string_value: "{settings.torch_threads}" }} }}
+"""
+
+
+def _dynamic_batching(settings: TritonModelSettings) -> str:
+    if not settings.dynamic_batching:
+        return ""
+    return f"""dynamic_batching {{
   max_queue_delay_microseconds: {settings.max_queue_delay_us}
   default_queue_policy {{
     timeout_action: REJECT
@@ -69,10 +88,6 @@ dynamic_batching {{
     max_queue_size: {settings.max_queue_size}
   }}
 }}
-parameters {{ key: "model_path" value: {{ string_value: "{model_path}" }} }}
-parameters {{ key: "rewardgate_version" value: {{ string_value: "{version}" }} }}
-parameters {{ key: "dtype" value: {{ string_value: "{settings.dtype}" }} }}
-parameters {{ key: "torch_threads" value: {{ string_value: "{settings.torch_threads}" }} }}
 """
 
 
