@@ -46,7 +46,17 @@ class BatchingSpec(StrictModel):
     max_wait_ms: float = Field(
         5.0, ge=0, description="Longest wait from the first queued item before flushing."
     )
-    max_concurrent_batches: int = Field(1, gt=0, description="Batches in flight at once.")
+    max_concurrent_batches: int = Field(
+        1,
+        gt=0,
+        description="Batches in flight at once. Beyond the first, only full batches, "
+        "unless overlap_partial_batches.",
+    )
+    overlap_partial_batches: bool = Field(
+        False,
+        description="Also send a batch that is not full while another is in flight "
+        "(for a backend with several parallel instances).",
+    )
     max_queue_items: int = Field(
         8192, gt=0, description="Queued items beyond which submissions are refused (429)."
     )

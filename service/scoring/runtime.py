@@ -124,6 +124,7 @@ class ScoringRuntime:
             max_batch_tokens=spec.batching.max_batch_tokens,
             max_wait_ms=spec.batching.max_wait_ms,
             max_concurrent_batches=spec.batching.max_concurrent_batches,
+            overlap_partial_batches=spec.batching.overlap_partial_batches,
             max_queue_items=spec.batching.max_queue_items,
             retry_after_s=settings.overload_retry_after_s,
             observer=self._metrics.batch_observer(name),

@@ -110,6 +110,42 @@ async def test_batcher_caps_batches_in_flight():
     await batcher.close()
 
 
+async def test_extra_slots_carry_full_batches_while_a_partial_one_waits_for_an_idle_backend():
+    backend = GatedBackend()
+    batcher = batcher_for(backend, max_batch_items=3, max_wait_ms=1, max_concurrent_batches=2)
+    first = batcher.enqueue(work(0), FAR)
+    await asyncio.wait_for(backend.started.wait(), 10)
+    waiting = [batcher.enqueue(work(i), FAR)[0] for i in (1, 2)]  # two single-item callers
+    await asyncio.sleep(0.05)  # far past max_wait: still held, growing, behind the running batch
+    assert backend.batches == [[0]] and batcher.queued == 2
+    full = batcher.enqueue(work(3, 4, 5), FAR)  # a whole batch takes the second slot at once
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert backend.running == 2 and backend.batches[1] == [1, 2, 3]
+    backend.release.set()
+    await results_of(first + waiting + full)
+    assert backend.batches == [[0], [1, 2, 3], [4, 5]]  # the rest went once the backend was idle
+    await batcher.close()
+
+
+async def test_partial_batches_overlap_when_asked():
+    backend = GatedBackend()
+    batcher = batcher_for(
+        backend, max_batch_items=3, max_wait_ms=1, max_concurrent_batches=2, overlap_partial_batches=True
+    )
+    first = batcher.enqueue(work(0), FAR)
+    await asyncio.wait_for(backend.started.wait(), 10)
+    second = batcher.enqueue(work(1), FAR)
+    for _ in range(100):  # max_wait is 1 ms: the partial batch goes to the second slot
+        if backend.running == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert backend.running == 2 and backend.batches == [[0], [1]]
+    backend.release.set()
+    await results_of(first + second)
+    await batcher.close()
+
+
 async def test_full_queue_refuses_the_whole_group_with_overloaded():
     backend = GatedBackend()
     batcher = batcher_for(backend, max_queue_items=3, max_batch_items=100)

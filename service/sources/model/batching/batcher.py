@@ -4,6 +4,16 @@ Callers ``enqueue`` items and await the returned futures; a single collector
 task forms batches with :class:`~service.sources.model.batching.queue.PendingQueue` and runs
 them through ``run_batch`` with at most ``max_concurrent_batches`` in flight.
 
+When a batch goes: a full one (``max_batch_items`` or ``max_batch_tokens``)
+as soon as a slot is free; a partial one once its oldest item has waited
+``max_wait_ms`` and, unless ``overlap_partial_batches``, only when no other
+batch is in flight. So the slots beyond the first pipeline full batches (the
+next one is on its way while the backend computes), while single items that
+arrive during a batch gather into one larger batch instead of being sent in
+small pieces that would queue behind it at the backend (docs/benchmarks.md:
+single-item callers over Triton). ``overlap_partial_batches`` suits a backend
+with several parallel instances, where a partial batch need not wait.
+
 Guarantees:
 
 * the queue is bounded: ``enqueue`` raises :class:`Overloaded` (all-or-nothing
@@ -91,6 +101,7 @@ class DynamicBatcher:
         max_batch_tokens: int,
         max_wait_ms: float,
         max_concurrent_batches: int = 1,
+        overlap_partial_batches: bool = False,
         max_queue_items: int = 8192,
         retry_after_s: float = 1.0,
         observer: BatchObserver | None = None,
@@ -105,6 +116,8 @@ class DynamicBatcher:
         self._clock = clock
         self._queue = PendingQueue()
         self._slots = asyncio.Semaphore(max_concurrent_batches)
+        self._overlap_partial_batches = overlap_partial_batches
+        self._in_flight = 0
         self._wakeup = asyncio.Event()
         self._collector: asyncio.Task | None = None
         self._running: set[asyncio.Task] = set()
@@ -168,6 +181,7 @@ class DynamicBatcher:
             except BaseException:
                 self._slots.release()
                 raise
+            self._in_flight += 1
             task = asyncio.create_task(self._execute(batch))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
@@ -175,19 +189,27 @@ class DynamicBatcher:
     async def _next_batch(self) -> list[PendingItem]:
         while True:
             now = self._clock()
-            if self._queue.should_flush(now, self._limits):
+            if self._due(now):
                 batch = self._queue.take_batch(now, self._limits, self._on_drop)
                 if batch:
                     return batch
                 continue
             self._wakeup.clear()
             oldest = self._queue.oldest()
-            if oldest is None:
-                await self._wakeup.wait()
+            remaining = None if oldest is None else oldest.enqueued_at + self._limits.max_wait_s - now
+            if remaining is None or remaining <= 0:  # nothing queued, or a partial batch held back
+                await self._wakeup.wait()  # by enqueue, or by a batch finishing
                 continue
-            remaining = oldest.enqueued_at + self._limits.max_wait_s - now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), remaining)
+
+    def _due(self, now: float) -> bool:
+        """A batch may go now (a slot is already held): see the module docstring."""
+        if self._queue.is_full(self._limits):
+            return True
+        if not self._queue.waited(now, self._limits):
+            return False
+        return self._overlap_partial_batches or self._in_flight == 0
 
     def _on_drop(self, item: PendingItem, reason: str) -> None:
         self._observer.item_dropped(reason)
@@ -223,7 +245,9 @@ class DynamicBatcher:
             _fail_all(batch, BackendError(f"model {self.name!r} failed: {type(exc).__name__}: {exc}"))
         finally:
             self._observer.batch_finished(self._clock() - started, ok)
+            self._in_flight -= 1
             self._slots.release()
+            self._wakeup.set()  # a partial batch held back may go now
 
 
 def _fail(future: asyncio.Future, exc: BaseException) -> None:

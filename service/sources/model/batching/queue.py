@@ -79,10 +79,16 @@ class PendingQueue:
 
     def should_flush(self, now: float, limits: BatchLimits) -> bool:
         """A batch is due: enough items or tokens queued, or the oldest waited long enough."""
-        if self._count == 0:
-            return False
-        if self._count >= limits.max_batch_items or self._cost >= limits.max_batch_tokens:
-            return True
+        return self.is_full(limits) or self.waited(now, limits)
+
+    def is_full(self, limits: BatchLimits) -> bool:
+        """Enough items or tokens are queued for a whole batch."""
+        return self._count >= limits.max_batch_items or (
+            self._count > 0 and self._cost >= limits.max_batch_tokens
+        )
+
+    def waited(self, now: float, limits: BatchLimits) -> bool:
+        """The oldest queued item has waited ``max_wait_s``."""
         oldest = self.oldest()
         return oldest is not None and now - oldest.enqueued_at >= limits.max_wait_s
 
