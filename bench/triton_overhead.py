@@ -13,6 +13,21 @@ concurrency on both paths, measured side by side in one run:
   dynamic batcher; rows padded to one length so Triton can merge them) vs
   through the gateway (its dynamic batcher).
 
+The direct clients use a Triton model entry with Triton's dynamic batcher (they
+need it to merge single items); the gateway uses a second entry of the same
+weights without it, as ``rewardgate triton-repo`` writes by default (the
+gateway sends whole batches; ``--gateway-triton-batcher`` gives it the batcher
+entry instead). For each phase the CPU time of the gateway, of Triton (server
+and python-backend stubs) and of this load generator is read from /proc and
+reported per item, so a ratio below 1 can be traced to the process paying it.
+
+The phases run ``--rounds`` times, their order rotated each round (the machine
+drifts during a run); the table shows each figure's median over the rounds,
+and each ratio is the median of the per-round ratios, with their range.
+``--batching-variants`` adds single-item phases through the gateway batching
+variants of ``BATCHING_VARIANTS`` (one batch in flight; partial batches
+overlapping, the behaviour before session 8).
+
 Prints a table, then one JSON object (the last line) with the figures.
 """
 
@@ -30,6 +45,7 @@ from pathlib import Path
 
 import aiohttp
 import numpy as np
+import psutil
 import tritonclient.grpc.aio as triton
 import yaml
 
@@ -38,9 +54,11 @@ from service.items import ScoringItem
 from service.sources.model.runners.reward_model import RewardModelEncoder
 from tests.support.server import ServiceProcess
 from tests.support.tiny_models import build_reward_model
-from tests.support.triton import MODEL_NAME, start_triton
+from tests.support.triton import start_triton_models
 
 PROMPT = "Rate the answer."
+DIRECT_MODEL = "rm_triton_batcher"  # Triton's dynamic batcher in front: for direct clients
+GATEWAY_MODEL = "rm_gateway"  # no Triton batcher: the gateway's batches go straight to the instance
 
 
 def make_texts(count: int, min_words: int = 24, max_words: int = 24, seed: int = 0) -> list[str]:
@@ -70,8 +88,43 @@ def make_texts(count: int, min_words: int = 24, max_words: int = 24, seed: int =
     return [" ".join(words[(i + j) % len(words)] for j in range(n)) + f" {i}" for i, n in enumerate(lengths)]
 
 
-async def closed_loop(clients: int, duration_s: float, warmup_s: float, send) -> dict:
-    """``clients`` loops calling ``send(i) -> items``; items/s and latency after warm-up."""
+class CpuMeter:
+    """CPU seconds (user + system) spent by named processes between ``start()`` and ``stop()``.
+
+    ``trees`` are counted with all their descendants (Triton's python-backend
+    stubs are children of ``tritonserver``); ``alone`` without (this load
+    generator, whose children are the servers it measures).
+    """
+
+    def __init__(self, trees: dict[str, int], alone: dict[str, int]) -> None:
+        self._trees = {name: psutil.Process(pid) for name, pid in trees.items()}
+        self._alone = {name: psutil.Process(pid) for name, pid in alone.items()}
+        self._began: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
+
+    def _read(self) -> dict[str, float]:
+        def cpu(process: psutil.Process) -> float:
+            user, system = process.cpu_times()[:2]
+            return user + system
+
+        totals = {name: cpu(p) for name, p in self._alone.items()}
+        for name, root in self._trees.items():
+            totals[name] = sum(cpu(p) for p in (root, *root.children(recursive=True)))
+        return totals
+
+    def start(self) -> None:
+        self._began = self._read()
+
+    def stop(self) -> None:
+        now = self._read()
+        self.seconds = {name: now[name] - self._began[name] for name in now}
+
+
+async def run_closed_loop(
+    clients: int, duration_s: float, warmup_s: float, send, meter: CpuMeter | None = None
+) -> tuple[list[float], int]:
+    """``clients`` loops calling ``send(i) -> items``: (latencies, items) of the requests begun
+    after warm-up; ``meter`` (if given) is read over the same window."""
     latencies: list[float] = []
     items = 0
     start = time.perf_counter()
@@ -87,13 +140,30 @@ async def closed_loop(clients: int, duration_s: float, warmup_s: float, send) ->
                 items += done
             i += clients
 
-    await asyncio.gather(*(loop(c) for c in range(clients)))
+    async def read_meter() -> None:
+        await asyncio.sleep(warmup_s)
+        meter.start()
+        await asyncio.sleep(duration_s)
+        meter.stop()
+
+    await asyncio.gather(*(loop(c) for c in range(clients)), *([read_meter()] if meter else []))
     latencies.sort()
-    return {
+    return latencies, items
+
+
+async def closed_loop(clients: int, duration_s: float, warmup_s: float, send, meter=None) -> dict:
+    """items/s, p50 and p99 of :func:`run_closed_loop`; with ``meter``, CPU µs per item by process."""
+    latencies, items = await run_closed_loop(clients, duration_s, warmup_s, send, meter)
+    summary = {
         "items_per_s": round(items / duration_s, 1),
         "p50_ms": round(1000 * statistics.median(latencies), 2),
         "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2),
     }
+    if meter is not None:
+        summary["cpu_us_per_item"] = {
+            name: round(1e6 * s / max(items, 1), 1) for name, s in meter.seconds.items()
+        }
+    return summary
 
 
 def triton_inputs(rows: list[list[int]], width: int):
@@ -111,7 +181,7 @@ def triton_inputs(rows: list[list[int]], width: int):
 
 
 async def direct(
-    url: str, encoder: RewardModelEncoder, texts: list[str], per_request: int, clients: int, args
+    url: str, encoder: RewardModelEncoder, texts: list[str], per_request: int, clients: int, args, meter=None
 ) -> dict:
     """A client of Triton itself: it tokenises its items (off its event loop, with the
     same encoder as the gateway) and pads every request to the mix's longest row,
@@ -125,25 +195,32 @@ async def direct(
 
     async def send(i: int) -> int:
         work = await asyncio.to_thread(encoder.encode_many, requests[i % len(requests)])
-        result = await client.infer(MODEL_NAME, triton_inputs([w.payload for w in work], width))
+        result = await client.infer(DIRECT_MODEL, triton_inputs([w.payload for w in work], width))
         return result.as_numpy("rewards").shape[0]
 
     try:
-        return await closed_loop(clients, args.duration_s, args.warmup_s, send)
+        return await closed_loop(clients, args.duration_s, args.warmup_s, send, meter)
     finally:
         await client.close()
 
 
-async def gateway(url: str, texts: list[str], per_request: int, clients: int, args) -> dict:
-    bodies = [
+def gateway_bodies(texts: list[str], per_request: int, pipeline: str) -> list[bytes]:
+    """``/v1/score`` bodies of ``per_request`` items each, over ``texts``."""
+    return [
         json.dumps(
             {
-                "pipeline": "rm",
+                "pipeline": pipeline,
                 "items": [{"prompt": PROMPT, "response": t} for t in texts[i : i + per_request]],
             }
         ).encode()
         for i in range(0, len(texts) - per_request + 1, per_request)
     ]
+
+
+async def gateway(
+    url: str, texts: list[str], per_request: int, clients: int, args, meter=None, pipeline: str = "rm"
+) -> dict:
+    bodies = gateway_bodies(texts, per_request, pipeline)
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(url, connector=connector) as session:
 
@@ -155,38 +232,102 @@ async def gateway(url: str, texts: list[str], per_request: int, clients: int, ar
                 assert response.status == 200, body
                 return len(body["results"])
 
-        return await closed_loop(clients, args.duration_s, args.warmup_s, send)
+        return await closed_loop(clients, args.duration_s, args.warmup_s, send, meter)
 
 
-def start_gateway(model_dir: Path, triton_url: str, workdir: Path) -> ServiceProcess:
+#: Gateway batching for the variants (``--batching-variants``); "gateway" is the
+#: documented Triton setup (docs/triton.md).
+BATCHING_VARIANTS = {
+    "gateway": {"max_concurrent_batches": 2},
+    "one_batch_in_flight": {"max_concurrent_batches": 1},
+    "partial_batches_overlap": {"max_concurrent_batches": 2, "overlap_partial_batches": True},
+}
+
+
+def start_gateway(
+    model_dir: Path, triton_url: str, workdir: Path, pipelines: dict[str, dict]
+) -> ServiceProcess:
+    """A gateway (cache off) with one single-component pipeline per entry of ``pipelines``:
+    name -> ``{"triton_model": ..., **batching overrides}``."""
     config = workdir / "gateway.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "models": {
-                    "rm": {
-                        "kind": "reward_model",
-                        "backend": "triton",
-                        "path": str(model_dir),
-                        "triton_url": triton_url,
-                        "triton_model": MODEL_NAME,
-                        "batching": {"max_batch_items": 64, "max_wait_ms": 2, "max_concurrent_batches": 2},
-                    }
-                },
-                "pipelines": {"rm": {"components": {"r": {"model": "rm"}}}},
-            }
-        )
-    )
+    models = {}
+    for name, options in pipelines.items():
+        batching = {"max_batch_items": 64, "max_wait_ms": 2, "max_concurrent_batches": 2}
+        batching.update({k: v for k, v in options.items() if k != "triton_model"})
+        models[name] = {
+            "kind": "reward_model",
+            "backend": "triton",
+            "path": str(model_dir),
+            "triton_url": triton_url,
+            "triton_model": options["triton_model"],
+            "batching": batching,
+        }
+    pipelines_yaml = {name: {"components": {"r": {"model": name}}} for name in pipelines}
+    config.write_text(yaml.safe_dump({"models": models, "pipelines": pipelines_yaml}))
     env = {"REWARDGATE_CACHE_MAX_ENTRIES": "0", "REWARDGATE_LOG_LEVEL": "warning"}
     return ServiceProcess(config, env=env, log_path=workdir / "gateway.log").wait()
 
 
-async def measure_all(triton_url: str, gateway_url: str, texts, encoder, args) -> dict:
+def start_servers(model_dir: Path, workdir: Path, torch_threads: int):
+    """Triton serving the weights as DIRECT_MODEL (Triton's batcher on) and GATEWAY_MODEL
+    (off); returns the server."""
+    return start_triton_models(
+        model_dir,
+        workdir,
+        {
+            DIRECT_MODEL: {"torch_threads": torch_threads, "dynamic_batching": True},
+            GATEWAY_MODEL: {"torch_threads": torch_threads, "dynamic_batching": False},
+        },
+    )
+
+
+def phases(triton_url: str, gateway_url: str, texts, encoder, args) -> dict:
+    """Phase name -> ``run(meter)`` coroutine factory."""
+    batched, single = args.batch_clients, args.single_clients
+    phases = {
+        "batched_direct": lambda m: direct(triton_url, encoder, texts, 64, batched, args, m),
+        "batched_gateway": lambda m: gateway(gateway_url, texts, 64, batched, args, m, args.pipeline),
+        "single_direct": lambda m: direct(triton_url, encoder, texts, 1, single, args, m),
+        "single_gateway": lambda m: gateway(gateway_url, texts, 1, single, args, m, args.pipeline),
+    }
+    if args.batching_variants:
+        for variant in list(BATCHING_VARIANTS)[1:]:
+            phases[f"single_{variant}"] = lambda m, v=variant: gateway(
+                gateway_url, texts, 1, single, args, m, v
+            )
+    return phases
+
+
+async def measure_rounds(runs: dict, rounds: int, meter: CpuMeter) -> dict[str, list[dict]]:
+    """Every phase once per round, the order rotated each round (no phase always first)."""
+    results: dict[str, list[dict]] = {name: [] for name in runs}
+    names = list(runs)
+    for index in range(rounds):
+        for name in names[index % len(names) :] + names[: index % len(names)]:
+            results[name].append(await runs[name](meter))
+    return results
+
+
+def median_row(rows: list[dict]) -> dict:
+    """The median of each figure over the rounds."""
+    row = {key: statistics.median(r[key] for r in rows) for key in ("items_per_s", "p50_ms", "p99_ms")}
+    row["cpu_us_per_item"] = {
+        name: round(statistics.median(r["cpu_us_per_item"][name] for r in rows), 1)
+        for name in rows[0]["cpu_us_per_item"]
+    }
+    return row
+
+
+def ratios(results: dict[str, list[dict]], numerator: str, denominator: str) -> dict:
+    """Per-round items/s ratios: median, min and max."""
+    each = [
+        a["items_per_s"] / b["items_per_s"]
+        for a, b in zip(results[numerator], results[denominator], strict=True)
+    ]
     return {
-        "batched_direct": await direct(triton_url, encoder, texts, 64, args.batch_clients, args),
-        "batched_gateway": await gateway(gateway_url, texts, 64, args.batch_clients, args),
-        "single_direct": await direct(triton_url, encoder, texts, 1, args.single_clients, args),
-        "single_gateway": await gateway(gateway_url, texts, 1, args.single_clients, args),
+        "median": round(statistics.median(each), 3),
+        "min": round(min(each), 3),
+        "max": round(max(each), 3),
     }
 
 
@@ -198,10 +339,22 @@ def main() -> None:
     parser.add_argument("--single-clients", type=int, default=64)
     parser.add_argument("--duration-s", type=float, default=8.0)
     parser.add_argument("--warmup-s", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every phase, order rotated")
     parser.add_argument("--torch-threads", type=int, default=1, help="Triton model intra-op threads")
     parser.add_argument("--min-words", type=int, default=24, help="shortest response (words)")
     parser.add_argument("--max-words", type=int, default=24, help="longest response (words)")
+    parser.add_argument(
+        "--gateway-triton-batcher",
+        action="store_true",
+        help="send the gateway's batches to the entry with Triton's batcher (the pre-session-8 setup)",
+    )
+    parser.add_argument(
+        "--batching-variants",
+        action="store_true",
+        help="also measure single-item callers through the gateway batching variants of BATCHING_VARIANTS",
+    )
     args = parser.parse_args()
+    args.pipeline = "triton_batcher" if args.gateway_triton_batcher else "gateway"
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -209,11 +362,18 @@ def main() -> None:
         texts = make_texts(1024, args.min_words, args.max_words)
         encoder = RewardModelEncoder(model_dir)
         rows = [work.payload for work in encoder.encode_many([ScoringItem(PROMPT, t) for t in texts])]
-        server = start_triton(model_dir, workdir, torch_threads=args.torch_threads)
+        server = start_servers(model_dir, workdir, args.torch_threads)
         try:
-            service = start_gateway(model_dir, server.grpc_url, workdir)
+            pipelines = {name: {"triton_model": GATEWAY_MODEL, **b} for name, b in BATCHING_VARIANTS.items()}
+            pipelines["triton_batcher"] = {"triton_model": DIRECT_MODEL}
+            service = start_gateway(model_dir, server.grpc_url, workdir, pipelines)
             try:
-                results = asyncio.run(measure_all(server.grpc_url, service.url, texts, encoder, args))
+                meter = CpuMeter(
+                    trees={"gateway": service.process.pid, "triton": server.process.pid},
+                    alone={"load_generator": psutil.Process().pid},
+                )
+                runs = phases(server.grpc_url, service.url, texts, encoder, args)
+                results = asyncio.run(measure_rounds(runs, args.rounds, meter))
             finally:
                 service.stop()
         finally:
@@ -228,27 +388,33 @@ def main() -> None:
             "max_tokens_per_item": max(map(len, rows)),
         },
         "clients": {"batched": args.batch_clients, "single": args.single_clients},
-        **results,
-        "batched_gateway_vs_direct": round(
-            results["batched_gateway"]["items_per_s"] / results["batched_direct"]["items_per_s"], 3
-        ),
-        "single_gateway_vs_triton_batcher": round(
-            results["single_gateway"]["items_per_s"] / results["single_direct"]["items_per_s"], 3
-        ),
+        "rounds": args.rounds,
+        "gateway_triton_batcher": args.gateway_triton_batcher,
+        **{name: median_row(rows) for name, rows in results.items()},
+        "batched_gateway_vs_direct": ratios(results, "batched_gateway", "batched_direct"),
+        "single_gateway_vs_triton_batcher": ratios(results, "single_gateway", "single_direct"),
     }
-    print(f"{'path':<34} {'items/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
-    labels = {
-        "batched_direct": "64-item requests, direct Triton",
-        "batched_gateway": "64-item requests, via gateway",
-        "single_direct": "1-item requests, direct Triton",
-        "single_gateway": "1-item requests, via gateway",
-    }
-    for key, label in labels.items():
-        row = results[key]
-        print(f"{label:<34} {row['items_per_s']:>9.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}")
-    print(f"gateway/direct (batching clients) = {figures['batched_gateway_vs_direct']}")
-    print(f"gateway/Triton batcher (single-item clients) = {figures['single_gateway_vs_triton_batcher']}")
+    for name in results:
+        if name.startswith("single_") and name not in ("single_direct", "single_gateway"):
+            figures[f"{name}_vs_triton_batcher"] = ratios(results, name, "single_direct")
+    print_table({name: figures[name] for name in results})
+    for key, value in figures.items():
+        if key.endswith(("_vs_direct", "_vs_triton_batcher")):
+            print(f"{key} = {value['median']} (rounds: {value['min']}-{value['max']})")
     print(json.dumps(figures))
+
+
+def print_table(results: dict) -> None:
+    print(
+        f"{'phase (medians over rounds)':<34} {'items/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'CPU µs/item: gateway':>21} {'triton':>7} {'loadgen':>8}"
+    )
+    for name, row in results.items():
+        cpu = row["cpu_us_per_item"]
+        print(
+            f"{name:<34} {row['items_per_s']:>9.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}"
+            f" {cpu['gateway']:>21.0f} {cpu['triton']:>7.0f} {cpu['load_generator']:>8.0f}"
+        )
 
 
 if __name__ == "__main__":
