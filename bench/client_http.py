@@ -9,7 +9,11 @@ exported with ``git archive`` and run side by side: its service with its
 client, this tree's service with this tree's client, in alternating rounds.
 The last line is JSON.
 
-    python bench/client_http.py [--baseline REV] [--transport http|grpc] [--seconds 5] [--rounds 3]
+    python bench/client_http.py [--baseline REV] [--previous REV] [--transport http|grpc]
+                                [--seconds 5] [--rounds 3]
+
+Each caller also reports its own CPU time per call (``time.process_time``:
+every thread of the caller's process), the client's share of the round trip.
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ item = {"response": "answer 7", "reference": "answer 7"}
 with RewardClient(url) as client:
     for _ in range(50):
         client.score([item], "exact", cache=False)
-    done, stop = 0, time.perf_counter() + seconds
+    done, stop, cpu = 0, time.perf_counter() + seconds, time.process_time()
     while time.perf_counter() < stop:
         client.score([item], "exact", cache=False)
         done += 1
-print(done / seconds)
+    cpu = time.process_time() - cpu
+print(done / seconds, 1e6 * cpu / done)
 """
 
 
@@ -49,7 +54,8 @@ def start_service(tree: Path, transport: str) -> tuple[subprocess.Popen, str]:
     return process, url if transport == "http" else f"grpc://127.0.0.1:{grpc_port}"
 
 
-def caller_rate(tree: Path, url: str, seconds: float) -> float:
+def caller_rate(tree: Path, url: str, seconds: float) -> tuple[float, float]:
+    """Items/s of one single-item caller, and the caller's own CPU µs per call (all its threads)."""
     out = subprocess.run(
         [sys.executable, "-c", CALLER, url, str(seconds)],
         cwd=tree,
@@ -58,32 +64,45 @@ def caller_rate(tree: Path, url: str, seconds: float) -> float:
         text=True,
         check=True,
     )
-    return float(out.stdout.strip().splitlines()[-1])
+    rate, cpu_us = out.stdout.strip().splitlines()[-1].split()
+    return float(rate), float(cpu_us)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", default="c856480")
+    parser.add_argument("--previous", help="a second baseline revision, run side by side as well")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--transport", choices=["http", "grpc"], default="http")
     args = parser.parse_args()
-    baseline = export(args.baseline, Path(tempfile.mkdtemp(prefix="rg-baseline-")))
-    trees = {"baseline": baseline, "current": ROOT}
+    trees = {"baseline": export(args.baseline, Path(tempfile.mkdtemp(prefix="rg-baseline-")))}
+    if args.previous:
+        trees["previous"] = export(args.previous, Path(tempfile.mkdtemp(prefix="rg-previous-")))
+    trees["current"] = ROOT
     services = {name: start_service(tree, args.transport) for name, tree in trees.items()}
     rates: dict[str, list[float]] = {name: [] for name in trees}
+    cpu: dict[str, list[float]] = {name: [] for name in trees}
     try:
         for round_number in range(args.rounds):
             for name, tree in trees.items():
-                rate = caller_rate(tree, services[name][1], args.seconds)
+                rate, cpu_us = caller_rate(tree, services[name][1], args.seconds)
                 rates[name].append(rate)
-                print(f"round {round_number}: {name:8s} {rate:7.0f} items/s", flush=True)
+                cpu[name].append(cpu_us)
+                print(
+                    f"round {round_number}: {name:8s} {rate:7.0f} items/s, caller CPU {cpu_us:5.0f} µs/call",
+                    flush=True,
+                )
     finally:
         for process, _ in services.values():
             process.terminate()
             process.wait(30)
-    summary = {name: round(statistics.median(values), 1) for name, values in rates.items()}
+    summary: dict = {name: round(statistics.median(values), 1) for name, values in rates.items()}
+    summary["caller_cpu_us_per_call"] = {name: round(statistics.median(v), 1) for name, v in cpu.items()}
     summary["ratio"] = round(summary["current"] / summary["baseline"], 2)
+    if args.previous:
+        summary["ratio_to_previous"] = round(summary["current"] / summary["previous"], 2)
+        summary["previous_revision"] = args.previous
     summary["baseline_revision"] = args.baseline
     summary["transport"] = args.transport
     print(json.dumps(summary))

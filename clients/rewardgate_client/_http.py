@@ -65,11 +65,7 @@ class HttpTransport:
         return self._session
 
     async def _post(self, path: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        try:
-            content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-        except (TypeError, ValueError) as exc:  # as the gRPC transport: the caller's input, never sent
-            raise InvalidInput(f"the request is not plain JSON: {exc}") from None
-        return await self._request("POST", path, content, timeout_s)
+        return await self._request("POST", path, encode_body(body), timeout_s)
 
     async def _request(
         self, method: str, path: str, content: bytes | None, timeout_s: float
@@ -78,7 +74,7 @@ class HttpTransport:
             async with self._client().request(
                 method, self._url(path), data=content, timeout=aiohttp.ClientTimeout(total=timeout_s)
             ) as response:
-                return self._check(
+                return decode_reply(
                     response.status, response.headers.get("retry-after"), await response.read()
                 )
         except asyncio.TimeoutError as exc:  # noqa: UP041 - not the builtin before Python 3.11 (the client supports 3.10)
@@ -92,22 +88,33 @@ class HttpTransport:
             url = self._urls[path] = URL(self._base_url + path)
         return url
 
-    @staticmethod
-    def _check(status: int, retry_after_header: str | None, raw: bytes) -> dict[str, Any]:
-        if status == 200:
-            return json.loads(raw.decode())  # the server always sends UTF-8: no encoding detection
-        retry_after = _seconds(retry_after_header)
-        try:
-            error = json.loads(raw)["error"]
-        except (ValueError, KeyError, TypeError):
-            raise RewardgateError(
-                f"HTTP {status}: {raw[:200].decode('utf-8', 'replace')}",
-                retryable=status in (429, 502, 503, 504),
-                retry_after_s=retry_after,
-            ) from None
-        raise error_from(
-            error.get("type", "internal"), error.get("message", ""), error.get("retryable"), retry_after
-        )
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    """A request body as compact UTF-8 JSON; :class:`InvalidInput` when it is not plain JSON
+    (as the gRPC transport: the caller's input, never sent)."""
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"the request is not plain JSON: {exc}") from None
+
+
+def decode_reply(status: int, retry_after_header: str | None, raw: bytes) -> dict[str, Any]:
+    """The JSON body of a 200 reply; any other status raises its typed error (the server's
+    envelope, or a plain :class:`RewardgateError` for a body that is not one)."""
+    if status == 200:
+        return json.loads(raw.decode())  # the server always sends UTF-8: no encoding detection
+    retry_after = _seconds(retry_after_header)
+    try:
+        error = json.loads(raw)["error"]
+    except (ValueError, KeyError, TypeError):
+        raise RewardgateError(
+            f"HTTP {status}: {raw[:200].decode('utf-8', 'replace')}",
+            retryable=status in (429, 502, 503, 504),
+            retry_after_s=retry_after,
+        ) from None
+    raise error_from(
+        error.get("type", "internal"), error.get("message", ""), error.get("retryable"), retry_after
+    )
 
 
 def _seconds(header: str | None) -> float | None:

@@ -19,11 +19,21 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
-from rewardgate_client.errors import DeadlineExceeded, RewardgateError
-from rewardgate_client.retry import RetryBudget, RetryPolicy
+from rewardgate_client.errors import RewardgateError
+from rewardgate_client.retry import RetryBudget, RetryLoop, RetryPolicy
 from rewardgate_client.types import CompareResult, Item, Result, as_item_dict
 
 T = TypeVar("T")
+
+
+def transport_options(url: str, headers: dict[str, str] | None, api_key: str | None) -> dict[str, Any]:
+    """Keyword arguments of the transport for ``url``: the API key (argument, else
+    ``REWARDGATE_API_KEY``) as gRPC metadata or an ``Authorization`` header."""
+    api_key = api_key if api_key is not None else os.environ.get("REWARDGATE_API_KEY") or None
+    if url.startswith("grpc://"):
+        return {"api_key": api_key}
+    auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return {"headers": {**(headers or {}), **auth}}
 
 
 def make_transport(url: str, **kwargs):
@@ -58,13 +68,8 @@ class AsyncRewardClient:
         self.max_concurrency = max_concurrency
         self.retry = retry or RetryPolicy.from_env()
         self._budget = RetryBudget(self.retry)
-        api_key = api_key if api_key is not None else os.environ.get("REWARDGATE_API_KEY") or None
-        if url.startswith("grpc://"):
-            kwargs: dict[str, Any] = {"api_key": api_key}
-        else:
-            auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-            kwargs = {"headers": {**(headers or {}), **auth}}
-        self._transport = make_transport(url, **kwargs)
+        self._transport_options = transport_options(url, headers, api_key)
+        self._transport = make_transport(url, **self._transport_options)
 
     async def __aenter__(self) -> AsyncRewardClient:
         return self
@@ -91,9 +96,7 @@ class AsyncRewardClient:
         ``cache``, ``explain``, ``return_steps``, ``weights``). Item errors are
         in each result; call failures raise a :class:`RewardgateError`.
         """
-        dicts = [as_item_dict(item) for item in items]
-        for index, item in enumerate(dicts):
-            item.setdefault("id", str(index))
+        dicts = item_dicts(items)
         deadline = time.monotonic() + (timeout_s or self.timeout_s)
         chunks = [dicts[i : i + self.chunk_size] for i in range(0, len(dicts), self.chunk_size)]
         window = asyncio.Semaphore(self.max_concurrency)
@@ -101,9 +104,7 @@ class AsyncRewardClient:
         async def send(chunk: list[dict[str, Any]]) -> list[Result]:
             async with window:
                 reply = await self._with_retries(
-                    lambda left: self._transport.score(
-                        {"pipeline": pipeline, "items": chunk, "options": _with_deadline(options, left)}, left
-                    ),
+                    lambda left: self._transport.score(score_body(pipeline, chunk, options, left), left),
                     deadline,
                 )
                 return reply.results
@@ -236,22 +237,31 @@ class AsyncRewardClient:
                 feeder.result()  # re-raise a failing item source
 
     async def _with_retries(self, call: Callable[[float], Awaitable[T]], deadline: float) -> T:
-        self._budget.on_call()
-        retry_number = 0
+        retries = RetryLoop(self.retry, self._budget, deadline)
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise DeadlineExceeded("the call's deadline passed before an answer")
+            left = retries.time_left()
             try:
                 return await call(left)
             except RewardgateError as exc:
-                if not exc.retryable or retry_number + 1 >= self.retry.attempts:
+                wait = retries.wait_before_retry(exc)
+                if wait is None:
                     raise
-                wait = self.retry.backoff_s(retry_number, exc.retry_after_s)
-                if time.monotonic() + wait >= deadline or not self._budget.try_spend():
-                    raise
-                retry_number += 1
-                await asyncio.sleep(wait)
+            await asyncio.sleep(wait)
+
+
+def item_dicts(items: Iterable[Item | dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items as wire dicts, each with an id (its position, unless it has one)."""
+    dicts = [as_item_dict(item) for item in items]
+    for index, item in enumerate(dicts):
+        item.setdefault("id", str(index))
+    return dicts
+
+
+def score_body(
+    pipeline: str, items: list[dict[str, Any]], options: dict[str, Any], left_s: float
+) -> dict[str, Any]:
+    """A score request for ``items`` whose server deadline is at most ``left_s``."""
+    return {"pipeline": pipeline, "items": items, "options": _with_deadline(options, left_s)}
 
 
 def _with_deadline(options: dict[str, Any], left_s: float) -> dict[str, Any]:
@@ -300,12 +310,18 @@ class RewardClient:
     """Synchronous :class:`AsyncRewardClient`.
 
     Safe to call from plain code and from inside another running event loop
-    (e.g. a trainer's). Called from a thread with no running loop, a call runs
-    on that thread's own private loop (one per thread, created on first use):
-    no hand-off to another thread, which costs a single-item caller about as
-    much as the request itself. Called from inside a running loop, it runs on
-    the client's background thread, never on the caller's loop. Every loop's
-    client shares one retry budget.
+    (e.g. a trainer's). Called from a thread with no running loop:
+
+    * ``score`` over HTTP with at most ``chunk_size`` items (one request) is
+      sent on the calling thread over that thread's own blocking keep-alive
+      connection (:mod:`rewardgate_client._http_blocking`): no event loop, no
+      hand-off, which is what a one-sample-per-request caller waits for;
+    * every other call runs on that thread's own private loop (one per
+      thread, created on first use).
+
+    Called from inside a running loop, a call runs on the client's background
+    thread, never on the caller's loop. Every path follows the same retry
+    policy, deadline and error types, and shares one retry budget.
     """
 
     def __init__(self, url: str, **kwargs: Any) -> None:
@@ -315,14 +331,25 @@ class RewardClient:
         self._lock = threading.Lock()
         self._owned: list[tuple[asyncio.AbstractEventLoop, AsyncRewardClient]] = []
         self._budget: RetryBudget | None = None
+        self._blocking: list[Any] = []  # every thread's BlockingHttpTransport, closed by close()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="rewardgate-client", daemon=True)
         self._thread.start()
         self._async = asyncio.run_coroutine_threadsafe(self._build(), self._loop).result()
 
-    def score(self, items: Iterable[Item | dict[str, Any]], pipeline: str, **kwargs: Any) -> list[Result]:
+    def score(
+        self,
+        items: Iterable[Item | dict[str, Any]],
+        pipeline: str,
+        *,
+        timeout_s: float | None = None,
+        **options: Any,
+    ) -> list[Result]:
+        """As :meth:`AsyncRewardClient.score`."""
         items = list(items)
-        return self._run(lambda client: client.score(items, pipeline, **kwargs))
+        if len(items) <= self._async.chunk_size and self.url.startswith("http") and not _loop_running():
+            return self._score_blocking(items, pipeline, timeout_s, options)
+        return self._run(lambda client: client.score(items, pipeline, timeout_s=timeout_s, **options))
 
     def compare(self, pairs: Iterable[dict[str, Any]], pipeline: str, **kwargs: Any) -> list[CompareResult]:
         pairs = list(pairs)
@@ -334,6 +361,9 @@ class RewardClient:
     def close(self) -> None:
         with self._lock:
             owned, self._owned = self._owned, []
+            blocking, self._blocking = self._blocking, []
+        for transport in blocking:
+            transport.close()
         for loop, client in owned:
             loop.run_until_complete(client.aclose())
             loop.close()
@@ -356,6 +386,37 @@ class RewardClient:
             return loop.run_until_complete(call(client))
         return asyncio.run_coroutine_threadsafe(call(self._async), self._loop).result()
 
+    def _score_blocking(
+        self, items: list[Any], pipeline: str, timeout_s: float | None, options: dict[str, Any]
+    ) -> list[Result]:
+        """One score request from this thread, blocking; retries as the async client does."""
+        dicts = item_dicts(items)
+        transport = self._thread_transport()
+        retries = RetryLoop(
+            self._async.retry, self._budget, time.monotonic() + (timeout_s or self._async.timeout_s)
+        )
+        while True:
+            left = retries.time_left()
+            try:
+                return transport.score(score_body(pipeline, dicts, options, left), left).results
+            except RewardgateError as exc:
+                wait = retries.wait_before_retry(exc)
+                if wait is None:
+                    raise
+            time.sleep(wait)
+
+    def _thread_transport(self):
+        transport = getattr(self._local, "blocking", None)
+        if transport is None:
+            from rewardgate_client._http_blocking import BlockingHttpTransport
+
+            transport = self._local.blocking = BlockingHttpTransport(
+                self.url, **self._async._transport_options
+            )
+            with self._lock:
+                self._blocking.append(transport)
+        return transport
+
     def _thread_client(self) -> tuple[asyncio.AbstractEventLoop, AsyncRewardClient]:
         pair = getattr(self._local, "pair", None)
         if pair is None:
@@ -372,6 +433,14 @@ class RewardClient:
             self._budget = client._budget
         client._budget = self._budget  # one retry budget for every loop of this client
         return client
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 __all__ = ["AsyncRewardClient", "RewardClient"]

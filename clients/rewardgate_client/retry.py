@@ -28,6 +28,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from rewardgate_client.errors import DeadlineExceeded
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -74,5 +76,45 @@ class RetryBudget:
         return False
 
 
-def remaining(deadline: float) -> float:
-    return deadline - time.monotonic()
+class RetryLoop:
+    """One call's attempts under a policy, a shared budget and a deadline.
+
+    The async and the blocking drivers step it the same way::
+
+        retries = RetryLoop(policy, budget, deadline)
+        while True:
+            left = retries.time_left()          # raises DeadlineExceeded when none is left
+            try:
+                return call(left)
+            except RewardgateError as exc:
+                wait = retries.wait_before_retry(exc)
+                if wait is None:
+                    raise
+            sleep(wait)
+    """
+
+    def __init__(self, policy: RetryPolicy, budget: RetryBudget, deadline: float) -> None:
+        self.policy = policy
+        self.budget = budget
+        self.deadline = deadline
+        self.retries = 0
+        budget.on_call()
+
+    def time_left(self) -> float:
+        """Seconds to the deadline; raises :class:`DeadlineExceeded` when it has passed."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded("the call's deadline passed before an answer")
+        return left
+
+    def wait_before_retry(self, error: Exception) -> float | None:
+        """Seconds to wait before the next attempt after ``error``, or None when ``error``
+        must be raised: not retryable, attempts used up, a wait past the deadline, or no
+        retry budget left."""
+        if not getattr(error, "retryable", False) or self.retries + 1 >= self.policy.attempts:
+            return None
+        wait = self.policy.backoff_s(self.retries, getattr(error, "retry_after_s", None))
+        if time.monotonic() + wait >= self.deadline or not self.budget.try_spend():
+            return None
+        self.retries += 1
+        return wait

@@ -1,5 +1,6 @@
 """The client's retry discipline against a scripted service on a real socket."""
 
+import asyncio
 import time
 
 import pytest
@@ -10,6 +11,7 @@ from rewardgate_client import (
     InvalidInput,
     Overloaded,
     RetryPolicy,
+    RewardClient,
 )
 
 from tests.support.scripted_service import ScriptedScoreService
@@ -25,14 +27,33 @@ def scripted():
     service.stop()
 
 
-async def score(url, policy=None, **kwargs):
+async def score_async(url, policy=None, **kwargs):
     async with AsyncRewardClient(
         url, retry=policy or RetryPolicy(initial_backoff_s=0.01), **kwargs
     ) as client:
         return await client.score(ITEM, pipeline="p")
 
 
-async def test_429_is_retried_no_sooner_than_retry_after(scripted):
+async def score_blocking(url, policy=None, **kwargs):
+    """The sync client from a plain thread (no running loop): over HTTP, its blocking path."""
+
+    def call():
+        with RewardClient(url, retry=policy or RetryPolicy(initial_backoff_s=0.01), **kwargs) as client:
+            try:
+                return client.score(ITEM, pipeline="p")
+            finally:
+                assert bool(client._blocking) == url.startswith("http")  # the path under test was taken
+
+    return await asyncio.to_thread(call)
+
+
+@pytest.fixture(params=[score_async, score_blocking], ids=["async", "sync-blocking"])
+def score(request):
+    """One call through each client path; both follow one retry discipline."""
+    return request.param
+
+
+async def test_429_is_retried_no_sooner_than_retry_after(scripted, score):
     scripted.play(("status", 429, 0.4))
     (result,) = await score(scripted.url)
     assert result.reward == 1.0
@@ -40,27 +61,27 @@ async def test_429_is_retried_no_sooner_than_retry_after(scripted):
     assert second - first >= 0.4
 
 
-async def test_503_and_connection_resets_are_retried(scripted):
+async def test_503_and_connection_resets_are_retried(scripted, score):
     scripted.play(("status", 503, None), ("reset",), ("status", 503, None))
     (result,) = await score(scripted.url)
     assert result.reward == 1.0 and len(scripted.arrivals) == 4
 
 
-async def test_4xx_is_not_retried(scripted):
+async def test_4xx_is_not_retried(scripted, score):
     scripted.play(("status", 422, None))
     with pytest.raises(InvalidInput):
         await score(scripted.url)
     assert len(scripted.arrivals) == 1
 
 
-async def test_attempts_are_capped(scripted):
+async def test_attempts_are_capped(scripted, score):
     scripted.play(*[("status", 429, None)] * 10)
     with pytest.raises(Overloaded):
         await score(scripted.url, RetryPolicy(attempts=3, initial_backoff_s=0.01))
     assert len(scripted.arrivals) == 3
 
 
-async def test_a_retry_after_beyond_the_deadline_is_not_waited_for(scripted):
+async def test_a_retry_after_beyond_the_deadline_is_not_waited_for(scripted, score):
     scripted.play(("status", 429, 30))
     started = time.monotonic()
     with pytest.raises(Overloaded):
@@ -68,7 +89,7 @@ async def test_a_retry_after_beyond_the_deadline_is_not_waited_for(scripted):
     assert time.monotonic() - started < 2 and len(scripted.arrivals) == 1
 
 
-async def test_the_call_deadline_is_respected_and_sent_to_the_server(scripted):
+async def test_the_call_deadline_is_respected_and_sent_to_the_server(scripted, score):
     scripted.play(("sleep", 5))
     started = time.monotonic()
     with pytest.raises(DeadlineExceeded):
@@ -87,7 +108,7 @@ async def test_retry_budget_stops_a_retry_storm(scripted):
 
 
 @pytest.mark.parametrize("scheme", ["http", "grpc"])
-async def test_unreachable_service_is_connection_failed_after_retrying_within_the_deadline(scheme):
+async def test_unreachable_service_is_connection_failed_after_retrying_within_the_deadline(scheme, score):
     url = f"{scheme}://127.0.0.1:{free_port()}"
     with pytest.raises((ConnectionFailed, DeadlineExceeded)):
         await score(url, timeout_s=1.0)

@@ -1,0 +1,150 @@
+"""The sync client's blocking HTTP path against a raw HTTP/1.1 server on a real socket.
+
+The server is written against the socket on purpose: it can close a kept-alive
+connection after a reply without saying so, or cut a reply short, which a
+framework server does not do on request.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import socket
+import threading
+
+import pytest
+from rewardgate_client import ConnectionFailed, RetryPolicy, RewardClient
+
+from tests.support.server import free_port
+
+REPLY = {
+    "pipeline": "p",
+    "pipeline_hash": "sha256:raw",
+    "results": [{"id": "0", "reward": 1.0, "status": "ok", "components": {}, "errors": {}, "cached": []}],
+    "usage": {"items": 1, "cache_hits": 0, "model_tokens": 0, "judge_tokens": 0},
+    "versions": {},
+}
+
+
+class RawServer:
+    """Answers every ``POST`` with :data:`REPLY` (keep-alive framing). ``after_reply``:
+    ``"keep"`` serves the next request on the same connection, ``"close"`` closes it
+    silently; ``truncate`` replies (the first ones) stop halfway and close."""
+
+    def __init__(self, after_reply: str = "keep", truncate: int = 0) -> None:
+        self.after_reply = after_reply
+        self.truncate = truncate
+        self.connections = 0
+        self.requests: list[dict] = []
+        self.closed = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", free_port()))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as reader:
+            while (request := _read_request(reader)) is not None:
+                self.requests.append(request)
+                body = json.dumps(REPLY).encode()
+                head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+                head += "\r\n"
+                if self.truncate > 0:
+                    self.truncate -= 1
+                    conn.sendall(head.encode() + body[: len(body) // 2])
+                    break
+                conn.sendall(head.encode() + body)
+                if self.after_reply == "close":
+                    break
+        self.closed.set()
+
+    def stop(self) -> None:
+        self._listener.close()
+
+
+def _read_request(reader) -> dict | None:
+    length = None
+    line = reader.readline()
+    if not line:
+        return None
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    return json.loads(reader.read(length))
+
+
+@pytest.fixture
+def raw_server(request):
+    server = RawServer(**getattr(request, "param", {}))
+    yield server
+    server.stop()
+
+
+def test_one_kept_alive_connection_carries_a_threads_calls(raw_server):
+    with RewardClient(raw_server.url) as client:
+        for _ in range(5):
+            (result,) = client.score([{"response": "x"}], "p")
+            assert result.reward == 1.0
+    assert raw_server.connections == 1 and len(raw_server.requests) == 5
+    assert raw_server.requests[0]["options"]["deadline_ms"] <= 60_000  # the deadline travels
+
+
+@pytest.mark.parametrize("raw_server", [{"after_reply": "close"}], indirect=True)
+def test_a_connection_the_server_closed_while_idle_is_not_reused(raw_server):
+    # One attempt only: reusing the dead connection would fail the call.
+    with RewardClient(raw_server.url, retry=RetryPolicy(attempts=1)) as client:
+        for _ in range(3):
+            raw_server.closed.clear()
+            (result,) = client.score([{"response": "x"}], "p")
+            assert result.reward == 1.0
+            assert raw_server.closed.wait(5)
+    assert raw_server.connections == 3 and len(raw_server.requests) == 3
+
+
+@pytest.mark.parametrize("raw_server", [{"truncate": 1}], indirect=True)
+def test_a_reply_cut_short_is_connection_failed_and_retried(raw_server):
+    client = RewardClient(raw_server.url, retry=RetryPolicy(attempts=1))
+    with client, pytest.raises(ConnectionFailed, match="before a whole reply"):
+        client.score([{"response": "x"}], "p")
+    raw_server.truncate = 1
+    with RewardClient(raw_server.url, retry=RetryPolicy(initial_backoff_s=0.01)) as client:
+        (result,) = client.score([{"response": "x"}], "p")
+    assert result.reward == 1.0 and len(raw_server.requests) == 3
+
+
+def test_each_thread_has_its_own_connection(raw_server):
+    with RewardClient(raw_server.url) as client:
+
+        def calls():
+            for _ in range(3):
+                client.score([{"response": "x"}], "p")
+
+        threads = [threading.Thread(target=calls) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert len(client._blocking) == 4
+    assert raw_server.connections == 4 and len(raw_server.requests) == 12
+
+
+def test_a_forked_child_opens_its_own_connection(raw_server):
+    context = multiprocessing.get_context("fork")
+    with RewardClient(raw_server.url) as client:
+        client.score([{"response": "x"}], "p")
+        child = context.Process(target=client.score, args=([{"response": "y"}], "p"))
+        child.start()
+        child.join(30)
+        assert child.exitcode == 0
+        (result,) = client.score([{"response": "z"}], "p")  # the parent's connection is intact
+    assert result.reward == 1.0
+    assert raw_server.connections == 2 and len(raw_server.requests) == 3
