@@ -217,22 +217,39 @@ def gateway_bodies(texts: list[str], per_request: int, pipeline: str) -> list[by
     ]
 
 
+def gateway_sender(session: aiohttp.ClientSession, bodies: list[bytes]):
+    """``send(i)`` for :func:`run_closed_loop`: POST body ``i`` (cycling) to ``/v1/score``;
+    the number of results."""
+
+    async def send(i: int) -> int:
+        async with session.post(
+            "/v1/score", data=bodies[i % len(bodies)], headers={"content-type": "application/json"}
+        ) as response:
+            body = await response.json()
+            assert response.status == 200, body
+            return len(body["results"])
+
+    return send
+
+
 async def gateway(
     url: str, texts: list[str], per_request: int, clients: int, args, meter=None, pipeline: str = "rm"
 ) -> dict:
     bodies = gateway_bodies(texts, per_request, pipeline)
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(url, connector=connector) as session:
-
-        async def send(i: int) -> int:
-            async with session.post(
-                "/v1/score", data=bodies[i % len(bodies)], headers={"content-type": "application/json"}
-            ) as response:
-                body = await response.json()
-                assert response.status == 200, body
-                return len(body["results"])
-
+    async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=clients)) as session:
+        send = gateway_sender(session, bodies)
         return await closed_loop(clients, args.duration_s, args.warmup_s, send, meter)
+
+
+def add_run_arguments(
+    parser: argparse.ArgumentParser, *, hidden_size: int, layers: int, warmup_s: float
+) -> None:
+    """The model size, phase timing and Triton threads, shared by the Triton benches."""
+    parser.add_argument("--hidden-size", type=int, default=hidden_size)
+    parser.add_argument("--layers", type=int, default=layers)
+    parser.add_argument("--duration-s", type=float, default=8.0)
+    parser.add_argument("--warmup-s", type=float, default=warmup_s)
+    parser.add_argument("--torch-threads", type=int, default=1, help="Triton model intra-op threads")
 
 
 #: Gateway batching for the variants (``--batching-variants``); "gateway" is the
@@ -333,14 +350,10 @@ def ratios(results: dict[str, list[dict]], numerator: str, denominator: str) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hidden-size", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=4)
+    add_run_arguments(parser, hidden_size=256, layers=4, warmup_s=2.0)
     parser.add_argument("--batch-clients", type=int, default=4)
     parser.add_argument("--single-clients", type=int, default=64)
-    parser.add_argument("--duration-s", type=float, default=8.0)
-    parser.add_argument("--warmup-s", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every phase, order rotated")
-    parser.add_argument("--torch-threads", type=int, default=1, help="Triton model intra-op threads")
     parser.add_argument("--min-words", type=int, default=24, help="shortest response (words)")
     parser.add_argument("--max-words", type=int, default=24, help="longest response (words)")
     parser.add_argument(

@@ -28,7 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.triton_overhead import (
     DIRECT_MODEL,
     GATEWAY_MODEL,
+    add_run_arguments,
     gateway_bodies,
+    gateway_sender,
     make_texts,
     run_closed_loop,
     start_gateway,
@@ -43,15 +45,7 @@ async def one_phase(url: str, pipeline: str, texts: list[str], args) -> list[flo
     """Latencies (s) of ``args.clients`` closed-loop clients of 64-item requests to ``pipeline``."""
     bodies = gateway_bodies(texts, 64, pipeline)
     async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=args.clients)) as session:
-
-        async def send(i: int) -> int:
-            async with session.post(
-                "/v1/score", data=bodies[i % len(bodies)], headers={"content-type": "application/json"}
-            ) as response:
-                body = await response.json()
-                assert response.status == 200, body
-                return len(body["results"])
-
+        send = gateway_sender(session, bodies)
         latencies, _ = await run_closed_loop(args.clients, args.duration_s, args.warmup_s, send)
     return latencies
 
@@ -80,14 +74,10 @@ def summarise(phases: list[list[float]], stall_s: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hidden-size", type=int, default=64)
-    parser.add_argument("--layers", type=int, default=2)
+    add_run_arguments(parser, hidden_size=64, layers=2, warmup_s=1.0)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--duration-s", type=float, default=8.0)
-    parser.add_argument("--warmup-s", type=float, default=1.0)
     parser.add_argument("--stall-ms", type=float, default=300.0)
-    parser.add_argument("--torch-threads", type=int, default=1, help="Triton model intra-op threads")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
