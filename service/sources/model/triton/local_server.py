@@ -28,9 +28,20 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now (tests and local servers bind it next)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports free on 127.0.0.1 right now: all are held until all are
+    chosen, so the kernel cannot hand out one twice (Triton refuses equal ports)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def pytriton_dir() -> Path:
@@ -54,7 +65,7 @@ class LocalTritonServer:
 
     def __init__(self, repository: Path, *, log_path: Path | None = None) -> None:
         self.repository = Path(repository)
-        self.http_port, self.grpc_port, self.metrics_port = free_port(), free_port(), free_port()
+        self.http_port, self.grpc_port, self.metrics_port = free_ports(3)
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
         self._backends = Path(tempfile.mkdtemp(prefix="triton-backends-"))
