@@ -276,12 +276,18 @@ _END = object()
 
 
 async def _pump(items, ready: asyncio.Queue) -> None:
-    """Put every item of ``items`` (sync or async iterable) on ``ready``, then :data:`_END`."""
+    """Put every item of ``items`` (sync or async iterable) on ``ready`` (unbounded), then
+    :data:`_END`. Per item no more than the source's own step: a stream's items pass here one by
+    one, so a burst costs what its items cost."""
     try:
-        async for item in _aiter(items):
-            await ready.put(item)
+        if hasattr(items, "__aiter__"):
+            async for item in items:
+                ready.put_nowait(item)
+        else:
+            for item in items:
+                ready.put_nowait(item)
     finally:
-        await ready.put(_END)
+        ready.put_nowait(_END)
 
 
 async def _bursts(ready: asyncio.Queue, size: int):

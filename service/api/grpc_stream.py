@@ -159,8 +159,15 @@ class StreamSession:
 
 def _by_pipeline_and_options(batch: list[_Pending]) -> list[list[_Pending]]:
     groups: dict[tuple[str, bytes], list[_Pending]] = {}
+    keys: dict[int, tuple[str, bytes]] = {}  # per request message: a burst's items share one
     for pending in batch:
-        key = (pending.request.pipeline, pending.request.options.SerializeToString(deterministic=True))
+        key = keys.get(id(pending.request))
+        if key is None:
+            request = pending.request
+            key = keys[id(request)] = (
+                request.pipeline,
+                request.options.SerializeToString(deterministic=True),
+            )
         groups.setdefault(key, []).append(pending)
     return list(groups.values())
 
