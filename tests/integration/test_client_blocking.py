@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import socket
+import ssl
 import threading
 
 import pytest
+import trustme
 from rewardgate_client import ConnectionFailed, RetryPolicy, RewardClient
 
 from tests.support.server import free_port
@@ -29,11 +31,15 @@ REPLY = {
 class RawServer:
     """Answers every ``POST`` with :data:`REPLY` (keep-alive framing). ``after_reply``:
     ``"keep"`` serves the next request on the same connection, ``"close"`` closes it
-    silently; ``truncate`` replies (the first ones) stop halfway and close."""
+    silently; ``truncate`` replies (the first ones) stop halfway and close; ``tls``
+    serves HTTPS with that context."""
 
-    def __init__(self, after_reply: str = "keep", truncate: int = 0) -> None:
+    def __init__(
+        self, after_reply: str = "keep", truncate: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.after_reply = after_reply
         self.truncate = truncate
+        self.tls = tls
         self.connections = 0
         self.requests: list[dict] = []
         self.closed = threading.Event()
@@ -51,6 +57,12 @@ class RawServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except OSError:  # the client refused the certificate
+                conn.close()
+                return
         with conn, conn.makefile("rb") as reader:
             while (request := _read_request(reader)) is not None:
                 self.requests.append(request)
@@ -148,3 +160,25 @@ def test_a_forked_child_opens_its_own_connection(raw_server):
         (result,) = client.score([{"response": "z"}], "p")  # the parent's connection is intact
     assert result.reward == 1.0
     assert raw_server.connections == 2 and len(raw_server.requests) == 3
+
+
+def test_https_takes_the_blocking_path_and_checks_the_certificate(monkeypatch, tmp_path):
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    server = RawServer(tls=context)
+    url = server.url.replace("http://", "https://")
+    try:
+        untrusted = RewardClient(url, retry=RetryPolicy(attempts=1))
+        with untrusted, pytest.raises(ConnectionFailed, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusted.score([{"response": "x"}], "p")
+        authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))  # OpenSSL's default trust store
+        with RewardClient(url) as client:
+            for _ in range(2):
+                (result,) = client.score([{"response": "x"}], "p")
+                assert result.reward == 1.0
+            assert client._blocking
+        assert len(server.requests) == 2 and server.connections == 2  # one refused, one kept alive
+    finally:
+        server.stop()
