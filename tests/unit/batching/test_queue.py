@@ -73,16 +73,16 @@ def test_oldest_item_anchors_the_batch_so_nothing_starves(loop):
 
 def test_flush_conditions(loop):
     queue = PendingQueue()
-    assert not queue.should_flush(0, LIMITS)
+    assert not queue.is_full(LIMITS) and not queue.waited(0, LIMITS)
     queue.push(make(loop, 10, enqueued_at=0))
-    assert not queue.should_flush(0.001, LIMITS)
-    assert queue.should_flush(0.02, LIMITS)  # waited max_wait
+    assert not queue.is_full(LIMITS) and not queue.waited(0.001, LIMITS)
+    assert queue.waited(0.02, LIMITS)  # waited max_wait
     for _ in range(7):
         queue.push(make(loop, 10, enqueued_at=0))
-    assert queue.should_flush(0.0, LIMITS)  # max items reached
+    assert queue.is_full(LIMITS)  # max items reached
     tokens = PendingQueue()
     tokens.push(make(loop, 1000, enqueued_at=0))
-    assert tokens.should_flush(0.0, LIMITS)  # token budget reached
+    assert tokens.is_full(LIMITS)  # token budget reached
 
 
 def test_cancelled_and_expired_items_are_dropped_not_batched(loop):

@@ -77,15 +77,10 @@ class PendingQueue:
         heads = [bucket[0] for bucket in self._buckets.values() if bucket]
         return min(heads, key=lambda item: item.enqueued_at, default=None)
 
-    def should_flush(self, now: float, limits: BatchLimits) -> bool:
-        """A batch is due: enough items or tokens queued, or the oldest waited long enough."""
-        return self.is_full(limits) or self.waited(now, limits)
-
     def is_full(self, limits: BatchLimits) -> bool:
-        """Enough items or tokens are queued for a whole batch."""
-        return self._count >= limits.max_batch_items or (
-            self._count > 0 and self._cost >= limits.max_batch_tokens
-        )
+        """Enough items or tokens are queued for a whole batch (limits are positive, so an
+        empty queue never is)."""
+        return self._count >= limits.max_batch_items or self._cost >= limits.max_batch_tokens
 
     def waited(self, now: float, limits: BatchLimits) -> bool:
         """The oldest queued item has waited ``max_wait_s``."""
