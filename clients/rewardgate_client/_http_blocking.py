@@ -77,7 +77,7 @@ class BlockingHttpTransport:
                 sock.settimeout(max(deadline - time.monotonic(), 0.001))
                 data = sock.recv(_READ_SIZE)
                 if not data:
-                    raise ConnectionFailed("the server closed the connection before a whole reply")
+                    raise ConnectionResetError("the server closed the connection before a whole reply")
                 parser.feed_data(data)
         except TimeoutError as exc:
             self.close()
@@ -85,9 +85,6 @@ class BlockingHttpTransport:
         except (OSError, httptools.HttpParserError) as exc:
             self.close()
             raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
-        except ConnectionFailed:
-            self.close()
-            raise
         if not reply.keep_alive:
             self.close()
         return decode_reply(reply.status, reply.retry_after, b"".join(reply.body))

@@ -338,6 +338,7 @@ class RewardClient:
         self._owned: list[tuple[asyncio.AbstractEventLoop, AsyncRewardClient]] = []
         self._budget: RetryBudget | None = None
         self._blocking: list[Any] = []  # every thread's BlockingHttpTransport, closed by close()
+        self._over_http = url.startswith(("http://", "https://"))
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="rewardgate-client", daemon=True)
         self._thread.start()
@@ -353,7 +354,7 @@ class RewardClient:
     ) -> list[Result]:
         """As :meth:`AsyncRewardClient.score`."""
         items = list(items)
-        if len(items) <= self._async.chunk_size and self.url.startswith("http") and not _loop_running():
+        if self._over_http and len(items) <= self._async.chunk_size and not _loop_running():
             return self._score_blocking(items, pipeline, timeout_s, options)
         return self._run(lambda client: client.score(items, pipeline, timeout_s=timeout_s, **options))
 

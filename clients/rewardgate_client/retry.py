@@ -28,7 +28,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rewardgate_client.errors import DeadlineExceeded
+from rewardgate_client.errors import DeadlineExceeded, RewardgateError
 
 
 @dataclass(frozen=True)
@@ -107,13 +107,13 @@ class RetryLoop:
             raise DeadlineExceeded("the call's deadline passed before an answer")
         return left
 
-    def wait_before_retry(self, error: Exception) -> float | None:
+    def wait_before_retry(self, error: RewardgateError) -> float | None:
         """Seconds to wait before the next attempt after ``error``, or None when ``error``
         must be raised: not retryable, attempts used up, a wait past the deadline, or no
         retry budget left."""
-        if not getattr(error, "retryable", False) or self.retries + 1 >= self.policy.attempts:
+        if not error.retryable or self.retries + 1 >= self.policy.attempts:
             return None
-        wait = self.policy.backoff_s(self.retries, getattr(error, "retry_after_s", None))
+        wait = self.policy.backoff_s(self.retries, error.retry_after_s)
         if time.monotonic() + wait >= self.deadline or not self.budget.try_spend():
             return None
         self.retries += 1

@@ -32,14 +32,19 @@ class RawServer:
     """Answers every ``POST`` with :data:`REPLY` (keep-alive framing). ``after_reply``:
     ``"keep"`` serves the next request on the same connection, ``"close"`` closes it
     silently; ``truncate`` replies (the first ones) stop halfway and close; ``tls``
-    serves HTTPS with that context."""
+    serves HTTPS with that context; ``raw_reply`` is sent as it is instead of a reply."""
 
     def __init__(
-        self, after_reply: str = "keep", truncate: int = 0, tls: ssl.SSLContext | None = None
+        self,
+        after_reply: str = "keep",
+        truncate: int = 0,
+        tls: ssl.SSLContext | None = None,
+        raw_reply: bytes | None = None,
     ) -> None:
         self.after_reply = after_reply
         self.truncate = truncate
         self.tls = tls
+        self.raw_reply = raw_reply
         self.connections = 0
         self.requests: list[dict] = []
         self.closed = threading.Event()
@@ -66,6 +71,9 @@ class RawServer:
         with conn, conn.makefile("rb") as reader:
             while (request := _read_request(reader)) is not None:
                 self.requests.append(request)
+                if self.raw_reply is not None:
+                    conn.sendall(self.raw_reply)
+                    break
                 body = json.dumps(REPLY).encode()
                 head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
                 head += "\r\n"
@@ -131,6 +139,15 @@ def test_a_reply_cut_short_is_connection_failed_and_retried(raw_server):
     with RewardClient(raw_server.url, retry=RetryPolicy(initial_backoff_s=0.01)) as client:
         (result,) = client.score([{"response": "x"}], "p")
     assert result.reward == 1.0 and len(raw_server.requests) == 3
+
+
+@pytest.mark.parametrize("raw_server", [{"raw_reply": b"SPDY/9 what\r\n\r\n"}], indirect=True)
+def test_a_reply_that_is_not_http_is_connection_failed(raw_server):
+    with RewardClient(raw_server.url, retry=RetryPolicy(attempts=1)) as client:
+        with pytest.raises(ConnectionFailed, match="HttpParserError"):
+            client.score([{"response": "x"}], "p")
+        (transport,) = client._blocking
+        assert transport._socket is None  # closed, never reused
 
 
 def test_each_thread_has_its_own_connection(raw_server):
