@@ -48,9 +48,9 @@ def start_tree_service(tree: Path) -> tuple[subprocess.Popen, str, int]:
     HTTP base URL and its gRPC port."""
     import sys
 
-    from tests.support.server import free_port
+    from tests.support.server import free_ports
 
-    port, grpc_port = free_port(), free_port()
+    port, grpc_port = free_ports(2)
     url = f"http://127.0.0.1:{port}"
     process = start_answering(
         [sys.executable, "-m", "service", "serve", "--port", str(port)],

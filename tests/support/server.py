@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.sources.model.triton.local_server import free_port
+# free_port is re-exported: the other test servers import it from here.
+from service.sources.model.triton.local_server import free_port as free_port
+from service.sources.model.triton.local_server import free_ports
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,10 +35,11 @@ class ServiceProcess:
         port: int | None = None,
         grpc_port: int | None = None,
     ):
-        self.port = port or free_port()
+        free_http, free_grpc = free_ports(2)  # distinct: the service needs both
+        self.port = port or free_http
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self.grpc_port = grpc_port or free_port()
+        self.grpc_port = grpc_port or free_grpc
         self.grpc_target = f"127.0.0.1:{self.grpc_port}"
         full_env = {
             **os.environ,
