@@ -41,6 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._processes import export, start_answering, start_tree_service  # noqa: E402
+from bench._rounds import rotated  # noqa: E402
 from service.settings import default_pipeline_file  # noqa: E402
 from tests.support.server import ServiceProcess, free_port  # noqa: E402
 
@@ -122,10 +123,9 @@ def run_rounds(sides, cached_servers, args, workdir: Path) -> dict[str, dict[str
     for _, target in sides:  # warm each (imports, first connections)
         wrk(target, single_body(False), args.connections, 1, workdir)
     for round_number in range(args.rounds):
-        # Each round starts with the next side: whichever is measured second in a round ran
-        # ~7% faster than first here (two servers swapped between runs), so no side keeps a place.
-        shift = round_number % len(sides)
-        for side, url in sides[shift:] + sides[:shift]:
+        # Whichever side is measured second in a round ran ~7% faster than first here (two
+        # servers swapped between runs), so no side keeps a place.
+        for side, url in rotated(sides, round_number):
             many = wrk(url, single_body(False), args.connections, args.seconds, workdir)
             one = wrk(url, single_body(False), 1, args.seconds, workdir)
             record("single_rps", side, many["rps"])

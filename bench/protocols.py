@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rewardgate_client import AsyncRewardClient
 
+from bench._rounds import in_rotated_rounds
 from service.settings import default_pipeline_file
 from tests.support.server import ServiceProcess
 
@@ -164,14 +165,10 @@ def runs(service: ServiceProcess, args: argparse.Namespace) -> dict[str, dict]:
 
 async def measure(service: ServiceProcess, args: argparse.Namespace) -> dict[str, dict[str, list[dict]]]:
     """Every protocol of every pattern ``args.rounds`` times, the order rotated each round."""
-    figures: dict[str, dict[str, list[dict]]] = {}
-    for pattern, by_protocol in runs(service, args).items():
-        figures[pattern] = {protocol: [] for protocol in by_protocol}
-        names = list(by_protocol)
-        for index in range(args.rounds):
-            for protocol in names[index % len(names) :] + names[: index % len(names)]:
-                figures[pattern][protocol].append(await by_protocol[protocol]())
-    return figures
+    return {
+        pattern: await in_rotated_rounds(by_protocol, args.rounds)
+        for pattern, by_protocol in runs(service, args).items()
+    }
 
 
 def medians(rows: list[dict[str, float]]) -> dict[str, float]:

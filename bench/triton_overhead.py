@@ -50,6 +50,7 @@ import tritonclient.grpc.aio as triton
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._rounds import in_rotated_rounds
 from service.items import ScoringItem
 from service.sources.model.runners.reward_model import RewardModelEncoder
 from tests.support.server import ServiceProcess
@@ -298,31 +299,21 @@ def start_servers(model_dir: Path, workdir: Path, torch_threads: int):
     )
 
 
-def phases(triton_url: str, gateway_url: str, texts, encoder, args) -> dict:
-    """Phase name -> ``run(meter)`` coroutine factory."""
+def phases(triton_url: str, gateway_url: str, texts, encoder, args, meter: CpuMeter) -> dict:
+    """Phase name -> coroutine factory, each phase read by ``meter``."""
     batched, single = args.batch_clients, args.single_clients
     phases = {
-        "batched_direct": lambda m: direct(triton_url, encoder, texts, 64, batched, args, m),
-        "batched_gateway": lambda m: gateway(gateway_url, texts, 64, batched, args, m, args.pipeline),
-        "single_direct": lambda m: direct(triton_url, encoder, texts, 1, single, args, m),
-        "single_gateway": lambda m: gateway(gateway_url, texts, 1, single, args, m, args.pipeline),
+        "batched_direct": lambda: direct(triton_url, encoder, texts, 64, batched, args, meter),
+        "batched_gateway": lambda: gateway(gateway_url, texts, 64, batched, args, meter, args.pipeline),
+        "single_direct": lambda: direct(triton_url, encoder, texts, 1, single, args, meter),
+        "single_gateway": lambda: gateway(gateway_url, texts, 1, single, args, meter, args.pipeline),
     }
     if args.batching_variants:
         for variant in list(BATCHING_VARIANTS)[1:]:
-            phases[f"single_{variant}"] = lambda m, v=variant: gateway(
-                gateway_url, texts, 1, single, args, m, v
+            phases[f"single_{variant}"] = lambda v=variant: gateway(
+                gateway_url, texts, 1, single, args, meter, v
             )
     return phases
-
-
-async def measure_rounds(runs: dict, rounds: int, meter: CpuMeter) -> dict[str, list[dict]]:
-    """Every phase once per round, the order rotated each round (no phase always first)."""
-    results: dict[str, list[dict]] = {name: [] for name in runs}
-    names = list(runs)
-    for index in range(rounds):
-        for name in names[index % len(names) :] + names[: index % len(names)]:
-            results[name].append(await runs[name](meter))
-    return results
 
 
 def median_row(rows: list[dict]) -> dict:
@@ -385,8 +376,8 @@ def main() -> None:
                     trees={"gateway": service.process.pid, "triton": server.process.pid},
                     alone={"load_generator": psutil.Process().pid},
                 )
-                runs = phases(server.grpc_url, service.url, texts, encoder, args)
-                results = asyncio.run(measure_rounds(runs, args.rounds, meter))
+                runs = phases(server.grpc_url, service.url, texts, encoder, args, meter)
+                results = asyncio.run(in_rotated_rounds(runs, args.rounds))
             finally:
                 service.stop()
         finally:

@@ -25,6 +25,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._rounds import in_rotated_rounds
 from bench.triton_overhead import (
     DIRECT_MODEL,
     GATEWAY_MODEL,
@@ -51,12 +52,8 @@ async def one_phase(url: str, pipeline: str, texts: list[str], args) -> list[flo
 
 
 async def all_rounds(url: str, texts: list[str], args) -> dict[str, list[list[float]]]:
-    rounds: dict[str, list[list[float]]] = {variant: [] for variant in VARIANTS}
-    names = list(VARIANTS)
-    for index in range(args.rounds):
-        for variant in names[index % 2 :] + names[: index % 2]:
-            rounds[variant].append(await one_phase(url, variant, texts, args))
-    return rounds
+    runs = {variant: lambda v=variant: one_phase(url, v, texts, args) for variant in VARIANTS}
+    return await in_rotated_rounds(runs, args.rounds)
 
 
 def summarise(phases: list[list[float]], stall_s: float) -> dict:
