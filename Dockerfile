@@ -19,7 +19,7 @@ ARG PIP_CERT
 RUN python3 -m venv /opt/rewardgate
 COPY clients/ /src/clients/
 COPY pyproject.toml README.md /src/
-COPY service/ /src/service/
+COPY rewardgate/ /src/rewardgate/
 RUN /opt/rewardgate/bin/pip install --extra-index-url "${TORCH_INDEX_URL}" "torch==2.13.0" \
  && /opt/rewardgate/bin/pip install /src/clients /src \
  && find /opt/rewardgate -name "__pycache__" -prune -exec rm -rf {} +

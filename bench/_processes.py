@@ -53,7 +53,7 @@ def start_tree_service(tree: Path) -> tuple[subprocess.Popen, str, int]:
     port, grpc_port = free_ports(2)
     url = f"http://127.0.0.1:{port}"
     process = start_answering(
-        [sys.executable, "-m", "service", "serve", "--port", str(port)],
+        [sys.executable, "-m", "rewardgate", "serve", "--port", str(port)],
         lambda: httpx.get(url + "/readyz", timeout=2).status_code == 200,
         cwd=tree,
         env={**tree_env(tree), "REWARDGATE_GRPC_PORT": str(grpc_port)},

@@ -109,10 +109,10 @@ async def start_lifespan(app) -> asyncio.Queue:
 
 def layers(app, bare) -> dict:
     """name -> a coroutine function making one call at that layer."""
-    from service.api import scoring_routes
-    from service.api.context import cancel_on_disconnect
-    from service.api.http_codec import score_call
-    from service.schemas import ScoreRequest
+    from rewardgate.api.http import scoring_routes
+    from rewardgate.api.http.codec import score_call
+    from rewardgate.api.http.context import cancel_on_disconnect
+    from rewardgate.api.http.schemas import ScoreRequest
 
     context = app.state.context
     call = score_call(ScoreRequest.model_validate_json(BODY))
@@ -144,8 +144,8 @@ def layers(app, bare) -> dict:
 async def measure(batches: int, requests: int) -> dict:
     import bare_app
 
-    from service.main import create_app
-    from service.settings import Settings, default_pipeline_file
+    from rewardgate.api.http.app import create_app
+    from rewardgate.config.settings import Settings, default_pipeline_file
 
     app = create_app(Settings(config_path=default_pipeline_file(), grpc_port=0))
     stop = await start_lifespan(app)

@@ -22,7 +22,7 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from service.sources.model.batching.batcher import DynamicBatcher, WorkItem
+from rewardgate.sources.model.batching.batcher import DynamicBatcher, WorkItem
 
 
 class CostModelBackend:

@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.items import ScoringItem
-from service.sources.rule.base import warm_up_rules
-from service.sources.rule.pool import VerifierPool
-from service.sources.rule.registry import build_rule
+from rewardgate.items import ScoringItem
+from rewardgate.sources.rule.base import warm_up_rules
+from rewardgate.sources.rule.pool import VerifierPool
+from rewardgate.sources.rule.registry import build_rule
 
 BASELINE = "8777bbd"
 SOLUTION = "def add(a, b):\n    return a + b\n"

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._processes import export, start_answering, start_tree_service  # noqa: E402
 from bench._rounds import rotated  # noqa: E402
-from service.settings import default_pipeline_file  # noqa: E402
+from rewardgate.config.settings import default_pipeline_file  # noqa: E402
 from tests.support.server import ServiceProcess, free_port  # noqa: E402
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}

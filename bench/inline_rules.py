@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.items import ScoringItem
-from service.settings import Settings
-from service.sources.rule.registry import build_rule
+from rewardgate.config.settings import Settings
+from rewardgate.items import ScoringItem
+from rewardgate.sources.rule.registry import build_rule
 
 SIZE = Settings().max_text_chars
 HOSTILE = {

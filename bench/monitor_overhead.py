@@ -22,18 +22,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from service.api.http_codec import score_call
-from service.config import load_config
-from service.monitoring.monitor import RewardMonitor
-from service.observability.metrics import Metrics
-from service.schemas import ScoreRequest
-from service.scoring.admission import AdmissionControl
-from service.scoring.cache import NullScoreCache
-from service.scoring.calls import ScoreCall
-from service.scoring.runtime import ScoringRuntime
-from service.scoring.scorer import RewardScorer
-from service.scoring.validation import Limits
-from service.settings import Settings
+from rewardgate.api.http.codec import score_call
+from rewardgate.api.http.schemas import ScoreRequest
+from rewardgate.config.pipeline_file import load_config
+from rewardgate.config.settings import Settings
+from rewardgate.core.admission import AdmissionControl
+from rewardgate.core.calls import ScoreCall
+from rewardgate.core.runtime import ScoringRuntime
+from rewardgate.core.scorer import RewardScorer
+from rewardgate.core.validation import Limits
+from rewardgate.observability.metrics import Metrics
+from rewardgate.reward_monitor.monitor import RewardMonitor
+from rewardgate.store.cache import NullScoreCache
 
 
 class IdleMonitor(RewardMonitor):

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rewardgate_client import AsyncRewardClient
 
 from bench._rounds import in_rotated_rounds
-from service.settings import default_pipeline_file
+from rewardgate.config.settings import default_pipeline_file
 from tests.support.server import ServiceProcess
 
 

@@ -27,12 +27,12 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from service.items import ScoringItem
-from service.settings import default_pipeline_file
-from service.sources.rule.base import warm_up_rules
-from service.sources.rule.pool import VerifierPool
-from service.sources.rule.registry import build_rule
-from service.sources.rule.source import RuleSource
+from rewardgate.config.settings import default_pipeline_file
+from rewardgate.items import ScoringItem
+from rewardgate.sources.rule.base import warm_up_rules
+from rewardgate.sources.rule.pool import VerifierPool
+from rewardgate.sources.rule.registry import build_rule
+from rewardgate.sources.rule.source import RuleSource
 from tests.support.server import ServiceProcess
 
 TOOL_GOLD = json.dumps([{"name": "search", "arguments": {"q": "cats", "n": 3}}])

@@ -51,8 +51,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._rounds import in_rotated_rounds
-from service.items import ScoringItem
-from service.sources.model.runners.reward_model import RewardModelEncoder
+from rewardgate.items import ScoringItem
+from rewardgate.sources.model.runners.reward_model import RewardModelEncoder
 from tests.support.server import ServiceProcess
 from tests.support.tiny_models import build_reward_model
 from tests.support.triton import start_triton_models

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.settings import default_pipeline_file  # noqa: E402
+from rewardgate.config.settings import default_pipeline_file  # noqa: E402
 from tests.support.server import ServiceProcess  # noqa: E402
 
 DEFAULT_SCENARIOS = [

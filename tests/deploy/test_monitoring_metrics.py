@@ -11,7 +11,7 @@ import httpx
 import pytest
 import yaml
 
-from service.settings import default_pipeline_file
+from rewardgate.config.settings import default_pipeline_file
 from tests.support.server import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from rewardgate_client.integrations.verl import make_compute_score
 from rewardgate_client.v1 import reward_pb2 as pb
 from rewardgate_client.v1 import reward_pb2_grpc
 
-from service.auth.keys import digest
-from service.settings import default_pipeline_file
+from rewardgate.auth.keys import digest
+from rewardgate.config.settings import default_pipeline_file
 from tests.support.server import ServiceProcess
 
 pytestmark = pytest.mark.slow

@@ -21,8 +21,8 @@ import httpx
 import pytest
 from rewardgate_client.v1 import reward_pb2 as pb
 
-from service.settings import default_pipeline_file
-from service.sources.rule.sandbox.runner import live_processes
+from rewardgate.config.settings import default_pipeline_file
+from rewardgate.sources.rule.sandbox.runner import live_processes
 from tests.support.server import ServiceProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]

@@ -21,7 +21,7 @@ def run_score_command(service, tmp_path, items, *options, url=None):
         [
             sys.executable,
             "-m",
-            "service",
+            "rewardgate",
             "score",
             str(source),
             "-o",

@@ -3,7 +3,7 @@
 import pytest
 from rewardgate_client import RewardClient
 
-from service.settings import default_pipeline_file
+from rewardgate.config.settings import default_pipeline_file
 from tests.support.server import ServiceProcess
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from tests.support.server import REPO_ROOT
 CHECK = """
 import importlib.util, sys
 from rewardgate_client import RewardClient
-for heavy in ("fastapi", "torch", "transformers", "service"):
+for heavy in ("fastapi", "torch", "transformers", "rewardgate"):
     assert importlib.util.find_spec(heavy) is None, heavy + " is installed in the client venv"
 http_url, grpc_target = sys.argv[1], sys.argv[2]
 for url in (http_url, "grpc://" + grpc_target):

@@ -6,7 +6,7 @@ import time
 import pytest
 from rewardgate_client import RewardClient
 
-from service.settings import default_pipeline_file
+from rewardgate.config.settings import default_pipeline_file
 from tests.support.server import ServiceProcess
 
 pytestmark = pytest.mark.slow

@@ -146,7 +146,7 @@ def test_health_readiness_and_metrics(service):
 def test_a_taken_grpc_port_stops_start_up_with_a_clear_message(tmp_path):
     import socket
 
-    from service.settings import default_pipeline_file
+    from rewardgate.config.settings import default_pipeline_file
     from tests.support.server import ServiceProcess
 
     with socket.socket() as taken:

@@ -16,14 +16,14 @@ from tests.support.server import REPO_ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
-SAMPLES = REPO_ROOT / "service" / "evaluation" / "samples"
+SAMPLES = REPO_ROOT / "rewardgate" / "evaluation" / "samples"
 PAIRS = SAMPLES / "math_pairs.jsonl"
 BEST_OF_N = SAMPLES / "math_best_of_n.jsonl"
 
 
 def run_eval(data: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "service", "eval", str(data), "--out", str(out), *options],
+        [sys.executable, "-m", "rewardgate", "eval", str(data), "--out", str(out), *options],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

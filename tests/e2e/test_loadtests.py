@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service.settings import default_pipeline_file
+from rewardgate.config.settings import default_pipeline_file
 from tests.support.server import ServiceProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.loadtest]

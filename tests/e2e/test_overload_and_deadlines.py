@@ -155,7 +155,7 @@ def test_broken_config_fails_startup_naming_the_key(tmp_path):
         },
     )
     result = subprocess.run(
-        [sys.executable, "-m", "service", "serve", "--config", str(config), "--port", "1"],
+        [sys.executable, "-m", "rewardgate", "serve", "--config", str(config), "--port", "1"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -6,7 +6,7 @@ import shlex
 import httpx
 import pytest
 
-from service.settings import default_pipeline_file
+from rewardgate.config.settings import default_pipeline_file
 from tests.support.server import REPO_ROOT, ServiceProcess
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from service.items import ScoringItem
-from service.sources.model.runners.reward_model import RewardModelRunner
+from rewardgate.items import ScoringItem
+from rewardgate.sources.model.runners.reward_model import RewardModelRunner
 from tests.e2e.conftest import write_config
 from tests.support.server import ServiceProcess
 from tests.support.triton import MODEL_NAME, start_triton

@@ -13,7 +13,7 @@ import time
 import pytest
 from rewardgate_client.integrations.trl import reward_function
 
-from service.settings import default_pipeline_file
+from rewardgate.config.settings import default_pipeline_file
 from tests.support.conversations import TRL_TOOL_PROMPT
 from tests.support.server import ServiceProcess
 from tests.support.tiny_models import build_causal_lm

@@ -5,11 +5,11 @@ import time
 
 import pytest
 
-from service.errors import InvalidReference, VerifierTimeout
-from service.items import ScoringItem
-from service.sources.rule.pool import VerifierPool
-from service.sources.rule.registry import build_rule
-from service.sources.rule.source import RuleSource
+from rewardgate.errors import InvalidReference, VerifierTimeout
+from rewardgate.items import ScoringItem
+from rewardgate.sources.rule.pool import VerifierPool
+from rewardgate.sources.rule.registry import build_rule
+from rewardgate.sources.rule.source import RuleSource
 
 pytestmark = pytest.mark.slow
 

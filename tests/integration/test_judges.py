@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from service.errors import (
+from rewardgate.errors import (
     InvalidComponentInput,
     InvalidReference,
     JudgeParseError,
@@ -14,10 +14,10 @@ from service.errors import (
     JudgeTimeout,
     JudgeUnavailable,
 )
-from service.items import ScoringItem
-from service.sources.judge.client import JudgeClient
-from service.sources.judge.source import JudgeSource
-from service.sources.judge.spec import JudgeSpec
+from rewardgate.items import ScoringItem
+from rewardgate.sources.judge.client import JudgeClient
+from rewardgate.sources.judge.source import JudgeSource
+from rewardgate.sources.judge.spec import JudgeSpec
 from tests.support.openai_server import ScriptedJudgeServer
 
 

@@ -4,10 +4,10 @@ import shutil
 
 import pytest
 
-from service.errors import InvalidComponentInput, InvalidReference
-from service.items import ScoringItem
-from service.sources.model.runners.reward_model import RewardModelRunner
-from service.sources.model.runners.similarity import SimilarityRunner
+from rewardgate.errors import InvalidComponentInput, InvalidReference
+from rewardgate.items import ScoringItem
+from rewardgate.sources.model.runners.reward_model import RewardModelRunner
+from rewardgate.sources.model.runners.similarity import SimilarityRunner
 from tests.support.tiny_models import build_reward_model
 
 pytestmark = pytest.mark.slow

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from service.observability.metrics import Metrics
-from service.scoring.redis_cache import RedisScoreCache
+from rewardgate.observability.metrics import Metrics
+from rewardgate.store.redis_cache import RedisScoreCache
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow

@@ -10,14 +10,14 @@ import time
 
 import pytest
 
-from service.api.compat import openrlhf_items
-from service.errors import InvalidInput, InvalidReference
-from service.items import ScoringItem
-from service.schemas import OpenRLHFRewardRequest
-from service.sources.judge.client import JudgeClient
-from service.sources.judge.source import JudgeSource
-from service.sources.judge.spec import JudgeSpec
-from service.sources.rule.registry import build_rule
+from rewardgate.api.http.compat import openrlhf_items
+from rewardgate.api.http.schemas import OpenRLHFRewardRequest
+from rewardgate.errors import InvalidInput, InvalidReference
+from rewardgate.items import ScoringItem
+from rewardgate.sources.judge.client import JudgeClient
+from rewardgate.sources.judge.source import JudgeSource
+from rewardgate.sources.judge.spec import JudgeSpec
+from rewardgate.sources.rule.registry import build_rule
 from tests.support.openai_server import ScriptedJudgeServer
 
 pytestmark = pytest.mark.slow

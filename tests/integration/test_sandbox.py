@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from service.errors import InvalidReference
-from service.items import ScoringItem
-from service.sources.rule.code import count_passed
-from service.sources.rule.code_cases import parse_reference
-from service.sources.rule.registry import build_rule
-from service.sources.rule.sandbox import runner
-from service.sources.rule.sandbox.runner import SandboxLimits, live_processes, run_session, sandbox_uids
+from rewardgate.errors import InvalidReference
+from rewardgate.items import ScoringItem
+from rewardgate.sources.rule.code import count_passed
+from rewardgate.sources.rule.code_cases import parse_reference
+from rewardgate.sources.rule.registry import build_rule
+from rewardgate.sources.rule.sandbox import runner
+from rewardgate.sources.rule.sandbox.runner import SandboxLimits, live_processes, run_session, sandbox_uids
 
 pytestmark = pytest.mark.slow
 
@@ -312,7 +312,7 @@ def test_running_into_the_cpu_hard_limit_is_a_verdict():
 
 
 def test_without_root_the_rule_refuses_rather_than_run_code_unisolated(monkeypatch):
-    from service.sources.rule import code
+    from rewardgate.sources.rule import code
 
     monkeypatch.setattr(code.os, "geteuid", lambda: 10001)
     with pytest.raises(runner.SandboxError, match="cannot isolate"):

@@ -9,11 +9,11 @@ import pytest
 import tritonclient.grpc as triton_sync
 from tritonclient.utils import InferenceServerException
 
-from service.config import ModelSpec
-from service.errors import BackendError, BackendUnavailable, DeadlineExceeded, InvalidComponentInput
-from service.items import ScoringItem
-from service.sources.model.backends.triton import TritonBackend, translate_error
-from service.sources.model.runners.reward_model import RewardModelRunner
+from rewardgate.config.pipeline_file import ModelSpec
+from rewardgate.errors import BackendError, BackendUnavailable, DeadlineExceeded, InvalidComponentInput
+from rewardgate.items import ScoringItem
+from rewardgate.sources.model.backends.triton import TritonBackend, translate_error
+from rewardgate.sources.model.runners.reward_model import RewardModelRunner
 from tests.support.server import REPO_ROOT
 from tests.support.tiny_models import build_reward_model
 from tests.support.triton import MODEL_NAME, start_triton_models
@@ -139,7 +139,7 @@ def test_triton_repo_command_writes_config_with_output_width(tiny_rm, tmp_path):
         [
             sys.executable,
             "-m",
-            "service",
+            "rewardgate",
             "triton-repo",
             "--model",
             str(tiny_rm),
@@ -167,7 +167,7 @@ def test_triton_repo_command_writes_config_with_output_width(tiny_rm, tmp_path):
 
 
 def test_triton_repo_command_adds_tritons_batcher_on_request(tiny_rm, tmp_path):
-    command = [sys.executable, "-m", "service", "triton-repo", "--model", str(tiny_rm), "--name", "rm"]
+    command = [sys.executable, "-m", "rewardgate", "triton-repo", "--model", str(tiny_rm), "--name", "rm"]
     options = ["--out", str(tmp_path), "--device", "cpu", "--dynamic-batching", "--max-queue-size", "9"]
     result = subprocess.run(command + options, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from service.errors import InvalidReference, VerifierError, VerifierTimeout
-from service.sources.rule.pool import VerifierPool
+from rewardgate.errors import InvalidReference, VerifierError, VerifierTimeout
+from rewardgate.sources.rule.pool import VerifierPool
 
 pytestmark = pytest.mark.slow
 
@@ -144,15 +144,15 @@ async def test_a_worker_killed_from_outside_heals_the_pool_and_readiness_follows
 
 
 def sandbox_processes() -> list[int]:
-    from service.sources.rule.sandbox.runner import live_processes
+    from rewardgate.sources.rule.sandbox.runner import live_processes
 
     return live_processes(range(61_000, 65_000))
 
 
 async def test_cancelling_a_code_check_kills_its_sandbox_at_once_and_spares_the_worker(pool):
-    from service.items import ScoringItem
-    from service.sources.rule.registry import build_rule
-    from service.sources.rule.source import _evaluate
+    from rewardgate.items import ScoringItem
+    from rewardgate.sources.rule.registry import build_rule
+    from rewardgate.sources.rule.source import _evaluate
 
     rule = build_rule("code_tests", {"timeout_s": 30})
     sleeper = ScoringItem("", "import time\ndef add(a, b):\n    time.sleep(60)\n", "assert add(1, 2) == 3\n")
@@ -179,8 +179,8 @@ def loaded_modules(names):
 async def test_workers_are_warmed_for_every_isolated_rule_before_ready():
     import functools
 
-    from service.sources.rule.base import warm_up_rules
-    from service.sources.rule.registry import build_rule
+    from rewardgate.sources.rule.base import warm_up_rules
+    from rewardgate.sources.rule.registry import build_rule
 
     rules = tuple(build_rule(kind, {}) for kind in ("rouge", "bleu", "math_verify", "code_tests"))
     pool = VerifierPool(workers=2, initializer=functools.partial(warm_up_rules, rules))

@@ -11,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import time
 
-from service.algebra.explain import tracer_for
-from service.config import parse_config
-from service.items import ScoringItem
-from service.observability.metrics import Metrics
-from service.scoring.cache import InMemoryScoreCache
-from service.scoring.evaluator import EvalContext, Evaluator, ItemOutcome
-from service.scoring.fanout import Fanout
-from service.scoring.runtime import ScoringRuntime
-from service.scoring.single_flight import SingleFlight
-from service.settings import Settings
-from service.sources.rule.base import Rule, RuleParams
-from service.sources.rule.registry import RULE_TYPES
+from rewardgate.algebra.explain import tracer_for
+from rewardgate.config.pipeline_file import parse_config
+from rewardgate.config.settings import Settings
+from rewardgate.core.runtime import ScoringRuntime
+from rewardgate.items import ScoringItem
+from rewardgate.observability.metrics import Metrics
+from rewardgate.pipeline.evaluator import EvalContext, Evaluator, ItemOutcome
+from rewardgate.sources.rule.base import Rule, RuleParams
+from rewardgate.sources.rule.registry import RULE_TYPES
+from rewardgate.store.cache import InMemoryScoreCache
+from rewardgate.store.fanout import Fanout
+from rewardgate.store.single_flight import SingleFlight
 
 
 class NumberParams(RuleParams):

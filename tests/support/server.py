@@ -1,4 +1,4 @@
-"""Run the real service (``python -m service serve``) in a subprocess on a free port."""
+"""Run the real service (``python -m rewardgate serve``) in a subprocess on a free port."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 # free_port is re-exported: the other test servers import it from here.
-from service.sources.model.triton.local_server import free_port as free_port
-from service.sources.model.triton.local_server import free_ports
+from rewardgate.sources.model.triton.local_server import free_port as free_port
+from rewardgate.sources.model.triton.local_server import free_ports
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +49,7 @@ class ServiceProcess:
         }
         self._log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--config", str(config), "--port", str(self.port)],
+            [sys.executable, "-m", "rewardgate", "serve", "--config", str(config), "--port", str(self.port)],
             cwd=REPO_ROOT,
             env=full_env,
             stdout=self._log,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from service.sources.model.triton.local_server import LocalTritonServer
-from service.sources.model.triton.repository import TritonModelSettings, write_repository
+from rewardgate.sources.model.triton.local_server import LocalTritonServer
+from rewardgate.sources.model.triton.repository import TritonModelSettings, write_repository
 
 MODEL_NAME = "tiny_rm"
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from service.main import create_app
-from service.settings import Settings
+from rewardgate.api.http.app import create_app
+from rewardgate.config.settings import Settings
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
 

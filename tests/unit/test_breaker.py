@@ -1,6 +1,6 @@
 """Circuit breaker state machine, on a controlled clock."""
 
-from service.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from rewardgate.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 
 
 def make(threshold=3, reset=10.0):

@@ -4,11 +4,11 @@ import pytest
 from rewardgate_client._grpc import item_to_proto
 from rewardgate_client.v1 import reward_pb2 as pb
 
-from service.api.grpc_convert import score_call
-from service.api.http_codec import score_call as http_score_call
-from service.chat import content_text, for_chat_template, readable, text_size
-from service.errors import InvalidInput
-from service.schemas import ScoreRequest
+from rewardgate.api.grpc.codec import score_call
+from rewardgate.api.http.codec import score_call as http_score_call
+from rewardgate.api.http.schemas import ScoreRequest
+from rewardgate.chat import content_text, for_chat_template, readable, text_size
+from rewardgate.errors import InvalidInput
 
 CONVERSATIONS = [
     [

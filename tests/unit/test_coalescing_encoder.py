@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from service.items import ScoringItem
-from service.sources.model.backends.coalescing import CoalescingEncoder
+from rewardgate.items import ScoringItem
+from rewardgate.sources.model.backends.coalescing import CoalescingEncoder
 
 
 class RecordingEncoder:

@@ -2,9 +2,9 @@
 
 import pytest
 
-from service.config import load_config, parse_config
-from service.errors import ConfigError
-from service.settings import default_pipeline_file
+from rewardgate.config.pipeline_file import load_config, parse_config
+from rewardgate.config.settings import default_pipeline_file
+from rewardgate.errors import ConfigError
 
 VALID = {
     "models": {"rm": {"kind": "reward_model", "path": "/models/rm"}},

@@ -2,8 +2,8 @@
 
 import pytest
 
-from service.config import parse_config
-from service.errors import ConfigError
+from rewardgate.config.pipeline_file import parse_config
+from rewardgate.errors import ConfigError
 
 RULES = {"a": {"type": "exact_match"}, "b": {"type": "exact_match"}}
 

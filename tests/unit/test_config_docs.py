@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from service.config import BatchingSpec, CombineSpec, ComponentSpec, ModelSpec, PipelineSpec
-from service.settings import Settings
-from service.sources.rule.registry import RULE_TYPES
+from rewardgate.config.pipeline_file import BatchingSpec, CombineSpec, ComponentSpec, ModelSpec, PipelineSpec
+from rewardgate.config.settings import Settings
+from rewardgate.sources.rule.registry import RULE_TYPES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DOC = (DOCS / "configuration.md").read_text()

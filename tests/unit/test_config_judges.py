@@ -2,8 +2,8 @@
 
 import pytest
 
-from service.config import parse_config
-from service.errors import ConfigError
+from rewardgate.config.pipeline_file import parse_config
+from rewardgate.errors import ConfigError
 
 JUDGE = {"kind": "pointwise", "base_url": "http://127.0.0.1:9/v1", "model": "m"}
 

@@ -1,12 +1,12 @@
-"""Eager first steps (service/eager.py) and the guards that use them: same results as a plain
+"""Eager first steps (rewardgate/eager.py) and the guards that use them: same results as a plain
 await, whether the work finishes at once, waits, fails, is cut off or is cancelled."""
 
 import asyncio
 
 import pytest
 
-from service.api.context import ClientDisconnected, cancel_on_disconnect
-from service.eager import Eager
+from rewardgate.api.http.context import ClientDisconnected, cancel_on_disconnect
+from rewardgate.eager import Eager
 
 
 async def immediate(value):

@@ -2,7 +2,7 @@
 
 from rewardgate_client.v1 import reward_pb2 as pb
 
-from service.api.grpc_stream import _by_pipeline_and_options, _Pending
+from rewardgate.api.grpc.stream import _by_pipeline_and_options, _Pending
 
 
 def pending(request: pb.StreamRequest, item_id: str) -> _Pending:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from service.observability.metrics import Histogram
+from rewardgate.observability.metrics import Histogram
 
 BUCKETS = (-1, 0, 0.5, 1, 10)
 

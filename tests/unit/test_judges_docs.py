@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from service import errors
-from service.sources.judge.spec import BreakerSpec, FallbackSpec, JudgeSpec, RetrySpec
+from rewardgate import errors
+from rewardgate.sources.judge.spec import BreakerSpec, FallbackSpec, JudgeSpec, RetrySpec
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "judges.md").read_text()
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from prometheus_client.metrics import MetricWrapperBase
 
-from service.observability.metrics import Metrics
+from rewardgate.observability.metrics import Metrics
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
 

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from service.monitoring import statistics as st
+from rewardgate.reward_monitor import statistics as st
 
 
 def test_average_ranks_share_ties():

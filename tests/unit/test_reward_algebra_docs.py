@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from service.algebra import spec
+from rewardgate.algebra import spec
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "reward-algebra.md").read_text()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from service.items import ScoringItem
-from service.monitoring.exporter import MonitorCollector
-from service.monitoring.monitor import RewardMonitor
-from service.scoring.columns import ItemOutcome
+from rewardgate.items import ScoringItem
+from rewardgate.pipeline.columns import ItemOutcome
+from rewardgate.reward_monitor.exporter import MonitorCollector
+from rewardgate.reward_monitor.monitor import RewardMonitor
 from tests.support.algebra import build_runtime, number_rules
 
 CONFIG = {

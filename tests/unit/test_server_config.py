@@ -5,8 +5,8 @@ import logging
 import pytest
 from fastapi import FastAPI
 
-from service.server import HeaderTimeoutProtocol, RedactApiKeys, server_config
-from service.settings import Settings
+from rewardgate.config.settings import Settings
+from rewardgate.server import HeaderTimeoutProtocol, RedactApiKeys, server_config
 
 
 @pytest.mark.parametrize("access_log", [True, False])

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from service.sources.model.triton.repository import MODEL_PY, TritonModelSettings, render_config
+from rewardgate.sources.model.triton.repository import MODEL_PY, TritonModelSettings, render_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "triton" / "model_repository" / "reward_model"
 
@@ -20,7 +20,7 @@ def test_example_config_matches_the_generator():
 
 def test_example_model_py_is_the_one_line_import():
     assert (EXAMPLE / "1" / "model.py").read_text() == MODEL_PY
-    assert "from service.sources.model.triton.python_model import TritonPythonModel" in MODEL_PY
+    assert "from rewardgate.sources.model.triton.python_model import TritonPythonModel" in MODEL_PY
 
 
 def test_tritons_batcher_and_queue_policy_only_when_asked():

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from service.errors import InvalidReference
+from rewardgate.errors import InvalidReference
 from tests.support.algebra import evaluate, number_rules
 
 

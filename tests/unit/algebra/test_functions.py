@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from service.algebra import functions as fn
-from service.algebra.running_stats import RunningStats, StatsStore
-from service.algebra.spec import DelimiterSplit, TagSplit
+from rewardgate.algebra import functions as fn
+from rewardgate.algebra.running_stats import RunningStats, StatsStore
+from rewardgate.algebra.spec import DelimiterSplit, TagSplit
 
 
 def test_sigmoid_and_log_sigmoid_values_and_stability():

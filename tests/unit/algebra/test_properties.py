@@ -10,7 +10,7 @@ import math
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from service.algebra import functions as fn
+from rewardgate.algebra import functions as fn
 from tests.support.algebra import build_runtime, evaluate, number_rules
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)

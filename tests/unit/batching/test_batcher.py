@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from service.errors import BackendError, DeadlineExceeded, Overloaded, ServiceNotReady
-from service.sources.model.batching.batcher import DynamicBatcher, WorkItem
+from rewardgate.errors import BackendError, DeadlineExceeded, Overloaded, ServiceNotReady
+from rewardgate.sources.model.batching.batcher import DynamicBatcher, WorkItem
 
 FAR = 10**9  # a deadline that never passes
 

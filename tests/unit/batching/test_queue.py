@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from service.sources.model.batching.queue import BatchLimits, PendingItem, PendingQueue, length_bucket
+from rewardgate.sources.model.batching.queue import BatchLimits, PendingItem, PendingQueue, length_bucket
 
 LIMITS = BatchLimits(max_batch_items=8, max_batch_tokens=1000, max_wait_s=0.01)
 

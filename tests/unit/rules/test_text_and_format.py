@@ -2,9 +2,9 @@
 
 import pytest
 
-from service.errors import InvalidReference
-from service.items import ScoringItem
-from service.sources.rule.registry import build_rule
+from rewardgate.errors import InvalidReference
+from rewardgate.items import ScoringItem
+from rewardgate.sources.rule.registry import build_rule
 
 
 def item(response, reference="x"):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from service.errors import Overloaded
-from service.scoring.admission import AdmissionControl, ThroughputMeter
+from rewardgate.core.admission import AdmissionControl, ThroughputMeter
+from rewardgate.errors import Overloaded
 
 
 class Clock:

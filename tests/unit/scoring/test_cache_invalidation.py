@@ -4,12 +4,12 @@ exactly the affected cached components (property-based)."""
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.config import ModelSpec, parse_config
-from service.items import ScoringItem
-from service.scoring.cache import cache_key
-from service.sources.model.source import ModelSource
-from service.sources.rule.registry import build_rule
-from service.sources.rule.source import RuleSource
+from rewardgate.config.pipeline_file import ModelSpec, parse_config
+from rewardgate.items import ScoringItem
+from rewardgate.sources.model.source import ModelSource
+from rewardgate.sources.rule.registry import build_rule
+from rewardgate.sources.rule.source import RuleSource
+from rewardgate.store.cache import cache_key
 
 
 class VersionedBackend:

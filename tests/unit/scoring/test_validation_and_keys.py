@@ -2,13 +2,13 @@
 
 import pytest
 
-from service.api.http_codec import score_call
-from service.errors import InvalidInput, PayloadTooLarge
-from service.items import ScoringItem
-from service.schemas import ScoreRequest
-from service.scoring.cache import InMemoryScoreCache, cache_key, decode_scores, encode_scores
-from service.scoring.calls import ScoreCall
-from service.scoring.validation import Limits, validate_call
+from rewardgate.api.http.codec import score_call
+from rewardgate.api.http.schemas import ScoreRequest
+from rewardgate.core.calls import ScoreCall
+from rewardgate.core.validation import Limits, validate_call
+from rewardgate.errors import InvalidInput, PayloadTooLarge
+from rewardgate.items import ScoringItem
+from rewardgate.store.cache import InMemoryScoreCache, cache_key, decode_scores, encode_scores
 
 LIMITS = Limits(max_items_per_request=3, max_text_chars=10, default_deadline_ms=1000, max_deadline_ms=5000)
 

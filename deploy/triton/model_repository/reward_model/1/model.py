@@ -9,4 +9,4 @@ import site
 for directory in filter(None, os.environ.get("REWARDGATE_SITE_DIRS", "").split(os.pathsep)):
     site.addsitedir(directory)
 
-from service.sources.model.triton.python_model import TritonPythonModel  # noqa: E402, F401
+from rewardgate.sources.model.triton.python_model import TritonPythonModel  # noqa: E402, F401

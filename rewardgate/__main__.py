@@ -1,0 +1,5 @@
+import sys
+
+from rewardgate.cli.main import main
+
+sys.exit(main())

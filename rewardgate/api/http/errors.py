@@ -1,0 +1,127 @@
+"""Mapping every failure to the one error envelope.
+
+``{"error": {"type", "message", "retryable"}}`` with the status of the error
+type; 429 and 503 carry ``Retry-After``. Malformed input (including a body
+that is not JSON or not UTF-8) is a 422 naming the field; an unexpected
+exception is a 500 envelope on a connection that stays open, never a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rewardgate.api.http.compat_errors import PERMANENT_ERRORS
+from rewardgate.api.http.context import ClientDisconnected
+from rewardgate.api.status import http_status
+from rewardgate.errors import InvalidInput, RewardgateError
+
+log = logging.getLogger(__name__)
+
+_HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def envelope_response(error: RewardgateError) -> JSONResponse:
+    headers = {}
+    if error.retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_s)))
+    status = http_status(error)
+    if error.retry_after_s is None and status == 503:
+        headers["Retry-After"] = "1"
+    return JSONResponse(error.to_envelope(), status_code=status, headers=headers)
+
+
+def describe_problem(error: dict) -> str:
+    """One pydantic error as ``LOCATION: message``; checks that name their own path keep it."""
+    message = str(error.get("msg", "invalid"))
+    if message.startswith("Value error, body"):  # rewardgate.plain_json names the exact path
+        return message.removeprefix("Value error, ")
+    location = ".".join(str(part) for part in error.get("loc", ()))
+    return f"{location}: {message}"
+
+
+def describe_validation_errors(errors: list[dict], location: str | None = None) -> str:
+    """``body.items.0.response: Field required; ...`` (the first few problems).
+
+    ``location`` prefixes each path, for errors of a model validated on its own
+    (FastAPI's already start with ``body``).
+    """
+    if location is not None:
+        errors = [{**error, "loc": (location, *error.get("loc", ()))} for error in errors]
+    parts = [describe_problem(error) for error in errors[:5]]
+    more = len(errors) - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def install_error_handlers(app: FastAPI, on_error=None) -> None:
+    """Register handlers; ``on_error(error_type)`` is called for every request error.
+
+    The last-resort :class:`InternalErrorMiddleware` is installed with the other guards
+    (rewardgate/api/http/app.py), so that the scoring routes' edge has it too."""
+
+    def record(error_type: str) -> None:
+        if on_error is not None:
+            on_error(error_type)
+
+    def answer(request: Request, error: RewardgateError) -> JSONResponse:
+        record(error.error_type)
+        PERMANENT_ERRORS.report(request.url.path, error.error_type, error.message, error.retryable)
+        return envelope_response(error)
+
+    @app.exception_handler(RewardgateError)
+    async def _rewardgate(request: Request, exc: RewardgateError) -> JSONResponse:
+        return answer(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return answer(request, InvalidInput(describe_validation_errors(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not parse the body (not JSON, not UTF-8)
+            return answer(request, InvalidInput(f"body: {exc.detail} (send UTF-8 JSON)"))
+        error_type = _HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
+        record(error_type)
+        body = {"error": {"type": error_type, "message": str(exc.detail), "retryable": False}}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+class InternalErrorMiddleware:
+    """Answers an unexpected exception with the 500 envelope and does not re-raise it.
+
+    Starlette's own last-resort handler re-raises after answering, and uvicorn
+    then closes the keep-alive connection under the client; here the
+    connection stays usable. Installed inside Starlette's outermost layer."""
+
+    def __init__(self, app: ASGIApp, record) -> None:
+        self.app = app
+        self.record = record
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except ClientDisconnected:
+            # A caller going away is not a bug: counted as its own type, no traceback, no reply.
+            self.record("client_disconnected")
+        except Exception as exc:
+            log.exception("unhandled error", exc_info=exc)
+            self.record("internal")
+            if not started:
+                error = RewardgateError(f"internal error: {type(exc).__name__}")
+                await envelope_response(error)(scope, receive, send)

@@ -1,0 +1,61 @@
+"""``GET /v1/stats``: the reward monitor's sliding-window statistics as JSON;
+``POST/DELETE /v1/stats/reference``: pin or release the drift reference.
+
+docs/monitoring.md explains each statistic and what to do when it moves.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from rewardgate.api.http.context import Context
+from rewardgate.api.http.schemas import ErrorResponse, RequestModel
+from rewardgate.core.results import to_json
+
+router = APIRouter(prefix="/v1")
+
+
+class ReferenceRequest(RequestModel):
+    pipelines: list[str] | None = None
+
+
+@router.get("/stats", responses={404: {"model": ErrorResponse, "description": "Unknown pipeline."}})
+async def stats(
+    ctx: Context, pipeline: Annotated[str | None, Query(description="Only this pipeline.")] = None
+) -> Response:
+    """Per pipeline and component, over the monitoring window: reward mean, std and quantiles,
+    reward-length correlation, drift (PSI, KS), status shares, zero-advantage group share,
+    ensemble spread; per pairwise judge, how often the two orders disagree."""
+    snapshot = ctx.scorer.monitor.snapshot().as_json()
+    if pipeline is not None:
+        _known(ctx, [pipeline])
+        snapshot["pipelines"] = {pipeline: snapshot["pipelines"].get(pipeline)}
+    return Response(to_json(snapshot), media_type="application/json")
+
+
+@router.post("/stats/reference")
+async def pin_reference(body: ReferenceRequest, ctx: Context) -> dict[str, list[str]]:
+    """Pin each named pipeline's (default: every pipeline's) current window as its drift reference,
+    e.g. the rewards of a checkpoint known to be good. Returns the pipelines pinned (those with items)."""
+    if body.pipelines is not None:
+        _known(ctx, body.pipelines)
+    return {"pinned": ctx.scorer.monitor.pin_reference(body.pipelines)}
+
+
+@router.delete("/stats/reference")
+async def release_reference(
+    ctx: Context, pipeline: Annotated[list[str] | None, Query()] = None
+) -> dict[str, str]:
+    """Measure drift against the previous window again (for the given pipelines, default all)."""
+    if pipeline is not None:
+        _known(ctx, pipeline)
+    ctx.scorer.monitor.unpin_reference(pipeline)
+    return {"drift_reference": "previous_window"}
+
+
+def _known(ctx: Context, pipelines: list[str]) -> None:
+    """PipelineNotFound (404) for the first undeclared name, as a score request would get."""
+    for name in pipelines:
+        ctx.scorer.runtime.pipeline(name)

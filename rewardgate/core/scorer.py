@@ -1,0 +1,235 @@
+"""RewardScorer: the one entry point every transport calls.
+
+It resolves and validates the request, admits it, and evaluates the
+pipeline (rewardgate/pipeline/evaluator.py: fan-out to cache and sources, then
+the reward algebra) under the request deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass
+
+from rewardgate.algebra.explain import tracer_for
+from rewardgate.algebra.functions import sigmoid
+from rewardgate.core.admission import AdmissionControl
+from rewardgate.core.calls import CallItem, CallOptions, CompareCall, ScoreCall
+from rewardgate.core.results import (
+    CompareOutcome,
+    ItemError,
+    ItemResult,
+    PairResult,
+    ScoreOutcome,
+    StepRewards,
+    Usage,
+)
+from rewardgate.core.runtime import ScoringRuntime
+from rewardgate.core.validation import Limits, validate_call
+from rewardgate.eager import Eager
+from rewardgate.errors import DeadlineExceeded, InvalidInput, ServiceNotReady
+from rewardgate.observability.metrics import Metrics
+from rewardgate.pipeline.evaluator import EvalContext, Evaluator, ItemOutcome
+from rewardgate.pipeline.plan import Pipeline
+from rewardgate.reward_monitor.monitor import RewardMonitor
+from rewardgate.store.cache import ScoreCache
+from rewardgate.store.fanout import Fanout
+from rewardgate.store.single_flight import SingleFlight
+
+
+@dataclass
+class StageTimings:
+    """Seconds per stage, for metrics and the x-*-time response headers."""
+
+    queue_s: float = 0.0
+    inference_s: float = 0.0
+    total_s: float = 0.0
+
+
+class RewardScorer:
+    def __init__(
+        self,
+        runtime: ScoringRuntime,
+        cache: ScoreCache,
+        metrics: Metrics,
+        limits: Limits,
+        admission: AdmissionControl,
+        monitor: RewardMonitor | None = None,
+    ) -> None:
+        self.runtime = runtime
+        #: Sees every scored item (sliding-window reward statistics, rewardgate/reward_monitor/).
+        self.monitor = monitor or RewardMonitor()
+        self._fanout = Fanout(cache, SingleFlight(), metrics)
+        self._metrics = metrics
+        self._limits = limits
+        self._admission = admission
+
+    async def score(self, call: ScoreCall) -> tuple[ScoreOutcome, StageTimings]:
+        """Score every item of ``call``.
+
+        Raises:
+            PipelineNotFound, InvalidInput, PayloadTooLarge: bad request.
+            ServiceNotReady: a source of the pipeline is loading or failed.
+            Overloaded: admission or a model queue refused the work.
+            BackendUnavailable: a model backend (Triton) is down or refusing work.
+            DeadlineExceeded: the request deadline passed.
+        """
+        started = time.monotonic()
+        pipeline = self.runtime.pipeline(call.pipeline)
+        validated = validate_call(call, self._limits)
+        options = call.options
+        self._check_weights(pipeline, options.weights)
+        self._require_ready(pipeline)
+        deadline = started + validated.deadline_s
+        ctx = EvalContext(
+            self._fanout,
+            self.runtime.pipelines,
+            self.runtime.stats,
+            deadline,
+            use_cache=options.cache,
+            tracer=tracer_for(options.explain),
+        )
+        groups = [entry.group for entry in call.items]
+        with self._admission.admit(len(validated.items), pipeline.name, validated.deadline_s) as ticket:
+            evaluation = Eager(Evaluator(ctx).evaluate(pipeline, validated.items, groups, options.weights))
+            if evaluation.done:
+                outcomes = evaluation.result()
+            else:
+                outcomes = await self._finish_by(evaluation, deadline, validated.deadline_s)
+            ticket.free_items = sum(
+                1 for o in outcomes if o.components and len(o.cached) == len(o.components)
+            )
+        results = [
+            self._result(item_id, outcome, options)
+            for item_id, outcome in zip(validated.ids, outcomes, strict=True)
+        ]
+        self._observe_outcomes(pipeline.name, validated.items, outcomes)
+        self.monitor.observe(pipeline, validated.items, outcomes, groups)
+        statuses: dict[str, int] = {}
+        for outcome in outcomes:
+            statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+        for status, count in statuses.items():
+            self._metrics.items.labels(pipeline.name, status).inc(count)
+        response = ScoreOutcome(
+            pipeline=pipeline.name,
+            pipeline_hash=pipeline.hash,
+            results=results,
+            usage=Usage(
+                items=len(results),
+                cache_hits=sum(len(r.cached) for r in results),
+                model_tokens=ctx.spent.tokens,
+                judge_tokens=ctx.spent.judge_tokens,
+            ),
+            versions={source.name: source.version for source in pipeline.reachable_sources},
+        )
+        timings = StageTimings(ctx.spent.queue_s, ctx.spent.inference_s, time.monotonic() - started)
+        return response, timings
+
+    async def compare(self, call: CompareCall) -> tuple[CompareOutcome, StageTimings]:
+        """Score both responses of every pair and return ``P(a > b) = sigmoid(beta (r_a - r_b))``.
+
+        The two responses of a pair form one group, so group-relative
+        transforms compare them with each other. Raises what :meth:`score` raises.
+        """
+        ids = [pair.id if pair.id is not None else str(index) for index, pair in enumerate(call.pairs)]
+        if len(set(ids)) != len(ids):
+            raise InvalidInput("pairs[].id: ids must be unique within a request")
+        options = call.options
+        items = [
+            CallItem(f"{pair_id}/{side}", item, group=f"pair:{pair_id}")
+            for pair_id, pair in zip(ids, call.pairs, strict=True)
+            for side, item in (("a", pair.item_a), ("b", pair.item_b))
+        ]
+        scored, timings = await self.score(ScoreCall(call.pipeline, items, options.for_items()))
+        results = []
+        for index, pair_id in enumerate(ids):
+            a, b = scored.results[2 * index], scored.results[2 * index + 1]
+            a.id, b.id = "a", "b"
+            both = a.reward is not None and b.reward is not None
+            statuses = {a.status, b.status}
+            results.append(
+                PairResult(
+                    id=pair_id,
+                    probability=sigmoid(options.beta * (a.reward - b.reward)) if both else None,
+                    status="error" if "error" in statuses else "partial" if "partial" in statuses else "ok",
+                    a=a,
+                    b=b,
+                )
+            )
+        response = CompareOutcome(
+            pipeline=scored.pipeline, pipeline_hash=scored.pipeline_hash, results=results, usage=scored.usage
+        )
+        return response, timings
+
+    @staticmethod
+    async def _finish_by(
+        evaluation: Eager[list[ItemOutcome]], deadline: float, deadline_s: float
+    ) -> list[ItemOutcome]:
+        """The rest of an evaluation that had to wait, cut off at the request deadline.
+
+        Only work that waits can be cut off (a timer fires at a suspension), so the
+        timer is armed only for it: most inline-rule and cached requests never wait.
+        """
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
+                return await evaluation
+        except TimeoutError:
+            raise DeadlineExceeded(f"request deadline of {deadline_s * 1000:.0f} ms passed") from None
+
+    @staticmethod
+    def _check_weights(pipeline: Pipeline, weights: dict[str, float] | None) -> None:
+        if not weights:
+            return
+        unknown = sorted(set(weights) - {c.name for c in pipeline.components})
+        if unknown:
+            raise InvalidInput(f"options.weights: {unknown} are not components of pipeline {pipeline.name!r}")
+        if not all(math.isfinite(w) for w in weights.values()):
+            raise InvalidInput("options.weights: weights must be finite numbers")
+
+    def _require_ready(self, pipeline: Pipeline) -> None:
+        for source in pipeline.reachable_sources:
+            problem = self.runtime.source_problem(source)
+            if problem:
+                raise ServiceNotReady(f"{source.name} is not ready: {problem}")
+
+    def _observe_outcomes(self, pipeline: str, items, outcomes: list[ItemOutcome]) -> None:
+        """Rewards, response lengths, component errors, closed gates and violated constraints
+        (early signs of reward hacking), one metric update per bucket or label, not per item."""
+        metrics = self._metrics
+        metrics.rewards.labels(pipeline).observe_many(
+            [outcome.reward for outcome in outcomes if outcome.reward is not None]
+        )
+        metrics.response_chars.labels(pipeline).observe_many([len(item.response) for item in items])
+        for outcome in outcomes:
+            if not (outcome.errors or outcome.gated or outcome.violated):
+                continue
+            for error in outcome.errors.values():
+                metrics.errors.labels(error.error_type, "component").inc()
+            for component in outcome.gated:
+                metrics.gates_closed.labels(pipeline, component).inc()
+            if outcome.violated is not None:
+                metrics.constraint_violations.labels(pipeline, outcome.violated).inc()
+
+    @staticmethod
+    def _result(item_id: str, outcome: ItemOutcome, options: CallOptions) -> ItemResult:
+        steps = None
+        if options.return_steps and outcome.steps:
+            steps = {
+                name: StepRewards(rewards=d.rewards, deltas=d.deltas) for name, d in outcome.steps.items()
+            }
+        explanation = None
+        if options.explain and outcome.explanation is not None:
+            explanation = outcome.explanation.to_dict()
+        return ItemResult(
+            id=item_id,
+            reward=outcome.reward,
+            status=outcome.status,
+            components=outcome.components if options.return_components else None,
+            errors={name: ItemError(**error.to_item_error()) for name, error in outcome.errors.items()}
+            if outcome.errors
+            else {},
+            cached=outcome.cached,
+            steps=steps,
+            explanation=explanation,
+        )

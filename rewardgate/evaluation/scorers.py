@@ -1,0 +1,104 @@
+"""Where evaluation items are scored: a running service, or the service built in this process.
+
+Both answer ``score(items, pipeline)`` with one :class:`Scored` per item, in
+order; a failure of a whole request becomes an error for each of its items,
+so every item gets an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from rewardgate_client import AsyncRewardClient
+from rewardgate_client import RewardgateError as ClientError
+
+from rewardgate.errors import RewardgateError, ServiceNotReady
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    reward: float | None
+    error: str | None = None
+
+
+class Scorer(Protocol):
+    async def score(self, items: list[dict[str, Any]], pipeline: str) -> list[Scored]: ...
+
+
+def _scored(reward: float | None, errors: dict[str, Any]) -> Scored:
+    if reward is not None:
+        return Scored(reward)
+    described = "; ".join(f"{name}: {getattr(e, 'message', e)}" for name, e in errors.items())
+    return Scored(None, described or "no reward")
+
+
+class RemoteScorer(AbstractAsyncContextManager):
+    """Through rewardgate_client (``http://`` or ``grpc://``), with its retries."""
+
+    def __init__(self, url: str, timeout_s: float, chunk_size: int) -> None:
+        self._client = AsyncRewardClient(url, timeout_s=timeout_s, chunk_size=chunk_size)
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self._client.aclose()
+
+    async def score(self, items: list[dict[str, Any]], pipeline: str) -> list[Scored]:
+        try:
+            results = await self._client.score(items, pipeline)
+        except ClientError as exc:
+            return [Scored(None, f"{exc.error_type}: {exc.message}")] * len(items)
+        return [_scored(result.reward, result.errors) for result in results]
+
+
+class InProcessScorer(AbstractAsyncContextManager):
+    """The service's own scorer, built from a pipeline file in this process (no sockets).
+
+    Models load in the background as in the service; calls wait for them
+    (up to ``timeout_s`` per call) instead of failing with ``not ready``.
+    """
+
+    def __init__(self, settings, timeout_s: float) -> None:
+        from rewardgate.api.http.app import create_app
+
+        self._app = create_app(settings)
+        self._lifespan = self._app.router.lifespan_context(self._app)
+        self._timeout_s = timeout_s
+
+    async def __aenter__(self) -> InProcessScorer:
+        await self._lifespan.__aenter__()
+        self._scorer = self._app.state.context.scorer
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self._lifespan.__aexit__(*exc_info)
+
+    async def score(self, items: list[dict[str, Any]], pipeline: str) -> list[Scored]:
+        from pydantic import ValidationError
+
+        from rewardgate.api.http.codec import score_call
+        from rewardgate.api.http.errors import describe_validation_errors
+        from rewardgate.api.http.schemas import ScoreRequest
+
+        deadline_ms = int(self._timeout_s * 1000)
+        try:
+            request = ScoreRequest.model_validate(
+                {"pipeline": pipeline, "items": items, "options": {"deadline_ms": deadline_ms}}
+            )
+        except ValidationError as exc:
+            return [Scored(None, f"invalid_input: {describe_validation_errors(exc.errors())}")] * len(items)
+        call = score_call(request)
+        give_up = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                outcome, _ = await self._scorer.score(call)
+                break
+            except ServiceNotReady as exc:
+                if time.monotonic() > give_up:
+                    return [Scored(None, f"{exc.error_type}: {exc.message}")] * len(items)
+                await asyncio.sleep(0.5)
+            except RewardgateError as exc:
+                return [Scored(None, f"{exc.error_type}: {exc.message}")] * len(items)
+        return [_scored(r.reward, r.errors) for r in outcome.results]

@@ -1,0 +1,36 @@
+"""The item every rule and model runner scores (transport-independent)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rewardgate.chat import Message, content_text, for_chat_template
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringItem:
+    """One item to score. ``prompt`` is text or a chat message list."""
+
+    prompt: str | list[Message]
+    response: str
+    reference: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: The response split into steps, for process reward models (else None).
+    steps: tuple[str, ...] | None = None
+
+    def prompt_text(self) -> str:
+        """The prompt flattened to text (each message's text, joined by newlines)."""
+        if isinstance(self.prompt, str):
+            return self.prompt
+        return "\n".join(content_text(message) for message in self.prompt)
+
+    def messages(self) -> list[Message]:
+        """The prompt as chat messages a text model's template renders (content as
+        text, :func:`rewardgate.chat.for_chat_template`), with the response as the assistant turn."""
+        prompt = (
+            for_chat_template(self.prompt)
+            if isinstance(self.prompt, list)
+            else [{"role": "user", "content": self.prompt}]
+        )
+        return [*prompt, {"role": "assistant", "content": self.response}]

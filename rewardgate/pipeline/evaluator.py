@@ -1,0 +1,145 @@
+"""Evaluates a resolved pipeline over a request's items (the reward algebra).
+
+One evaluation runs four named stages, top-down in :meth:`Evaluator.evaluate`:
+
+1. **gather** (rewardgate/pipeline/gather.py): what every model, rule and judge
+   component needs (the items, their reference texts as responses, or their
+   steps) merged into one request per source, run through the fan-out
+   (cache, single-flight, batching) at once;
+2. **cascades** (rewardgate/pipeline/cascades.py): routed sub-pipelines and
+   fallback judges, which need the first round's outcomes;
+3. **columns** (rewardgate/pipeline/transforms.py): each component's column over
+   the items in dependency order (ensembles after their members), through its
+   compiled transforms, which may need the whole column (group means,
+   running statistics);
+4. **combine** (rewardgate/pipeline/combine.py): per item, gates, weighted terms,
+   combination, length penalty, constraints, and the ok/partial/error status.
+
+Every value made is reported to the context's tracer (rewardgate/algebra/explain.py),
+which builds the explanation when a request asks for one and does nothing
+otherwise. A failed component is never a number: it stays an error (its own)
+or is missing (an input failed), and the item's status follows from which
+components are required. Formulas: docs/reward-algebra.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rewardgate.algebra.explain import NO_TRACE, Tracer
+from rewardgate.algebra.running_stats import StatsStore
+from rewardgate.items import ScoringItem
+from rewardgate.pipeline.cascades import Cascades, Fallbacks, Routed
+from rewardgate.pipeline.columns import Column, ItemOutcome, StepDetail
+from rewardgate.pipeline.combine import ItemCombiner
+from rewardgate.pipeline.gather import Gathered, SourceRequests, gather, leaf_column
+from rewardgate.pipeline.plan import Pipeline
+from rewardgate.pipeline.transforms import TransformRun, apply_transforms, ensemble_column
+from rewardgate.sources.base import Spend
+from rewardgate.store.fanout import Fanout, SourceOutcomes
+
+
+@dataclass
+class EvalContext:
+    """What one request shares across (sub-)pipeline evaluations."""
+
+    fanout: Fanout
+    pipelines: dict[str, Pipeline]
+    stats: StatsStore
+    deadline: float
+    use_cache: bool = True
+    tracer: Tracer = NO_TRACE
+    spent: Spend = field(default_factory=Spend)
+
+
+@dataclass
+class _Columns:
+    """Per component: its value column, cache flags and step details."""
+
+    values: dict[str, Column] = field(default_factory=dict)
+    cached: dict[str, list[bool]] = field(default_factory=dict)
+    steps: dict[str, list[StepDetail | None]] = field(default_factory=dict)
+
+    def annotate(self, outcome: ItemOutcome, index: int) -> None:
+        outcome.cached = [n for n, flags in self.cached.items() if flags[index] and n in outcome.components]
+        for name, per_item in self.steps.items():
+            if per_item[index] is not None:
+                outcome.steps[name] = per_item[index]
+
+
+class Evaluator:
+    def __init__(self, ctx: EvalContext) -> None:
+        self.ctx = ctx
+        self.combiner = ItemCombiner(ctx.tracer)
+
+    async def evaluate(
+        self,
+        pipeline: Pipeline,
+        items: list[ScoringItem],
+        groups: list[str | None],
+        weights: dict[str, float] | None = None,
+    ) -> list[ItemOutcome]:
+        gathered = gather(pipeline, items)
+        outcomes = await self.fetch(gathered.requests)
+        routed, fallbacks = {}, {}
+        if pipeline.has_second_round:  # built per use: holding it would make a reference cycle
+            cascades = Cascades(self.ctx.pipelines, self.fetch, self.evaluate, self.ctx.tracer)
+            routed, fallbacks = await cascades.run(pipeline, items, groups, gathered, outcomes)
+        columns = self.columns(pipeline, groups, gathered, outcomes, routed, fallbacks)
+        return self.combine(pipeline, items, columns, routed, weights)
+
+    async def fetch(self, requests: SourceRequests) -> dict[str, SourceOutcomes]:
+        """Stage 1's second half (and the fallback judges'): every source request, at once."""
+        if not requests.items:
+            return {}
+        result = await self.ctx.fanout.run(requests.work(), self.ctx.deadline, self.ctx.use_cache)
+        self.ctx.spent.add(result)
+        return result.by_source
+
+    def columns(
+        self,
+        pipeline: Pipeline,
+        groups,
+        gathered: Gathered,
+        outcomes: dict[str, SourceOutcomes],
+        routed: Routed,
+        fallbacks: Fallbacks,
+    ) -> _Columns:
+        """Stage 3: every component's column, in dependency order, transformed."""
+        run = TransformRun(self.ctx.stats, self.ctx.tracer, groups)
+        columns = _Columns()
+        for plan in pipeline.components:
+            reference = None
+            if plan.source is not None:
+                leaf = leaf_column(plan, gathered.leaves[plan.name], outcomes, self.ctx.tracer)
+                raw, reference = leaf.values, leaf.reference
+                columns.cached[plan.name] = leaf.cached
+                if leaf.steps is not None:
+                    columns.steps[plan.name] = leaf.steps
+                for index, entry in fallbacks.get(plan.name, {}).items():
+                    raw[index] = entry
+            elif plan.kind == "route":
+                raw = routed[plan.name][0]
+            else:
+                raw = ensemble_column(plan, pipeline, columns.values, run)
+            columns.values[plan.name] = apply_transforms(plan.transforms, raw, reference, run)
+        return columns
+
+    def combine(
+        self, pipeline: Pipeline, items, columns: _Columns, routed: Routed, weights: dict[str, float] | None
+    ) -> list[ItemOutcome]:
+        """Stage 4: each item's outcome from its cells, with its routed sub-components."""
+        effective = {**pipeline.weights, **(weights or {})}
+        results = []
+        for index, item in enumerate(items):
+            outcome = self.combiner.finish(pipeline, index, item, columns.values, effective)
+            columns.annotate(outcome, index)
+            for name, (_, sub_outcomes) in routed.items():
+                sub = sub_outcomes[index]
+                if sub is not None:
+                    outcome.components.update({f"{name}.{k}": v for k, v in sub.components.items()})
+            results.append(outcome)
+        return results
+
+
+__all__ = ["EvalContext", "Evaluator", "ItemOutcome", "StepDetail"]

@@ -1,0 +1,137 @@
+"""Running the app under uvicorn: graceful drain of both transports, and connection timeouts.
+
+On SIGTERM (or SIGINT) uvicorn starts its shutdown; :class:`DrainingServer`
+first calls :meth:`AppContext.begin_drain`, so at the same moment ``/readyz``
+turns 503 and gRPC health NOT_SERVING, the gRPC server refuses new calls, and
+uvicorn stops accepting connections. Work in flight on both transports then
+has ``drain_grace_s`` to finish before the process exits 0.
+
+:class:`HeaderTimeoutProtocol` closes a connection whose request headers have
+not fully arrived ``header_timeout_s`` after it opened, or after the first
+byte of a later request (uvicorn's keep-alive timer, which covers the idle
+time between requests, stops at that first byte, so a client trickling
+headers would otherwise hold a connection forever).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from rewardgate.config.settings import Settings
+
+
+class HeaderTimeoutProtocol(HttpToolsProtocol):
+    """Closes a connection whose request headers are still incomplete ``header_timeout_s``
+    after they began (the connection opened, or a later request's first byte arrived).
+
+    One timer per connection, re-armed only when it fires (for what is left of the
+    current request's allowance), rather than a loop timer armed and cancelled for every
+    request: the same contract with less work per request (no throughput difference was
+    measurable on a noisy machine, docs/benchmarks.md "Position bias")."""
+
+    header_timeout_s = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._headers_since: float | None = None  # loop time the pending headers began
+        self._between_requests = False
+        self._headers_begin()
+
+    def data_received(self, data: bytes) -> None:
+        if self._between_requests:  # the first byte of the next request
+            self._between_requests = False
+            self._headers_begin()
+        super().data_received(data)
+
+    def _headers_begin(self) -> None:
+        self._headers_since = self.loop.time()
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout_s, self._check_headers)
+
+    def _check_headers(self) -> None:
+        self._header_timer = None
+        since = self._headers_since
+        if since is None or self.transport.is_closing():
+            return  # no headers pending: idle time between requests is the keep-alive timer's
+        waited = self.loop.time() - since
+        if waited >= self.header_timeout_s:
+            self.transport.close()
+        else:
+            self._header_timer = self.loop.call_later(self.header_timeout_s - waited, self._check_headers)
+
+    def on_headers_complete(self) -> None:
+        self._headers_since = None
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._between_requests = True  # idle time now belongs to the keep-alive timer
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        super().connection_lost(exc)
+
+
+class RedactApiKeys(logging.Filter):
+    """Keeps ``?api_key=...`` (the compat routes' way to pass a key) out of the access log."""
+
+    PATTERN = re.compile(r"(api_key=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn's access record args: (client, method, path with query, http version, status);
+        # only a path can hold a key, and most hold none (this runs on every request).
+        args = record.args
+        if isinstance(args, tuple):
+            for arg in args:
+                if isinstance(arg, str) and "api_key=" in arg:
+                    record.args = tuple(
+                        self.PATTERN.sub(r"\1REDACTED", a) if isinstance(a, str) else a for a in args
+                    )
+                    break
+        return True
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets=None) -> None:
+        context = getattr(self.app.state, "context", None)
+        if context is not None:
+            context.begin_drain()
+        await super().shutdown(sockets)
+        # uvicorn re-raises the signal once it has shut down (the process then dies of it);
+        # a completed drain is a clean exit (status 0), as orchestrators expect.
+        self._captured_signals.clear()
+
+
+def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """The uvicorn configuration :func:`serve` runs ``app`` with."""
+    protocol = type("Protocol", (HeaderTimeoutProtocol,), {"header_timeout_s": settings.header_timeout_s})
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+        http=protocol,
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        timeout_graceful_shutdown=settings.drain_grace_s,
+    )
+
+
+def serve(app: FastAPI, settings: Settings) -> None:
+    """Run ``app`` until SIGTERM/SIGINT, then drain (see the module docstring)."""
+    config = server_config(app, settings)
+    logging.getLogger("uvicorn.access").addFilter(RedactApiKeys())  # after Config set logging up
+    DrainingServer(config, app).run()

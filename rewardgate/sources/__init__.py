@@ -1,0 +1,13 @@
+"""Score sources, one folder per kind, behind one interface (base.py).
+
+* ``model/``: reward models: the source (source.py), the dynamic batcher
+  (batching/), where forward passes run (backends/: in-process or Triton), the
+  Hugging Face runners (runners/) and the Triton python model (triton/);
+* ``rule/``: verifiable rules: the source (source.py), one module per family,
+  the registry, the verifier pool and the code sandbox (sandbox/);
+* ``judge/``: LLM judges: the source (source.py), the OpenAI-compatible client
+  (client.py), prompt templates and reply parsing.
+
+The scoring core (rewardgate/core/, pipeline/, store/) sees only :class:`~rewardgate.sources.base.ScoreSource`
+and :class:`~rewardgate.sources.base.SourceKey`; the runtime builds each kind.
+"""

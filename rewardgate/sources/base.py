@@ -1,0 +1,109 @@
+"""The source interface: what computes numbers for a pipeline's components.
+
+A source is a model (behind its dynamic batcher, rewardgate/sources/model/), a
+rule (inline or in the verifier pool, rewardgate/sources/rule/) or an LLM judge
+(rewardgate/sources/judge/). Pipeline components are views onto sources (a
+source plus an output head), so a model used by two components of a pipeline
+runs once per item.
+
+``compute`` returns one outcome per item, in order: a list of head scores, or
+the :class:`ComponentError` for that item. Request-level failures
+(:class:`Overloaded`, :class:`DeadlineExceeded`, :class:`ServiceNotReady`) are
+raised instead.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from rewardgate.config.pipeline_file import canonical_sha256
+from rewardgate.errors import ComponentError
+from rewardgate.items import ScoringItem
+
+Outcome = list[float] | ComponentError
+
+
+@dataclass(frozen=True, slots=True)
+class SourceKey:
+    """Which source a component reads: its kind and its name in the pipeline file.
+
+    ``str(key)`` (``rule:math``, ``model:rm``, ``judge:helpful``) is the
+    source's name everywhere it shows: cache keys, metric labels, ``versions``
+    in responses, readiness details.
+    """
+
+    kind: Literal["model", "rule", "judge"]
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    @classmethod
+    def of_component(cls, spec) -> SourceKey | None:
+        """The source a component spec reads directly (None for ensembles and routes)."""
+        for kind in ("model", "rule", "judge"):
+            name = getattr(spec, kind)
+            if name:
+                return cls(kind, name)
+        return None
+
+
+@dataclass
+class Spend:
+    """What computing scores cost: tokens through models and judges, the longest
+    batcher queue wait and the longest batch execution."""
+
+    tokens: int = 0
+    judge_tokens: int = 0
+    queue_s: float = 0.0
+    inference_s: float = 0.0
+
+    def add(self, other: Spend) -> None:
+        self.tokens += other.tokens
+        self.judge_tokens += other.judge_tokens
+        self.queue_s = max(self.queue_s, other.queue_s)
+        self.inference_s = max(self.inference_s, other.inference_s)
+
+
+@dataclass
+class SourceResult(Spend):
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+@dataclass
+class ScoreSource(ABC):
+    name: str
+    _fingerprint: tuple[str, str] | None = field(default=None, init=False, repr=False)
+    #: Cache TTL class: "model" or "rule".
+    kind: ClassVar[str]
+
+    @property
+    @abstractmethod
+    def reads(self) -> tuple[str, ...]:
+        """Item fields the score depends on."""
+
+    @property
+    @abstractmethod
+    def version(self) -> str:
+        """Identity of what computes the score (weights hash, rule config hash)."""
+
+    @abstractmethod
+    def is_ready(self) -> bool: ...
+
+    @abstractmethod
+    async def compute(self, items: list[ScoringItem], deadline: float) -> SourceResult: ...
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def fingerprint(self) -> str:
+        """Identity for cache keys; recomputed when the version changes (a redeployed model)."""
+        version = self.version
+        if self._fingerprint is None or self._fingerprint[0] != version:
+            self._fingerprint = (version, canonical_sha256([self.name, version, self.reads]))
+        return self._fingerprint[1]

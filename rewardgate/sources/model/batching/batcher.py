@@ -1,0 +1,260 @@
+"""The asyncio dynamic batcher: one per model.
+
+Callers ``enqueue`` items and await the returned futures; a single collector
+task forms batches with :class:`~rewardgate.sources.model.batching.queue.PendingQueue` and runs
+them through ``run_batch`` with at most ``max_concurrent_batches`` in flight.
+
+When a batch goes: a full one (``max_batch_items`` or ``max_batch_tokens``)
+as soon as a slot is free; a partial one once its oldest item has waited
+``max_wait_ms`` and, unless ``overlap_partial_batches``, only when no other
+batch is in flight. So the slots beyond the first pipeline full batches (the
+next one is on its way while the backend computes), while single items that
+arrive during a batch gather into one larger batch instead of being sent in
+small pieces that would queue behind it at the backend (docs/benchmarks.md:
+single-item callers over Triton). ``overlap_partial_batches`` suits a backend
+with several parallel instances, where a partial batch need not wait.
+
+Guarantees:
+
+* the queue is bounded: ``enqueue`` raises :class:`Overloaded` (all-or-nothing
+  for a group of items) instead of growing without limit;
+* cancelled or expired items are dropped before running (expired ones fail with
+  :class:`DeadlineExceeded`);
+* ``run_batch`` must return one result per payload, in order; otherwise every
+  item fails with :class:`BackendError`;
+* an exception from ``run_batch`` fails every item of that batch (a
+  :class:`RewardgateError` as raised, anything else wrapped in ``BackendError``);
+* ``close`` fails whatever is still queued with :class:`ServiceNotReady`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from rewardgate.errors import (
+    BackendError,
+    ComponentError,
+    DeadlineExceeded,
+    Overloaded,
+    RewardgateError,
+    ServiceNotReady,
+)
+from rewardgate.sources.model.batching.queue import BatchLimits, PendingItem, PendingQueue
+
+log = logging.getLogger(__name__)
+
+RunBatch = Callable[[list[Any], float], Awaitable[Sequence[Any]]]
+"""``run_batch(payloads, deadline)``: deadline is the earliest item deadline (monotonic)."""
+
+
+class BatchObserver(Protocol):
+    """Where the batcher reports what it did (implemented by the metrics layer)."""
+
+    def batch_started(self, size: int, padded_tokens: int, queue_waits_s: list[float]) -> None: ...
+    def batch_finished(self, seconds: float, ok: bool) -> None: ...
+    def item_dropped(self, reason: str) -> None: ...
+
+
+class NullObserver:
+    def batch_started(self, size: int, padded_tokens: int, queue_waits_s: list[float]) -> None:
+        pass
+
+    def batch_finished(self, seconds: float, ok: bool) -> None:
+        pass
+
+    def item_dropped(self, reason: str) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """What a caller submits: the payload and its size for the token budget."""
+
+    payload: Any
+    length: int
+    rows: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTiming:
+    """Attached to each result future's value so callers can report stage times."""
+
+    queue_s: float
+    inference_s: float
+
+
+class DynamicBatcher:
+    """Collects items across concurrent requests into batches for ``run_batch``."""
+
+    def __init__(
+        self,
+        name: str,
+        run_batch: RunBatch,
+        *,
+        max_batch_items: int,
+        max_batch_tokens: int,
+        max_wait_ms: float,
+        max_concurrent_batches: int = 1,
+        overlap_partial_batches: bool = False,
+        max_queue_items: int = 8192,
+        retry_after_s: float = 1.0,
+        observer: BatchObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self._run_batch = run_batch
+        self._limits = BatchLimits(max_batch_items, max_batch_tokens, max_wait_ms / 1000)
+        self._max_queue_items = max_queue_items
+        self._retry_after_s = retry_after_s
+        self._observer = observer or NullObserver()
+        self._clock = clock
+        self._queue = PendingQueue()
+        self._slots = asyncio.Semaphore(max_concurrent_batches)
+        self._overlap_partial_batches = overlap_partial_batches
+        self._in_flight = 0
+        self._wakeup = asyncio.Event()
+        self._collector: asyncio.Task | None = None
+        self._running: set[asyncio.Task] = set()
+        self._closed = False
+
+    # ------------------------------------------------------------------ API
+
+    def start(self) -> None:
+        if self._collector is None:
+            self._collector = asyncio.create_task(self._collect(), name=f"batcher:{self.name}")
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def enqueue(self, items: Sequence[WorkItem], deadline: float) -> list[asyncio.Future]:
+        """Queue ``items``; each future resolves to ``(result, BatchTiming)``.
+
+        Raises:
+            Overloaded: the queue cannot take all of ``items`` (none is queued).
+            ServiceNotReady: the batcher is closed.
+        """
+        if self._closed:
+            raise ServiceNotReady(f"model {self.name!r} is shutting down")
+        if len(self._queue) + len(items) > self._max_queue_items:
+            raise Overloaded(
+                f"model {self.name!r} queue is full ({len(self._queue)} items)",
+                retry_after_s=self._retry_after_s,
+            )
+        loop = asyncio.get_running_loop()
+        now = self._clock()
+        futures = []
+        for item in items:
+            future = loop.create_future()
+            self._queue.push(PendingItem(item.payload, item.length, item.rows, deadline, now, future))
+            futures.append(future)
+        self._wakeup.set()
+        return futures
+
+    async def close(self, grace_s: float = 5.0) -> None:
+        """Stop collecting, let running batches finish (up to ``grace_s``), fail the rest."""
+        self._closed = True
+        if self._collector is not None:
+            self._collector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._collector
+        if self._running:
+            await asyncio.wait(self._running, timeout=grace_s)
+            for task in self._running:
+                task.cancel()
+        for item in self._queue.drain():
+            _fail(item.future, ServiceNotReady(f"model {self.name!r} shut down"))
+
+    # ------------------------------------------------------------- internals
+
+    async def _collect(self) -> None:
+        while True:
+            await self._slots.acquire()
+            try:
+                batch = await self._next_batch()
+            except BaseException:
+                self._slots.release()
+                raise
+            self._in_flight += 1
+            task = asyncio.create_task(self._execute(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _next_batch(self) -> list[PendingItem]:
+        while True:
+            now = self._clock()
+            if self._due(now):
+                batch = self._queue.take_batch(now, self._limits, self._on_drop)
+                if batch:
+                    return batch
+                continue
+            self._wakeup.clear()
+            oldest = self._queue.oldest()
+            remaining = None if oldest is None else oldest.enqueued_at + self._limits.max_wait_s - now
+            if remaining is None or remaining <= 0:  # nothing queued, or a partial batch held back
+                await self._wakeup.wait()  # by enqueue, or by a batch finishing
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+
+    def _due(self, now: float) -> bool:
+        """A batch may go now (a slot is already held): see the module docstring."""
+        if self._queue.is_full(self._limits):
+            return True
+        if not self._queue.waited(now, self._limits):
+            return False
+        return self._overlap_partial_batches or self._in_flight == 0
+
+    def _on_drop(self, item: PendingItem, reason: str) -> None:
+        self._observer.item_dropped(reason)
+        if reason == "deadline":
+            _fail(item.future, DeadlineExceeded(f"deadline passed while queued for {self.name!r}"))
+
+    async def _execute(self, batch: list[PendingItem]) -> None:
+        started = self._clock()
+        waits = [started - item.enqueued_at for item in batch]
+        rows = sum(item.rows for item in batch)
+        self._observer.batch_started(len(batch), rows * max(i.length for i in batch), waits)
+        ok = False
+        try:
+            results = await self._run_batch(
+                [item.payload for item in batch], min(item.deadline for item in batch)
+            )
+            if len(results) != len(batch):
+                raise BackendError(
+                    f"model {self.name!r} returned {len(results)} results for {len(batch)} items"
+                )
+            inference_s = self._clock() - started
+            for item, wait, result in zip(batch, waits, results, strict=True):
+                if not item.future.done():
+                    item.future.set_result((result, BatchTiming(wait, inference_s)))
+            ok = True
+        except (RewardgateError, ComponentError) as exc:
+            _fail_all(batch, exc)
+        except asyncio.CancelledError:
+            _fail_all(batch, ServiceNotReady(f"model {self.name!r} shut down mid-batch"))
+            raise
+        except Exception as exc:
+            log.exception("batch failed for model %s", self.name)
+            _fail_all(batch, BackendError(f"model {self.name!r} failed: {type(exc).__name__}: {exc}"))
+        finally:
+            self._observer.batch_finished(self._clock() - started, ok)
+            self._in_flight -= 1
+            self._slots.release()
+            self._wakeup.set()  # a partial batch held back may go now
+
+
+def _fail(future: asyncio.Future, exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+def _fail_all(batch: list[PendingItem], exc: BaseException) -> None:
+    for item in batch:
+        _fail(item.future, exc)

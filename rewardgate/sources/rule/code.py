@@ -1,0 +1,117 @@
+"""Code execution: a Python response against the tests in the item's reference.
+
+The code is the first fenced ```python (or plain ```) block of the response,
+else the whole response. The reference holds tests in one of the formats of
+:mod:`rewardgate.sources.rule.code_cases`. Score: the fraction of tests passed (0.0 to
+1.0), all of an item's tests sharing one time budget (``timeout_s``): a test
+still running when it ends, and every test after it, fails.
+
+Pass/fail is decided outside the candidate's reach (see
+rewardgate/sources/rule/sandbox/runner.py): rigged ``__eq__`` objects, forged result records,
+patched modules, early exits, closed pipes and fake stdout all fail their
+tests. A failure of the sandbox itself is ``sandbox_error``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+from pydantic import Field
+
+from rewardgate.errors import InvalidReference
+from rewardgate.items import ScoringItem
+from rewardgate.sources.rule.base import Rule, RuleParams
+from rewardgate.sources.rule.code_cases import TestPlan, call_passed, parse_reference, stdio_passed
+from rewardgate.sources.rule.sandbox.runner import (
+    SandboxError,
+    SandboxKilled,
+    SandboxLimits,
+    SessionOutcome,
+    run_session,
+)
+
+log = logging.getLogger(__name__)
+_FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+def extract_code(response: str) -> str:
+    fenced = _FENCE.search(response)
+    return fenced.group(1) if fenced else response
+
+
+class CodeTestsParams(RuleParams):
+    timeout_s: float = Field(10.0, gt=0, le=300, description="Wall-clock budget for all of an item's tests.")
+    memory_mb: int = Field(512, ge=64, le=65536, description="Address-space limit per process.")
+    max_output_kb: int = Field(64, ge=1, description="Largest file or stdout the program may write.")
+    max_processes: int = Field(32, ge=1, le=4096, description="Processes of the sandbox user.")
+    require_isolation: bool = Field(
+        True,
+        description="Refuse (sandbox_error) rather than run code with rlimits only when the service "
+        "cannot isolate it (not root: no namespaces, no separate uids).",
+    )
+
+
+class CodeTests(Rule):
+    type_name = "code_tests"
+    Params = CodeTestsParams
+    isolated = True
+
+    @property
+    def timeout_s(self) -> float:
+        # The sandbox enforces its own budget; the pool's is a backstop above it.
+        return self.params.timeout_s + 15
+
+    def evaluate(self, item: ScoringItem) -> float:
+        if self.params.require_isolation and os.geteuid() != 0:
+            raise SandboxError(
+                "the code sandbox cannot isolate code here (the service does not run as root with the "
+                "sandbox privileges, docs/deploy.md#the-code-sandbox); set require_isolation: false "
+                "to accept rlimits only"
+            )
+        plan = parse_reference(self.require_reference(item))
+        limits = SandboxLimits(
+            self.params.timeout_s, self.params.memory_mb, self.params.max_output_kb, self.params.max_processes
+        )
+        outcome = run_session(plan.mode, extract_code(item.response), plan.payload, limits)
+        passed, total = count_passed(plan, outcome)
+        if total == 0:
+            raise InvalidReference("the reference contains no assert statements, tests or cases")
+        return passed / total
+
+    def warm_up(self) -> None:
+        """Start this process's sandbox fork server with one real run."""
+        self.evaluate(ScoringItem("", "x = 1\n", "assert x == 1\n"))
+
+
+def count_passed(plan: TestPlan, outcome: SessionOutcome) -> tuple[int, int]:
+    """(tests passed, tests in all) from what the session reported.
+
+    Raises:
+        SandboxKilled: the session, the judge or the candidate was killed from outside.
+        SandboxError: the judge never reported how many tests there are.
+    """
+    records = outcome.records
+    killed = [r["killed"] for r in records if "killed" in r]
+    killed += ["candidate" for r in records if isinstance(r.get("case"), dict) and r["case"].get("killed")]
+    if killed or not (outcome.ended or outcome.killed_at_deadline):
+        who = killed[0] if killed else "session"
+        raise SandboxKilled(f"the sandbox's {who} was killed from outside (e.g. the OOM killer): no verdict")
+    if plan.mode == "stdio":
+        cases = [r["case"] for r in records if isinstance(r.get("case"), dict)]
+        passed = sum(stdio_passed(case, want) for case, want in zip(cases, plan.expected, strict=False))
+        total = len(plan.expected)
+    else:
+        totals = [r["total"] for r in records if isinstance(r.get("total"), int)]
+        if not totals:
+            raise SandboxError("the sandbox judge reported no tests")
+        total = totals[0]
+        if plan.mode == "calls":
+            values = [r for r in records if "value" in r or "raised" in r]
+            passed = sum(call_passed(r, want) for r, want in zip(values, plan.expected, strict=False))
+        else:
+            passed = sum(1 for r in records if r.get("passed") is True)
+    if outcome.killed_at_deadline or any(r.get("timeout") for r in records):
+        log.info("code tests ran out of time: %d/%d passed", passed, total)
+    return min(passed, total), total

@@ -1,0 +1,185 @@
+"""Format rules: regex match, think/answer structure, length window, repetition
+and overlong (DAPO) penalties.
+
+Patterns are compiled with RE2, whose matching time is linear in the input,
+so a hostile response cannot trigger catastrophic backtracking and the rule can
+run inline on the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import re2
+from pydantic import Field, field_validator, model_validator
+
+from rewardgate.algebra.functions import overlong_penalty
+from rewardgate.items import ScoringItem
+from rewardgate.sources.rule.base import Rule, RuleParams
+
+_FLAG_PREFIX = {"dotall": "s", "ignorecase": "i", "multiline": "m"}
+
+
+class RegexParams(RuleParams):
+    pattern: str = Field(description="RE2 syntax (no backreferences or lookaround).")
+    mode: Literal["search", "fullmatch"] = Field(
+        "search", description="search: anywhere in the response; fullmatch: the whole response."
+    )
+    flags: list[Literal["dotall", "ignorecase", "multiline"]] = Field(default_factory=lambda: ["dotall"])
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re2.compile(pattern)
+        except re2.error as exc:
+            raise ValueError(f"not valid RE2 syntax: {exc}") from exc
+        return pattern
+
+
+def compile_pattern(params: RegexParams):
+    """Compile with RE2 (the pattern was validated when the params were built)."""
+    prefix = "".join(_FLAG_PREFIX[f] for f in params.flags)
+    source = f"(?{prefix}){params.pattern}" if prefix else params.pattern
+    return re2.compile(source)
+
+
+class RegexMatch(Rule):
+    """1.0 when the response matches ``pattern``, else 0.0."""
+
+    type_name = "regex"
+    Params = RegexParams
+    reads = ("response",)
+
+    def __init__(self, params: RegexParams) -> None:
+        super().__init__(params)
+        self._compiled = compile_pattern(params)
+
+    def __getstate__(self) -> dict:
+        # RE2 objects do not pickle; recompile on the other side.
+        return {"params": self.params}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["params"])
+
+    def evaluate(self, item: ScoringItem) -> float:
+        if self.params.mode == "fullmatch":
+            matched = self._compiled.fullmatch(item.response)
+        else:
+            matched = self._compiled.search(item.response)
+        return 1.0 if matched else 0.0
+
+
+class ThinkAnswerParams(RuleParams):
+    think_tag: str = Field("think", pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+    answer_tag: str = Field("answer", pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+    require_answer: bool = Field(True, description="An answer block must follow the think block.")
+
+
+class ThinkAnswer(Rule):
+    """1.0 when the response is exactly ``<think>…</think>`` then ``<answer>…</answer>``
+    (each once, non-empty, nothing else but whitespace around); else 0.0.
+
+    With ``require_answer: false`` the think block must open the response and
+    anything may follow it.
+    """
+
+    type_name = "think_answer"
+    Params = ThinkAnswerParams
+    reads = ("response",)
+
+    def evaluate(self, item: ScoringItem) -> float:
+        think, answer = self.params.think_tag, self.params.answer_tag
+        text = item.response.strip()
+        opening, closing = f"<{think}>", f"</{think}>"
+        if not text.startswith(opening) or text.count(opening) != 1 or text.count(closing) != 1:
+            return 0.0
+        thought, _, rest = text[len(opening) :].partition(closing)
+        if not thought.strip():
+            return 0.0
+        if not self.params.require_answer:
+            return 1.0
+        rest = rest.strip()
+        a_open, a_close = f"<{answer}>", f"</{answer}>"
+        if not (rest.startswith(a_open) and rest.endswith(a_close)):
+            return 0.0
+        body = rest[len(a_open) : -len(a_close)]
+        return 1.0 if body.strip() and a_open not in body and a_close not in body else 0.0
+
+
+def measure(text: str, unit: str) -> int:
+    """Length of ``text`` in characters or whitespace-separated words."""
+    return len(text) if unit == "chars" else len(text.split())
+
+
+class LengthWindowParams(RuleParams):
+    min_length: int = Field(0, ge=0)
+    max_length: int = Field(gt=0)
+    unit: Literal["chars", "words"] = "words"
+    outside_score: float = Field(0.0, description="Score outside the window.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LengthWindowParams:
+        if self.min_length > self.max_length:
+            raise ValueError("min_length must not exceed max_length")
+        return self
+
+
+class LengthWindow(Rule):
+    """1.0 when the response length is within [min_length, max_length], else ``outside_score``."""
+
+    type_name = "length_window"
+    Params = LengthWindowParams
+    reads = ("response",)
+
+    def evaluate(self, item: ScoringItem) -> float:
+        length = measure(item.response, self.params.unit)
+        inside = self.params.min_length <= length <= self.params.max_length
+        return 1.0 if inside else self.params.outside_score
+
+
+class RepetitionParams(RuleParams):
+    ngram: int = Field(3, ge=1, le=20, description="n-gram size over whitespace words.")
+    max_penalty: float = Field(-1.0, le=0, description="Score of a response that is all repeats.")
+
+
+class RepetitionPenalty(Rule):
+    """``max_penalty x (1 - unique n-grams / n-grams)``: 0 for no repetition, down to
+    ``max_penalty`` when every n-gram repeats; 0 for responses shorter than n."""
+
+    type_name = "repetition_penalty"
+    Params = RepetitionParams
+    reads = ("response",)
+
+    def evaluate(self, item: ScoringItem) -> float:
+        words = item.response.split()
+        n = self.params.ngram
+        grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+        if not grams:
+            return 0.0
+        return self.params.max_penalty * (1 - len(set(grams)) / len(grams))
+
+
+class OverlongParams(RuleParams):
+    max_length: int = Field(gt=0, description="L_max: at or beyond it the penalty is -1.")
+    cache_length: int = Field(gt=0, description="L_cache: the soft zone before L_max.")
+    unit: Literal["chars", "words"] = "words"
+
+    @model_validator(mode="after")
+    def _cache_within_max(self) -> OverlongParams:
+        if self.cache_length > self.max_length:
+            raise ValueError("cache_length must not exceed max_length")
+        return self
+
+
+class OverlongPenalty(Rule):
+    """DAPO's soft overlong punishment: 0 up to ``L_max - L_cache``, then falling
+    linearly to -1 at ``L_max``, and -1 beyond."""
+
+    type_name = "overlong_penalty"
+    Params = OverlongParams
+    reads = ("response",)
+
+    def evaluate(self, item: ScoringItem) -> float:
+        length = measure(item.response, self.params.unit)
+        return overlong_penalty(length, self.params.max_length, self.params.cache_length)

@@ -1,0 +1,85 @@
+"""A rule as a score source: inline for linear-time rules, else in the verifier pool."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from rewardgate.config.pipeline_file import canonical_sha256
+from rewardgate.errors import ComponentError, DeadlineExceeded, VerifierError
+from rewardgate.items import ScoringItem
+from rewardgate.observability.metrics import Metrics
+from rewardgate.sources.base import Outcome, ScoreSource, SourceResult
+from rewardgate.sources.rule.base import Rule
+from rewardgate.sources.rule.pool import VerifierPool
+
+
+@dataclass
+class RuleSource(ScoreSource):
+    kind: ClassVar[str] = "rule"
+    rule: Rule = field(kw_only=True)
+    pool: VerifierPool | None = field(kw_only=True, default=None)
+    metrics: Metrics | None = field(kw_only=True, default=None)
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return self.rule.reads
+
+    @functools.cached_property
+    def version(self) -> str:
+        # Rule parameters are frozen: hash them once.
+        return "sha256:" + canonical_sha256([self.rule.type_name, self.rule.params.model_dump(mode="json")])
+
+    def is_ready(self) -> bool:
+        return not self.rule.isolated or (self.pool is not None and self.pool.ready)
+
+    async def compute(self, items: list[ScoringItem], deadline: float) -> SourceResult:
+        if self.rule.isolated:
+            outcomes = await self._isolated_all(items, deadline)
+        else:
+            outcomes = [self._inline(item) for item in items]
+        return SourceResult(outcomes=list(outcomes))
+
+    def _inline(self, item: ScoringItem) -> Outcome:
+        started = time.perf_counter()
+        try:
+            return [self.rule.evaluate(item)]
+        except ComponentError as exc:
+            return exc
+        except Exception as exc:
+            return VerifierError(f"rule {self.name!r} raised {type(exc).__name__}: {exc}")
+        finally:
+            self._observe(time.perf_counter() - started)
+
+    async def _isolated_all(self, items: list[ScoringItem], deadline: float) -> list[Outcome]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded("deadline passed before the verifier could run")
+        try:
+            # The rule's own limit kills a hung verifier; the request deadline only
+            # abandons the tasks (cancelling never kills a healthy worker, see pool.py).
+            async with asyncio.timeout(remaining):
+                return await asyncio.gather(*(self._isolated(item) for item in items))
+        except TimeoutError as exc:
+            raise DeadlineExceeded("deadline passed while verifying") from exc
+
+    async def _isolated(self, item: ScoringItem) -> Outcome:
+        started = time.perf_counter()
+        try:
+            return [await self.pool.run(_evaluate, self.rule, item, timeout_s=self.rule.timeout_s)]
+        except ComponentError as exc:
+            return exc
+        finally:
+            self._observe(time.perf_counter() - started)
+
+    def _observe(self, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.rule_seconds.labels(self.name).observe(seconds)
+
+
+def _evaluate(rule: Rule, item: ScoringItem) -> float:
+    """Runs in a verifier process (module-level so it pickles)."""
+    return rule.evaluate(item)

@@ -1,0 +1,140 @@
+"""Tool-call correctness (ToolRL style): format, tool names, and arguments.
+
+Calls are read from ``<tool_call>{…}</tool_call>`` blocks (Hermes / Qwen
+style) when present, else from the whole response when it is a JSON object or
+list; other text is "no call". Each call is ``{"name": str, "arguments": object}`` (a JSON
+string of arguments is accepted). The reference is a JSON list of calls.
+
+Score in [0, 1]: ``w_format x format + w_name x name_f1 + w_args x args``
+
+* ``format``: 1 when every block parsed into a well-formed call;
+* ``name_f1``: multiset F1 of predicted vs reference tool names;
+* ``args``: for each reference call, the best-matching unused predicted call
+  of the same name scores |keys with equal values| / |keys in either|;
+  averaged over reference calls (unmatched calls score 0).
+
+An empty reference list means "no call expected": 1.0 for a response with no
+call, 0.0 otherwise. A reference that is not JSON calls (prose, malformed
+JSON) is ``invalid_reference``, never "no call expected". Argument values
+compare as JSON: ``true`` is not ``1``, ``"1"`` is not ``1``.
+
+Tags are found with RE2 (linear time), so a response made of thousands of
+unclosed ``<tool_call>`` tags costs time proportional to its length.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import re2
+from pydantic import Field, model_validator
+
+from rewardgate.errors import InvalidReference
+from rewardgate.items import ScoringItem
+from rewardgate.sources.rule.base import Rule, RuleParams
+from rewardgate.sources.rule.values import same_value
+
+_BLOCK = re2.compile(r"(?s)<tool_call>(.*?)</tool_call>")
+
+Call = tuple[str, dict[str, Any]]
+
+
+def _as_call(value: Any) -> Call | None:
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        return None
+    arguments = value.get("arguments", value.get("parameters", {}))
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return None
+    return (value["name"], arguments) if isinstance(arguments, dict) else None
+
+
+def parse_calls(text: str) -> tuple[list[Call], bool]:
+    """``(calls, well_formed)`` from a response or a reference."""
+    blocks = _BLOCK.findall(text)
+    stripped = text.strip()
+    # Without tool-call tags only JSON-looking text is a call; prose means "no call".
+    chunks = blocks if blocks else ([stripped] if stripped[:1] in ("{", "[") else [])
+    calls: list[Call] = []
+    well_formed = True
+    for chunk in chunks:
+        try:
+            value = json.loads(chunk.strip())
+        except (ValueError, RecursionError):
+            well_formed = False
+            continue
+        for candidate in value if isinstance(value, list) else [value]:
+            call = _as_call(candidate)
+            if call is None:
+                well_formed = False
+            else:
+                calls.append(call)
+    return calls, well_formed
+
+
+def _name_f1(predicted: list[Call], reference: list[Call]) -> float:
+    common = sum((Counter(n for n, _ in predicted) & Counter(n for n, _ in reference)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(reference)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _argument_overlap(predicted: dict[str, Any], reference: dict[str, Any]) -> float:
+    keys = set(predicted) | set(reference)
+    if not keys:
+        return 1.0
+    matching = sum(k in predicted and k in reference and same_value(predicted[k], reference[k]) for k in keys)
+    return matching / len(keys)
+
+
+def _arguments_score(predicted: list[Call], reference: list[Call]) -> float:
+    unused = list(predicted)
+    total = 0.0
+    for name, arguments in reference:
+        candidates = [c for c in unused if c[0] == name]
+        if not candidates:
+            continue
+        best = max(candidates, key=lambda c: _argument_overlap(c[1], arguments))
+        unused.remove(best)
+        total += _argument_overlap(best[1], arguments)
+    return total / len(reference)
+
+
+class ToolCallParams(RuleParams):
+    format_weight: float = Field(0.2, ge=0)
+    name_weight: float = Field(0.3, ge=0)
+    arguments_weight: float = Field(0.5, ge=0)
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> ToolCallParams:
+        if abs(self.format_weight + self.name_weight + self.arguments_weight - 1.0) > 1e-9:
+            raise ValueError("format_weight + name_weight + arguments_weight must be 1")
+        return self
+
+
+class ToolCall(Rule):
+    """Tool-call correctness against the reference call list (see module docstring)."""
+
+    type_name = "tool_call"
+    Params = ToolCallParams
+
+    def evaluate(self, item: ScoringItem) -> float:
+        text = self.require_reference(item)
+        reference, reference_ok = parse_calls(text)
+        looks_like_calls = bool(_BLOCK.search(text)) or text.strip()[:1] in ("{", "[")
+        if not reference_ok or not looks_like_calls:
+            raise InvalidReference("the reference is not a JSON list of {name, arguments} calls")
+        predicted, well_formed = parse_calls(item.response)
+        if not reference:
+            return 1.0 if not predicted and well_formed else 0.0
+        p = self.params
+        return (
+            p.format_weight * (well_formed and bool(predicted))
+            + p.name_weight * _name_f1(predicted, reference)
+            + p.arguments_weight * _arguments_score(predicted, reference)
+        )

@@ -1,0 +1,99 @@
+"""Score cache interface, key derivation, value encoding, and the in-memory cache.
+
+Values are the head scores of one source for one item. Keys are derived from
+the source fingerprint (name, version = weights or rule-config hash, and the
+fields it reads) plus exactly the item fields the source reads, so anything
+that can change a score changes the key. Errors are never cached.
+
+Implementations must be fail-open: ``get_many`` returns misses instead of
+raising, ``set_many`` may drop writes; a cache never fails a request. After
+``set_many`` returns, ``get_many`` in the same process sees the entries (the
+single-flight table relies on it to avoid duplicate computations).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+
+import orjson
+from cachetools import TLRUCache
+
+from rewardgate.items import ScoringItem
+
+#: Bumped whenever key derivation or value encoding changes.
+KEY_VERSION = "v1"
+
+
+def cache_key(fingerprint: str, reads: Sequence[str], item: ScoringItem) -> str:
+    """``v1:<blake2b-128 hex>`` of the fingerprint and the read fields."""
+    content = orjson.dumps(
+        [fingerprint, [getattr(item, name) for name in reads]],
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return f"{KEY_VERSION}:{hashlib.blake2b(content, digest_size=16).hexdigest()}"
+
+
+def encode_scores(scores: Sequence[float]) -> bytes:
+    """Little-endian float64s: compact and bit-exact."""
+    return struct.pack(f"<{len(scores)}d", *scores)
+
+
+def decode_scores(blob: bytes) -> list[float]:
+    if len(blob) % 8:
+        raise ValueError(f"cache value of {len(blob)} bytes is not a list of float64")
+    return list(struct.unpack(f"<{len(blob) // 8}d", blob))
+
+
+class ScoreCache(ABC):
+    @abstractmethod
+    async def get_many(self, keys: Sequence[str]) -> list[list[float] | None]:
+        """One entry per key, ``None`` for a miss, in key order. Never raises."""
+
+    @abstractmethod
+    async def set_many(self, entries: Mapping[str, list[float]], kind: str) -> None:
+        """Store successful scores of one source ``kind`` (``model``, ``rule``). Never raises."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+class InMemoryScoreCache(ScoreCache):
+    """Process-local LRU with a time to live per source kind."""
+
+    def __init__(self, max_entries: int, ttl_s_by_kind: Mapping[str, float]) -> None:
+        self._ttl_s_by_kind = dict(ttl_s_by_kind)
+        self._entries: TLRUCache[str, tuple[float, tuple[float, ...]]] = TLRUCache(
+            max_entries, ttu=lambda _key, value, now: now + value[0], timer=time.monotonic
+        )
+
+    async def get_many(self, keys: Sequence[str]) -> list[list[float] | None]:
+        entries = self._entries
+        found: list[list[float] | None] = []
+        # One clock reading for the whole lookup (cachetools' timer is reentrant), and one
+        # lookup per key: ``get`` would check the key's expiry twice.
+        with entries.timer:
+            for key in keys:
+                try:
+                    found.append(list(entries[key][1]))
+                except KeyError:  # absent or expired
+                    found.append(None)
+        return found
+
+    async def set_many(self, entries: Mapping[str, list[float]], kind: str) -> None:
+        ttl = self._ttl_s_by_kind[kind]
+        for key, value in entries.items():
+            self._entries[key] = (ttl, tuple(value))
+
+
+class NullScoreCache(ScoreCache):
+    """Caching disabled."""
+
+    async def get_many(self, keys: Sequence[str]) -> list[list[float] | None]:
+        return [None] * len(keys)
+
+    async def set_many(self, entries: Mapping[str, list[float]], kind: str) -> None:
+        return None

@@ -1,0 +1,153 @@
+"""Shared score cache on Redis, fail-open.
+
+* One ``MGET`` per request for every (source, item) key.
+* Writes are pipelined ``SET key value EX ttl`` in a background task, off the
+  request's critical path. Until a write lands, its entries stay in a small
+  in-process buffer that reads consult first, so an entry is visible the
+  moment ``set_many`` returns (no duplicate work in the write's flight time).
+* Tight timeouts, no client retries; consecutive failures open a circuit
+  breaker that skips Redis for ``reset_after_s`` and then probes it. While
+  Redis is down or slow every lookup is a miss and writes are dropped; it
+  recovers by itself, without a restart.
+* Keys: ``<namespace>:v1:<hash>``; values: packed float64s (bit-exact).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from rewardgate.breaker import STATE_VALUES, CircuitBreaker
+from rewardgate.observability.metrics import Metrics
+from rewardgate.store.cache import ScoreCache, decode_scores, encode_scores
+
+log = logging.getLogger(__name__)
+
+# Everything a broken or slow Redis can raise at us.
+_FAILURES = (RedisError, OSError, TimeoutError, ValueError)
+_FAILED = object()
+
+
+class RedisScoreCache(ScoreCache):
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl_s_by_kind: Mapping[str, float],
+        metrics: Metrics,
+        namespace: str = "rewardgate",
+        timeout_s: float = 0.05,
+        breaker_failures: int = 5,
+        breaker_reset_s: float = 5.0,
+        max_pending_writes: int = 10_000,
+    ) -> None:
+        self._redis = Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            max_connections=64,
+        )
+        self._ttl_s_by_kind = dict(ttl_s_by_kind)
+        self._prefix = f"{namespace}:"
+        self._timeout_s = timeout_s
+        self._metrics = metrics
+        self._breaker = CircuitBreaker(
+            breaker_failures,
+            breaker_reset_s,
+            on_change=lambda state: metrics.cache_breaker.set(STATE_VALUES[state]),
+        )
+        self._pending: dict[str, list[float]] = {}
+        self._max_pending = max_pending_writes
+        self._writes: set[asyncio.Task] = set()
+
+    @property
+    def breaker_state(self) -> str:
+        return self._breaker.state
+
+    async def get_many(self, keys: Sequence[str]) -> list[list[float] | None]:
+        found: list[list[float] | None] = [self._pending.get(key) for key in keys]
+        missing = [index for index, value in enumerate(found) if value is None]
+        if not missing:
+            return found
+        blobs = await self._call("get", self._mget([keys[i] for i in missing]))
+        if blobs is _FAILED:
+            return found
+        for index, blob in zip(missing, blobs, strict=True):
+            found[index] = self._decode(blob)
+        return found
+
+    async def _mget(self, keys: list[str]) -> list[bytes | None]:
+        return await self._redis.mget([self._prefix + key for key in keys])
+
+    def _decode(self, blob: bytes | None) -> list[float] | None:
+        if blob is None:
+            return None
+        try:
+            return decode_scores(blob)
+        except ValueError:
+            log.warning("ignoring a malformed score cache value of %d bytes", len(blob))
+            return None
+
+    async def set_many(self, entries: Mapping[str, list[float]], kind: str) -> None:
+        if not entries:
+            return
+        if len(self._pending) + len(entries) > self._max_pending:
+            self._metrics.cache_ops.labels("set", "dropped").inc()
+            return
+        self._pending.update(entries)
+        task = asyncio.create_task(self._write(dict(entries), self._ttl_s_by_kind[kind]))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _write(self, entries: dict[str, list[float]], ttl_s: float) -> None:
+        try:
+            await self._call("set", self._pipelined_set(entries, ttl_s))
+        finally:
+            for key in entries:
+                self._pending.pop(key, None)
+
+    async def _pipelined_set(self, entries: dict[str, list[float]], ttl_s: float) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key, scores in entries.items():
+                pipe.set(self._prefix + key, encode_scores(scores), ex=max(1, int(ttl_s)))
+            await pipe.execute()
+
+    async def _call(self, op: str, work):
+        """Run one Redis round trip under the timeout and the breaker; ``_FAILED`` on failure."""
+        if not self._breaker.allow():
+            work.close()
+            self._metrics.cache_ops.labels(op, "skipped").inc()
+            return _FAILED
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                result = await work
+        except asyncio.CancelledError:
+            self._breaker.abandon_call()  # our caller went away; Redis said nothing
+            raise
+        except _FAILURES as exc:
+            self._breaker.record_failure()
+            self._metrics.cache_ops.labels(op, "error").inc()
+            log.debug("redis %s failed: %r", op, exc)
+            return _FAILED
+        self._breaker.record_success()
+        self._metrics.cache_ops.labels(op, "ok").inc()
+        self._metrics.cache_seconds.labels(op).observe(time.perf_counter() - started)
+        return result
+
+    async def flush_writes(self) -> None:
+        """Wait for background writes (tests and shutdown)."""
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.flush_writes()
+        await self._redis.aclose()

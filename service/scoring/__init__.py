@@ -1,1 +1,0 @@
-"""Validation, cache, fan-out to sources, and combination of scores."""
