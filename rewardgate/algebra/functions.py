@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rewardgate.algebra.spec import CONDITION, DelimiterSplit, TagSplit
+from rewardgate.visible_text import is_blank
 
 # ---------------------------------------------------------------- scalar maps
 
@@ -146,15 +147,16 @@ def linear_length_penalty(length: int, target: int) -> float:
 def split_steps(text: str, split: DelimiterSplit | TagSplit) -> list[str]:
     """The steps of ``text``: non-blank pieces between delimiters, or tag bodies.
 
-    Pieces are stripped; blank ones are dropped, so trailing delimiters and
-    blank lines never make empty steps.
+    Pieces are stripped; blank ones (nothing visible: white space, zero-width or
+    other invisible characters) are dropped, so trailing delimiters, blank lines
+    and invisible padding never make steps.
     """
     if isinstance(split, DelimiterSplit):
         pieces = text.split(split.delimiter)
     else:
         tag = re.escape(split.tag)
         pieces = re.findall(rf"<{tag}>(.*?)</{tag}>", text, flags=re.DOTALL)
-    return [piece.strip() for piece in pieces if piece.strip()]
+    return [piece.strip() for piece in pieces if not is_blank(piece)]
 
 
 def aggregate_steps(scores: Sequence[float], how: str) -> float:

@@ -4,6 +4,12 @@ and overlong (DAPO) penalties.
 Patterns are compiled with RE2, whose matching time is linear in the input,
 so a hostile response cannot trigger catastrophic backtracking and the rule can
 run inline on the event loop.
+
+Lengths and emptiness are read through :mod:`rewardgate.visible_text`, in the
+direction that does not pay the policy: a floor (a minimum length, a non-empty
+block) counts only visible characters, a ceiling (a maximum length, a penalty)
+counts everything the response spent. Invisible characters can neither fill a
+block nor hide words from a penalty.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pydantic import Field, field_validator, model_validator
 from rewardgate.algebra.functions import overlong_penalty
 from rewardgate.items import ScoringItem
 from rewardgate.sources.rule.base import Rule, RuleParams
+from rewardgate.visible_text import is_blank, spent_length, visible_length, visible_words
 
 _FLAG_PREFIX = {"dotall": "s", "ignorecase": "i", "multiline": "m"}
 
@@ -78,7 +85,7 @@ class ThinkAnswerParams(RuleParams):
 
 class ThinkAnswer(Rule):
     """1.0 when the response is exactly ``<think>…</think>`` then ``<answer>…</answer>``
-    (each once, non-empty, nothing else but whitespace around); else 0.0.
+    (each once, each with visible text, nothing else but whitespace around); else 0.0.
 
     With ``require_answer: false`` the think block must open the response and
     anything may follow it.
@@ -95,7 +102,7 @@ class ThinkAnswer(Rule):
         if not text.startswith(opening) or text.count(opening) != 1 or text.count(closing) != 1:
             return 0.0
         thought, _, rest = text[len(opening) :].partition(closing)
-        if not thought.strip():
+        if is_blank(thought):
             return 0.0
         if not self.params.require_answer:
             return 1.0
@@ -104,12 +111,13 @@ class ThinkAnswer(Rule):
         if not (rest.startswith(a_open) and rest.endswith(a_close)):
             return 0.0
         body = rest[len(a_open) : -len(a_close)]
-        return 1.0 if body.strip() and a_open not in body and a_close not in body else 0.0
+        return 1.0 if not is_blank(body) and a_open not in body and a_close not in body else 0.0
 
 
 def measure(text: str, unit: str) -> int:
-    """Length of ``text`` in characters or whitespace-separated words."""
-    return len(text) if unit == "chars" else len(text.split())
+    """A length penalty's length of ``text``: :func:`~rewardgate.visible_text.spent_length`
+    (every character, or every word however it is glued)."""
+    return spent_length(text, unit)
 
 
 class LengthWindowParams(RuleParams):
@@ -126,15 +134,19 @@ class LengthWindowParams(RuleParams):
 
 
 class LengthWindow(Rule):
-    """1.0 when the response length is within [min_length, max_length], else ``outside_score``."""
+    """1.0 when the response length is within [min_length, max_length], else ``outside_score``.
+
+    The minimum counts visible text only, the maximum everything spent
+    (:mod:`rewardgate.visible_text`)."""
 
     type_name = "length_window"
     Params = LengthWindowParams
     reads = ("response",)
 
     def evaluate(self, item: ScoringItem) -> float:
-        length = measure(item.response, self.params.unit)
-        inside = self.params.min_length <= length <= self.params.max_length
+        unit = self.params.unit
+        long_enough = visible_length(item.response, unit) >= self.params.min_length
+        inside = long_enough and spent_length(item.response, unit) <= self.params.max_length
         return 1.0 if inside else self.params.outside_score
 
 
@@ -145,14 +157,17 @@ class RepetitionParams(RuleParams):
 
 class RepetitionPenalty(Rule):
     """``max_penalty x (1 - unique n-grams / n-grams)``: 0 for no repetition, down to
-    ``max_penalty`` when every n-gram repeats; 0 for responses shorter than n."""
+    ``max_penalty`` when every n-gram repeats; 0 for responses shorter than n.
+
+    n-grams are over the visible words, case-folded (punctuation, case, width
+    variants and invisible characters do not make a repeat new)."""
 
     type_name = "repetition_penalty"
     Params = RepetitionParams
     reads = ("response",)
 
     def evaluate(self, item: ScoringItem) -> float:
-        words = item.response.split()
+        words = visible_words(item.response)
         n = self.params.ngram
         grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
         if not grams:
