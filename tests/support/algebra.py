@@ -9,6 +9,7 @@ runtime, fan-out, in-memory cache and evaluator.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from rewardgate.algebra.explain import tracer_for
@@ -35,6 +36,7 @@ class NumberRule(Rule):
     type_name = "number"
     Params = NumberParams
     reads = ("metadata",)
+    score_range = (-math.inf, math.inf)
 
     def evaluate(self, item: ScoringItem) -> float:
         return float(item.metadata[self.params.key])

@@ -143,6 +143,10 @@ class LengthWindow(Rule):
     Params = LengthWindowParams
     reads = ("response",)
 
+    @property
+    def score_range(self) -> tuple[float, float]:
+        return (min(self.params.outside_score, 1.0), max(self.params.outside_score, 1.0))
+
     def evaluate(self, item: ScoringItem) -> float:
         unit = self.params.unit
         long_enough = visible_length(item.response, unit) >= self.params.min_length
@@ -165,6 +169,10 @@ class RepetitionPenalty(Rule):
     type_name = "repetition_penalty"
     Params = RepetitionParams
     reads = ("response",)
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        return (self.params.max_penalty, 0.0)
 
     def evaluate(self, item: ScoringItem) -> float:
         words = visible_words(item.response)
@@ -194,6 +202,7 @@ class OverlongPenalty(Rule):
     type_name = "overlong_penalty"
     Params = OverlongParams
     reads = ("response",)
+    score_range = (-1.0, 0.0)
 
     def evaluate(self, item: ScoringItem) -> float:
         length = measure(item.response, self.params.unit)
