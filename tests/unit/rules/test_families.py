@@ -134,8 +134,11 @@ SCHEMA = {
     [
         ('{"name": "Ada", "age": 36}', 1.0),
         ('Here you go:\n```json\n{"name": "Ada", "age": 36, "tags": []}\n```', 1.0),
-        ('{"name": "Ada", "age": "old"}', pytest.approx(0.2 + 0.8 * 2 / 3)),
-        ('{"name": "Ada"}', pytest.approx(0.2 + 0.8 * 2 / 3)),
+        # name right of name, age, tags and the document as a whole
+        ('{"name": "Ada", "age": "old"}', pytest.approx(0.2 + 0.8 * 1 / 4)),
+        ('{"name": "Ada", "age": "old", "tags": []}', pytest.approx(0.2 + 0.8 * 2 / 4)),
+        ('{"name": "Ada"}', pytest.approx(0.2 + 0.8 * 1 / 4)),
+        ("{}", pytest.approx(0.2)),  # an absent property earns nothing
         ("[1, 2]", pytest.approx(0.2)),
         ("{not json", 0.0),
     ],
