@@ -58,6 +58,7 @@ def _component_problems(
                 f"{key}.steps: model {component.model!r} is a process_reward_model and needs steps"
             )
     problems += _name_problems(config, component, key)
+    problems += _steps_problems(config, component, key)
     if component.ensemble:
         for member in component.ensemble.members:
             if member not in pipeline.components:
@@ -66,6 +67,22 @@ def _component_problems(
         problems += _route_problems(config, component, key)
     problems += _transform_problems(component, key)
     return problems
+
+
+def _steps_problems(config: PipelineConfig, component: ComponentSpec, key: str) -> list[str]:
+    """``last`` of steps scored one by one is the final step alone, which an appended padding
+    step replaces; a process reward model, or ``context: prefix``, scores it in context."""
+    steps = component.steps
+    if steps is None or steps.aggregate != "last" or steps.context != "step":
+        return []
+    model = config.models.get(component.model) if component.model else None
+    if model is not None and model.kind == "process_reward_model":
+        return []
+    return [
+        f"{key}.steps.aggregate: 'last' of steps scored alone is the final step only, which an appended "
+        "padding step replaces; use context: prefix (the response up to each step), or min, product "
+        "or clipped_sum"
+    ]
 
 
 def _name_problems(config: PipelineConfig, component: ComponentSpec, key: str) -> list[str]:

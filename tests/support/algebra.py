@@ -56,10 +56,14 @@ def evaluate(
     explain: bool = False,
     runtime: ScoringRuntime | None = None,
     responses: list[str] | None = None,
+    references: list[str] | None = None,
 ) -> list[ItemOutcome]:
     """Outcomes of ``pipeline`` over one item per ``values`` mapping (metadata)."""
     runtime = runtime or build_runtime(config)
-    items = [ScoringItem("", responses[i] if responses else "", None, dict(v)) for i, v in enumerate(values)]
+    items = [
+        ScoringItem("", responses[i] if responses else "", references[i] if references else None, dict(v))
+        for i, v in enumerate(values)
+    ]
     metrics = Metrics()
     ctx = EvalContext(
         Fanout(InMemoryScoreCache(1000, {"model": 60, "rule": 60}), SingleFlight(), metrics),
