@@ -27,6 +27,7 @@ def reference_problems(config: PipelineConfig) -> list[str]:
             problems += _component_problems(config, pipeline, cname, component, key)
         problems += _combination_problems(pname, pipeline)
         problems += _ensemble_cycles(pname, pipeline)
+        problems += _answer_format_problems(config, pname, pipeline)
     problems += _route_cycles(config)
     problems += _judge_problems(config)
     return problems
@@ -67,6 +68,20 @@ def _component_problems(
         problems += _route_problems(config, component, key)
     problems += _transform_problems(component, key)
     return problems
+
+
+def _answer_format_problems(config: PipelineConfig, pname: str, pipeline: PipelineSpec) -> list[str]:
+    """The think_answer rules of a pipeline declare its answer region: they must agree on it
+    (rewardgate/pipeline/regions.py)."""
+    formats = {
+        (spec.params.get("think_tag", "think"), spec.params.get("answer_tag", "answer"))
+        for component in pipeline.components.values()
+        if (spec := config.rules.get(component.rule or "")) is not None and spec.type == "think_answer"
+    }
+    if len(formats) < 2:
+        return []
+    tags = ", ".join(f"<{think}>/<{answer}>" for think, answer in sorted(formats))
+    return [f"pipelines.{pname}.components: think_answer rules disagree on the answer format ({tags})"]
 
 
 def _steps_problems(config: PipelineConfig, component: ComponentSpec, key: str) -> list[str]:

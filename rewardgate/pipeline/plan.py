@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from rewardgate.algebra.functions import Condition
 from rewardgate.config.pipeline_file import ComponentSpec, PipelineSpec, canonical_sha256
+from rewardgate.items import ScoringItem
+from rewardgate.pipeline.regions import AnswerRegion
 from rewardgate.sources.base import ScoreSource
 
 
@@ -29,6 +31,8 @@ class ComponentPlan:
     stats_key: str = ""
     #: ``spec.transform`` compiled (rewardgate/pipeline/transforms.py), applied in order.
     transforms: tuple = ()
+    #: The answer region this component grades (rewardgate/pipeline/regions.py); None: the whole response.
+    region: AnswerRegion | None = None
 
     @property
     def kind(self) -> str:
@@ -47,6 +51,10 @@ class ComponentPlan:
         """A process reward model: one input carries every step, one score per step comes back."""
         spec = getattr(self.source, "spec", None)
         return getattr(spec, "kind", None) == "process_reward_model"
+
+    def view(self, items: list[ScoringItem]) -> list[ScoringItem]:
+        """``items`` as this component grades them: answer regions, or unchanged."""
+        return items if self.region is None else self.region.view(items)
 
     def head_index(self) -> int:
         """Index of ``head`` in the source's outputs (valid once the source is ready)."""

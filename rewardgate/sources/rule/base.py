@@ -50,6 +50,10 @@ class Rule(ABC):
     isolated: ClassVar[bool] = False
     #: Item fields the score depends on; they (and only they) enter cache keys.
     reads: ClassVar[tuple[str, ...]] = ("response", "reference")
+    #: True for rules that judge the response's form (structure, length, repetition):
+    #: in a pipeline with an answer format they read the whole response, where the
+    #: other components grade only the answer (rewardgate/pipeline/regions.py).
+    grades_whole_response: ClassVar[bool] = False
 
     def __init__(self, params: RuleParams) -> None:
         self.params = params

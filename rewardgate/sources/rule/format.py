@@ -82,6 +82,12 @@ class ThinkAnswerParams(RuleParams):
     answer_tag: str = Field("answer", pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
     require_answer: bool = Field(True, description="An answer block must follow the think block.")
 
+    @model_validator(mode="after")
+    def _distinct_tags(self) -> ThinkAnswerParams:
+        if self.think_tag == self.answer_tag:
+            raise ValueError("think_tag and answer_tag must differ")
+        return self
+
 
 class ThinkAnswer(Rule):
     """1.0 when the response is exactly ``<think>…</think>`` then ``<answer>…</answer>``
@@ -92,6 +98,7 @@ class ThinkAnswer(Rule):
     """
 
     type_name = "think_answer"
+    grades_whole_response = True
     Params = ThinkAnswerParams
     reads = ("response",)
 
@@ -140,6 +147,7 @@ class LengthWindow(Rule):
     (:mod:`rewardgate.visible_text`)."""
 
     type_name = "length_window"
+    grades_whole_response = True
     Params = LengthWindowParams
     reads = ("response",)
 
@@ -167,6 +175,7 @@ class RepetitionPenalty(Rule):
     variants and invisible characters do not make a repeat new)."""
 
     type_name = "repetition_penalty"
+    grades_whole_response = True
     Params = RepetitionParams
     reads = ("response",)
 
@@ -200,6 +209,7 @@ class OverlongPenalty(Rule):
     linearly to -1 at ``L_max``, and -1 beyond."""
 
     type_name = "overlong_penalty"
+    grades_whole_response = True
     Params = OverlongParams
     reads = ("response",)
     score_range = (-1.0, 0.0)
