@@ -16,7 +16,7 @@ from rewardgate_client.labels import AmbiguousLabel, reference_from_label
 
 from rewardgate.api.http.compat import openrlhf_items, slime_reference
 from rewardgate.api.http.schemas import OpenRLHFRewardRequest, SlimeRewardRequest
-from rewardgate.errors import InvalidInput
+from rewardgate.errors import InvalidInput, InvalidReference
 from rewardgate.items import ScoringItem
 from rewardgate.sources.rule.registry import build_rule
 
@@ -134,3 +134,12 @@ def test_math_grades_the_label_as_written(label, response, expected):
     reference, _ = reference_from_label(label)
     rule = build_rule("math_verify", {})
     assert rule.evaluate(ScoringItem("", response, reference, {})) == expected
+
+
+@pytest.mark.parametrize(
+    "label", [[{"answer": 2}], {"answer": {"value": 2}}, '["2", "3"]', '{"value": 2}', '"2"']
+)
+def test_math_refuses_structured_data_instead_of_reading_a_number_out_of_it(label):
+    reference, _ = reference_from_label(label)
+    with pytest.raises(InvalidReference, match="not a math answer"):
+        build_rule("math_verify", {}).evaluate(ScoringItem("", "\\boxed{2}", reference, {}))
