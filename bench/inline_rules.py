@@ -3,8 +3,10 @@
 Inline rules run on the event loop, so each must be linear in its input. This
 times each one on responses built to trigger super-linear behaviour (runs of
 spaces after "answer", thousands of unclosed tags or fences, deep JSON,
-repeated words) at ``max_text_chars`` (200,000 by default) and reports the
-worst case per rule.
+repeated words; words glued by zero-width characters, combining-mark stacks,
+blank-looking fillers and non-ASCII prose for the visible-character counts;
+thousands of well-formed tool calls for the call pairing) at
+``max_text_chars`` (200,000 by default) and reports the worst case per rule.
 
 Prints a table, then one JSON object (the last line) with the figures.
 """
@@ -24,6 +26,8 @@ from rewardgate.items import ScoringItem
 from rewardgate.sources.rule.registry import build_rule
 
 SIZE = Settings().max_text_chars
+#: Accented Latin, math symbols and Han: every character class the visible counts tell apart.
+NON_ASCII_PROSE = "\u00dcn\u00efc\u00f6d\u00e9 w\u00f6rds \u2264 \u03c0 \u00d7 2, \u6570\u5b66 "
 HOSTILE = {
     "spaces after answer": "answer" + " " * SIZE + "1",
     "unclosed fences": "```\n" * (SIZE // 4),
@@ -34,6 +38,11 @@ HOSTILE = {
     "unclosed tool calls": "<tool_call>" * (SIZE // 11),
     "unclosed boxed": "\\boxed{" * (SIZE // 7),
     "repeated words": "a " * (SIZE // 2),
+    "words glued by zero-width spaces": "word\u200b" * (SIZE // 5),
+    "a stack of combining marks": "a" + "\u0301" * (SIZE - 1),
+    "blocks filled with fillers": "<think>" + "\u3164" * (SIZE - 40) + "</think><answer>1</answer>",
+    "non-ASCII prose": (NON_ASCII_PROSE * SIZE)[:SIZE],
+    "well-formed calls": '<tool_call>{"name": "f", "arguments": {"x": 1}}</tool_call>' * (SIZE // 60),
 }
 RULES = {
     "exact_match": ({}, "a"),

@@ -22,8 +22,9 @@ INVISIBLE = {
     "combining grapheme joiner": "\u034f",
     "null": "\x00",
     "escape": "\x1b",
-    "private use": "\ue000",
-    "unassigned": "\U000e0fff",
+    "reserved default-ignorable": "\U000e0fff",
+    "arabic letter mark": "\u061c",
+    "interlinear annotation anchor": "\ufff9",
 }
 #: Characters that render as blank space without being ASCII white space.
 BLANK_LOOKING = {

@@ -157,7 +157,8 @@ class LengthWindow(Rule):
 
     def evaluate(self, item: ScoringItem) -> float:
         unit = self.params.unit
-        long_enough = visible_length(item.response, unit) >= self.params.min_length
+        minimum = self.params.min_length
+        long_enough = minimum == 0 or visible_length(item.response, unit) >= minimum
         inside = long_enough and spent_length(item.response, unit) <= self.params.max_length
         return 1.0 if inside else self.params.outside_score
 
