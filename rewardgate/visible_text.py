@@ -108,12 +108,15 @@ _ODD_SEPARATORS = re.compile(f"(?![ \\n])[{_BLANK}{_INVISIBLE}]+")
 #: One word: a letter of an unspaced script, or a run of other letters and digits
 #: (``\\w`` without ``_``; marks are removed before counting, so they never split a word).
 _WORD = re.compile(f"[{_UNSPACED}]|[^\\W_{_UNSPACED}]+")
-#: A chunk between white space made only of punctuation and symbols (one word when spent).
-_SYMBOLS_ALONE = re.compile(r"(?<!\S)(?:[^\w\s]|_)+(?!\S)")
 
-_ASCII_DROPPED = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]+")
-_ASCII_ODD_SEPARATORS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]+")
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+#: ASCII fast paths, all through ``str.translate`` (a table lookup per character in C).
+_ASCII_VISIBLE = re.compile(r"[!-~]")
+_ASCII_CLEAN = str.maketrans(
+    {**dict.fromkeys([*range(0x09), *range(0x0E, 0x20), 0x7F]), 0x09: " ", 0x0B: "\n", 0x0C: "\n", 0x0D: "\n"}
+)
+_ASCII_WORDS_ONLY = str.maketrans(
+    {c: " " for c in range(0x80) if not chr(c).isalnum()} | {c: chr(c).lower() for c in range(0x41, 0x5B)}
+)
 
 
 def _stand_ins(text: str) -> str:
@@ -125,15 +128,17 @@ def visible_text(text: str) -> str:
     """What a reader sees of ``text``: NFKC; line breaks as ``\\n`` and other blank-looking
     characters as spaces; invisible characters removed; marks with no visible base
     dropped. Idempotent."""
-    text = _stand_ins(_LINE_BREAKS.sub("\n", unicodedata.normalize("NFKC", text)))
     if text.isascii():
-        return _ASCII_DROPPED.sub("", text.replace("\t", " "))
+        return text.replace("\r\n", "\n").translate(_ASCII_CLEAN)
+    text = _stand_ins(_LINE_BREAKS.sub("\n", unicodedata.normalize("NFKC", text)))
     return _LONE_MARKS.sub("", _DROPPED.sub("", _AS_SPACE.sub(" ", text)))
 
 
 def is_blank(text: str) -> bool:
     """True when a reader sees nothing but white space in ``text`` (``visible_text(text)``
     is blank); stops at the first visible character."""
+    if text.isascii():
+        return _ASCII_VISIBLE.search(text) is None
     return _VISIBLE.search(_stand_ins(unicodedata.normalize("NFKC", text))) is None
 
 
@@ -142,33 +147,32 @@ def visible_length(text: str, unit: Unit) -> int:
     space counts as one), or visible words (punctuation and symbols alone are no word)."""
     seen = visible_text(text)
     if unit == "words":
-        return _count_words(seen)
+        return len(_words(seen))
     collapsed = " ".join(seen.split())
     return len(collapsed) if collapsed.isascii() else len(_MARK.sub("", collapsed))
 
 
 def spent_length(text: str, unit: Unit) -> int:
-    """A ceiling's length: every code point, or every word where anything that is not a
-    letter, digit or mark separates words (symbols alone between separators count as one).
-    Not NFKC-normalised: compatibility variants are letters, digits or separators alike."""
+    """A ceiling's length: every code point; or words, at least as many as there are runs of
+    letters and digits (anything else separates them: text glued with invisible characters
+    or punctuation still counts word by word) and at least as many as there are chunks
+    between separators (so punctuation alone counts too). Not NFKC-normalised:
+    compatibility variants are letters, digits or separators alike."""
     if unit == "chars":
         return len(text)
-    if text.isascii():
-        spaced = _ASCII_ODD_SEPARATORS.sub(" ", text)
-    else:
-        spaced = _ODD_SEPARATORS.sub(" ", _stand_ins(text))
-    return _count_words(spaced) + len(_SYMBOLS_ALONE.findall(spaced))
+    if not text.isascii():
+        text = _ODD_SEPARATORS.sub(" ", _stand_ins(text))
+    return max(len(text.split()), len(_words(text)))
 
 
 def visible_words(text: str) -> list[str]:
     """The visible words of ``text``, case-folded: what repetition is counted over."""
-    seen = visible_text(text)
-    if seen.isascii():
-        return [word.lower() for word in _ASCII_WORD.findall(seen)]
-    return [word.casefold() for word in _WORD.findall(_MARK.sub("", seen))]
+    return [word.casefold() for word in _words(visible_text(text))]
 
 
-def _count_words(text: str) -> int:
+def _words(text: str) -> list[str]:
+    """Runs of letters and digits (ASCII ones lower-cased), each letter of an unspaced script
+    on its own; combining marks are removed first so they never split a word."""
     if text.isascii():
-        return len(_ASCII_WORD.findall(text))
-    return len(_WORD.findall(_MARK.sub("", text)))
+        return text.translate(_ASCII_WORDS_ONLY).split()
+    return _WORD.findall(_MARK.sub("", text))

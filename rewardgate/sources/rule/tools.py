@@ -7,7 +7,8 @@ string of arguments is accepted). The reference is a JSON list of calls.
 
 One tool-call turn is graded as a set: extra calls cost. Predicted and
 reference calls are paired one to one (same tool name only), in the pairing
-that maximises the score (``scipy``'s assignment solver, exact), and both
+that maximises the score (exact: ``scipy``'s assignment solver where a tool
+has several calls on both sides), and both
 parts are shares of ``max(|predicted|, |reference|)``, so a call the
 reference does not have counts like a reference call that was missed:
 
@@ -33,6 +34,7 @@ unclosed ``<tool_call>`` tags costs time proportional to its length.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -93,22 +95,31 @@ def _argument_overlap(predicted: dict[str, Any], reference: dict[str, Any]) -> f
     return matching / len(keys)
 
 
-def paired_calls(
-    predicted: list[Call], reference: list[Call], name_weight: float, arguments_weight: float
-) -> tuple[int, float]:
-    """(paired calls, summed argument overlap) of the one-to-one pairing of same-name calls
-    with the highest ``name_weight x pairs + arguments_weight x overlap``."""
-    overlap = np.zeros((len(predicted), len(reference)))
-    same_name = np.zeros((len(predicted), len(reference)), dtype=bool)
-    for j, (name, arguments) in enumerate(reference):
-        for i, (predicted_name, predicted_arguments) in enumerate(predicted):
-            if predicted_name == name:
-                same_name[i, j] = True
-                overlap[i, j] = _argument_overlap(predicted_arguments, arguments)
-    gain = np.where(same_name, name_weight + arguments_weight * overlap, 0.0)
-    rows, cols = linear_sum_assignment(gain, maximize=True)
-    paired = same_name[rows, cols]
-    return int(paired.sum()), float(overlap[rows, cols][paired].sum())
+def paired_calls(predicted: list[Call], reference: list[Call]) -> tuple[int, float]:
+    """(paired calls, summed argument overlap) of the best one-to-one pairing of same-name calls.
+
+    Calls pair only with calls of the same tool, so each tool's calls pair on their own: as
+    many pairs as the smaller side has, with the highest total overlap. One call on either
+    side pairs with its best match; several on both sides go to the assignment solver.
+    """
+    predicted_by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for name, arguments in predicted:
+        predicted_by_name[name].append(arguments)
+    reference_by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for name, arguments in reference:
+        reference_by_name[name].append(arguments)
+    pairs, overlap = 0, 0.0
+    for name, wanted in reference_by_name.items():
+        made = predicted_by_name.get(name, [])
+        if not made:
+            continue
+        table = np.array([[_argument_overlap(p, r) for r in wanted] for p in made])
+        if len(made) == 1 or len(wanted) == 1:
+            pairs, overlap = pairs + 1, overlap + float(table.max())
+        else:
+            rows, cols = linear_sum_assignment(table, maximize=True)
+            pairs, overlap = pairs + len(rows), overlap + float(table[rows, cols].sum())
+    return pairs, overlap
 
 
 class ToolCallParams(RuleParams):
@@ -139,7 +150,7 @@ class ToolCall(Rule):
         if not reference:
             return 1.0 if not predicted and well_formed else 0.0
         p = self.params
-        pairs, overlap = paired_calls(predicted, reference, p.name_weight, p.arguments_weight)
+        pairs, overlap = paired_calls(predicted, reference)
         turn_size = max(len(predicted), len(reference))
         return (
             p.format_weight * (well_formed and bool(predicted))
