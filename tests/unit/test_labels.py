@@ -8,15 +8,18 @@ agree on every label.
 """
 
 import json
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from rewardgate_client.integrations import openrlhf, slime, verl
+from rewardgate_client.integrations import openrlhf, slime, trl, verl
 from rewardgate_client.labels import AmbiguousLabel, reference_from_label
 
 from rewardgate.api.http.compat import openrlhf_items, slime_reference
 from rewardgate.api.http.schemas import OpenRLHFRewardRequest, SlimeRewardRequest
 from rewardgate.errors import InvalidInput, InvalidReference
+from rewardgate.evaluation.data import PAIRS, DataError, read_records
 from rewardgate.items import ScoringItem
 from rewardgate.sources.rule.registry import build_rule
 
@@ -80,6 +83,21 @@ def client_verl(label):
     return verl._item("answer", label, {"question": "question"}).get("reference")
 
 
+def client_trl(label):
+    (item,) = trl._items(["question"], ["answer"], {"solution": [label]}, "solution", None, False)
+    return item.get("reference")
+
+
+def eval_records(label):
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "pairs.jsonl"
+        path.write_text(
+            json.dumps({"prompt": "q", "chosen": "a", "rejected": "b", "reference": label}) + "\n"
+        )
+        (record,) = read_records(path, PAIRS)
+    return record.reference
+
+
 PATHS = {
     "reference_from_label": lambda label: reference_from_label(label)[0],
     "/get_reward": server_openrlhf,
@@ -87,6 +105,8 @@ PATHS = {
     "openrlhf adapter": client_openrlhf,
     "slime adapter": client_slime,
     "verl adapter": client_verl,
+    "trl adapter": client_trl,
+    "rewardgate eval": eval_records,
 }
 
 
@@ -100,10 +120,13 @@ def test_every_path_reads_a_label_the_same_way(path, label, reference):
 @pytest.mark.parametrize("label", AMBIGUOUS, ids=[json.dumps(label) for label in AMBIGUOUS])
 def test_a_list_of_several_plain_answers_is_refused_on_every_path(path, label):
     server = path.startswith("/")
-    with pytest.raises(InvalidInput if server else AmbiguousLabel, match="several answers") as refused:
+    refusal = DataError if path == "rewardgate eval" else InvalidInput if server else AmbiguousLabel
+    with pytest.raises(refusal, match="several answers") as refused:
         PATHS[path](label)
     if path == "/get_reward":
         assert refused.value.message.startswith("labels[0]:")
+    if path == "rewardgate eval":
+        assert str(refused.value).startswith("line 1: reference:")
     if path == "/slime/reward":
         assert refused.value.message.startswith("label:")
 
