@@ -176,6 +176,7 @@ class StepsSpec(StrictModel):
     threshold: float = Field(
         1.0,
         allow_inf_nan=False,
+        exclude_if=lambda value: value == 1.0,  # dumps (hashes, statistics keys) as before when unset
         description="clipped_sum: a step adds min(score - threshold, 0), never a positive amount.",
     )
 

@@ -152,6 +152,8 @@ class ComponentSpec(StrictModel):
     )
     region: Literal["answer", "response"] | None = Field(
         None,
+        # Left out of dumps when unset, so hashes and statistics keys of existing configs stay put.
+        exclude_if=lambda value: value is None,
         description="What the component grades: the answer region, or the whole response. Default: "
         "the answer in a pipeline with a think_answer rule (format rules: the whole response), "
         "else the whole response.",

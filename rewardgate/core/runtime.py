@@ -141,7 +141,7 @@ class ScoringRuntime:
             c = spec.components[cname]
             leaf = SourceKey.of_component(c)
             classifier = c.route.classifier if c.route else None
-            key = stats_key(name, cname, c)
+            key = stats_key(name, cname, c, regions[cname])
             components.append(
                 ComponentPlan(
                     name=cname,

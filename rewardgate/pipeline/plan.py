@@ -132,5 +132,10 @@ def dependency_order(spec: PipelineSpec) -> list[str]:
     return ordered
 
 
-def stats_key(pipeline: str, component: str, spec: ComponentSpec) -> str:
-    return f"{pipeline}/{component}@{canonical_sha256(spec.model_dump(mode='json'))[:16]}"
+def stats_key(pipeline: str, component: str, spec: ComponentSpec, region: AnswerRegion | None = None) -> str:
+    """Prefix of a component's running-statistics keys: it changes with the component's spec
+    and with the answer region it grades (values over another region are another distribution)."""
+    shown = spec.model_dump(mode="json")
+    if region is not None:
+        shown = {**shown, "graded_region": [region.think_tag, region.answer_tag]}
+    return f"{pipeline}/{component}@{canonical_sha256(shown)[:16]}"

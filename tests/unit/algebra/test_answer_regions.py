@@ -126,3 +126,14 @@ def test_an_ensemble_has_no_region():
     }
     with pytest.raises(ConfigError, match="region applies to components that read the response"):
         parse_config(config)
+
+
+def test_unset_new_keys_leave_existing_hashes_and_statistics_keys_alone():
+    from rewardgate.config.pipeline_file import ComponentSpec
+    from rewardgate.pipeline.plan import stats_key
+
+    spec = ComponentSpec.model_validate({"rule": "r", "steps": {"split": {"delimiter": "\n"}}})
+    assert "region" not in spec.model_dump(mode="json")
+    assert "threshold" not in spec.model_dump(mode="json")["steps"]
+    # Values graded over the answer region are another distribution: their statistics start afresh.
+    assert stats_key("p", "c", spec, AnswerRegion()) != stats_key("p", "c", spec)
