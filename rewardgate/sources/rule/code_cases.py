@@ -22,6 +22,7 @@ Expected outputs never enter the sandbox: they are compared here.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -51,14 +52,21 @@ def parse_reference(reference: str) -> TestPlan:
             data = None
         if data is not None:
             return _cases_plan(data)
+    known = _python_tests(reference)
+    if isinstance(known, str):
+        raise InvalidReference(known)
+    return TestPlan("tests", {"kind": "tests", "tests": reference, "reference": known})
+
+
+@functools.lru_cache(maxsize=256)
+def _python_tests(source: str) -> dict | str:
+    """What the judge needs to know of Python tests (:func:`test_reference.summary`), or why they
+    cannot run. Cached: the samples of one prompt share their reference."""
     try:
-        parsed = test_reference.read(reference)
+        parsed = test_reference.read(source)
     except (SyntaxError, ValueError) as exc:
-        raise InvalidReference(f"the reference is neither JSON test cases nor Python tests: {exc}") from None
-    problem = test_reference.problem(parsed)
-    if problem is not None:
-        raise InvalidReference(problem)
-    return TestPlan("tests", {"kind": "tests", "tests": reference})
+        return f"the reference is neither JSON test cases nor Python tests: {exc}"
+    return test_reference.problem(parsed) or test_reference.summary(parsed)
 
 
 def _cases_plan(data) -> TestPlan:

@@ -1,6 +1,7 @@
 """What a Python test reference asks, read from its syntax before any code runs."""
 
 import ast
+import json
 
 import pytest
 
@@ -116,3 +117,15 @@ def test_references_that_cannot_run_are_invalid_from_their_syntax_alone(source, 
 def test_usable_references_have_no_problem(source):
     assert reference.problem(reference.read(source)) is None
     assert parse_reference(source).mode == "tests"
+
+
+@pytest.mark.parametrize("source", [HUMANEVAL, UNITTEST_WITH_FOOTER, "import math\nassert f(1)\nx = 2\n"])
+def test_the_judge_rebuilds_the_hosts_reading_from_its_summary(source):
+    read = reference.read(source)
+    summary = reference.summary(read)
+    assert json.loads(json.dumps(summary)) == summary  # plain data, as the payload carries it
+    rebuilt = reference.read(source, summary)
+    assert [ast.dump(s) for s in rebuilt.body] == [ast.dump(s) for s in read.body]
+    assert {k: v for k, v in rebuilt.__dict__.items() if k != "body"} == {
+        k: v for k, v in read.__dict__.items() if k != "body"
+    }

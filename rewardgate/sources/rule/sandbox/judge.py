@@ -59,7 +59,7 @@ class Judge:
         if payload["kind"] == "calls":
             self.run_calls(payload["fn_name"], payload["inputs"])
         else:
-            self.run_tests(references.read(payload["tests"]))
+            self.run_tests(references.read(payload["tests"], payload.get("reference")))
         if self.connection.timed_out:
             self.record(timeout=True)
         if self.connection.gone:

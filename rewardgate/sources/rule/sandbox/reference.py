@@ -1,7 +1,8 @@
 """What a Python test reference asks, read from its syntax alone (standard library only).
 
 Used by the host, which refuses a reference that cannot run before any code
-does, and by the judge, which runs it. Nothing here sees the candidate, so
+does and passes what it read (:func:`summary`) to the judge, which runs it
+(re-reading only the statements). Nothing here sees the candidate, so
 nothing here can be steered by it: which statements are tests, how many
 there are and which names the tests bind are fixed before the solution
 answers.
@@ -47,28 +48,58 @@ class TestReference:
     imports: frozenset  # top-level names of the modules the tests import (``None`` for a relative import)
 
 
-def read(source: str) -> TestReference:
-    """Raises:
-    SyntaxError, ValueError: ``source`` is not Python."""
+def read(source: str, known: dict | None = None) -> TestReference:
+    """The reference in ``source``; ``known`` is :func:`summary` of an earlier read of the same
+    source (the host's), which spares the judge the analysis.
+
+    Raises:
+        SyntaxError, ValueError: ``source`` is not Python.
+    """
     tree = ast.parse(source, "tests.py")
     flat = _flatten_main_guard(tree.body, definitions_only=False)
-    if _test_cases(flat):
-        body = [
-            s
-            for s in _flatten_main_guard(tree.body, definitions_only=True)
-            if not _runs_unittest_main(s, flat)
-        ]
-        tests, total = frozenset(), _count_test_methods(body)
-        style = "unittest"
+    unittest_style = known["style"] == "unittest" if known else bool(_test_cases(flat))
+    if unittest_style:
+        guarded = _flatten_main_guard(tree.body, definitions_only=True)
+        body = tuple(s for s in guarded if not _runs_unittest_main(s, flat))
     else:
-        body, style = flat, "statements"
+        body = tuple(flat)
+    if known is not None:
+        return TestReference(body=body, **{key: _FIELDS[key](value) for key, value in known.items()})
+    if unittest_style:
+        tests, total = frozenset(), _count_test_methods(body)
+    else:
         checkers = _checking_functions(body)
         tests = frozenset(i for i, s in enumerate(body) if _is_test_statement(s, checkers))
         total = len(tests)
-    reads, module_like = _read_names(tree)
+    reads, module_like, declared_global = _scan_names(tree)
     return TestReference(
-        style, tuple(body), tests, total, _bound_names(body), reads, module_like, _imported(tree.body, False)
+        style="unittest" if unittest_style else "statements",
+        body=body,
+        tests=tests,
+        total=total,
+        bound=_bound_names(body) | declared_global,
+        reads=reads,
+        module_like=module_like,
+        imports=_imported(tree.body, False),
     )
+
+
+#: How each field of :func:`summary` is rebuilt.
+_FIELDS = {
+    "style": str,
+    "tests": frozenset,
+    "total": int,
+    "bound": frozenset,
+    "reads": frozenset,
+    "module_like": frozenset,
+    "imports": frozenset,
+}
+
+
+def summary(reference: TestReference) -> dict:
+    """Everything but the statements, as plain data (for :func:`read`'s ``known``)."""
+    fields = {key: getattr(reference, key) for key in _FIELDS}
+    return {key: sorted(v, key=str) if isinstance(v, frozenset) else v for key, v in fields.items()}
 
 
 def problem(reference: TestReference) -> str | None:
@@ -163,24 +194,20 @@ def _called_names(node) -> set:
 
 def _checking_functions(body) -> set:
     """Top-level functions that assert or raise, directly or by calling one that does."""
-    functions = {node.name: node for node in body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
-    checkers = {
-        name
-        for name, node in functions.items()
-        if any(isinstance(n, ast.Assert | ast.Raise) for n in ast.walk(node))
-    }
-    calls = {
-        name: {n.func.id for n in ast.walk(node) if _calls_a_name(n)} for name, node in functions.items()
-    }
+    checkers, calls = set(), {}
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            calls[node.name] = set()
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Assert | ast.Raise):
+                    checkers.add(node.name)
+                elif isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name):
+                    calls[node.name].add(inner.func.id)
     while True:
-        more = {name for name in functions if name not in checkers and calls[name] & checkers}
+        more = {name for name, called in calls.items() if name not in checkers and called & checkers}
         if not more:
             return checkers
         checkers |= more
-
-
-def _calls_a_name(node) -> bool:
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
 
 
 def _is_test_statement(node, checkers: set) -> bool:
@@ -191,14 +218,11 @@ def _is_test_statement(node, checkers: set) -> bool:
 
 
 def _bound_names(body) -> frozenset:
-    """Names the tests bind at module level (declared ``global`` in a function included)."""
+    """Names the statements of ``body`` bind at module level (``global`` declarations aside)."""
     names = set()
     for statement in body:
         for node in _outside_scopes(statement):
             names |= _names_bound_by(node)
-        for node in ast.walk(statement):
-            if isinstance(node, ast.Global):
-                names |= set(node.names)
     return frozenset(names)
 
 
@@ -216,19 +240,20 @@ def _names_bound_by(node) -> set:
     return set()
 
 
-def _read_names(tree) -> tuple[frozenset, frozenset]:
-    """(names read anywhere, those read only as the object of an attribute: ``math`` in ``math.pi``)."""
-    reads, as_objects = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            as_objects.add(id(node.value))
-    other_uses = set()
+def _scan_names(tree) -> tuple[frozenset, frozenset, frozenset]:
+    """In one pass: (names read anywhere, those read only as the object of an attribute, as ``math``
+    in ``math.pi``, names declared ``global`` in a function)."""
+    loads, as_objects, declared_global = [], set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            reads.add(node.id)
-            if id(node) not in as_objects:
-                other_uses.add(node.id)
-    return frozenset(reads), frozenset(reads - other_uses)
+            loads.append(node)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            as_objects.add(id(node.value))
+        elif isinstance(node, ast.Global):
+            declared_global.update(node.names)
+    reads = {node.id for node in loads}
+    other_uses = {node.id for node in loads if id(node) not in as_objects}
+    return frozenset(reads), frozenset(reads - other_uses), frozenset(declared_global)
 
 
 def _imported(body, guarded: bool) -> frozenset:
