@@ -281,6 +281,13 @@ HONEST = {
         "        self.assertEqual(caught.exception.args, ('y',))\n"
         "    def test_value(self):\n        self.assertEqual(parse('12'), 12)\n",
     ),
+    "unittest module and class fixtures": (
+        ADD,
+        "import unittest\nSTATE = []\ndef setUpModule():\n    STATE.append(add(1, 1))\n"
+        "class T(unittest.TestCase):\n    @classmethod\n    def setUpClass(cls):\n        cls.x = add(2, 2)\n"
+        "    def test_module(self):\n        self.assertEqual(STATE, [2])\n"
+        "    def test_class(self):\n        self.assertEqual(self.x, 4)\n",
+    ),
     "iteration that ends": (
         "def firsts(xs):\n    return iter([x[0] for x in xs])\n",
         "assert all(map(lambda c: c.isalpha(), firsts(['ab', 'cd'])))\nassert next(firsts(['z'])) == 'z'\n",

@@ -58,7 +58,7 @@ def parse_reference(reference: str) -> TestPlan:
     return TestPlan("tests", {"kind": "tests", "tests": reference, "reference": known})
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def _python_tests(source: str) -> dict | str:
     """What the judge needs to know of Python tests (:func:`test_reference.summary`), or why they
     cannot run. Cached: the samples of one prompt share their reference."""

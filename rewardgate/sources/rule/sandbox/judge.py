@@ -16,7 +16,9 @@ by the host), then ``{"timeout": true}`` if the budget ran out, ``{"gone":
 true}`` if the candidate stopped answering, then ``{"done": true}``.
 """
 
+import sys
 import time
+import types
 import unittest
 
 try:
@@ -80,7 +82,12 @@ class Judge:
 
     def run_tests(self, reference: references.TestReference) -> None:
         self.record(total=reference.total)
-        namespace = scope.tests_namespace(reference, *self.candidate_names())
+        # The tests are this process's __main__, as under ``python tests.py`` (unittest looks its
+        # module fixtures, setUpModule, up there).
+        main_module = types.ModuleType("__main__")
+        main_module.__dict__.update(scope.tests_namespace(reference, *self.candidate_names()))
+        sys.modules["__main__"] = main_module
+        namespace = main_module.__dict__
         for index, statement in enumerate(reference.body):
             passed = self.execute(statement, namespace)
             if index in reference.tests:
