@@ -92,6 +92,7 @@ def test_module_like_names_are_those_read_only_as_name_dot_attribute():
         ("x = 1\nprint(x)\n", "no tests"),
         ("def check(candidate):\n    assert candidate(1)\n", "no tests"),  # never called
         ("def check(c):\n    print(c(1))\ncheck(f)\n", "no tests"),  # checks nothing
+        ("from solution import f\ndef test_f():\n    assert f(1) == 2\n", "pytest functions"),
         ("import numpy as np\nassert f(1) == 1\n", "numpy"),
         ("def check(c):\n    import pandas\n    assert c(1)\ncheck(f)\n", "pandas"),
         ("from . import helpers\nassert f(1)\n", "relative import"),

@@ -104,6 +104,8 @@ def summary(reference: TestReference) -> dict:
 
 def problem(reference: TestReference) -> str | None:
     """Why the reference cannot run in the sandbox (no tests, modules it does not have), else ``None``."""
+    if reference.total == 0 and any(_is_test_function(s) for s in reference.body):
+        return "the reference's tests are pytest functions (def test_...), which plain Python does not run"
     if reference.total == 0:
         return "the reference contains no tests (no assert, test method or call of a checking function)"
     if None in reference.imports:
@@ -114,6 +116,10 @@ def problem(reference: TestReference) -> str | None:
     if missing:
         return f"the reference imports {', '.join(missing)}: the sandbox has the standard library only"
     return None
+
+
+def _is_test_function(node) -> bool:
+    return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test")
 
 
 def _is_main_guard(node) -> bool:
