@@ -80,6 +80,7 @@ def test_from_solution_import_finds_the_solutions_names(monkeypatch):
         monkeypatch.delitem(sys.modules, name, raising=False)
     tests = "from solution import add\nimport submission\nassert add(1, 2) == 3\n"
     values = {"add": "the solution's add", "abs": "rigged", "_private": 1}
+    scope.install_solution_module(reference.read(tests), values, {"m": "math"})
     ns = namespace(tests, values, {"m": "math"})
     assert sys.modules["solution"] is sys.modules["submission"]
     module = sys.modules["solution"]

@@ -84,8 +84,10 @@ class Judge:
         self.record(total=reference.total)
         # The tests are this process's __main__, as under ``python tests.py`` (unittest looks its
         # module fixtures, setUpModule, up there).
+        values, modules = self.candidate_names()
+        scope.install_solution_module(reference, values, modules)
         main_module = types.ModuleType("__main__")
-        main_module.__dict__.update(scope.tests_namespace(reference, *self.candidate_names()))
+        main_module.__dict__.update(scope.tests_namespace(reference, values, modules))
         sys.modules["__main__"] = main_module
         namespace = main_module.__dict__
         for index, statement in enumerate(reference.body):

@@ -49,7 +49,6 @@ def tests_namespace(reference: TestReference, values: dict, modules: dict) -> di
         if name in sys.stdlib_module_names and _solution_may_bind(name, reference):
             namespace.pop(name, None)
             _bind_module(namespace, name, name)
-    install_solution_module(reference, values, modules)
     namespace.update(__name__="__main__", __builtins__=builtins)
     return namespace
 
