@@ -19,16 +19,15 @@ def cross(value, to_handle=None):
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary()
 keys = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text() | st.binary()
-hashables = st.recursive(keys, lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=3))
-plain = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.tuples(inner, inner)
-        | st.dictionaries(hashables, inner, max_size=4)
+hashables = st.deferred(lambda: keys | st.tuples(hashables, hashables) | st.frozensets(keys, max_size=3))
+plain = st.deferred(
+    lambda: (
+        scalars
+        | st.lists(plain, max_size=4)
+        | st.tuples(plain, plain)
+        | st.dictionaries(hashables, plain, max_size=4)
         | st.sets(hashables, max_size=4)
-    ),
-    max_leaves=20,
+    )
 )
 
 
