@@ -60,11 +60,18 @@ def test_unittest_counts_methods_from_the_syntax_and_the_judge_is_the_runner():
     assert "solution" in parsed.imports
 
 
-def test_unittest_main_outside_a_guard_is_not_run_either():
-    parsed = reference.read(
-        "import unittest\nclass T(unittest.TestCase):\n    def test_a(self):\n        pass\nunittest.main()\n"
-    )
-    assert not any("main" in ast.unparse(s) for s in parsed.body)
+@pytest.mark.parametrize(
+    "runner",
+    [
+        "unittest.main()\n",
+        "unittest.main(argv=[''], exit=False)\n",
+        "result = unittest.TextTestRunner(verbosity=2).run(unittest.TestLoader().loadTestsFromTestCase(T))\n",
+    ],
+)
+def test_test_runners_outside_a_guard_are_not_run_either(runner):
+    source = "import unittest\nclass T(unittest.TestCase):\n    def test_a(self):\n        pass\n" + runner
+    parsed = reference.read(source)
+    assert [type(s).__name__ for s in parsed.body] == ["Import", "ClassDef"]
 
 
 def test_names_bound_anywhere_at_module_level_are_the_tests_own():

@@ -19,8 +19,8 @@ The reference runs as ``python tests.py`` would run it, with two styles:
   (``test*``, inherited ones included) is one test, counted from the syntax,
   so a class body that fails at run time fails its tests rather than
   removing them. The judge is the test runner: a ``__main__`` block adds only
-  its definitions and imports, and top-level ``unittest.main()`` calls are
-  not run.
+  its definitions and imports, and top-level calls of ``unittest.main()``
+  or a ``TextTestRunner`` are not run.
 """
 
 import ast
@@ -32,6 +32,7 @@ SOLUTION_MODULES = frozenset({"solution", "submission", "main"})
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+_RUNNERS = frozenset({"unittest.main", "main", "unittest.TextTestRunner", "TextTestRunner"})
 
 
 @dataclass(frozen=True)
@@ -145,11 +146,12 @@ def _flatten_main_guard(body, definitions_only: bool) -> list:
 
 
 def _runs_unittest_main(node, body) -> bool:
-    """A top-level expression calling ``unittest.main`` (or ``main``, when the tests define no ``main``)."""
-    if not isinstance(node, ast.Expr):
+    """A top-level expression or assignment running the tests itself: a call of ``unittest.main``
+    (or ``main``, when the tests define none) or of a text runner (``unittest.TextTestRunner``)."""
+    if not isinstance(node, ast.Expr | ast.Assign):
         return False
     defined = any(isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef) and s.name == "main" for s in body)
-    runners = {"unittest.main"} if defined else {"unittest.main", "main"}
+    runners = _RUNNERS - {"main"} if defined else _RUNNERS
     return any(isinstance(n, ast.Call) and ast.unparse(n.func) in runners for n in ast.walk(node))
 
 
