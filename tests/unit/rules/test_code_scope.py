@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from rewardgate.sources.rule.sandbox import reference, scope
+from rewardgate.sources.rule.sandbox.remote import Remote
 
 
 def namespace(tests: str, values: dict, modules: dict | None = None) -> dict:
@@ -68,6 +69,15 @@ def test_module_claims_that_are_not_plain_imports_of_the_standard_library_are_re
 def test_a_solution_function_named_like_a_module_is_kept_when_the_tests_call_it():
     ns = namespace("assert tokenize('a b') == ['a', 'b']\n", {"tokenize": "the solution's tokenize"})
     assert ns["tokenize"] == "the solution's tokenize"
+
+
+def test_a_name_used_as_a_module_and_spelled_like_one_is_never_a_solution_object():
+    tests = "assert np.isclose(f(1), 2)\nassert Calculator.add(1, 2) == 3\nassert data.get('k') == 1\n"
+    fake_numpy, calculator = Remote(None, 0), Remote(None, 1)
+    ns = namespace(tests, {"np": fake_numpy, "Calculator": calculator, "data": {"k": 1}, "f": "f"})
+    assert "np" not in ns  # numpy is not in the sandbox, and a solution's stand-in is not numpy
+    assert ns["Calculator"] is calculator  # a class of the solution's, used as a namespace
+    assert ns["data"] == {"k": 1}  # plain data: its methods are the judge's own
 
 
 def test_dunder_and_non_identifier_names_are_dropped():

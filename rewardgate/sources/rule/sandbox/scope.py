@@ -14,7 +14,9 @@ tests read, first match wins:
    importing math; a solution's ``class math`` does not stand in for it), and
    a module the solution imported under a name the tests use as a module
    (``import math``, ``import itertools as it``; a module's own name may
-   only be bound to that module);
+   only be bound to that module). A name used as a module and spelled like
+   one (no capital letter) is never one of the solution's objects otherwise:
+   a ``class np`` does not stand in for numpy, which the sandbox lacks;
 4. **the solution's other names**: plain data, or proxies of its functions,
    classes and objects (see :mod:`remote`).
 
@@ -30,8 +32,10 @@ import types
 
 try:
     from .reference import SOLUTION_MODULES, TestReference
+    from .remote import Remote
 except ImportError:  # pragma: no cover - the zygote's import path
     from reference import SOLUTION_MODULES, TestReference
+    from remote import Remote
 
 #: Standard-library modules never imported for the tests (side effects at import, GUI toolkits).
 _UNSAFE_MODULES = frozenset({"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo"})
@@ -42,15 +46,23 @@ def tests_namespace(reference: TestReference, values: dict, modules: dict) -> di
     """The globals the tests run in, from the solution's ``values`` (name -> decoded value)
     and ``modules`` (name -> the module name it claims to be bound to)."""
     namespace = {name: value for name, value in values.items() if _solution_may_bind(name, reference)}
-    for name, module_name in modules.items():
-        if name in reference.module_like and _solution_may_bind(name, reference):
-            _bind_module(namespace, name, module_name)
     for name in reference.module_like:
-        if name in sys.stdlib_module_names and _solution_may_bind(name, reference):
-            namespace.pop(name, None)
-            _bind_module(namespace, name, name)
+        if _solution_may_bind(name, reference):
+            _resolve_module_like(namespace, name, modules.get(name))
     namespace.update(__name__="__main__", __builtins__=builtins)
     return namespace
+
+
+def _resolve_module_like(namespace: dict, name: str, claim) -> None:
+    """A name the tests use only as ``name.attribute``: the standard-library module of that
+    name, else the module the solution imported under it; failing both, a name spelled like a
+    module (no capital letter) is the solution's plain data or nothing, never one of its objects
+    (a ``class np`` does not stand in for numpy), while ``Calculator.add`` stays the solution's."""
+    module = importable(name, name if name in sys.stdlib_module_names else claim)
+    if module is not None:
+        namespace[name] = module
+    elif name.islower() and isinstance(namespace.get(name), Remote | type):
+        del namespace[name]
 
 
 def _solution_may_bind(name, reference: TestReference) -> bool:
@@ -61,12 +73,6 @@ def _solution_may_bind(name, reference: TestReference) -> bool:
         and name not in _BUILTIN_NAMES
         and name not in reference.bound
     )
-
-
-def _bind_module(namespace: dict, name: str, module_name) -> None:
-    module = importable(name, module_name)
-    if module is not None:
-        namespace[name] = module
 
 
 def importable(name: str, module_name):
