@@ -61,7 +61,7 @@ CODE_HACKS = {
     ),
     "int subclass with a rigged __eq__": (
         "class Int(int):\n    def __eq__(self, other):\n        return True\n"
-        "def add(a, b):\n    return Int(0)\n"
+        "def add(a, b):\n    return Int(-7)\n"
     ),
     "a dict shaped like a proxy handle": "def add(a, b):\n    return {'h': 0}\n",
     "early exit at import (os._exit)": "import os\nos._exit(0)\n",

@@ -2,7 +2,8 @@
 
 A ``code_tests`` reference is either Python test source (``assert``
 statements, a unittest module, or HumanEval-style calls such as
-``check(add)``) or JSON input/output cases:
+``check(add)``; what counts as a test is :mod:`rewardgate.sources.rule.sandbox.reference`'s
+to say) or JSON input/output cases:
 
 * ``{"inputs": [...], "outputs": [...]}``: stdin/stdout cases (APPS,
   CodeContests, LiveCodeBench, DeepCoder); each input is fed to a fresh run
@@ -21,11 +22,12 @@ Expected outputs never enter the sandbox: they are compared here.
 
 from __future__ import annotations
 
-import ast
+import functools
 import json
 from dataclasses import dataclass
 
 from rewardgate.errors import InvalidReference
+from rewardgate.sources.rule.sandbox import reference as test_reference
 from rewardgate.sources.rule.sandbox import wire
 from rewardgate.sources.rule.values import same_value
 
@@ -40,7 +42,8 @@ class TestPlan:
 
 
 def parse_reference(reference: str) -> TestPlan:
-    """Raises InvalidReference for a reference that holds no usable tests."""
+    """Raises InvalidReference for a reference that cannot run: neither JSON cases nor Python,
+    no tests, or modules the sandbox does not have (decided from the reference alone)."""
     text = reference.strip()
     if text[:1] in "{[":
         try:
@@ -49,11 +52,21 @@ def parse_reference(reference: str) -> TestPlan:
             data = None
         if data is not None:
             return _cases_plan(data)
+    known = _python_tests(reference)
+    if isinstance(known, str):
+        raise InvalidReference(known)
+    return TestPlan("tests", {"kind": "tests", "tests": reference, "reference": known})
+
+
+@functools.lru_cache(maxsize=64)
+def _python_tests(source: str) -> dict | str:
+    """What the judge needs to know of Python tests (:func:`test_reference.summary`), or why they
+    cannot run. Cached: the samples of one prompt share their reference."""
     try:
-        ast.parse(reference, "tests.py")
+        parsed = test_reference.read(source)
     except (SyntaxError, ValueError) as exc:
-        raise InvalidReference(f"the reference is neither JSON test cases nor Python tests: {exc}") from None
-    return TestPlan("tests", {"kind": "tests", "tests": reference})
+        return f"the reference is neither JSON test cases nor Python tests: {exc}"
+    return test_reference.problem(parsed) or test_reference.summary(parsed)
 
 
 def _cases_plan(data) -> TestPlan:

@@ -9,16 +9,25 @@ socket), the judge sees at most plain data, a typed exception or silence.
 
 Call mode protocol, one JSON line each way:
 
-* first the candidate sends ``{"ready": [[name, value], ...]}``: its
-  module-level names (dunder names and modules excluded), values encoded;
-* then for each request ``{"op", "target", "args", "kwargs"}`` it answers
-  ``{"ok": value, "after": [...]}`` (``after``: the post-call state of each
-  positional list/dict/set argument, for in-place mutation; ``None`` for the
-  others), ``{"raise": [type_name, message]}`` or ``{"stop": true}``.
+* first the candidate sends ``{"ready": [[name, value], ...], "modules":
+  [[name, module_name], ...]}``: its module-level names (dunder names
+  excluded), values encoded, and the names bound to modules;
+* then for each request ``{"op", "target", "args", "kwargs"}`` (``op`` one of
+  :data:`OPS`) it answers ``{"ok": value, "after": [...]}`` (``after``: the
+  post-call state of each positional list/dict/set argument, for in-place
+  mutation; ``None`` for the others) or ``{"raise": [class, args]}`` (the
+  exception's class as an ``x`` tag, its ``args`` encoded).
+
+Every value is converted to plain data here (see :mod:`wire`); what cannot
+be (functions, classes, instances of the solution's classes, iterators)
+stays here and crosses as a numbered handle, one number per object.
 """
 
+import builtins
 import contextlib
 import io
+import itertools
+import operator
 import os
 import socket
 import sys
@@ -29,38 +38,71 @@ try:  # imported as part of the service package, or by the zygote from this fold
 except ImportError:  # pragma: no cover - the zygote's import path
     import wire
 
+#: Most items an ``in`` test may read from one of the solution's objects.
+MAX_ITEMS = 1_000_000
 _MUTABLE = (list, dict, set)
-_OPS = {
+
+
+def _items(target):
+    items = list(itertools.islice(iter(target), MAX_ITEMS + 1))
+    if len(items) > MAX_ITEMS:
+        raise OverflowError(f"more than {MAX_ITEMS} items")
+    return items
+
+
+OPS = {
     "call": lambda target, args, kwargs: target(*args, **kwargs),
-    "getattr": lambda target, args, kwargs: getattr(target, args[0]),
+    "getattr": lambda target, args, kwargs: getattr(target, *args),
+    "setattr": lambda target, args, kwargs: setattr(target, *args),
+    "getitem": lambda target, args, kwargs: operator.getitem(target, *args),
+    "setitem": lambda target, args, kwargs: operator.setitem(target, *args),
     "iter": lambda target, args, kwargs: iter(target),
     "next": lambda target, args, kwargs: next(target),
     "len": lambda target, args, kwargs: len(target),
-    "getitem": lambda target, args, kwargs: target[args[0]],
-    "contains": lambda target, args, kwargs: args[0] in target,
+    "bool": lambda target, args, kwargs: bool(target),
+    "str": lambda target, args, kwargs: str(target),
+    "repr": lambda target, args, kwargs: repr(target),
+    "items": lambda target, args, kwargs: _items(target),
 }
 
 
 class Handles:
-    """Objects the judge refers to by number."""
+    """Objects the judge refers to by number: one number per object, kept alive here."""
 
     def __init__(self):
         self.objects = []
+        self.numbers = {}
 
     def tag(self, value):
-        self.objects.append(value)
-        return {"h": len(self.objects) - 1}
+        number = self.numbers.get(id(value))
+        if number is None:
+            number = self.numbers[id(value)] = len(self.objects)
+            self.objects.append(value)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            return {"x": [number, value.__name__, builtin_base(value)]}
+        return {"h": number}
 
-    def get(self, number):
+    def handle(self, number):
         if not 0 <= number < len(self.objects):
             raise wire.WireError(f"no handle {number}")
         return self.objects[number]
+
+    def exception_class(self, number, name, base):
+        return self.handle(number)
 
     def encode(self, value):
         try:
             return wire.encode(value, self.tag)
         except wire.Unencodable:  # nested too deeply: the judge gets it whole, as a handle
             return self.tag(value)
+
+
+def builtin_base(cls) -> str:
+    """The name of the nearest builtin exception class ``cls`` derives from."""
+    for ancestor in cls.__mro__:
+        if getattr(builtins, ancestor.__name__, None) is ancestor:
+            return ancestor.__name__
+    return "Exception"
 
 
 def serve(fd: int, source: str) -> None:
@@ -72,33 +114,58 @@ def serve(fd: int, source: str) -> None:
     # A broken solution still answers: its missing names fail the tests.
     with contextlib.suppress(BaseException):
         exec(compile(source, "solution.py", "exec"), namespace)
-    names = [
-        [name, handles.encode(value)]
-        for name, value in namespace.items()
-        if not name.startswith("__") and not isinstance(value, types.ModuleType)
-    ]
-    channel.sendall(wire.dumps({"ready": names}))
+    channel.sendall(wire.dumps(ready_message(namespace, handles)))
     while (request := wire.read_message(reader)) is not None:
-        channel.sendall(wire.dumps(_answer(request, handles)))
+        channel.sendall(_reply_line(_answer(request, handles), handles))
+
+
+def ready_message(namespace: dict, handles: Handles) -> dict:
+    names, modules = [], []
+    for name, value in namespace.items():
+        if name.startswith("__"):
+            continue
+        if isinstance(value, types.ModuleType):
+            modules.append([name, str(value.__name__)])
+        else:
+            names.append([name, handles.encode(value)])
+    return {"ready": names, "modules": modules}
 
 
 def _answer(request, handles):
-    decode = lambda data: wire.decode(data, handles.get)  # noqa: E731
+    decode = lambda data: wire.decode(data, handles)  # noqa: E731
     try:
-        op = _OPS[request["op"]]
-        target = handles.get(request["target"])
+        op = OPS[request["op"]]
+        target = handles.handle(request["target"])
         args = [decode(arg) for arg in request.get("args", [])]
         kwargs = {key: decode(value) for key, value in request.get("kwargs", [])}
     except (KeyError, TypeError, ValueError, wire.WireError) as exc:
-        return {"raise": ["TypeError", f"bad request: {exc}"]}
+        return _raised(TypeError(f"bad request: {exc}"), handles)
     try:
         result = op(target, args, kwargs)
-    except StopIteration:
-        return {"stop": True}
-    except BaseException as exc:  # the candidate's own exception, by name only
-        return {"raise": [type(exc).__name__, str(exc)[:500]]}
-    after = [handles.encode(arg) if type(arg) in _MUTABLE else None for arg in args]
-    return {"ok": handles.encode(result), "after": after}
+        after = [handles.encode(arg) if type(arg) in _MUTABLE else None for arg in args]
+        return {"ok": handles.encode(result), "after": after}
+    except BaseException as exc:  # the solution's own exception: its class and arguments
+        return _raised(exc, handles)
+
+
+def _raised(exc: BaseException, handles: Handles) -> dict:
+    try:
+        arguments = [handles.encode(arg) for arg in exc.args]
+    except BaseException:
+        arguments = []
+    return {"raise": [handles.tag(type(exc)), arguments]}
+
+
+def _reply_line(reply: dict, handles: Handles) -> bytes:
+    """The reply as one line; a value too large to cross is an ``OverflowError`` for that request."""
+    try:
+        line = wire.dumps(reply)
+        if len(line) <= wire.MAX_LINE_BYTES:
+            return line
+        problem = OverflowError("the value is too large to cross the sandbox boundary")
+    except BaseException as exc:  # e.g. MemoryError while writing a huge value
+        problem = exc
+    return wire.dumps({"raise": [handles.tag(type(problem)), ["the reply could not be sent"]]})
 
 
 def run_program(source: str) -> None:

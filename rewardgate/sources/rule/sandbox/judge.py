@@ -2,168 +2,34 @@
 
 Standard library only (it runs inside the sandbox as the judge uid, not
 dumpable, so the candidate uid can neither signal, trace nor read it). The
-candidate's module-level names are bound in the tests' namespace as plain
-data or as :class:`Remote` proxies; every call crosses to the candidate
-process and only plain data comes back, so an object with a rigged
-``__eq__``, a patched module or a forged record in the candidate changes
-nothing here. A :class:`Remote` compares equal only to itself.
+judge owns every comparison: the candidate's values arrive as the judge's
+own plain objects and its other objects as :class:`remote.Remote` proxies
+that decide nothing (see :mod:`remote`); the tests' names resolve to the
+tests' own, builtins and the judge's modules before the candidate's (see
+:mod:`scope`); which statements are tests, and how many, is read from the
+reference before the candidate answers (see :mod:`reference`).
 
-Records go to the results stream, one JSON line each: ``{"total": n}``, then
-per test ``{"passed": bool}`` (tests mode) or ``{"value": v}`` /
-``{"raised": type}`` (calls mode, compared by the host), then
-``{"timeout": true}`` if the budget ran out, ``{"gone": true}`` if the
-candidate stopped answering, then ``{"done": true}``.
+Records go to the results stream, one JSON line each: ``{"total": n}`` first
+(before anything of the candidate is read), then per test ``{"passed": bool}``
+(tests mode) or ``{"value": v}`` / ``{"raised": type}`` (calls mode, compared
+by the host), then ``{"timeout": true}`` if the budget ran out, ``{"gone":
+true}`` if the candidate stopped answering, then ``{"done": true}``.
 """
 
-import ast
-import builtins
-import socket
+import sys
 import time
+import types
 import unittest
 
 try:
-    from . import wire
+    from . import reference as references
+    from . import scope, wire
+    from .remote import Connection
 except ImportError:  # pragma: no cover - the zygote's import path
+    import reference as references
+    import scope
     import wire
-
-
-class CandidateGone(BaseException):
-    """The candidate process exited, closed its socket or spoke nonsense.
-
-    A BaseException so that tests catching ``Exception`` (``assertRaises(Exception)``)
-    cannot pass because the candidate vanished."""
-
-
-class CandidateTimeout(BaseException):
-    """The item's time budget ran out while waiting for the candidate."""
-
-
-class CandidateError(Exception):
-    """An exception raised by the candidate that has no builtin counterpart."""
-
-
-class Connection:
-    """Request/response over the candidate socket, bounded by one deadline."""
-
-    def __init__(self, fd: int, deadline: float) -> None:
-        self.sock = socket.socket(fileno=fd)
-        self.reader = self.sock.makefile("rb")
-        self.deadline = deadline
-        self.timed_out = False
-        self.gone = False
-
-    def receive(self):
-        remaining = self.deadline - time.monotonic()
-        if self.timed_out or remaining <= 0:
-            self.timed_out = True
-            raise CandidateTimeout("time budget exhausted")
-        if self.gone:
-            raise CandidateGone("the candidate is gone")
-        self.sock.settimeout(remaining)
-        try:
-            message = wire.read_message(self.reader)
-        except TimeoutError:
-            self.timed_out = True
-            raise CandidateTimeout("time budget exhausted") from None
-        except (OSError, wire.WireError):
-            message = None
-        if not isinstance(message, dict):
-            self.gone = True
-            raise CandidateGone("the candidate stopped answering")
-        return message
-
-    def request(self, op: str, target: int, args=(), kwargs=None):
-        encoded = [wire.encode(arg, _handle_of) for arg in args]
-        encoded_kwargs = [[key, wire.encode(value, _handle_of)] for key, value in (kwargs or {}).items()]
-        try:
-            message = {"op": op, "target": target, "args": encoded, "kwargs": encoded_kwargs}
-            self.sock.sendall(wire.dumps(message))
-        except OSError:
-            self.gone = True
-            raise CandidateGone("the candidate closed its socket") from None
-        reply = self.receive()
-        try:
-            return self._unpack(reply, args)
-        except wire.WireError:
-            self.gone = True
-            raise CandidateGone("the candidate sent malformed data") from None
-
-    def _unpack(self, reply, args):
-        if "raise" in reply:
-            name, message = reply["raise"]
-            raise _exception(str(name), str(message))
-        if reply.get("stop") is True:
-            raise StopIteration
-        value = self.decode(reply["ok"])
-        for arg, state in zip(args, reply.get("after") or [], strict=False):
-            if state is not None and type(arg) in (list, dict, set):
-                _replace_contents(arg, self.decode(state))
-        return value
-
-    def decode(self, data):
-        return wire.decode(data, lambda number: Remote(self, number))
-
-
-def _handle_of(value):
-    if isinstance(value, Remote):
-        return {"h": value._number}
-    raise TypeError(f"only plain data can be passed to the solution, not {type(value).__name__}")
-
-
-def _replace_contents(target, state) -> None:
-    if type(state) is not type(target) or state == target:
-        return
-    if isinstance(target, list):
-        target[:] = state
-    else:
-        target.clear()
-        target.update(state)
-
-
-def _exception(name: str, message: str) -> BaseException:
-    cls = getattr(builtins, name, None)
-    if isinstance(cls, type) and issubclass(cls, Exception):
-        try:
-            return cls(message)
-        except TypeError:  # builtins such as UnicodeDecodeError take other arguments
-            pass
-    return CandidateError(f"{name}: {message}")
-
-
-class Remote:
-    """An object living in the candidate process; equal only to itself."""
-
-    __slots__ = ("_connection", "_number")
-
-    def __init__(self, connection: Connection, number: int) -> None:
-        self._connection = connection
-        self._number = number
-
-    def __call__(self, *args, **kwargs):
-        return self._connection.request("call", self._number, args, kwargs)
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return self._connection.request("getattr", self._number, (name,))
-
-    def __iter__(self):
-        return self._connection.request("iter", self._number)
-
-    def __next__(self):
-        return self._connection.request("next", self._number)
-
-    def __len__(self):
-        return self._connection.request("len", self._number)
-
-    def __getitem__(self, key):
-        return self._connection.request("getitem", self._number, (key,))
-
-    def __contains__(self, item):
-        return self._connection.request("contains", self._number, (item,))
-
-    def __repr__(self):
-        return f"<solution object #{self._number}>"
+    from remote import Connection
 
 
 class Judge:
@@ -181,90 +47,100 @@ class Judge:
         self.results.write(wire.dumps(fields))
         self.results.flush()
 
-    def candidate_names(self) -> dict:
+    def candidate_names(self) -> tuple[dict, dict]:
+        """(name -> value, name -> module name) as the candidate announced them; empty if it did not."""
         try:
-            ready = self.connection.receive().get("ready", [])
-            return {str(name): self.connection.decode(value) for name, value in ready}
-        except (CandidateGone, CandidateTimeout, ValueError, TypeError, wire.WireError):
-            return {}
+            ready = self.connection.receive()
+            values = {name: self.connection.decode(value) for name, value in ready.get("ready", [])}
+            modules = dict(ready.get("modules", []))
+            return values, modules
+        except BaseException:  # a candidate that cannot announce its names fails the tests that use them
+            return {}, {}
 
     def run(self, payload: dict) -> None:
-        names = self.candidate_names()
         if payload["kind"] == "calls":
-            self.run_calls(names, payload["fn_name"], payload["inputs"])
+            self.run_calls(payload["fn_name"], payload["inputs"])
         else:
-            self.run_tests(names, payload["tests"])
+            self.run_tests(references.read(payload["tests"], payload.get("reference")))
         if self.connection.timed_out:
             self.record(timeout=True)
         if self.connection.gone:
             self.record(gone=True)  # the session checks how the candidate ended
         self.record(done=True)
 
-    def run_calls(self, names: dict, fn_name: str, inputs: list) -> None:
+    def run_calls(self, fn_name: str, inputs: list) -> None:
         """APPS call-based cases: ``fn_name(*case)``; the host compares the values."""
         self.record(total=len(inputs))
+        values, _ = self.candidate_names()
         for case in inputs:
             try:
-                function = _resolve(names, fn_name)
+                function = _resolve(values, fn_name)
                 value = function(*wire.decode(case))
                 self.record(value=wire.encode(value, _reject_handle))
             except BaseException as exc:
                 self.record(raised=type(exc).__name__)
 
-    def run_tests(self, names: dict, source: str) -> None:
-        tree = ast.parse(source, "tests.py")
-        namespace = {**names, "__name__": "__main__", "__builtins__": builtins}
-        if any(_is_test_case(node) for node in tree.body):
-            self._run_unittest(tree, namespace)
-        else:
-            self._run_statements(tree, namespace)
-
-    def _run_statements(self, tree, namespace) -> None:
-        asserts = [s for s in tree.body if isinstance(s, ast.Assert)]
-        # HumanEval style: no top-level assert, the tests are calls such as ``check(add)``.
-        tests = asserts or [s for s in tree.body if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)]
-        self.record(total=len(tests))
-        for statement in tree.body:
-            code = compile(ast.Module(body=[statement], type_ignores=[]), "tests.py", "exec")
-            try:
-                exec(code, namespace)
-                passed = self.in_time()
-            except BaseException:
-                passed = False
-            if statement in tests:
+    def run_tests(self, reference: references.TestReference) -> None:
+        self.record(total=reference.total)
+        # The tests are this process's __main__, as under ``python tests.py`` (unittest looks its
+        # module fixtures, setUpModule, up there).
+        values, modules = self.candidate_names()
+        scope.install_solution_module(reference, values, modules)
+        main_module = types.ModuleType("__main__")
+        main_module.__dict__.update(scope.tests_namespace(reference, values, modules))
+        sys.modules["__main__"] = main_module
+        namespace = main_module.__dict__
+        for index, statement in enumerate(reference.body):
+            passed = self.execute(statement, namespace)
+            if index in reference.tests:
                 self.record(passed=passed)
+        if reference.style == "unittest":
+            self.run_test_cases(namespace)
 
-    def _run_unittest(self, tree, namespace) -> None:
-        exec(compile(tree, "tests.py", "exec"), namespace)
-        cases = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, unittest.TestCase)]
-        suite = unittest.TestSuite(unittest.defaultTestLoader.loadTestsFromTestCase(c) for c in cases)
-        self.record(total=suite.countTestCases())
-        judge = self
+    def execute(self, statement, namespace: dict) -> bool:
+        """Run one top-level statement; whether it finished without an exception and in time."""
+        try:
+            code = compile(references.module_of(statement), "tests.py", "exec")
+            exec(code, namespace)
+            return self.in_time()
+        except BaseException:
+            return False
 
-        class Recorder(unittest.TestResult):
-            def addSuccess(self, test):
-                judge.record(passed=judge.in_time())
-
-            def addFailure(self, test, err):
-                judge.record(passed=False)
-
-            def addError(self, test, err):
-                judge.record(passed=False)
-
-            def addSkip(self, test, reason):
-                judge.record(passed=False)
-
-            def addExpectedFailure(self, test, err):
-                judge.record(passed=False)
-
-            def addUnexpectedSuccess(self, test):
-                judge.record(passed=False)
-
-        suite.run(Recorder())
+    def run_test_cases(self, namespace: dict) -> None:
+        classes = dict.fromkeys(
+            value
+            for value in namespace.values()
+            if isinstance(value, type) and issubclass(value, unittest.TestCase)
+        )
+        loader = unittest.defaultTestLoader
+        suite = unittest.TestSuite(loader.loadTestsFromTestCase(cls) for cls in classes)
+        suite.run(_Recorder(self))
 
 
-def _is_test_case(node) -> bool:
-    return isinstance(node, ast.ClassDef) and any("TestCase" in ast.unparse(base) for base in node.bases)
+class _Recorder(unittest.TestResult):
+    """One ``passed`` record per finished test: only a success inside the budget passes."""
+
+    def __init__(self, judge: Judge) -> None:
+        super().__init__()
+        self.judge = judge
+
+    def addSuccess(self, test):
+        self.judge.record(passed=self.judge.in_time())
+
+    def addFailure(self, test, err):
+        self.judge.record(passed=False)
+
+    def addError(self, test, err):
+        self.judge.record(passed=False)
+
+    def addSkip(self, test, reason):
+        self.judge.record(passed=False)
+
+    def addExpectedFailure(self, test, err):
+        self.judge.record(passed=False)
+
+    def addUnexpectedSuccess(self, test):
+        self.judge.record(passed=False)
 
 
 def _resolve(names: dict, fn_name: str):
