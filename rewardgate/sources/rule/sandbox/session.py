@@ -1,20 +1,26 @@
-"""One sandbox session: the init process that runs a candidate against its tests.
+"""One sandbox run: the init process that runs a candidate against its tests.
 
-Standard library only; forked from the zygote, so it starts warm. Talks to the
-host over ``channel`` (one JSON line per message):
+Standard library only; forked from the fork server inside the cell, so it
+starts warm. Talks to the host over ``channel`` (one JSON line per message):
 
-1. sends ``{"protections": [...]}`` once the namespaces and mounts are up,
-   then reads ``{"source": ...}`` (the zygote never holds the code);
-2. in call and tests mode, forks the candidate *before* it receives the tests,
+1. sends ``{"hello": true}`` at once: the host reads this process's host pid
+   from the kernel's ``SCM_CREDENTIALS`` and places it in the run's cgroup,
+   then answers ``{"go": true}``;
+2. enters fresh namespaces, forks the init (PID 1 of the run), which sends
+   ``{"protections": [...]}`` and reads ``{"source": ...}``;
+3. in call and tests mode, forks the candidate *before* it receives the tests,
    so the candidate's memory never holds them; then reads the payload
    (``{"kind": "tests", "tests"}`` or ``{"kind": "calls", "fn_name", "inputs"}``),
    forks the judge and forwards the judge's records;
-3. in stdio mode, reads ``{"inputs": [...]}`` (never the expected outputs,
+4. in stdio mode, reads ``{"inputs": [...]}`` (never the expected outputs,
    which stay on the host) and forwards ``{"case": {...}}`` per input;
-4. sends ``{"killed": WHO}`` if the candidate or the judge died by SIGKILL
-   below its CPU limit: it cannot send SIGKILL itself (seccomp), so that
-   came from outside (the OOM killer, an operator) and is no verdict;
-5. sends ``{"end": true}``; its exit takes every process of the session with it.
+5. sends ``{"end": true}``; its exit takes every process of the run with it.
+
+``{"candidate_started": true}`` is sent the first time code of the response
+is about to run. A failure of the sandbox's own steps is sent as
+``{"failed": reason}``; the host treats it as the sandbox's failure only if it
+came before ``candidate_started`` (after that the candidate could have caused
+it, e.g. a fork bomb that leaves the judge no process to start).
 
 All cases of an item share one time budget.
 """
@@ -36,6 +42,15 @@ except ImportError:  # pragma: no cover - the zygote's import path
 
 
 _READY_FD = 9
+#: The seccomp program every sandbox process installs (raw BPF); the fork server loads it once.
+CODE_FILTER = b""
+PROTECTIONS = [
+    "bubblewrap cell: user namespace (no host root), no network, read-only root, no /proc",
+    "seccomp (libseccomp): native syscall ABI only, privileged and namespace syscalls denied",
+    "own mount, PID and IPC namespaces per run",
+    "private tmpfs per process (judge and candidate apart), made before the code runs",
+    "no capabilities, no_new_privs, rlimits",
+]
 
 
 class SetupFailed(Exception):
@@ -43,14 +58,15 @@ class SetupFailed(Exception):
 
 
 class Session:
-    def __init__(self, spec: dict, channel_fd: int, namespaced: bool) -> None:
+    def __init__(self, spec: dict, channel: socket.socket, reader) -> None:
         self.spec = spec
         self.limits = spec["limits"]
-        self.channel = socket.socket(fileno=channel_fd)
-        self.reader = self.channel.makefile("rb")
-        self.namespaced = namespaced
+        self.program = CODE_FILTER
+        self.channel = channel
+        self.reader = reader
         self.deadline = time.monotonic() + spec["budget_s"]
         self.devnull = os.open(os.devnull, os.O_RDWR)
+        self.candidate_started = False
 
     def send(self, **message) -> None:
         self.channel.sendall(wire.dumps(message))
@@ -62,8 +78,8 @@ class Session:
             raise wire.WireError("no payload from the host")
         return message
 
-    def run(self, protections: list[str]) -> None:
-        self.send(protections=protections)
+    def run(self) -> None:
+        self.send(protections=PROTECTIONS)
         self.source = str(self.receive_payload()["source"])
         if self.spec["mode"] == "stdio":
             self.run_stdio()
@@ -71,26 +87,25 @@ class Session:
             self.run_judged()
         self.send(end=True)
 
-    def _fork(self, fds: dict[int, int], uid: int, workdir: str, body) -> int:
-        """Fork a child that keeps only ``fds``, drops to ``uid`` under the limits and runs ``body``.
+    def _fork(self, fds: dict[int, int], body, *, candidate_code: bool) -> int:
+        """Fork a sandbox process that keeps only ``fds``, gets its own tmpfs, drops every
+        privilege, takes the limits and runs ``body``.
 
         Returns once the child confirmed its set-up over a pipe that ``body`` never
-        holds, so code under test cannot fake a set-up failure (to dodge its score)
-        and a real one is never mistaken for the code's doing.
+        holds, so code under test cannot fake a set-up failure and a real one is
+        never mistaken for the code's doing.
 
         Raises:
-            SetupFailed: the child could not drop privileges or apply its limits."""
+            SetupFailed: the child could not be set up."""
         ready_read, ready_write = os.pipe()
         pid = os.fork()
         if pid == 0:
             try:
                 isolation.keep_only_fds({**fds, _READY_FD: ready_write})
-                if not self.namespaced:
-                    os.setpgid(0, 0)
-                isolation.become(uid, workdir)
+                isolation.private_tmpfs(self.limits["tmpfs_mb"])
                 limits = self.limits
                 isolation.limit(limits["cpu_s"], limits["memory_mb"], limits["file_kb"], limits["processes"])
-                isolation.forbid_sigkill()
+                isolation.drop_privileges(self.program)
                 os.write(_READY_FD, b"1")
                 os.close(_READY_FD)
             except BaseException:
@@ -103,18 +118,19 @@ class Session:
         confirmed = os.read(ready_read, 1)
         os.close(ready_read)
         if confirmed != b"1":
-            raise SetupFailed(f"a sandbox process could not be set up (uid {uid})")
+            raise SetupFailed("a sandbox process could not be set up")
+        if candidate_code and not self.candidate_started:
+            self.candidate_started = True
+            self.send(candidate_started=True)
         return pid
 
     def run_judged(self) -> None:
-        judge_uid, candidate_uid = self.spec["uids"]
         judge_end, candidate_end = socket.socketpair()
         source = self.source
-        candidate_pid = self._fork(
+        self._fork(
             {0: self.devnull, 1: self.devnull, 2: self.devnull, 3: candidate_end.fileno()},
-            candidate_uid,
-            "/tmp/candidate",
             lambda: candidate.serve(3, source),
+            candidate_code=True,
         )
         candidate_end.close()
         payload = self.receive_payload()
@@ -127,39 +143,16 @@ class Session:
 
         judge_pid = self._fork(
             {0: self.devnull, 1: self.devnull, 2: self.devnull, 3: judge_end.fileno(), 4: results},
-            judge_uid,
-            "/tmp/judge",
             run_judge,
+            candidate_code=False,
         )
         os.close(results)
         judge_end.close()
-        candidate_gone = False
         with open(records, "rb") as stream:
             for line in iter(lambda: stream.readline(wire.MAX_LINE_BYTES), b""):
-                candidate_gone = candidate_gone or line.startswith(b'{"gone"')
                 self.channel.sendall(line if line.endswith(b"\n") else line + b"\n")
-        if self.killed_from_outside(*os.wait4(judge_pid, 0)[1:]):
-            self.send(killed="judge")
-        elif candidate_gone and self.reaped_killed(candidate_pid):
-            self.send(killed="candidate")
+        os.waitpid(judge_pid, 0)
         self.kill_children()
-
-    def reaped_killed(self, pid: int, wait_s: float = 0.2) -> bool:
-        """Whether ``pid`` (which stopped answering) died killed from outside; it may take a moment
-        between its socket closing and its exit status being there."""
-        exited = os.pidfd_open(pid)
-        try:
-            if not select.select([exited], [], [], wait_s)[0]:
-                return False  # still alive: it closed its socket itself
-            return self.killed_from_outside(*os.wait4(pid, 0)[1:])
-        finally:
-            os.close(exited)
-
-    def killed_from_outside(self, status: int, usage) -> bool:
-        """SIGKILLed, and not by the kernel at the CPU hard limit (the one SIGKILL it sends)."""
-        if not os.WIFSIGNALED(status) or os.WTERMSIG(status) != signal.SIGKILL:
-            return False
-        return usage.ru_utime + usage.ru_stime < self.limits["cpu_s"] + 0.5
 
     def run_stdio(self) -> None:
         inputs = self.receive_payload()["inputs"]
@@ -177,9 +170,8 @@ class Session:
         source = self.source
         pid = self._fork(
             {0: stdin, 1: out_write, 2: self.devnull},
-            self.spec["uids"][1],
-            "/tmp/candidate",
             lambda: candidate.run_program(source),
+            candidate_code=True,
         )
         os.close(stdin)
         os.close(out_write)
@@ -208,9 +200,8 @@ class Session:
                     outcome["output_limit"] = True
                     break
             if exited in ready and outcome["exit"] is None:
-                _, status, usage = os.wait4(pid, 0)
+                _, status = os.waitpid(pid, 0)
                 outcome["exit"] = os.waitstatus_to_exitcode(status)
-                outcome["killed"] = self.killed_from_outside(status, usage)
                 self.kill_children()  # background children no longer hold stdout open
         os.close(exited)
         self.kill_children()
@@ -218,16 +209,9 @@ class Session:
         return outcome
 
     def kill_children(self) -> None:
-        """Kill and reap every process of the session but this one."""
-        try:
-            if self.namespaced:
-                os.kill(-1, signal.SIGKILL)  # as PID 1: every other process of the namespace
-            else:
-                for pid in _children():
-                    os.kill(pid, signal.SIGKILL)
-                    os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        """Kill and reap every process of the run but this one (PID 1 of the run)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(-1, signal.SIGKILL)
         while True:
             try:
                 os.waitpid(-1, 0)
@@ -235,22 +219,26 @@ class Session:
                 return
 
 
-def _children() -> list[int]:
-    path = f"/proc/{os.getpid()}/task/{os.getpid()}/children"
-    try:
-        with open(path) as handle:
-            return [int(pid) for pid in handle.read().split()]
-    except OSError:
-        return []
+def _report_failure(channel: socket.socket, session: "Session | None", exc: BaseException) -> None:
+    started = bool(session and session.candidate_started)
+    with contextlib.suppress(OSError):
+        channel.sendall(wire.dumps({"failed": f"{type(exc).__name__}: {exc}"[:300], "after_candidate": started}))
 
 
 def start(spec: dict, channel_fd: int) -> None:
-    """In the child the zygote forked: unshare, fork the init, and exit with it."""
+    """In the child the fork server forked: wait for the host's go, unshare, fork the init."""
     isolation.die_with_parent()
+    channel = socket.socket(fileno=channel_fd)
     try:
-        protections = isolation.enter_namespaces()
-    except OSError as exc:
-        os.write(channel_fd, wire.dumps({"failed": f"namespaces: {exc.strerror or exc}"}))
+        channel.sendall(wire.dumps({"hello": True}))
+        channel.settimeout(10)
+        reader = channel.makefile("rb")
+        go = wire.read_message(reader)
+        if not isinstance(go, dict) or go.get("go") is not True:
+            os._exit(1)
+        isolation.enter_run_namespaces()
+    except (OSError, wire.WireError) as exc:
+        _report_failure(channel, None, exc)
         os._exit(1)
     init = os.fork()
     if init:
@@ -258,14 +246,12 @@ def start(spec: dict, channel_fd: int) -> None:
         os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
     isolation.die_with_parent()
     isolation.not_dumpable()
+    session = None
     try:
-        if protections:
-            isolation.mount_private_filesystems()
-        Session(spec, channel_fd, bool(protections)).run(
-            [*protections, "rlimits (cpu, memory, file size, processes)", "judge outside the candidate"]
-        )
-    except BaseException as exc:  # reported to the host as a sandbox failure, never a verdict
-        with contextlib.suppress(OSError):
-            os.write(channel_fd, wire.dumps({"failed": f"{type(exc).__name__}: {exc}"[:300]}))
+        channel.settimeout(None)
+        session = Session(spec, channel, reader)
+        session.run()
+    except BaseException as exc:  # reported to the host; a verdict only if the candidate had run
+        _report_failure(channel, session, exc)
         os._exit(1)
     os._exit(0)

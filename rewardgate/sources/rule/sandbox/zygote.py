@@ -1,13 +1,14 @@
 """The fork server: a clean, warm interpreter that forks one sandbox session per run.
 
-Started by :mod:`rewardgate.sources.rule.sandbox.runner` as ``python -I -S zygote.py FD`` with
-an empty environment, so no secret of the service is in its memory (and so
-in no session forked from it). It imports the session code and the standard
+Started inside a bubblewrap cell (see cell.py) as ``python -I -S /sandbox/zygote.py FD``
+with an empty environment, so no secret of the service is in its memory (and
+so in no session forked from it). It loads the seccomp program every sandbox
+process installs from ``/sandbox/code.bpf`` once. It imports the session code and the standard
 library modules solutions commonly use once; a fork then costs a few
 milliseconds instead of an interpreter start per run.
 
 Control socket (``SOCK_SEQPACKET``, fd ``FD``): each request is one JSON
-record ``{"mode", "uids", "limits", "budget_s"}`` carrying the run's channel
+record ``{"mode", "limits", "budget_s"}`` carrying the run's channel
 socket as an ``SCM_RIGHTS`` fd; the reply is ``{"pid": n}``. Zombies of
 earlier runs are reaped before each fork (the host kills a run's pid before
 asking for the next, so a pid is never reused under it). The zygote dies with
@@ -82,4 +83,7 @@ def serve(control: socket.socket) -> None:
 
 if __name__ == "__main__":
     isolation.die_with_parent()
+    isolation.not_dumpable()
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "code.bpf"), "rb") as program:
+        session.CODE_FILTER = program.read()
     serve(socket.socket(fileno=int(sys.argv[1])))
