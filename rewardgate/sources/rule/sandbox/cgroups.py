@@ -77,8 +77,7 @@ class RunCgroup:
             _write(directory / "pids.max", str(processes))
             _write(directory / "cpu.max", f"{_PERIOD_US} {_PERIOD_US}")
         else:
-            _write(self.run_dirs["memory"] / "memory.limit_in_bytes", memory)
-            _write(self.run_dirs["memory"] / "memory.memsw.limit_in_bytes", memory, required=False)
+            _set_v1_memory(self.run_dirs["memory"], memory)
             _write(self.run_dirs["pids"] / "pids.max", str(processes))
             _write(self.run_dirs["cpu"] / "cpu.cfs_period_us", str(_PERIOD_US))
             _write(self.run_dirs["cpu"] / "cpu.cfs_quota_us", str(_PERIOD_US))
@@ -93,15 +92,26 @@ class RunCgroup:
         own, budget = self._memory_counters()
         return RunEvidence(own_limit_hit=own > self._own_events, budget_oom_kills=budget - self._budget_kills)
 
-    def empty(self, timeout_s: float = 2.0) -> bool:
-        """Wait until the last process of the run has left (they die asynchronously)."""
+    def settle(self, resident: int, timeout_s: float = 2.0) -> bool:
+        """Wait until no more than ``resident`` processes are left (the previous run's die asynchronously)."""
         deadline = time.monotonic() + timeout_s
         directory = next(iter(self.run_dirs.values()))
-        while self._read(directory, "cgroup.procs").strip():
+        while len(self._read(directory, "cgroup.procs").split()) > resident:
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.002)
+            time.sleep(0.001)
         return True
+
+
+def _set_v1_memory(directory: Path, memory: str) -> None:
+    """v1 keeps memory <= memory+swap at every step: which to write first depends on the direction."""
+    swap = directory / "memory.memsw.limit_in_bytes"
+    try:
+        _write(directory / "memory.limit_in_bytes", memory)
+    except OSError:  # raising above the memory+swap limit: that one first
+        _write(swap, memory, required=False)
+        _write(directory / "memory.limit_in_bytes", memory)
+    _write(swap, memory, required=False)
 
 
 def _field(text: str, name: str) -> int:

@@ -21,6 +21,7 @@ that misses one fails honest solutions at random.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -53,6 +54,8 @@ _CLONE_NEW = (0x80, 0x20000, 0x2000000, 0x4000000, 0x8000000, 0x10000000, 0x2000
 def _base_filter() -> seccomp.SyscallFilter:
     policy = seccomp.SyscallFilter(seccomp.ALLOW)
     policy.set_attr(seccomp.Attr.ACT_BADARCH, seccomp.KILL_PROCESS)
+    with contextlib.suppress(AttributeError, RuntimeError, ValueError):  # libseccomp >= 2.5: a binary search
+        policy.set_attr(seccomp.Attr.CTL_OPTIMIZE, 2)
     for name in DENIED:
         _deny(policy, name)
     return policy

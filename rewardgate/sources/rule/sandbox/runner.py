@@ -38,6 +38,7 @@ from rewardgate.sources.rule import cancellation
 from rewardgate.sources.rule.sandbox import cell, cgroups, wire
 
 _GRACE_S = 2.0
+_CELL_MB = 64
 _UCRED = struct.Struct("iII")
 
 
@@ -90,6 +91,21 @@ class Zygote:
         self._process = None
         self._control: socket.socket | None = None
         self._lock = threading.Lock()
+        #: Whether this cell's processes are in the run cgroup (done once per cell: a move costs ms).
+        self.in_cgroup = False
+
+    def host_pids(self) -> list[int]:
+        """Host pids of the cell's processes (bubblewrap and everything under it)."""
+        if self._process is None:
+            return []
+        found, queue = [self._process.pid], [self._process.pid]
+        while queue:
+            for children in Path(f"/proc/{queue.pop()}/task").glob("*/children"):
+                with contextlib.suppress(OSError, ValueError):
+                    pids = [int(pid) for pid in children.read_text().split()]
+                    found += pids
+                    queue += pids
+        return found
 
     @property
     def alive(self) -> bool:
@@ -99,6 +115,7 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._process = cell.start_cell(theirs.fileno())
+            self.in_cgroup = False
         except (OSError, cell.CellUnavailable) as exc:
             ours.close()
             raise SandboxError(f"the sandbox cell could not start: {exc}") from None
@@ -167,7 +184,7 @@ def run_session(mode: str, source: str, payload: dict, limits: SandboxLimits) ->
     }
     cgroup = run_cgroup(limits)
     if cgroup is not None:
-        cgroup.configure(limits.memory_mb + limits.tmpfs_mb * 2, limits.processes + 4)
+        _configure(cgroup, limits)
     ours, theirs = socket.socketpair()
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
     with ours, theirs:
@@ -177,7 +194,7 @@ def run_session(mode: str, source: str, payload: dict, limits: SandboxLimits) ->
         pid = _session_pid(ours, deadline)
         try:
             if cgroup is not None:
-                cgroup.join(pid)
+                _enter_cgroup(cgroup, pid)
             # A cancelled request kills the session (its whole PID namespace) at once.
             if not cancellation.register(pid):
                 raise SandboxError("the request was cancelled before the sandbox ran")
@@ -187,6 +204,32 @@ def run_session(mode: str, source: str, payload: dict, limits: SandboxLimits) ->
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     return _with_evidence(outcome, cgroup)
+
+
+def _configure(cgroup: cgroups.RunCgroup, limits: SandboxLimits) -> None:
+    """The run's limits, once the previous run has left (the cell itself stays in the cgroup).
+
+    Memory: the run's processes, its tmpfs pages (judge and candidate) and the cell's share;
+    processes: the run's, its session and init, and the cell's three."""
+    try:
+        cgroup.settle(len(_zygote.host_pids()) if _zygote.in_cgroup else 0)
+        cgroup.configure(limits.memory_mb + limits.tmpfs_mb * 2 + _CELL_MB, max(limits.processes, 1) + 5)
+    except OSError as exc:
+        raise SandboxError(f"the run's cgroup could not be configured: {exc}") from None
+
+
+def _enter_cgroup(cgroup: cgroups.RunCgroup, session_pid: int) -> None:
+    """Put the cell in the run cgroup (first run of a cell) and make the run the OOM killer's first choice."""
+    try:
+        if not _zygote.in_cgroup:
+            for pid in [*_zygote.host_pids(), session_pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    cgroup.join(pid)
+            _zygote.in_cgroup = True
+        # Inherited by everything the run forks: never the cell's fork server first.
+        Path(f"/proc/{session_pid}/oom_score_adj").write_text("1000")
+    except OSError as exc:
+        raise SandboxError(f"the run could not join its cgroup: {exc}") from None
 
 
 def _session_pid(channel: socket.socket, deadline: float) -> int:
@@ -204,7 +247,6 @@ def _session_pid(channel: socket.socket, deadline: float) -> int:
 
 def _with_evidence(outcome: SessionOutcome, cgroup: cgroups.RunCgroup | None) -> SessionOutcome:
     if cgroup is not None:
-        cgroup.empty()
         evidence = cgroup.evidence()
         if evidence.budget_oom_kills and not evidence.own_limit_hit:
             outcome.infrastructure_failure = "the sandbox budget's OOM killer ended the run"
