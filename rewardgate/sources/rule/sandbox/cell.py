@@ -75,7 +75,7 @@ def _filesystem_arguments(interpreter: str) -> list[str]:
     prefix = os.path.realpath(sys.base_prefix)
     if not interpreter.startswith("/usr/") and not prefix.startswith("/usr"):
         arguments += ["--ro-bind", prefix, prefix]
-    return arguments + ["--dev", "/dev", "--dir", "/tmp", "--dir", "/sandbox"]
+    return arguments + ["--dev", "/dev", "--dir", "/tmp", "--dir", "/sandbox"]  # /dev/shm: per process
 
 
 def _data_file(content: bytes, keep: list[int]) -> str:
@@ -97,7 +97,7 @@ def start_cell(control_fd: int) -> subprocess.Popen:
         arguments += ["--ro-bind-data", _data_file(policy.code_program(), keep), "/sandbox/code.bpf"]
         arguments += ["--seccomp", _data_file(policy.cell_program(), keep)]
         arguments += [
-            "--remount-ro", "/",
+            "--remount-ro", "/dev", "--remount-ro", "/",
             "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--uid", str(_CELL_UID), "--gid", str(_CELL_UID), "--hostname", "sandbox",
             "--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN",

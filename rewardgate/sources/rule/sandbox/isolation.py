@@ -30,6 +30,7 @@ PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, SECCOMP_MODE_FILTER = 47, 4, 2
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 #: Where each sandbox process gets its private tmpfs (and starts).
 WORKDIR = b"/tmp"
+SHM = b"/dev/shm"
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -63,7 +64,8 @@ def private_tmpfs(size_mb: int) -> None:
     this process."""
     _check(_libc.unshare(CLONE_NEWNS), "unshare mount namespace")
     options = f"size={size_mb}m,mode=700,nr_inodes=4096".encode()
-    _check(_libc.mount(b"tmpfs", WORKDIR, b"tmpfs", MS_NOSUID | MS_NODEV, options), "tmpfs")
+    for target in (WORKDIR, SHM):  # /dev/shm too: POSIX shared memory and multiprocessing's semaphores
+        _check(_libc.mount(b"tmpfs", target, b"tmpfs", MS_NOSUID | MS_NODEV, options), "tmpfs")
     os.chdir(WORKDIR)
 
 

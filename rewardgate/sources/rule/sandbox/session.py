@@ -228,6 +228,7 @@ def _report_failure(channel: socket.socket, session: "Session | None", exc: Base
 def start(spec: dict, channel_fd: int) -> None:
     """In the child the fork server forked: wait for the host's go, unshare, fork the init."""
     isolation.die_with_parent()
+    os.setsid()  # the run's own process group: killpg from the run never reaches the fork server
     channel = socket.socket(fileno=channel_fd)
     try:
         channel.sendall(wire.dumps({"hello": True}))
