@@ -152,15 +152,14 @@ def test_pods_are_hardened_by_default(tmp_path):
 
 
 @pytest.mark.parametrize("kube", KUBE_VERSIONS)
-def test_the_sandbox_switch_grants_exactly_its_privileges(tmp_path, kube):
+def test_the_sandbox_switch_keeps_the_gateway_non_root_without_capabilities(tmp_path, kube):
     deployment = gateway(render(tmp_path, {"sandbox": {"enabled": True}}, kube))
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert pod["securityContext"]["runAsUser"] == 0
-    assert container["securityContext"]["capabilities"] == {
-        "drop": ["ALL"],
-        "add": ["SYS_ADMIN", "SETUID", "SETGID", "CHOWN", "KILL"],
-    }
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
+    assert pod["securityContext"]["seccompProfile"] == {"type": "Unconfined"}  # user namespaces
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     if kube.startswith("1.25"):
