@@ -119,7 +119,10 @@ def main() -> None:
         runner_path = extract_baseline(args.baseline, Path(tmp))
         rates = asyncio.run(measure(runner_path, args.seconds, args.rounds))
         rule = build_rule("code_tests", {})
-        starts = {"current": start_cost_ms(run_current, rule), "baseline": start_cost_ms(run_baseline, str(runner_path))}
+        starts = {
+            "current": start_cost_ms(run_current, rule),
+            "baseline": start_cost_ms(run_baseline, str(runner_path)),
+        }
     ratio = round(rates["current"] / rates["baseline"], 2)
     print(f"{'design':<10} {'items/s':>10} {'ms/run alone':>14}")
     for name, value in rates.items():

@@ -1,6 +1,5 @@
 """The code sandbox against escape attempts: each is contained and scored as failed tests."""
 
-import os
 import socket
 import subprocess
 import time

@@ -65,8 +65,7 @@ def test_symlinks_planted_in_tmp_reach_no_host_directory(decoy, link):
         f"        os.makedirs(os.path.dirname({link!r}), exist_ok=True)\n"
         f"        os.symlink(target, {link!r})\n"
         "    except OSError:\n        pass\n"
-        f"try:\n    open({link!r} + '/owned', 'w').write('x')\nexcept OSError:\n    pass\n"
-        + ADD
+        f"try:\n    open({link!r} + '/owned', 'w').write('x')\nexcept OSError:\n    pass\n" + ADD
     )
     # judged (candidate then judge) and stdio (one fresh process per case, several cases)
     assert score(plant) == 1.0
@@ -98,7 +97,8 @@ def test_the_root_filesystem_is_read_only_and_shows_no_host_folder(decoy):
         "def listing():\n    return sorted(os.listdir('/'))\n"
     )
     tests = (
-        "assert not writable('/x')\nassert not writable('/sandbox/zygote.py')\nassert not writable('/dev/x')\n"
+        "assert not writable('/x')\nassert not writable('/sandbox/zygote.py')\n"
+        "assert not writable('/dev/x')\n"
         "assert not visible()\nassert 'proc' not in listing() and 'etc' not in listing()\n"
     )
     assert score(probe, tests) == 1.0
@@ -128,7 +128,9 @@ def foreign(kind):
 
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="x86-64 ABIs")
 def test_int80_and_x32_syscalls_kill_the_process():
-    tests = f"assert foreign('int80') == {int(signal.SIGSYS)}\nassert foreign('x32') == {int(signal.SIGSYS)}\n"
+    tests = (
+        f"assert foreign('int80') == {int(signal.SIGSYS)}\nassert foreign('x32') == {int(signal.SIGSYS)}\n"
+    )
     assert score(FOREIGN_ABI, tests) == 1.0
 
 
@@ -156,7 +158,8 @@ SELF_KILLS = {
     "abort": "import os\nos.abort()\n",
     "segfault": "import ctypes\nctypes.string_at(0)\n",
     "exit 137": "import os\nos._exit(137)\n",
-    "foreign abi": FOREIGN_ABI.replace("os._exit(7)", "os._exit(7)\n    ") + "\nimport os\nos.kill(os.getpid(), 9)\n",
+    "foreign abi": FOREIGN_ABI.replace("os._exit(7)", "os._exit(7)\n    ")
+    + "\nimport os\nos.kill(os.getpid(), 9)\n",
 }
 
 
@@ -172,13 +175,18 @@ def test_a_candidate_that_kills_itself_gets_the_failed_score(attack, place):
 
 
 def test_a_self_kill_in_stdio_mode_is_a_failed_case():
-    program = "import os, signal\nif input() == 'die':\n    os.kill(os.getpid(), signal.SIGKILL)\nprint('ok')\n"
+    program = (
+        "import os, signal\nif input() == 'die':\n    os.kill(os.getpid(), signal.SIGKILL)\nprint('ok')\n"
+    )
     assert score(program, '{"inputs": ["live", "die"], "outputs": ["ok", "ok"]}') == 0.5
 
 
 def test_a_process_bomb_cannot_keep_the_judge_from_running():
     # The candidate fills its process limit at import; the judge has its own and still runs.
-    hog = "import os, time\nfor _ in range(64):\n    try:\n        if os.fork() == 0:\n            time.sleep(30)\n    except OSError:\n        break\n"
+    hog = (
+        "import os, time\nfor _ in range(64):\n    try:\n        if os.fork() == 0:\n"
+        "            time.sleep(30)\n    except OSError:\n        break\n"
+    )
     assert score(hog + ADD) == 1.0
     assert score(hog + "def add(a, b):\n    return 0\n") == 0.0
 
@@ -247,7 +255,9 @@ def test_a_cpu_hog_gets_one_cpu_however_many_threads_it_runs():
 def test_a_time_bomb_does_not_make_the_next_item_wait_for_a_new_cell():
     score(ADD)
     cell = runner._zygote._process.pid
-    assert score("while True:\n    pass\n", "assert True\n", build_rule("code_tests", {"timeout_s": 1})) == 0.0
+    assert (
+        score("while True:\n    pass\n", "assert True\n", build_rule("code_tests", {"timeout_s": 1})) == 0.0
+    )
     assert score(ADD) == 1.0
     assert runner._zygote._process.pid == cell  # the run was killed, the cell kept
 
@@ -255,7 +265,8 @@ def test_a_time_bomb_does_not_make_the_next_item_wait_for_a_new_cell():
 def test_bombs_are_their_own_items_failure_while_siblings_score():
     bombs = [
         "blocks = []\nwhile True:\n    blocks.append(bytearray(10**7))\n",  # memory
-        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",  # processes
+        # processes
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
         "while True:\n    pass\n",  # CPU
     ]
     rule = build_rule("code_tests", {"timeout_s": 3, "memory_mb": 256, "max_processes": 16})

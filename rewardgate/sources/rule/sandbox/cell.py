@@ -75,7 +75,7 @@ def _filesystem_arguments(interpreter: str) -> list[str]:
     prefix = os.path.realpath(sys.base_prefix)
     if not interpreter.startswith("/usr/") and not prefix.startswith("/usr"):
         arguments += ["--ro-bind", prefix, prefix]
-    return arguments + ["--dev", "/dev", "--dir", "/tmp", "--dir", "/sandbox"]  # /dev/shm: per process
+    return [*arguments, "--dev", "/dev", "--dir", "/tmp", "--dir", "/sandbox"]  # /dev/shm: per process
 
 
 def _data_file(content: bytes, keep: list[int]) -> str:

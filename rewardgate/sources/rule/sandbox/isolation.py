@@ -17,11 +17,11 @@ run, done before any code of the response runs:
   that also forbids mounts and new namespaces.
 """
 
+import contextlib
 import ctypes
 import os
 import resource
 import signal
-import struct
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
@@ -74,7 +74,11 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
 
 
 class _SockFprog(ctypes.Structure):
@@ -127,18 +131,6 @@ def keep_only_fds(targets: dict[int, int]) -> None:
     highest = max(targets) + 1 if targets else 0
     for fd in range(highest):
         if fd not in targets:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
     os.closerange(highest, 65536)
-
-
-def exit_signal(status: int) -> int | None:
-    """The signal that ended a process (``os.wait`` status), else None."""
-    return os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-
-
-def pack_program(instructions: list[tuple[int, int, int, int]]) -> bytes:
-    """Raw BPF from (code, jt, jf, k) tuples (for tests and hand-made programs)."""
-    return b"".join(struct.pack("<HBBI", *instruction) for instruction in instructions)

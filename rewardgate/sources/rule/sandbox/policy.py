@@ -32,20 +32,65 @@ import pyseccomp as seccomp
 #: modules and keyrings, BPF and perf, io_uring, userfaultfd, clock and
 #: system administration, handle-based opens, SysV and legacy ABIs.
 DENIED = (
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
-    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
-    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
-    "keyctl", "add_key", "request_key",
-    "acct", "swapon", "swapoff", "reboot", "syslog", "quotactl", "vhangup", "uselib",
-    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
-    "open_by_handle_at", "name_to_handle_at", "lookup_dcookie", "fanotify_init",
-    "ioperm", "iopl", "modify_ldt", "personality", "pivot_root", "chroot",
-    "move_pages", "migrate_pages", "mbind", "set_mempolicy",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "pidfd_getfd",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "kexec_load",
+    "kexec_file_load",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "acct",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "syslog",
+    "quotactl",
+    "vhangup",
+    "uselib",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "lookup_dcookie",
+    "fanotify_init",
+    "ioperm",
+    "iopl",
+    "modify_ldt",
+    "personality",
+    "pivot_root",
+    "chroot",
+    "move_pages",
+    "migrate_pages",
+    "mbind",
+    "set_mempolicy",
 )
 #: Denied in judge and candidate processes only (the fork server needs them per run).
 DENIED_TO_CODE = (
-    "mount", "umount2", "unshare", "setns",
-    "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+    "mount",
+    "umount2",
+    "unshare",
+    "setns",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "move_mount",
+    "open_tree",
+    "mount_setattr",
 )
 #: clone flags that create namespaces: NEWTIME, NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET.
 _CLONE_NEW = (0x80, 0x20000, 0x2000000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000)
@@ -62,10 +107,8 @@ def _base_filter() -> seccomp.SyscallFilter:
 
 
 def _deny(policy: seccomp.SyscallFilter, name: str, *args) -> None:
-    try:
+    with contextlib.suppress(RuntimeError, ValueError):  # not a syscall of this architecture
         policy.add_rule(seccomp.ERRNO(errno.EPERM), name, *args)
-    except (RuntimeError, ValueError):  # not a syscall of this architecture
-        pass
 
 
 def _export(policy: seccomp.SyscallFilter) -> bytes:
@@ -90,8 +133,6 @@ def code_program() -> bytes:
     for flag in _CLONE_NEW:
         _deny(policy, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
     # clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall back to clone.
-    try:
+    with contextlib.suppress(RuntimeError, ValueError):
         policy.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
-    except (RuntimeError, ValueError):
-        pass
     return _export(policy)

@@ -240,7 +240,11 @@ def _session_pid(channel: socket.socket, deadline: float) -> int:
     except OSError:
         data, ancillary = b"", []
     for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and data == wire.dumps({"hello": True}):
+        if (
+            level == socket.SOL_SOCKET
+            and kind == socket.SCM_CREDENTIALS
+            and data == wire.dumps({"hello": True})
+        ):
             return _UCRED.unpack(payload[: _UCRED.size])[0]
     raise SandboxError("the sandbox session did not start")
 

@@ -222,7 +222,9 @@ class Session:
 def _report_failure(channel: socket.socket, session: "Session | None", exc: BaseException) -> None:
     started = bool(session and session.candidate_started)
     with contextlib.suppress(OSError):
-        channel.sendall(wire.dumps({"failed": f"{type(exc).__name__}: {exc}"[:300], "after_candidate": started}))
+        channel.sendall(
+            wire.dumps({"failed": f"{type(exc).__name__}: {exc}"[:300], "after_candidate": started})
+        )
 
 
 def start(spec: dict, channel_fd: int) -> None:
