@@ -67,7 +67,8 @@ def main() -> None:
     print(f"{'layer':<14} {'ms/run':>8}")
     for name, value in means.items():
         print(f"{name:<14} {value:>8.1f}")
-    print(json.dumps({"bench": "sandbox_layers", "ms_per_run": means, "runs": args.runs, "rounds": args.rounds}))
+    summary = {"bench": "sandbox_layers", "ms_per_run": means, "runs": args.runs, "rounds": args.rounds}
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,15 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def idle(pid: int) -> bool:
+    """A process of the cell itself or of the prepared next run."""
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return True
+    return name in runner.IDLE_NAMES or not name.startswith("rg-")
+
+
 def alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -54,9 +63,9 @@ def alive(pid: int) -> bool:
 
 
 def no_process_left(timeout_s=5):
-    """Only the cell itself (bubblewrap, its init and the fork server) is left under the cell's process."""
+    """Only the cell (bubblewrap, its init, the fork server) and the next prepared run are left."""
     deadline = time.monotonic() + timeout_s
-    while sum(map(alive, descendants(runner._zygote._process.pid))) > 2:
+    while any(alive(pid) and not idle(pid) for pid in descendants(runner.fork_server().pid)):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -245,16 +254,16 @@ def test_code_rule_refuses_a_reference_without_usable_tests(reference):
 
 def test_a_sandbox_that_cannot_start_is_a_sandbox_error_not_a_score(monkeypatch):
     # A fork server that dies at once stands for a broken sandbox host.
-    monkeypatch.setattr(runner.cell, "bwrap_path", lambda: "/bin/false")
-    monkeypatch.setattr(runner, "_zygote", runner.Zygote())
+    monkeypatch.setattr(runner.forkserver.cell, "bwrap_path", lambda: "/bin/false")
+    monkeypatch.setattr(runner, "_forkserver", runner.forkserver.ForkServer())
     with pytest.raises(runner.SandboxError, match="fork server"):
         run_session("tests", ADD, {"kind": "tests", "tests": "assert add(1, 2) == 3\n"}, LIMITS)
 
 
 def test_a_dead_fork_server_is_restarted():
     run(ADD, "assert add(1, 2) == 3\n")
-    runner._zygote._process.kill()
-    runner._zygote._process.wait()
+    runner.fork_server()._process.kill()
+    runner.fork_server()._process.wait()
     assert run(ADD, "assert add(1, 2) == 3\n")[:2] == (1, 1)
 
 
@@ -278,7 +287,8 @@ def test_running_into_the_cpu_hard_limit_is_a_verdict():
     "reference", ['{"inputs": [""], "outputs": [""]}', "assert True\n"], ids=["stdio", "judged"]
 )
 def test_a_sandbox_process_that_cannot_be_set_up_is_an_error_not_a_score(reference):
-    # An impossible process limit makes setrlimit fail in the child, before any code runs.
-    # A stdio case expecting no output would otherwise pass on the child's empty, clean exit.
-    with pytest.raises(runner.SandboxError, match="failed"):
-        run("print()\n", reference, SandboxLimits(timeout_s=3, memory_mb=256, processes=-5))
+    # An impossible tmpfs size makes the mount fail in each prepared process, before any code
+    # exists. A stdio case expecting no output would otherwise pass on the child's clean exit.
+    with pytest.raises(runner.SandboxError) as raised:
+        run("print()\n", reference, SandboxLimits(timeout_s=3, memory_mb=256, tmpfs_mb=-5))
+    assert "could not prepare the run" in str(raised.value) and not raised.value.retryable

@@ -21,7 +21,7 @@ from rewardgate.items import ScoringItem
 from rewardgate.sources.rule.base import warm_up_rules
 from rewardgate.sources.rule.pool import VerifierPool
 from rewardgate.sources.rule.registry import build_rule
-from rewardgate.sources.rule.sandbox import runner
+from rewardgate.sources.rule.sandbox import cgroups, forkserver, runner
 
 pytestmark = pytest.mark.slow
 
@@ -181,6 +181,15 @@ def test_a_self_kill_in_stdio_mode_is_a_failed_case():
     assert score(program, '{"inputs": ["live", "die"], "outputs": ["ok", "ok"]}') == 0.5
 
 
+def test_signals_at_the_runs_init_change_nothing():
+    # PID 1 of the run has no handler a process of the run could trigger: it cannot be made to
+    # report a set-up failure (an error instead of a score) after the code started.
+    signals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGQUIT", "SIGSTOP", "SIGKILL"]
+    attack = f"import os, signal\nfor name in {signals!r}:\n    os.kill(1, getattr(signal, name))\n"
+    assert score(attack + ADD) == 1.0
+    assert score(attack + "def add(a, b):\n    return 0\n") == 0.0
+
+
 def test_a_process_bomb_cannot_keep_the_judge_from_running():
     # The candidate fills its process limit at import; the judge has its own and still runs.
     hog = (
@@ -197,7 +206,7 @@ def test_a_cell_killed_during_the_run_is_a_retryable_error():
 
     def kill_cell():
         time.sleep(0.5)
-        runner._zygote._process.kill()
+        runner.fork_server()._process.kill()
 
     killer = threading.Thread(target=kill_cell)
     killer.start()
@@ -223,12 +232,62 @@ def test_memory_spread_over_processes_is_capped_for_the_whole_run():
     spread = (
         "import os, time\npids = []\n"
         "for _ in range(8):\n    pid = os.fork()\n    if pid == 0:\n"
-        "        block = bytearray(120 * 1024 * 1024)\n        time.sleep(5)\n        os._exit(0)\n"
+        "        try:\n            block = b'x' * (120 * 1024 * 1024)\n            time.sleep(5)\n"
+        "        finally:\n            os._exit(0)\n"
         "    pids.append(pid)\n"
-        "time.sleep(2)\nalive = sum(os.waitpid(p, os.WNOHANG) == (0, 0) for p in pids)\n"
+        "time.sleep(2)\nstatuses = [os.waitpid(p, os.WNOHANG)[1] for p in pids]\n"
+        "killed = sum(os.WIFSIGNALED(s) and os.WTERMSIG(s) == 9 for s in statuses)\n"
     )
-    tests = "assert alive < 8\n"  # the run's cgroup OOM-killed some of them
+    tests = "assert killed >= 1\n"  # the run's cgroup OOM-killed some of them
     assert score(spread, tests) == 1.0
+
+
+@needs_cgroups
+def test_memory_pressure_from_many_small_processes_is_the_candidates_failure():
+    # Twelve 40 MB processes overrun the run's memory: the OOM killer takes the code's processes
+    # first, never the run's init (which would leave no evidence) or the cell.
+    pressure = (
+        "import os, time\nfor _ in range(12):\n    if os.fork() == 0:\n"
+        "        try:\n            block = b'x' * (40 * 1024 * 1024)\n            time.sleep(5)\n"
+        "        finally:\n            os._exit(0)\n"
+        "time.sleep(1.5)\n"
+    )
+    cell = runner.fork_server().pid
+    assert score(pressure + "def add(a, b):\n    return 0\n") == 0.0
+    assert score(pressure + ADD) in (0.0, 0.5, 1.0)  # a score either way, never an error
+    assert runner.fork_server().pid == cell
+
+
+@needs_cgroups
+def test_an_oom_kill_by_the_sandbox_budget_is_a_retryable_error(monkeypatch):
+    # This run may use 1 GB, but the budget of all runs is 200 MB: the budget's OOM killer ends
+    # the run inside its own limit, which no candidate can make happen to itself.
+    budget = f"rewardgate-sandbox-test-{os.getpid()}"
+    cgroup = cgroups.detect(200, name=budget)
+    server = forkserver.ForkServer(on_start=runner._join_cgroup)
+    monkeypatch.setattr(runner, "_cgroup", cgroup)
+    monkeypatch.setattr(runner, "_forkserver", server)
+    rule = build_rule("code_tests", {"timeout_s": 4, "memory_mb": 1024})
+    try:
+        with pytest.raises(runner.SandboxKilled, match="OOM killer") as raised:
+            score("block = b'x' * (300 * 1024 * 1024)\n" + ADD, rule=rule)
+        assert raised.value.retryable
+        assert score(ADD, rule=rule) == 1.0  # the next run in the same budget is unaffected
+    finally:
+        server._stop()
+        remove_cgroups(cgroup)
+
+
+def remove_cgroups(cgroup) -> None:
+    """The test's run and budget cgroups, once the cell's processes have left them."""
+    deadline = time.monotonic() + 10
+    for directory in [*cgroup.run_dirs.values(), *cgroup.budget_dirs.values()]:
+        while directory.exists():
+            try:
+                directory.rmdir()
+            except OSError:
+                assert time.monotonic() < deadline, f"{directory} stayed busy"
+                time.sleep(0.05)
 
 
 @needs_cgroups
@@ -254,12 +313,12 @@ def test_a_cpu_hog_gets_one_cpu_however_many_threads_it_runs():
 
 def test_a_time_bomb_does_not_make_the_next_item_wait_for_a_new_cell():
     score(ADD)
-    cell = runner._zygote._process.pid
+    cell = runner.fork_server().pid
     assert (
         score("while True:\n    pass\n", "assert True\n", build_rule("code_tests", {"timeout_s": 1})) == 0.0
     )
     assert score(ADD) == 1.0
-    assert runner._zygote._process.pid == cell  # the run was killed, the cell kept
+    assert runner.fork_server().pid == cell  # the run was killed, the cell kept
 
 
 def test_bombs_are_their_own_items_failure_while_siblings_score():

@@ -144,21 +144,10 @@ async def test_a_worker_killed_from_outside_heals_the_pool_and_readiness_follows
 
 
 def sandbox_processes() -> list[int]:
-    """Processes of a sandbox run: three PID namespaces deep (host, cell, run); the cells stay."""
-    from pathlib import Path
-
+    """Processes of sandbox runs in progress (the cells and their prepared slots stay)."""
     from rewardgate.sources.rule.sandbox.runner import live_processes
 
-    runs = []
-    for pid in live_processes(range(61_000, 65_000)):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        nspid = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
-        if len(nspid) >= 3:
-            runs.append(pid)
-    return runs
+    return live_processes(range(61_000, 65_000), runs_only=True)
 
 
 async def test_cancelling_a_code_check_kills_its_sandbox_at_once_and_spares_the_worker(pool):

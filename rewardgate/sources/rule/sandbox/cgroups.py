@@ -9,9 +9,13 @@ A run's cgroup caps the memory of all its processes together (the candidate's
 memory bomb is killed by the kernel inside it: the candidate's failure), its
 CPU (a quota of one CPU, and an equal weight, so a run with many threads gets
 no more than a run with one) and its process count. The budget caps them all
-together; an OOM kill that the *budget* caused (its OOM count rose while the
-run's own limit was never reached) is evidence no candidate can produce that
-the infrastructure failed the run.
+together. An OOM kill of a run's process while the run's own limit was never
+reached (the budget's limit was, or the host ran out of memory) is evidence
+no candidate can produce that the infrastructure failed the run. The kernel
+counts an OOM kill in the victim's own cgroup whichever limit was hit, and a
+limit hit in the cgroup whose limit it was, so both counts are the run's
+(v1: ``memory.oom_control`` ``oom_kill`` and ``memory.failcnt``; v2:
+``memory.events`` ``oom_kill`` and ``max``).
 
 cgroup v2 is used where the service finds a writable, delegated subtree
 (``REWARDGATE_SANDBOX_CGROUP``: a cgroup directory whose ``cgroup.subtree_control``
@@ -24,21 +28,27 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 V1_ROOT = Path("/sys/fs/cgroup")
 _V1_CONTROLLERS = ("memory", "pids", "cpu")
 _PERIOD_US = 100_000
+#: The default CPU weight of one task (v1 ``cpu.shares``, v2 ``cpu.weight``) and v2's maximum.
+_V1_SHARES, _V2_WEIGHT, _V2_MAX_WEIGHT = 1024, 100, 10_000
 
 
 @dataclass(frozen=True)
 class RunEvidence:
-    """What the cgroups saw during one run."""
+    """What the run's cgroup saw during one run."""
 
     own_limit_hit: bool
-    budget_oom_kills: int
+    oom_kills: int
+
+    @property
+    def killed_for_others(self) -> bool:
+        """The OOM killer ended a process of the run although the run stayed within its own limit."""
+        return self.oom_kills > 0 and not self.own_limit_hit
 
 
 class RunCgroup:
@@ -48,8 +58,9 @@ class RunCgroup:
         self.version = version
         self.run_dirs = run_dirs
         self.budget_dirs = budget_dirs
-        self._budget_kills = 0
+        self._oom_kills = 0
         self._own_events = 0
+        self._configured: tuple[int, int] | None = None
 
     def _read(self, directory: Path, name: str) -> str:
         try:
@@ -58,17 +69,22 @@ class RunCgroup:
             return ""
 
     def _memory_counters(self) -> tuple[int, int]:
-        """(events of the run's own memory limit, OOM kills the budget caused)."""
+        """(times the run's own memory limit was hit, OOM kills of the run's processes)."""
         if self.version == 2:
-            own = _field(self._read(self.run_dirs["unified"], "memory.events"), "max")
-            budget = _field(self._read(self.budget_dirs["unified"], "memory.events.local"), "oom_kill")
-            return own, budget
+            events = self._read(self.run_dirs["unified"], "memory.events")
+            return _field(events, "max"), _field(events, "oom_kill")
         own = int(self._read(self.run_dirs["memory"], "memory.failcnt") or 0)
-        budget = _field(self._read(self.budget_dirs["memory"], "memory.oom_control"), "oom_kill")
-        return own, budget
+        return own, _field(self._read(self.run_dirs["memory"], "memory.oom_control"), "oom_kill")
 
     def configure(self, memory_mb: int, processes: int) -> None:
-        """Set this run's limits (before the run's first process joins)."""
+        """Set the limits for the next run (written only when they change) and take the
+        counters its evidence is measured from."""
+        if self._configured != (memory_mb, processes):
+            self._write_limits(memory_mb, processes)
+            self._configured = (memory_mb, processes)
+        self._own_events, self._oom_kills = self._memory_counters()
+
+    def _write_limits(self, memory_mb: int, processes: int) -> None:
         memory = str(memory_mb * 1024 * 1024)
         if self.version == 2:
             directory = self.run_dirs["unified"]
@@ -81,7 +97,6 @@ class RunCgroup:
             _write(self.run_dirs["pids"] / "pids.max", str(processes))
             _write(self.run_dirs["cpu"] / "cpu.cfs_period_us", str(_PERIOD_US))
             _write(self.run_dirs["cpu"] / "cpu.cfs_quota_us", str(_PERIOD_US))
-        self._own_events, self._budget_kills = self._memory_counters()
 
     def join(self, pid: int) -> None:
         """Move ``pid`` (a run's first process, before it forks) into this run's cgroup(s)."""
@@ -89,29 +104,21 @@ class RunCgroup:
             _write(directory / "cgroup.procs", str(pid))
 
     def evidence(self) -> RunEvidence:
-        own, budget = self._memory_counters()
-        return RunEvidence(own_limit_hit=own > self._own_events, budget_oom_kills=budget - self._budget_kills)
-
-    def settle(self, resident: int, timeout_s: float = 2.0) -> bool:
-        """Wait until no more than ``resident`` processes are left (the previous run's die asynchronously)."""
-        deadline = time.monotonic() + timeout_s
-        directory = next(iter(self.run_dirs.values()))
-        while len(self._read(directory, "cgroup.procs").split()) > resident:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.001)
-        return True
+        own, kills = self._memory_counters()
+        return RunEvidence(own_limit_hit=own > self._own_events, oom_kills=kills - self._oom_kills)
 
 
 def _set_v1_memory(directory: Path, memory: str) -> None:
-    """v1 keeps memory <= memory+swap at every step: which to write first depends on the direction."""
-    swap = directory / "memory.memsw.limit_in_bytes"
-    try:
-        _write(directory / "memory.limit_in_bytes", memory)
-    except OSError:  # raising above the memory+swap limit: that one first
-        _write(swap, memory, required=False)
-        _write(directory / "memory.limit_in_bytes", memory)
-    _write(swap, memory, required=False)
+    """The memory limit, and no swapping in the run's own reclaim.
+
+    Swap is kept out with ``memory.swappiness`` 0 rather than a memory+swap
+    limit: at the same value that limit is hit first, and the kernel counts
+    hits (``memory.failcnt``, the evidence of the run's own limit) only for the
+    memory limit. The memory+swap limit is lifted first (v1 keeps memory <=
+    memory+swap at every step)."""
+    _write(directory / "memory.memsw.limit_in_bytes", "-1", required=False)
+    _write(directory / "memory.limit_in_bytes", memory)
+    _write(directory / "memory.swappiness", "0", required=False)
 
 
 def _field(text: str, name: str) -> int:
@@ -149,12 +156,27 @@ def _remove_stale(budget: Path) -> None:
                 run.rmdir()
 
 
+def _weigh_budget(budget: Path, version: int) -> None:
+    """The budget's CPU weight: one default task's per run cgroup under it, so the runs together
+    compete with the service's other processes as their own processes would without cgroups (as
+    one task's weight in all they would get a single CPU's share on a busy host)."""
+    runs = max(1, sum(1 for _ in budget.glob("run-*")))
+    if version == 1:
+        _write(budget / "cpu.shares", str(_V1_SHARES * runs), required=False)
+    else:
+        _write(budget / "cpu.weight", str(min(_V2_MAX_WEIGHT, _V2_WEIGHT * runs)), required=False)
+
+
 def _v2(budget: Path, budget_memory_mb: int) -> RunCgroup:
+    """Under a delegated cgroup v2 directory (the budget); its own limits may belong to whoever
+    delegated it, so writing them is best effort."""
     _remove_stale(budget)
+    _write(budget / "cgroup.subtree_control", "+memory +pids +cpu", required=False)
     run = budget / f"run-{os.getpid()}"
     run.mkdir(exist_ok=True)
     if budget_memory_mb:
         _write(budget / "memory.max", str(budget_memory_mb * 1024 * 1024), required=False)
+    _weigh_budget(budget, 2)
     return RunCgroup(2, {"unified": run}, {"unified": budget})
 
 
@@ -169,11 +191,5 @@ def _v1(name: str, budget_memory_mb: int) -> RunCgroup:
         run = budget / f"run-{os.getpid()}"
         run.mkdir(exist_ok=True)
         runs[controller], budgets[controller] = run, budget
+    _weigh_budget(budgets["cpu"], 1)
     return RunCgroup(1, runs, budgets)
-
-
-def remove(cgroup: RunCgroup) -> None:
-    """Remove this process's run cgroup(s) (at exit; they must be empty)."""
-    for directory in cgroup.run_dirs.values():
-        with contextlib.suppress(OSError):
-            directory.rmdir()

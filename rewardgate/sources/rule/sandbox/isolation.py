@@ -25,7 +25,7 @@ import signal
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP = 1, 4, 38, 22
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP = 1, 4, 15, 38, 22
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, SECCOMP_MODE_FILTER = 47, 4, 2
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 #: Where each sandbox process gets its private tmpfs (and starts).
@@ -48,6 +48,11 @@ def die_with_parent() -> None:
 def not_dumpable() -> None:
     """Same-uid processes can no longer trace this one or open its /proc memory and fds."""
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def set_name(name: str) -> None:
+    """This process's name as the host's ``ps`` shows it (``rg-slot``, ``rg-candidate``, ...)."""
+    _libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
 
 
 def enter_run_namespaces() -> None:

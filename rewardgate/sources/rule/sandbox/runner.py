@@ -1,10 +1,11 @@
 """Host side of the code sandbox: runs a program against tests and returns what happened.
 
-Each verifier process keeps one :class:`Zygote`: a fork server inside a
-bubblewrap cell (cell.py), restarted if it died. Each run is a session the
-fork server forks; the session enters fresh namespaces (isolation.py) and
-its init and everything under it die with it. Pass/fail is never decided
-where the candidate can reach:
+Each verifier process keeps one fork server in a bubblewrap cell
+(forkserver.py, cell.py), restarted if it died, which keeps one run *slot*
+prepared ahead of time: fresh namespaces, the run's init (PID 1 of the run,
+whose exit takes every process of the run with it) and set-up sandbox
+processes waiting for their code (session.py, cocoon.py). Pass/fail is never
+decided where the candidate can reach:
 
 * ``tests`` (asserts, unittest, HumanEval ``check(...)``) and ``calls`` (APPS
   ``fn_name``) run in a judge process with its own tmpfs and mount namespace,
@@ -13,33 +14,31 @@ where the candidate can reach:
   :mod:`rewardgate.sources.rule.code` compares them with expectations that never enter
   the sandbox (likewise the values of ``calls``).
 
-The session's host pid comes from the kernel (``SCM_CREDENTIALS`` on its
-first message), never from the sandbox. With it this side places the run in
-its cgroup (cgroups.py) before anything runs, and kills the run when its
-budget (plus a short grace) is spent: killing the session kills its init,
-which takes the whole PID namespace with it.
+The run's host pid comes from the kernel (``SCM_CREDENTIALS`` on its first
+message), never from the sandbox. The cell sits in this process's run cgroup
+(cgroups.py) from its start, so every run is born inside it, and this side
+kills the run when its budget (plus a short grace) is spent.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import signal
 import socket
-import struct
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rewardgate.errors import ComponentError
 from rewardgate.sources.rule import cancellation
-from rewardgate.sources.rule.sandbox import cell, cgroups, wire
+from rewardgate.sources.rule.sandbox import cgroups, forkserver, wire
 
 _GRACE_S = 2.0
-_CELL_MB = 64
-_UCRED = struct.Struct("iII")
+#: Memory of the cell (fork server, bubblewrap) and of the next prepared run, in a run's cgroup.
+_CELL_MB = 96
+#: Processes of the sandbox itself besides the code's: the cell's 3, the run's init and 2 cocoons,
+#: the next prepared run's 4 (while it is being made).
+_RESIDENT_PROCESSES = 10
 
 
 class SandboxError(ComponentError):
@@ -66,14 +65,16 @@ class SandboxLimits:
 
 @dataclass
 class SessionOutcome:
-    """What one session reported, and the evidence only this side can see.
+    """What one run reported, and the evidence only this side can see.
 
-    ``records``: the session's messages. ``candidate_started``: code of the
-    response ran (every failure after that is the candidate's unless evidence
-    says otherwise). ``killed_at_deadline``: this side killed the run at its
-    budget. ``infrastructure_failure``: evidence the candidate cannot produce
-    that the infrastructure failed the run (the budget's OOM killer, the cell
-    died); ``setup_failure``: the sandbox failed before any code ran."""
+    ``records``: the run's messages. ``candidate_started``: the host's go (with
+    the code) reached the run, so code of the response may have run: every
+    ending after that is the candidate's unless evidence says otherwise.
+    ``killed_at_deadline``: this side killed the run at its budget.
+    ``infrastructure_failure``: evidence the candidate cannot produce that the
+    infrastructure failed the run (the budget's OOM killer, the cell died);
+    ``setup_failure``: the sandbox reported a failure before it handed over
+    any code."""
 
     protections: list[str] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)
@@ -84,73 +85,7 @@ class SessionOutcome:
     infrastructure_failure: str | None = None
 
 
-class Zygote:
-    """A fork server in its bubblewrap cell, owned by this process, restarted if it died."""
-
-    def __init__(self) -> None:
-        self._process = None
-        self._control: socket.socket | None = None
-        self._lock = threading.Lock()
-        #: Whether this cell's processes are in the run cgroup (done once per cell: a move costs ms).
-        self.in_cgroup = False
-
-    def host_pids(self) -> list[int]:
-        """Host pids of the cell's processes (bubblewrap and everything under it)."""
-        if self._process is None:
-            return []
-        found, queue = [self._process.pid], [self._process.pid]
-        while queue:
-            for children in Path(f"/proc/{queue.pop()}/task").glob("*/children"):
-                with contextlib.suppress(OSError, ValueError):
-                    pids = [int(pid) for pid in children.read_text().split()]
-                    found += pids
-                    queue += pids
-        return found
-
-    @property
-    def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def _start(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            self._process = cell.start_cell(theirs.fileno())
-            self.in_cgroup = False
-        except (OSError, cell.CellUnavailable) as exc:
-            ours.close()
-            raise SandboxError(f"the sandbox cell could not start: {exc}") from None
-        finally:
-            theirs.close()
-        self._control = ours
-
-    def spawn(self, spec: dict, channel: socket.socket) -> None:
-        """Fork a session for ``spec`` talking over ``channel``."""
-        with self._lock:
-            for attempt in range(2):
-                if not self.alive:
-                    self._stop()
-                    self._start()
-                try:
-                    socket.send_fds(self._control, [json.dumps(spec).encode()], [channel.fileno()])
-                    self._control.settimeout(10)
-                    json.loads(self._control.recv(1 << 12))["pid"]
-                    return
-                except (OSError, ValueError, KeyError, TypeError):
-                    self._stop()
-                    if attempt:
-                        raise SandboxError("the sandbox fork server is not answering") from None
-
-    def _stop(self) -> None:
-        if self._process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                self._process.kill()
-            self._process.wait()
-        if self._control is not None:
-            self._control.close()
-        self._process = self._control = None
-
-
-_zygote = Zygote()
+_forkserver: forkserver.ForkServer | None = None
 _cgroup: cgroups.RunCgroup | None = None
 _cgroup_checked = False
 
@@ -165,127 +100,109 @@ def run_cgroup(limits: SandboxLimits) -> cgroups.RunCgroup | None:
     return _cgroup
 
 
+def fork_server() -> forkserver.ForkServer:
+    """This process's fork server (its cell starts on the first run)."""
+    global _forkserver
+    if _forkserver is None:
+        _forkserver = forkserver.ForkServer(on_start=_join_cgroup)
+    return _forkserver
+
+
 def run_session(mode: str, source: str, payload: dict, limits: SandboxLimits) -> SessionOutcome:
     """Run ``source`` in ``mode`` (tests, calls or stdio) with ``payload``; see the module docstring.
 
+    A run whose sandbox failed before any code of the response was handed over
+    is run once more in a fresh slot (nothing of the response ran, so nothing
+    is repeated).
+
     Raises:
-        SandboxError: the session could not be started.
+        SandboxError: no run could be started (nothing of the response ran).
     """
-    spec = {
-        "mode": mode,
-        "budget_s": limits.timeout_s,
-        "limits": {
-            "cpu_s": max(1, int(limits.timeout_s) + 1),
-            "memory_mb": limits.memory_mb,
-            "file_kb": limits.output_kb,
-            "processes": limits.processes,
-            "tmpfs_mb": limits.tmpfs_mb,
-        },
+    run_limits = {
+        "cpu_s": max(1, int(limits.timeout_s) + 1),
+        "memory_mb": limits.memory_mb,
+        "file_kb": limits.output_kb,
+        # Counted per uid in the cell: the sandbox's own processes come on top of the code's.
+        "processes": limits.processes + _RESIDENT_PROCESSES,
+        "tmpfs_mb": limits.tmpfs_mb,
     }
+    request = wire.dumps({"go": True, "mode": mode, "budget_s": limits.timeout_s, "source": source})
+    request += wire.dumps(payload)
+    outcome = _run_once(request, run_limits, limits)
+    if outcome.setup_failure or not outcome.candidate_started:
+        outcome = _run_once(request, run_limits, limits)
+    return outcome
+
+
+def _run_once(request: bytes, run_limits: dict, limits: SandboxLimits) -> SessionOutcome:
     cgroup = run_cgroup(limits)
-    if cgroup is not None:
-        _configure(cgroup, limits)
-    ours, theirs = socket.socketpair()
-    ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-    with ours, theirs:
-        _zygote.spawn(spec, theirs)
-        theirs.close()
-        deadline = time.monotonic() + limits.timeout_s + _GRACE_S
-        pid = _session_pid(ours, deadline)
-        try:
-            if cgroup is not None:
-                _enter_cgroup(cgroup, pid)
-            # A cancelled request kills the session (its whole PID namespace) at once.
-            if not cancellation.register(pid):
-                raise SandboxError("the request was cancelled before the sandbox ran")
-            outcome = _converse(ours, source, payload, deadline)
-        finally:
-            cancellation.unregister()
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    return _with_evidence(outcome, cgroup)
-
-
-def _configure(cgroup: cgroups.RunCgroup, limits: SandboxLimits) -> None:
-    """The run's limits, once the previous run has left (the cell itself stays in the cgroup).
-
-    Memory: the run's processes, its tmpfs pages (judge and candidate) and the cell's share;
-    processes: the run's, its session and init, and the cell's three."""
+    server = fork_server()
     try:
-        cgroup.settle(len(_zygote.host_pids()) if _zygote.in_cgroup else 0)
-        cgroup.configure(limits.memory_mb + limits.tmpfs_mb * 2 + _CELL_MB, max(limits.processes, 1) + 5)
-    except OSError as exc:
-        raise SandboxError(f"the run's cgroup could not be configured: {exc}") from None
-
-
-def _enter_cgroup(cgroup: cgroups.RunCgroup, session_pid: int) -> None:
-    """Put the cell in the run cgroup (first run of a cell) and make the run the OOM killer's first choice."""
+        if cgroup is not None:
+            cgroup.configure(*cgroup_limits(limits))
+        slot = server.take(run_limits)
+    except (OSError, forkserver.SlotUnavailable) as exc:
+        raise SandboxError(f"the sandbox could not prepare the run: {exc}") from None
+    deadline = time.monotonic() + limits.timeout_s + _GRACE_S
     try:
-        if not _zygote.in_cgroup:
-            for pid in [*_zygote.host_pids(), session_pid]:
-                with contextlib.suppress(ProcessLookupError):
-                    cgroup.join(pid)
-            _zygote.in_cgroup = True
-        # Inherited by everything the run forks: never the cell's fork server first.
-        Path(f"/proc/{session_pid}/oom_score_adj").write_text("1000")
-    except OSError as exc:
-        raise SandboxError(f"the run could not join its cgroup: {exc}") from None
+        # A cancelled request kills the run (its whole PID namespace) at once.
+        if not cancellation.register(slot.pid):
+            raise SandboxError("the request was cancelled before the sandbox ran")
+        outcome = _converse(slot, request, deadline)
+    finally:
+        cancellation.unregister()
+        server.finish(slot)
+    return _with_evidence(outcome, cgroup, server)
 
 
-def _session_pid(channel: socket.socket, deadline: float) -> int:
-    """The session's pid in this PID namespace, from the kernel's credentials on its hello."""
-    channel.settimeout(max(0.01, deadline - time.monotonic()))
-    try:
-        data, ancillary, _, _ = channel.recvmsg(64, socket.CMSG_SPACE(_UCRED.size))
-    except OSError:
-        data, ancillary = b"", []
-    for level, kind, payload in ancillary:
-        if (
-            level == socket.SOL_SOCKET
-            and kind == socket.SCM_CREDENTIALS
-            and data == wire.dumps({"hello": True})
-        ):
-            return _UCRED.unpack(payload[: _UCRED.size])[0]
-    raise SandboxError("the sandbox session did not start")
+def cgroup_limits(limits: SandboxLimits) -> tuple[int, int]:
+    """(memory MB, processes) of a run's cgroup, which also holds the cell and the next prepared run.
+
+    Memory: the run's processes, its tmpfs pages (judge and candidate) and the cell's and the
+    next run's share; processes: the run's, its init and cocoons, the cell's and the next run's."""
+    return limits.memory_mb + limits.tmpfs_mb * 2 + _CELL_MB, max(limits.processes, 1) + _RESIDENT_PROCESSES
 
 
-def _with_evidence(outcome: SessionOutcome, cgroup: cgroups.RunCgroup | None) -> SessionOutcome:
-    if cgroup is not None:
-        evidence = cgroup.evidence()
-        if evidence.budget_oom_kills and not evidence.own_limit_hit:
-            outcome.infrastructure_failure = "the sandbox budget's OOM killer ended the run"
-    if not outcome.ended and not outcome.killed_at_deadline and not _zygote.alive:
+def _join_cgroup(host_pids: list[int]) -> None:
+    """A new cell's processes join this process's run cgroup before it prepares any run."""
+    cgroup = _cgroup
+    if cgroup is None:
+        return
+    for pid in host_pids:
+        with contextlib.suppress(ProcessLookupError):
+            cgroup.join(pid)
+
+
+def _with_evidence(
+    outcome: SessionOutcome, cgroup: cgroups.RunCgroup | None, server: forkserver.ForkServer
+) -> SessionOutcome:
+    if cgroup is not None and cgroup.evidence().killed_for_others:
+        outcome.infrastructure_failure = "the OOM killer ended the run within its own memory limit"
+    if not outcome.ended and not outcome.killed_at_deadline and not server.alive:
         outcome.infrastructure_failure = "the sandbox cell died during the run"
     return outcome
 
 
-def _converse(channel: socket.socket, source: str, payload: dict, deadline: float) -> SessionOutcome:
-    outcome = SessionOutcome()
-    reader = channel.makefile("rb")
+def _converse(slot: forkserver.Slot, request: bytes, deadline: float) -> SessionOutcome:
+    outcome = SessionOutcome(protections=slot.protections)
+    channel, reader = slot.channel, slot.reader
     try:
-        channel.sendall(wire.dumps({"go": True}))
-        first = _next(channel, reader, deadline)
-        if not first or "protections" not in first:
-            reason = (first or {}).get("failed", "it exited before reporting")
-            raise SandboxError(f"the sandbox could not start: {reason}")
-        outcome.protections = list(first["protections"])
-        channel.sendall(wire.dumps({"source": source}) + wire.dumps(payload))
+        channel.sendall(request)
+        # From here the code may run: every ending is the candidate's unless evidence says otherwise.
+        outcome.candidate_started = True
         while (message := _next(channel, reader, deadline)) is not None:
             if message.get("end") is True:
                 outcome.ended = True
                 break
-            if message.get("candidate_started") is True:
-                outcome.candidate_started = True
-            elif "failed" in message:
-                if not outcome.candidate_started:
+            if "failed" in message:
+                if message.get("before_code") is True:
                     outcome.setup_failure = str(message["failed"])
                 break
-            else:
-                outcome.records.append(message)
+            outcome.records.append(message)
     except TimeoutError:
         outcome.killed_at_deadline = True
     except (OSError, wire.WireError):
-        pass  # the session died: what it reported so far is the outcome
+        pass  # the run died: what it reported so far is the outcome
     return outcome
 
 
@@ -300,10 +217,15 @@ def _next(channel: socket.socket, reader, deadline: float) -> dict | None:
     return message
 
 
-def live_processes(uids: int | range | set[int]) -> list[int]:
+#: Names of a prepared run's processes before the host's go (isolation.set_name).
+IDLE_NAMES = frozenset({"rg-slot", "rg-cocoon"})
+
+
+def live_processes(uids: int | range | set[int], runs_only: bool = False) -> list[int]:
     """Pids of the processes (not zombies) of ``uids`` (one uid, or several), in one pass over /proc.
 
-    For tests and diagnostics."""
+    ``runs_only``: only processes of runs in progress: three PID namespaces deep
+    (host, cell, run) and not a prepared slot's. For tests and diagnostics."""
     wanted = {uids} if isinstance(uids, int) else uids
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
@@ -313,6 +235,9 @@ def live_processes(uids: int | range | set[int]) -> list[int]:
             continue
         fields = dict(line.split(":\t", 1) for line in lines if ":\t" in line)
         uid = int(fields.get("Uid", "-1").split("\t")[0])
-        if uid in wanted and not fields.get("State", "").startswith("Z"):
-            found.append(int(status.parent.name))
+        if uid not in wanted or fields.get("State", "").startswith("Z"):
+            continue
+        if runs_only and (len(fields.get("NSpid", "").split()) < 3 or fields.get("Name") in IDLE_NAMES):
+            continue
+        found.append(int(status.parent.name))
     return found
