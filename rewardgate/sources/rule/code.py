@@ -23,13 +23,14 @@ from rewardgate.errors import InvalidReference
 from rewardgate.items import ScoringItem
 from rewardgate.sources.rule.base import Rule, RuleParams
 from rewardgate.sources.rule.code_cases import TestPlan, call_passed, parse_reference, stdio_passed
+from rewardgate.sources.rule.sandbox import service_client
 from rewardgate.sources.rule.sandbox.runner import (
     SandboxError,
     SandboxKilled,
     SandboxLimits,
     SessionOutcome,
+    run_session,
 )
-from rewardgate.sources.rule.sandbox.service_client import run_sandboxed
 
 log = logging.getLogger(__name__)
 _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
@@ -63,21 +64,42 @@ class CodeTests(Rule):
         # The sandbox enforces its own budget; the pool's is a backstop above it.
         return self.params.timeout_s + 15
 
-    def evaluate(self, item: ScoringItem) -> float:
-        plan = parse_reference(self.require_reference(item))
+    @property
+    def limits(self) -> SandboxLimits:
         params = self.params
-        limits = SandboxLimits(
+        return SandboxLimits(
             params.timeout_s, params.memory_mb, params.max_output_kb, params.max_processes, params.tmpfs_mb
         )
-        outcome = run_sandboxed(plan.mode, extract_code(item.response), plan.payload, limits)
-        passed, total = count_passed(plan, outcome)
-        if total == 0:
-            raise InvalidReference("the reference contains no assert statements, tests or cases")
-        return passed / total
+
+    @property
+    def offloaded(self) -> bool:
+        """With a sandbox service configured (``REWARDGATE_SANDBOX_URL``) runs go there."""
+        return service_client.sandbox_url() is not None
+
+    def evaluate(self, item: ScoringItem) -> float:
+        """In this process's own sandbox cell (a verifier process)."""
+        plan = parse_reference(self.require_reference(item))
+        outcome = run_session(plan.mode, extract_code(item.response), plan.payload, self.limits)
+        return _fraction(plan, outcome)
+
+    async def evaluate_offloaded(self, item: ScoringItem, deadline: float | None = None) -> float:
+        """In the sandbox service, awaited on the caller's event loop until ``deadline``."""
+        plan = parse_reference(self.require_reference(item))
+        code = extract_code(item.response)
+        outcome = await service_client.run_remote(plan.mode, code, plan.payload, self.limits, deadline)
+        return _fraction(plan, outcome)
 
     def warm_up(self) -> None:
-        """Start this process's sandbox fork server with one real run."""
-        self.evaluate(ScoringItem("", "x = 1\n", "assert x == 1\n"))
+        """Start this process's sandbox cell with one real run (nothing to start when offloaded)."""
+        if not self.offloaded:
+            self.evaluate(ScoringItem("", "x = 1\n", "assert x == 1\n"))
+
+
+def _fraction(plan: TestPlan, outcome: SessionOutcome) -> float:
+    passed, total = count_passed(plan, outcome)
+    if total == 0:
+        raise InvalidReference("the reference contains no assert statements, tests or cases")
+    return passed / total
 
 
 def count_passed(plan: TestPlan, outcome: SessionOutcome) -> tuple[int, int]:
