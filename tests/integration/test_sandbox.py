@@ -183,11 +183,12 @@ def test_no_network():
         assert run(probe, "assert not reached\n")[:2] == (1, 1)
 
 
-def test_no_host_unix_sockets_and_no_host_processes():
-    path = Path(f"/run/rewardgate-test-{uuid.uuid4().hex[:8]}.sock")
+def test_no_host_unix_sockets_and_no_host_processes(tmp_path):
+    path = tmp_path / "host.sock"
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(str(path))
         path.chmod(0o777)
+        tmp_path.chmod(0o755)
         server.listen()
         probe = (
             "import os, socket\n"
@@ -198,21 +199,23 @@ def test_no_host_unix_sockets_and_no_host_processes():
             "def run_listing():\n    return os.path.exists('/run')\n"
         )
         tests = "assert reach() is False\nassert run_listing() is False\nassert processes() is False\n"
-        try:
-            assert run(probe, tests)[:2] == (3, 3)
-        finally:
-            path.unlink()
+        assert run(probe, tests)[:2] == (3, 3)
 
 
-def test_writes_outside_the_work_directory_do_not_land():
+def test_writes_outside_the_work_directory_do_not_land(tmp_path):
+    # Only ever aimed at a directory this test made (open to everyone, so only the sandbox stops it).
+    decoy = tmp_path / "decoy"
+    decoy.mkdir(mode=0o777)
+    decoy.chmod(0o777)
+    tmp_path.chmod(0o755)
     marker = f"rewardgate-escape-{uuid.uuid4().hex}"
     attempt = (
         f"open('/tmp/{marker}', 'w').write('x')\n"
-        "try:\n    open('/root/owned', 'w').write('x')\n    root_ok = True\n"
-        "except OSError:\n    root_ok = False\n"
+        f"try:\n    open({str(decoy / 'owned')!r}, 'w').write('x')\n    landed = True\n"
+        "except OSError:\n    landed = False\n"
     )
-    assert run(attempt, "assert not root_ok\n")[:2] == (1, 1)
-    assert not Path(f"/tmp/{marker}").exists() and not Path("/root/owned").exists()
+    assert run(attempt, "assert not landed\n")[:2] == (1, 1)
+    assert not Path(f"/tmp/{marker}").exists() and not list(decoy.iterdir())
 
 
 def test_other_processes_cannot_be_killed():

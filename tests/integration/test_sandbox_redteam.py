@@ -244,8 +244,8 @@ def test_memory_spread_over_processes_is_capped_for_the_whole_run():
 
 @needs_cgroups
 def test_memory_pressure_from_many_small_processes_is_the_candidates_failure():
-    # Twelve 40 MB processes overrun the run's memory: the OOM killer takes the code's processes
-    # first, never the run's init (which would leave no evidence) or the cell.
+    # Twelve 40 MB processes overrun the run's memory: the OOM killer takes the run's processes,
+    # never the cell; whichever it takes, the ending is the candidate's failure, never an error.
     pressure = (
         "import os, time\nfor _ in range(12):\n    if os.fork() == 0:\n"
         "        try:\n            block = b'x' * (40 * 1024 * 1024)\n            time.sleep(5)\n"

@@ -110,6 +110,7 @@ def _become_cocoon(instructions_fd: int, ready_fd: int, limits: dict, program: b
     except BaseException:
         os._exit(1)
     try:
+        isolation.not_dumpable()  # dumpable while prepared (session.py); not once it runs anything
         isolation.set_name(f"rg-{role}")
         _ROLES[role](body, budget_s)
     finally:
@@ -136,7 +137,6 @@ def _await_instruction() -> tuple[str, object, float]:
 
 
 def _judge(payload, budget_s: float) -> None:
-    isolation.not_dumpable()
     judge.main(3, 4, payload, budget_s)
 
 

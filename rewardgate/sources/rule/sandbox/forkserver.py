@@ -12,9 +12,8 @@ sandbox: the init's host pid from ``SCM_CREDENTIALS`` on its first message,
 held as a pidfd so a reused pid is never signalled. Before a slot is handed
 out, the previous run must be gone (its init, PID 1 of its namespace, exits
 only after every process of the run), and the slot's processes become the
-OOM killer's first choice (``oom_score_adj`` 1000 for the processes the code
-runs in, inherited by all they fork; 500 for the init): never the fork
-server, never the next prepared slot.
+OOM killer's first choice (``oom_score_adj`` 1000, inherited by all they
+fork): never the fork server, never the next prepared slot.
 """
 
 from __future__ import annotations
@@ -199,13 +198,14 @@ def _open(channel: socket.socket) -> Slot:
 
 
 def _first_to_kill(init: int) -> None:
-    """The OOM killer's first choice: the run's cocoons (1000, inherited by all the code forks),
-    then its init (500, so the code's processes go before it), never the cell or the next slot (0)."""
+    """The OOM killer's first choice: the run's init and its cocoons, and so everything the code
+    forks (1000, inherited); never the cell or the next prepared run (0). Once the code has the
+    run, whichever of its processes the killer takes, the ending is the candidate's doing."""
     with open(f"/proc/{init}/task/{init}/children") as listing:
         cocoons = [int(pid) for pid in listing.read().split()]
-    for member, score in [(init, "500"), *((pid, "1000") for pid in cocoons)]:
+    for member in (init, *cocoons):
         with open(f"/proc/{member}/oom_score_adj", "w") as setting:
-            setting.write(score)
+            setting.write("1000")
 
 
 def _sender_pid(channel: socket.socket) -> int:

@@ -45,6 +45,14 @@ def die_with_parent() -> None:
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def dumpable() -> None:
+    """Undo :func:`not_dumpable` (inherited from the fork server): until its code arrives, a
+    prepared run stays dumpable, so its /proc files are the service's and the host can make
+    it the OOM killer's first choice without privileges. No process of the sandbox has a
+    /proc or may ptrace (seccomp), so the flag only matters to the host."""
+    _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+
+
 def not_dumpable() -> None:
     """Same-uid processes can no longer trace this one or open its /proc memory and fds."""
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)

@@ -215,7 +215,7 @@ def start(limits: dict, channel_fd: int) -> None:
 
 def _init(limits: dict, channel: socket.socket) -> None:
     """PID 1 of the run: hello, the cocoons, the host's go, the run; never returns."""
-    isolation.not_dumpable()
+    isolation.dumpable()  # until the go: the host sets this run's OOM scores (isolation.dumpable)
     isolation.set_name("rg-slot")
     # PID 1 of the run: a signal from inside the run reaches it only if it has a handler.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -228,6 +228,7 @@ def _init(limits: dict, channel: socket.socket) -> None:
         go = wire.read_message(reader)  # blocks until the host takes this slot, or goes away
         if not isinstance(go, dict) or go.get("go") is not True:
             os._exit(0)
+        isolation.not_dumpable()
         isolation.set_name("rg-run")
         session = Session(go, limits, channel, reader, spare)
         session.run()
