@@ -9,7 +9,10 @@ still running when it ends, and every test after it, fails.
 Pass/fail is decided outside the candidate's reach (see
 rewardgate/sources/rule/sandbox/runner.py): rigged ``__eq__`` objects, forged result records,
 patched modules, early exits, closed pipes and fake stdout all fail their
-tests. A failure of the sandbox itself is ``sandbox_error``.
+tests. A failure of the sandbox itself is ``sandbox_error``. The run happens
+in this process's own cell, or, with ``REWARDGATE_SANDBOX_URL`` set, in the
+sandbox service (the rule is then *offloaded*: awaited on the event loop, an
+unreachable or full service being the retryable ``sandbox_unavailable``).
 """
 
 from __future__ import annotations
@@ -45,7 +48,12 @@ class CodeTestsParams(RuleParams):
     timeout_s: float = Field(10.0, gt=0, le=300, description="Wall-clock budget for all of an item's tests.")
     memory_mb: int = Field(512, ge=64, le=65536, description="Address-space limit per process.")
     max_output_kb: int = Field(64, ge=1, description="Largest file or stdout the program may write.")
-    max_processes: int = Field(32, ge=1, le=4096, description="Processes of the sandbox user.")
+    max_processes: int = Field(
+        32,
+        ge=1,
+        le=4096,
+        description="Processes the response's code may run (the sandbox's own come on top).",
+    )
     tmpfs_mb: int = Field(64, ge=1, le=4096, description="Size of each sandbox process's private /tmp.")
     require_isolation: bool = Field(
         True,
@@ -112,7 +120,8 @@ def count_passed(plan: TestPlan, outcome: SessionOutcome) -> tuple[int, int]:
     otherwise.
 
     Raises:
-        SandboxKilled: the infrastructure ended the run (the sandbox budget's OOM killer, a dead cell).
+        SandboxKilled: the infrastructure ended the run (an OOM kill within the run's own limit, a
+            dead cell).
         SandboxError: the sandbox failed before the candidate's code ran.
     """
     if outcome.infrastructure_failure:
