@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
 import signal
 import threading
@@ -19,6 +20,7 @@ import pytest
 
 from rewardgate.items import ScoringItem
 from rewardgate.sources.rule.base import warm_up_rules
+from rewardgate.sources.rule.code import count_passed
 from rewardgate.sources.rule.pool import VerifierPool
 from rewardgate.sources.rule.registry import build_rule
 from rewardgate.sources.rule.sandbox import cgroups, forkserver, runner
@@ -309,6 +311,21 @@ def test_a_cpu_hog_gets_one_cpu_however_many_threads_it_runs():
     outcome = runner.run_session(plan.mode, hog, plan.payload, runner.SandboxLimits(timeout_s=6))
     (record,) = [r for r in outcome.records if "value" in r]
     assert record["value"] <= 1.3  # CPU seconds per wall second: one CPU's quota, not four threads' worth
+
+
+def test_what_a_run_reports_is_bounded_on_the_host(monkeypatch):
+    # The host holds every record of a run, and a record holds what the code returned: past the
+    # cap (8 MB here, 64 MB as shipped) it stops reading, and the tests not reported fail.
+    from rewardgate.sources.rule.code_cases import parse_reference
+
+    monkeypatch.setattr(runner, "_MAX_REPORT_BYTES", 8 * 1024 * 1024)
+    inputs, outputs = [[n] for n in range(10)], ["x" * 1_000_000] * 10
+    plan = parse_reference(json.dumps({"fn_name": "f", "inputs": inputs, "outputs": outputs}))
+    huge = "def f(n):\n    return 'x' * 1_000_000\n"
+    outcome = runner.run_session(plan.mode, huge, plan.payload, runner.SandboxLimits(timeout_s=20))
+    values = [r for r in outcome.records if "value" in r]
+    assert 0 < len(values) < 10 and not outcome.ended  # right answers, cut at the cap
+    assert count_passed(plan, outcome) == (len(values), 10)
 
 
 def test_a_time_bomb_does_not_make_the_next_item_wait_for_a_new_cell():

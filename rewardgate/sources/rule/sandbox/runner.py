@@ -34,6 +34,8 @@ from rewardgate.sources.rule import cancellation
 from rewardgate.sources.rule.sandbox import cgroups, forkserver, wire
 
 _GRACE_S = 2.0
+#: Most bytes of messages read from one run: the records hold values the code returned.
+_MAX_REPORT_BYTES = 64 * 1024 * 1024
 #: Memory of the cell (fork server, bubblewrap) and of the next prepared run, in a run's cgroup.
 _CELL_MB = 96
 #: Processes of the sandbox itself besides the code's: the cell's 3, the run's init and 2 cocoons,
@@ -190,7 +192,8 @@ def _converse(slot: forkserver.Slot, request: bytes, deadline: float) -> Session
         channel.sendall(request)
         # From here the code may run: every ending is the candidate's unless evidence says otherwise.
         outcome.candidate_started = True
-        while (message := _next(channel, reader, deadline)) is not None:
+        budget = [_MAX_REPORT_BYTES]
+        while (message := _next(channel, reader, deadline, budget)) is not None:
             if message.get("end") is True:
                 outcome.ended = True
                 break
@@ -206,13 +209,19 @@ def _converse(slot: forkserver.Slot, request: bytes, deadline: float) -> Session
     return outcome
 
 
-def _next(channel: socket.socket, reader, deadline: float) -> dict | None:
+def _next(channel: socket.socket, reader, deadline: float, budget: list[int]) -> dict | None:
+    """The run's next message; None at its end, or once its messages passed ``budget[0]`` bytes
+    in all (what the code returns can be large, and this process holds every record of the run)."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise TimeoutError
     channel.settimeout(remaining)
-    message = wire.read_message(reader)
-    if message is not None and not isinstance(message, dict):
+    line = reader.readline(wire.MAX_LINE_BYTES + 1)
+    budget[0] -= len(line)
+    if not line or budget[0] < 0:
+        return None
+    message = wire.loads(line)
+    if not isinstance(message, dict):
         raise wire.WireError("not a message")
     return message
 
