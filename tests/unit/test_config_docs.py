@@ -6,7 +6,6 @@ import pytest
 
 from rewardgate.config.pipeline_file import BatchingSpec, CombineSpec, ComponentSpec, ModelSpec, PipelineSpec
 from rewardgate.config.settings import Settings
-from rewardgate.sandbox_service.settings import SandboxServiceSettings
 from rewardgate.sources.rule.registry import RULE_TYPES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -17,11 +16,6 @@ RULES_DOC = (DOCS / "rules.md").read_text()
 @pytest.mark.parametrize("name", list(Settings.model_fields))
 def test_every_setting_is_documented(name):
     assert f"`REWARDGATE_{name.upper()}`" in DOC
-
-
-@pytest.mark.parametrize("name", list(SandboxServiceSettings.model_fields))
-def test_every_sandbox_service_setting_is_documented(name):
-    assert f"`REWARDGATE_SANDBOX_SERVICE_{name.upper()}`" in DOC
 
 
 @pytest.mark.parametrize("model", [ModelSpec, BatchingSpec, ComponentSpec, CombineSpec, PipelineSpec])
