@@ -88,7 +88,7 @@ class ForkServer:
         """The slot prepared for ``limits`` (made now if none was), once the previous run is gone.
 
         Raises:
-            SlotUnavailable: no slot could be made (twice, the second time in a fresh cell)."""
+            SlotUnavailable: no slot could be made in three tries (the last in a fresh cell)."""
         with self._lock:
             self._wait_previous()
             error: Exception | None = None
@@ -107,6 +107,7 @@ class ForkServer:
     def finish(self, slot: Slot) -> None:
         """End the run of ``slot`` (killing its init ends every process of the run)."""
         slot.kill()
+        slot.reader.close()
         slot.channel.close()
         if self._previous is not None:
             os.close(self._previous)
