@@ -110,12 +110,14 @@ class ExplainTracer(Tracer):
                 entry.node = ExplainNode(label, entry.value, name=plan.name)
 
     def steps(self, plan, cell, scores: list[float]) -> None:
-        aggregate = plan.spec.steps.aggregate
+        spec = plan.spec.steps
+        aggregate = spec.aggregate
         listed = ", ".join(num(s) for s in scores)
+        extra = f", threshold={num(spec.threshold)}" if aggregate == "clipped_sum" else ""
         cell.node = ExplainNode(
             f"steps:{aggregate}",
             cell.value,
-            f"{aggregate}({listed}) = {num(cell.value)} over the steps of {plan.describe()}",
+            f"{aggregate}({listed}{extra}) = {num(cell.value)} over the steps of {plan.describe()}",
             name=plan.name,
         )
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import math
 import operator
-import re
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rewardgate.algebra.spec import CONDITION, DelimiterSplit, TagSplit
+from rewardgate.visible_text import visible_text
 
 # ---------------------------------------------------------------- scalar maps
 
@@ -144,33 +144,60 @@ def linear_length_penalty(length: int, target: int) -> float:
 
 
 def split_steps(text: str, split: DelimiterSplit | TagSplit) -> list[str]:
-    """The steps of ``text``: non-blank pieces between delimiters, or tag bodies.
+    """The distinct steps of ``text``: non-blank pieces between delimiters, or tag bodies.
 
-    Pieces are stripped; blank ones are dropped, so trailing delimiters and
-    blank lines never make empty steps.
+    Pieces are stripped; blank ones (nothing visible: white space, zero-width or
+    other invisible characters) are dropped, so trailing delimiters, blank lines
+    and invisible padding never make steps; a piece that repeats an earlier one
+    (the same visible text, ignoring case and white space) is dropped, so a
+    repeated step is scored once. Linear in ``text``.
     """
     if isinstance(split, DelimiterSplit):
         pieces = text.split(split.delimiter)
     else:
-        tag = re.escape(split.tag)
-        pieces = re.findall(rf"<{tag}>(.*?)</{tag}>", text, flags=re.DOTALL)
-    return [piece.strip() for piece in pieces if piece.strip()]
+        pieces = _tag_bodies(text, split.tag)
+    steps, seen = [], set()
+    for piece in pieces:
+        key = "".join(visible_text(piece).split()).casefold()
+        if key and key not in seen:
+            seen.add(key)
+            steps.append(piece.strip())
+    return steps
 
 
-def aggregate_steps(scores: Sequence[float], how: str) -> float:
-    """``min``, ``last``, ``mean``, ``product`` or ``sum`` of per-step scores."""
+def _tag_bodies(text: str, tag: str) -> list[str]:
+    """Bodies of ``<tag>…</tag>``, each closed by the first closing tag after it; an opening
+    tag inside a body is part of it. One pass with ``str.find`` (a lazy regex took
+    quadratic time on thousands of unclosed tags)."""
+    opening, closing = f"<{tag}>", f"</{tag}>"
+    bodies, position = [], 0
+    while (start := text.find(opening, position)) >= 0:
+        end = text.find(closing, start + len(opening))
+        if end < 0:
+            break
+        bodies.append(text[start + len(opening) : end])
+        position = end + len(closing)
+    return bodies
+
+
+def aggregate_steps(scores: Sequence[float], how: str, threshold: float = 1.0) -> float:
+    """One value from per-step scores, never raised by an added step:
+
+    ``min``; ``last``; ``product`` of the scores clipped to [0, 1] (factors at
+    most 1, so another step cannot raise it); ``clipped_sum``:
+    ``sum(min(s - threshold, 0))`` (Gao et al.'s clip mechanism: every term is
+    at most 0).
+    """
     if not scores:
         raise ValueError("no steps to aggregate")
     if how == "min":
         return min(scores)
     if how == "last":
         return scores[-1]
-    if how == "mean":
-        return math.fsum(scores) / len(scores)
     if how == "product":
-        return math.prod(scores)
-    if how == "sum":
-        return math.fsum(scores)
+        return math.prod(min(max(s, 0.0), 1.0) for s in scores)
+    if how == "clipped_sum":
+        return math.fsum(min(s - threshold, 0.0) for s in scores)
     raise ValueError(f"unknown step aggregate {how!r}")
 
 

@@ -8,9 +8,9 @@ names, sub-pipelines, cycles) are checked in rewardgate/config/pipeline_file.py.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from rewardgate.strict import StrictModel
 
@@ -148,8 +148,19 @@ class TagSplit(StrictModel):
     tag: str = Field(pattern=r"^[A-Za-z][\w\-]*$", description="Steps are the bodies of <tag>...</tag>.")
 
 
+#: Step aggregates a policy could raise by repeating or padding steps, and why.
+GAMEABLE_STEP_AGGREGATES = {
+    "mean": "the mean rises with every repeated or padded step that scores above it",
+    "sum": "the sum rises with every repeated or padded step that scores above 0",
+}
+
+
 class StepsSpec(StrictModel):
-    """Process reward: split the response into steps, score each, aggregate."""
+    """Process reward: split the response into steps, score each, aggregate.
+
+    Every aggregate offered is monotone under added steps: a repeated or
+    padded step can lower the value or leave it, never raise it.
+    """
 
     split: DelimiterSplit | TagSplit
     context: Literal["step", "prefix"] = Field(
@@ -157,7 +168,28 @@ class StepsSpec(StrictModel):
         description="What a rule or outcome model scores per step: the step alone, or every step up "
         "to it. A process_reward_model always sees all steps at once.",
     )
-    aggregate: Literal["min", "last", "mean", "product", "sum"] = "min"
+    aggregate: Literal["min", "last", "product", "clipped_sum"] = Field(
+        "min",
+        description="min; last (of the distinct steps); product of scores clipped to [0, 1]; "
+        "clipped_sum: sum of min(score - threshold, 0).",
+    )
+    threshold: float = Field(
+        1.0,
+        allow_inf_nan=False,
+        exclude_if=lambda value: value == 1.0,  # dumps (hashes, statistics keys) as before when unset
+        description="clipped_sum: a step adds min(score - threshold, 0), never a positive amount.",
+    )
+
+    @field_validator("aggregate", mode="before")
+    @classmethod
+    def _not_gameable(cls, value: Any) -> Any:
+        if value in GAMEABLE_STEP_AGGREGATES:
+            raise ValueError(
+                f"aggregate {value!r} can be raised by repeating or padding steps "
+                f"({GAMEABLE_STEP_AGGREGATES[value]}); use min, last, product or clipped_sum "
+                "(docs/reward-algebra.md#process-rewards)"
+            )
+        return value
 
 
 # ---------------------------------------------------------------- combination

@@ -27,6 +27,7 @@ def reference_problems(config: PipelineConfig) -> list[str]:
             problems += _component_problems(config, pipeline, cname, component, key)
         problems += _combination_problems(pname, pipeline)
         problems += _ensemble_cycles(pname, pipeline)
+        problems += _answer_format_problems(config, pname, pipeline)
     problems += _route_cycles(config)
     problems += _judge_problems(config)
     return problems
@@ -58,6 +59,7 @@ def _component_problems(
                 f"{key}.steps: model {component.model!r} is a process_reward_model and needs steps"
             )
     problems += _name_problems(config, component, key)
+    problems += _steps_problems(config, component, key)
     if component.ensemble:
         for member in component.ensemble.members:
             if member not in pipeline.components:
@@ -66,6 +68,36 @@ def _component_problems(
         problems += _route_problems(config, component, key)
     problems += _transform_problems(component, key)
     return problems
+
+
+def _answer_format_problems(config: PipelineConfig, pname: str, pipeline: PipelineSpec) -> list[str]:
+    """The think_answer rules of a pipeline declare its answer region: they must agree on it
+    (rewardgate/pipeline/regions.py)."""
+    formats = {
+        (spec.params.get("think_tag", "think"), spec.params.get("answer_tag", "answer"))
+        for component in pipeline.components.values()
+        if (spec := config.rules.get(component.rule or "")) is not None and spec.type == "think_answer"
+    }
+    if len(formats) < 2:
+        return []
+    tags = ", ".join(f"<{think}>/<{answer}>" for think, answer in sorted(formats))
+    return [f"pipelines.{pname}.components: think_answer rules disagree on the answer format ({tags})"]
+
+
+def _steps_problems(config: PipelineConfig, component: ComponentSpec, key: str) -> list[str]:
+    """``last`` of steps scored one by one is the final step alone, which an appended padding
+    step replaces; a process reward model, or ``context: prefix``, scores it in context."""
+    steps = component.steps
+    if steps is None or steps.aggregate != "last" or steps.context != "step":
+        return []
+    model = config.models.get(component.model) if component.model else None
+    if model is not None and model.kind == "process_reward_model":
+        return []
+    return [
+        f"{key}.steps.aggregate: 'last' of steps scored alone is the final step only, which an appended "
+        "padding step replaces; use context: prefix (the response up to each step), or min, product "
+        "or clipped_sum"
+    ]
 
 
 def _name_problems(config: PipelineConfig, component: ComponentSpec, key: str) -> list[str]:

@@ -150,6 +150,14 @@ class ComponentSpec(StrictModel):
     fallback: FallbackSpec | None = Field(
         None, description="Rule components: ask a judge only when the rule did not decide (cascade)."
     )
+    region: Literal["answer", "response"] | None = Field(
+        None,
+        # Left out of dumps when unset, so hashes and statistics keys of existing configs stay put.
+        exclude_if=lambda value: value is None,
+        description="What the component grades: the answer region, or the whole response. Default: "
+        "the answer in a pipeline with a think_answer rule (format rules: the whole response), "
+        "else the whole response.",
+    )
 
     @field_validator("transform", mode="before")
     @classmethod
@@ -167,6 +175,8 @@ class ComponentSpec(StrictModel):
             raise ValueError("steps apply to model and rule components only")
         if self.fallback is not None and (kinds[0] != "rule" or self.steps is not None):
             raise ValueError("fallback applies to rule components without steps")
+        if self.region is not None and kinds[0] == "ensemble":
+            raise ValueError("region applies to components that read the response, not ensembles")
         return self
 
     @property

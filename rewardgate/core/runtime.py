@@ -21,6 +21,7 @@ from rewardgate.config.settings import Settings
 from rewardgate.errors import PipelineNotFound
 from rewardgate.observability.metrics import Metrics
 from rewardgate.pipeline.plan import ComponentPlan, Pipeline, dependency_order, stats_key
+from rewardgate.pipeline.regions import pipeline_regions
 from rewardgate.pipeline.transforms import compile_transforms
 from rewardgate.sources.base import ScoreSource, SourceKey
 from rewardgate.sources.judge.client import JudgeClient
@@ -134,12 +135,13 @@ class ScoringRuntime:
     def _pipeline(self, name: str) -> Pipeline:
         spec = self.config.pipelines[name]
         weights = spec.effective_weights()
+        regions = pipeline_regions(spec, self.config.rules)
         components = []
         for cname in dependency_order(spec):
             c = spec.components[cname]
             leaf = SourceKey.of_component(c)
             classifier = c.route.classifier if c.route else None
-            key = stats_key(name, cname, c)
+            key = stats_key(name, cname, c, regions[cname])
             components.append(
                 ComponentPlan(
                     name=cname,
@@ -150,6 +152,7 @@ class ScoringRuntime:
                     weight=weights.get(cname, 0.0),
                     stats_key=key,
                     transforms=compile_transforms(c.transform, key),
+                    region=regions[cname],
                 )
             )
         return Pipeline(

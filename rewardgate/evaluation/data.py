@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rewardgate_client.labels import AmbiguousLabel, reference_from_label
+
 PAIRS, BEST_OF_N = "pairs", "best-of-n"
 
 
@@ -97,12 +99,13 @@ def _common(number: int, raw: dict) -> dict[str, Any]:
     if "prompt" not in raw:
         raise DataError(f"line {number}: 'prompt' is missing")
     subset = _text(number, raw, "subset", default="all")
-    reference = raw.get("reference")
-    if reference is not None and not isinstance(reference, str):
-        reference = json.dumps(reference)  # numeric and structured labels, as the adapters send them
     metadata = raw.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise DataError(f"line {number}: 'metadata' must be an object")
+    try:  # a reference of any JSON type is a label, read as the adapters read it
+        reference, metadata = reference_from_label(raw.get("reference"), metadata)
+    except AmbiguousLabel as exc:
+        raise DataError(f"line {number}: reference: {exc.message}") from exc
     return {
         "id": str(raw.get("id", number)),
         "prompt": raw["prompt"],

@@ -64,7 +64,7 @@ class Cascades:
             below = plan.spec.fallback.below
             undecided = [i for i, e in enumerate(column) if not isinstance(e, Cell) or e.value < below]
             if undecided:
-                where = requests.add(plan.fallback, [items[i] for i in undecided])
+                where = requests.add(plan.fallback, plan.view([items[i] for i in undecided]))
                 asked[plan.name] = (undecided, where, column)
         judged = await self.fetch(requests)
         result: Fallbacks = {}
@@ -98,8 +98,9 @@ class Cascades:
                 if isinstance(target, str):
                     by_target[target].append(index)
             jobs.append((plan, targets, by_target))
+        graded = {plan.name: plan.view(items) for plan, _, _ in jobs}
         sub_runs = [
-            (plan.name, indices, self._sub(target, items, groups, indices))
+            (plan.name, indices, self._sub(target, graded[plan.name], groups, indices))
             for plan, _, by_target in jobs
             for target, indices in by_target.items()
         ]

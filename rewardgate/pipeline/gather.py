@@ -18,6 +18,7 @@ from rewardgate.errors import ComponentError, InvalidReference
 from rewardgate.items import ScoringItem
 from rewardgate.pipeline.columns import Cell, Column, StepDetail
 from rewardgate.pipeline.plan import ComponentPlan, Pipeline
+from rewardgate.pipeline.regions import AnswerRegion
 from rewardgate.pipeline.steps import step_items, steps_column
 from rewardgate.sources.base import ScoreSource
 from rewardgate.store.fanout import SourceOutcomes
@@ -72,25 +73,37 @@ class LeafColumn:
 
 
 def gather(pipeline: Pipeline, items: list[ScoringItem]) -> Gathered:
-    """The requests that score every leaf and route classifier of ``pipeline`` over ``items``."""
+    """The requests that score every leaf and route classifier of ``pipeline`` over ``items``,
+    each component's items as it grades them (:meth:`ComponentPlan.view`: answer regions)."""
     requests = SourceRequests()
-    main_slices: dict[str, Slice] = {}
+    main_slices: dict[tuple[str, AnswerRegion | None], Slice] = {}
+    views: dict[AnswerRegion | None, list[ScoringItem]] = {None: items}
 
-    def main_slice(source: ScoreSource) -> Slice:
-        if source.name not in main_slices:
-            main_slices[source.name] = requests.add(source, items)
-        return main_slices[source.name]
+    def viewed(plan: ComponentPlan) -> list[ScoringItem]:
+        if plan.region not in views:
+            views[plan.region] = plan.view(items)
+        return views[plan.region]
 
-    leaves = {c.name: _leaf_needs(c, items, requests, main_slice) for c in pipeline.components if c.source}
-    classifiers = {c.name: main_slice(c.classifier) for c in pipeline.components if c.classifier}
+    def main_slice(source: ScoreSource, plan: ComponentPlan) -> Slice:
+        key = (source.name, plan.region)
+        if key not in main_slices:
+            main_slices[key] = requests.add(source, viewed(plan))
+        return main_slices[key]
+
+    leaves = {
+        c.name: _leaf_needs(c, viewed(c), requests, main_slice) for c in pipeline.components if c.source
+    }
+    classifiers = {c.name: main_slice(c.classifier, c) for c in pipeline.components if c.classifier}
     return Gathered(requests, leaves, classifiers)
 
 
 def _leaf_needs(plan: ComponentPlan, items, requests: SourceRequests, main_slice) -> LeafNeeds:
+    """What leaf ``plan`` needs scored: ``items`` (as it grades them) or their steps, and the
+    items' references as responses when a transform reads them."""
     needs = LeafNeeds()
     spec = plan.spec
     if spec.steps is None:
-        needs.main = main_slice(plan.source)
+        needs.main = main_slice(plan.source, plan)
     else:
         needs.steps = [fn.split_steps(item.response, spec.steps.split) for item in items]
         needs.step_slices = []

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from rewardgate.algebra.functions import Condition
 from rewardgate.config.pipeline_file import ComponentSpec, PipelineSpec, canonical_sha256
+from rewardgate.items import ScoringItem
+from rewardgate.pipeline.regions import AnswerRegion
 from rewardgate.sources.base import ScoreSource
 
 
@@ -29,6 +31,8 @@ class ComponentPlan:
     stats_key: str = ""
     #: ``spec.transform`` compiled (rewardgate/pipeline/transforms.py), applied in order.
     transforms: tuple = ()
+    #: The answer region this component grades (rewardgate/pipeline/regions.py); None: the whole response.
+    region: AnswerRegion | None = None
 
     @property
     def kind(self) -> str:
@@ -47,6 +51,10 @@ class ComponentPlan:
         """A process reward model: one input carries every step, one score per step comes back."""
         spec = getattr(self.source, "spec", None)
         return getattr(spec, "kind", None) == "process_reward_model"
+
+    def view(self, items: list[ScoringItem]) -> list[ScoringItem]:
+        """``items`` as this component grades them: answer regions, or unchanged."""
+        return items if self.region is None else self.region.view(items)
 
     def head_index(self) -> int:
         """Index of ``head`` in the source's outputs (valid once the source is ready)."""
@@ -124,5 +132,10 @@ def dependency_order(spec: PipelineSpec) -> list[str]:
     return ordered
 
 
-def stats_key(pipeline: str, component: str, spec: ComponentSpec) -> str:
-    return f"{pipeline}/{component}@{canonical_sha256(spec.model_dump(mode='json'))[:16]}"
+def stats_key(pipeline: str, component: str, spec: ComponentSpec, region: AnswerRegion | None = None) -> str:
+    """Prefix of a component's running-statistics keys: it changes with the component's spec
+    and with the answer region it grades (values over another region are another distribution)."""
+    shown = spec.model_dump(mode="json")
+    if region is not None:
+        shown = {**shown, "graded_region": [region.think_tag, region.answer_tag]}
+    return f"{pipeline}/{component}@{canonical_sha256(shown)[:16]}"

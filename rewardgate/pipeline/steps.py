@@ -52,7 +52,7 @@ def steps_column(plan: ComponentPlan, steps_per_item, slices, outcomes, tracer: 
             column.append(error)
             details.append(None)
             continue
-        value = fn.aggregate_steps(scores, spec.aggregate)
+        value = fn.aggregate_steps(scores, spec.aggregate, spec.threshold)
         details.append(StepDetail(scores, fn.step_deltas(scores)))
         cell = Cell(value)
         tracer.steps(plan, cell, scores)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rewardgate.config.settings import default_pipeline_file
 from tests.support.openai_server import ScriptedJudgeServer
 from tests.support.server import ServiceProcess
 from tests.support.tiny_models import build_reward_model
@@ -13,6 +14,16 @@ from tests.support.tiny_models import build_reward_model
 def write_config(path: Path, config: dict) -> Path:
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+@pytest.fixture(scope="session")
+def default_service(tmp_path_factory):
+    """The service on the shipped default pipeline file (rewardgate/defaults/pipelines.yaml)."""
+    process = ServiceProcess(default_pipeline_file(), log_path=tmp_path_factory.mktemp("d") / "log")
+    try:
+        yield process.wait()
+    finally:
+        process.stop()
 
 
 @pytest.fixture(scope="session")

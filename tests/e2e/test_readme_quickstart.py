@@ -6,8 +6,7 @@ import shlex
 import httpx
 import pytest
 
-from rewardgate.config.settings import default_pipeline_file
-from tests.support.server import REPO_ROOT, ServiceProcess
+from tests.support.server import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -24,15 +23,6 @@ def readme_curls(method: str = "POST") -> list[tuple[str, str | None]]:
             if (body is None) == (method == "GET"):
                 calls.append((url.removeprefix("localhost:8000"), body))
     return calls
-
-
-@pytest.fixture(scope="module")
-def default_service(tmp_path_factory):
-    process = ServiceProcess(default_pipeline_file(), log_path=tmp_path_factory.mktemp("d") / "log")
-    try:
-        yield process.wait()
-    finally:
-        process.stop()
 
 
 def test_readme_has_the_quickstart_curls():

@@ -110,7 +110,10 @@ PIPELINES = {
     },
     "stepwise_rule": {
         "components": {
-            "digits": {"rule": "digit", "steps": {"split": {"delimiter": "\n\n"}, "aggregate": "mean"}},
+            "digits": {
+                "rule": "digit",
+                "steps": {"split": {"delimiter": "\n\n"}, "aggregate": "clipped_sum"},
+            },
         },
     },
     "stepwise_prm": {
@@ -284,7 +287,7 @@ def test_process_reward_from_a_rule_per_step(algebra):
     result = score(algebra, "stepwise_rule", [item], return_steps=True)["results"][0]
     assert result["steps"]["digits"]["rewards"] == [1.0, 0.0, 1.0]
     assert result["steps"]["digits"]["deltas"] == [1.0, -1.0, 1.0]
-    assert result["reward"] == pytest.approx(2 / 3)
+    assert result["reward"] == pytest.approx(-1.0)  # clipped_sum: one step below 1
 
 
 def test_process_reward_model_scores_each_step_and_aggregates_by_min(algebra):

@@ -16,7 +16,8 @@ def score(service, pipeline, items):
 def test_rlvr_pipeline_combines_math_format_and_length(service):
     good = {"response": "<think>2+2 is 4</think><answer>\\boxed{4}</answer>", "reference": "4"}
     unformatted = {"response": "\\boxed{4}", "reference": "4"}
-    rambling = {"response": "<think>" + "hmm " * 45 + "</think><answer>\\boxed{4}</answer>", "reference": "4"}
+    # 46 words: 40 "hmm" and the words of the markup (think, think, answer, boxed, 4, answer)
+    rambling = {"response": "<think>" + "hmm " * 40 + "</think><answer>\\boxed{4}</answer>", "reference": "4"}
     results = score(service, "rlvr", [good, unformatted, rambling])
     assert results[0]["components"] == {"correct": 1.0, "fmt": 1.0, "length": 0.0}
     assert results[0]["reward"] == 1.5

@@ -9,6 +9,7 @@ runtime, fan-out, in-memory cache and evaluator.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from rewardgate.algebra.explain import tracer_for
@@ -35,6 +36,7 @@ class NumberRule(Rule):
     type_name = "number"
     Params = NumberParams
     reads = ("metadata",)
+    score_range = (-math.inf, math.inf)
 
     def evaluate(self, item: ScoringItem) -> float:
         return float(item.metadata[self.params.key])
@@ -54,10 +56,14 @@ def evaluate(
     explain: bool = False,
     runtime: ScoringRuntime | None = None,
     responses: list[str] | None = None,
+    references: list[str] | None = None,
 ) -> list[ItemOutcome]:
     """Outcomes of ``pipeline`` over one item per ``values`` mapping (metadata)."""
     runtime = runtime or build_runtime(config)
-    items = [ScoringItem("", responses[i] if responses else "", None, dict(v)) for i, v in enumerate(values)]
+    items = [
+        ScoringItem("", responses[i] if responses else "", references[i] if references else None, dict(v))
+        for i, v in enumerate(values)
+    ]
     metrics = Metrics()
     ctx = EvalContext(
         Fanout(InMemoryScoreCache(1000, {"model": 60, "rule": 60}), SingleFlight(), metrics),

@@ -40,6 +40,7 @@ from rewardgate_client.integrations._shared import (
     split_options,
     wire_messages,
 )
+from rewardgate_client.labels import reference_from_label
 from rewardgate_client.types import Result
 
 logger = logging.getLogger("rewardgate_client")
@@ -153,10 +154,12 @@ def _items(prompts, completions, kwargs, reference_column, metadata_columns, gro
     for index, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
         prompt = wire_messages(prompt)
         item: dict[str, Any] = {"prompt": prompt, "response": message_text(completion)}
-        if references is not None and references[index] is not None:
-            reference = references[index]
-            item["reference"] = reference if isinstance(reference, str) else json.dumps(reference)
-        metadata = {k: columns[k][index] for k in chosen if k in columns and plain(columns[k][index])}
+        # The reference column is a label: one rule for every path (rewardgate_client.labels).
+        reference, metadata = reference_from_label(references[index] if references is not None else None)
+        if reference is not None:
+            item["reference"] = reference
+        metadata = {k: v for k, v in metadata.items() if plain(v)}
+        metadata |= {k: columns[k][index] for k in chosen if k in columns and plain(columns[k][index])}
         if metadata:
             item["metadata"] = metadata
         if group_by_prompt:

@@ -33,6 +33,7 @@ from typing import Any
 
 from rewardgate_client.errors import ItemFailed
 from rewardgate_client.integrations._shared import loop_client, plain, shared_client, split_options
+from rewardgate_client.labels import reference_from_label
 from rewardgate_client.types import Result
 
 
@@ -48,22 +49,32 @@ class Router:
 
 
 def _plain(value: Any) -> Any:
-    """numpy arrays and scalars (as verl passes them) as plain Python values."""
-    return value.tolist() if hasattr(value, "tolist") else value
+    """numpy arrays and scalars (as verl passes them, also inside dicts and lists) as plain
+    Python values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _item(solution_str: str, ground_truth: Any, extra_info: Any) -> dict[str, Any]:
+    """The item of one verl sample; ``ground_truth`` is a label read by
+    :func:`rewardgate_client.labels.reference_from_label` (an ambiguous one raises
+    :class:`~rewardgate_client.labels.AmbiguousLabel`)."""
     item: dict[str, Any] = {"response": str(solution_str)}
-    ground_truth = _plain(ground_truth)
-    if ground_truth is not None:
-        item["reference"] = ground_truth if isinstance(ground_truth, str) else json.dumps(ground_truth)
-    if isinstance(extra_info, dict):
-        prompt = extra_info.get("question") or extra_info.get("prompt")
-        if isinstance(prompt, str):
-            item["prompt"] = prompt
-        metadata = {k: v for k, v in extra_info.items() if isinstance(k, str) and plain(v)}
-        if metadata:
-            item["metadata"] = metadata
+    extra = extra_info if isinstance(extra_info, dict) else {}
+    reference, metadata = reference_from_label(_plain(ground_truth), extra)
+    if reference is not None:
+        item["reference"] = reference
+    prompt = extra.get("question") or extra.get("prompt")
+    if isinstance(prompt, str):
+        item["prompt"] = prompt
+    metadata = {k: v for k, v in metadata.items() if isinstance(k, str) and plain(v)}
+    if metadata:
+        item["metadata"] = metadata
     return item
 
 

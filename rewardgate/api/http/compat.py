@@ -13,7 +13,7 @@ them over HTTP.
 
 from __future__ import annotations
 
-from rewardgate_client.labels import reference_from_label
+from rewardgate_client.labels import AmbiguousLabel, reference_from_label
 
 from rewardgate.api.http.codec import prompt_of
 from rewardgate.api.http.context import AppContext
@@ -58,8 +58,20 @@ async def slime_reward(
 
 
 def slime_reference(body: SlimeRewardRequest) -> tuple[str | None, dict]:
-    """(reference, metadata) of a slime sample: :func:`rewardgate_client.labels.reference_from_label`."""
-    return reference_from_label(body.label, body.metadata)
+    """(reference, metadata) of a slime sample: :func:`rewardgate_client.labels.reference_from_label`.
+
+    Raises:
+        InvalidInput: an ambiguous label.
+    """
+    return label_reference(body.label, body.metadata, "label")
+
+
+def label_reference(label, metadata, field: str) -> tuple[str | None, dict]:
+    """:func:`rewardgate_client.labels.reference_from_label`, its refusal a 422 naming ``field``."""
+    try:
+        return reference_from_label(label, metadata)
+    except AmbiguousLabel as exc:
+        raise InvalidInput(f"{field}: {exc.message}") from exc
 
 
 def openrlhf_items(body: OpenRLHFRewardRequest) -> list[CallItem]:
@@ -72,7 +84,10 @@ def openrlhf_items(body: OpenRLHFRewardRequest) -> list[CallItem]:
         if values is not None and len(values) != count:
             raise InvalidInput(f"{field}: has {len(values)} entries but query has {count}")
     prompts = body.prompts or [""] * count
-    labels = [reference_from_label(label) for label in body.labels or [None] * count]
+    labels = [
+        label_reference(label, None, f"labels[{index}]")
+        for index, label in enumerate(body.labels or [None] * count)
+    ]
     return [
         CallItem(
             str(index),

@@ -277,7 +277,7 @@ class OpenRLHFRewardRequest(PlainJsonRequest, BaseModel):
     query: list[str] = Field(description="Prompt + response text per sample.")
     prompts: list[str] | None = Field(None, description="Prompt text per sample.")
     labels: list[Any] | None = Field(
-        None, description="Reference per sample (non-text labels as on /slime/reward)."
+        None, description="Reference per sample, read as on /slime/reward (docs/rules.md#labels)."
     )
 
 
@@ -288,7 +288,11 @@ class SlimeRewardRequest(PlainJsonRequest, BaseModel):
 
     prompt: str | list[ChatMessage] = Field("", description="The sample's prompt (text or chat messages).")
     response: str = Field(description="The generated response.")
-    label: Any = Field(None, description="The reference; non-text labels are JSON-encoded.")
+    label: Any = Field(
+        None,
+        description="The reference: text as written, numbers in decimal, a dict by its answer key, "
+        "structured data as JSON; a list of several plain values is ambiguous (422) (docs/rules.md#labels).",
+    )
     metadata: Any = Field(None, description="Sample metadata (a mapping), used for routing.")
 
 

@@ -6,7 +6,13 @@ picklable, because ``isolated`` rules run in the verifier process pool.
 
 Contract for :meth:`Rule.evaluate`:
 
-* returns a finite float (usually in [0, 1]);
+* returns a Python ``float`` within the rule's documented :attr:`Rule.score_range`
+  ([0, 1] unless the rule says otherwise). This is enforced here, once, for
+  every rule: each subclass's ``evaluate`` is wrapped so its result is made a
+  ``float`` and clamped to the range (floating-point rounding can land a
+  metric a few ulps outside it: sacrebleu's BLEU of a response equal to its
+  reference is 1.0000000000000004), and a non-finite or non-numeric result is
+  :class:`~rewardgate.errors.VerifierError`, never a score;
 * raises :class:`~rewardgate.errors.InvalidReference` when the reference the rule
   needs is missing or unusable: that is the caller's fault, not a wrong answer;
 * any other exception is reported as ``verifier_error`` for that item.
@@ -14,14 +20,17 @@ Contract for :meth:`Rule.evaluate`:
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from numbers import Real
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from rewardgate.errors import InvalidReference
+from rewardgate.errors import InvalidReference, VerifierError
 from rewardgate.items import ScoringItem
 
 
@@ -41,9 +50,23 @@ class Rule(ABC):
     isolated: ClassVar[bool] = False
     #: Item fields the score depends on; they (and only they) enter cache keys.
     reads: ClassVar[tuple[str, ...]] = ("response", "reference")
+    #: True for rules that judge the response's form (structure, length, repetition):
+    #: in a pipeline with an answer format they read the whole response, where the
+    #: other components grade only the answer (rewardgate/pipeline/regions.py).
+    grades_whole_response: ClassVar[bool] = False
 
     def __init__(self, params: RuleParams) -> None:
         self.params = params
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "evaluate" in cls.__dict__ and not getattr(cls.evaluate, "_within_range", False):
+            cls.evaluate = _within_score_range(cls.__dict__["evaluate"])
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        """The documented (lowest, highest) score; results are clamped into it."""
+        return (0.0, 1.0)
 
     @property
     def timeout_s(self) -> float:
@@ -75,6 +98,21 @@ class Rule(ABC):
         if item.reference is None or not item.reference.strip():
             raise InvalidReference("this rule needs a non-empty 'reference'")
         return item.reference
+
+
+def _within_score_range(evaluate: Callable[[Rule, ScoringItem], float]):
+    """``evaluate`` made to return a ``float`` inside ``rule.score_range``."""
+
+    @functools.wraps(evaluate)
+    def checked(rule: Rule, item: ScoringItem) -> float:
+        value = evaluate(rule, item)
+        if not isinstance(value, Real) or not math.isfinite(value):
+            raise VerifierError(f"rule {rule.type_name!r} returned {value!r}, not a finite number")
+        low, high = rule.score_range
+        return min(max(float(value), low), high)
+
+    checked._within_range = True
+    return checked
 
 
 def warm_up_rules(rules: Iterable[Rule]) -> None:

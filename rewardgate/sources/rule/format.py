@@ -4,6 +4,12 @@ and overlong (DAPO) penalties.
 Patterns are compiled with RE2, whose matching time is linear in the input,
 so a hostile response cannot trigger catastrophic backtracking and the rule can
 run inline on the event loop.
+
+Lengths and emptiness are read through :mod:`rewardgate.visible_text`, in the
+direction that does not pay the policy: a floor (a minimum length, a non-empty
+block) counts only visible characters, a ceiling (a maximum length, a penalty)
+counts everything the response spent. Invisible characters can neither fill a
+block nor hide words from a penalty.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pydantic import Field, field_validator, model_validator
 from rewardgate.algebra.functions import overlong_penalty
 from rewardgate.items import ScoringItem
 from rewardgate.sources.rule.base import Rule, RuleParams
+from rewardgate.visible_text import is_blank, spent_length, visible_length, visible_words
 
 _FLAG_PREFIX = {"dotall": "s", "ignorecase": "i", "multiline": "m"}
 
@@ -75,16 +82,23 @@ class ThinkAnswerParams(RuleParams):
     answer_tag: str = Field("answer", pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
     require_answer: bool = Field(True, description="An answer block must follow the think block.")
 
+    @model_validator(mode="after")
+    def _distinct_tags(self) -> ThinkAnswerParams:
+        if self.think_tag == self.answer_tag:
+            raise ValueError("think_tag and answer_tag must differ")
+        return self
+
 
 class ThinkAnswer(Rule):
     """1.0 when the response is exactly ``<think>…</think>`` then ``<answer>…</answer>``
-    (each once, non-empty, nothing else but whitespace around); else 0.0.
+    (each once, each with visible text, nothing else but whitespace around); else 0.0.
 
     With ``require_answer: false`` the think block must open the response and
     anything may follow it.
     """
 
     type_name = "think_answer"
+    grades_whole_response = True
     Params = ThinkAnswerParams
     reads = ("response",)
 
@@ -95,7 +109,7 @@ class ThinkAnswer(Rule):
         if not text.startswith(opening) or text.count(opening) != 1 or text.count(closing) != 1:
             return 0.0
         thought, _, rest = text[len(opening) :].partition(closing)
-        if not thought.strip():
+        if is_blank(thought):
             return 0.0
         if not self.params.require_answer:
             return 1.0
@@ -104,12 +118,13 @@ class ThinkAnswer(Rule):
         if not (rest.startswith(a_open) and rest.endswith(a_close)):
             return 0.0
         body = rest[len(a_open) : -len(a_close)]
-        return 1.0 if body.strip() and a_open not in body and a_close not in body else 0.0
+        return 1.0 if not is_blank(body) and a_open not in body and a_close not in body else 0.0
 
 
 def measure(text: str, unit: str) -> int:
-    """Length of ``text`` in characters or whitespace-separated words."""
-    return len(text) if unit == "chars" else len(text.split())
+    """A length penalty's length of ``text``: :func:`~rewardgate.visible_text.spent_length`
+    (every character, or every word however it is glued)."""
+    return spent_length(text, unit)
 
 
 class LengthWindowParams(RuleParams):
@@ -126,15 +141,25 @@ class LengthWindowParams(RuleParams):
 
 
 class LengthWindow(Rule):
-    """1.0 when the response length is within [min_length, max_length], else ``outside_score``."""
+    """1.0 when the response length is within [min_length, max_length], else ``outside_score``.
+
+    The minimum counts visible text only, the maximum everything spent
+    (:mod:`rewardgate.visible_text`)."""
 
     type_name = "length_window"
+    grades_whole_response = True
     Params = LengthWindowParams
     reads = ("response",)
 
+    @property
+    def score_range(self) -> tuple[float, float]:
+        return (min(self.params.outside_score, 1.0), max(self.params.outside_score, 1.0))
+
     def evaluate(self, item: ScoringItem) -> float:
-        length = measure(item.response, self.params.unit)
-        inside = self.params.min_length <= length <= self.params.max_length
+        unit = self.params.unit
+        minimum = self.params.min_length
+        long_enough = minimum == 0 or visible_length(item.response, unit) >= minimum
+        inside = long_enough and spent_length(item.response, unit) <= self.params.max_length
         return 1.0 if inside else self.params.outside_score
 
 
@@ -145,14 +170,22 @@ class RepetitionParams(RuleParams):
 
 class RepetitionPenalty(Rule):
     """``max_penalty x (1 - unique n-grams / n-grams)``: 0 for no repetition, down to
-    ``max_penalty`` when every n-gram repeats; 0 for responses shorter than n."""
+    ``max_penalty`` when every n-gram repeats; 0 for responses shorter than n.
+
+    n-grams are over the visible words, case-folded (punctuation, case, width
+    variants and invisible characters do not make a repeat new)."""
 
     type_name = "repetition_penalty"
+    grades_whole_response = True
     Params = RepetitionParams
     reads = ("response",)
 
+    @property
+    def score_range(self) -> tuple[float, float]:
+        return (self.params.max_penalty, 0.0)
+
     def evaluate(self, item: ScoringItem) -> float:
-        words = item.response.split()
+        words = visible_words(item.response)
         n = self.params.ngram
         grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
         if not grams:
@@ -177,8 +210,10 @@ class OverlongPenalty(Rule):
     linearly to -1 at ``L_max``, and -1 beyond."""
 
     type_name = "overlong_penalty"
+    grades_whole_response = True
     Params = OverlongParams
     reads = ("response",)
+    score_range = (-1.0, 0.0)
 
     def evaluate(self, item: ScoringItem) -> float:
         length = measure(item.response, self.params.unit)

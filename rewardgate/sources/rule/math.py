@@ -42,7 +42,7 @@ class MathVerify(Rule):
         from math_verify import parse, verify  # heavy import, only in workers
 
         reference = self.require_reference(item)
-        if reads_as_prose(reference) or _is_json_object(reference):
+        if reads_as_prose(reference) or _is_json_data(reference):
             raise InvalidReference(f"the reference is not a math answer: {reference[:80]!r}")
         gold = parse(_as_math(reference), parsing_timeout=None)
         # parse() falls back to the raw string when nothing mathematical was found.
@@ -81,15 +81,23 @@ _MATH_WORDS = frozenset(
 )
 
 
-def _is_json_object(reference: str) -> bool:
-    """``{"answer": ...}``: structured data, not math (sets like ``{1, 2}`` are not JSON)."""
+def _is_json_data(reference: str) -> bool:
+    """Structured data, not math: JSON holding an object, a string, a boolean or null
+    (``{"answer": 2}``, ``[{"answer": 2}]``, ``["2", "3"]``). Numbers and lists of
+    numbers (``[1, 2]``, an interval) are math; sets like ``{1, 2}`` are not JSON."""
     text = reference.strip()
-    if not text.startswith("{"):
+    if not text.startswith(("{", "[", '"')):
         return False
     try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
+        return _holds_non_numbers(json.loads(text))
+    except (ValueError, RecursionError):
         return False
+
+
+def _holds_non_numbers(value) -> bool:
+    if isinstance(value, list):
+        return any(_holds_non_numbers(item) for item in value)
+    return isinstance(value, dict | str | bool) or value is None
 
 
 def reads_as_prose(reference: str) -> bool:

@@ -5,13 +5,22 @@ style) when present, else from the whole response when it is a JSON object or
 list; other text is "no call". Each call is ``{"name": str, "arguments": object}`` (a JSON
 string of arguments is accepted). The reference is a JSON list of calls.
 
-Score in [0, 1]: ``w_format x format + w_name x name_f1 + w_args x args``
+One tool-call turn is graded as a set: extra calls cost. Predicted and
+reference calls are paired one to one (same tool name only), in the pairing
+that maximises the score (exact: ``scipy``'s assignment solver where a tool
+has several calls on both sides), and both
+parts are shares of ``max(|predicted|, |reference|)``, so a call the
+reference does not have counts like a reference call that was missed:
+
+``w_format x format + w_name x names + w_args x args``, in [0, 1]
 
 * ``format``: 1 when every block parsed into a well-formed call;
-* ``name_f1``: multiset F1 of predicted vs reference tool names;
-* ``args``: for each reference call, the best-matching unused predicted call
-  of the same name scores |keys with equal values| / |keys in either|;
-  averaged over reference calls (unmatched calls score 0).
+* ``names``: paired calls / max(|predicted|, |reference|);
+* ``args``: the sum over paired calls of |keys with equal values| / |keys in
+  either|, over max(|predicted|, |reference|).
+
+Calling every candidate (one call per guess) therefore never beats the
+expected score of the single best guess.
 
 An empty reference list means "no call expected": 1.0 for a response with no
 call, 0.0 otherwise. A reference that is not JSON calls (prose, malformed
@@ -25,11 +34,13 @@ unclosed ``<tool_call>`` tags costs time proportional to its length.
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import defaultdict
 from typing import Any
 
+import numpy as np
 import re2
 from pydantic import Field, model_validator
+from scipy.optimize import linear_sum_assignment
 
 from rewardgate.errors import InvalidReference
 from rewardgate.items import ScoringItem
@@ -76,14 +87,6 @@ def parse_calls(text: str) -> tuple[list[Call], bool]:
     return calls, well_formed
 
 
-def _name_f1(predicted: list[Call], reference: list[Call]) -> float:
-    common = sum((Counter(n for n, _ in predicted) & Counter(n for n, _ in reference)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(predicted), common / len(reference)
-    return 2 * precision * recall / (precision + recall)
-
-
 def _argument_overlap(predicted: dict[str, Any], reference: dict[str, Any]) -> float:
     keys = set(predicted) | set(reference)
     if not keys:
@@ -92,17 +95,31 @@ def _argument_overlap(predicted: dict[str, Any], reference: dict[str, Any]) -> f
     return matching / len(keys)
 
 
-def _arguments_score(predicted: list[Call], reference: list[Call]) -> float:
-    unused = list(predicted)
-    total = 0.0
+def paired_calls(predicted: list[Call], reference: list[Call]) -> tuple[int, float]:
+    """(paired calls, summed argument overlap) of the best one-to-one pairing of same-name calls.
+
+    Calls pair only with calls of the same tool, so each tool's calls pair on their own: as
+    many pairs as the smaller side has, with the highest total overlap. One call on either
+    side pairs with its best match; several on both sides go to the assignment solver.
+    """
+    predicted_by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for name, arguments in predicted:
+        predicted_by_name[name].append(arguments)
+    reference_by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for name, arguments in reference:
-        candidates = [c for c in unused if c[0] == name]
-        if not candidates:
+        reference_by_name[name].append(arguments)
+    pairs, overlap = 0, 0.0
+    for name, wanted in reference_by_name.items():
+        made = predicted_by_name.get(name, [])
+        if not made:
             continue
-        best = max(candidates, key=lambda c: _argument_overlap(c[1], arguments))
-        unused.remove(best)
-        total += _argument_overlap(best[1], arguments)
-    return total / len(reference)
+        table = np.array([[_argument_overlap(p, r) for r in wanted] for p in made])
+        if len(made) == 1 or len(wanted) == 1:
+            pairs, overlap = pairs + 1, overlap + float(table.max())
+        else:
+            rows, cols = linear_sum_assignment(table, maximize=True)
+            pairs, overlap = pairs + len(rows), overlap + float(table[rows, cols].sum())
+    return pairs, overlap
 
 
 class ToolCallParams(RuleParams):
@@ -133,8 +150,10 @@ class ToolCall(Rule):
         if not reference:
             return 1.0 if not predicted and well_formed else 0.0
         p = self.params
+        pairs, overlap = paired_calls(predicted, reference)
+        turn_size = max(len(predicted), len(reference))
         return (
             p.format_weight * (well_formed and bool(predicted))
-            + p.name_weight * _name_f1(predicted, reference)
-            + p.arguments_weight * _arguments_score(predicted, reference)
+            + p.name_weight * pairs / turn_size
+            + p.arguments_weight * overlap / turn_size
         )

@@ -97,9 +97,10 @@ def test_step_aggregates_and_deltas():
     scores = [0.9, 0.5, 0.7]
     assert fn.aggregate_steps(scores, "min") == 0.5
     assert fn.aggregate_steps(scores, "last") == 0.7
-    assert fn.aggregate_steps(scores, "mean") == pytest.approx(0.7)
     assert fn.aggregate_steps(scores, "product") == pytest.approx(0.315)
-    assert fn.aggregate_steps(scores, "sum") == pytest.approx(2.1)
+    assert fn.aggregate_steps([1.5, -0.5, 0.5], "product") == 0.0  # factors clipped to [0, 1]
+    assert fn.aggregate_steps(scores, "clipped_sum") == pytest.approx(-0.1 - 0.5 - 0.3)
+    assert fn.aggregate_steps(scores, "clipped_sum", threshold=0.6) == pytest.approx(-0.1)
     assert fn.step_deltas(scores) == pytest.approx([0.4, -0.2, 0.7])
 
 
