@@ -35,7 +35,8 @@ ENV PATH=/opt/rewardgate/bin:$PATH \
     REWARDGATE_HOST=0.0.0.0 \
     REWARDGATE_PORT=8000 \
     REWARDGATE_GRPC_PORT=50051
-EXPOSE 8000 50051
+# 8100: the same image as the code sandbox pool, `rewardgate sandbox-serve` (docs/deploy.md).
+EXPOSE 8000 50051 8100
 USER 10001:10001
 # Exec form: SIGTERM reaches the server itself, which drains both transports and exits 0.
 ENTRYPOINT ["rewardgate", "serve"]

@@ -1,4 +1,4 @@
-"""``rewardgate serve`` and ``rewardgate score``."""
+"""``rewardgate serve``, ``rewardgate sandbox-serve``, ``rewardgate score`` and the other commands."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--config", type=Path, help="pipeline YAML (default: the shipped one)")
     serve.add_argument("--host", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
+
+    sandbox = commands.add_parser(
+        "sandbox-serve", help="run the code sandbox service (runs code for gateways; docs/deploy.md)"
+    )
+    sandbox.add_argument("--host", help="bind address (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, help="HTTP port (default 8100)")
+    sandbox.add_argument("--workers", type=int, help="runs at a time (default: CPUs)")
 
     score = commands.add_parser("score", help="score a JSONL file against a running service")
     score.add_argument("input", type=Path, help="JSONL: one item per line")
@@ -84,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "api-key":
         return _api_key(args)
+    if args.command == "sandbox-serve":
+        return _sandbox_serve(args)
     if args.command in ("triton-repo", "triton-serve"):
         from rewardgate.cli.triton import run_triton_command
 
@@ -105,6 +114,18 @@ def _api_key(args: argparse.Namespace) -> int:
     print(f"key (give it to the caller; it is not stored anywhere): {key}")
     print("line for REWARDGATE_API_KEYS or the api_keys_file:")
     print(f"{args.name} {digest(key)} {quota}".rstrip())
+    return 0
+
+
+def _sandbox_serve(args: argparse.Namespace) -> int:
+    from rewardgate.observability.logging import configure_logging
+    from rewardgate.sandbox_service.server import serve
+    from rewardgate.sandbox_service.settings import SandboxServiceSettings
+
+    given = {"host": args.host, "port": args.port, "workers": args.workers}
+    settings = SandboxServiceSettings(**{key: value for key, value in given.items() if value is not None})
+    configure_logging(settings.log_level)
+    serve(settings)
     return 0
 
 

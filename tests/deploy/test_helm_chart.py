@@ -114,6 +114,7 @@ def test_grace_shorter_than_a_deadline_fails_the_install(tmp_path):
         ("replicaCont=3", "replicaCont"),
         ("autoscaling.cpuUtilization=high", "cpuUtilization"),
         ("sandbox.enabled=yes-please", "sandbox"),
+        ("sandbox.mode=docker", "sandbox"),
     ],
 )
 def test_values_schema_rejects_typos_and_wrong_types(flag, complaint):
@@ -151,22 +152,76 @@ def test_pods_are_hardened_by_default(tmp_path):
     assert any(v["name"] == "tmp" and "emptyDir" in v for v in pod["volumes"])
 
 
-@pytest.mark.parametrize("kube", KUBE_VERSIONS)
-def test_the_sandbox_switch_grants_exactly_its_privileges(tmp_path, kube):
-    deployment = gateway(render(tmp_path, {"sandbox": {"enabled": True}}, kube))
+def restricted(pod: dict, container: dict) -> None:
+    """Non-root, no capability, no privilege escalation, read-only root, no service-account token."""
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
+    assert pod["automountServiceAccountToken"] is False
+    security = container["securityContext"]
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["allowPrivilegeEscalation"] is False and security["readOnlyRootFilesystem"] is True
+
+
+def unconfined_for_user_namespaces(deployment: dict, container: dict, kube: str) -> None:
     pod = deployment["spec"]["template"]["spec"]
-    (container,) = pod["containers"]
-    assert pod["securityContext"]["runAsUser"] == 0
-    assert container["securityContext"]["capabilities"] == {
-        "drop": ["ALL"],
-        "add": ["SYS_ADMIN", "SETUID", "SETGID", "CHOWN", "KILL"],
-    }
-    assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert pod["securityContext"]["seccompProfile"] == {"type": "Unconfined"}
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
     if kube.startswith("1.25"):
-        assert annotations["container.apparmor.security.beta.kubernetes.io/gateway"] == "unconfined"
+        assert (
+            annotations[f"container.apparmor.security.beta.kubernetes.io/{container['name']}"] == "unconfined"
+        )
     else:
         assert container["securityContext"]["appArmorProfile"] == {"type": "Unconfined"}
+
+
+@pytest.mark.parametrize("kube", KUBE_VERSIONS)
+def test_the_sandbox_pool_deploys_scales_on_its_queue_and_the_gateway_stays_restricted(tmp_path, kube):
+    objects = render(tmp_path, {"sandbox": {"enabled": True}}, kube)
+    for obj in objects:
+        kubernetes_validate.validate(obj, kube, strict=True)
+    gateway_pod = gateway(objects)["spec"]["template"]["spec"]
+    (gateway_container,) = gateway_pod["containers"]
+    restricted(gateway_pod, gateway_container)
+    assert gateway_pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}  # no cells here
+    assert "appArmorProfile" not in gateway_container["securityContext"]
+    env = {e["name"]: e.get("value") for e in gateway_container["env"]}
+    assert env["REWARDGATE_SANDBOX_URL"] == "http://rg-rewardgate-sandbox:8100"
+
+    def named(kind: str) -> dict:
+        (found,) = [o for o in by_kind(objects, kind) if o["metadata"]["name"] == "rg-rewardgate-sandbox"]
+        return found
+
+    pool = named("Deployment")
+    pod = pool["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    restricted(pod, container)
+    unconfined_for_user_namespaces(pool, container, kube)
+    assert container["command"] == ["rewardgate", "sandbox-serve"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    service = named("Service")
+    assert service["spec"]["selector"] == pool["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["selector"] != gateway(objects)["spec"]["selector"]["matchLabels"]
+    hpa = named("HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "rg-rewardgate-sandbox"
+    metrics = {m["type"]: m for m in hpa["spec"]["metrics"]}
+    assert metrics["Pods"]["pods"]["metric"]["name"] == "rewardgate_sandbox_inflight_runs"
+    policy = named("NetworkPolicy")["spec"]
+    assert policy["egress"] == [] and set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    (allowed,) = policy["ingress"]
+    assert allowed["from"] == [
+        {"podSelector": {"matchLabels": gateway(objects)["spec"]["selector"]["matchLabels"]}}
+    ]
+
+
+@pytest.mark.parametrize("kube", KUBE_VERSIONS)
+def test_the_embedded_sandbox_keeps_the_gateway_non_root_without_capabilities(tmp_path, kube):
+    objects = render(tmp_path, {"sandbox": {"enabled": True, "mode": "embedded"}}, kube)
+    deployment = gateway(objects)
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    restricted(pod, container)
+    unconfined_for_user_namespaces(deployment, container, kube)
+    assert not [o for o in objects if "sandbox" in o["metadata"]["name"]]
+    assert "REWARDGATE_SANDBOX_URL" not in {e["name"] for e in container["env"]}
 
 
 def test_secrets_come_only_from_secrets(tmp_path):

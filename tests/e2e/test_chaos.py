@@ -43,7 +43,8 @@ def service(tmp_path_factory):
 
 
 def sandbox_processes() -> list[int]:
-    return live_processes(SANDBOX_UIDS)
+    """Processes of sandbox runs in progress (the cells and their prepared slots stay)."""
+    return live_processes(SANDBOX_UIDS, runs_only=True)
 
 
 def verifier_workers(service: ServiceProcess) -> list[int]:

@@ -1,6 +1,5 @@
 """The code sandbox against escape attempts: each is contained and scored as failed tests."""
 
-import os
 import socket
 import subprocess
 import time
@@ -15,12 +14,11 @@ from rewardgate.sources.rule.code import count_passed
 from rewardgate.sources.rule.code_cases import parse_reference
 from rewardgate.sources.rule.registry import build_rule
 from rewardgate.sources.rule.sandbox import runner
-from rewardgate.sources.rule.sandbox.runner import SandboxLimits, live_processes, run_session, sandbox_uids
+from rewardgate.sources.rule.sandbox.runner import SandboxLimits, run_session
 
 pytestmark = pytest.mark.slow
 
 LIMITS = SandboxLimits(timeout_s=3, memory_mb=256, output_kb=64, processes=16)
-AS_ROOT = os.geteuid() == 0
 ADD = "def add(a, b):\n    return a + b\n"
 
 
@@ -33,9 +31,41 @@ def run(solution, reference="assert True\n", limits=LIMITS):
     return (*count_passed(plan, outcome), outcome)
 
 
+def descendants(pid: int) -> list[int]:
+    """Host pids of every process under ``pid``."""
+    found, queue = [], [pid]
+    while queue:
+        parent = queue.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                children = [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+            found += children
+            queue += children
+    return found
+
+
+def idle(pid: int) -> bool:
+    """A process of the cell itself or of the prepared next run."""
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return True
+    return name in runner.IDLE_NAMES or not name.startswith("rg-")
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def no_process_left(timeout_s=5):
+    """Only the cell (bubblewrap, its init, the fork server) and the next prepared run are left."""
     deadline = time.monotonic() + timeout_s
-    while any(live_processes(uid) for uid in sandbox_uids()):
+    while any(alive(pid) and not idle(pid) for pid in descendants(runner.fork_server().pid)):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -141,7 +171,6 @@ def test_huge_stdout_is_capped():
     assert outcome.records[0]["case"]["output_limit"] is True
 
 
-@pytest.mark.skipif(not AS_ROOT, reason="network isolation needs a network namespace (root)")
 def test_no_network():
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
@@ -154,41 +183,41 @@ def test_no_network():
         assert run(probe, "assert not reached\n")[:2] == (1, 1)
 
 
-@pytest.mark.skipif(not AS_ROOT, reason="hiding /run needs a mount namespace (root)")
-def test_no_host_unix_sockets_and_no_host_processes():
-    path = Path(f"/run/rewardgate-test-{uuid.uuid4().hex[:8]}.sock")
+def test_no_host_unix_sockets_and_no_host_processes(tmp_path):
+    path = tmp_path / "host.sock"
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(str(path))
         path.chmod(0o777)
+        tmp_path.chmod(0o755)
         server.listen()
         probe = (
             "import os, socket\n"
             "def reach():\n    s = socket.socket(socket.AF_UNIX)\n"
             f"    try:\n        s.connect({str(path)!r})\n"
             "        return True\n    except OSError:\n        return False\n"
-            "def processes():\n    return sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
-            "def run_listing():\n    return os.listdir('/run')\n"
+            "def processes():\n    return os.path.exists('/proc')\n"
+            "def run_listing():\n    return os.path.exists('/run')\n"
         )
-        tests = "assert reach() is False\nassert run_listing() == []\nassert len(processes()) <= 2\n"
-        try:
-            assert run(probe, tests)[:2] == (3, 3)
-        finally:
-            path.unlink()
+        tests = "assert reach() is False\nassert run_listing() is False\nassert processes() is False\n"
+        assert run(probe, tests)[:2] == (3, 3)
 
 
-@pytest.mark.skipif(not AS_ROOT, reason="a private /tmp and a foreign uid need root")
-def test_writes_outside_the_work_directory_do_not_land():
+def test_writes_outside_the_work_directory_do_not_land(tmp_path):
+    # Only ever aimed at a directory this test made (open to everyone, so only the sandbox stops it).
+    decoy = tmp_path / "decoy"
+    decoy.mkdir(mode=0o777)
+    decoy.chmod(0o777)
+    tmp_path.chmod(0o755)
     marker = f"rewardgate-escape-{uuid.uuid4().hex}"
     attempt = (
         f"open('/tmp/{marker}', 'w').write('x')\n"
-        "try:\n    open('/root/owned', 'w').write('x')\n    root_ok = True\n"
-        "except OSError:\n    root_ok = False\n"
+        f"try:\n    open({str(decoy / 'owned')!r}, 'w').write('x')\n    landed = True\n"
+        "except OSError:\n    landed = False\n"
     )
-    assert run(attempt, "assert not root_ok\n")[:2] == (1, 1)
-    assert not Path(f"/tmp/{marker}").exists() and not Path("/root/owned").exists()
+    assert run(attempt, "assert not landed\n")[:2] == (1, 1)
+    assert not Path(f"/tmp/{marker}").exists() and not list(decoy.iterdir())
 
 
-@pytest.mark.skipif(not AS_ROOT, reason="a foreign uid needs root")
 def test_other_processes_cannot_be_killed():
     victim = subprocess.Popen(["sleep", "60"])
     try:
@@ -228,71 +257,17 @@ def test_code_rule_refuses_a_reference_without_usable_tests(reference):
 
 def test_a_sandbox_that_cannot_start_is_a_sandbox_error_not_a_score(monkeypatch):
     # A fork server that dies at once stands for a broken sandbox host.
-    monkeypatch.setattr(runner, "ZYGOTE", Path("/nonexistent/zygote.py"))
-    monkeypatch.setattr(runner, "_zygote", runner.Zygote())
+    monkeypatch.setattr(runner.forkserver.cell, "bwrap_path", lambda: "/bin/false")
+    monkeypatch.setattr(runner, "_forkserver", runner.forkserver.ForkServer())
     with pytest.raises(runner.SandboxError, match="fork server"):
         run_session("tests", ADD, {"kind": "tests", "tests": "assert add(1, 2) == 3\n"}, LIMITS)
 
 
 def test_a_dead_fork_server_is_restarted():
     run(ADD, "assert add(1, 2) == 3\n")
-    runner._zygote._process.kill()
-    runner._zygote._process.wait()
+    runner.fork_server()._process.kill()
+    runner.fork_server()._process.wait()
     assert run(ADD, "assert add(1, 2) == 3\n")[:2] == (1, 1)
-
-
-def kill_from_outside_when_running(uid):
-    """In a thread: SIGKILL every process of ``uid`` as soon as one runs (an OOM kill stand-in)."""
-    import signal
-    import threading
-
-    def killer():
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            pids = live_processes(uid)
-            if pids:
-                time.sleep(0.2)  # let it get going
-                for pid in live_processes(uid):
-                    os.kill(pid, signal.SIGKILL)
-                return
-            time.sleep(0.01)
-
-    thread = threading.Thread(target=killer)
-    thread.start()
-    return thread
-
-
-SLOW_ADD = "import time\ndef add(a, b):\n    time.sleep(3)\n    return a + b\n"
-
-
-@pytest.mark.skipif(not AS_ROOT, reason="the sandbox uids need root")
-@pytest.mark.parametrize(
-    ("solution", "reference"),
-    [
-        (SLOW_ADD, "assert add(1, 2) == 3\n"),
-        ("import time\ntime.sleep(3)\nprint(3)\n", '{"inputs": [""], "outputs": ["3"]}'),
-    ],
-    ids=["judged", "stdio"],
-)
-def test_a_sandbox_killed_from_outside_is_an_error_not_a_zero(solution, reference):
-    killer = kill_from_outside_when_running(sandbox_uids()[1])
-    with pytest.raises(runner.SandboxKilled, match="killed from outside"):
-        run(solution, reference, SandboxLimits(timeout_s=8, memory_mb=256))
-    killer.join()
-
-
-@pytest.mark.parametrize(
-    "solution",
-    [
-        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
-        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(-1, signal.SIGKILL)\n",
-        "import signal, threading\nsignal.pthread_kill(threading.get_ident(), signal.SIGKILL)\n",
-    ],
-    ids=["self", "parent and everyone", "thread"],
-)
-def test_the_candidate_cannot_fake_an_outside_kill(solution):
-    passed, total, _ = run(solution + "def add(a, b):\n    return 0\n", "assert add(1, 2) == 3\n")
-    assert (passed, total) == (0, 1)  # a verdict, not sandbox_killed
 
 
 def test_running_into_the_cpu_hard_limit_is_a_verdict():
@@ -311,19 +286,12 @@ def test_running_into_the_cpu_hard_limit_is_a_verdict():
     assert (passed, total) == (0, 1)
 
 
-def test_without_root_the_rule_refuses_rather_than_run_code_unisolated(monkeypatch):
-    from rewardgate.sources.rule import code
-
-    monkeypatch.setattr(code.os, "geteuid", lambda: 10001)
-    with pytest.raises(runner.SandboxError, match="cannot isolate"):
-        build_rule("code_tests", {}).evaluate(ScoringItem("", ADD, "assert add(1, 2) == 3\n"))
-
-
 @pytest.mark.parametrize(
     "reference", ['{"inputs": [""], "outputs": [""]}', "assert True\n"], ids=["stdio", "judged"]
 )
 def test_a_sandbox_process_that_cannot_be_set_up_is_an_error_not_a_score(reference):
-    # An impossible process limit makes setrlimit fail in the child, before any code runs.
-    # A stdio case expecting no output would otherwise pass on the child's empty, clean exit.
-    with pytest.raises(runner.SandboxError, match="failed"):
-        run("print()\n", reference, SandboxLimits(timeout_s=3, memory_mb=256, processes=-5))
+    # An impossible tmpfs size makes the mount fail in each prepared process, before any code
+    # exists. A stdio case expecting no output would otherwise pass on the child's clean exit.
+    with pytest.raises(runner.SandboxError) as raised:
+        run("print()\n", reference, SandboxLimits(timeout_s=3, memory_mb=256, tmpfs_mb=-5))
+    assert "could not prepare the run" in str(raised.value) and not raised.value.retryable

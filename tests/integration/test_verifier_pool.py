@@ -144,9 +144,10 @@ async def test_a_worker_killed_from_outside_heals_the_pool_and_readiness_follows
 
 
 def sandbox_processes() -> list[int]:
+    """Processes of sandbox runs in progress (the cells and their prepared slots stay)."""
     from rewardgate.sources.rule.sandbox.runner import live_processes
 
-    return live_processes(range(61_000, 65_000))
+    return live_processes(range(61_000, 65_000), runs_only=True)
 
 
 async def test_cancelling_a_code_check_kills_its_sandbox_at_once_and_spares_the_worker(pool):

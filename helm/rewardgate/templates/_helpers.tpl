@@ -33,3 +33,19 @@ app.kubernetes.io/component: gateway
 {{- define "rewardgate.secretName" -}}
 {{- .Values.secrets.existingSecret | default (printf "%s-env" (include "rewardgate.fullname" .)) -}}
 {{- end -}}
+
+{{/* The sandbox as its own pool (sandbox.enabled, mode pool): "true" or "". */}}
+{{- define "rewardgate.sandboxPool" -}}
+{{- if and .Values.sandbox.enabled (eq .Values.sandbox.mode "pool") }}true{{ end -}}
+{{- end -}}
+
+{{/* Cells run in the gateway pods themselves (sandbox.enabled, mode embedded): "true" or "". */}}
+{{- define "rewardgate.sandboxEmbedded" -}}
+{{- if and .Values.sandbox.enabled (eq .Values.sandbox.mode "embedded") }}true{{ end -}}
+{{- end -}}
+
+{{- define "rewardgate.sandboxSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: sandbox
+{{- end -}}

@@ -77,6 +77,17 @@ class Rule(ABC):
     def evaluate(self, item: ScoringItem) -> float:
         """Score one item; see the module docstring for the contract."""
 
+    @property
+    def offloaded(self) -> bool:
+        """True: another service does this rule's work; :meth:`evaluate_offloaded` awaits it on the
+        event loop and no verifier process is held while it waits."""
+        return False
+
+    async def evaluate_offloaded(self, item: ScoringItem, deadline: float | None = None) -> float:
+        """Score one item elsewhere before ``deadline`` (``time.monotonic()``); same contract as
+        :meth:`evaluate`. Only called when :attr:`offloaded` is True."""
+        raise NotImplementedError(f"{self.type_name} is not offloaded")
+
     def warm_up(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Load what the first :meth:`evaluate` needs (heavy imports, a sandbox fork
         server). Isolated rules run it in every verifier process as it starts, so

@@ -9,13 +9,15 @@ still running when it ends, and every test after it, fails.
 Pass/fail is decided outside the candidate's reach (see
 rewardgate/sources/rule/sandbox/runner.py): rigged ``__eq__`` objects, forged result records,
 patched modules, early exits, closed pipes and fake stdout all fail their
-tests. A failure of the sandbox itself is ``sandbox_error``.
+tests. A failure of the sandbox itself is ``sandbox_error``. The run happens
+in this process's own cell, or, with ``REWARDGATE_SANDBOX_URL`` set, in the
+sandbox service (the rule is then *offloaded*: awaited on the event loop, an
+unreachable or full service being the retryable ``sandbox_unavailable``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 
 from pydantic import Field
@@ -24,6 +26,7 @@ from rewardgate.errors import InvalidReference
 from rewardgate.items import ScoringItem
 from rewardgate.sources.rule.base import Rule, RuleParams
 from rewardgate.sources.rule.code_cases import TestPlan, call_passed, parse_reference, stdio_passed
+from rewardgate.sources.rule.sandbox import service_client
 from rewardgate.sources.rule.sandbox.runner import (
     SandboxError,
     SandboxKilled,
@@ -45,11 +48,17 @@ class CodeTestsParams(RuleParams):
     timeout_s: float = Field(10.0, gt=0, le=300, description="Wall-clock budget for all of an item's tests.")
     memory_mb: int = Field(512, ge=64, le=65536, description="Address-space limit per process.")
     max_output_kb: int = Field(64, ge=1, description="Largest file or stdout the program may write.")
-    max_processes: int = Field(32, ge=1, le=4096, description="Processes of the sandbox user.")
+    max_processes: int = Field(
+        32,
+        ge=1,
+        le=4096,
+        description="Processes the response's code may run (the sandbox's own come on top).",
+    )
+    tmpfs_mb: int = Field(64, ge=1, le=4096, description="Size of each sandbox process's private /tmp.")
     require_isolation: bool = Field(
         True,
-        description="Refuse (sandbox_error) rather than run code with rlimits only when the service "
-        "cannot isolate it (not root: no namespaces, no separate uids).",
+        description="Kept so older pipeline files load: code always runs isolated (a bubblewrap cell, "
+        "no root needed); where the cell cannot start the item is sandbox_error.",
     )
 
 
@@ -63,55 +72,77 @@ class CodeTests(Rule):
         # The sandbox enforces its own budget; the pool's is a backstop above it.
         return self.params.timeout_s + 15
 
-    def evaluate(self, item: ScoringItem) -> float:
-        if self.params.require_isolation and os.geteuid() != 0:
-            raise SandboxError(
-                "the code sandbox cannot isolate code here (the service does not run as root with the "
-                "sandbox privileges, docs/deploy.md#the-code-sandbox); set require_isolation: false "
-                "to accept rlimits only"
-            )
-        plan = parse_reference(self.require_reference(item))
-        limits = SandboxLimits(
-            self.params.timeout_s, self.params.memory_mb, self.params.max_output_kb, self.params.max_processes
+    @property
+    def limits(self) -> SandboxLimits:
+        params = self.params
+        return SandboxLimits(
+            params.timeout_s, params.memory_mb, params.max_output_kb, params.max_processes, params.tmpfs_mb
         )
-        outcome = run_session(plan.mode, extract_code(item.response), plan.payload, limits)
-        passed, total = count_passed(plan, outcome)
-        if total == 0:
-            raise InvalidReference("the reference contains no assert statements, tests or cases")
-        return passed / total
+
+    @property
+    def offloaded(self) -> bool:
+        """With a sandbox service configured (``REWARDGATE_SANDBOX_URL``) runs go there."""
+        return service_client.sandbox_url() is not None
+
+    def evaluate(self, item: ScoringItem) -> float:
+        """In this process's own sandbox cell (a verifier process)."""
+        plan = parse_reference(self.require_reference(item))
+        outcome = run_session(plan.mode, extract_code(item.response), plan.payload, self.limits)
+        return _fraction(plan, outcome)
+
+    async def evaluate_offloaded(self, item: ScoringItem, deadline: float | None = None) -> float:
+        """In the sandbox service, awaited on the caller's event loop until ``deadline``."""
+        plan = parse_reference(self.require_reference(item))
+        code = extract_code(item.response)
+        outcome = await service_client.run_remote(plan.mode, code, plan.payload, self.limits, deadline)
+        return _fraction(plan, outcome)
 
     def warm_up(self) -> None:
-        """Start this process's sandbox fork server with one real run."""
-        self.evaluate(ScoringItem("", "x = 1\n", "assert x == 1\n"))
+        """Start this process's sandbox cell with one real run (nothing to start when offloaded)."""
+        if not self.offloaded:
+            self.evaluate(ScoringItem("", "x = 1\n", "assert x == 1\n"))
+
+
+def _fraction(plan: TestPlan, outcome: SessionOutcome) -> float:
+    passed, total = count_passed(plan, outcome)
+    if total == 0:
+        raise InvalidReference("the reference contains no assert statements, tests or cases")
+    return passed / total
 
 
 def count_passed(plan: TestPlan, outcome: SessionOutcome) -> tuple[int, int]:
     """(tests passed, tests in all) from what the session reported.
 
+    Verdicts come only from evidence the candidate cannot fake: once code of
+    the response ran, any way the run ends (a crash, a kill by any signal, a
+    dead judge, a set-up step the code made fail) is the candidate's failure
+    and scores what passed before it; only evidence seen on the host says
+    otherwise.
+
     Raises:
-        SandboxKilled: the session, the judge or the candidate was killed from outside.
-        SandboxError: the judge never reported how many tests there are.
+        SandboxKilled: the infrastructure ended the run (an OOM kill within the run's own limit, a
+            dead cell).
+        SandboxError: the sandbox failed before the candidate's code ran.
     """
+    if outcome.infrastructure_failure:
+        raise SandboxKilled(f"{outcome.infrastructure_failure}: no verdict")
+    if outcome.setup_failure or not outcome.candidate_started:
+        reason = outcome.setup_failure or "the candidate never started"
+        raise SandboxError(f"the sandbox failed before the code ran: {reason}")
     records = outcome.records
-    killed = [r["killed"] for r in records if "killed" in r]
-    killed += ["candidate" for r in records if isinstance(r.get("case"), dict) and r["case"].get("killed")]
-    if killed or not (outcome.ended or outcome.killed_at_deadline):
-        who = killed[0] if killed else "session"
-        raise SandboxKilled(f"the sandbox's {who} was killed from outside (e.g. the OOM killer): no verdict")
     if plan.mode == "stdio":
         cases = [r["case"] for r in records if isinstance(r.get("case"), dict)]
         passed = sum(stdio_passed(case, want) for case, want in zip(cases, plan.expected, strict=False))
         total = len(plan.expected)
+    elif plan.mode == "calls":
+        values = [r for r in records if "value" in r or "raised" in r]
+        passed = sum(call_passed(r, want) for r, want in zip(values, plan.expected, strict=False))
+        total = len(plan.expected)
     else:
         totals = [r["total"] for r in records if isinstance(r.get("total"), int)]
-        if not totals:
-            raise SandboxError("the sandbox judge reported no tests")
-        total = totals[0]
-        if plan.mode == "calls":
-            values = [r for r in records if "value" in r or "raised" in r]
-            passed = sum(call_passed(r, want) for r, want in zip(values, plan.expected, strict=False))
-        else:
-            passed = sum(1 for r in records if r.get("passed") is True)
+        passed = sum(1 for r in records if r.get("passed") is True)
+        # No count from the judge after the code ran: the code stopped it (a failed solution).
+        total = totals[0] if totals else max(passed, 1)
     if outcome.killed_at_deadline or any(r.get("timeout") for r in records):
         log.info("code tests ran out of time: %d/%d passed", passed, total)
     return min(passed, total), total

@@ -34,7 +34,7 @@ class RuleSource(ScoreSource):
         return "sha256:" + canonical_sha256([self.rule.type_name, self.rule.params.model_dump(mode="json")])
 
     def is_ready(self) -> bool:
-        return not self.rule.isolated or (self.pool is not None and self.pool.ready)
+        return not self.rule.isolated or self.rule.offloaded or (self.pool is not None and self.pool.ready)
 
     async def compute(self, items: list[ScoringItem], deadline: float) -> SourceResult:
         if self.rule.isolated:
@@ -62,13 +62,15 @@ class RuleSource(ScoreSource):
             # The rule's own limit kills a hung verifier; the request deadline only
             # abandons the tasks (cancelling never kills a healthy worker, see pool.py).
             async with asyncio.timeout(remaining):
-                return await asyncio.gather(*(self._isolated(item) for item in items))
+                return await asyncio.gather(*(self._isolated(item, deadline) for item in items))
         except TimeoutError as exc:
             raise DeadlineExceeded("deadline passed while verifying") from exc
 
-    async def _isolated(self, item: ScoringItem) -> Outcome:
+    async def _isolated(self, item: ScoringItem, deadline: float) -> Outcome:
         started = time.perf_counter()
         try:
+            if self.rule.offloaded:  # e.g. code runs in the sandbox service: nothing to hold a worker for
+                return [await self.rule.evaluate_offloaded(item, deadline)]
             return [await self.pool.run(_evaluate, self.rule, item, timeout_s=self.rule.timeout_s)]
         except ComponentError as exc:
             return exc

@@ -1,53 +1,56 @@
 """Host side of the code sandbox: runs a program against tests and returns what happened.
 
-Each verifier process keeps one :class:`Zygote` (a clean fork server, see
-zygote.py) and asks it for one session per run; the session's init and
-everything under it live in fresh namespaces (see isolation.py) and die with
-it. Pass/fail is never decided where the candidate can reach:
+Each verifier process keeps one fork server in a bubblewrap cell
+(forkserver.py, cell.py), restarted if it died, which keeps one run *slot*
+prepared ahead of time: fresh namespaces, the run's init (PID 1 of the run,
+whose exit takes every process of the run with it) and set-up sandbox
+processes waiting for their code (session.py, cocoon.py). Pass/fail is never
+decided where the candidate can reach:
 
 * ``tests`` (asserts, unittest, HumanEval ``check(...)``) and ``calls`` (APPS
-  ``fn_name``) run in a judge process under another uid, calling the
-  candidate through a plain-data proxy;
+  ``fn_name``) run in a judge process with its own tmpfs and mount namespace,
+  calling the candidate through a plain-data proxy;
 * ``stdio`` runs the program once per input; the outputs come back here and
   :mod:`rewardgate.sources.rule.code` compares them with expectations that never enter
   the sandbox (likewise the values of ``calls``).
 
-A run that exceeds ``budget_s`` (plus a short grace) is killed from here:
-killing the session's first process kills its init, which takes the whole PID
-namespace with it.
+The run's host pid comes from the kernel (``SCM_CREDENTIALS`` on its first
+message), never from the sandbox. The cell sits in this process's run cgroup
+(cgroups.py) from its start, so every run is born inside it, and this side
+kills the run when its budget (plus a short grace) is spent.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rewardgate.errors import ComponentError
 from rewardgate.sources.rule import cancellation
-from rewardgate.sources.rule.sandbox import wire
+from rewardgate.sources.rule.sandbox import cgroups, forkserver, wire
 
-ZYGOTE = Path(__file__).with_name("zygote.py")
-_BASE_UID = 61_000
 _GRACE_S = 2.0
+#: Most bytes of messages read from one run: the records hold values the code returned.
+_MAX_REPORT_BYTES = 64 * 1024 * 1024
+#: Memory of the cell (fork server, bubblewrap) and of the next prepared run, in a run's cgroup.
+_CELL_MB = 96
+#: Processes of the sandbox itself besides the code's: the cell's 3, the run's init and 2 cocoons,
+#: the next prepared run's 4 (while it is being made).
+_RESIDENT_PROCESSES = 10
 
 
 class SandboxError(ComponentError):
-    """The sandbox itself failed (set-up, a dead zygote): not the code's fault."""
+    """The sandbox itself failed before the code ran (set-up, a dead fork server): not the code's fault."""
 
     error_type = "sandbox_error"
 
 
 class SandboxKilled(SandboxError):
-    """The sandbox was killed from outside (OOM killer, an operator) before its verdict; retry."""
+    """The infrastructure killed the run (the sandbox budget's OOM killer, a dead cell); retry."""
 
     error_type = "sandbox_killed"
     retryable = True
@@ -59,148 +62,179 @@ class SandboxLimits:
     memory_mb: int = 512
     output_kb: int = 64
     processes: int = 32
+    tmpfs_mb: int = 64
 
 
 @dataclass
 class SessionOutcome:
-    """What one session reported: its protections, records, and whether it ended by itself."""
+    """What one run reported, and the evidence only this side can see.
+
+    ``records``: the run's messages. ``candidate_started``: the host's go (with
+    the code) reached the run, so code of the response may have run: every
+    ending after that is the candidate's unless evidence says otherwise.
+    ``killed_at_deadline``: this side killed the run at its budget.
+    ``infrastructure_failure``: evidence the candidate cannot produce that the
+    infrastructure failed the run (the budget's OOM killer, the cell died);
+    ``setup_failure``: the sandbox reported a failure before it handed over
+    any code."""
 
     protections: list[str] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)
     ended: bool = False
     killed_at_deadline: bool = False
+    candidate_started: bool = False
+    setup_failure: str | None = None
+    infrastructure_failure: str | None = None
 
 
-def sandbox_uids() -> tuple[int, int]:
-    """(judge uid, candidate uid), unique per verifier process (one run at a time each)."""
-    base = _BASE_UID + (os.getpid() % 2000) * 2
-    return base, base + 1
+_forkserver: forkserver.ForkServer | None = None
+_cgroup: cgroups.RunCgroup | None = None
+_cgroup_checked = False
 
 
-class Zygote:
-    """A fork server owned by this process, restarted if it died."""
-
-    def __init__(self) -> None:
-        self._process: subprocess.Popen | None = None
-        self._control: socket.socket | None = None
-        self._lock = threading.Lock()
-
-    def _start(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        python = getattr(sys, "_base_executable", sys.executable)
-        self._process = subprocess.Popen(
-            [python, "-I", "-S", str(ZYGOTE), str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={"PATH": "/usr/bin:/bin"},
-            start_new_session=True,
-        )
-        theirs.close()
-        self._control = ours
-
-    def spawn(self, spec: dict, channel: socket.socket) -> int:
-        """Fork a session for ``spec`` talking over ``channel``; returns its pid."""
-        with self._lock:
-            for attempt in range(2):
-                if self._process is None or self._process.poll() is not None:
-                    self._start()
-                try:
-                    socket.send_fds(self._control, [json.dumps(spec).encode()], [channel.fileno()])
-                    self._control.settimeout(10)
-                    reply = self._control.recv(1 << 12)
-                    return int(json.loads(reply)["pid"])
-                except (OSError, ValueError, KeyError):
-                    self._stop()
-                    if attempt:
-                        raise SandboxError("the sandbox fork server is not answering") from None
-        raise AssertionError("unreachable")
-
-    def _stop(self) -> None:
-        if self._process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                self._process.kill()
-            self._process.wait()
-        if self._control is not None:
-            self._control.close()
-        self._process = self._control = None
+def run_cgroup(limits: SandboxLimits) -> cgroups.RunCgroup | None:
+    """This process's run cgroup (None where cgroups cannot be used), found once."""
+    global _cgroup, _cgroup_checked
+    if not _cgroup_checked:
+        _cgroup_checked = True
+        budget_mb = int(os.environ.get("REWARDGATE_SANDBOX_BUDGET_MB", "0") or 0)
+        _cgroup = cgroups.detect(budget_mb)
+    return _cgroup
 
 
-_zygote = Zygote()
+def fork_server() -> forkserver.ForkServer:
+    """This process's fork server (its cell starts on the first run)."""
+    global _forkserver
+    if _forkserver is None:
+        _forkserver = forkserver.ForkServer(on_start=_join_cgroup)
+    return _forkserver
 
 
 def run_session(mode: str, source: str, payload: dict, limits: SandboxLimits) -> SessionOutcome:
     """Run ``source`` in ``mode`` (tests, calls or stdio) with ``payload``; see the module docstring.
 
+    A run whose sandbox failed before any code of the response was handed over
+    is run once more in a fresh slot (nothing of the response ran, so nothing
+    is repeated).
+
     Raises:
-        SandboxError: the session could not be set up.
+        SandboxError: no run could be started (nothing of the response ran).
     """
-    spec = {
-        "mode": mode,
-        "uids": sandbox_uids(),
-        "budget_s": limits.timeout_s,
-        "limits": {
-            "cpu_s": max(1, int(limits.timeout_s) + 1),
-            "memory_mb": limits.memory_mb,
-            "file_kb": limits.output_kb,
-            "processes": limits.processes,
-        },
+    run_limits = {
+        "cpu_s": max(1, int(limits.timeout_s) + 1),
+        "memory_mb": limits.memory_mb,
+        "file_kb": limits.output_kb,
+        # Counted per uid in the cell: the sandbox's own processes come on top of the code's.
+        "processes": limits.processes + _RESIDENT_PROCESSES,
+        "tmpfs_mb": limits.tmpfs_mb,
     }
-    ours, theirs = socket.socketpair()
-    with ours, theirs:
-        pid = _zygote.spawn(spec, theirs)
-        theirs.close()
-        try:
-            # A cancelled request kills the session (its whole PID namespace) at once.
-            if not cancellation.register(pid):
-                raise SandboxError("the request was cancelled before the sandbox ran")
-            return _converse(ours, source, payload, time.monotonic() + limits.timeout_s + _GRACE_S)
-        finally:
-            cancellation.unregister()
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    request = wire.dumps({"go": True, "mode": mode, "budget_s": limits.timeout_s, "source": source})
+    request += wire.dumps(payload)
+    outcome = _run_once(request, run_limits, limits)
+    if outcome.setup_failure or not outcome.candidate_started:
+        outcome = _run_once(request, run_limits, limits)
+    return outcome
 
 
-def _converse(channel: socket.socket, source: str, payload: dict, deadline: float) -> SessionOutcome:
-    outcome = SessionOutcome()
-    reader = channel.makefile("rb")
+def _run_once(request: bytes, run_limits: dict, limits: SandboxLimits) -> SessionOutcome:
+    cgroup = run_cgroup(limits)
+    server = fork_server()
     try:
-        first = _next(channel, reader, deadline)
-        if not first or "protections" not in first:
-            reason = (first or {}).get("failed", "it exited before reporting")
-            raise SandboxError(f"the sandbox could not start: {reason}")
-        outcome.protections = list(first["protections"])
-        channel.sendall(wire.dumps({"source": source}) + wire.dumps(payload))
-        while (message := _next(channel, reader, deadline)) is not None:
+        if cgroup is not None:
+            cgroup.configure(*cgroup_limits(limits))
+        slot = server.take(run_limits)
+    except (OSError, forkserver.SlotUnavailable) as exc:
+        raise SandboxError(f"the sandbox could not prepare the run: {exc}") from None
+    deadline = time.monotonic() + limits.timeout_s + _GRACE_S
+    try:
+        # A cancelled request kills the run (its whole PID namespace) at once.
+        if not cancellation.register(slot.pid):
+            raise SandboxError("the request was cancelled before the sandbox ran")
+        outcome = _converse(slot, request, deadline)
+    finally:
+        cancellation.unregister()
+        server.finish(slot)
+    return _with_evidence(outcome, cgroup, server)
+
+
+def cgroup_limits(limits: SandboxLimits) -> tuple[int, int]:
+    """(memory MB, processes) of a run's cgroup, which also holds the cell and the next prepared run.
+
+    Memory: the run's processes, its tmpfs pages (judge and candidate) and the cell's and the
+    next run's share; processes: the run's, its init and cocoons, the cell's and the next run's."""
+    return limits.memory_mb + limits.tmpfs_mb * 2 + _CELL_MB, max(limits.processes, 1) + _RESIDENT_PROCESSES
+
+
+def _join_cgroup(host_pids: list[int]) -> None:
+    """A new cell's processes join this process's run cgroup before it prepares any run."""
+    cgroup = _cgroup
+    if cgroup is None:
+        return
+    for pid in host_pids:
+        with contextlib.suppress(ProcessLookupError):
+            cgroup.join(pid)
+
+
+def _with_evidence(
+    outcome: SessionOutcome, cgroup: cgroups.RunCgroup | None, server: forkserver.ForkServer
+) -> SessionOutcome:
+    if cgroup is not None and cgroup.evidence().killed_for_others:
+        outcome.infrastructure_failure = "the OOM killer ended the run within its own memory limit"
+    if not outcome.ended and not outcome.killed_at_deadline and not server.alive:
+        outcome.infrastructure_failure = "the sandbox cell died during the run"
+    return outcome
+
+
+def _converse(slot: forkserver.Slot, request: bytes, deadline: float) -> SessionOutcome:
+    outcome = SessionOutcome(protections=slot.protections)
+    channel, reader = slot.channel, slot.reader
+    try:
+        channel.sendall(request)
+        # From here the code may run: every ending is the candidate's unless evidence says otherwise.
+        outcome.candidate_started = True
+        budget = [_MAX_REPORT_BYTES]
+        while (message := _next(channel, reader, deadline, budget)) is not None:
             if message.get("end") is True:
                 outcome.ended = True
                 break
             if "failed" in message:
-                raise SandboxError("the sandbox failed while running")
+                if message.get("before_code") is True:
+                    outcome.setup_failure = str(message["failed"])
+                break
             outcome.records.append(message)
     except TimeoutError:
         outcome.killed_at_deadline = True
     except (OSError, wire.WireError):
-        pass  # the session died: what it reported so far is the outcome
+        pass  # the run died: what it reported so far is the outcome
     return outcome
 
 
-def _next(channel: socket.socket, reader, deadline: float) -> dict | None:
+def _next(channel: socket.socket, reader, deadline: float, budget: list[int]) -> dict | None:
+    """The run's next message; None at its end, or once its messages passed ``budget[0]`` bytes
+    in all (what the code returns can be large, and this process holds every record of the run)."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise TimeoutError
     channel.settimeout(remaining)
-    message = wire.read_message(reader)
-    if message is not None and not isinstance(message, dict):
+    line = reader.readline(wire.MAX_LINE_BYTES + 1)
+    budget[0] -= len(line)
+    if not line or budget[0] < 0:
+        return None
+    message = wire.loads(line)
+    if not isinstance(message, dict):
         raise wire.WireError("not a message")
     return message
 
 
-def live_processes(uids: int | range | set[int]) -> list[int]:
+#: Names of a prepared run's processes before the host's go (isolation.set_name).
+IDLE_NAMES = frozenset({"rg-slot", "rg-cocoon"})
+
+
+def live_processes(uids: int | range | set[int], runs_only: bool = False) -> list[int]:
     """Pids of the processes (not zombies) of ``uids`` (one uid, or several), in one pass over /proc.
 
-    For tests and diagnostics."""
+    ``runs_only``: only processes of runs in progress: three PID namespaces deep
+    (host, cell, run) and not a prepared slot's. For tests and diagnostics."""
     wanted = {uids} if isinstance(uids, int) else uids
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
@@ -210,6 +244,9 @@ def live_processes(uids: int | range | set[int]) -> list[int]:
             continue
         fields = dict(line.split(":\t", 1) for line in lines if ":\t" in line)
         uid = int(fields.get("Uid", "-1").split("\t")[0])
-        if uid in wanted and not fields.get("State", "").startswith("Z"):
-            found.append(int(status.parent.name))
+        if uid not in wanted or fields.get("State", "").startswith("Z"):
+            continue
+        if runs_only and (len(fields.get("NSpid", "").split()) < 3 or fields.get("Name") in IDLE_NAMES):
+            continue
+        found.append(int(status.parent.name))
     return found

@@ -1,22 +1,34 @@
-"""One sandbox session: the init process that runs a candidate against its tests.
+"""One sandbox run: its init, prepared as a slot before the run exists.
 
-Standard library only; forked from the zygote, so it starts warm. Talks to the
-host over ``channel`` (one JSON line per message):
+Standard library only; forked from the fork server inside the cell while the
+previous run is still going, so a run's set-up is off the item's critical
+path. Talks to the host over ``channel`` (one JSON line per message):
 
-1. sends ``{"protections": [...]}`` once the namespaces and mounts are up,
-   then reads ``{"source": ...}`` (the zygote never holds the code);
-2. in call and tests mode, forks the candidate *before* it receives the tests,
-   so the candidate's memory never holds them; then reads the payload
-   (``{"kind": "tests", "tests"}`` or ``{"kind": "calls", "fn_name", "inputs"}``),
-   forks the judge and forwards the judge's records;
-3. in stdio mode, reads ``{"inputs": [...]}`` (never the expected outputs,
-   which stay on the host) and forwards ``{"case": {...}}`` per input;
-4. sends ``{"killed": WHO}`` if the candidate or the judge died by SIGKILL
-   below its CPU limit: it cannot send SIGKILL itself (seccomp), so that
-   came from outside (the OOM killer, an operator) and is no verdict;
-5. sends ``{"end": true}``; its exit takes every process of the session with it.
+1. the init sends ``{"hello": true}`` at once: the host reads the init's host
+   pid from the kernel's ``SCM_CREDENTIALS`` when it takes the slot;
+2. it forks two cocoons (cocoon.py: own tmpfs, limits, no privileges,
+   seccomp) and sends ``{"protections": [...]}``: the slot is ready (or
+   ``{"failed": reason}``: the slot is not, and the host makes another);
+3. it waits for the host's ``{"go": true, "mode", "budget_s", "source"}``
+   and the payload (``{"kind": "tests", "tests"}``, ``{"kind": "calls",
+   "fn_name", "inputs"}`` or ``{"inputs": [...]}`` in stdio mode: never the
+   expected outputs, which stay on the host);
+4. in tests and calls modes it hands the source to one cocoon (the
+   candidate) and the payload to the other (the judge), which never share a
+   writable mount, and forwards the judge's records; in stdio mode it runs
+   the program in a fresh cocoon per input and forwards ``{"case": {...}}``;
+5. sends ``{"end": true}`` and exits; as PID 1 of the run its exit takes
+   every process of the run with it.
 
-All cases of an item share one time budget.
+From the host's go on, any ending of the run is the candidate's failure
+unless evidence says otherwise. The init's one piece of such evidence is
+``{"failed": reason, "before_code": true}``: a step of the sandbox failed
+before code of the response was handed over (the host then retries in a
+fresh slot). The init cannot be made to send it afterwards: it records the
+hand-over before making it, and as PID 1 of the run it has no signal
+handler a process of the run could trigger.
+
+All cases of an item share one time budget, counted from the host's go.
 """
 
 import contextlib
@@ -27,30 +39,39 @@ import socket
 import time
 
 try:
-    from . import candidate, isolation, judge, wire
+    from . import isolation, wire
+    from .cocoon import Cocoon, SetupFailed
 except ImportError:  # pragma: no cover - the zygote's import path
-    import candidate
     import isolation
-    import judge
     import wire
+    from cocoon import Cocoon, SetupFailed
 
-
-_READY_FD = 9
-
-
-class SetupFailed(Exception):
-    """A sandbox process failed before running anything of the response."""
+#: The seccomp program every sandbox process installs (raw BPF); the fork server loads it once.
+CODE_FILTER = b""
+HELLO = wire.dumps({"hello": True})
+PROTECTIONS = [
+    "bubblewrap cell: user namespace (no host root), no network, read-only root, no /proc",
+    "seccomp (libseccomp): native syscall ABI only, privileged and namespace syscalls denied",
+    "own mount, PID and IPC namespaces per run",
+    "private tmpfs per process (judge and candidate apart), made before the code exists",
+    "no capabilities, no_new_privs, rlimits",
+]
+_SPARE_COCOONS = 2
 
 
 class Session:
-    def __init__(self, spec: dict, channel_fd: int, namespaced: bool) -> None:
-        self.spec = spec
-        self.limits = spec["limits"]
-        self.channel = socket.socket(fileno=channel_fd)
-        self.reader = self.channel.makefile("rb")
-        self.namespaced = namespaced
-        self.deadline = time.monotonic() + spec["budget_s"]
+    """A taken slot: runs the host's go with the cocoons prepared for it."""
+
+    def __init__(self, go: dict, limits: dict, channel: socket.socket, reader, spare: list[Cocoon]) -> None:
+        self.mode = go["mode"]
+        self.source = str(go["source"])
+        self.deadline = time.monotonic() + float(go["budget_s"])
+        self.limits = limits
+        self.channel = channel
+        self.reader = reader
+        self.spare = spare
         self.devnull = os.open(os.devnull, os.O_RDWR)
+        self.code_handed = False
 
     def send(self, **message) -> None:
         self.channel.sendall(wire.dumps(message))
@@ -62,104 +83,47 @@ class Session:
             raise wire.WireError("no payload from the host")
         return message
 
-    def run(self, protections: list[str]) -> None:
-        self.send(protections=protections)
-        self.source = str(self.receive_payload()["source"])
-        if self.spec["mode"] == "stdio":
+    def run(self) -> None:
+        if self.mode == "stdio":
             self.run_stdio()
         else:
             self.run_judged()
         self.send(end=True)
 
-    def _fork(self, fds: dict[int, int], uid: int, workdir: str, body) -> int:
-        """Fork a child that keeps only ``fds``, drops to ``uid`` under the limits and runs ``body``.
+    def cocoon(self) -> Cocoon:
+        """A prepared cocoon, else a new one."""
+        return self.spare.pop(0) if self.spare else Cocoon.make(self.limits, CODE_FILTER)
 
-        Returns once the child confirmed its set-up over a pipe that ``body`` never
-        holds, so code under test cannot fake a set-up failure (to dodge its score)
-        and a real one is never mistaken for the code's doing.
+    def hand_over(self, cocoon: Cocoon, role: str, body, fds: dict[int, int], budget_s: float = 0.0) -> None:
+        """Instruct ``cocoon``.
 
         Raises:
-            SetupFailed: the child could not drop privileges or apply its limits."""
-        ready_read, ready_write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                isolation.keep_only_fds({**fds, _READY_FD: ready_write})
-                if not self.namespaced:
-                    os.setpgid(0, 0)
-                isolation.become(uid, workdir)
-                limits = self.limits
-                isolation.limit(limits["cpu_s"], limits["memory_mb"], limits["file_kb"], limits["processes"])
-                isolation.forbid_sigkill()
-                os.write(_READY_FD, b"1")
-                os.close(_READY_FD)
-            except BaseException:
-                os._exit(1)
-            try:
-                body()
-            finally:
-                os._exit(0)
-        os.close(ready_write)
-        confirmed = os.read(ready_read, 1)
-        os.close(ready_read)
-        if confirmed != b"1":
-            raise SetupFailed(f"a sandbox process could not be set up (uid {uid})")
-        return pid
+            SetupFailed: the cocoon was gone before it got the instruction (it ran nothing)."""
+        code = role != "judge"
+        first_code = code and not self.code_handed
+        # Marked before the hand-over: once it is sent the code may run, and nothing it does
+        # (a signal, an exhausted limit) can then make this run report a failure before the code.
+        self.code_handed = self.code_handed or code
+        if not cocoon.instruct(role, body, fds, budget_s):
+            if first_code:
+                self.code_handed = False
+            raise SetupFailed(f"the {role} process was gone before it started")
 
     def run_judged(self) -> None:
-        judge_uid, candidate_uid = self.spec["uids"]
-        judge_end, candidate_end = socket.socketpair()
-        source = self.source
-        candidate_pid = self._fork(
-            {0: self.devnull, 1: self.devnull, 2: self.devnull, 3: candidate_end.fileno()},
-            candidate_uid,
-            "/tmp/candidate",
-            lambda: candidate.serve(3, source),
-        )
-        candidate_end.close()
         payload = self.receive_payload()
+        candidate, judge = self.cocoon(), self.cocoon()
+        judge_end, candidate_end = socket.socketpair()
+        self.hand_over(candidate, "candidate", self.source, {3: candidate_end.fileno()})
+        candidate_end.close()
         records, results = os.pipe()
-        budget = self.deadline - time.monotonic()
-
-        def run_judge():
-            isolation.not_dumpable()
-            judge.main(3, 4, payload, budget)
-
-        judge_pid = self._fork(
-            {0: self.devnull, 1: self.devnull, 2: self.devnull, 3: judge_end.fileno(), 4: results},
-            judge_uid,
-            "/tmp/judge",
-            run_judge,
-        )
+        fds = {3: judge_end.fileno(), 4: results}
+        self.hand_over(judge, "judge", payload, fds, self.deadline - time.monotonic())
         os.close(results)
         judge_end.close()
-        candidate_gone = False
+        # Until the judge closes its end: it has written its last record (or was killed).
         with open(records, "rb") as stream:
             for line in iter(lambda: stream.readline(wire.MAX_LINE_BYTES), b""):
-                candidate_gone = candidate_gone or line.startswith(b'{"gone"')
                 self.channel.sendall(line if line.endswith(b"\n") else line + b"\n")
-        if self.killed_from_outside(*os.wait4(judge_pid, 0)[1:]):
-            self.send(killed="judge")
-        elif candidate_gone and self.reaped_killed(candidate_pid):
-            self.send(killed="candidate")
-        self.kill_children()
-
-    def reaped_killed(self, pid: int, wait_s: float = 0.2) -> bool:
-        """Whether ``pid`` (which stopped answering) died killed from outside; it may take a moment
-        between its socket closing and its exit status being there."""
-        exited = os.pidfd_open(pid)
-        try:
-            if not select.select([exited], [], [], wait_s)[0]:
-                return False  # still alive: it closed its socket itself
-            return self.killed_from_outside(*os.wait4(pid, 0)[1:])
-        finally:
-            os.close(exited)
-
-    def killed_from_outside(self, status: int, usage) -> bool:
-        """SIGKILLed, and not by the kernel at the CPU hard limit (the one SIGKILL it sends)."""
-        if not os.WIFSIGNALED(status) or os.WTERMSIG(status) != signal.SIGKILL:
-            return False
-        return usage.ru_utime + usage.ru_stime < self.limits["cpu_s"] + 0.5
 
     def run_stdio(self) -> None:
         inputs = self.receive_payload()["inputs"]
@@ -170,20 +134,17 @@ class Session:
             self.send(case=self.run_case(str(text)))
 
     def run_case(self, text: str) -> dict:
+        program = self.cocoon()
         stdin = os.memfd_create("stdin")
         os.write(stdin, text.encode())
         os.lseek(stdin, 0, os.SEEK_SET)
         out_read, out_write = os.pipe()
-        source = self.source
-        pid = self._fork(
-            {0: stdin, 1: out_write, 2: self.devnull},
-            self.spec["uids"][1],
-            "/tmp/candidate",
-            lambda: candidate.run_program(source),
-        )
-        os.close(stdin)
-        os.close(out_write)
-        outcome = self._collect(pid, out_read)
+        try:
+            self.hand_over(program, "program", self.source, {0: stdin, 1: out_write, 2: self.devnull})
+        finally:
+            os.close(stdin)
+            os.close(out_write)
+        outcome = self._collect(program.pid, out_read)
         os.close(out_read)
         return outcome
 
@@ -208,9 +169,8 @@ class Session:
                     outcome["output_limit"] = True
                     break
             if exited in ready and outcome["exit"] is None:
-                _, status, usage = os.wait4(pid, 0)
+                _, status = os.waitpid(pid, 0)
                 outcome["exit"] = os.waitstatus_to_exitcode(status)
-                outcome["killed"] = self.killed_from_outside(status, usage)
                 self.kill_children()  # background children no longer hold stdout open
         os.close(exited)
         self.kill_children()
@@ -218,16 +178,10 @@ class Session:
         return outcome
 
     def kill_children(self) -> None:
-        """Kill and reap every process of the session but this one."""
-        try:
-            if self.namespaced:
-                os.kill(-1, signal.SIGKILL)  # as PID 1: every other process of the namespace
-            else:
-                for pid in _children():
-                    os.kill(pid, signal.SIGKILL)
-                    os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        """Kill and reap every process of the run but this one (PID 1 of the run), spare cocoons too."""
+        self.spare = []
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(-1, signal.SIGKILL)
         while True:
             try:
                 os.waitpid(-1, 0)
@@ -235,37 +189,50 @@ class Session:
                 return
 
 
-def _children() -> list[int]:
-    path = f"/proc/{os.getpid()}/task/{os.getpid()}/children"
-    try:
-        with open(path) as handle:
-            return [int(pid) for pid in handle.read().split()]
-    except OSError:
-        return []
+def _report_failure(channel: socket.socket, before_code: bool, exc: BaseException) -> None:
+    with contextlib.suppress(OSError):
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        channel.sendall(wire.dumps({"failed": reason, "before_code": before_code}))
 
 
-def start(spec: dict, channel_fd: int) -> None:
-    """In the child the zygote forked: unshare, fork the init, and exit with it."""
-    isolation.die_with_parent()
+def start(limits: dict, channel_fd: int) -> None:
+    """In the child the fork server forked: a session of its own, the run's namespaces, its init.
+
+    This process exits as soon as the init is forked (the cell's PID 1 reaps
+    the init later); the init is PID 1 of the run."""
+    os.setsid()  # the run's own process group: killpg from the run never reaches the fork server
+    channel = socket.socket(fileno=channel_fd)
     try:
-        protections = isolation.enter_namespaces()
+        isolation.enter_run_namespaces()
+        init = os.fork()
     except OSError as exc:
-        os.write(channel_fd, wire.dumps({"failed": f"namespaces: {exc.strerror or exc}"}))
+        _report_failure(channel, True, exc)
         os._exit(1)
-    init = os.fork()
-    if init:
-        _, status = os.waitpid(init, 0)
-        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-    isolation.die_with_parent()
-    isolation.not_dumpable()
+    if init == 0:
+        _init(limits, channel)
+    os._exit(0)
+
+
+def _init(limits: dict, channel: socket.socket) -> None:
+    """PID 1 of the run: hello, the cocoons, the host's go, the run; never returns."""
+    isolation.dumpable()  # until the go: the host sets this run's OOM scores (isolation.dumpable)
+    isolation.set_name("rg-slot")
+    # PID 1 of the run: a signal from inside the run reaches it only if it has a handler.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    session = None
     try:
-        if protections:
-            isolation.mount_private_filesystems()
-        Session(spec, channel_fd, bool(protections)).run(
-            [*protections, "rlimits (cpu, memory, file size, processes)", "judge outside the candidate"]
-        )
-    except BaseException as exc:  # reported to the host as a sandbox failure, never a verdict
-        with contextlib.suppress(OSError):
-            os.write(channel_fd, wire.dumps({"failed": f"{type(exc).__name__}: {exc}"[:300]}))
+        channel.sendall(HELLO)
+        spare = [Cocoon.make(limits, CODE_FILTER) for _ in range(_SPARE_COCOONS)]
+        channel.sendall(wire.dumps({"protections": PROTECTIONS}))
+        reader = channel.makefile("rb")
+        go = wire.read_message(reader)  # blocks until the host takes this slot, or goes away
+        if not isinstance(go, dict) or go.get("go") is not True:
+            os._exit(0)
+        isolation.not_dumpable()
+        isolation.set_name("rg-run")
+        session = Session(go, limits, channel, reader, spare)
+        session.run()
+    except BaseException as exc:  # reported to the host; a verdict only if the candidate had run
+        _report_failure(channel, not (session and session.code_handed), exc)
         os._exit(1)
     os._exit(0)
