@@ -22,8 +22,8 @@ def score(rule_type: str, response: str, **params) -> float:
 
 
 def schema_score(schema: dict, document) -> float:
-    text = document if isinstance(document, str) else json.dumps(document)
-    return score("json_schema", text, schema=schema)
+    """The rule's score of ``document`` written as JSON (a string document is a JSON string)."""
+    return score("json_schema", json.dumps(document), schema=schema)
 
 
 PERSON = {"type": "object", "properties": {"name": {"type": "string"}}}
