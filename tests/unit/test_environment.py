@@ -43,7 +43,8 @@ def test_settings_checked_together_name_both_variables(monkeypatch):
     message = settings_error(
         monkeypatch, REWARDGATE_DEFAULT_DEADLINE_MS="5000", REWARDGATE_MAX_DEADLINE_MS="1000"
     )
-    assert "REWARDGATE_DEFAULT_DEADLINE_MS (5000)" in message and "REWARDGATE_MAX_DEADLINE_MS (1000)" in message
+    assert "REWARDGATE_DEFAULT_DEADLINE_MS (5000)" in message
+    assert "REWARDGATE_MAX_DEADLINE_MS (1000)" in message
 
 
 def test_the_http_and_grpc_ports_cannot_be_the_same(monkeypatch):
