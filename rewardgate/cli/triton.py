@@ -6,10 +6,17 @@ import argparse
 import signal
 import sys
 
+from rewardgate.cli.errors import CliError
+
 
 def run_triton_command(args: argparse.Namespace) -> int:
     if args.command == "triton-repo":
+        from rewardgate.config.problems import model_directory_problem
         from rewardgate.sources.model.triton.repository import TritonModelSettings, write_repository
+
+        problem = model_directory_problem(args.model)
+        if problem:
+            raise CliError(f"--model: {problem}")
 
         settings = TritonModelSettings(
             max_batch_size=args.max_batch_size,

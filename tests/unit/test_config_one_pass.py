@@ -88,8 +88,13 @@ def test_a_local_model_path_must_be_a_model_directory(tmp_path, make, reason):
 def test_a_model_served_by_triton_has_no_local_path_to_check():
     raw = {
         "models": {
-            "rm": {"kind": "reward_model", "backend": "triton", "path": "/on/the/triton/host",
-                   "triton_url": "triton:8001", "triton_model": "rm"}
+            "rm": {
+                "kind": "reward_model",
+                "backend": "triton",
+                "path": "/on/the/triton/host",
+                "triton_url": "triton:8001",
+                "triton_model": "rm",
+            }
         },
         "pipelines": {"p": {"components": {"r": {"model": "rm"}}}},
     }
@@ -98,13 +103,20 @@ def test_a_model_served_by_triton_has_no_local_path_to_check():
 
 def test_an_invalid_re2_pattern_leaves_no_log_line_on_stderr(tmp_path):
     path = tmp_path / "re2.yaml"
-    path.write_text(yaml.safe_dump({
-        "rules": {"fmt": {"type": "regex", "pattern": "a(b"}},
-        "pipelines": {"p": {"components": {"a": {"rule": "fmt"}}}},
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "rules": {"fmt": {"type": "regex", "pattern": "a(b"}},
+                "pipelines": {"p": {"components": {"a": {"rule": "fmt"}}}},
+            }
+        )
+    )
     result = subprocess.run(
         [sys.executable, "-m", "rewardgate", "serve", "--config", str(path)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
@@ -118,7 +130,10 @@ def test_a_broken_file_stops_serve_before_torch_or_transformers_is_imported(tmp_
     path.write_text(yaml.safe_dump(BROKEN))
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "rewardgate", "serve", "--config", str(path)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "import time:" in line}
