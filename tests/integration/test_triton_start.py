@@ -6,19 +6,37 @@ import sys
 
 import pytest
 
-from rewardgate.sources.model.triton.repository import TritonModelSettings, write_repository
 from tests.support.server import REPO_ROOT, free_ports
-from tests.support.tiny_models import build_reward_model
 
 pytestmark = pytest.mark.slow
 
+CONFIG = """name: "rm"
+backend: "python"
+max_batch_size: 8
+input [ { name: "input_ids" data_type: TYPE_INT64 dims: [ -1 ] } ]
+output [ { name: "rewards" data_type: TYPE_FP32 dims: [ 1 ] } ]
+instance_group [ { count: 1 kind: KIND_CPU } ]
+"""
+
+# Finds this environment's packages as rewardgate's own model.py does, then fails as a model
+# whose weights are damaged would (the real runner takes ~30 s to import torch first).
+MODEL = """import os
+import site
+
+for directory in filter(None, os.environ.get("REWARDGATE_SITE_DIRS", "").split(os.pathsep)):
+    site.addsitedir(directory)
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        raise RuntimeError("weights file model.safetensors is truncated")
+"""
+
 
 def test_a_model_that_fails_to_load_is_reported_with_its_cause(tmp_path):
-    model = build_reward_model(tmp_path / "rm")
-    write_repository(model, "tiny_rm", tmp_path / "repo", TritonModelSettings(torch_threads=1))
-    (model / "model.safetensors").write_bytes(
-        b"\x08\x00\x00\x00\x00\x00\x00\x00not json"
-    )  # truncated weights
+    (tmp_path / "repo" / "rm" / "1").mkdir(parents=True)
+    (tmp_path / "repo" / "rm" / "config.pbtxt").write_text(CONFIG)
+    (tmp_path / "repo" / "rm" / "1" / "model.py").write_text(MODEL)
     http, grpc, metrics = free_ports(3)
     result = subprocess.run(
         [
@@ -41,9 +59,11 @@ def test_a_model_that_fails_to_load_is_reported_with_its_cause(tmp_path):
         timeout=300,
     )
     assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
+    lines = [line.strip() for line in result.stderr.strip().splitlines()]
     assert lines[0] == "rewardgate triton-serve: tritonserver exited (status 1):", result.stderr
-    cause = next(line for line in lines if "failed to load 'tiny_rm' version 1" in line)
-    assert "safetensor" in cause.lower(), result.stderr  # the model's own error, through the backend
-    assert lines[-1].strip() == "error: creating server: Internal - failed to load all models"
+    assert (
+        "failed to load 'rm' version 1: Internal: RuntimeError: weights file model.safetensors is truncated"
+        in lines
+    ), result.stderr
+    assert lines[-1] == "error: creating server: Internal - failed to load all models"
     assert "Traceback" not in result.stderr
