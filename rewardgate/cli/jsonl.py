@@ -78,7 +78,3 @@ def rewrite_keeping(path: Path, lines: list[str]) -> None:
     partial.write_text("".join(line + "\n" for line in lines))
     os.replace(partial, path)
 
-
-def finished_ids(path: Path, is_finished: Finished) -> set[str]:
-    """Ids of the complete lines of ``path`` that hold a result."""
-    return read_resume_state(path, is_finished, lambda line: "").finished
