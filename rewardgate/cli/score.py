@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Coroutine, Iterable
@@ -67,6 +68,7 @@ class Tally:
 def run_score(args: argparse.Namespace) -> int:
     items = read_items(args.input)
     todo, kept = _resume(args.output, items) if args.resume else (items, 0)
+    _check_writable(args.output)
     tally = Tally()
     try:
         asyncio.run(_score_all(args, todo, "a" if args.resume else "w", tally))
@@ -124,11 +126,12 @@ def _parse_item(path: Path, number: int, line: str) -> dict:
     return item
 
 
-def _open_output(path: Path, mode: str) -> TextIO:
-    try:
-        return path.open(mode)
-    except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+def _check_writable(path: Path) -> None:
+    """Fail before anything is sent when ``path`` cannot be written (without touching it)."""
+    target = path if path.exists() else path.parent
+    if not target.exists() or not os.access(target, os.W_OK) or (path.exists() and path.is_dir()):
+        problem = "no such directory" if not target.exists() else "not writable"
+        raise CliError(f"cannot write {path}: {problem}")
 
 
 def _summary(tally: Tally, kept: int, output: Path) -> str:
@@ -150,8 +153,7 @@ async def _score_all(args: argparse.Namespace, items: list[dict], mode: str, tal
     slots = asyncio.Semaphore(args.concurrency)
     async with _client(args) as client:
         bar = tqdm(total=len(items), unit="item", file=sys.stderr)
-        with _open_output(args.output, mode) as out, bar:
-            writer = OrderedWriter(out, tally)
+        with OrderedWriter(args.output, mode, tally) as writer, bar:
             stopped = False  # set by a permanent failure: no chunk is sent after it
 
             async def send(index: int, chunk: list[dict]) -> None:
@@ -184,18 +186,33 @@ async def _all_or_first_permanent(jobs: Iterable[Coroutine]) -> None:
 
 
 class OrderedWriter:
-    """Writes chunks' results in input order, each as soon as every earlier chunk is written."""
+    """Writes chunks' results to ``path`` in input order, each as soon as every earlier chunk is
+    written. The file is opened (with ``mode``) at the first line: a run that stops before it
+    (a permanent error, Ctrl-C) leaves an earlier output untouched."""
 
-    def __init__(self, out: TextIO, tally: Tally) -> None:
-        self.out = out
+    def __init__(self, path: Path, mode: str, tally: Tally) -> None:
+        self.path = path
+        self.mode = mode
         self.tally = tally
+        self.out: TextIO | None = None
         self.waiting: dict[int, list[dict]] = {}
         self.next = 0
+
+    def __enter__(self) -> OrderedWriter:
+        return self
+
+    def __exit__(self, exc_type, *exc_info) -> None:
+        if self.out is None and exc_type is None:  # a finished run with nothing to write
+            self.out = self.path.open(self.mode)
+        if self.out is not None:
+            self.out.close()
 
     def add(self, index: int, results: list[dict]) -> None:
         self.waiting[index] = results
         while self.next in self.waiting:
             ready = self.waiting.pop(self.next)
+            if self.out is None:
+                self.out = self.path.open(self.mode)
             self.out.writelines(json.dumps(result) + "\n" for result in ready)
             self.out.flush()
             self.tally.add(ready)

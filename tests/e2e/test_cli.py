@@ -54,15 +54,17 @@ def test_score_command_writes_one_result_per_input_line_in_order(service, tmp_pa
 
 def test_a_permanent_error_stops_the_run_at_once_with_its_reason(service, tmp_path):
     refused_before = service.metric("rewardgate_requests_total", route="/v1/score", status="404")
+    earlier = json.dumps({"id": "1", "reward": 1.0, "status": "ok"}) + "\n"
+    (tmp_path / "out.jsonl").write_text(earlier)  # a finished run's output, not to be lost to a typo
     items = [{"response": "x"} for _ in range(12)]
-    result, lines = run_score_command(
+    result, _ = run_score_command(
         service, tmp_path, items, "--pipeline", "maths", "--batch-size", "2", "--concurrency", "1"
     )
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("rewardgate score: stopped: pipeline_not_found: ") and "'maths'" in last
     assert "Traceback" not in result.stderr
-    assert lines == []  # nothing written: --resume scores every item
+    assert (tmp_path / "out.jsonl").read_text() == earlier  # nothing was written over it
     # One request was refused; the five chunks behind it were never sent.
     assert service.metric("rewardgate_requests_total", route="/v1/score", status="404") == refused_before + 1
 
