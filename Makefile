@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml clients/pyproject.toml
 	@echo "rewardgate: setting up $(VENV) with $(BASE_PYTHON): installing the project and its dependencies"
 	@echo "rewardgate: (torch, transformers, Triton's wheel, test tools; a few minutes the first time)"
 	test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
+	# pip before 23.3 (Debian 12's is 23.0.1) compares extras unnormalised: it warns that
+	# dependencies "do not provide" extras they do (math-verify's antlr4_13_2) and skips them.
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off --upgrade "pip>=23.3"
 	$(PY) -m pip install --disable-pip-version-check --progress-bar off -e ./clients -e ".[dev]"
 	touch $(STAMP)
 	@echo "rewardgate: $(VENV) is ready"

@@ -35,3 +35,4 @@ def test_the_first_setup_says_what_it_is_doing():
     command = dry_run("serve", "-W", "pyproject.toml")  # as if pyproject.toml were newer than the venv
     assert "rewardgate: setting up .venv" in command and "a few minutes the first time" in command
     assert "--quiet" not in command  # pip's own progress lines stay visible
+    assert '--upgrade "pip>=23.3"' in command  # an older pip warns about (and skips) extras
