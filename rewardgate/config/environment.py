@@ -90,12 +90,13 @@ def unknown_variables(environ: Mapping[str, str] | None = None, also_known: Iter
     """
     environ = os.environ if environ is None else environ
     settings = setting_variables()
-    known = settings | OTHER_VARIABLES | set(also_known)
+    known = settings | OTHER_VARIABLES | {name.upper() for name in also_known}
     messages = []
     for name in sorted(environ):
-        if not name.startswith(PREFIX) or name in known:
+        # Settings are read whatever the case (rewardgate_port too), so names are compared upper-cased.
+        if not name.upper().startswith(PREFIX) or name.upper() in known:
             continue
-        guess = difflib.get_close_matches(name, sorted(settings | OTHER_VARIABLES), n=1, cutoff=0.8)
+        guess = difflib.get_close_matches(name.upper(), sorted(settings | OTHER_VARIABLES), n=1, cutoff=0.8)
         hint = f" (did you mean {guess[0]}?)" if guess else ""
         messages.append(f"unknown environment variable {name}{hint}: nothing reads it")
     return messages

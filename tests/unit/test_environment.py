@@ -59,6 +59,11 @@ def test_a_misspelled_variable_is_reported_with_the_name_it_meant():
     assert "REWARDGATE_REDIS_ULR" in message and "did you mean REWARDGATE_REDIS_URL?" in message
 
 
+def test_names_are_compared_whatever_their_case_as_settings_are_read():
+    (message,) = unknown_variables({"rewardgate_redis_ulr": "redis://x", "rewardgate_port": "8000"})
+    assert "rewardgate_redis_ulr" in message and "did you mean REWARDGATE_REDIS_URL?" in message
+
+
 def test_a_variable_unlike_any_setting_is_reported_without_a_guess():
     (message,) = unknown_variables({"REWARDGATE_SOMETHING_ELSE_ENTIRELY": "1"})
     assert "REWARDGATE_SOMETHING_ELSE_ENTIRELY" in message and "did you mean" not in message
