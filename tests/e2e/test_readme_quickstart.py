@@ -8,6 +8,7 @@ import sys
 
 import httpx
 import pytest
+import yaml
 
 from rewardgate.config.pipeline_file import load_config
 from rewardgate.config.settings import default_pipeline_file
@@ -195,3 +196,13 @@ def test_the_example_pipeline_file_loads_with_a_random_model(tmp_path, monkeypat
     config = load_config(REPO_ROOT / "examples" / "my-pipelines.yaml")
     assert sorted(config.pipelines) == ["graded", "math"]
     assert "rewardgate random-model --out models/my-rm" in (REPO_ROOT / "README.md").read_text()
+
+
+def test_the_readme_shows_the_example_pipeline_file_as_it_is():
+    shown = yaml.safe_load(re.search(r"```yaml\n(.*?)```", (REPO_ROOT / "README.md").read_text(), re.S)[1])
+    shipped = yaml.safe_load((REPO_ROOT / "examples" / "my-pipelines.yaml").read_text())
+    for name, spec in shown["pipelines"].items():
+        assert spec == {k: v for k, v in shipped["pipelines"][name].items() if k != "description"}, name
+    for section in ("models", "rules"):
+        for name, spec in shown[section].items():
+            assert spec.items() <= shipped[section][name].items(), (section, name)
