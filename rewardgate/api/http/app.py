@@ -73,6 +73,7 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Rewa
 
     @asynccontextmanager
     async def lifespan(app: RewardgateApp) -> AsyncIterator[None]:
+        app.openapi()  # built (and cached) now, not at a request: the request counter reads its paths
         if settings.model_threads:
             import torch
 
