@@ -79,7 +79,9 @@ def check_ports_free(settings: Settings) -> None:
 def bind_problem(host: str, port: int) -> str | None:
     """Why ``host:port`` cannot be bound for listening now, or None.
 
-    Binds as the servers do (SO_REUSEADDR: a port held only by closing connections is free).
+    Binds as the servers do (SO_REUSEADDR: a port held only by closing connections is free;
+    one a socket listens on is not). It does not listen itself, so no client retrying to
+    connect meanwhile can reach this probe.
     """
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
@@ -91,7 +93,6 @@ def bind_problem(host: str, port: int) -> str | None:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
-            probe.listen()
         except OSError as exc:
             in_use = exc.errno == errno.EADDRINUSE
             return "the port is already in use" if in_use else (exc.strerror or str(exc))
