@@ -18,8 +18,10 @@ Scenarios (User classes; pick some by name, default: all but the overload one):
 
 Every item has a known answer (half correct, half wrong), so a reward that
 differs from the expected one is a failure ("wrong reward"). The server's
-``x-queue-time`` and ``x-inference-time`` headers are recorded as request type
-``SERVER``. gRPC goes to ``--grpc-host`` (default: the HTTP host on port 50051).
+``x-queue-time`` and ``x-inference-time`` headers are kept apart from the
+requests (in Locust's own stats they would count as requests of 0 ms in
+"Aggregated"): printed at the end and written to ``PREFIX_server_timings.csv``.
+gRPC goes to ``--grpc-host`` (default: the HTTP host on port 50051).
 A request's "content size" in the reports is its number of items, so items/s
 = requests/s x average size.
 
@@ -30,6 +32,7 @@ any wrong reward; no request at all.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import random
 import time
@@ -37,6 +40,7 @@ from urllib.parse import urlparse
 
 import grpc.experimental.gevent as grpc_gevent
 from locust import HttpUser, User, between, events, task
+from locust.stats import RequestStats
 
 grpc_gevent.init_gevent()
 
@@ -47,6 +51,8 @@ from rewardgate_client.v1 import reward_pb2_grpc  # noqa: E402
 # Unique per run (a service keeps its cache between runs): only RescoreUser repeats items.
 _counter = itertools.count(random.randrange(10**12))
 WRONG_REWARDS = {"count": 0}
+#: The server's per-stage timings (milliseconds), by header; not requests, so not in Locust's stats.
+SERVER_TIMINGS = RequestStats()
 
 
 @events.init_command_line_parser.add_listener
@@ -137,14 +143,7 @@ def record_server_timings(response) -> None:
     for header in ("x-queue-time", "x-inference-time"):
         value = response.headers.get(header)
         if value is not None:
-            events.request.fire(
-                request_type="SERVER",
-                name=header,
-                response_time=float(value),
-                response_length=0,
-                exception=None,
-                context={},
-            )
+            SERVER_TIMINGS.log_request("SERVER", header, float(value), 0)
 
 
 class OpenRLHFUser(_HttpScorer):
@@ -338,7 +337,7 @@ def _gates(environment, **_kwargs):
             f"failure ratio {total.num_failures / total.num_requests:.3f} > {options.max_fail_ratio}"
         )
     for entry in stats.entries.values():
-        if entry.method == "SERVER" or entry.num_requests == 0:
+        if entry.num_requests == 0:
             continue
         limit = options.max_429_p99_ms if entry.name == "overload 429" else options.max_p99_ms
         p99 = entry.get_response_time_percentile(0.99)
@@ -352,3 +351,37 @@ def _gates(environment, **_kwargs):
         environment.process_exit_code = 1
     else:
         print("all gates met")
+
+
+# ---------------------------------------------------------------- server timings
+
+
+TIMING_COLUMNS = ("Name", "Count", "Average (ms)", "50%", "90%", "99%", "Max (ms)")
+
+
+@events.quitting.add_listener
+def _report_server_timings(environment, **_kwargs):
+    """Print the server's timings and write them next to Locust's CSVs (``--csv PREFIX``)."""
+    rows = [
+        (
+            name,
+            entry.num_requests,
+            round(entry.avg_response_time, 3),
+            *(entry.get_response_time_percentile(q) for q in (0.5, 0.9, 0.99)),
+            round(entry.max_response_time, 3),
+        )
+        for (name, _), entry in sorted(SERVER_TIMINGS.entries.items())
+        if entry.num_requests
+    ]
+    if not rows:
+        return
+    print("server timings (x-*-time headers of the HTTP replies, ms):")
+    for row in rows:
+        pairs = zip(TIMING_COLUMNS, row, strict=True)
+        print("  " + "  ".join(f"{column}={value}" for column, value in pairs))
+    prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    if prefix:
+        with open(f"{prefix}_server_timings.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(TIMING_COLUMNS)
+            writer.writerows(rows)

@@ -7,7 +7,8 @@
 Without ``--host`` it starts the service on its embedded default (shipped
 pipelines, no Redis, no Triton) on free ports and stops it afterwards. Exit
 status: Locust's, non-zero when a gate is missed (see loadtests/locustfile.py).
-Reports: ``OUT/report_stats.csv`` (and the other Locust CSVs), ``OUT/report.html``.
+Reports: ``OUT/report_stats.csv`` (and the other Locust CSVs), ``OUT/report.html``,
+``OUT/report_server_timings.csv``; the folder is printed at the end.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ DEFAULT_SCENARIOS = [
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", help="a running service (http://HOST:PORT); default: start one here")
-    parser.add_argument("--grpc-host", default="", help="its gRPC host:port (default: HOST:50051)")
+    parser.add_argument(
+        "--grpc-host", default="", help="its gRPC host:port (default: the --host's host, port 50051)"
+    )
     parser.add_argument("--scenario", nargs="*", default=DEFAULT_SCENARIOS, help="User classes to run")
     parser.add_argument("--duration", default="60s", help="Locust --run-time, e.g. 30s, 5m")
     parser.add_argument("--users", type=int, default=24)
@@ -81,10 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         command += ["--grpc-host", args.grpc_host]
     command += [arg for arg in args.locust_args if arg != "--"] + list(args.scenario)
     try:
-        return subprocess.run(command, cwd=ROOT, check=False).returncode
+        status = subprocess.run(command, cwd=ROOT, check=False).returncode
     finally:
         if service is not None:
             service.stop()
+    print(f"report: {args.out / 'report.html'} (CSVs: {args.out}/report_*.csv)", flush=True)
+    return status
 
 
 if __name__ == "__main__":

@@ -43,20 +43,33 @@ class RetryPolicy:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> RetryPolicy:
-        """The defaults, overridden by ``REWARDGATE_RETRY_ATTEMPTS`` / ``REWARDGATE_RETRY_MAX_BACKOFF_S``."""
+        """The defaults, overridden by ``REWARDGATE_RETRY_ATTEMPTS`` / ``REWARDGATE_RETRY_MAX_BACKOFF_S``.
+
+        Raises ValueError naming the variable when a value does not parse or is negative."""
         policy = cls()
-        attempts = environ.get("REWARDGATE_RETRY_ATTEMPTS")
-        max_backoff = environ.get("REWARDGATE_RETRY_MAX_BACKOFF_S")
         return cls(
-            attempts=int(attempts) if attempts else policy.attempts,
+            attempts=int(_number(environ, "REWARDGATE_RETRY_ATTEMPTS", int, policy.attempts)),
             initial_backoff_s=policy.initial_backoff_s,
-            max_backoff_s=float(max_backoff) if max_backoff else policy.max_backoff_s,
+            max_backoff_s=_number(environ, "REWARDGATE_RETRY_MAX_BACKOFF_S", float, policy.max_backoff_s),
         )
 
     def backoff_s(self, retry_number: int, retry_after_s: float | None) -> float:
         ceiling = min(self.max_backoff_s, self.initial_backoff_s * 2**retry_number)
         wait = random.uniform(ceiling / 2, ceiling)
         return max(wait, retry_after_s) if retry_after_s is not None else wait
+
+
+def _number(environ: Mapping[str, str], name: str, kind: type, default: float) -> float:
+    text = environ.get(name)
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not {'an integer' if kind is int else 'a number'}") from None
+    if value < 0:
+        raise ValueError(f"{name}={text!r} must not be negative")
+    return value
 
 
 class RetryBudget:

@@ -51,11 +51,11 @@ async def _score(args: argparse.Namespace, todo, out, options: RunOptions) -> st
 
         scorer, scored_by = RemoteScorer(args.url, args.timeout_s, args.batch_size), args.url
     else:
-        from rewardgate.config.settings import Settings
+        from rewardgate.config.environment import load_settings
         from rewardgate.evaluation.scorers import InProcessScorer
 
         overrides = {"config_path": args.config} if args.config else {}
-        settings = Settings(grpc_port=0, **overrides)
+        settings = load_settings({"grpc_port": 0, **overrides}, {"config_path": "--config"})
         scorer = InProcessScorer(settings, args.timeout_s)
         scored_by = f"this process ({settings.config_path.name})"
     async with scorer:

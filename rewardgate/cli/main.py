@@ -1,98 +1,59 @@
-"""``rewardgate serve``, ``rewardgate sandbox-serve``, ``rewardgate score`` and the other commands."""
+"""``rewardgate``: the command line (commands and options in rewardgate/cli/parser.py).
+
+Every failure a command can meet is one line on stderr and an exit status
+(rewardgate/cli/errors.py): bad input, bad settings, a broken pipeline file, a
+busy port, Ctrl-C. An unexpected exception is one line too; its traceback is
+logged only with ``REWARDGATE_LOG_LEVEL=debug``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
-from pathlib import Path
 
+from rewardgate.cli.errors import CliError
+from rewardgate.cli.parser import build_parser
 from rewardgate.errors import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rewardgate", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    args = build_parser().parse_args(argv)
+    command = f"rewardgate {args.command}"
+    try:
+        return run(args)
+    except CliError as exc:
+        return _fail(command, exc.message, exc.exit_code)
+    except ConfigError as exc:
+        return _fail(command, exc.message, 2)
+    except KeyboardInterrupt:
+        return _fail(command, "interrupted", 130)
+    except Exception as exc:
+        if os.environ.get("REWARDGATE_LOG_LEVEL", "").lower() == "debug":
+            logging.getLogger("rewardgate.cli").exception("unexpected error")
+        return _fail(command, f"unexpected error: {type(exc).__name__}: {exc}", 1)
 
-    serve = commands.add_parser("serve", help="run the HTTP service")
-    serve.add_argument("--config", type=Path, help="pipeline YAML (default: the shipped one)")
-    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
 
-    sandbox = commands.add_parser(
-        "sandbox-serve", help="run the code sandbox service (runs code for gateways; docs/deploy.md)"
-    )
-    sandbox.add_argument("--host", help="bind address (default 127.0.0.1)")
-    sandbox.add_argument("--port", type=int, help="HTTP port (default 8100)")
-    sandbox.add_argument("--workers", type=int, help="runs at a time (default: CPUs)")
+def _fail(command: str, message: str, exit_code: int) -> int:
+    print(f"{command}: {message}", file=sys.stderr)
+    return exit_code
 
-    score = commands.add_parser("score", help="score a JSONL file against a running service")
-    score.add_argument("input", type=Path, help="JSONL: one item per line")
-    score.add_argument("-o", "--output", type=Path, required=True, help="JSONL results")
-    score.add_argument(
-        "--url", default="http://127.0.0.1:8000", help="service URL: http://HOST:PORT or grpc://HOST:PORT"
-    )
-    score.add_argument("--pipeline", required=True)
-    score.add_argument("--batch-size", type=int, default=64, help="items per request")
-    score.add_argument("--concurrency", type=int, default=4, help="requests in flight")
-    score.add_argument("--timeout-s", type=float, default=120.0, help="deadline per chunk, retries included")
-    score.add_argument(
-        "--resume", action="store_true", help="skip ids already in the output file and append the rest"
-    )
 
-    evaluate = commands.add_parser(
-        "eval", help="accuracy of a pipeline on preference pairs or best-of-N sets (JSONL)"
-    )
-    evaluate.add_argument("input", type=Path, help="JSONL of pairs or best-of-N sets (docs/monitoring.md)")
-    evaluate.add_argument("--pipeline", required=True)
-    evaluate.add_argument("--out", type=Path, required=True, help="report directory")
-    evaluate.add_argument("--url", help="a running service (http:// or grpc://); default: score in-process")
-    evaluate.add_argument(
-        "--config", type=Path, help="pipeline YAML for in-process scoring (default: shipped)"
-    )
-    evaluate.add_argument("--mode", choices=["auto", "pairs", "best-of-n"], default="auto")
-    evaluate.add_argument("--batch-size", type=int, default=64, help="items per request")
-    evaluate.add_argument("--concurrency", type=int, default=4, help="requests in flight")
-    evaluate.add_argument("--timeout-s", type=float, default=120.0, help="deadline per request")
-    evaluate.add_argument("--resume", action="store_true", help="keep results.jsonl and score only the rest")
-
-    repo = commands.add_parser("triton-repo", help="write a Triton model repository for a reward model")
-    repo.add_argument("--model", type=Path, required=True, help="Hugging Face model directory")
-    repo.add_argument("--name", required=True, help="model name in Triton")
-    repo.add_argument("--out", type=Path, required=True, help="repository directory")
-    repo.add_argument("--max-batch-size", type=int, default=64)
-    repo.add_argument(
-        "--dynamic-batching",
-        action="store_true",
-        help="put Triton's own batcher and queue policy in front (for direct callers besides the gateway)",
-    )
-    repo.add_argument("--max-queue-delay-us", type=int, default=2000, help="with --dynamic-batching")
-    repo.add_argument(
-        "--max-queue-size",
-        type=int,
-        default=256,
-        help="with --dynamic-batching: queued requests before UNAVAILABLE",
-    )
-    repo.add_argument("--queue-timeout-ms", type=int, default=30_000, help="with --dynamic-batching")
-    repo.add_argument("--instances", type=int, default=1)
-    repo.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
-    repo.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], default="auto")
-    repo.add_argument("--torch-threads", type=int, default=0, help="0 = torch default")
-
-    key = commands.add_parser("api-key", help="make a new API key and print the line that configures it")
-    key.add_argument("name", help="the key's name (shown in logs and metrics instead of the key)")
-    key.add_argument("--items-per-s", type=float, help="optional quota: items per second")
-    key.add_argument("--burst", type=float, help="optional quota: largest burst of items")
-
-    local = commands.add_parser("triton-serve", help="run the Triton server from nvidia-pytriton locally")
-    local.add_argument("--repo", type=Path, required=True, help="model repository")
-
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command; returns its exit status."""
     if args.command == "serve":
-        return _serve(args)
+        from rewardgate.cli.serve import run_serve
+
+        return run_serve(args)
     if args.command == "api-key":
         return _api_key(args)
     if args.command == "sandbox-serve":
         return _sandbox_serve(args)
+    if args.command == "random-model":
+        from rewardgate.cli.random_model import run_random_model
+
+        return run_random_model(args)
     if args.command in ("triton-repo", "triton-serve"):
         from rewardgate.cli.triton import run_triton_command
 
@@ -126,28 +87,6 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
     settings = SandboxServiceSettings(**{key: value for key, value in given.items() if value is not None})
     configure_logging(settings.log_level)
     serve(settings)
-    return 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from rewardgate.api.http.app import create_app
-    from rewardgate.config.settings import Settings
-    from rewardgate.observability.logging import configure_logging
-    from rewardgate.server import serve
-
-    overrides = {
-        key: value
-        for key, value in {"config_path": args.config, "host": args.host, "port": args.port}.items()
-        if value is not None
-    }
-    settings = Settings(**overrides)
-    configure_logging(settings.log_level)
-    try:
-        app = create_app(settings)
-    except ConfigError as exc:
-        print(f"rewardgate: {exc.message}", file=sys.stderr)
-        return 2
-    serve(app, settings)
     return 0
 
 

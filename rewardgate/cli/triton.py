@@ -6,10 +6,17 @@ import argparse
 import signal
 import sys
 
+from rewardgate.cli.errors import CliError
+
 
 def run_triton_command(args: argparse.Namespace) -> int:
     if args.command == "triton-repo":
+        from rewardgate.config.problems import model_directory_problem
         from rewardgate.sources.model.triton.repository import TritonModelSettings, write_repository
+
+        problem = model_directory_problem(args.model)
+        if problem:
+            raise CliError(f"--model: {problem}")
 
         settings = TritonModelSettings(
             max_batch_size=args.max_batch_size,
@@ -29,17 +36,31 @@ def run_triton_command(args: argparse.Namespace) -> int:
 
 
 def _serve_locally(args: argparse.Namespace) -> int:
-    from rewardgate.sources.model.triton.local_server import LocalTritonServer
+    """Run Triton on ``--repo`` until Ctrl-C; a failed start is a CliError with Triton's causes."""
+    from rewardgate.sources.model.triton.local_server import LocalTritonServer, TritonStartError
 
-    server = LocalTritonServer(args.repo).start()
     try:
-        server.wait_ready()
+        server = LocalTritonServer(
+            args.repo,
+            log_path=args.log,
+            http_port=args.http_port,
+            grpc_port=args.grpc_port,
+            metrics_port=args.metrics_port,
+        )
+    except TritonStartError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        server.start().wait_ready()
         print(
             f"triton ready: grpc {server.grpc_url}, http {server.http_url}, "
-            f"metrics :{server.metrics_port} (Ctrl-C stops)",
+            f"metrics :{server.metrics_port}, log {server.log_path} (Ctrl-C stops)",
             file=sys.stderr,
         )
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        stop = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # delivered to sigwait, not to a handler
+        signal.sigwait(stop)
+    except TritonStartError as exc:
+        raise CliError(str(exc), exit_code=1) from None
     finally:
         server.cleanup()
     return 0

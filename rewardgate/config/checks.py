@@ -9,6 +9,7 @@ evaluator cannot honour.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rewardgate.algebra.functions import Condition
@@ -19,12 +20,35 @@ if TYPE_CHECKING:
     from rewardgate.config.pipeline_file import ComponentSpec, PipelineConfig, PipelineSpec
 
 
-def reference_problems(config: PipelineConfig) -> list[str]:
+@dataclass(frozen=True)
+class Declared:
+    """The names a file declares per section, whether or not their entries are valid: a
+    reference to a declared but invalid entry is not also reported as unknown."""
+
+    models: frozenset[str]
+    rules: frozenset[str]
+    judges: frozenset[str]
+    pipelines: frozenset[str]
+
+    @classmethod
+    def of(cls, config: PipelineConfig) -> Declared:
+        return cls(
+            frozenset(config.models),
+            frozenset(config.rules),
+            frozenset(config.judges),
+            frozenset(config.pipelines),
+        )
+
+
+def reference_problems(config: PipelineConfig, declared: Declared | None = None) -> list[str]:
+    """Cross-reference problems of ``config`` (whose sections may hold only the valid entries
+    of a file; ``declared`` then names every entry the file has)."""
+    declared = declared or Declared.of(config)
     problems: list[str] = []
     for pname, pipeline in config.pipelines.items():
         for cname, component in pipeline.components.items():
             key = f"pipelines.{pname}.components.{cname}"
-            problems += _component_problems(config, pipeline, cname, component, key)
+            problems += _component_problems(config, declared, pipeline, component, key)
         problems += _combination_problems(pname, pipeline)
         problems += _ensemble_cycles(pname, pipeline)
         problems += _answer_format_problems(config, pname, pipeline)
@@ -47,25 +71,25 @@ def _judge_problems(config: PipelineConfig) -> list[str]:
 
 
 def _component_problems(
-    config: PipelineConfig, pipeline: PipelineSpec, cname: str, component: ComponentSpec, key: str
+    config: PipelineConfig, declared: Declared, pipeline: PipelineSpec, component: ComponentSpec, key: str
 ) -> list[str]:
     problems = []
     if component.model:
         model = config.models.get(component.model)
-        if model is None:
+        if component.model not in declared.models:
             problems.append(f"{key}.model: unknown model {component.model!r}")
-        elif model.kind == "process_reward_model" and component.steps is None:
+        elif model is not None and model.kind == "process_reward_model" and component.steps is None:
             problems.append(
                 f"{key}.steps: model {component.model!r} is a process_reward_model and needs steps"
             )
-    problems += _name_problems(config, component, key)
+    problems += _name_problems(declared, component, key)
     problems += _steps_problems(config, component, key)
     if component.ensemble:
         for member in component.ensemble.members:
             if member not in pipeline.components:
                 problems.append(f"{key}.ensemble.members: {member!r} is not a component of this pipeline")
     if component.route:
-        problems += _route_problems(config, component, key)
+        problems += _route_problems(config, declared, component, key)
     problems += _transform_problems(component, key)
     return problems
 
@@ -100,30 +124,32 @@ def _steps_problems(config: PipelineConfig, component: ComponentSpec, key: str) 
     ]
 
 
-def _name_problems(config: PipelineConfig, component: ComponentSpec, key: str) -> list[str]:
+def _name_problems(declared: Declared, component: ComponentSpec, key: str) -> list[str]:
     problems = []
-    if component.rule and component.rule not in config.rules:
+    if component.rule and component.rule not in declared.rules:
         problems.append(f"{key}.rule: unknown rule {component.rule!r}")
-    if component.judge and component.judge not in config.judges:
+    if component.judge and component.judge not in declared.judges:
         problems.append(f"{key}.judge: unknown judge {component.judge!r}")
-    if component.fallback and component.fallback.judge not in config.judges:
+    if component.fallback and component.fallback.judge not in declared.judges:
         problems.append(f"{key}.fallback.judge: unknown judge {component.fallback.judge!r}")
     return problems
 
 
-def _route_problems(config: PipelineConfig, component: ComponentSpec, key: str) -> list[str]:
+def _route_problems(
+    config: PipelineConfig, declared: Declared, component: ComponentSpec, key: str
+) -> list[str]:
     route = component.route
     problems = []
     for value, target in route.pipelines.items():
-        if target not in config.pipelines:
+        if target not in declared.pipelines:
             problems.append(f"{key}.route.pipelines.{value}: unknown pipeline {target!r}")
-    if route.default and route.default not in config.pipelines:
+    if route.default and route.default not in declared.pipelines:
         problems.append(f"{key}.route.default: unknown pipeline {route.default!r}")
     if route.classifier:
         model = config.models.get(route.classifier)
-        if model is None:
+        if route.classifier not in declared.models:
             problems.append(f"{key}.route.classifier: unknown model {route.classifier!r}")
-        elif model.kind != "reward_model":
+        elif model is not None and model.kind != "reward_model":
             problems.append(f"{key}.route.classifier: {route.classifier!r} must be a reward_model (heads)")
     return problems
 

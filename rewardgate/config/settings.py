@@ -157,8 +157,23 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}")
         return value.lower()
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL, e.g. redis://127.0.0.1:6379/0")
+        return value
+
     @model_validator(mode="after")
     def _deadlines_consistent(self) -> Settings:
         if self.default_deadline_ms > self.max_deadline_ms:
-            raise ValueError("default_deadline_ms must not exceed max_deadline_ms")
+            raise ValueError(
+                f"REWARDGATE_DEFAULT_DEADLINE_MS ({self.default_deadline_ms}) must not exceed "
+                f"REWARDGATE_MAX_DEADLINE_MS ({self.max_deadline_ms})"
+            )
+        if self.grpc_port and self.grpc_port == self.port:
+            raise ValueError(
+                f"the HTTP port (REWARDGATE_PORT, --port) and the gRPC port (REWARDGATE_GRPC_PORT, "
+                f"--grpc-port) are both {self.port}"
+            )
         return self

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from rewardgate.cli.jsonl import drop_torn_tail, finished_ids
+from rewardgate.cli.jsonl import drop_torn_tail, read_resume_state
 from rewardgate.evaluation.data import BEST_OF_N, Record
 from rewardgate.evaluation.metrics import pair_outcome, top1
 from rewardgate.evaluation.scorers import Scorer
@@ -34,20 +34,32 @@ class RunOptions:
 
 
 def pending(records: list[Record], out_dir: Path, resume: bool) -> list[Record]:
-    """The records to score: all of them, or with ``resume`` those not in ``results.jsonl`` yet."""
+    """The records to score: all of them, or with ``resume`` those without a result in
+    ``results.jsonl`` yet (a record that failed is scored again; its new line wins)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / RESULTS
     if not resume:
         path.write_text("")
         return records
     drop_torn_tail(path)
-    done = finished_ids(path)
-    todo = [record for record in records if record.id not in done]
-    if done:
-        print(
-            f"resuming: {len(records) - len(todo)} of {len(records)} records already scored", file=sys.stderr
-        )
+    state = read_resume_state(path, is_scored, failure_reason)
+    todo = [record for record in records if record.id not in state.finished]
+    print(state.describe(len(todo), noun="records"), file=sys.stderr)
     return todo
+
+
+def is_scored(result: dict) -> bool:
+    """A result line with a reward for every response."""
+    rewards = result.get("rewards")
+    return isinstance(rewards, list) and bool(rewards) and all(r is not None for r in rewards)
+
+
+def failure_reason(result: dict) -> str:
+    """The error type of the first failed response of a result line (errors read ``TYPE: message``)."""
+    for error in result.get("errors") or []:
+        if isinstance(error, str) and error:
+            return error.split(":", 1)[0]
+    return "no reward"
 
 
 async def score_pending(scorer: Scorer, todo: list[Record], out: TextIO, options: RunOptions) -> None:

@@ -57,6 +57,10 @@ class ScoreCache(ABC):
     async def set_many(self, entries: Mapping[str, list[float]], kind: str) -> None:
         """Store successful scores of one source ``kind`` (``model``, ``rule``). Never raises."""
 
+    async def check_reachable(self) -> bool:
+        """At start-up: is the cache's backing store reachable? Logs a WARNING when not. Never raises."""
+        return True
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         pass
 

@@ -10,6 +10,9 @@
   Redis is down or slow every lookup is a miss and writes are dropped; it
   recovers by itself, without a restart.
 * Keys: ``<namespace>:v1:<hash>``; values: packed float64s (bit-exact).
+* Never silent: an unreachable Redis at start-up is a WARNING
+  (:meth:`RedisScoreCache.check_reachable`), and so is the breaker opening
+  (with the last failure) and closing again; single failures stay at DEBUG.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -59,11 +63,10 @@ class RedisScoreCache(ScoreCache):
         self._prefix = f"{namespace}:"
         self._timeout_s = timeout_s
         self._metrics = metrics
-        self._breaker = CircuitBreaker(
-            breaker_failures,
-            breaker_reset_s,
-            on_change=lambda state: metrics.cache_breaker.set(STATE_VALUES[state]),
-        )
+        self._where = redacted_url(url)
+        self._last_failure: BaseException | None = None
+        self._reported_down = False  # one WARNING per outage, not one per breaker probe
+        self._breaker = CircuitBreaker(breaker_failures, breaker_reset_s, on_change=self._breaker_changed)
         self._pending: dict[str, list[float]] = {}
         self._max_pending = max_pending_writes
         self._writes: set[asyncio.Task] = set()
@@ -71,6 +74,41 @@ class RedisScoreCache(ScoreCache):
     @property
     def breaker_state(self) -> str:
         return self._breaker.state
+
+    async def check_reachable(self, timeout_s: float = 1.0) -> bool:
+        """PING Redis once (at start-up); a WARNING says so when it does not answer in ``timeout_s``.
+
+        Start-up goes on either way: Redis is an accelerator, and the breaker
+        keeps probing it.
+        """
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._redis.ping()
+        except _FAILURES as exc:
+            self._reported_down = True
+            log.warning(
+                "Redis score cache at %s is unreachable (%s); serving without it (every lookup a miss) "
+                "until it answers",
+                self._where,
+                _reason(exc),
+            )
+            return False
+        log.info("Redis score cache at %s reachable", self._where)
+        return True
+
+    def _breaker_changed(self, state: str) -> None:
+        self._metrics.cache_breaker.set(STATE_VALUES[state])
+        if state == "open" and not self._reported_down:
+            self._reported_down = True
+            log.warning(
+                "Redis score cache at %s failing (last: %s); skipping it for %.0f s (lookups are misses)",
+                self._where,
+                _reason(self._last_failure),
+                self._breaker.reset_after_s,
+            )
+        elif state == "closed" and self._reported_down:
+            self._reported_down = False
+            log.warning("Redis score cache at %s answers again", self._where)
 
     async def get_many(self, keys: Sequence[str]) -> list[list[float] | None]:
         found: list[list[float] | None] = [self._pending.get(key) for key in keys]
@@ -134,6 +172,7 @@ class RedisScoreCache(ScoreCache):
             self._breaker.abandon_call()  # our caller went away; Redis said nothing
             raise
         except _FAILURES as exc:
+            self._last_failure = exc
             self._breaker.record_failure()
             self._metrics.cache_ops.labels(op, "error").inc()
             log.debug("redis %s failed: %r", op, exc)
@@ -151,3 +190,21 @@ class RedisScoreCache(ScoreCache):
     async def close(self) -> None:
         await self.flush_writes()
         await self._redis.aclose()
+
+
+def redacted_url(url: str) -> str:
+    """``url`` without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _reason(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown"
+    if isinstance(exc, TimeoutError):
+        return "no answer within the timeout"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

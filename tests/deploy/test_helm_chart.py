@@ -140,6 +140,12 @@ def test_grpc_has_a_headless_service_for_client_side_balancing(tmp_path):
     assert {p["name"] for p in services["rg-rewardgate"]["spec"]["ports"]} == {"http", "grpc"}
 
 
+def test_no_service_link_variables_reach_the_gateways_settings(tmp_path):
+    """A Service named "rewardgate" would make Kubernetes set REWARDGATE_PORT=tcp://IP:8000 in
+    the pod, which the service reads as its HTTP port (and refuses to start)."""
+    assert gateway(render(tmp_path))["spec"]["template"]["spec"]["enableServiceLinks"] is False
+
+
 def test_pods_are_hardened_by_default(tmp_path):
     pod = gateway(render(tmp_path))["spec"]["template"]["spec"]
     (container,) = pod["containers"]

@@ -77,6 +77,10 @@ def score_requests(status: str, per_minute: int) -> list[dict]:
     ]
 
 
+#: Probes and scrapes, counted too since every request is (ten a second): they must not dilute
+#: the ratios of the scoring alerts.
+PROBES = [counter("rewardgate_requests_total", 'route="/healthz",pipeline="unknown",status="200"', 600, 30)]
+
 MATH_REWARD = 'pipeline="math",component=""'
 
 
@@ -100,13 +104,13 @@ def item_shares(error: float, partial: float) -> list[dict]:
 #: alert -> (series that make it fire, series that keep it quiet, minutes to evaluate at, labels it carries)
 CASES = {
     "RewardgateOverloaded": (
-        score_requests("429", 30),
+        score_requests("429", 30) + PROBES,
         score_requests("429", 1),
         25,
         {"severity": "warning"},
     ),
     "RewardgateServerErrors": (
-        score_requests("504", 10),
+        score_requests("504", 10) + PROBES,
         score_requests("504", 1),
         20,
         {"severity": "critical"},

@@ -83,12 +83,17 @@ def test_compat_routes_take_the_key_in_the_query_and_keep_it_out_of_the_log(serv
 
 
 def test_grpc_needs_the_key_in_metadata_and_health_stays_open(service):
+    def refusals() -> float:
+        return service.metric("rewardgate_requests_total", route="grpc:Score", status="401")
+
+    refused_before = refusals()
     with grpc.insecure_channel(service.grpc_target) as channel:
         stub = reward_pb2_grpc.RewardServiceStub(channel)
         request = pb.ScoreRequest(pipeline="exact", items=[pb.Item(response="42", reference="42")])
         with pytest.raises(grpc.RpcError) as refused:
             stub.Score(request, timeout=10)
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert refusals() == refused_before + 1  # counted, though refused before the method ran
         assert "grpc-status-details-bin" in dict(refused.value.trailing_metadata())
         reply = stub.Score(request, timeout=10, metadata=(("authorization", f"Bearer {TRAINER_KEY}"),))
         assert reply.results[0].reward == 1.0

@@ -168,8 +168,9 @@ async def test_grpc_health_is_not_serving_while_a_source_is_not_ready(tmp_path):
     from tests.e2e.conftest import write_config
     from tests.support.server import ServiceProcess
 
-    broken = tmp_path / "not-a-model"
+    broken = tmp_path / "not-a-model"  # a model directory whose model cannot load
     broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "no-such-architecture"}')
     config = write_config(
         tmp_path / "pipelines.yaml",
         {

@@ -80,7 +80,7 @@ def test_best_of_n_against_a_running_service_resumes_where_it_stopped(service, t
     before = items_scored(service, "math")
     result = run_eval(BEST_OF_N, out, "--pipeline", "math", "--url", service.url, "--resume")
     assert result.returncode == 0, result.stderr
-    assert "resuming: 3 of 10 records already scored" in result.stderr
+    assert "resuming: 3 records already have a result; 7 to score" in result.stderr
     assert items_scored(service, "math") - before == 7 * 4  # only the seven sets not done
     report = json.loads((out / "report.json").read_text())
     overall = report["overall"]
@@ -90,6 +90,22 @@ def test_best_of_n_against_a_running_service_resumes_where_it_stopped(service, t
     assert overall["random"]["value"] == pytest.approx(0.375)
     assert report["scored_by"] == service.url
     assert_png(out / "rewards.png")
+
+
+def test_resume_scores_again_the_records_that_failed(service, tmp_path):
+    data = _subset_file(tmp_path, BEST_OF_N.read_text().splitlines()[:2])
+    out = tmp_path / "out"
+    assert run_eval(data, out, "--pipeline", "math", "--url", service.url).returncode == 0
+    first, second = (json.loads(line) for line in (out / "results.jsonl").read_text().splitlines())
+    failed = {**second, "rewards": [None] * len(second["rewards"]), "outcome": "error"}
+    failed["errors"] = ["connection_failed: the service could not be reached"] * len(second["rewards"])
+    (out / "results.jsonl").write_text(json.dumps(first) + "\n" + json.dumps(failed) + "\n")
+    result = run_eval(data, out, "--pipeline", "math", "--url", service.url, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "1 records already have a result; scoring again 1 that failed (1 connection_failed)" in result.stderr
+    )
+    assert json.loads((out / "report.json").read_text())["overall"]["errors"] == 0
 
 
 def test_failures_are_counted_as_errors_not_as_losses(service, tmp_path):

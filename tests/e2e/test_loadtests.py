@@ -41,10 +41,10 @@ def load(service, out: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=ROOT)
 
 
-def rows(out: Path) -> dict[str, dict]:
+def rows(out: Path, name: str = "report_stats.csv") -> dict[str, dict]:
     import csv
 
-    with open(out / "report_stats.csv") as handle:
+    with open(out / name) as handle:
         return {row["Name"]: row for row in csv.DictReader(handle)}
 
 
@@ -62,8 +62,15 @@ def test_the_default_mix_meets_its_gates_with_correct_rewards(service, tmp_path)
         assert int(stats[name]["Request Count"]) > 0 and int(stats[name]["Failure Count"]) == 0, name
     assert any(name.startswith("grpo group of") for name in stats)
     assert any(name.startswith("mixed ") for name in stats)
-    assert int(stats["x-queue-time"]["Request Count"]) > 0  # server timings recorded
+    # "Aggregated" counts the requests made, nothing else (the server's timings are not requests).
+    requests = [row for name, row in stats.items() if name != "Aggregated"]
+    assert all(row["Type"] in ("POST", "gRPC") for row in requests), {r["Type"] for r in requests}
+    total = sum(int(row["Request Count"]) for row in requests)
+    assert int(stats["Aggregated"]["Request Count"]) == total
+    timings = rows(tmp_path, "report_server_timings.csv")
+    assert int(timings["x-queue-time"]["Count"]) > 0 and int(timings["x-inference-time"]["Count"]) > 0
     assert (tmp_path / "report.html").exists()
+    assert f"report: {tmp_path / 'report.html'}" in run.stdout  # where to look
 
 
 def test_overload_is_refused_fast_with_retry_after(service, tmp_path):

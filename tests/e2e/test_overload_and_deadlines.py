@@ -112,10 +112,14 @@ def wait_for_metric_increase(service, name, before, timeout_s=30, **labels):
 
 
 def test_model_that_fails_to_load_keeps_readyz_503_and_scoring_503(tmp_path):
+    # A model directory whose model cannot load (a missing directory stops start-up instead).
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "no-such-architecture"}')
     config = write_config(
         tmp_path / "broken.yaml",
         {
-            "models": {"rm": {"kind": "reward_model", "path": str(tmp_path / "no-such-model")}},
+            "models": {"rm": {"kind": "reward_model", "path": str(broken)}},
             "rules": {"exact": {"type": "exact_match"}},
             "pipelines": {
                 "rm": {"components": {"r": {"model": "rm"}}},

@@ -144,27 +144,29 @@ class _Authenticator:
         self.keyring = keyring
         self.metrics = metrics
 
-    async def _admit(self, context: grpc.aio.ServicerContext) -> None:
+    async def _admit(self, context: grpc.aio.ServicerContext, method) -> None:
         metadata = dict(context.invocation_metadata() or ())
         token = bearer_token(metadata.get("authorization"))
         key = self.keyring.authenticate(token)
         if key is None:
             reason = "missing" if token is None else "invalid"
             self.metrics.auth_failures.labels("grpc", reason).inc()
+            # Refused before the method runs, so counted here, like HTTP's 401s.
+            self.metrics.requests.labels(f"grpc:{method.__name__}", "unknown", "401").inc()
             message = f"{reason} API key: send metadata 'authorization: Bearer KEY'"
             await abort_with(context, Unauthenticated(message))
         current_key.set(key)  # each call runs in its own task: its own context
 
     def unary(self, method):
         async def checked(request, context):
-            await self._admit(context)
+            await self._admit(context, method)
             return await method(request, context)
 
         return checked
 
     def stream(self, method):
         async def checked(request_iterator, context):
-            await self._admit(context)
+            await self._admit(context, method)
             async for answer in method(request_iterator, context):
                 yield answer
 

@@ -19,8 +19,10 @@ from rewardgate.api.http import routes as http
 from rewardgate.api.http.auth import AuthMiddleware
 from rewardgate.api.http.body_limit import BodyLimitMiddleware
 from rewardgate.api.http.context import AppContext
+from rewardgate.api.http.docs import ASSETS, DOC_PAGES, install_offline_docs
 from rewardgate.api.http.edge import Guard, RewardgateApp
 from rewardgate.api.http.errors import InternalErrorMiddleware, install_error_handlers
+from rewardgate.api.http.request_count import RequestCountingMiddleware
 from rewardgate.auth.keys import KeyRing
 from rewardgate.config.pipeline_file import PipelineConfig, load_config
 from rewardgate.config.settings import Settings
@@ -71,12 +73,14 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Rewa
 
     @asynccontextmanager
     async def lifespan(app: RewardgateApp) -> AsyncIterator[None]:
+        app.openapi()  # built (and cached) now, not at a request: the request counter reads its paths
         if settings.model_threads:
             import torch
 
             torch.set_num_threads(settings.model_threads)
         runtime = ScoringRuntime(config, settings, metrics, on_judge_orders=monitor.judge_orders)
         cache = build_cache(settings, metrics)
+        await cache.check_reachable()  # a WARNING at start when Redis does not answer
         limits = Limits(
             max_items_per_request=settings.max_items_per_request,
             max_text_chars=settings.max_text_chars,
@@ -117,6 +121,8 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Rewa
         version=__version__,
         description="Reward serving for RL post-training: models, rules and pipelines.",
         lifespan=lifespan,
+        docs_url=None,  # the CDN-backed pages; install_offline_docs serves them from this process
+        redoc_url=None,
     )
     record_error = lambda t: metrics.errors.labels(t, "request").inc()  # noqa: E731
     install_error_handlers(app, on_error=record_error)
@@ -132,9 +138,18 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Rewa
             )
         )
     guards.append((InternalErrorMiddleware, {"record": record_error}))
+    guards.append((RequestCountingMiddleware, {"metrics": metrics, "routes": lambda: route_paths(app)}))
     app.serve_scoring_routes(guards, on_error=record_error)
     app.include_router(http.router)
     app.include_router(scoring_declarations.router)
     app.include_router(stats.router)
     app.include_router(health.router)
+    install_offline_docs(app)
     return app
+
+
+def route_paths(app: RewardgateApp) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The paths ``app`` serves, and the prefixes of its mounts (for the request counter's labels):
+    every path of its schema, the schema itself and the documentation pages with their assets."""
+    paths = set(app.openapi()["paths"]) | {app.openapi_url, *DOC_PAGES}
+    return frozenset(paths), (ASSETS + "/",)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from starlette.types import Receive
 
+from rewardgate.api.http.request_count import mark_counted
 from rewardgate.api.status import http_status
 from rewardgate.config.settings import Settings
 from rewardgate.core.scorer import RewardScorer, StageTimings
@@ -58,6 +59,7 @@ class AppContext:
             status = 500
             raise
         finally:
+            mark_counted()  # the HTTP counting guard leaves this request to us
             self.metrics.requests.labels(route, label, str(status)).inc()
             self.metrics.request_seconds.labels(route, label).observe(time.perf_counter() - started)
 

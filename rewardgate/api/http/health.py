@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from rewardgate.api.http.context import Context
+from rewardgate.api.http.responses import error_responses
 from rewardgate.api.http.schemas import HealthResponse
 
 router = APIRouter()
@@ -43,7 +44,7 @@ async def readyz(ctx: Context):
     return HealthResponse(status="ready")
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, responses=error_responses(401))
 async def metrics(ctx: Context) -> Response:
-    """Prometheus text exposition."""
+    """Prometheus text exposition (401 without a key only when REWARDGATE_AUTH_METRICS_OPEN=false)."""
     return Response(ctx.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -6,33 +6,21 @@ from fastapi import APIRouter, Request, Response
 
 from rewardgate.api.http.codec import compare_call
 from rewardgate.api.http.context import Context, cancel_on_disconnect, timing_headers
+from rewardgate.api.http.responses import SCORING, error_responses
 from rewardgate.api.http.schemas import (
     CompareRequest,
     CompareResponse,
     ComponentInfo,
-    ErrorResponse,
     PipelineInfo,
     PipelinesResponse,
 )
 from rewardgate.core.results import CompareOutcome, to_json
 from rewardgate.core.runtime import ScoringRuntime
 
-ERROR_RESPONSES = {
-    status: {"model": ErrorResponse, "description": description}
-    for status, description in {
-        404: "Unknown pipeline.",
-        413: "Body, item count or a text exceeds a limit.",
-        422: "Invalid input (the message names the field).",
-        429: "Overloaded; retry after Retry-After seconds.",
-        503: "A model is loading or a backend is unavailable (retryable).",
-        504: "The request deadline passed.",
-    }.items()
-}
-
 router = APIRouter(prefix="/v1")
 
 
-@router.post("/compare", response_model=CompareResponse, responses=ERROR_RESPONSES)
+@router.post("/compare", response_model=CompareResponse, responses=SCORING)
 async def compare(body: CompareRequest, request: Request, ctx: Context):
     """Pairwise preference: P(a preferred to b) = sigmoid(beta (r_a - r_b)) from the pipeline's reward."""
     with ctx.observe("/v1/compare", body.pipeline):
@@ -45,7 +33,7 @@ def json_response(result: CompareOutcome, timings) -> Response:
     return Response(to_json(result), media_type="application/json", headers=timing_headers(timings))
 
 
-@router.get("/pipelines", response_model=PipelinesResponse)
+@router.get("/pipelines", response_model=PipelinesResponse, responses=error_responses(401))
 async def pipelines(ctx: Context) -> PipelinesResponse:
     """Declared pipelines, their components and readiness."""
     return describe_pipelines(ctx.scorer.runtime)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from rewardgate.api.http.routes import ERROR_RESPONSES
+from rewardgate.api.http.responses import SCORING
 from rewardgate.api.http.schemas import (
     OpenRLHFRewardRequest,
     OpenRLHFRewardResponse,
@@ -24,13 +24,13 @@ from rewardgate.api.http.schemas import (
 router = APIRouter()
 
 
-@router.post("/v1/score", response_model=ScoreResponse, responses=ERROR_RESPONSES)
+@router.post("/v1/score", response_model=ScoreResponse, responses=SCORING)
 async def score(body: ScoreRequest) -> None:
     """Score every item with the named pipeline."""
     raise _not_served()
 
 
-@router.post("/get_reward", response_model=OpenRLHFRewardResponse, responses=ERROR_RESPONSES)
+@router.post("/get_reward", response_model=OpenRLHFRewardResponse, responses=SCORING)
 async def get_reward(
     body: OpenRLHFRewardRequest,
     pipeline: str | None = Query(None, description="Pipeline; defaults to compat_pipeline."),
@@ -39,7 +39,7 @@ async def get_reward(
     raise _not_served()
 
 
-@router.post("/slime/reward", response_model=float | dict[str, float], responses=ERROR_RESPONSES)
+@router.post("/slime/reward", response_model=float | dict[str, float], responses=SCORING)
 async def slime_reward(
     body: SlimeRewardRequest,
     pipeline: str | None = Query(None, description="Pipeline; defaults to compat_pipeline."),

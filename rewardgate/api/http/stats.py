@@ -11,7 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from rewardgate.api.http.context import Context
-from rewardgate.api.http.schemas import ErrorResponse, RequestModel
+from rewardgate.api.http.responses import error_responses
+from rewardgate.api.http.schemas import RequestModel
 from rewardgate.core.results import to_json
 
 router = APIRouter(prefix="/v1")
@@ -21,7 +22,7 @@ class ReferenceRequest(RequestModel):
     pipelines: list[str] | None = None
 
 
-@router.get("/stats", responses={404: {"model": ErrorResponse, "description": "Unknown pipeline."}})
+@router.get("/stats", responses=error_responses(401, 404, 422))
 async def stats(
     ctx: Context, pipeline: Annotated[str | None, Query(description="Only this pipeline.")] = None
 ) -> Response:
@@ -35,7 +36,7 @@ async def stats(
     return Response(to_json(snapshot), media_type="application/json")
 
 
-@router.post("/stats/reference")
+@router.post("/stats/reference", responses=error_responses(401, 404, 413, 422))
 async def pin_reference(body: ReferenceRequest, ctx: Context) -> dict[str, list[str]]:
     """Pin each named pipeline's (default: every pipeline's) current window as its drift reference,
     e.g. the rewards of a checkpoint known to be good. Returns the pipelines pinned (those with items)."""
@@ -44,7 +45,7 @@ async def pin_reference(body: ReferenceRequest, ctx: Context) -> dict[str, list[
     return {"pinned": ctx.scorer.monitor.pin_reference(body.pipelines)}
 
 
-@router.delete("/stats/reference")
+@router.delete("/stats/reference", responses=error_responses(401, 404, 422))
 async def release_reference(
     ctx: Context, pipeline: Annotated[list[str] | None, Query()] = None
 ) -> dict[str, str]:

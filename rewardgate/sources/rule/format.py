@@ -37,11 +37,23 @@ class RegexParams(RuleParams):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, pattern: str) -> str:
-        try:
-            re2.compile(pattern)
-        except re2.error as exc:
-            raise ValueError(f"not valid RE2 syntax: {exc}") from exc
+        problem = re2_problem(pattern)
+        if problem:
+            raise ValueError(f"not valid RE2 syntax: {problem}")
         return pattern
+
+
+def re2_problem(pattern: str) -> str | None:
+    """Why RE2 rejects ``pattern`` (as text), or None. RE2's own C++ error log stays quiet:
+    the message is reported once, as a configuration problem."""
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+    return None
 
 
 def compile_pattern(params: RegexParams):
