@@ -1,5 +1,6 @@
 """The Makefile's commands take what the docs say they take (dry runs: nothing is executed)."""
 
+import os
 import subprocess
 
 import pytest
@@ -8,8 +9,17 @@ from tests.support.server import REPO_ROOT
 
 
 def dry_run(*args: str) -> str:
+    # Under `make test` these runs are sub-makes: MAKELEVEL/MAKEFLAGS from the parent would make
+    # them print "Entering/Leaving directory" lines around the commands, so they start clean.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}}
     result = subprocess.run(
-        ["make", "-n", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=True
+        ["make", "--no-print-directory", "-n", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return result.stdout
 
