@@ -150,6 +150,15 @@ class ComponentSpec(StrictModel):
     fallback: FallbackSpec | None = Field(
         None, description="Rule components: ask a judge only when the rule did not decide (cascade)."
     )
+    on_failure: float | None = Field(
+        None,
+        # Left out of dumps when unset, so hashes and statistics keys of existing configs stay put.
+        exclude_if=lambda value: value is None,
+        allow_inf_nan=False,
+        description="The value a failure the response caused scores as (docs/reward-algebra.md#failures). "
+        "Default: the worst end of the source's range for the component's weight (its minimum, or its "
+        "maximum for a negative weight); models have no range and need it set.",
+    )
     region: Literal["answer", "response"] | None = Field(
         None,
         # Left out of dumps when unset, so hashes and statistics keys of existing configs stay put.

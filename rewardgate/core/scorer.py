@@ -89,6 +89,7 @@ class RewardScorer:
             deadline,
             use_cache=options.cache,
             tracer=tracer_for(options.explain),
+            score_input_failures=options.score_input_failures,
         )
         groups = [entry.group for entry in call.items]
         with self._admission.admit(len(validated.items), pipeline.name, validated.deadline_s) as ticket:
@@ -204,8 +205,10 @@ class RewardScorer:
         for outcome in outcomes:
             if not (outcome.errors or outcome.gated or outcome.violated):
                 continue
-            for error in outcome.errors.values():
+            for name, error in outcome.errors.items():
                 metrics.errors.labels(error.error_type, "component").inc()
+                if name in outcome.failed:
+                    metrics.response_failures.labels(pipeline, name, error.error_type).inc()
             for component in outcome.gated:
                 metrics.gates_closed.labels(pipeline, component).inc()
             if outcome.violated is not None:

@@ -89,6 +89,15 @@ class ScoreSource(ABC):
     def version(self) -> str:
         """Identity of what computes the score (weights hash, rule config hash)."""
 
+    @property
+    def score_range(self) -> tuple[float, float] | None:
+        """The documented (lowest, highest) score of the first head; None: unbounded (models).
+
+        The default failure value of a component reading this source is taken from it
+        (docs/reward-algebra.md#failures).
+        """
+        return None
+
     @abstractmethod
     def is_ready(self) -> bool: ...
 
