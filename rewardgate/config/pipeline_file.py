@@ -22,6 +22,7 @@ from rewardgate.algebra.spec import (
     EnsembleSpec,
     GateSpec,
     LengthPenaltySpec,
+    OverridableSpec,
     RouteSpec,
     StepsSpec,
     TransformSpec,
@@ -208,6 +209,13 @@ class PipelineSpec(StrictModel):
         default_factory=list, description="Conditions that override the reward when violated."
     )
     length_penalty: LengthPenaltySpec | None = Field(None, description="Added to the combined reward.")
+    overridable: OverridableSpec | None = Field(
+        None,
+        # Left out of dumps when unset, so hashes and statistics keys of existing configs stay put.
+        exclude_if=lambda value: value is None,
+        description="What a request may change, with bounds (e.g. {weights: {help: [-1, 1]}}); any "
+        "other option that would change the reward is refused (docs/reward-algebra.md#caller-options).",
+    )
 
     def effective_weights(self) -> dict[str, float]:
         """Declared weights, or 1 for each component that is neither an ensemble

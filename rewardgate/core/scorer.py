@@ -180,6 +180,12 @@ class RewardScorer:
 
     @staticmethod
     def _check_weights(pipeline: Pipeline, weights: dict[str, float] | None) -> None:
+        """The pipeline owns its reward: a request may set only the weights its pipeline declares
+        ``overridable``, within their bounds (which also keep the arithmetic finite).
+
+        Raises:
+            InvalidInput: a weight the pipeline does not declare, or one outside its bounds.
+        """
         if not weights:
             return
         unknown = sorted(set(weights) - {c.name for c in pipeline.components})
@@ -187,6 +193,20 @@ class RewardScorer:
             raise InvalidInput(f"options.weights: {unknown} are not components of pipeline {pipeline.name!r}")
         if not all(math.isfinite(w) for w in weights.values()):
             raise InvalidInput("options.weights: weights must be finite numbers")
+        allowed = pipeline.spec.overridable.weights if pipeline.spec.overridable else {}
+        fixed = sorted(set(weights) - set(allowed))
+        if fixed:
+            raise InvalidInput(
+                f"options.weights.{fixed[0]}: pipeline {pipeline.name!r} does not let a request change "
+                f"this weight (overridable.weights declares {sorted(allowed) or 'none'})"
+            )
+        for name, weight in sorted(weights.items()):  # one answer whatever order the map came in
+            low, high = allowed[name]
+            if not low <= weight <= high:
+                raise InvalidInput(
+                    f"options.weights.{name}: {weight:g} is outside [{low:g}, {high:g}], the bounds pipeline "
+                    f"{pipeline.name!r} declares"
+                )
 
     def _require_ready(self, pipeline: Pipeline) -> None:
         for source in pipeline.reachable_sources:

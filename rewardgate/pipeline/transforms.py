@@ -136,7 +136,7 @@ class Relative(ColumnTransform):
                 if group is not None and isinstance(entry, Cell):
                     members[group].append(entry.value)
             return [
-                math.fsum(members[g]) / len(members[g])
+                fn.finite_sum(members[g]) / len(members[g])
                 if g is not None and members.get(g)
                 else InvalidComponentInput("group_mean needs items[].group")
                 for g in groups
