@@ -99,6 +99,8 @@ class ScoringRuntime:
                 client=JudgeClient(name, spec, metrics),
                 on_orders=functools.partial(on_judge_orders, name) if on_judge_orders else None,
             )
+        for source in self.sources.values():
+            source.code_version  # noqa: B018 - computed at start-up, not by the first request
         self.stats = StatsStore(settings.state_path)
         self._save_interval_s = settings.state_save_interval_s
         self._saver: asyncio.Task | None = None

@@ -37,6 +37,10 @@ class RuleSource(ScoreSource):
     def score_range(self) -> tuple[float, float]:
         return self.rule.score_range
 
+    @property
+    def code_module(self) -> str:
+        return type(self.rule).__module__
+
     def is_ready(self) -> bool:
         return not self.rule.isolated or self.rule.offloaded or (self.pool is not None and self.pool.ready)
 
