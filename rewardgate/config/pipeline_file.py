@@ -209,6 +209,13 @@ class PipelineSpec(StrictModel):
         default_factory=list, description="Conditions that override the reward when violated."
     )
     length_penalty: LengthPenaltySpec | None = Field(None, description="Added to the combined reward.")
+    shared: list[Literal["cache", "statistics"]] = Field(
+        default_factory=list,
+        # Left out of dumps when empty, so hashes and statistics keys of existing configs stay put.
+        exclude_if=lambda value: not value,
+        description="State every API key shares on this pipeline (default: none: cache visibility and "
+        "running statistics are per key, docs/api.md#tenancy).",
+    )
     overridable: OverridableSpec | None = Field(
         None,
         # Left out of dumps when unset, so hashes and statistics keys of existing configs stay put.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from rewardgate.algebra.explain import tracer_for
 from rewardgate.algebra.functions import sigmoid
+from rewardgate.auth.tenancy import tenant_scope
 from rewardgate.core.admission import AdmissionControl
 from rewardgate.core.calls import CallItem, CallOptions, CompareCall, ScoreCall
 from rewardgate.core.results import (
@@ -90,6 +91,8 @@ class RewardScorer:
             use_cache=options.cache,
             tracer=tracer_for(options.explain),
             score_input_failures=options.score_input_failures,
+            cache_scope=tenant_scope(pipeline, "cache"),
+            stats_scope=tenant_scope(pipeline, "statistics"),
         )
         groups = [entry.group for entry in call.items]
         with self._admission.admit(len(validated.items), pipeline.name, validated.deadline_s) as ticket:

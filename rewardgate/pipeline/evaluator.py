@@ -59,6 +59,9 @@ class EvalContext:
     spent: Spend = field(default_factory=Spend)
     #: Failures of the caller's input score as failure values too (the compat routes).
     score_input_failures: bool = False
+    #: The caller's tenant for cache entries and running statistics; None: shared by all callers.
+    cache_scope: str | None = None
+    stats_scope: str | None = None
 
 
 @dataclass
@@ -109,7 +112,8 @@ class Evaluator:
         """Stage 1's second half (and the fallback judges'): every source request, at once."""
         if not requests.items:
             return {}
-        result = await self.ctx.fanout.run(requests.work(), self.ctx.deadline, self.ctx.use_cache)
+        ctx = self.ctx
+        result = await ctx.fanout.run(requests.work(), ctx.deadline, ctx.use_cache, ctx.cache_scope)
         self.ctx.spent.add(result)
         return result.by_source
 
@@ -123,7 +127,8 @@ class Evaluator:
         fallbacks: Fallbacks,
     ) -> _Columns:
         """Stage 3: every component's column, in dependency order, transformed."""
-        run = TransformRun(self.ctx.stats, self.ctx.tracer, groups)
+        scope = "" if self.ctx.stats_scope is None else f"#tenant:{self.ctx.stats_scope}"
+        run = TransformRun(self.ctx.stats, self.ctx.tracer, groups, scope)
         columns = _Columns()
         for plan in pipeline.components:
             reference = None
