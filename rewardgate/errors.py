@@ -10,7 +10,18 @@
   no status.
 
 Both carry the wire ``error_type`` (also a metric label) and whether retrying
-may help.
+may help. A per-item failure also says who caused it (``cause``, the failure
+policy of docs/reward-algebra.md#failures):
+
+* ``"response"``: the response itself (a verifier timing out or crashing on
+  it, a judge refusing it, answering off-scale about it or rejecting it as too
+  long, a model's token limit). It scores as the component's failure value:
+  a response must not be able to turn a low reward into no reward.
+* ``"service"``: the service or a dependency (an unreachable judge or Triton,
+  a restarting verifier pool, a failed sandbox). It stays an error the
+  caller retries.
+* ``"input"``: the caller's request (a missing or unusable reference, a
+  metadata field a component needs): an error naming the field.
 """
 
 from __future__ import annotations
@@ -110,6 +121,8 @@ class ComponentError(Exception):
 
     error_type: str = "component_error"
     retryable: bool = False
+    #: Who caused the failure: "response", "service" or "input" (see the module docstring).
+    cause: str = "service"
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message or self.__class__.__doc__ or self.error_type)
@@ -124,18 +137,22 @@ class BackendError(ComponentError):
     """The model backend failed while computing a batch."""
 
     error_type = "backend_error"
+    cause = "service"
+    retryable = True
 
 
 class VerifierTimeout(ComponentError):
     """A rule verifier exceeded its per-item time limit and was killed."""
 
     error_type = "verifier_timeout"
+    cause = "response"
 
 
 class VerifierError(ComponentError):
     """A rule verifier crashed or raised while checking an item."""
 
     error_type = "verifier_error"
+    cause = "response"
 
 
 class VerifierUnavailable(ComponentError):
@@ -149,12 +166,14 @@ class InvalidReference(ComponentError):
     """The item's reference is missing or cannot be interpreted by the rule."""
 
     error_type = "invalid_reference"
+    cause = "input"
 
 
 class InvalidComponentInput(ComponentError):
     """The item cannot be scored by this component (e.g. too many tokens)."""
 
     error_type = "invalid_component_input"
+    cause = "input"
 
 
 class ItemFailed(RewardgateError):
@@ -174,12 +193,28 @@ class JudgeParseError(ComponentError):
     """The judge's reply had no valid answer (unparseable, out of range or truncated)."""
 
     error_type = "judge_parse_error"
+    cause = "response"
 
 
 class JudgeRefusal(ComponentError):
     """The judge refused to answer."""
 
     error_type = "judge_refusal"
+    cause = "response"
+
+
+class JudgeInputRejected(ComponentError):
+    """The judge rejected the request its prompt made of the response (HTTP 400/413/422: the
+    response overflows its context window, or trips its input filter)."""
+
+    error_type = "judge_input_rejected"
+    cause = "response"
+
+
+class InputTooLong(InvalidComponentInput):
+    """The response makes the input longer than the component accepts (a model's max_length)."""
+
+    cause = "response"
 
 
 class JudgeUnavailable(ComponentError):

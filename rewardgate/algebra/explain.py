@@ -76,6 +76,9 @@ class Tracer:
     def fallback(self, plan, ruled, cell) -> None:
         """The fallback judge decided ``cell`` where the rule's entry ``ruled`` did not."""
 
+    def failed(self, plan, error, cell) -> None:
+        """``cell`` holds the component's failure value in place of ``error``."""
+
     def route(self, plan, target: str, explanation: ExplainNode | None, cell) -> None:
         """``cell`` is the reward of the sub-pipeline ``target`` the item was routed to."""
 
@@ -155,6 +158,18 @@ class ExplainTracer(Tracer):
             f"fallback:{plan.fallback.name}",
             cell.value,
             f"{plan.source.name} did not decide ({why}); {plan.fallback.name} = {num(cell.value)}",
+            plan.name,
+        )
+
+    def failed(self, plan, error, cell) -> None:
+        why = {"response": "the response caused it", "input": "the request's input caused it"}.get(
+            error.cause, "an optional component"
+        )
+        cell.node = ExplainNode(
+            f"failure:{error.error_type}",
+            cell.value,
+            f"{plan.describe()} failed ({error.error_type}; {why}): scored as its failure value "
+            f"{num(cell.value)}",
             plan.name,
         )
 

@@ -61,22 +61,33 @@ def ensemble(
     """
     scores = list(values.values())
     if aggregate == "mean":
-        return math.fsum(scores) / len(scores)
+        return finite_sum(scores) / len(scores)
     if aggregate == "min":
         return min(scores)
     if aggregate == "median":
         return statistics.median(scores)
     if aggregate == "weighted":
         assert weights is not None
-        return math.fsum(weights[name] * value for name, value in values.items()) / math.fsum(
+        return finite_sum(weights[name] * value for name, value in values.items()) / finite_sum(
             weights[name] for name in values
         )
     if aggregate == "mean_minus_std":
-        return math.fsum(scores) / len(scores) - penalty * population_std(scores)
+        return finite_sum(scores) / len(scores) - penalty * population_std(scores)
     raise ValueError(f"unknown ensemble aggregate {aggregate!r}")
 
 
 # ---------------------------------------------------------------- combination
+
+
+def finite_sum(values) -> float:
+    """``math.fsum``, except that an intermediate overflow gives the plain sum (inf or nan)
+    instead of raising: a non-finite result is then refused as a value by its caller (the
+    combination's check makes it the item error ``reward_computation``), never a 500."""
+    values = list(values)
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        return sum(values)
 
 
 def combine_terms(terms: Mapping[str, float], how: str) -> float:
@@ -84,7 +95,7 @@ def combine_terms(terms: Mapping[str, float], how: str) -> float:
     if not terms:
         raise ValueError("no weighted component to combine")
     if how == "weighted_sum":
-        return math.fsum(terms.values())
+        return finite_sum(terms.values())
     if how == "product":
         return math.prod(terms.values())
     if how == "min":
@@ -197,7 +208,7 @@ def aggregate_steps(scores: Sequence[float], how: str, threshold: float = 1.0) -
     if how == "product":
         return math.prod(min(max(s, 0.0), 1.0) for s in scores)
     if how == "clipped_sum":
-        return math.fsum(min(s - threshold, 0.0) for s in scores)
+        return finite_sum(min(s - threshold, 0.0) for s in scores)
     raise ValueError(f"unknown step aggregate {how!r}")
 
 

@@ -7,6 +7,7 @@ names, sub-pipelines, cycles) are checked in rewardgate/config/pipeline_file.py.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -217,6 +218,36 @@ class CombineSpec(StrictModel):
         description="Per-component weight; omitted = 1 for every component that is neither an "
         "ensemble member nor used by a constraint. Weight 0 leaves a component out.",
     )
+
+
+#: The largest weight magnitude a pipeline may let a caller choose: with the documented value
+#: ranges this keeps every term and sum finite (a request's 1e308 never reaches the arithmetic).
+MAX_OVERRIDE_WEIGHT = 1e6
+
+
+class OverridableSpec(StrictModel):
+    """What a caller may change per request, with bounds; everything else is the pipeline's."""
+
+    weights: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="Components whose combine weight a request may set (options.weights), each "
+        f"with its [lowest, highest] allowed weight (finite, magnitude at most {MAX_OVERRIDE_WEIGHT:g}).",
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _bounded(cls, weights: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for name, (low, high) in weights.items():
+            if (
+                not (math.isfinite(low) and math.isfinite(high))
+                or max(abs(low), abs(high)) > MAX_OVERRIDE_WEIGHT
+            ):
+                raise ValueError(
+                    f"{name}: bounds must be finite, of magnitude at most {MAX_OVERRIDE_WEIGHT:g}"
+                )
+            if low > high:
+                raise ValueError(f"{name}: [lowest, highest] with lowest <= highest")
+        return weights
 
 
 class GateSpec(StrictModel):

@@ -180,6 +180,11 @@ def _combination_problems(pname: str, pipeline: PipelineSpec) -> list[str]:
             problems.append(f"pipelines.{pname}.combine.weights.{wname}: not a component of this pipeline")
     if not any(weight != 0 for weight in pipeline.effective_weights().values()):
         problems.append(f"pipelines.{pname}.combine.weights: no component has a non-zero weight")
+    for wname in pipeline.overridable.weights if pipeline.overridable else {}:
+        if wname not in names:
+            problems.append(
+                f"pipelines.{pname}.overridable.weights.{wname}: not a component of this pipeline"
+            )
     return problems + _gate_problems(pname, pipeline)
 
 

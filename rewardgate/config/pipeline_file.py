@@ -22,6 +22,7 @@ from rewardgate.algebra.spec import (
     EnsembleSpec,
     GateSpec,
     LengthPenaltySpec,
+    OverridableSpec,
     RouteSpec,
     StepsSpec,
     TransformSpec,
@@ -150,6 +151,15 @@ class ComponentSpec(StrictModel):
     fallback: FallbackSpec | None = Field(
         None, description="Rule components: ask a judge only when the rule did not decide (cascade)."
     )
+    on_failure: float | None = Field(
+        None,
+        # Left out of dumps when unset, so hashes and statistics keys of existing configs stay put.
+        exclude_if=lambda value: value is None,
+        allow_inf_nan=False,
+        description="The value a failure the response caused scores as (docs/reward-algebra.md#failures). "
+        "Default: the worst end of the source's range for the component's weight (its minimum, or its "
+        "maximum for a negative weight); models have no range and need it set.",
+    )
     region: Literal["answer", "response"] | None = Field(
         None,
         # Left out of dumps when unset, so hashes and statistics keys of existing configs stay put.
@@ -199,6 +209,20 @@ class PipelineSpec(StrictModel):
         default_factory=list, description="Conditions that override the reward when violated."
     )
     length_penalty: LengthPenaltySpec | None = Field(None, description="Added to the combined reward.")
+    shared: list[Literal["cache", "statistics"]] = Field(
+        default_factory=list,
+        # Left out of dumps when empty, so hashes and statistics keys of existing configs stay put.
+        exclude_if=lambda value: not value,
+        description="State every API key shares on this pipeline (default: none: cache visibility and "
+        "running statistics are per key, docs/api.md#tenancy).",
+    )
+    overridable: OverridableSpec | None = Field(
+        None,
+        # Left out of dumps when unset, so hashes and statistics keys of existing configs stay put.
+        exclude_if=lambda value: value is None,
+        description="What a request may change, with bounds (e.g. {weights: {help: [-1, 1]}}); any "
+        "other option that would change the reward is refused (docs/reward-algebra.md#caller-options).",
+    )
 
     def effective_weights(self) -> dict[str, float]:
         """Declared weights, or 1 for each component that is neither an ensemble

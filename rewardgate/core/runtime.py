@@ -20,6 +20,7 @@ from rewardgate.config.pipeline_file import PipelineConfig, used_judges
 from rewardgate.config.settings import Settings
 from rewardgate.errors import PipelineNotFound
 from rewardgate.observability.metrics import Metrics
+from rewardgate.pipeline.failures import failure_value
 from rewardgate.pipeline.plan import ComponentPlan, Pipeline, dependency_order, stats_key
 from rewardgate.pipeline.regions import pipeline_regions
 from rewardgate.pipeline.transforms import compile_transforms
@@ -98,6 +99,8 @@ class ScoringRuntime:
                 client=JudgeClient(name, spec, metrics),
                 on_orders=functools.partial(on_judge_orders, name) if on_judge_orders else None,
             )
+        for source in self.sources.values():
+            source.code_version  # noqa: B018 - computed at start-up, not by the first request
         self.stats = StatsStore(settings.state_path)
         self._save_interval_s = settings.state_save_interval_s
         self._saver: asyncio.Task | None = None
@@ -142,17 +145,19 @@ class ScoringRuntime:
             leaf = SourceKey.of_component(c)
             classifier = c.route.classifier if c.route else None
             key = stats_key(name, cname, c, regions[cname])
+            source = self.sources[leaf] if leaf else None
             components.append(
                 ComponentPlan(
                     name=cname,
                     spec=c,
-                    source=self.sources[leaf] if leaf else None,
+                    source=source,
                     classifier=self.sources[SourceKey("model", classifier)] if classifier else None,
                     fallback=self.sources[SourceKey("judge", c.fallback.judge)] if c.fallback else None,
                     weight=weights.get(cname, 0.0),
                     stats_key=key,
                     transforms=compile_transforms(c.transform, key),
                     region=regions[cname],
+                    failure_value=failure_value(c, source, weights.get(cname, 0.0)),
                 )
             )
         return Pipeline(

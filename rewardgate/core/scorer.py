@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from rewardgate.algebra.explain import tracer_for
 from rewardgate.algebra.functions import sigmoid
+from rewardgate.auth.tenancy import tenant_scope
 from rewardgate.core.admission import AdmissionControl
 from rewardgate.core.calls import CallItem, CallOptions, CompareCall, ScoreCall
 from rewardgate.core.results import (
@@ -89,6 +90,9 @@ class RewardScorer:
             deadline,
             use_cache=options.cache,
             tracer=tracer_for(options.explain),
+            score_input_failures=options.score_input_failures,
+            cache_scope=tenant_scope(pipeline, "cache"),
+            stats_scope=tenant_scope(pipeline, "statistics"),
         )
         groups = [entry.group for entry in call.items]
         with self._admission.admit(len(validated.items), pipeline.name, validated.deadline_s) as ticket:
@@ -179,6 +183,12 @@ class RewardScorer:
 
     @staticmethod
     def _check_weights(pipeline: Pipeline, weights: dict[str, float] | None) -> None:
+        """The pipeline owns its reward: a request may set only the weights its pipeline declares
+        ``overridable``, within their bounds (which also keep the arithmetic finite).
+
+        Raises:
+            InvalidInput: a weight the pipeline does not declare, or one outside its bounds.
+        """
         if not weights:
             return
         unknown = sorted(set(weights) - {c.name for c in pipeline.components})
@@ -186,6 +196,20 @@ class RewardScorer:
             raise InvalidInput(f"options.weights: {unknown} are not components of pipeline {pipeline.name!r}")
         if not all(math.isfinite(w) for w in weights.values()):
             raise InvalidInput("options.weights: weights must be finite numbers")
+        allowed = pipeline.spec.overridable.weights if pipeline.spec.overridable else {}
+        fixed = sorted(set(weights) - set(allowed))
+        if fixed:
+            raise InvalidInput(
+                f"options.weights.{fixed[0]}: pipeline {pipeline.name!r} does not let a request change "
+                f"this weight (overridable.weights declares {sorted(allowed) or 'none'})"
+            )
+        for name, weight in sorted(weights.items()):  # one answer whatever order the map came in
+            low, high = allowed[name]
+            if not low <= weight <= high:
+                raise InvalidInput(
+                    f"options.weights.{name}: {weight:g} is outside [{low:g}, {high:g}], the bounds pipeline "
+                    f"{pipeline.name!r} declares"
+                )
 
     def _require_ready(self, pipeline: Pipeline) -> None:
         for source in pipeline.reachable_sources:
@@ -204,8 +228,10 @@ class RewardScorer:
         for outcome in outcomes:
             if not (outcome.errors or outcome.gated or outcome.violated):
                 continue
-            for error in outcome.errors.values():
+            for name, error in outcome.errors.items():
                 metrics.errors.labels(error.error_type, "component").inc()
+                if name in outcome.failed:
+                    metrics.response_failures.labels(pipeline, name, error.error_type).inc()
             for component in outcome.gated:
                 metrics.gates_closed.labels(pipeline, component).inc()
             if outcome.violated is not None:

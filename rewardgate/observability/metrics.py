@@ -133,6 +133,12 @@ class Metrics:
             ["pipeline", "component"],
             registry=r,
         )
+        self.response_failures = Counter(
+            "rewardgate_response_failures_total",
+            "Component failures the response caused, scored as the component's failure value.",
+            ["pipeline", "component", "error_type"],
+            registry=r,
+        )
         self.response_chars = Histogram(
             "rewardgate_response_chars",
             "Length of scored responses in characters (watch for length blow-ups).",

@@ -80,8 +80,16 @@ class Cascades:
         return result
 
     def _fallback_entry(self, plan: ComponentPlan, ruled: Entry, answer) -> Entry:
+        """The component's entry: the judge's value, else what the rule said.
+
+        A failing judge never erases a rule's verdict (a wrong answer stays wrong); when the rule
+        failed too, a service failure of the judge wins (retrying may let it decide), else the
+        rule's own failure, which the failure policy scores.
+        """
         if isinstance(answer, ComponentError):
-            return answer
+            if isinstance(ruled, Cell) or answer.cause == "service":
+                return ruled if isinstance(ruled, Cell) else answer
+            return ruled if isinstance(ruled, ComponentError) else answer
         cell = Cell(answer[0])
         self.tracer.fallback(plan, ruled, cell)
         return cell

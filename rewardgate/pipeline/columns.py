@@ -54,6 +54,8 @@ class ItemOutcome:
     #: Components whose gate was closed, and the violated constraint (for metrics).
     gated: list[str] = field(default_factory=list)
     violated: str | None = None
+    #: Components whose failure scored as their failure value (their errors stay in ``errors``).
+    failed: list[str] = field(default_factory=list)
 
 
 def map_column(column: Column, function, label: str, describe, tracer: Tracer) -> Column:

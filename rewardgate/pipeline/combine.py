@@ -1,10 +1,15 @@
 """One item's reward from its component values (docs/reward-algebra.md).
 
 Status first: a failed or missing required component makes the item an
-error (no reward), an optional one makes it partial. Then gates (a closed
-gate replaces the gated values), weighted terms, the combination
-(weighted sum, product or min), the length penalty, and constraints (a
-violated one sets the reward). A non-finite result is an error, never a value.
+error (no reward), an optional one makes it partial, unless what was decided
+settles the item anyway: a gate closed by a component that has a value
+replaces the failed components it gates, and a constraint violated by a
+component that has a value sets the reward whatever failed elsewhere (so a
+response cannot escape a format constraint by making another component
+fail). Then gates, weighted terms, the combination (weighted sum, product or
+min), the length penalty, and constraints (a violated one sets the reward).
+A non-finite result is an error, never a value. Failures the response caused
+arrive here as values already (rewardgate/pipeline/failures.py).
 """
 
 from __future__ import annotations
@@ -31,12 +36,13 @@ class ItemCombiner:
     def finish(self, pipeline: Pipeline, index: int, item: ScoringItem, columns, weights) -> ItemOutcome:
         outcome = ItemOutcome(status="ok", reward=None)
         cells, missing = self._cells(pipeline, index, columns, outcome)
-        if missing:
-            return replace(outcome, status="error", reward=None)
         counted = cells
         if pipeline.gates:
             counted = self._gate(pipeline, cells)
-            outcome.gated = [name for name, cell in counted.items() if cell is not cells[name]]
+            outcome.gated = [name for name, cell in counted.items() if cell is not cells.get(name)]
+            missing -= set(outcome.gated)
+        if missing:
+            return self._decided(pipeline, cells, outcome)
         terms = {name: w * counted[name].value for name, w in weights.items() if w != 0 and name in counted}
         if not terms:
             outcome.errors.setdefault("reward", InvalidComponentInput("no weighted component has a value"))
@@ -55,12 +61,29 @@ class ItemCombiner:
         outcome.explanation = node
         return outcome
 
+    def _decided(self, pipeline: Pipeline, cells: dict[str, Cell], outcome: ItemOutcome) -> ItemOutcome:
+        """A required component has no value: the reward a constraint decided without it, else
+        an error. Constraints are read in order; one whose component has no value stops the
+        search, since it might have held and its value would have come first."""
+        for condition, value, label in pipeline.constraints:
+            control = cells.get(condition.component)
+            if control is None:
+                break
+            if condition.holds(control.value):
+                outcome.violated = label
+                outcome.reward = value
+                outcome.explanation = self.tracer.constraint(None, condition, control, value, label)
+                return outcome
+        return replace(outcome, status="error", reward=None)
+
     @staticmethod
-    def _cells(pipeline: Pipeline, index: int, columns, outcome: ItemOutcome) -> tuple[dict[str, Cell], bool]:
+    def _cells(
+        pipeline: Pipeline, index: int, columns, outcome: ItemOutcome
+    ) -> tuple[dict[str, Cell], set[str]]:
         """The item's component cells (values recorded in ``outcome``, failures in its errors and
-        status), and whether a required component has no value."""
+        status), and the required components that have no value."""
         cells: dict[str, Cell] = {}
-        missing = False
+        missing: set[str] = set()
         for plan in pipeline.components:
             entry = columns[plan.name][index]
             if isinstance(entry, Cell):
@@ -70,7 +93,7 @@ class ItemCombiner:
             if isinstance(entry, ComponentError):
                 outcome.errors[plan.name] = entry
             if plan.required:
-                missing = True
+                missing.add(plan.name)
             outcome.status = "partial"
         return cells, missing
 
@@ -81,9 +104,10 @@ class ItemCombiner:
             if control is not None and condition.holds(control.value):
                 continue
             for name in gated:
-                if name in counted:
+                # A closed gate replaces a failed component too, when the gate itself was decided.
+                if name in counted or control is not None:
                     closed = Cell(otherwise)
-                    self.tracer.gate(name, condition, control, counted[name], closed)
+                    self.tracer.gate(name, condition, control, counted.get(name), closed)
                     counted[name] = closed
         return counted
 

@@ -15,11 +15,16 @@ One evaluation runs four named stages, top-down in :meth:`Evaluator.evaluate`:
 4. **combine** (rewardgate/pipeline/combine.py): per item, gates, weighted terms,
    combination, length penalty, constraints, and the ok/partial/error status.
 
+Between 2 and 3, each leaf's failures that the failure policy scores (those the
+response caused, any of an optional component: rewardgate/pipeline/failures.py)
+become its failure value, before transforms, and stay listed in the item's errors.
+
 Every value made is reported to the context's tracer (rewardgate/algebra/explain.py),
 which builds the explanation when a request asks for one and does nothing
-otherwise. A failed component is never a number: it stays an error (its own)
+otherwise. Any other failure is never a number: it stays an error (its own)
 or is missing (an input failed), and the item's status follows from which
-components are required. Formulas: docs/reward-algebra.md.
+components are required, unless a decided gate or constraint settles the item
+first (combine.py). Formulas: docs/reward-algebra.md.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ from dataclasses import dataclass, field
 
 from rewardgate.algebra.explain import NO_TRACE, Tracer
 from rewardgate.algebra.running_stats import StatsStore
+from rewardgate.errors import ComponentError
 from rewardgate.items import ScoringItem
 from rewardgate.pipeline.cascades import Cascades, Fallbacks, Routed
 from rewardgate.pipeline.columns import Column, ItemOutcome, StepDetail
 from rewardgate.pipeline.combine import ItemCombiner
+from rewardgate.pipeline.failures import fail_closed
 from rewardgate.pipeline.gather import Gathered, SourceRequests, gather, leaf_column
 from rewardgate.pipeline.plan import Pipeline
 from rewardgate.pipeline.transforms import TransformRun, apply_transforms, ensemble_column
@@ -50,6 +57,11 @@ class EvalContext:
     use_cache: bool = True
     tracer: Tracer = NO_TRACE
     spent: Spend = field(default_factory=Spend)
+    #: Failures of the caller's input score as failure values too (the compat routes).
+    score_input_failures: bool = False
+    #: The caller's tenant for cache entries and running statistics; None: shared by all callers.
+    cache_scope: str | None = None
+    stats_scope: str | None = None
 
 
 @dataclass
@@ -59,9 +71,17 @@ class _Columns:
     values: dict[str, Column] = field(default_factory=dict)
     cached: dict[str, list[bool]] = field(default_factory=dict)
     steps: dict[str, list[StepDetail | None]] = field(default_factory=dict)
+    #: Per component: the failures scored as its failure value, by item index (failures.py).
+    failed: dict[str, dict[int, ComponentError]] = field(default_factory=dict)
 
-    def annotate(self, outcome: ItemOutcome, index: int) -> None:
+    def annotate(self, outcome: ItemOutcome, index: int, optional: set[str]) -> None:
         outcome.cached = [n for n, flags in self.cached.items() if flags[index] and n in outcome.components]
+        for name, failures in self.failed.items():
+            if index in failures:
+                outcome.errors[name] = failures[index]
+                outcome.failed.append(name)
+                if name in optional and outcome.status == "ok":
+                    outcome.status = "partial"
         for name, per_item in self.steps.items():
             if per_item[index] is not None:
                 outcome.steps[name] = per_item[index]
@@ -92,7 +112,8 @@ class Evaluator:
         """Stage 1's second half (and the fallback judges'): every source request, at once."""
         if not requests.items:
             return {}
-        result = await self.ctx.fanout.run(requests.work(), self.ctx.deadline, self.ctx.use_cache)
+        ctx = self.ctx
+        result = await ctx.fanout.run(requests.work(), ctx.deadline, ctx.use_cache, ctx.cache_scope)
         self.ctx.spent.add(result)
         return result.by_source
 
@@ -106,7 +127,8 @@ class Evaluator:
         fallbacks: Fallbacks,
     ) -> _Columns:
         """Stage 3: every component's column, in dependency order, transformed."""
-        run = TransformRun(self.ctx.stats, self.ctx.tracer, groups)
+        scope = "" if self.ctx.stats_scope is None else f"#tenant:{self.ctx.stats_scope}"
+        run = TransformRun(self.ctx.stats, self.ctx.tracer, groups, scope)
         columns = _Columns()
         for plan in pipeline.components:
             reference = None
@@ -118,6 +140,9 @@ class Evaluator:
                     columns.steps[plan.name] = leaf.steps
                 for index, entry in fallbacks.get(plan.name, {}).items():
                     raw[index] = entry
+                failed = fail_closed(plan, raw, self.ctx.tracer, self.ctx.score_input_failures)
+                if failed:
+                    columns.failed[plan.name] = failed
             elif plan.kind == "route":
                 raw = routed[plan.name][0]
             else:
@@ -131,9 +156,10 @@ class Evaluator:
         """Stage 4: each item's outcome from its cells, with its routed sub-components."""
         effective = {**pipeline.weights, **(weights or {})}
         results = []
+        optional = {c.name for c in pipeline.components if not c.required}
         for index, item in enumerate(items):
             outcome = self.combiner.finish(pipeline, index, item, columns.values, effective)
-            columns.annotate(outcome, index)
+            columns.annotate(outcome, index, optional)
             for name, (_, sub_outcomes) in routed.items():
                 sub = sub_outcomes[index]
                 if sub is not None:

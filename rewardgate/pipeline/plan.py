@@ -33,6 +33,8 @@ class ComponentPlan:
     transforms: tuple = ()
     #: The answer region this component grades (rewardgate/pipeline/regions.py); None: the whole response.
     region: AnswerRegion | None = None
+    #: What a failure the response caused scores as (rewardgate/pipeline/failures.py); None: no value.
+    failure_value: float | None = None
 
     @property
     def kind(self) -> str:

@@ -46,6 +46,8 @@ class TransformRun:
     stats: StatsStore
     tracer: Tracer
     groups: list[str | None]
+    #: Appended to running-statistics keys: the caller's tenant, or "" when they are shared.
+    scope: str = ""
 
 
 class ColumnTransform(ABC):
@@ -87,7 +89,7 @@ class Standardize(ColumnTransform):
         return column, (None if ref_column is None else self.map(ref_column, run, update=False))
 
     def map(self, column: Column, run: TransformRun, *, update: bool) -> Column:
-        stats = run.stats.get(self.key)
+        stats = run.stats.get(self.key + run.scope)
         if update:
             for entry in column:
                 if isinstance(entry, Cell):
@@ -136,7 +138,7 @@ class Relative(ColumnTransform):
                 if group is not None and isinstance(entry, Cell):
                     members[group].append(entry.value)
             return [
-                math.fsum(members[g]) / len(members[g])
+                fn.finite_sum(members[g]) / len(members[g])
                 if g is not None and members.get(g)
                 else InvalidComponentInput("group_mean needs items[].group")
                 for g in groups

@@ -21,6 +21,7 @@ from typing import ClassVar, Literal
 from rewardgate.config.pipeline_file import canonical_sha256
 from rewardgate.errors import ComponentError
 from rewardgate.items import ScoringItem
+from rewardgate.sources.code_version import code_fingerprint
 
 Outcome = list[float] | ComponentError
 
@@ -89,6 +90,15 @@ class ScoreSource(ABC):
     def version(self) -> str:
         """Identity of what computes the score (weights hash, rule config hash)."""
 
+    @property
+    def score_range(self) -> tuple[float, float] | None:
+        """The documented (lowest, highest) score of the first head; None: unbounded (models).
+
+        The default failure value of a component reading this source is taken from it
+        (docs/reward-algebra.md#failures).
+        """
+        return None
+
     @abstractmethod
     def is_ready(self) -> bool: ...
 
@@ -101,9 +111,22 @@ class ScoreSource(ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook
         pass
 
+    @property
+    def code_module(self) -> str:
+        """The module whose code computes this source's scores (see :attr:`code_version`)."""
+        return type(self).__module__
+
+    @property
+    def code_version(self) -> str:
+        """:func:`~rewardgate.sources.code_version.code_fingerprint` of :attr:`code_module`: the
+        code and library versions behind the scores, so a new build never serves an old one's."""
+        return code_fingerprint(self.code_module)
+
     def fingerprint(self) -> str:
-        """Identity for cache keys; recomputed when the version changes (a redeployed model)."""
+        """Identity for cache keys: name, version (configuration, weights), the fields read and
+        the code version; recomputed when the version changes (a redeployed model)."""
         version = self.version
         if self._fingerprint is None or self._fingerprint[0] != version:
-            self._fingerprint = (version, canonical_sha256([self.name, version, self.reads]))
+            identity = [self.name, version, self.reads, self.code_version]
+            self._fingerprint = (version, canonical_sha256(identity))
         return self._fingerprint[1]

@@ -11,7 +11,8 @@ For each source of the pipeline:
    owned keys released once the cache holds them.
 
 With ``use_cache=False`` nothing is read, written or shared: every unique item
-is computed afresh.
+is computed afresh. A ``scope`` (the caller's tenant) enters every key, so two
+tenants neither see each other's entries (``cached``, hits) nor share flights.
 """
 
 from __future__ import annotations
@@ -69,9 +70,11 @@ class Fanout:
         requests: list[tuple[ScoreSource, list[ScoringItem]]],
         deadline: float,
         use_cache: bool,
+        scope: str | None = None,
     ) -> FanoutResult:
-        """Outcomes of each (source, items) request, keyed by source name (one request per source)."""
-        work = [self._plan(source, items, use_cache) for source, items in requests]
+        """Outcomes of each (source, items) request, keyed by source name (one request per source);
+        ``scope``: whose entries these are (None: shared by every caller)."""
+        work = [self._plan(source, items, use_cache, scope) for source, items in requests]
         owned = [key for w in work for key in w.owned]
         result = FanoutResult()
         try:
@@ -89,11 +92,15 @@ class Fanout:
             result.by_source[w.source.name] = outcomes
         return result
 
-    def _plan(self, source: ScoreSource, items: list[ScoringItem], use_cache: bool) -> _SourceWork:
+    def _plan(
+        self, source: ScoreSource, items: list[ScoringItem], use_cache: bool, scope: str | None
+    ) -> _SourceWork:
         if not use_cache and len(items) == 1:
             keys = [_ONLY_ITEM]  # nothing to look up, share or deduplicate: no key to derive
         else:
             fingerprint, reads = source.fingerprint(), source.reads
+            if scope is not None:
+                fingerprint = f"{fingerprint}|tenant:{scope}"
             keys = [cache_key(fingerprint, reads, item) for item in items]
         representative: dict[str, ScoringItem] = {}
         for key, item in zip(keys, items, strict=True):

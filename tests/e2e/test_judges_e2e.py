@@ -89,7 +89,7 @@ def test_constraint_judge_overrides_the_reward(judged):
     assert results[1]["components"] == {"quality": 1.0, "safe": 0.0}
 
 
-def test_judge_failures_are_typed_item_errors_never_zero(judged):
+def test_optional_judge_failures_are_typed_and_score_its_minimum(judged):
     items = [
         {"response": "\\boxed{4} [[malformed]]", "reference": "4"},
         {"response": "\\boxed{4} [[refuse]]", "reference": "4"},
@@ -101,7 +101,8 @@ def test_judge_failures_are_typed_item_errors_never_zero(judged):
     types = [r["errors"]["style"]["type"] for r in results]
     assert types == ["judge_parse_error", "judge_refusal", "judge_unavailable"]
     assert results[2]["errors"]["style"]["retryable"] is True
-    assert all("style" not in r["components"] for r in results)
+    # An optional judge that fails takes its worst value, never left out (docs/reward-algebra.md#failures).
+    assert all(r["components"]["style"] == 0.0 for r in results)
 
 
 def test_slow_judge_past_the_deadline_answers_the_item_in_time(judged):

@@ -10,8 +10,11 @@ import json
 import math
 import time
 
+import grpc
 import httpx
 import pytest
+from rewardgate_client.v1 import reward_pb2 as pb
+from rewardgate_client.v1 import reward_pb2_grpc
 
 from tests.e2e.conftest import write_config
 from tests.support.server import ServiceProcess
@@ -29,7 +32,9 @@ PIPELINES = {
             "a": {"model": "rm2", "head": "head0"},
             "b": {"model": "rm2", "head": "head1"},
             "c": {"model": "rm1"},
-        }
+        },
+        # A multi-objective direction: the request chooses it within these bounds; c is the pipeline's.
+        "overridable": {"weights": {"a": [-1, 1], "b": [-1, 1]}},
     },
     "ensemble_penalised": {
         "components": {
@@ -318,9 +323,39 @@ def test_prefix_context_last_step_equals_the_whole_response_score(algebra):
 def test_direction_weights_per_request_combine_heads(algebra):
     c = raw(algebra, ITEMS[:1])[0]
     theta = math.pi / 6
-    direction = {"a": math.cos(theta), "b": math.sin(theta), "c": 0.0}
+    direction = {"a": math.cos(theta), "b": math.sin(theta)}
     result = score(algebra, "raw", ITEMS[:1], weights=direction)["results"][0]
-    assert result["reward"] == pytest.approx(math.cos(theta) * c["a"] + math.sin(theta) * c["b"])
+    expected = math.cos(theta) * c["a"] + math.sin(theta) * c["b"] + c["c"]
+    assert result["reward"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "weights", "named"),
+    [
+        ("raw", {"c": 0.0}, "options.weights.c"),  # not declared overridable
+        ("raw", {"a": 100.0}, "options.weights.a"),  # outside [-1, 1]
+        ("raw", {"a": -1.5}, "options.weights.a"),
+        ("raw", {"a": 1e308, "b": 1e308}, "options.weights.a"),  # the overflow case: refused before scoring
+        ("shaped", {"lin": 1.0}, "options.weights.lin"),  # a pipeline that declares nothing overridable
+    ],
+)
+def test_a_request_cannot_change_what_its_pipeline_does_not_declare(algebra, pipeline, weights, named):
+    body = {"pipeline": pipeline, "items": ITEMS[:1], "options": {"weights": weights}}
+    response = httpx.post(algebra.url + "/v1/score", json=body, timeout=30)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_input" and named in error["message"]
+    with grpc.insecure_channel(algebra.grpc_target) as channel:
+        stub = reward_pb2_grpc.RewardServiceStub(channel)
+        request = pb.ScoreRequest(
+            pipeline=pipeline,
+            items=[pb.Item(response=ITEMS[0]["response"], prompt=ITEMS[0].get("prompt", ""))],
+            options=pb.ScoreOptions(weights=weights),
+        )
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.Score(request, timeout=30)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert named in refused.value.details()
 
 
 def test_unknown_weight_name_is_422(algebra):

@@ -85,12 +85,13 @@ def test_bad_reference_is_a_typed_item_error_never_a_zero(service):
     assert fine["reward"] == 1.0
 
 
-def test_verifier_timeout_is_reported_as_such_and_the_pool_recovers(service):
-    # sympy tries to evaluate this tower exactly and never finishes.
+def test_verifier_timeout_scores_the_minimum_is_reported_and_the_pool_recovers(service):
+    # sympy tries to evaluate this tower exactly and never finishes: the response's failure,
+    # scored as math_verify's minimum (never null, which a trainer would drop).
     hostile = {"response": "\\boxed{9^{9^{9^{9}}}}", "reference": "5"}
     body = score(service, "strict_timeout", [hostile, MATH_ITEMS[0]]).json()
     result, fine = body["results"]
-    assert result["status"] == "error" and result["reward"] is None
+    assert result["status"] == "ok" and result["reward"] == 0.0
     assert result["errors"]["correct"]["type"] == "verifier_timeout"
     assert fine["reward"] == 1.0
     assert score(service, "math", MATH_ITEMS).json()["results"][0]["reward"] == 1.0

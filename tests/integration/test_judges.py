@@ -9,6 +9,7 @@ import pytest
 from rewardgate.errors import (
     InvalidComponentInput,
     InvalidReference,
+    JudgeInputRejected,
     JudgeParseError,
     JudgeRefusal,
     JudgeTimeout,
@@ -114,9 +115,18 @@ async def test_5xx_is_retried_with_backoff_then_succeeds(server, make):
 
 
 async def test_a_4xx_rejection_is_not_retried_and_not_retryable(server, make):
-    outcomes, _ = await judge(make(), item("[[fail=400,times=5]] [[score=5]]"))
+    outcomes, _ = await judge(make(), item("[[fail=401,times=5]] [[score=5]]"))
     assert isinstance(outcomes[0], JudgeUnavailable) and not outcomes[0].retryable
+    assert outcomes[0].cause == "service"  # a bad key or model name is the service's
     assert len(server.calls) == 1
+
+
+@pytest.mark.parametrize("status", [400, 413, 422])
+async def test_a_rejected_prompt_is_the_responses_failure_not_retried(server, make, status):
+    # A response that overflows the judge's context window gets HTTP 400 (vLLM, OpenAI).
+    outcomes, _ = await judge(make(), item(f"[[fail={status},times=5]] [[score=5]]"))
+    assert isinstance(outcomes[0], JudgeInputRejected) and outcomes[0].cause == "response"
+    assert not outcomes[0].retryable and len(server.calls) == 1
 
 
 async def test_5xx_bursts_open_the_breaker_and_recovery_closes_it(server, make):
@@ -225,7 +235,7 @@ async def test_rate_limiting_and_rejections_do_not_open_the_breaker(server, make
     outcomes, _ = await judge(
         source, item("[[fail=429,times=1]] [[score=5]] x"), item("[[fail=400,times=1]] y")
     )
-    assert all(isinstance(o, JudgeUnavailable) for o in outcomes)
+    assert [type(o) for o in outcomes] == [JudgeUnavailable, JudgeInputRejected]
     assert source.client.breaker.state == "closed"  # the upstream answered: it is alive
     outcomes, _ = await judge(source, item("[[score=10]] z"))
     assert outcomes == [[1.0]]

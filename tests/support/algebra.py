@@ -16,6 +16,7 @@ from rewardgate.algebra.explain import tracer_for
 from rewardgate.config.pipeline_file import parse_config
 from rewardgate.config.settings import Settings
 from rewardgate.core.runtime import ScoringRuntime
+from rewardgate.errors import InvalidReference, VerifierTimeout, VerifierUnavailable
 from rewardgate.items import ScoringItem
 from rewardgate.observability.metrics import Metrics
 from rewardgate.pipeline.evaluator import EvalContext, Evaluator, ItemOutcome
@@ -28,18 +29,36 @@ from rewardgate.store.single_flight import SingleFlight
 
 class NumberParams(RuleParams):
     key: str
+    #: The rule's documented range (its failure value's default is read from it).
+    low: float = -math.inf
+    high: float = math.inf
+
+
+#: Metadata values that make the ``number`` rule fail with a chosen cause.
+FAILURES = {
+    "timeout": VerifierTimeout,  # the response's
+    "unavailable": VerifierUnavailable,  # the service's
+    "no_reference": InvalidReference,  # the caller's
+}
 
 
 class NumberRule(Rule):
-    """``float(metadata[key])``: a rule whose score the test chooses."""
+    """``float(metadata[key])``: a rule whose score the test chooses; a value named in
+    :data:`FAILURES` raises that failure, any other text is a ``verifier_error``."""
 
     type_name = "number"
     Params = NumberParams
     reads = ("metadata",)
-    score_range = (-math.inf, math.inf)
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        return (self.params.low, self.params.high)
 
     def evaluate(self, item: ScoringItem) -> float:
-        return float(item.metadata[self.params.key])
+        value = item.metadata[self.params.key]
+        if isinstance(value, str) and value in FAILURES:
+            raise FAILURES[value](f"chosen failure {value}")
+        return float(value)
 
 
 def number_rules(*keys: str) -> dict:

@@ -5,7 +5,13 @@
 ``{"prompt", "response", "label"}`` sample per request, the reward as the JSON
 reply). A failed sample cannot be expressed in these float-only replies, so
 any failed item turns the reply into an error envelope with that item's status
-(both trainers retry on non-2xx), never into a made-up number.
+(``remote_rm``). A failed sample cannot be expressed in these float-only
+replies, so the failure policy (docs/reward-algebra.md#failures) decides: a
+failure the response or the request's input caused scores as the component's
+failure value (each sample gets its reward; one sample never fails the batch),
+and only a failure of the service (an unreachable judge or backend, a
+restarting verifier pool) fails the whole request, with the retryable 503
+both trainers retry on, never a made-up number.
 
 The functions here are transport-free; rewardgate/api/http/scoring_routes.py serves
 them over HTTP.
@@ -18,7 +24,7 @@ from rewardgate_client.labels import AmbiguousLabel, reference_from_label
 from rewardgate.api.http.codec import prompt_of
 from rewardgate.api.http.context import AppContext
 from rewardgate.api.http.schemas import OpenRLHFRewardRequest, OpenRLHFRewardResponse, SlimeRewardRequest
-from rewardgate.core.calls import CallItem, ScoreCall
+from rewardgate.core.calls import CallItem, CallOptions, ScoreCall
 from rewardgate.core.results import ItemResult
 from rewardgate.core.scorer import StageTimings
 from rewardgate.errors import InvalidInput, ItemFailed
@@ -33,7 +39,8 @@ async def get_reward(
     Raises:
         ItemFailed: a sample failed (the reply cannot carry it); and what the scorer raises.
     """
-    result, timings = await ctx.scorer.score(ScoreCall(pipeline, openrlhf_items(body)))
+    call = ScoreCall(pipeline, openrlhf_items(body), CallOptions(score_input_failures=True))
+    result, timings = await ctx.scorer.score(call)
     rewards = [_reward_or_raise(item) for item in result.results]
     logs = _component_logs(result.results)
     reply = OpenRLHFRewardResponse(rewards=rewards, scores=rewards, extra_logs=logs)
@@ -51,7 +58,8 @@ async def slime_reward(
     """
     label, metadata = slime_reference(body)
     item = ScoringItem(prompt_of(body.prompt), body.response, label, metadata)
-    result, timings = await ctx.scorer.score(ScoreCall(pipeline, [CallItem("0", item)]))
+    call = ScoreCall(pipeline, [CallItem("0", item)], CallOptions(score_input_failures=True))
+    result, timings = await ctx.scorer.score(call)
     (scored,) = result.results
     reward = _reward_or_raise(scored)
     return ({"reward": reward, **(scored.components or {})} if components else reward), timings
@@ -122,6 +130,8 @@ def response_after_prompt(query: str, prompt: str, index: int) -> str:
 
 
 def _reward_or_raise(item: ItemResult) -> float:
+    """The sample's reward; a sample without one failed for a reason no failure value covers:
+    the service's (retryable, 503: the trainer retries the request), else 422."""
     if item.reward is not None:
         return item.reward
     name, error = next(iter(item.errors.items()))

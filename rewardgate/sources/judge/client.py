@@ -30,7 +30,7 @@ import stamina
 from aiolimiter import AsyncLimiter
 
 from rewardgate.breaker import STATE_VALUES, CircuitBreaker
-from rewardgate.errors import JudgeTimeout, JudgeUnavailable
+from rewardgate.errors import JudgeInputRejected, JudgeTimeout, JudgeUnavailable
 from rewardgate.observability.metrics import Metrics
 from rewardgate.sources.judge.parsing import Reply
 from rewardgate.sources.judge.spec import JudgeSpec
@@ -212,14 +212,23 @@ class JudgeClient:
             return _Retry(error, _retry_after(exc))
         if outcome in ("server_error", "connection_error", "timeout"):
             return _Retry(JudgeUnavailable(f"judge {self.name!r}: {outcome}: {_describe(exc)}"))
+        # A server without JSON mode (e.g. an older vLLM or a hosted API) refuses response_format.
+        format_rejected = "response_format" in str(exc)
+        if getattr(exc, "status_code", None) in _INPUT_REJECTED and not format_rejected:
+            # The prompt is the response's: one that overflows the judge's context window or
+            # trips its input filter is the response's failure, scored as such (docs/rules.md).
+            return JudgeInputRejected(f"judge {self.name!r} rejected the response: {_describe(exc)}")
         error = JudgeUnavailable(f"judge {self.name!r} rejected the request: {_describe(exc)}")
         error.retryable = False
-        # A server without JSON mode (e.g. an older vLLM or a hosted API) refuses response_format.
-        error.response_format_rejected = "response_format" in str(exc)
+        error.response_format_rejected = format_rejected
         return error
 
     async def close(self) -> None:
         await self._client.close()
+
+
+#: Upstream statuses that refuse the request's content (the response in the prompt), not the service.
+_INPUT_REJECTED = frozenset({400, 413, 422})
 
 
 def _outcome(exc: BaseException) -> str:

@@ -102,6 +102,11 @@ class JudgeSource(ScoreSource):
             for mode, template in self._templates.items()
         }
 
+    @property
+    def score_range(self) -> tuple[float, float]:
+        # Every judge kind answers in [0, 1]: scales are normalised, pairwise is a probability.
+        return (0.0, 1.0)
+
     def is_ready(self) -> bool:
         # A remote judge is checked per call (breaker), not at start-up.
         return True

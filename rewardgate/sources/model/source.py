@@ -31,6 +31,11 @@ class ModelSource(ScoreSource):
         return self.backend.version
 
     @property
+    def code_module(self) -> str:
+        # The backend reaches the runner that tokenises and reads the heads (Triton runs the same).
+        return type(self.backend).__module__
+
+    @property
     def head_names(self) -> list[str]:
         return self.backend.head_names
 

@@ -33,6 +33,14 @@ class RuleSource(ScoreSource):
         # Rule parameters are frozen: hash them once.
         return "sha256:" + canonical_sha256([self.rule.type_name, self.rule.params.model_dump(mode="json")])
 
+    @property
+    def score_range(self) -> tuple[float, float]:
+        return self.rule.score_range
+
+    @property
+    def code_module(self) -> str:
+        return type(self.rule).__module__
+
     def is_ready(self) -> bool:
         return not self.rule.isolated or self.rule.offloaded or (self.pool is not None and self.pool.ready)
 

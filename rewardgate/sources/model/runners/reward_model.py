@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from rewardgate.errors import InvalidComponentInput
+from rewardgate.errors import InputTooLong, InvalidComponentInput
 from rewardgate.items import ScoringItem
 from rewardgate.sources.model.batching.batcher import WorkItem
 from rewardgate.sources.model.runners.torch_setup import pad_right, resolve_device, resolve_dtype
@@ -97,9 +97,7 @@ class RewardModelEncoder:
 
     def _work(self, ids: list[int]) -> WorkItem:
         if len(ids) > self.max_length:
-            raise InvalidComponentInput(
-                f"{len(ids)} tokens exceeds this model's max_length {self.max_length}"
-            )
+            raise InputTooLong(f"{len(ids)} tokens exceeds this model's max_length {self.max_length}")
         return WorkItem(payload=ids, length=len(ids))
 
 

@@ -47,6 +47,8 @@ class SandboxError(ComponentError):
     """The sandbox itself failed before the code ran (set-up, a dead fork server): not the code's fault."""
 
     error_type = "sandbox_error"
+    # The service's failure: retrying may find a working sandbox (rewardgate/pipeline/failures.py).
+    retryable = True
 
 
 class SandboxKilled(SandboxError):
