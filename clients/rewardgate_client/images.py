@@ -83,3 +83,19 @@ def fill_placeholders(messages: list[dict[str, Any]], images: Iterable[Any]) -> 
         parts = content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
         out[at] = {**out[at], "content": [*rest, *parts]}
     return out
+
+
+def prompt_with_images(prompt: Any, images: Iterable[Any] | None) -> Any:
+    """A trainer's prompt joined with the sample's images (those kept beside it).
+
+    Chat messages get their placeholders filled (:func:`fill_placeholders`);
+    a text prompt becomes one user turn of the images followed by the text.
+    Without images the prompt is returned as it is.
+    """
+    images = [image for image in images or () if image is not None]
+    if not images:
+        return prompt
+    if isinstance(prompt, list):
+        return fill_placeholders(prompt, images)
+    parts = [{"type": "image", "image": data_url(image)} for image in images]
+    return [{"role": "user", "content": [*parts, {"type": "text", "text": str(prompt or "")}]}]

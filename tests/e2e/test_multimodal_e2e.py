@@ -1,10 +1,16 @@
 """Images end to end: a running service, both transports, a VLM reward model, a VLM judge
 (scripted OpenAI server), vision rules, the cache, and typed refusals."""
 
+import asyncio
 import uuid
+from types import SimpleNamespace
 
+import httpx
 import pytest
+from PIL import Image
 from rewardgate_client import InvalidInput, PayloadTooLarge, RewardClient
+from rewardgate_client.integrations.slime import make_reward
+from rewardgate_client.integrations.verl import make_compute_score
 
 from rewardgate.sources.model.random_vision import build_vision_reward_model
 from tests.e2e.conftest import write_config
@@ -117,3 +123,42 @@ def test_bad_images_are_refused_naming_the_item_and_part(service, transport, ima
         pytest.raises(error, match=words.replace("[", r"\[")),
     ):
         client.score([item(RED), item(image)], "vlm_rm")
+
+
+# ---------------------------------------------------------------- trainers, with their own calling code
+
+
+def test_openrlhf_vlm_samples_are_scored_not_dropped(service):
+    """OpenRLHF's query repeats each image placeholder per image token; its prompt has it once."""
+    prompt = "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>What text is shown?<|im_end|>\n"
+    query = prompt.replace("<|image_pad|>", "<|image_pad|>" * 64) + "lnvoice 12"
+    llava_prompt = "USER: <image>\nWhat text is shown? ASSISTANT:"
+    llava_query = llava_prompt.replace("<image>", "<image>" * 576) + " invoice 12"
+    body = {"query": [query, llava_query], "prompts": [prompt, llava_prompt], "labels": ["invoice 12"] * 2}
+    reply = httpx.post(f"{service.url}/get_reward?pipeline=doc_qa", json=body, timeout=30)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["rewards"] == pytest.approx([0.9, 1.0])
+
+
+def test_slime_multimodal_samples_send_their_images(service):
+    reward = make_reward(service.url, "vlm_rm")
+
+    def sample(color):
+        prompt = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe it."}]}]
+        images = {"images": [Image.new("RGB", (40, 30), color)]}
+        return SimpleNamespace(prompt=prompt, response="A square.", label=None, multimodal_inputs=images)
+
+    red, dark = asyncio.run(reward(SimpleNamespace(), [sample((255, 0, 0)), sample((30, 0, 0))]))
+    assert red != dark
+
+
+def test_verl_samples_with_images_in_extra_info(service):
+    _, compute_score_batch, _ = make_compute_score(service.url, default_pipeline="grounding")
+    extra = {"question": "Where is the cat?", "images": [{"bytes": RED}]}  # the datasets library's Image form
+    scores = compute_score_batch(
+        ["cats"] * 2,
+        ["<|box_start|>(200,200),(400,600)<|box_end|>", "[0, 0, 1000, 1000]"],
+        ["[40, 20, 80, 60]"] * 2,
+        [extra, extra],
+    )
+    assert [s["score"] for s in scores] == [1.0, 0.0]  # grid1000 boxes need the image's size: it arrived
