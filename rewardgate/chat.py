@@ -16,6 +16,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from rewardgate.media.parts import IMAGE_PART_TYPES
+
 Message = dict[str, Any]
 
 
@@ -67,6 +69,8 @@ def text_size(value: Any) -> int:
     if isinstance(value, str):
         return len(value)
     if isinstance(value, dict):
+        if value.get("type") in IMAGE_PART_TYPES:
+            return 0  # an image is measured by the image limits (rewardgate/media/), not as text
         return sum(text_size(item) for item in value.values())
     if isinstance(value, list):
         return sum(text_size(item) for item in value)

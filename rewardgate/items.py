@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rewardgate.chat import Message, content_text, for_chat_template
+from rewardgate.media.parts import image_data
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +35,10 @@ class ScoringItem:
             else [{"role": "user", "content": self.prompt}]
         )
         return [*prompt, {"role": "assistant", "content": self.response}]
+
+    def images(self) -> tuple[bytes, ...]:
+        """The bytes of the prompt's images, in order (canonical parts only: an item
+        that passed request validation; placeholders carry none)."""
+        if isinstance(self.prompt, str):
+            return ()
+        return tuple(image_data(self.prompt))

@@ -8,6 +8,7 @@ trailer (an ``RpcStatus`` holding an ``ErrorDetail``).
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -170,10 +171,38 @@ def _part_to_proto(part: dict[str, Any]) -> pb.ContentPart:
     proto = pb.ContentPart(type=part["type"])
     if part.get("text") is not None:
         proto.text = part["text"]
+    image, mime = _image_bytes(part)
+    if image is not None:  # images travel as bytes on gRPC, not as base64 text
+        proto.type, proto.image = "image", image
+        if mime:
+            proto.mime_type = mime
+        part = {key: value for key, value in part.items() if key not in ("image", "image_url", "url")}
     fields = {key: value for key, value in part.items() if key not in ("type", "text")}
     if fields:
         proto.fields.update(fields)
     return proto
+
+
+def _image_bytes(part: dict[str, Any]) -> tuple[bytes | None, str]:
+    """The bytes of an image part given as a base64 data URL, and the MIME type the URL
+    declares (bytes None: the part travels as it is, and the service decides about its
+    source). Raw bytes in an item are refused as on HTTP (not JSON): the adapters make
+    in-memory images data URLs first (rewardgate_client.images)."""
+    if part.get("type") not in ("image", "image_url", "input_image"):
+        return None, ""
+    for key in ("image", "image_url", "url"):
+        value = part.get(key)
+        if isinstance(value, dict):
+            value = value.get("url")
+        if isinstance(value, str) and value[:5].lower() == "data:":
+            header, _, payload = value.partition(",")
+            if ";base64" in header.lower():
+                try:
+                    return base64.b64decode(payload, validate=True), header[5:].split(";")[0].strip()
+                except ValueError:
+                    pass  # not clean base64: sent as text, the service names the problem
+            return None, ""
+    return None, ""
 
 
 def _tool_call_to_proto(call: dict[str, Any]) -> pb.ToolCall:

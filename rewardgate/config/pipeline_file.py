@@ -66,10 +66,11 @@ class BatchingSpec(StrictModel):
 class ModelSpec(StrictModel):
     """A model served behind a dynamic batcher."""
 
-    kind: Literal["reward_model", "similarity", "process_reward_model"] = Field(
+    kind: Literal["reward_model", "similarity", "process_reward_model", "vision_reward_model"] = Field(
         description="reward_model: HF sequence classifier (raw logits per head); "
         "similarity: sentence encoder, cosine(response, reference); "
-        "process_reward_model: HF token classifier read at the end of each step."
+        "process_reward_model: HF token classifier read at the end of each step; "
+        "vision_reward_model: AutoProcessor + VL backbone + reward_head.safetensors (images in the prompt)."
     )
     backend: Literal["local", "triton"] = Field(
         "local", description="Where the forward pass runs: in-process, or on Triton over gRPC."
@@ -106,7 +107,7 @@ class ModelSpec(StrictModel):
 
     @model_validator(mode="after")
     def _backend_requirements(self) -> ModelSpec:
-        if self.kind in ("reward_model", "process_reward_model") and not self.path:
+        if self.kind in ("reward_model", "process_reward_model", "vision_reward_model") and not self.path:
             raise ValueError(f"path is required for kind={self.kind}")
         if self.backend == "triton":
             if self.kind != "reward_model":

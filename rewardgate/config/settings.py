@@ -67,6 +67,22 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(
         200_000, gt=0, description="Longest prompt/response/reference in characters (413 above)."
     )
+    max_image_bytes: int = Field(
+        10 * 1024 * 1024, gt=0, description="Largest encoded image in an item (413 above)."
+    )
+    max_image_pixels: int = Field(
+        4096 * 4096,
+        gt=0,
+        description="Most pixels (width x height) of one image, checked from its header before any "
+        "pixel is decoded: decompression bombs get 413.",
+    )
+    max_image_frames: int = Field(1, gt=0, description="Most frames of one (animated) image (413 above).")
+    max_images_per_item: int = Field(16, gt=0, description="Most images in one item's prompt (413 above).")
+    image_root: Path | None = Field(
+        None,
+        description="Directory under which image parts may name files (`path`, `file://`); "
+        "unset, files are refused.",
+    )
     max_inflight_items: int = Field(
         16_384,
         gt=0,

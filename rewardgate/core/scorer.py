@@ -30,6 +30,7 @@ from rewardgate.core.runtime import ScoringRuntime
 from rewardgate.core.validation import Limits, validate_call
 from rewardgate.eager import Eager
 from rewardgate.errors import DeadlineExceeded, InvalidInput, ServiceNotReady
+from rewardgate.media.parts import has_images
 from rewardgate.observability.metrics import Metrics
 from rewardgate.pipeline.evaluator import EvalContext, Evaluator, ItemOutcome
 from rewardgate.pipeline.plan import Pipeline
@@ -78,7 +79,11 @@ class RewardScorer:
         """
         started = time.monotonic()
         pipeline = self.runtime.pipeline(call.pipeline)
-        validated = validate_call(call, self._limits)
+        if any(isinstance(e.item.prompt, list) and has_images(e.item.prompt) for e in call.items):
+            # Decoding images costs milliseconds each: off the event loop, which serves every request.
+            validated = await asyncio.to_thread(validate_call, call, self._limits)
+        else:
+            validated = validate_call(call, self._limits)
         options = call.options
         self._check_weights(pipeline, options.weights)
         self._require_ready(pipeline)

@@ -6,12 +6,14 @@ Raises :class:`PayloadTooLarge` (413) for size limits and
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from rewardgate.chat import text_size
 from rewardgate.core.calls import ScoreCall
 from rewardgate.errors import InvalidInput, PayloadTooLarge
 from rewardgate.items import ScoringItem
+from rewardgate.media.parts import ImagePartError, ImagePolicy, canonical_messages
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,8 @@ class Limits:
     max_text_chars: int
     default_deadline_ms: int
     max_deadline_ms: int
+    #: Image limits and allowed sources (rewardgate/media/); defaults: data only.
+    images: ImagePolicy = dataclasses.field(default_factory=ImagePolicy)
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,9 @@ def validate_call(call: ScoreCall, limits: Limits) -> ValidatedRequest:
     ids = [entry.id if entry.id is not None else str(index) for index, entry in enumerate(call.items)]
     if len(set(ids)) != count:
         raise InvalidInput("items[].id: ids must be unique within a request")
-    items = [entry.item for entry in call.items]
+    items = [
+        _with_canonical_images(index, entry.item, limits.images) for index, entry in enumerate(call.items)
+    ]
     for index, item in enumerate(items):
         _check_text_lengths(index, item, limits.max_text_chars)
     deadline_ms = call.options.deadline_ms or limits.default_deadline_ms
@@ -62,3 +68,16 @@ def _check_text_lengths(index: int, item: ScoringItem, max_chars: int) -> None:
             raise PayloadTooLarge(
                 f"items[{index}].{field}: {size} characters exceeds the limit of {max_chars}"
             )
+
+
+def _with_canonical_images(index: int, item: ScoringItem, policy: ImagePolicy) -> ScoringItem:
+    """``item`` with its image parts decoded under the limits and made canonical
+    (content-addressed data URLs, rewardgate/media/parts.py); 422/413 naming the part."""
+    if isinstance(item.prompt, str):
+        return item
+    try:
+        prompt = canonical_messages(item.prompt, policy)
+    except ImagePartError as exc:
+        error = PayloadTooLarge if exc.too_large else InvalidInput
+        raise error(f"items[{index}].prompt{exc}") from None
+    return item if prompt is item.prompt else dataclasses.replace(item, prompt=prompt)

@@ -15,9 +15,10 @@ from rewardgate_client import InvalidInput, RetryPolicy, RewardClient
 from rewardgate_client.integrations.trl import reward_function
 
 from tests.support.conversations import TRL_TOOL_PROMPT
+from tests.support.images import data_url, png
 
 #: An image as TRL holds it in a prompt (a PIL object there; here raw PNG bytes): not JSON.
-IMAGE = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+IMAGE = png(16, 16)
 
 VISION_PROMPT = [
     {"role": "system", "content": [{"type": "text", "text": "You answer questions about pictures."}]},
@@ -34,7 +35,7 @@ OPENAI_TOOL_PROMPT = [
         "role": "user",
         "content": [
             {"type": "text", "text": "What is in this picture, times two?"},
-            {"type": "image_url", "image_url": {"url": "https://example.org/cat.png", "detail": "low"}},
+            {"type": "image_url", "image_url": {"url": data_url(png(8, 8)), "detail": "low"}},
         ],
     },
     {
@@ -77,8 +78,11 @@ def test_a_conversation_has_one_cache_key_whichever_transport_carried_it(service
     response = f"Four. {uuid.uuid4()}"  # never scored before
     item = {"prompt": prompt, "response": response}
     http_url, grpc_url = urls(service)
-    if prompt is VISION_PROMPT:  # as the TRL adapter sends it: the in-memory image is not JSON
-        item["prompt"] = [VISION_PROMPT[0], {**VISION_PROMPT[1], "content": [{"type": "image"}]}]
+    if prompt is VISION_PROMPT:  # as the TRL adapter sends it: the in-memory image as a data URL
+        item["prompt"] = [
+            VISION_PROMPT[0],
+            {**VISION_PROMPT[1], "content": [{"type": "image", "image": data_url(IMAGE)}]},
+        ]
     with RewardClient(http_url) as http, RewardClient(grpc_url) as grpc:
         (first,) = http.score([item], "rm")
         (second,) = grpc.score([item], "rm")
@@ -130,9 +134,15 @@ def test_parsed_tool_calls_reach_the_tool_call_rule(service, transport):
         {"role": "assistant", "content": "", "tool_calls": [{"type": "function"}]},
         {"role": "user", "content": [{"text": "a part without a type"}]},
         {"role": "user", "content": [{"type": "image", "image": IMAGE}]},
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.org/c.png"}}]},
+        {"role": "user", "content": [{"type": "image", "image": data_url(IMAGE[:40])}]},
+        {"role": "user", "content": [{"type": "image", "image": data_url(IMAGE, "image/jpeg")}]},
     ],
-    ids=["content-number", "unknown-field", "call-without-function", "part-without-type", "not-json"],
-)
+    ids=[
+        "content-number", "unknown-field", "call-without-function", "part-without-type", "not-json",
+        "url-not-allowed", "truncated-image", "wrong-mime",
+    ],
+)  # fmt: skip
 def test_a_malformed_message_is_invalid_input_on_both_transports(service, message):
     for url in urls(service):
         with RewardClient(url) as client, pytest.raises(InvalidInput):
@@ -165,3 +175,38 @@ def test_a_missing_reference_column_is_explained_not_just_none(service, caplog):
     message = record.getMessage()
     assert "2 of 2 samples got no reward" in message and "invalid_reference" in message
     assert "no 'solution' column" in message and "'answer'" in message and "reference_column=" in message
+
+
+@pytest.mark.parametrize("transport", [0, 1], ids=["http", "grpc"])
+def test_an_images_column_fills_the_placeholders_and_keys_the_cache_by_content(service, transport):
+    """TRL keeps a vision dataset's images in an ``images`` column next to placeholders."""
+    fn = reward_function(urls(service)[transport], "rm", reference_column=None)
+    question = f"What colour? {uuid.uuid4()}"
+    prompt = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+    completions = [[{"role": "assistant", "content": "Red."}]]
+    red, blue = png(8, 8, (255, 0, 0)), png(8, 8, (0, 0, 255))
+    first = trl_call(fn, [prompt], completions, images=[[red]])
+    with RewardClient(urls(service)[transport]) as client:
+        item = {
+            "prompt": [
+                {
+                    "role": "user",
+                    "content": [{"type": "image", "image": data_url(red)}, prompt[0]["content"][1]],
+                }
+            ],
+            "response": "Red.",
+        }
+        (again,) = client.score([item], "rm")
+        blue_item = {
+            **item,
+            "prompt": [
+                {
+                    "role": "user",
+                    "content": [{"type": "image", "image": data_url(blue)}, prompt[0]["content"][1]],
+                }
+            ],
+        }
+        (other,) = client.score([blue_item], "rm")
+    assert first[0] is not None
+    assert again.cached == ["helpful"]  # the adapter sent the column's image: same content, same key
+    assert other.cached == []  # other pixels, another key

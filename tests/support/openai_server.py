@@ -18,6 +18,12 @@ judged text, so tests read as scripts:
 ``[[tag=NAME]]``        count this request in ``max_open_by_tag[NAME]``
 ``[[split_digits]]``    with logprobs: each digit of the score is its own token
                         (as digit-splitting tokenizers do), alternatives on the first
+``[[image_score]]``     a VLM's score: 1 + 9 x the mean red of the first image
+                        part (``image_url`` data URL), decoded with Pillow
+
+A user message may be content parts (text and ``image_url``, as VLM servers
+take them): markers are read from its text parts, and each call records the
+parts in ``parts``.
 
 ``POST /control {"fail_status": 503}`` makes every request fail until
 ``{"fail_status": null}``; ``{"json_mode": false}`` makes it refuse
@@ -29,6 +35,8 @@ and each call's arrival time and user message.
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import json
 import math
 import re
@@ -36,6 +44,7 @@ import threading
 import time
 
 from aiohttp import web
+from PIL import Image
 
 from tests.support.server import free_port
 
@@ -112,8 +121,12 @@ class ScriptedJudgeServer:
 
     async def _completions(self, request: web.Request) -> web.Response:
         body = await request.json()
-        user = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
-        self.calls.append({"at": time.monotonic(), "user": user, "body": body})
+        content = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
+        parts = content if isinstance(content, list) else None
+        user = (
+            "\n".join(p["text"] for p in parts if p.get("type") == "text") if parts is not None else content
+        )
+        self.calls.append({"at": time.monotonic(), "user": user, "parts": parts, "body": body})
         tag = next((m.group(2) for m in MARKER.finditer(user) if m.group(1) == "tag"), None)
         self.open += 1
         self.max_open = max(self.max_open, self.open)
@@ -151,6 +164,9 @@ class ScriptedJudgeServer:
             content = "It is a fairly reasonable answer overall, I suppose."
         else:
             key, value = _answer(user, markers)
+            if "image_score" in markers:
+                user_content = next(m["content"] for m in body["messages"] if m["role"] == "user")
+                key, value = "score", _image_score(user_content if isinstance(user_content, list) else [])
             content = (
                 json.dumps({"reasoning": "scripted", key: value})
                 if json_mode
@@ -170,6 +186,16 @@ def _answer(user: str, markers: dict[str, str]) -> tuple[str, object]:
     if '"score"' in user or "'Score:" in user:  # the kind's format line asks for a score
         return "score", int(markers.get("score", "5"))
     return "verdict", markers.get("verdict", "yes")
+
+
+def _image_score(parts: list[dict]) -> int:
+    """What a scripted VLM makes of the first image: 1 + 9 x its mean red (0 without one)."""
+    url = next((p["image_url"]["url"] for p in parts if p.get("type") == "image_url"), None)
+    if url is None:
+        return 0
+    image = Image.open(io.BytesIO(base64.b64decode(url.partition(",")[2]))).convert("RGB")
+    red = sum(pixel[0] for pixel in image.getdata()) / (image.width * image.height)
+    return 1 + round(9 * red / 255)
 
 
 def _completion(body: dict, content: str | None, finish: str, refusal: str | None, markers: dict) -> dict:

@@ -8,7 +8,11 @@ from rewardgate.api.grpc.codec import score_call
 from rewardgate.api.http.codec import score_call as http_score_call
 from rewardgate.api.http.schemas import ScoreRequest
 from rewardgate.chat import content_text, for_chat_template, readable, text_size
+from rewardgate.core.validation import Limits, validate_call
 from rewardgate.errors import InvalidInput
+from tests.support.images import data_url, png
+
+LIMITS = Limits(10, 10_000, 1000, 10_000)
 
 CONVERSATIONS = [
     [
@@ -16,7 +20,7 @@ CONVERSATIONS = [
         {
             "role": "user",
             "content": [
-                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA", "detail": "low"}},
+                {"type": "image_url", "image_url": {"url": data_url(png()), "detail": "low"}},
                 {"type": "text", "text": "What is shown?"},
                 {"type": "input_audio", "input_audio": {"data": "UklGR", "format": "wav"}, "seconds": 2},
             ],
@@ -44,12 +48,13 @@ CONVERSATIONS = [
 
 def _over_http(prompt):
     request = ScoreRequest.model_validate({"pipeline": "p", "items": [{"prompt": prompt, "response": "r"}]})
-    return http_score_call(request).items[0].item
+    return validate_call(http_score_call(request), LIMITS).items[0]
 
 
 def _over_grpc(prompt):
+    # Validated, as the scorer does: an image is made canonical there (bytes on gRPC, a data URL on HTTP).
     message = pb.ScoreRequest(pipeline="p", items=[item_to_proto({"prompt": prompt, "response": "r"})])
-    return score_call(message, None).items[0].item
+    return validate_call(score_call(message, None), LIMITS).items[0]
 
 
 @pytest.mark.parametrize("prompt", CONVERSATIONS, ids=["vision", "tools", "empty-parts"])
@@ -57,13 +62,11 @@ def test_both_transports_give_the_same_scoring_item(prompt):
     assert _over_grpc(prompt) == _over_http(prompt)
 
 
-def test_the_canonical_message_keeps_what_was_sent_and_nothing_unset():
+def test_the_canonical_message_keeps_what_was_sent_and_nothing_unset_but_images_by_content():
     vision, tools, empty = (_over_http(prompt).prompt for prompt in CONVERSATIONS)
     assert vision[0] == {"role": "system", "content": ""}
-    assert vision[1]["content"][0] == {
-        "type": "image_url",
-        "image_url": {"url": "data:image/png;base64,AAAA", "detail": "low"},
-    }
+    # An image part is made canonical by its content (rewardgate/media/parts.py).
+    assert vision[1]["content"][0] == {"type": "image", "image": data_url(png())}
     assert tools[1]["tool_calls"][0]["function"]["arguments"] == {"a": 6, "b": 7, "exact": True}
     assert tools[2] == {"role": "tool", "content": "42", "name": "mul", "tool_call_id": "c2"}
     assert empty == [{"role": "user", "content": ""}]
@@ -74,7 +77,7 @@ def test_text_views_of_a_conversation():
     assert content_text(vision[1]) == "What is shown?"
     assert for_chat_template(vision)[1]["content"] == "What is shown?"
     assert for_chat_template(tools)[1]["tool_calls"] == tools[1]["tool_calls"]
-    assert readable(vision[1]) == "user: [image_url]\nWhat is shown?\n[input_audio]"
+    assert readable(vision[1]) == "user: [image]\nWhat is shown?\n[input_audio]"
     assert readable(tools[1]) == (
         'assistant: [tool call] mul({"a": 6, "b": 7, "exact": true})\n[tool call] mul({"a": 6})'
     )

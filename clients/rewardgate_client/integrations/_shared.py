@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from rewardgate_client.client import AsyncRewardClient, RewardClient
+from rewardgate_client.images import part_with_image
 
 _clients: dict[tuple[str, str], RewardClient] = {}
 _loop_clients: dict[tuple[int, str, str], tuple[asyncio.AbstractEventLoop, AsyncRewardClient]] = {}
@@ -121,9 +122,9 @@ _MESSAGE_FIELDS = ("role", "content", "tool_calls", "name", "tool_call_id", "rea
 
 def wire_messages(prompt: Any) -> Any:
     """A trainer's prompt as the service takes it: text as is; chat messages keep
-    their API fields, and content parts keep their plain fields (an in-memory
-    image object, as TRL puts in vision prompts, is dropped: the part stays as
-    ``{"type": "image"}``)."""
+    their API fields, and content parts keep their plain fields; an in-memory
+    image (a PIL image or bytes, as TRL puts in vision prompts) is sent as a
+    data URL (rewardgate_client.images)."""
     if not isinstance(prompt, list):
         return prompt
     messages = []
@@ -142,6 +143,7 @@ def wire_messages(prompt: Any) -> Any:
 def _plain_part(part: Any) -> Any:
     if not isinstance(part, dict):
         return part
+    part = part_with_image(part)  # an in-memory image (PIL, bytes) travels as a data URL
     return {key: value for key, value in part.items() if plain(value)}
 
 

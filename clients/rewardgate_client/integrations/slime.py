@@ -20,6 +20,9 @@ the rollout stops with it; a failed sample raises
 failures (a restart, overload) are retried within the timeout. Labels follow
 :func:`rewardgate_client.labels.reference_from_label`, as on ``/slime/reward``;
 chat prompts are sent as messages; samples of one group share a ``group``.
+A multimodal sample's images (``sample.multimodal_inputs["images"]``: PIL
+images or bytes) are sent with its prompt: they fill the prompt's
+``{"type": "image"}`` placeholders, or precede a text prompt.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from rewardgate_client.errors import ItemFailed
+from rewardgate_client.images import prompt_with_images
 from rewardgate_client.integrations._shared import loop_client, plain, split_options, wire_messages
 from rewardgate_client.labels import reference_from_label
 from rewardgate_client.types import Result
@@ -53,7 +57,8 @@ def _item(sample: Any) -> dict[str, Any]:
     reference, metadata = reference_from_label(
         getattr(sample, "label", None), getattr(sample, "metadata", None)
     )
-    item: dict[str, Any] = {"prompt": wire_messages(sample.prompt or ""), "response": sample.response or ""}
+    prompt = prompt_with_images(wire_messages(sample.prompt or ""), _images(sample))
+    item: dict[str, Any] = {"prompt": prompt, "response": sample.response or ""}
     if reference is not None:
         item["reference"] = reference
     metadata = {key: value for key, value in metadata.items() if isinstance(key, str) and plain(value)}
@@ -62,6 +67,13 @@ def _item(sample: Any) -> dict[str, Any]:
     if getattr(sample, "group_index", None) is not None:
         item["group"] = f"slime-{sample.group_index}"
     return item
+
+
+def _images(sample: Any) -> list[Any]:
+    """A multimodal sample's images (slime keeps them in ``multimodal_inputs["images"]``)."""
+    inputs = getattr(sample, "multimodal_inputs", None)
+    images = inputs.get("images") if isinstance(inputs, dict) else None
+    return list(images) if isinstance(images, list | tuple) else []
 
 
 def _reward_or_raise(result: Result) -> float:

@@ -12,8 +12,9 @@ sample, never as 0. Samples of the same prompt share a group (GRPO siblings),
 so group-relative transforms work.
 
 Conversations are sent as they are: content parts (text and images, as
-vision-language datasets have; an in-memory image is dropped, its
-``{"type": "image"}`` part kept) and tool turns (``tool_calls``, ``name``,
+vision-language datasets have; an in-memory image travels as a data URL, and
+the images of an ``images``/``image`` column fill the prompt's
+``{"type": "image"}`` placeholders in order) and tool turns (``tool_calls``, ``name``,
 ``tool_call_id``), over HTTP and gRPC alike. The response is the policy's own
 turns of the completion: assistant text, and its tool calls as
 ``<tool_call>`` blocks; tool results are not the policy's words and are left
@@ -32,6 +33,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from rewardgate_client.images import fill_placeholders
 from rewardgate_client.integrations._shared import (
     loop_client,
     message_text,
@@ -153,6 +155,8 @@ def _items(prompts, completions, kwargs, reference_column, metadata_columns, gro
     items = []
     for index, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
         prompt = wire_messages(prompt)
+        if isinstance(prompt, list) and (images := _sample_images(columns, index)):
+            prompt = fill_placeholders(prompt, images)
         item: dict[str, Any] = {"prompt": prompt, "response": message_text(completion)}
         # The reference column is a label: one rule for every path (rewardgate_client.labels).
         reference, metadata = reference_from_label(references[index] if references is not None else None)
@@ -166,3 +170,13 @@ def _items(prompts, completions, kwargs, reference_column, metadata_columns, gro
             item["group"] = hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest()[:16]
         items.append(item)
     return items
+
+
+def _sample_images(columns: dict[str, Any], index: int) -> list[Any]:
+    """The images of sample ``index`` from TRL's vision columns (``images``: a list per
+    sample; ``image``: one per sample), which fill the prompt's image placeholders."""
+    if "images" in columns and columns["images"][index] is not None:
+        return list(columns["images"][index])
+    if "image" in columns and columns["image"][index] is not None:
+        return [columns["image"][index]]
+    return []

@@ -20,6 +20,11 @@ the service once); a sample whose pipeline lacks one gets NaN there. verl
 needs a number for every sample; a failed sample raises
 :class:`~rewardgate_client.errors.ItemFailed` (never a made-up 0). Batch
 arguments may be lists or numpy arrays, as verl passes them.
+
+verl hands a reward function no pixels. A vision dataset that puts its images
+in ``extra_info["images"]`` (PIL images, bytes or ``{"bytes": ...}`` as the
+datasets library stores them) gets them sent with ``extra_info["question"]``
+as one user turn, so vision rules, VLM judges and VLM reward models see them.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rewardgate_client.errors import ItemFailed
+from rewardgate_client.images import prompt_with_images
 from rewardgate_client.integrations._shared import loop_client, plain, shared_client, split_options
 from rewardgate_client.labels import reference_from_label
 from rewardgate_client.types import Result
@@ -60,6 +66,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _image_list(images: Any) -> list[Any]:
+    if images is None:
+        return []
+    return list(images) if isinstance(images, list | tuple) or hasattr(images, "tolist") else [images]
+
+
 def _item(solution_str: str, ground_truth: Any, extra_info: Any) -> dict[str, Any]:
     """The item of one verl sample; ``ground_truth`` is a label read by
     :func:`rewardgate_client.labels.reference_from_label` (an ambiguous one raises
@@ -70,8 +82,10 @@ def _item(solution_str: str, ground_truth: Any, extra_info: Any) -> dict[str, An
     if reference is not None:
         item["reference"] = reference
     prompt = extra.get("question") or extra.get("prompt")
-    if isinstance(prompt, str):
-        item["prompt"] = prompt
+    images = extra.get("images")
+    if isinstance(prompt, str) or images:
+        # verl passes no pixels itself: a dataset puts its images in extra_info["images"].
+        item["prompt"] = prompt_with_images(prompt if isinstance(prompt, str) else "", _image_list(images))
     metadata = {k: v for k, v in metadata.items() if isinstance(k, str) and plain(v)}
     if metadata:
         item["metadata"] = metadata

@@ -12,6 +12,7 @@ naming the field.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -81,6 +82,15 @@ def _content_part(part: pb.ContentPart) -> dict[str, Any]:
     data["type"] = part.type
     if part.HasField("text"):
         data["text"] = part.text
+    if part.HasField("image"):
+        if any(key in data for key in ("image", "image_url", "url", "path")):
+            raise InvalidInput(
+                "messages[].parts[]: an image part carries either 'image' bytes or a source in fields"
+            )
+        # The HTTP spelling of the same bytes: validation decodes it, detects the format
+        # and makes it canonical (rewardgate/media/parts.py), so both transports give one item.
+        mime = part.mime_type if part.HasField("mime_type") else "application/octet-stream"
+        data["image"] = f"data:{mime};base64," + base64.b64encode(part.image).decode("ascii")
     return data
 
 

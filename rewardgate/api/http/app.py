@@ -30,6 +30,7 @@ from rewardgate.core.admission import AdmissionControl
 from rewardgate.core.runtime import ScoringRuntime
 from rewardgate.core.scorer import RewardScorer
 from rewardgate.core.validation import Limits
+from rewardgate.media.settings import image_policy
 from rewardgate.observability.metrics import Metrics
 from rewardgate.reward_monitor.exporter import MonitorCollector
 from rewardgate.reward_monitor.monitor import RewardMonitor
@@ -86,6 +87,7 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Rewa
             max_text_chars=settings.max_text_chars,
             default_deadline_ms=settings.default_deadline_ms,
             max_deadline_ms=settings.max_deadline_ms,
+            images=image_policy(settings),
         )
         admission = AdmissionControl(
             settings.max_inflight_items,

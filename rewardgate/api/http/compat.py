@@ -29,6 +29,7 @@ from rewardgate.core.results import ItemResult
 from rewardgate.core.scorer import StageTimings
 from rewardgate.errors import InvalidInput, ItemFailed
 from rewardgate.items import ScoringItem
+from rewardgate.media.placeholders import collapse_placeholders
 
 
 async def get_reward(
@@ -96,13 +97,20 @@ def openrlhf_items(body: OpenRLHFRewardRequest) -> list[CallItem]:
         label_reference(label, None, f"labels[{index}]")
         for index, label in enumerate(body.labels or [None] * count)
     ]
+    # A VLM sample's query repeats each image placeholder once per image token where its
+    # prompt has it once: collapsed on both sides (rewardgate/media/placeholders.py).
     return [
         CallItem(
             str(index),
             ScoringItem(prompt, response_after_prompt(query, prompt, index), reference, metadata),
         )
         for index, (query, prompt, (reference, metadata)) in enumerate(
-            zip(body.query, prompts, labels, strict=True)
+            zip(
+                map(collapse_placeholders, body.query),
+                map(collapse_placeholders, prompts),
+                labels,
+                strict=True,
+            )
         )
     ]
 

@@ -28,6 +28,7 @@ from rewardgate.errors import ComponentError, InvalidComponentInput, InvalidRefe
 from rewardgate.items import ScoringItem
 from rewardgate.sources.base import Outcome, ScoreSource, SourceResult
 from rewardgate.sources.judge.client import JudgeClient
+from rewardgate.sources.judge.images import image_url_parts
 from rewardgate.sources.judge.parsing import parse_reply
 from rewardgate.sources.judge.spec import JudgeSpec
 from rewardgate.sources.judge.templates import SYSTEM, answer_for, item_fields_used, user_template
@@ -123,18 +124,21 @@ class JudgeSource(ScoreSource):
     async def _judge(self, item: ScoringItem, deadline: float) -> tuple[Outcome, int]:
         try:
             variables = self._variables(item)
+            images = image_url_parts(item, self.name, self.spec.vision)
             if self.spec.kind == "pairwise":
-                return await self._pairwise(variables, deadline)
-            value, tokens = await self._ask(variables, deadline)
+                return await self._pairwise(variables, images, deadline)
+            value, tokens = await self._ask(variables, images, deadline)
             return [value], tokens
         except ComponentError as exc:
             return exc, 0
 
-    async def _pairwise(self, variables: dict[str, str], deadline: float) -> tuple[Outcome, int]:
+    async def _pairwise(
+        self, variables: dict[str, str], images: list[dict], deadline: float
+    ) -> tuple[Outcome, int]:
         first = dict(variables, response_a=variables["response"], response_b=variables["reference"])
         second = dict(variables, response_a=variables["reference"], response_b=variables["response"])
         (wins_first, t1), (wins_second, t2) = await asyncio.gather(
-            self._ask(first, deadline), self._ask(second, deadline)
+            self._ask(first, images, deadline), self._ask(second, images, deadline)
         )
         as_first, as_second = wins_first, 1.0 - wins_second  # P(response better) in each order
         if self.on_orders is not None:
@@ -145,11 +149,11 @@ class JudgeSource(ScoreSource):
             value = as_first if as_first == as_second else 0.5
         return [value], t1 + t2
 
-    async def _ask(self, variables: dict[str, str], deadline: float) -> tuple[float, int]:
+    async def _ask(self, variables: dict[str, str], images: list[dict], deadline: float) -> tuple[float, int]:
         mode = self._mode
         try:
             completion = await self.client.complete(
-                self._messages(mode, variables), deadline, json_mode=mode == "json"
+                self._messages(mode, variables, images), deadline, json_mode=mode == "json"
             )
         except JudgeUnavailable as exc:
             rejected = getattr(exc, "response_format_rejected", False)
@@ -162,7 +166,7 @@ class JudgeSource(ScoreSource):
                 self._mode = "pattern"
             mode = "pattern"
             completion = await self.client.complete(
-                self._messages(mode, variables), deadline, json_mode=False
+                self._messages(mode, variables, images), deadline, json_mode=False
             )
         tokens = completion.prompt_tokens + completion.completion_tokens
         spec = self.spec
@@ -171,11 +175,12 @@ class JudgeSource(ScoreSource):
         )
         return value, tokens
 
-    def _messages(self, mode: str, variables: dict[str, str]) -> list[dict[str, str]]:
-        return [
-            {"role": "system", "content": self._system},
-            {"role": "user", "content": self._templates[mode].format(**variables)},
-        ]
+    def _messages(self, mode: str, variables: dict[str, str], images: list[dict]) -> list[dict]:
+        """System and user message; an item's images go first in the user message, as
+        ``image_url`` parts in prompt order (the conversation text marks each as ``[image]``)."""
+        text = self._templates[mode].format(**variables)
+        content = [*images, {"type": "text", "text": text}] if images else text
+        return [{"role": "system", "content": self._system}, {"role": "user", "content": content}]
 
     def _variables(self, item: ScoringItem) -> dict[str, str]:
         spec = self.spec

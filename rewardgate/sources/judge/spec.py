@@ -46,6 +46,12 @@ class JudgeSpec(StrictModel):
         "switching to pattern for good if the server rejects response_format.",
     )
     pattern: str | None = Field(None, description="Pattern mode: regex whose group 1 is the answer.")
+    vision: bool = Field(
+        True,
+        exclude_if=lambda value: value is True,  # pipeline hashes stay as they were when unset
+        description="The judge sees images: an item's images are sent as image_url parts. false: a "
+        "text-only judge; image items are the per-item error invalid_component_input.",
+    )
     logprobs: bool = Field(
         False, description="Ask for top_logprobs and use the probability-weighted expected score."
     )

@@ -27,6 +27,7 @@ from rewardgate.sources.rule.text import (
     TokenF1,
 )
 from rewardgate.sources.rule.tools import ToolCall
+from rewardgate.sources.rule.vision import Anls, BoxIou, Count, GuiAction, NumericTolerance, PointInBox
 
 RULE_TYPES: dict[str, type[Rule]] = {
     cls.type_name: cls
@@ -50,6 +51,12 @@ RULE_TYPES: dict[str, type[Rule]] = {
         MathVerify,
         SqlExecution,
         CodeTests,
+        BoxIou,
+        PointInBox,
+        Count,
+        Anls,
+        NumericTolerance,
+        GuiAction,
     )
 }
 

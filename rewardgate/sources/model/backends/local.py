@@ -45,6 +45,12 @@ def build_runner(spec: ModelSpec) -> Runner:
             max_length=spec.max_length,
             use_chat_template=spec.use_chat_template,
         )
+    if spec.kind == "vision_reward_model":
+        from rewardgate.sources.model.runners.vision_reward_model import VisionRewardModelRunner
+
+        return VisionRewardModelRunner(
+            spec.path, device=spec.device, dtype=spec.dtype, max_length=spec.max_length
+        )
     return RewardModelRunner(
         spec.path,
         device=spec.device,

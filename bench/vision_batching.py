@@ -1,0 +1,140 @@
+"""A 64-item request of 512x512 images on the tiny VLM reward model: the service's
+path (validation, encode, dynamic batcher, forward) against the same model called directly.
+
+Side by side, in one run, on the same 64 items (distinct images drawn in code):
+
+* validate: the request's images decoded and made canonical under the limits
+  (rewardgate/core/validation.py), what every request pays before scoring;
+* direct: the runner called directly, ``encode_many`` then one ``forward`` of all 64;
+* batcher: ``ModelSource.compute`` (the in-process backend: coalesced encoding
+  on its thread, the DynamicBatcher with the pipeline file's default batching,
+  the forward thread), what the service does for the request after validation.
+
+The model is rewardgate.sources.model.random_vision (a one-layer LLaVA);
+``--image-size`` sets the processor's input (56: 16 image tokens per image;
+224: 256). Prints a table, then one JSON object (the last line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from rewardgate.config.pipeline_file import ModelSpec
+from rewardgate.core.calls import CallItem, CallOptions, ScoreCall
+from rewardgate.core.validation import Limits, validate_call
+from rewardgate.items import ScoringItem
+from rewardgate.sources.model.backends.local import LocalBackend
+from rewardgate.sources.model.batching.batcher import DynamicBatcher
+from rewardgate.sources.model.random_vision import build_vision_reward_model
+from rewardgate.sources.model.source import ModelSource
+
+
+def drawn_png(index: int, side: int) -> bytes:
+    """A distinct side x side picture: a background and a few shapes placed by ``index``."""
+    image = Image.new("RGB", (side, side), ((index * 37) % 256, (index * 91) % 256, 200))
+    draw = ImageDraw.Draw(image)
+    for k in range(4):
+        x, y = (index * 53 + k * 97) % (side - 80), (index * 29 + k * 61) % (side - 80)
+        draw.rectangle((x, y, x + 60, y + 40), fill=(k * 60, 255 - k * 50, (index * 13) % 256))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def request(count: int, side: int) -> ScoreCall:
+    """``count`` items, each a distinct image and a question, as a transport delivers them."""
+    items = []
+    for index in range(count):
+        url = "data:image/png;base64," + base64.b64encode(drawn_png(index, side)).decode()
+        image = {"type": "image_url", "image_url": {"url": url}}
+        prompt = [{"role": "user", "content": [image, {"type": "text", "text": "What is shown?"}]}]
+        items.append(CallItem(None, ScoringItem(prompt, f"Shapes {index}."), None))
+    return ScoreCall("vlm_rm", items, CallOptions())
+
+
+async def main(args: argparse.Namespace) -> dict:
+    directory = Path(tempfile.mkdtemp(prefix="vlm-bench-"))
+    build_vision_reward_model(directory, image_size=args.image_size)
+    call = request(args.items, args.side)
+    limits = Limits(4096, 200_000, 30_000, 600_000)
+    items = validate_call(call, limits).items
+    spec = ModelSpec(kind="vision_reward_model", path=str(directory), max_length=8192)
+    backend = LocalBackend("vlm", spec)
+    batching = spec.batching
+    batcher = DynamicBatcher(
+        "vlm",
+        backend.infer,
+        max_batch_items=batching.max_batch_items,
+        max_batch_tokens=batching.max_batch_tokens,
+        max_wait_ms=batching.max_wait_ms,
+        max_concurrent_batches=batching.max_concurrent_batches,
+        overlap_partial_batches=batching.overlap_partial_batches,
+        max_queue_items=batching.max_queue_items,
+    )
+    source = ModelSource("model:vlm", spec=spec, backend=backend, batcher=batcher)
+    await source.start()
+    runner = backend.runner
+
+    def direct() -> list[list[float]]:
+        return runner.forward([w.payload for w in runner.encode_many(items)])
+
+    timings: dict[str, list[float]] = {"validate": [], "direct": [], "batcher": []}
+    same = True
+    for round_ in range(args.rounds + 1):  # round 0 warms up
+        started = time.perf_counter()
+        validate_call(call, limits)
+        validated = time.perf_counter()
+        direct_scores = direct()
+        directed = time.perf_counter()
+        result = await source.compute(items, time.monotonic() + 600)
+        batched = time.perf_counter()
+        same = same and all(
+            abs(a - b) < 1e-4
+            for row, got in zip(direct_scores, result.outcomes, strict=True)
+            for a, b in zip(row, got, strict=True)
+        )
+        if round_:
+            timings["validate"].append(validated - started)
+            timings["direct"].append(directed - validated)
+            timings["batcher"].append(batched - directed)
+    await source.close()
+    median = {name: statistics.median(values) for name, values in timings.items()}
+    tokens = sum(w.length for w in runner.encode_many(items[:1])) if items else 0
+    figures = {
+        "items": args.items,
+        "side": args.side,
+        "image_size": args.image_size,
+        "tokens_per_item": tokens,
+        "rounds": args.rounds,
+        "validate_s": median["validate"],
+        "direct_s": median["direct"],
+        "batcher_s": median["batcher"],
+        "direct_items_per_s": args.items / median["direct"],
+        "batcher_items_per_s": args.items / median["batcher"],
+        "batcher_over_direct_time": median["batcher"] / median["direct"],
+        "same_scores": same,
+    }
+    print(f"{'path':<10}{'median s':>10}{'items/s':>10}")
+    for name in ("validate", "direct", "batcher"):
+        print(f"{name:<10}{median[name]:>10.3f}{args.items / median[name]:>10.1f}")
+    print(f"batcher / direct time: {figures['batcher_over_direct_time']:.2f}  same scores: {same}")
+    return figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=64)
+    parser.add_argument("--side", type=int, default=512, help="image width and height in pixels")
+    parser.add_argument("--image-size", type=int, default=56, help="the processor's input side")
+    parser.add_argument("--rounds", type=int, default=5)
+    print(json.dumps(asyncio.run(main(parser.parse_args()))))

@@ -1,0 +1,152 @@
+"""Vision-language reward models: an ``AutoProcessor``, a VL backbone and a linear reward head.
+
+Directory layout (what ``rewardgate random-model --kind vision_reward_model``
+writes, and what a published multimodal RM is converted to):
+
+* the processor (``AutoProcessor``: tokenizer with its chat template, image
+  processor) and the vision-language backbone loadable by ``AutoModel``
+  (LLaVA, Qwen2-VL, ... : anything whose forward takes ``input_ids``,
+  ``attention_mask``, ``pixel_values`` and returns ``last_hidden_state``);
+* ``reward_head.safetensors``: ``weight`` ``[num_heads, hidden]`` and optional
+  ``bias`` ``[num_heads]``, the value head read at the last real token (as the
+  sequence-classification heads of text RMs, and the value heads of
+  InternLM-XComposer2.5-Reward or Skywork-VL-Reward, pool);
+* ``reward_head.json``: ``{"labels": ["head0", ...]}``, the heads' names.
+
+Encoding runs the processor per item: the prompt's canonical image parts
+(rewardgate/media/parts.py) become the template's ``{"type": "image"}`` slots
+and their decoded pixels the processor's images, so an item's length, the
+batcher's token budget, counts the image tokens the processor expanded.
+Scores are raw head outputs, one per head.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModel, AutoProcessor
+
+from rewardgate.errors import InvalidComponentInput
+from rewardgate.items import ScoringItem
+from rewardgate.media.decode import open_image
+from rewardgate.media.parts import data_url_bytes, is_image_part
+from rewardgate.sources.model.batching.batcher import WorkItem
+from rewardgate.sources.model.runners.torch_setup import resolve_device, resolve_dtype
+from rewardgate.sources.model.runners.versioning import directory_version
+
+HEAD_WEIGHTS = "reward_head.safetensors"
+HEAD_LABELS = "reward_head.json"
+
+
+def template_messages(item: ScoringItem) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """The conversation for the processor's chat template, and the images in slot order.
+
+    Raises:
+        InvalidComponentInput: an image part without pixels (a placeholder).
+    """
+    prompt = item.prompt if isinstance(item.prompt, list) else [{"role": "user", "content": item.prompt}]
+    messages, images = [], []
+    for message in prompt:
+        content = message.get("content")
+        if isinstance(content, list):
+            parts = []
+            for part in content:
+                if is_image_part(part):
+                    if not isinstance(part.get("image"), str):
+                        raise InvalidComponentInput(
+                            "an image part without pixels (a placeholder) cannot be scored by a VLM"
+                        )
+                    images.append(data_url_bytes(part["image"]))
+                    parts.append({"type": "image"})
+                elif part.get("type") == "text":
+                    parts.append({"type": "text", "text": part.get("text") or ""})
+            content = parts
+        messages.append({"role": message.get("role", "user"), "content": content or ""})
+    messages.append({"role": "assistant", "content": [{"type": "text", "text": item.response}]})
+    return messages, images
+
+
+class VisionRewardModelRunner:
+    """Processor, backbone and head: encode per item, batched forward passes."""
+
+    reads = ("prompt", "response")
+
+    def __init__(
+        self, path: str | Path, *, device: str = "auto", dtype: str = "auto", max_length: int = 4096
+    ):
+        self.path = Path(path)
+        self.max_length = max_length
+        self.processor = AutoProcessor.from_pretrained(self.path)
+        self.device = resolve_device(device)
+        self.model = AutoModel.from_pretrained(self.path, dtype=resolve_dtype(dtype, self.device)).to(
+            self.device
+        )
+        self.model.eval()
+        head = load_file(self.path / HEAD_WEIGHTS)
+        self.head_weight = head["weight"].to(self.device, self.model.dtype)
+        self.head_bias = head.get("bias")
+        if self.head_bias is not None:
+            self.head_bias = self.head_bias.to(self.device, self.model.dtype)
+        labels_file = self.path / HEAD_LABELS
+        labels = json.loads(labels_file.read_text())["labels"] if labels_file.exists() else None
+        self.head_names = labels or [f"head{i}" for i in range(self.head_weight.shape[0])]
+        tokenizer = self.processor.tokenizer
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        if pad is None:
+            raise ValueError(f"{self.path}: the tokenizer has no pad or eos token to pad batches with")
+        self.pad_id = int(pad)
+        self.version = directory_version(self.path)
+
+    def encode_many(self, items: list[ScoringItem]) -> list[WorkItem | InvalidComponentInput]:
+        """Batcher work per item (per-item errors returned): ``(ids, pixel_values | None)``,
+        its length the token count with the image tokens."""
+        outcomes: list[WorkItem | InvalidComponentInput] = []
+        for item in items:
+            try:
+                outcomes.append(self._encode(item))
+            except InvalidComponentInput as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _encode(self, item: ScoringItem) -> WorkItem:
+        messages, images = template_messages(item)
+        try:
+            text = self.processor.apply_chat_template(messages, tokenize=False)
+            encoded = self.processor(
+                text=[text], images=[open_image(data) for data in images] or None, return_tensors="pt"
+            )
+        except Exception as exc:  # templates and processors raise anything on what they cannot take
+            raise InvalidComponentInput(f"the model's processor cannot take this item: {exc}") from None
+        ids = encoded["input_ids"][0].tolist()
+        if len(ids) > self.max_length:
+            raise InvalidComponentInput(
+                f"{len(ids)} tokens (image tokens included) exceeds this model's max_length {self.max_length}"
+            )
+        pixels = encoded.get("pixel_values")
+        return WorkItem(payload=(ids, pixels), length=len(ids))
+
+    def forward(self, batch: list[tuple[list[int], torch.Tensor | None]]) -> list[list[float]]:
+        """Raw head outputs, ``[len(batch)][num_heads]``, in batch order (right padding)."""
+        lengths = [len(ids) for ids, _ in batch]
+        width = max(lengths)
+        input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, (ids, _) in enumerate(batch):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            mask[row, : len(ids)] = 1
+        pixels = [p for _, p in batch if p is not None]
+        inputs = {"input_ids": input_ids.to(self.device), "attention_mask": mask.to(self.device)}
+        if pixels:
+            # The backbone fills its image tokens in order across the batch: pixels concatenated in row order.
+            inputs["pixel_values"] = torch.cat(pixels).to(self.device, self.model.dtype)
+        with torch.inference_mode():
+            hidden = self.model(**inputs).last_hidden_state
+            last = hidden[torch.arange(len(batch)), torch.tensor(lengths) - 1]
+            scores = last @ self.head_weight.T
+            if self.head_bias is not None:
+                scores = scores + self.head_bias
+        return scores.float().cpu().tolist()
