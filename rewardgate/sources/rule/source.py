@@ -58,20 +58,40 @@ class RuleSource(ScoreSource):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded("deadline passed before the verifier could run")
+        if not self.rule.offloaded:
+            # Work the pool could not finish in time is refused (429) before any of it starts.
+            self.pool.check_entry(self.name, len(items), deadline)
+        tasks = [asyncio.ensure_future(self._isolated(item, deadline)) for item in items]
+        for task in tasks:
+            task.add_done_callback(_retrieve)  # a second refusal is not "never retrieved"
         try:
             # The rule's own limit kills a hung verifier; the request deadline only
             # abandons the tasks (cancelling never kills a healthy worker, see pool.py).
             async with asyncio.timeout(remaining):
-                return await asyncio.gather(*(self._isolated(item, deadline) for item in items))
+                return await asyncio.gather(*tasks)
         except TimeoutError as exc:
             raise DeadlineExceeded("deadline passed while verifying") from exc
+        finally:
+            # A request-level refusal of one task (Overloaded: it could not start in time)
+            # ends the request: its other tasks leave the queue rather than run for nobody.
+            for task in tasks:
+                task.cancel()
 
     async def _isolated(self, item: ScoringItem, deadline: float) -> Outcome:
         started = time.perf_counter()
         try:
             if self.rule.offloaded:  # e.g. code runs in the sandbox service: nothing to hold a worker for
                 return [await self.rule.evaluate_offloaded(item, deadline)]
-            return [await self.pool.run(_evaluate, self.rule, item, timeout_s=self.rule.timeout_s)]
+            return [
+                await self.pool.run(
+                    _evaluate,
+                    self.rule,
+                    item,
+                    timeout_s=self.rule.timeout_s,
+                    kind=self.name,
+                    deadline=deadline,
+                )
+            ]
         except ComponentError as exc:
             return exc
         finally:
@@ -80,6 +100,11 @@ class RuleSource(ScoreSource):
     def _observe(self, seconds: float) -> None:
         if self.metrics is not None:
             self.metrics.rule_seconds.labels(self.name).observe(seconds)
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _evaluate(rule: Rule, item: ScoringItem) -> float:
