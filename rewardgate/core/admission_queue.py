@@ -13,8 +13,9 @@ measures:
   deadline, all ``n`` are refused at once, before any of them starts;
 * **at the start of each task** (:meth:`QueueShedder.check_start`, and
   :meth:`QueueShedder.give_up_in` to stop waiting in time): a task whose own
-  expected time (with slack) no longer fits before its deadline is not
-  started.
+  expected time (with slack, and the event loop's measured lag: on a loaded
+  CPU the loop hears late that a task ended) no longer fits before its
+  deadline is not started.
 
 Both raise :class:`~rewardgate.errors.Overloaded` (429 with ``Retry-After``:
 the time the backlog needs to drain), which is request-level: the caller
@@ -24,7 +25,8 @@ Expected task time per kind (a rule) is pessimistic so that a slowdown
 counts at once: the larger of an exponential average of recent tasks, the
 last task, and the age of the oldest task still running (a task running for
 0.5 s shows the service time of its kind is at least that before it finishes). Until a
-kind has been measured nothing is shed on its account.
+kind has been measured nothing is shed on its account, and an idle queue admits any
+request on entry (only what it measures can correct an estimate).
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class QueueShedder:
         self._average: dict[str, float] = {}
         self._last: dict[str, float] = {}
         self._running: dict[object, tuple[str, float]] = {}
+        #: How late the event loop learns that a task ended (a loaded CPU delays it): seconds.
+        self.lag_s = 0.0
 
     def expected_s(self, kind: str) -> float | None:
         """Seconds a task of ``kind`` is expected to take; None until one has finished."""
@@ -73,9 +77,11 @@ class QueueShedder:
     def check_entry(self, kind: str, tasks: int, deadline: float) -> None:
         """Refuse ``tasks`` new tasks of ``kind`` that the backlog would finish after ``deadline``."""
         own = self.expected_s(kind)
-        if own is None:
+        if own is None or not (self._running or self.backlog_s):
+            # An idle queue admits (the start checks still apply): refusing there would leave a
+            # stale estimate (one slow task, a worker being replaced) with nothing to correct it.
             return
-        finish_s = (self.backlog_s + tasks * own) / self.workers
+        finish_s = (self.backlog_s + tasks * own) / self.workers + self.lag_s
         remaining = deadline - self._clock()
         if finish_s > remaining:
             raise Overloaded(
@@ -95,7 +101,7 @@ class QueueShedder:
         own = self.expected_s(kind)
         if own is None:
             return None
-        return deadline - self._clock() - SLACK * own - MIN_SLACK_S
+        return deadline - self._clock() - SLACK * (own + self.lag_s) - MIN_SLACK_S
 
     def check_start(self, kind: str, deadline: float) -> None:
         """Refuse to start a task of ``kind`` that would not finish by ``deadline``."""
@@ -118,13 +124,20 @@ class QueueShedder:
         """A task that never started leaves the queue."""
         self.backlog_s = max(self.backlog_s - added_s, 0.0)
 
-    def finished(self, token: object, kind: str, added_s: float) -> None:
-        """A started task ended: its time is measured, its share of the backlog removed."""
+    def finished(self, token: object, kind: str, added_s: float, ended_at: float | None = None) -> None:
+        """A started task ended (at ``ended_at``, by the clock, if it was seen ending on another
+        thread): its time and the loop's lag in hearing of it are measured, its share of the
+        backlog removed."""
+        now = self._clock()
         running = self._running.pop(token, None)
         self.left(added_s)
         if running is None:
             return
-        seconds = self._clock() - running[1]
+        if ended_at is not None:
+            lag = max(now - ended_at, 0.0)
+            # Pessimistic like the task times: a lag shows at once, and fades over a few tasks.
+            self.lag_s = max(lag, self.lag_s + AVERAGE_WEIGHT * (lag - self.lag_s))
+        seconds = now - running[1]
         previous = self._average.get(kind)
         self._average[kind] = (
             seconds if previous is None else previous + AVERAGE_WEIGHT * (seconds - previous)

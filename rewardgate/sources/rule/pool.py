@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 import pebble
 
-from rewardgate.core.admission_queue import QueueShedder
+from rewardgate.core.admission_queue import MIN_SLACK_S, QueueShedder
 from rewardgate.errors import ComponentError, VerifierError, VerifierTimeout, VerifierUnavailable
 from rewardgate.sources.rule import cancellation
 
@@ -200,7 +200,9 @@ class VerifierPool:
         self._running += 1
         shedder.started(token, kind)
         loop = asyncio.get_running_loop()
-        future.add_done_callback(lambda _: _call_soon(loop, self._finished, slots, token, kind, added_s))
+        future.add_done_callback(
+            lambda _: _call_soon(loop, self._finished, slots, token, kind, added_s, time.monotonic())
+        )
         try:
             return await _wait(future)
         except asyncio.CancelledError:
@@ -220,24 +222,34 @@ class VerifierPool:
     async def _acquire(self, slots: asyncio.Semaphore, kind: str, deadline: float | None) -> None:
         """A free worker, waited for no longer than a call due at ``deadline`` could still use it,
         and kept only if the call can still finish by then (else Overloaded, the slot freed)."""
-        wait = None if deadline is None else self.shedder.give_up_in(kind, deadline)
-        if wait is None:
+        if deadline is None:
             await slots.acquire()
             return
-        try:
-            async with asyncio.timeout(max(wait, 0.0)):
-                await slots.acquire()
-        except TimeoutError:
-            raise self.shedder.too_late(kind) from None
+        while True:
+            # Until the kind is measured, wait up to the deadline's margin; then look again
+            # with what was measured meanwhile (the estimate may have grown or shrunk).
+            wait = self.shedder.give_up_in(kind, deadline)
+            if wait is None:
+                wait = deadline - time.monotonic() - MIN_SLACK_S
+            if wait <= 0:
+                raise self.shedder.too_late(kind)
+            try:
+                async with asyncio.timeout(wait):
+                    await slots.acquire()
+                break
+            except TimeoutError:
+                continue
         try:
             self.shedder.check_start(kind, deadline)
         except BaseException:
             slots.release()
             raise
 
-    def _finished(self, slots: asyncio.Semaphore, token: str, kind: str, added_s: float) -> None:
+    def _finished(
+        self, slots: asyncio.Semaphore, token: str, kind: str, added_s: float, ended_at: float
+    ) -> None:
         self._running -= 1
-        self.shedder.finished(token, kind, added_s)
+        self.shedder.finished(token, kind, added_s, ended_at)
         slots.release()
 
     def _abandon(self, future: pebble.ProcessFuture, token: str) -> None:

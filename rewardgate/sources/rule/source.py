@@ -13,7 +13,7 @@ from rewardgate.errors import ComponentError, DeadlineExceeded, VerifierError
 from rewardgate.items import ScoringItem
 from rewardgate.observability.metrics import Metrics
 from rewardgate.sources.base import Outcome, ScoreSource, SourceResult
-from rewardgate.sources.rule.base import Rule
+from rewardgate.sources.rule.base import Rule, evaluate_in_worker
 from rewardgate.sources.rule.pool import VerifierPool
 
 
@@ -84,7 +84,7 @@ class RuleSource(ScoreSource):
                 return [await self.rule.evaluate_offloaded(item, deadline)]
             return [
                 await self.pool.run(
-                    _evaluate,
+                    evaluate_in_worker,
                     self.rule,
                     item,
                     timeout_s=self.rule.timeout_s,
@@ -105,8 +105,3 @@ class RuleSource(ScoreSource):
 def _retrieve(task: asyncio.Future) -> None:
     if not task.cancelled():
         task.exception()
-
-
-def _evaluate(rule: Rule, item: ScoringItem) -> float:
-    """Runs in a verifier process (module-level so it pickles)."""
-    return rule.evaluate(item)
