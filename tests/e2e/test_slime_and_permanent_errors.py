@@ -76,9 +76,9 @@ async def test_slime_custom_reward_fails_at_once_with_the_service_message(servic
 def test_openrlhf_python_file_mode_logs_a_failure_where_it_shows(service, caplog):
     reward_func = make_reward_func(service.url, "math")
     with caplog.at_level(logging.ERROR, logger="rewardgate_client"), pytest.raises(ItemFailed):
-        reward_func(["Q: 1+1? A: 2"], ["Q: 3+3?"], [{"answer": 2}])  # the query lacks its prompt
+        reward_func(["Q: 1+1? A: 2"], ["Q: 1+1?"], [{"source": "gsm8k"}])  # a label no rule can use
     (record,) = [r for r in caplog.records if r.name == "rewardgate_client"]
-    assert "does not contain its prompt" in record.getMessage()
+    assert "invalid_reference" in record.getMessage()
 
 
 def test_openrlhf_python_file_mode_reads_structured_labels(service):

@@ -14,6 +14,7 @@ them over HTTP.
 from __future__ import annotations
 
 from rewardgate_client.labels import AmbiguousLabel, reference_from_label
+from rewardgate_client.prompts import response_of
 
 from rewardgate.api.http.codec import prompt_of
 from rewardgate.api.http.context import AppContext
@@ -33,7 +34,10 @@ async def get_reward(
     Raises:
         ItemFailed: a sample failed (the reply cannot carry it); and what the scorer raises.
     """
-    result, timings = await ctx.scorer.score(ScoreCall(pipeline, openrlhf_items(body)))
+    items = openrlhf_items(body)
+    if not items:  # OpenRLHF posts an empty batch to a second reward URL: nothing to score
+        return OpenRLHFRewardResponse(rewards=[], scores=[], extra_logs={}), StageTimings()
+    result, timings = await ctx.scorer.score(ScoreCall(pipeline, items))
     rewards = [_reward_or_raise(item) for item in result.results]
     logs = _component_logs(result.results)
     reply = OpenRLHFRewardResponse(rewards=rewards, scores=rewards, extra_logs=logs)
@@ -75,10 +79,10 @@ def label_reference(label, metadata, field: str) -> tuple[str | None, dict]:
 
 
 def openrlhf_items(body: OpenRLHFRewardRequest) -> list[CallItem]:
-    """``query`` is prompt + response; the response is the query minus its prompt prefix."""
+    """``query`` is prompt + response; the response is split off by
+    :func:`rewardgate_client.prompts.response_of` (also when the query does not hold the
+    prompt verbatim). An empty ``query`` is an empty batch."""
     count = len(body.query)
-    if count == 0:
-        raise InvalidInput("query: must contain at least one sample")
     for field in ("prompts", "labels"):
         values = getattr(body, field)
         if values is not None and len(values) != count:
@@ -91,34 +95,12 @@ def openrlhf_items(body: OpenRLHFRewardRequest) -> list[CallItem]:
     return [
         CallItem(
             str(index),
-            ScoringItem(prompt, response_after_prompt(query, prompt, index), reference, metadata),
+            ScoringItem(prompt, response_of(query, prompt), reference, metadata),
         )
         for index, (query, prompt, (reference, metadata)) in enumerate(
             zip(body.query, prompts, labels, strict=True)
         )
     ]
-
-
-def response_after_prompt(query: str, prompt: str, index: int) -> str:
-    """The text after the first occurrence of ``prompt`` in ``query``.
-
-    OpenRLHF decodes with special tokens kept, so a BOS or chat-template prefix
-    may precede the prompt. A query that does not contain its prompt cannot be
-    split: scoring it whole would let the prompt's own text (a worked example,
-    the answer) earn the reward, so it is refused.
-
-    Raises:
-        InvalidInput: ``prompt`` is not part of ``query``.
-    """
-    if not prompt:
-        return query
-    at = query.find(prompt)
-    if at < 0:
-        raise InvalidInput(
-            f"query[{index}] does not contain prompts[{index}]: the response cannot be separated from the "
-            "prompt (send the prompt exactly as it appears in the query)"
-        )
-    return query[at + len(prompt) :]
 
 
 def _reward_or_raise(item: ItemResult) -> float:
