@@ -58,7 +58,7 @@ class GrpcTransport:
     async def score(self, body: dict[str, Any], timeout_s: float) -> ScoreReply:
         request = pb.ScoreRequest(
             pipeline=body["pipeline"],
-            items=[item_to_proto(i) for i in body["items"]],
+            items=[item_to_proto(item, index) for index, item in enumerate(body["items"])],
             options=options_to_proto(body.get("options") or {}),
         )
         reply = await self._call(self._stub.Score, request, timeout_s)
@@ -116,32 +116,85 @@ class GrpcTransport:
 # ---------------------------------------------------------------- conversions
 
 
-def item_to_proto(item: dict[str, Any]) -> pb.Item:
+def item_to_proto(item: dict[str, Any], index: int | None = None) -> pb.Item:
     """An item dict (the HTTP JSON shape) as a protobuf Item.
 
     Raises:
         InvalidInput: the item does not fit the wire shape (a wrong type, an
-            unknown message field), as the server would answer over HTTP.
+            unknown message field), naming the field as the server would over
+            HTTP: ``items[3].messages[0].content: expected a string, got int``
+            (protobuf itself only says "bad argument type for built-in operation").
     """
+    where = f"items[{index}]" if index is not None else f"item {item.get('id', '')!r}"
     try:
-        return _item_to_proto(item)
+        return _item_to_proto(item, where)
+    except _FieldError as exc:
+        raise InvalidInput(str(exc)) from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InvalidInput(f"item {item.get('id', '')!r}: {type(exc).__name__}: {exc}") from None
+        raise InvalidInput(f"{where}: {type(exc).__name__}: {exc}") from None
 
 
-def _item_to_proto(item: dict[str, Any]) -> pb.Item:
+class _FieldError(Exception):
+    """A value that does not fit its protobuf field; the message names the field's path."""
+
+
+def _put(proto: Any, field: str, value: Any, where: str) -> None:
+    """``proto.field = value``, or a :class:`_FieldError` naming ``where.field``."""
+    try:
+        setattr(proto, field, value)
+    except (TypeError, ValueError) as exc:
+        raise _FieldError(f"{where}.{field}: {_expected(proto, field)}, got {_shown(value)}") from exc
+
+
+def _update(struct: Any, values: Any, where: str) -> None:
+    """``struct.update(values)`` (a google.protobuf.Struct), or a :class:`_FieldError`."""
+    if not isinstance(values, dict):
+        raise _FieldError(f"{where}: expected an object, got {_shown(values)}")
+    for key, value in values.items():
+        try:
+            struct.update({key: value})
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise _FieldError(f"{where}.{key}: not a JSON value: {_shown(value)}") from exc
+
+
+def _expected(proto: Any, field: str) -> str:
+    kind = proto.DESCRIPTOR.fields_by_name[field].type
+    descriptor = proto.DESCRIPTOR.fields_by_name[field]
+    if kind == descriptor.TYPE_STRING:
+        return "expected a string"
+    if kind == descriptor.TYPE_BOOL:
+        return "expected true or false"
+    if kind in (descriptor.TYPE_DOUBLE, descriptor.TYPE_FLOAT):
+        return "expected a number"
+    return "expected an integer"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _item_to_proto(item: dict[str, Any], where: str) -> pb.Item:
+    if not isinstance(item, dict):
+        raise _FieldError(f"{where}: expected an object, got {_shown(item)}")
+    if "response" not in item:
+        raise _FieldError(f"{where}.response: required")
+    message = pb.Item()
+    _put(message, "id", str(item.get("id", "")), where)
+    _put(message, "response", item["response"], where)
     prompt = item.get("prompt", "")
-    message = pb.Item(id=str(item.get("id", "")), response=item["response"])
     if isinstance(prompt, str):
         message.prompt = prompt
+    elif isinstance(prompt, list):
+        message.messages.extend(message_to_proto(m, f"{where}.prompt[{i}]") for i, m in enumerate(prompt))
     else:
-        message.messages.extend(message_to_proto(m) for m in prompt)
+        raise _FieldError(f"{where}.prompt: expected a string or a list of messages, got {_shown(prompt)}")
     if item.get("reference") is not None:
-        message.reference = item["reference"]
+        _put(message, "reference", item["reference"], where)
     if item.get("group") is not None:
-        message.group = item["group"]
+        _put(message, "group", item["group"], where)
     if item.get("metadata"):
-        message.metadata.update(item["metadata"])
+        _update(message.metadata, item["metadata"], f"{where}.metadata")
     return message
 
 
@@ -149,28 +202,39 @@ def _item_to_proto(item: dict[str, Any]) -> pb.Item:
 _MESSAGE_FIELDS = {"role", "content", "tool_calls", "name", "tool_call_id", "reasoning_content"}
 
 
-def message_to_proto(message: dict[str, Any]) -> pb.ChatMessage:
+def message_to_proto(message: dict[str, Any], where: str = "message") -> pb.ChatMessage:
     """A chat message dict (text or content parts, tool calls) as a ChatMessage."""
+    if not isinstance(message, dict):
+        raise _FieldError(f"{where}: expected a message object, got {_shown(message)}")
     unknown = sorted(set(message) - _MESSAGE_FIELDS)
     if unknown:
         raise ValueError(f"chat message field {unknown[0]!r} is not part of the API")
-    proto = pb.ChatMessage(role=message["role"])
+    if "role" not in message:
+        raise _FieldError(f"{where}.role: required")
+    proto = pb.ChatMessage()
+    _put(proto, "role", message["role"], where)
     content = message.get("content")
     if isinstance(content, list):
-        proto.parts.extend(_part_to_proto(part) for part in content)
+        proto.parts.extend(_part_to_proto(part, f"{where}.content[{i}]") for i, part in enumerate(content))
     elif content is not None:
-        proto.content = content
-    proto.tool_calls.extend(_tool_call_to_proto(call) for call in message.get("tool_calls") or ())
+        _put(proto, "content", content, where)
+    calls = message.get("tool_calls") or ()
+    proto.tool_calls.extend(
+        _tool_call_to_proto(call, f"{where}.tool_calls[{i}]") for i, call in enumerate(calls)
+    )
     for name in ("name", "tool_call_id", "reasoning_content"):
         if message.get(name) is not None:
-            setattr(proto, name, message[name])
+            _put(proto, name, message[name], where)
     return proto
 
 
-def _part_to_proto(part: dict[str, Any]) -> pb.ContentPart:
-    proto = pb.ContentPart(type=part["type"])
+def _part_to_proto(part: dict[str, Any], where: str) -> pb.ContentPart:
+    if not isinstance(part, dict) or "type" not in part:
+        raise _FieldError(f"{where}: expected a content part with a type, got {_shown(part)}")
+    proto = pb.ContentPart()
+    _put(proto, "type", part["type"], where)
     if part.get("text") is not None:
-        proto.text = part["text"]
+        _put(proto, "text", part["text"], where)
     image, mime = _image_bytes(part)
     if image is not None:  # images travel as bytes on gRPC, not as base64 text
         proto.type, proto.image = "image", image
@@ -179,7 +243,7 @@ def _part_to_proto(part: dict[str, Any]) -> pb.ContentPart:
         part = {key: value for key, value in part.items() if key not in ("image", "image_url", "url")}
     fields = {key: value for key, value in part.items() if key not in ("type", "text")}
     if fields:
-        proto.fields.update(fields)
+        _update(proto.fields, fields, where)
     return proto
 
 
@@ -205,15 +269,14 @@ def _image_bytes(part: dict[str, Any]) -> tuple[bytes | None, str]:
     return None, ""
 
 
-def _tool_call_to_proto(call: dict[str, Any]) -> pb.ToolCall:
+def _tool_call_to_proto(call: dict[str, Any], where: str) -> pb.ToolCall:
     function = call["function"]
-    proto = pb.ToolCall(
-        type=call.get("type") or "function",
-        name=function["name"],
-        arguments_json=json.dumps(function.get("arguments", {})),
-    )
+    proto = pb.ToolCall()
+    _put(proto, "type", call.get("type") or "function", where)
+    _put(proto, "name", function["name"], f"{where}.function")
+    proto.arguments_json = json.dumps(function.get("arguments", {}))
     if call.get("id") is not None:
-        proto.id = call["id"]
+        _put(proto, "id", call["id"], where)
     return proto
 
 

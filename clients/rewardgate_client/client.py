@@ -177,8 +177,8 @@ class AsyncRewardClient:
                 for item in burst:
                     data = as_item_dict(item)
                     data.setdefault("id", str(index))
+                    protos.append(item_to_proto(data, index))
                     index += 1
-                    protos.append(item_to_proto(data))
                 yield pb.StreamRequest(pipeline=pipeline, items=protos, options=proto_options)
 
         def answer(reply):

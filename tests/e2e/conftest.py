@@ -106,6 +106,11 @@ def service(tmp_path_factory, tiny_rm, sql_dir):
                     "combine": {"weights": {"correct": 1.0, "fmt": 0.5, "length": 1.0}},
                 },
                 "tool_use": {"components": {"call": {"rule": "tools"}}},
+                "grouped": {
+                    "components": {
+                        "correct": {"rule": "math", "transform": {"type": "par", "ref": "group_mean"}}
+                    }
+                },
                 "families": {
                     "components": {
                         "mcq": {"rule": "mcq", "required": False},

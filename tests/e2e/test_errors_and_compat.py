@@ -112,6 +112,30 @@ def test_openrlhf_failed_sample_does_not_fail_its_batch(service):
     assert response.json()["rewards"] == [0.0, 1.0]
 
 
+def test_openrlhf_empty_batch_gets_empty_lists(service):
+    """OpenRLHF main with two reward URLs posts an empty batch to the second."""
+    for body in ({"query": [], "prompts": [], "labels": []}, {"query": []}):
+        response = post(service, "/get_reward?pipeline=math", json=body)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"rewards": [], "scores": [], "extra_logs": {}}
+
+
+def test_openrlhf_vlm_and_truncated_prompts_are_scored_not_dropped(service):
+    prompt = "<image>\nExample: 2+2 is \\boxed{4}. Look at the picture: what is 3+1? Use a box."
+    body = {
+        "query": [
+            prompt.replace("<image>", "<image>" * 4) + " \\boxed{4}",
+            prompt.replace("<image>", "<image>" * 4) + " I do not know",
+            prompt[:30] + " I do not know",
+        ],
+        "prompts": [prompt] * 3,
+        "labels": ["4"] * 3,
+    }
+    response = post(service, "/get_reward?pipeline=math", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["rewards"] == [1.0, 0.0, 0.0]  # the prompt's own \\boxed{4} earns nothing
+
+
 def test_openrlhf_mismatched_lists_are_422(service):
     response = post(service, "/get_reward", json={"query": ["a", "b"], "labels": ["1"]})
     assert_envelope(response, 422, "invalid_input", mentions="labels")

@@ -12,7 +12,7 @@ import math
 import aiohttp
 import pytest
 import torch
-from rewardgate_client import ItemFailed
+from rewardgate_client import InvalidInput, ItemFailed
 from rewardgate_client.integrations.openrlhf import make_reward_func
 from rewardgate_client.integrations.trl import reward_function
 from rewardgate_client.integrations.verl import make_compute_score
@@ -96,6 +96,14 @@ def test_verl_failed_sample_raises_instead_of_scoring_zero(service):
     compute_score, _, _ = make_compute_score(service.url, default_pipeline="math")
     with pytest.raises(ItemFailed, match="invalid_reference"):
         compute_score("any", "\\boxed{4}", "???")
+
+
+def test_verl_batch_errors_name_the_failing_sample(service):
+    _, compute_score_batch, _ = make_compute_score(service.url, {"gsm8k": "math"}, default_pipeline="math")
+    with pytest.raises(ItemFailed, match=r"sample 2 of the batch \(data_source 'gsm8k'\).*invalid_reference"):
+        compute_score_batch(["gsm8k"] * 3, ["\\boxed{4}"] * 3, ["4", "4", "???"])
+    with pytest.raises(InvalidInput, match="sample 1 of the batch: "):
+        compute_score_batch(["gsm8k"] * 2, ["\\boxed{4}"] * 2, ["4", [1, 2]])  # an ambiguous label
 
 
 async def test_verl_async_compute_score(service):

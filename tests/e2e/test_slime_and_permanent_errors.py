@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from rewardgate_client import ItemFailed, PipelineNotFound
+from rewardgate_client import InvalidInput, ItemFailed, PipelineNotFound
 from rewardgate_client.integrations.openrlhf import make_reward_func
 from rewardgate_client.integrations.slime import make_reward, target_of
 
@@ -59,6 +59,23 @@ async def test_slime_custom_reward_scores_one_sample_or_a_group(service):
     assert await reward(args, group) == [1.0, 0.0]
 
 
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+async def test_slime_custom_reward_refuses_a_group_relative_pipeline_without_the_whole_group(
+    service, transport
+):
+    """Without --group-rm every sample would be its own group's mean: 0.5 for all, silently."""
+    url = service.url if transport == "http" else f"grpc://{service.grpc_target}"
+    reward = make_reward(url, "grouped")
+    args = Namespace(rm_url=None)
+    one = SlimeSample(prompt="2+2?", response="\\boxed{4}", label="4", group_index=3)
+    with pytest.raises(InvalidInput, match="--group-rm"):
+        await reward(args, one)
+    wrong = SlimeSample(prompt="2+2?", response="\\boxed{5}", label="4", group_index=3)
+    rewards = await reward(args, [one, wrong])  # the whole group (--group-rm) is scored
+    assert rewards[0] > 0.5 > rewards[1]
+    assert await make_reward(url, "math")(args, one) == 1.0  # other pipelines take one sample
+
+
 async def test_slime_custom_reward_fails_at_once_with_the_service_message(service):
     reward = make_reward(service.url, "math")
     args = Namespace(rm_url=None)
@@ -76,9 +93,9 @@ async def test_slime_custom_reward_fails_at_once_with_the_service_message(servic
 def test_openrlhf_python_file_mode_logs_a_failure_where_it_shows(service, caplog):
     reward_func = make_reward_func(service.url, "math")
     with caplog.at_level(logging.ERROR, logger="rewardgate_client"), pytest.raises(ItemFailed):
-        reward_func(["Q: 1+1? A: 2"], ["Q: 3+3?"], [{"answer": 2}])  # the query lacks its prompt
+        reward_func(["Q: 1+1? A: 2"], ["Q: 1+1?"], [{"source": "gsm8k"}])  # a label no rule can use
     (record,) = [r for r in caplog.records if r.name == "rewardgate_client"]
-    assert "does not contain its prompt" in record.getMessage()
+    assert "sample 0, correct: the reference is not a math answer" in record.getMessage()
 
 
 def test_openrlhf_python_file_mode_reads_structured_labels(service):

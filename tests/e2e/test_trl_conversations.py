@@ -158,6 +158,26 @@ async def test_client_options_such_as_a_retry_policy_configure_the_adapter(servi
     assert (await rewards if asynchronous else rewards) == [1.0]
 
 
+def test_each_reward_function_logs_its_own_failed_share(service):
+    """TRL averages what is logged under one name: a shared name would blur a failing
+    function (here, one reading a column that does not exist) with a healthy one."""
+    metrics: dict[str, list[float]] = {}
+
+    def log_metric(name, value):
+        metrics.setdefault(name, []).append(value)
+
+    healthy = reward_function(service.url, "math")
+    broken = reward_function(service.url, "rlvr", component="correct", reference_column="missing")
+    for fn in (healthy, broken):
+        trl_call(
+            fn, ["2+2?", "3+3?"], ["\\boxed{4}", "\\boxed{6}"], solution=["4", "6"], log_metric=log_metric
+        )
+    assert metrics == {
+        "rewardgate/failed/rewardgate_math": [0.0],
+        "rewardgate/failed/rewardgate_rlvr_correct": [1.0],
+    }
+
+
 def test_a_missing_reference_column_is_explained_not_just_none(service, caplog):
     fn = reward_function(service.url, "math")  # reads the reference from "solution"
     metrics: dict[str, float] = {}
@@ -170,7 +190,7 @@ def test_a_missing_reference_column_is_explained_not_just_none(service, caplog):
             log_metric=metrics.__setitem__,
         )
     assert rewards == [None, None]
-    assert metrics == {"rewardgate/failed": 1.0}
+    assert metrics == {"rewardgate/failed/rewardgate_math": 1.0}
     (record,) = [r for r in caplog.records if r.name == "rewardgate_client"]
     message = record.getMessage()
     assert "2 of 2 samples got no reward" in message and "invalid_reference" in message

@@ -12,7 +12,7 @@ import pytest
 
 from rewardgate.api.http.compat import openrlhf_items
 from rewardgate.api.http.schemas import OpenRLHFRewardRequest
-from rewardgate.errors import InvalidInput, InvalidReference
+from rewardgate.errors import InvalidReference
 from rewardgate.items import ScoringItem
 from rewardgate.sources.judge.client import JudgeClient
 from rewardgate.sources.judge.source import JudgeSource
@@ -245,10 +245,24 @@ def test_openrlhf_query_with_a_bos_prefix_scores_only_the_response():
     assert item.item.response == " I do not know"
 
 
-def test_openrlhf_query_without_its_prompt_is_refused_not_scored_whole():
-    body = OpenRLHFRewardRequest(query=["Q: 3+1? \\boxed{4}"], prompts=["a different prompt"], labels=["4"])
-    with pytest.raises(InvalidInput, match="does not contain"):
-        openrlhf_items(body)
+def test_openrlhf_query_without_its_prompt_verbatim_scores_the_response_only():
+    """Expanded image placeholders, a truncated prompt: the prompt's worked example never
+    reaches the scored response (rewardgate_client/prompts.py), and no sample is refused."""
+    prompt = "<image>\nExample: 2+2 is \\boxed{4}. Look at the picture: what is 3+1? Use a box."
+    body = OpenRLHFRewardRequest(
+        query=[
+            prompt.replace("<image>", "<image>" * 4) + " I do not know",
+            prompt[:30] + " I do not know",
+            "<s>" + prompt[-30:] + " I do not know",
+        ],
+        prompts=[prompt] * 3,
+        labels=["4"] * 3,
+    )
+    assert [entry.item.response for entry in openrlhf_items(body)] == [" I do not know"] * 3
+
+
+def test_openrlhf_empty_batch_is_empty():
+    assert openrlhf_items(OpenRLHFRewardRequest(query=[], prompts=[], labels=[])) == []
 
 
 # ---------------------------------------------------------------- judges

@@ -9,10 +9,12 @@ re-exports :data:`reward_func` configured from ``REWARDGATE_URL``,
 default); the client also reads ``REWARDGATE_API_KEY`` and the retry settings.
 
 ``queries`` are prompt + response texts, decoded with special tokens kept: the
-response is what follows the first occurrence of the prompt (a BOS may come
-first). A query that does not contain its prompt raises
-:class:`~rewardgate_client.errors.ItemFailed` rather than being scored whole
-(the prompt's own text could earn the reward). The reply is ``{"rewards", "scores", "extra_logs"}`` (torch
+response is split off by :func:`rewardgate_client.prompts.response_of`, the
+same rule as the service's ``/get_reward`` (what follows the prompt; when the
+query does not hold it verbatim, as with expanded ``<image>`` placeholders or a
+prompt OpenRLHF truncated, what follows the longest start or end of it that
+it holds). An empty batch (OpenRLHF main with two reward URLs) gets empty
+rewards without a call. The reply is ``{"rewards", "scores", "extra_logs"}`` (torch
 tensors when torch is importable, as OpenRLHF expects; lists otherwise). A
 failed sample raises :class:`~rewardgate_client.errors.ItemFailed`.
 """
@@ -27,17 +29,11 @@ from typing import Any
 from rewardgate_client.errors import ItemFailed, RewardgateError
 from rewardgate_client.integrations._shared import shared_client, split_options
 from rewardgate_client.labels import reference_from_label
+from rewardgate_client.prompts import response_of
+
+__all__ = ["make_reward_func", "response_of", "reward_func"]
 
 logger = logging.getLogger("rewardgate_client")
-
-
-def response_of(query: str, prompt: str) -> str:
-    if not prompt:
-        return query
-    at = query.find(prompt)
-    if at < 0:
-        raise ItemFailed("a query does not contain its prompt: the response cannot be separated from it")
-    return query[at + len(prompt) :]
 
 
 def make_reward_func(
@@ -57,6 +53,8 @@ def make_reward_func(
             raise
 
     def _score(queries, prompts, labels) -> dict:
+        if not queries:  # OpenRLHF main sends an empty batch to a second reward URL
+            return _tensors({"rewards": [], "scores": [], "extra_logs": {}})
         labels = labels if labels is not None else [None] * len(queries)
         items = []
         for query, prompt, label in zip(queries, prompts, labels, strict=True):

@@ -23,6 +23,12 @@ chat prompts are sent as messages; samples of one group share a ``group``.
 A multimodal sample's images (``sample.multimodal_inputs["images"]``: PIL
 images or bytes) are sent with its prompt: they fill the prompt's
 ``{"type": "image"}`` placeholders, or precede a text prompt.
+
+A group-relative pipeline (a component whose ``group_relative`` is true in the
+service's pipeline listing) needs the whole group in one call: called with one
+sample (slime without ``--group-rm``) it raises
+:class:`~rewardgate_client.errors.InvalidInput` saying to pass ``--group-rm``,
+instead of answering every sample with the same constant.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from rewardgate_client.errors import ItemFailed
+from rewardgate_client.errors import InvalidInput, ItemFailed
 from rewardgate_client.images import prompt_with_images
 from rewardgate_client.integrations._shared import loop_client, plain, split_options, wire_messages
 from rewardgate_client.labels import reference_from_label
@@ -86,6 +92,29 @@ def _reward_or_raise(result: Result) -> float:
     )
 
 
+#: (service URL, pipeline) -> its group-relative components, asked once per process.
+_group_relative: dict[tuple[str, str], list[str]] = {}
+
+
+async def _refuse_group_relative(client: Any, service_url: str, name: str) -> None:
+    """Raise InvalidInput if ``name`` compares samples with their group's mean.
+
+    Without ``--group-rm`` slime sends one sample per call: each would be its own
+    group's mean, the same constant for every sample (0.5 through ``par``), a reward
+    that teaches nothing, silently."""
+    key = (service_url, name)
+    if key not in _group_relative:
+        listing = await client.pipelines()
+        components = next((p.get("components", {}) for p in listing if p.get("name") == name), {})
+        _group_relative[key] = sorted(c for c, info in components.items() if info.get("group_relative"))
+    relative = _group_relative[key]
+    if relative:
+        raise InvalidInput(
+            f"pipeline {name!r} is group-relative (components {relative} compare each sample with its "
+            "group's mean) and slime sent one sample: pass --group-rm so that slime sends the whole group"
+        )
+
+
 def make_reward(
     url: str | None = None, pipeline: str | None = None, timeout_s: float = 60.0, **options: Any
 ) -> Callable[..., Awaitable[float | list[float]]]:
@@ -96,6 +125,8 @@ def make_reward(
         samples = sample_or_samples if isinstance(sample_or_samples, list) else [sample_or_samples]
         service_url, name = target_of(args, url, pipeline)
         client = loop_client(service_url, timeout_s=timeout_s, **client_options)
+        if not isinstance(sample_or_samples, list):
+            await _refuse_group_relative(client, service_url, name)
         results = await client.score([_item(sample) for sample in samples], name, **score_options)
         rewards = [_reward_or_raise(result) for result in results]
         return rewards if isinstance(sample_or_samples, list) else rewards[0]

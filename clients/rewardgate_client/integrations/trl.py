@@ -22,7 +22,12 @@ out. Client options (``retry=RetryPolicy(...)``, ``api_key``, ``headers``,
 ``chunk_size``, ``max_concurrency``) configure the client; the others are
 score options. When samples get no reward, the reason is logged (once per
 distinct reason) on the ``rewardgate_client`` logger, and, when TRL passes
-``log_metric``, the failed share is logged as ``rewardgate/failed``.
+``log_metric``, the failed share is logged as ``rewardgate/failed/<function
+name>`` (``rewardgate/failed/rewardgate_math``, ``.../rewardgate_math_fmt``
+with ``component="fmt"``): one metric per reward function, since TRL averages
+what is logged under one name. A ``None`` is dropped from the weighted sum
+when another reward function scored the sample (TRL's ``nansum``), so the
+sample is trained on the others' rewards alone.
 """
 
 from __future__ import annotations
@@ -75,7 +80,8 @@ def reward_function(
             ``max_concurrency``) and score options (``explain``, ``weights``, ``timeout_s``, ...).
     """
     client_options, score_options = split_options(options)
-    explain = _FailureReporter(pipeline, reference_column)
+    name = f"rewardgate_{pipeline}" + (f"_{component}" if component else "")
+    explain = _FailureReporter(pipeline, reference_column, name)
 
     def build_items(prompts, completions, kwargs) -> list[dict[str, Any]]:
         return _items(prompts, completions, kwargs, reference_column, metadata_columns, group_by_prompt)
@@ -85,7 +91,6 @@ def reward_function(
         explain(results, values, kwargs)
         return values
 
-    name = f"rewardgate_{pipeline}" + (f"_{component}" if component else "")
     if asynchronous:
 
         async def async_reward(prompts, completions, **kwargs) -> list[float | None]:
@@ -109,15 +114,18 @@ def reward_function(
 class _FailureReporter:
     """Says why samples got ``None``: TRL only reports that every function returned None."""
 
-    def __init__(self, pipeline: str, reference_column: str | None) -> None:
+    def __init__(self, pipeline: str, reference_column: str | None, function: str) -> None:
         self.pipeline = pipeline
         self.reference_column = reference_column
+        # One metric per reward function: TRL averages every value logged under one name in a
+        # step, so a shared name would mix a failing function with the others.
+        self.metric = f"rewardgate/failed/{function}"
         self.reported: set[tuple[str, str]] = set()
 
     def __call__(self, results: list[Result], values: list[float | None], kwargs: dict[str, Any]) -> None:
         failed = [result for result, value in zip(results, values, strict=True) if value is None]
         if callable(kwargs.get("log_metric")) and results:
-            kwargs["log_metric"]("rewardgate/failed", len(failed) / len(results))
+            kwargs["log_metric"](self.metric, len(failed) / len(results))
         for result in failed:
             for component, error in result.errors.items() or [("reward", None)]:
                 reason = f"{component}: {error.type}: {error.message}" if error else "no reward"

@@ -36,7 +36,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from rewardgate_client.errors import ItemFailed
+from rewardgate_client.errors import InvalidInput, ItemFailed, RewardgateError
 from rewardgate_client.images import prompt_with_images
 from rewardgate_client.integrations._shared import loop_client, plain, shared_client, split_options
 from rewardgate_client.labels import reference_from_label
@@ -92,14 +92,50 @@ def _item(solution_str: str, ground_truth: Any, extra_info: Any) -> dict[str, An
     return item
 
 
-def _as_dict(result: Result, keys: list[str]) -> dict[str, Any]:
+def _as_dict(result: Result, keys: list[str], sample: str = "this sample") -> dict[str, Any]:
+    """verl's dict for ``result``; ``sample`` names it in the error (a batch's index and source)."""
     if result.reward is None:
         name, error = next(iter(result.errors.items()), ("reward", None))
         detail = f"{name}: {error.type}: {error.message}" if error else "no reward"
         raise ItemFailed(
-            f"rewardgate could not score this sample ({detail})", retryable=bool(error and error.retryable)
+            f"rewardgate could not score {sample} ({detail})", retryable=bool(error and error.retryable)
         )
     return {"score": result.reward, **{key: result.components.get(key, math.nan) for key in keys}}
+
+
+def _batch_item(index: int, solution_str: str, ground_truth: Any, extra_info: Any) -> dict[str, Any]:
+    """:func:`_item` for sample ``index`` of a batch: a refused label names the sample."""
+    try:
+        return _item(solution_str, ground_truth, extra_info)
+    except RewardgateError as exc:
+        exc.message = f"sample {index} of the batch: {exc.message}"
+        exc.args = (exc.message,)
+        raise
+
+
+def routes_from(text: str | None, variable: str = "REWARDGATE_ROUTES") -> dict[str, str]:
+    """``{"data_source": "pipeline"}`` from JSON text (empty: no routes).
+
+    Raises:
+        InvalidInput: the text is not a JSON object of strings, with what is wrong and an example.
+    """
+    example = f'{variable}=\'{{"openai/gsm8k": "math", "codecontests": "code"}}\''
+    if not text or not text.strip():
+        return {}
+    try:
+        routes = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"{variable} is not valid JSON ({exc}): {text!r}; expected e.g. {example}"
+        ) from None
+    if not isinstance(routes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in routes.items()
+    ):
+        raise InvalidInput(
+            f"{variable} must be a JSON object mapping data_source to a pipeline name, got {text!r}; "
+            f"expected e.g. {example}"
+        )
+    return routes
 
 
 def make_compute_score(
@@ -137,9 +173,10 @@ def make_compute_score(
         answers: list[dict[str, Any] | None] = [None] * count
         client = shared_client(url, **client_options)
         for pipeline, indices in by_pipeline.items():
-            items = [_item(solution_strs[i], ground_truths[i], extra_infos[i]) for i in indices]
+            items = [_batch_item(i, solution_strs[i], ground_truths[i], extra_infos[i]) for i in indices]
             for index, result in zip(indices, client.score(items, pipeline, **options), strict=True):
-                answers[index] = _as_dict(result, keys())
+                sample = f"sample {index} of the batch (data_source {str(list(data_sources)[index])!r})"
+                answers[index] = _as_dict(result, keys(), sample)
         return answers
 
     async def compute_score_async(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
@@ -154,6 +191,6 @@ def make_compute_score(
 
 compute_score, compute_score_batch, compute_score_async = make_compute_score(
     os.environ.get("REWARDGATE_URL", "http://127.0.0.1:8000"),
-    json.loads(os.environ.get("REWARDGATE_ROUTES", "{}")),
+    routes_from(os.environ.get("REWARDGATE_ROUTES")),
     os.environ.get("REWARDGATE_PIPELINE", "math"),
 )

@@ -316,20 +316,22 @@ class ListPipelinesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ComponentInfo(_message.Message):
-    __slots__ = ("kind", "source", "head", "required", "weight", "transforms")
+    __slots__ = ("kind", "source", "head", "required", "weight", "transforms", "group_relative")
     KIND_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     HEAD_FIELD_NUMBER: _ClassVar[int]
     REQUIRED_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
     TRANSFORMS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_RELATIVE_FIELD_NUMBER: _ClassVar[int]
     kind: str
     source: str
     head: str
     required: bool
     weight: float
     transforms: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, kind: _Optional[str] = ..., source: _Optional[str] = ..., head: _Optional[str] = ..., required: _Optional[bool] = ..., weight: _Optional[float] = ..., transforms: _Optional[_Iterable[str]] = ...) -> None: ...
+    group_relative: bool
+    def __init__(self, kind: _Optional[str] = ..., source: _Optional[str] = ..., head: _Optional[str] = ..., required: _Optional[bool] = ..., weight: _Optional[float] = ..., transforms: _Optional[_Iterable[str]] = ..., group_relative: _Optional[bool] = ...) -> None: ...
 
 class PipelineInfo(_message.Message):
     __slots__ = ("name", "description", "hash", "ready", "components")

@@ -257,6 +257,7 @@ def pipelines_response(value: PipelinesResponse) -> pb.ListPipelinesResponse:
                         required=c.required,
                         weight=c.weight,
                         transforms=c.transforms,
+                        group_relative=c.group_relative,
                     )
                     for name, c in p.components.items()
                 },

@@ -4,9 +4,7 @@
 (``--remote_rm_url``); ``POST /slime/reward`` is slime's ``remote_rm`` (one
 ``{"prompt", "response", "label"}`` sample per request, the reward as the JSON
 reply). A failed sample cannot be expressed in these float-only replies, so
-any failed item turns the reply into an error envelope with that item's status
-(``remote_rm``). A failed sample cannot be expressed in these float-only
-replies, so the failure policy (docs/reward-algebra.md#failures) decides: a
+the failure policy (docs/reward-algebra.md#failures) decides: a
 failure the response or the request's input caused scores as the component's
 failure value (each sample gets its reward; one sample never fails the batch),
 and only a failure of the service (an unreachable judge or backend, a
@@ -20,6 +18,7 @@ them over HTTP.
 from __future__ import annotations
 
 from rewardgate_client.labels import AmbiguousLabel, reference_from_label
+from rewardgate_client.prompts import response_of
 
 from rewardgate.api.http.codec import prompt_of
 from rewardgate.api.http.context import AppContext
@@ -40,7 +39,10 @@ async def get_reward(
     Raises:
         ItemFailed: a sample failed (the reply cannot carry it); and what the scorer raises.
     """
-    call = ScoreCall(pipeline, openrlhf_items(body), CallOptions(score_input_failures=True))
+    items = openrlhf_items(body)
+    if not items:  # OpenRLHF posts an empty batch to a second reward URL: nothing to score
+        return OpenRLHFRewardResponse(rewards=[], scores=[], extra_logs={}), StageTimings()
+    call = ScoreCall(pipeline, items, CallOptions(score_input_failures=True))
     result, timings = await ctx.scorer.score(call)
     rewards = [_reward_or_raise(item) for item in result.results]
     logs = _component_logs(result.results)
@@ -84,10 +86,10 @@ def label_reference(label, metadata, field: str) -> tuple[str | None, dict]:
 
 
 def openrlhf_items(body: OpenRLHFRewardRequest) -> list[CallItem]:
-    """``query`` is prompt + response; the response is the query minus its prompt prefix."""
+    """``query`` is prompt + response; the response is split off by
+    :func:`rewardgate_client.prompts.response_of` (also when the query does not hold the
+    prompt verbatim). An empty ``query`` is an empty batch."""
     count = len(body.query)
-    if count == 0:
-        raise InvalidInput("query: must contain at least one sample")
     for field in ("prompts", "labels"):
         values = getattr(body, field)
         if values is not None and len(values) != count:
@@ -102,7 +104,7 @@ def openrlhf_items(body: OpenRLHFRewardRequest) -> list[CallItem]:
     return [
         CallItem(
             str(index),
-            ScoringItem(prompt, response_after_prompt(query, prompt, index), reference, metadata),
+            ScoringItem(prompt, response_of(query, prompt), reference, metadata),
         )
         for index, (query, prompt, (reference, metadata)) in enumerate(
             zip(
@@ -113,28 +115,6 @@ def openrlhf_items(body: OpenRLHFRewardRequest) -> list[CallItem]:
             )
         )
     ]
-
-
-def response_after_prompt(query: str, prompt: str, index: int) -> str:
-    """The text after the first occurrence of ``prompt`` in ``query``.
-
-    OpenRLHF decodes with special tokens kept, so a BOS or chat-template prefix
-    may precede the prompt. A query that does not contain its prompt cannot be
-    split: scoring it whole would let the prompt's own text (a worked example,
-    the answer) earn the reward, so it is refused.
-
-    Raises:
-        InvalidInput: ``prompt`` is not part of ``query``.
-    """
-    if not prompt:
-        return query
-    at = query.find(prompt)
-    if at < 0:
-        raise InvalidInput(
-            f"query[{index}] does not contain prompts[{index}]: the response cannot be separated from the "
-            "prompt (send the prompt exactly as it appears in the query)"
-        )
-    return query[at + len(prompt) :]
 
 
 def _reward_or_raise(item: ItemResult) -> float:

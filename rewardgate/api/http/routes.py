@@ -56,6 +56,7 @@ def describe_pipelines(runtime: ScoringRuntime) -> PipelinesResponse:
                         required=c.required,
                         weight=c.weight,
                         transforms=[t.type for t in c.spec.transform],
+                        group_relative=any(getattr(t, "ref", None) == "group_mean" for t in c.spec.transform),
                     )
                     for c in p.components
                 },

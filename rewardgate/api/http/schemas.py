@@ -210,6 +210,11 @@ class ComponentInfo(BaseModel):
     required: bool
     weight: float
     transforms: list[str] = Field(default_factory=list, description="Transform types, in order.")
+    group_relative: bool = Field(
+        False,
+        description="A transform compares each item with its group's mean (ref: group_mean): "
+        "the whole group must be in one request.",
+    )
 
 
 class PipelineInfo(BaseModel):

@@ -115,6 +115,19 @@ def _within_score_range(evaluate: Callable[[Rule, ScoringItem], float]):
     return checked
 
 
+def evaluate_in_worker(rule: Rule, item: ScoringItem) -> float:
+    """What a verifier process runs for one item.
+
+    It lives here, next to :func:`warm_up_rules`, because a pool task names its
+    function by module: unpickling it in a worker imports that module, and this one
+    is already imported by the initializer. A task function in a heavier module
+    (rewardgate.sources.rule.source pulls in metrics, the store, pydantic models:
+    6 s on a loaded 2-core machine) made every new or recycled worker's first task
+    take seconds, long enough to push admitted requests past their deadline.
+    """
+    return rule.evaluate(item)
+
+
 def warm_up_rules(rules: Iterable[Rule]) -> None:
     """Verifier-process initializer: warm each rule; a failure is logged, not fatal
     (the rule then reports its error per item)."""

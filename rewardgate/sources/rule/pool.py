@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 
 import pebble
 
+from rewardgate.core.admission_queue import MIN_SLACK_S, QueueShedder
 from rewardgate.errors import ComponentError, VerifierError, VerifierTimeout, VerifierUnavailable
 from rewardgate.sources.rule import cancellation
 
@@ -82,6 +83,8 @@ class VerifierPool:
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._running = 0
         self._waiting = 0
+        #: Expected work queued here; refuses work that would start too late (core/admission_queue.py).
+        self.shedder = QueueShedder(self.workers, "verifier pool")
 
     def _new_pool(self) -> pebble.ProcessPool:
         return pebble.ProcessPool(
@@ -161,22 +164,45 @@ class VerifierPool:
             self._slots = (loop, asyncio.Semaphore(self.workers))
         return self._slots[1]
 
-    async def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
+    def check_entry(self, kind: str, tasks: int, deadline: float) -> None:
+        """Raise Overloaded if ``tasks`` calls of ``kind`` could not all be done by ``deadline``."""
+        self.shedder.check_entry(kind, tasks, deadline)
+
+    async def run(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        timeout_s: float,
+        kind: str = "",
+        deadline: float | None = None,
+    ) -> T:
+        """``fn(*args)`` in a worker. With a ``deadline`` (monotonic), a call that could no longer
+        finish by it is not started: it raises Overloaded instead (see core/admission_queue.py);
+        ``kind`` names what is measured (calls of one kind take alike)."""
+        shedder = self.shedder
         slots = self._free_slots()
+        added_s = shedder.enter(kind)
         self._waiting += 1
         try:
-            await slots.acquire()
+            await self._acquire(slots, kind, deadline)
+        except BaseException:
+            shedder.left(added_s)
+            raise
         finally:
             self._waiting -= 1
         token = uuid.uuid4().hex
         try:
             future = self._schedule(fn, args, timeout_s, token)
         except BaseException:
+            shedder.left(added_s)
             slots.release()
             raise
         self._running += 1
+        shedder.started(token, kind)
         loop = asyncio.get_running_loop()
-        future.add_done_callback(lambda _: _call_soon(loop, self._finished, slots))
+        future.add_done_callback(
+            lambda _: _call_soon(loop, self._finished, slots, token, kind, added_s, time.monotonic())
+        )
         try:
             return await _wait(future)
         except asyncio.CancelledError:
@@ -193,8 +219,37 @@ class VerifierPool:
         except Exception as exc:
             raise VerifierError(f"verifier raised {type(exc).__name__}: {exc}") from exc
 
-    def _finished(self, slots: asyncio.Semaphore) -> None:
+    async def _acquire(self, slots: asyncio.Semaphore, kind: str, deadline: float | None) -> None:
+        """A free worker, waited for no longer than a call due at ``deadline`` could still use it,
+        and kept only if the call can still finish by then (else Overloaded, the slot freed)."""
+        if deadline is None:
+            await slots.acquire()
+            return
+        while True:
+            # Until the kind is measured, wait up to the deadline's margin; then look again
+            # with what was measured meanwhile (the estimate may have grown or shrunk).
+            wait = self.shedder.give_up_in(kind, deadline)
+            if wait is None:
+                wait = deadline - time.monotonic() - MIN_SLACK_S
+            if wait <= 0:
+                raise self.shedder.too_late(kind)
+            try:
+                async with asyncio.timeout(wait):
+                    await slots.acquire()
+                break
+            except TimeoutError:
+                continue
+        try:
+            self.shedder.check_start(kind, deadline)
+        except BaseException:
+            slots.release()
+            raise
+
+    def _finished(
+        self, slots: asyncio.Semaphore, token: str, kind: str, added_s: float, ended_at: float
+    ) -> None:
         self._running -= 1
+        self.shedder.finished(token, kind, added_s, ended_at)
         slots.release()
 
     def _abandon(self, future: pebble.ProcessFuture, token: str) -> None:

@@ -13,7 +13,7 @@ from rewardgate.errors import ComponentError, DeadlineExceeded, VerifierError
 from rewardgate.items import ScoringItem
 from rewardgate.observability.metrics import Metrics
 from rewardgate.sources.base import Outcome, ScoreSource, SourceResult
-from rewardgate.sources.rule.base import Rule
+from rewardgate.sources.rule.base import Rule, evaluate_in_worker
 from rewardgate.sources.rule.pool import VerifierPool
 
 
@@ -66,20 +66,40 @@ class RuleSource(ScoreSource):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded("deadline passed before the verifier could run")
+        if not self.rule.offloaded:
+            # Work the pool could not finish in time is refused (429) before any of it starts.
+            self.pool.check_entry(self.name, len(items), deadline)
+        tasks = [asyncio.ensure_future(self._isolated(item, deadline)) for item in items]
+        for task in tasks:
+            task.add_done_callback(_retrieve)  # a second refusal is not "never retrieved"
         try:
             # The rule's own limit kills a hung verifier; the request deadline only
             # abandons the tasks (cancelling never kills a healthy worker, see pool.py).
             async with asyncio.timeout(remaining):
-                return await asyncio.gather(*(self._isolated(item, deadline) for item in items))
+                return await asyncio.gather(*tasks)
         except TimeoutError as exc:
             raise DeadlineExceeded("deadline passed while verifying") from exc
+        finally:
+            # A request-level refusal of one task (Overloaded: it could not start in time)
+            # ends the request: its other tasks leave the queue rather than run for nobody.
+            for task in tasks:
+                task.cancel()
 
     async def _isolated(self, item: ScoringItem, deadline: float) -> Outcome:
         started = time.perf_counter()
         try:
             if self.rule.offloaded:  # e.g. code runs in the sandbox service: nothing to hold a worker for
                 return [await self.rule.evaluate_offloaded(item, deadline)]
-            return [await self.pool.run(_evaluate, self.rule, item, timeout_s=self.rule.timeout_s)]
+            return [
+                await self.pool.run(
+                    evaluate_in_worker,
+                    self.rule,
+                    item,
+                    timeout_s=self.rule.timeout_s,
+                    kind=self.name,
+                    deadline=deadline,
+                )
+            ]
         except ComponentError as exc:
             return exc
         finally:
@@ -90,6 +110,6 @@ class RuleSource(ScoreSource):
             self.metrics.rule_seconds.labels(self.name).observe(seconds)
 
 
-def _evaluate(rule: Rule, item: ScoringItem) -> float:
-    """Runs in a verifier process (module-level so it pickles)."""
-    return rule.evaluate(item)
+def _retrieve(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()
