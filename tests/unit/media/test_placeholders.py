@@ -4,7 +4,6 @@ import pytest
 
 from rewardgate.api.http.compat import openrlhf_items
 from rewardgate.api.http.schemas import OpenRLHFRewardRequest
-from rewardgate.errors import InvalidInput
 from rewardgate.media.placeholders import collapse_placeholders
 
 
@@ -35,6 +34,6 @@ def test_the_response_is_separated_from_an_expanded_prompt():
     assert response_of(query, prompt) == " The left one."
 
 
-def test_a_query_without_its_prompt_is_still_refused():
-    with pytest.raises(InvalidInput, match="does not contain"):
-        response_of("<image>" * 4 + "other text", "<image>Compare.")
+def test_a_query_without_its_prompt_is_scored_whole_never_refused():
+    # rewardgate_client.prompts: no start or end of the prompt in the query -> the whole query.
+    assert response_of("<image>" * 4 + "other text", "<image>Compare.") == "<image>other text"
