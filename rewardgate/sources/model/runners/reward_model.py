@@ -122,18 +122,25 @@ class RewardModelRunner:
         use_chat_template: bool = True,
         layout: str = "auto",
         pack_row_tokens: int = 4096,
+        model: torch.nn.Module | None = None,
     ) -> None:
         """``layout``: ``auto`` packs when :func:`choose_layout`'s probe passes on this
         model, ``packed`` requires it, ``padded`` never packs; ``pack_row_tokens``:
-        packed row length for attention kernels that mask per row (sdpa, eager)."""
+        packed row length for attention kernels that mask per row (sdpa, eager).
+        ``model``: an already built sequence classifier to run instead of loading
+        weights from ``path`` (bench/gpu_reward_model.py builds random weights of
+        real sizes on the GPU, which never touch the disk); ``path`` still holds
+        its tokenizer and config."""
         self.encoder = RewardModelEncoder(path, max_length=max_length, use_chat_template=use_chat_template)
         self.path = self.encoder.path
         self.tokenizer = self.encoder.tokenizer
         self.head_names = self.encoder.head_names
         self.device = resolve_device(device)
-        self.model = AutoModelForSequenceClassification.from_pretrained(
-            self.path, dtype=resolve_dtype(dtype, self.device)
-        ).to(self.device)
+        if model is None:
+            model = AutoModelForSequenceClassification.from_pretrained(
+                self.path, dtype=resolve_dtype(dtype, self.device)
+            )
+        self.model = model.to(self.device)
         self.model.eval()
         self.pad_id = self._resolve_pad_id()
         self.version = directory_version(self.path)

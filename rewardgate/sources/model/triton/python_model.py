@@ -21,6 +21,7 @@ import triton_python_backend_utils as pb_utils
 
 from rewardgate.sources.model.runners.reward_model import RewardModelRunner
 from rewardgate.sources.model.triton import INPUT_IDS, LENGTHS, REWARDS
+from rewardgate.sources.model.triton.stub_numpy import stub_numpy_problem
 
 
 def _error(message: str, invalid_argument: bool = False):
@@ -44,6 +45,10 @@ def _read_request(request) -> tuple[np.ndarray, np.ndarray]:
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
+        # The numpy this stub really imported: with numpy 2 it would answer empty outputs.
+        problem = stub_numpy_problem(np.__version__)
+        if problem is not None:
+            raise RuntimeError(problem)
         config = json.loads(args["model_config"])
         params = {key: value["string_value"] for key, value in config.get("parameters", {}).items()}
         if int(params.get("torch_threads", "0")) > 0:
