@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from rewardgate.items import ScoringItem
-from rewardgate.sources.model.packing import layout_rows
 from rewardgate.sources.model.runners.process_reward_model import ProcessRewardModelRunner
 from rewardgate.sources.model.runners.reward_model import RewardModelRunner
 from tests.support.tiny_models import CORPUS, build_process_reward_model, build_reward_model
@@ -124,15 +123,3 @@ def test_scoring_forwards_keep_no_kv_cache(layout, tmp_path):
     )
     runner.forward([runner.encode(item).payload for item in mixed_items(3)])
     assert seen == [(False, None)]
-
-
-def test_pack_layout_restarts_positions_and_keeps_every_token():
-    sequences = [[5] * n for n in (7, 1, 30, 12, 12, 3)]
-    rows = layout_rows(sequences, packed=True, row_tokens=32, pad_id=0)
-    assert rows.input_ids.shape[1] <= 32
-    for index, seq in enumerate(sequences):
-        row, start, n = rows.rows[index], rows.starts[index], rows.lengths[index]
-        assert rows.input_ids[row, start : start + n].tolist() == seq
-        assert rows.position_ids[row, start : start + n].tolist() == list(range(n))
-    assert rows.real_tokens == 65
-    assert rows.computed_tokens == rows.input_ids.numel() >= 65

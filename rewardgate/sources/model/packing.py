@@ -120,31 +120,69 @@ def plan_rows(lengths: Sequence[int], row_tokens: int) -> list[list[int]]:
     return rows
 
 
-def pack(sequences: Sequence[Sequence[int]], *, row_tokens: int, pad_id: int) -> PackedRows:
+def choose_rows(lengths: Sequence[int], row_tokens: int, attention_tokens: int | None) -> list[list[int]]:
+    """Rows for ``lengths``: the row length with the least estimated forward cost.
+
+    Under a per-row mask (sdpa, eager) every row of width ``C`` costs
+    ``C x (attention_tokens + C)``: the per-token work (weights, ~6 x hidden
+    size in multiply-adds per attention entry) plus ``C`` attention entries per
+    token, masked or not. Long rows pack tighter but pay that square, which
+    dominates for small hidden sizes; so the candidates are the longest
+    sequence times 1, 2, 4, ... up to ``row_tokens``, and the cheapest wins.
+    ``attention_tokens`` None (flash-attention's varlen kernel computes no
+    masked entries): rows of ``row_tokens``, tightest packing.
+    """
+    if attention_tokens is None:
+        return plan_rows(lengths, row_tokens)
+    longest = max(lengths)
+    candidates, width = [], longest
+    while width < row_tokens:
+        candidates.append(width)
+        width *= 2
+    candidates.append(max(row_tokens, longest))
+    best: tuple[int, list[list[int]]] | None = None
+    for candidate in candidates:
+        layout = plan_rows(lengths, candidate)
+        fullest = max(sum(lengths[i] for i in row) for row in layout)
+        cost = len(layout) * fullest * (attention_tokens + fullest)
+        if best is None or cost < best[0]:
+            best = (cost, layout)
+    return best[1]  # type: ignore[index] - candidates is never empty
+
+
+def pack(
+    sequences: Sequence[Sequence[int]], *, row_tokens: int, pad_id: int, attention_tokens: int | None = None
+) -> PackedRows:
     """Pack ``sequences`` (token ids, each non-empty) into rows of at most ``row_tokens``.
 
-    Rows are as long as the fullest one; the tail of a shorter row holds
-    ``pad_id`` at positions that restart from 0, a sequence of its own that
-    comes after every real token and so is never attended to.
+    Row length per :func:`choose_rows` (``attention_tokens``: see there; None
+    packs into ``row_tokens``). Rows are as long as the fullest one; the tail
+    of a shorter row holds ``pad_id`` at positions that restart from 0, a
+    sequence of its own that comes after every real token and so is never
+    attended to.
     """
     lengths = [len(s) for s in sequences]
     if not lengths or min(lengths) < 1:
         raise ValueError("pack needs at least one sequence and no empty one")
-    layout = plan_rows(lengths, row_tokens)
+    layout = choose_rows(lengths, row_tokens, attention_tokens)
     width = max(sum(lengths[i] for i in row) for row in layout)
-    ids = torch.full((len(layout), width), pad_id, dtype=torch.long)
-    positions = torch.empty((len(layout), width), dtype=torch.long)
+    # Built as flat Python lists and converted once: one tensor op per batch, not per sequence.
+    flat_ids: list[int] = []
+    flat_positions: list[int] = []
     rows = [0] * len(lengths)
     starts = [0] * len(lengths)
     for r, row in enumerate(layout):
         offset = 0
-        for index in sorted(row):  # keep the callers' order within a row: easier to read when debugging
+        for index in sorted(row):  # the callers' order within a row: easier to read when debugging
             n = lengths[index]
-            ids[r, offset : offset + n] = torch.as_tensor(sequences[index], dtype=torch.long)
-            positions[r, offset : offset + n] = torch.arange(n)
+            flat_ids.extend(sequences[index])
+            flat_positions.extend(range(n))
             rows[index], starts[index] = r, offset
             offset += n
-        positions[r, offset:] = torch.arange(width - offset)
+        flat_ids.extend([pad_id] * (width - offset))
+        flat_positions.extend(range(width - offset))
+    ids = torch.tensor(flat_ids, dtype=torch.long).view(len(layout), width)
+    positions = torch.tensor(flat_positions, dtype=torch.long).view(len(layout), width)
     return PackedRows(ids, positions, None, tuple(rows), tuple(starts), tuple(lengths))
 
 
@@ -166,10 +204,19 @@ def pad(sequences: Sequence[Sequence[int]], *, pad_id: int) -> PackedRows:
 
 
 def layout_rows(
-    sequences: Sequence[Sequence[int]], *, packed: bool, row_tokens: int, pad_id: int, pin: bool = False
+    sequences: Sequence[Sequence[int]],
+    *,
+    packed: bool,
+    row_tokens: int,
+    pad_id: int,
+    attention_tokens: int | None = None,
+    pin: bool = False,
 ) -> PackedRows:
     """:func:`pack` or :func:`pad`; ``pin``: page-locked host memory (for async copies to CUDA)."""
-    rows = pack(sequences, row_tokens=row_tokens, pad_id=pad_id) if packed else pad(sequences, pad_id=pad_id)
+    if packed:
+        rows = pack(sequences, row_tokens=row_tokens, pad_id=pad_id, attention_tokens=attention_tokens)
+    else:
+        rows = pad(sequences, pad_id=pad_id)
     if not pin:
         return rows
     return PackedRows(
@@ -182,14 +229,18 @@ def layout_rows(
     )
 
 
-def row_tokens_for(model, configured: int) -> int:
-    """Row length to pack into: one row of everything for varlen attention, else ``configured``.
+def row_tokens_for(model, configured: int) -> tuple[int, int | None]:
+    """``(row_tokens, attention_tokens)`` for :func:`pack` on ``model``.
 
-    sdpa/eager build a ``C x C`` block-diagonal mask per row, so their rows
-    stay short; flash-attention's packed path has no mask to pay for.
+    Varlen attention (flash-attention) computes no masked entries: one row of
+    everything. sdpa/eager build a ``C x C`` block-diagonal mask per row and
+    compute every entry of it, so rows stay within ``configured`` and their
+    length is weighed against ~6 x hidden size per-token work (:func:`choose_rows`).
     """
     implementation = getattr(model.config, "_attn_implementation", None)
-    return 1 << 62 if implementation in VARLEN_ATTENTION else configured
+    if implementation in VARLEN_ATTENTION:
+        return 1 << 62, None
+    return configured, 6 * model.config.get_text_config().hidden_size
 
 
 def base_hidden_states(model, rows: PackedRows) -> torch.Tensor:
@@ -285,6 +336,7 @@ class LayoutChoice:
     packed: bool
     row_tokens: int
     reason: str
+    attention_tokens: int | None = None  # see choose_rows
 
 
 def choose_layout(model, requested: str, *, pad_id: int, row_tokens: int) -> LayoutChoice:
@@ -302,7 +354,8 @@ def choose_layout(model, requested: str, *, pad_id: int, row_tokens: int) -> Lay
         vocab = model.config.get_text_config().vocab_size
         problem = probe_isolation(model, pad_id, vocab, tolerance=_TOLERANCE.get(dtype, _HALF_TOLERANCE))
     if problem is None:
-        return LayoutChoice(True, row_tokens_for(model, row_tokens), "probe passed")
+        rows, attention = row_tokens_for(model, row_tokens)
+        return LayoutChoice(True, rows, "probe passed", attention)
     if requested == "packed":
         raise ValueError(f"batching.layout=packed is not possible for this model: {problem}")
     return LayoutChoice(False, 0, f"padded fallback: {problem}")

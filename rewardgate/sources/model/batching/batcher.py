@@ -57,7 +57,9 @@ RunBatch = Callable[[list[Any], float], Awaitable[Sequence[Any]]]
 class BatchObserver(Protocol):
     """Where the batcher reports what it did (implemented by the metrics layer)."""
 
-    def batch_started(self, size: int, padded_tokens: int, queue_waits_s: list[float]) -> None: ...
+    def batch_started(self, size: int, padded_tokens: int, queue_waits_s: list[float]) -> None:
+        """``padded_tokens``: tokens the batch computes (rows x longest when padded, real when packed)."""
+
     def batch_finished(self, seconds: float, ok: bool) -> None: ...
     def item_dropped(self, reason: str) -> None: ...
 

@@ -139,6 +139,7 @@ class ProcessRewardModelRunner:
             packed=self.layout.packed,
             row_tokens=self.layout.row_tokens,
             pad_id=self.pad_id,
+            attention_tokens=self.layout.attention_tokens,
             pin=self.device.type == "cuda",
         )
         return rows, [positions for _, positions in batch]

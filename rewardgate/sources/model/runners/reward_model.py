@@ -190,6 +190,7 @@ class RewardModelRunner:
             packed=self.layout.packed,
             row_tokens=self.layout.row_tokens,
             pad_id=self.pad_id,
+            attention_tokens=self.layout.attention_tokens,
             pin=self.device.type == "cuda",
         )
 
