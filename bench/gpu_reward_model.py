@@ -50,7 +50,7 @@ from rewardgate.items import ScoringItem
 from rewardgate.sources.model.backends.local import LocalBackend
 from rewardgate.sources.model.batching.batcher import DynamicBatcher
 from rewardgate.sources.model.batching.queue import BatchLimits, PendingItem, PendingQueue
-from rewardgate.sources.model.packing import layout_rows
+from rewardgate.sources.model.packing import choose_rows, layout_rows
 from rewardgate.sources.model.random_weights import build_tokenizer
 from rewardgate.sources.model.runners.reward_model import RewardModelRunner
 from rewardgate.sources.model.source import ModelSource
@@ -148,6 +148,60 @@ def layout_figures(runner, ids, batches) -> dict:
         "computed_tokens": computed,
         "efficiency": real / computed,
     }
+
+
+def rows_one_tensor_each(rows: list[list[int]], pad_id: int) -> torch.Tensor:
+    """The padded layout as built before #30 (one torch.tensor per row): the host-work reference."""
+    ids = torch.full((len(rows), max(map(len, rows))), pad_id, dtype=torch.long)
+    for index, row in enumerate(rows):
+        ids[index, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return ids
+
+
+def host_layout(runner, ids, batches) -> dict:
+    """Host-side layout per item (µs), best of 3 passes over every batch, three ways side by side."""
+    ways = {
+        "per_row_tensors": lambda rows: rows_one_tensor_each(rows, runner.pad_id),
+        "padded": lambda rows: layout_rows(rows, packed=False, row_tokens=0, pad_id=runner.pad_id),
+        "packed": runner.prepare,
+    }
+    figures = {}
+    for name, build in ways.items():
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            for batch in batches:
+                build([ids[i] for i in batch])
+            best = min(best, time.perf_counter() - started)
+        figures[name] = best / sum(map(len, batches)) * 1e6
+    return figures
+
+
+def gpu_mix_layouts(args) -> dict:
+    """Real / computed tokens of the GPU length mix for the real shapes, computed on the host.
+
+    Batch formation and row layout are exact host arithmetic (no forward), so
+    they are reported on any machine: the dynamic batcher's batches at the
+    GPU defaults (64 items, 65,536 tokens), padded, packed under sdpa (rows
+    weighed against 6 x hidden size, :func:`choose_rows`) and under
+    flash-attention (varlen: one row).
+    """
+    lengths = length_mix(1024, 256, 2048)
+    figures = {}
+    padded = policy_batches(lengths, BatchLimits(64, 65_536, 0))
+    packed = policy_batches(lengths, BatchLimits(64, 65_536, 0, packed=True))
+    real = sum(lengths)
+    figures["padded"] = real / sum(len(b) * max(lengths[i] for i in b) for b in padded)
+    for size in ("1.5b", "8b"):
+        for name, attention in (("sdpa", 6 * SHAPES[size]["hidden_size"]), ("varlen", None)):
+            computed = 0
+            for batch in packed:
+                part = [lengths[i] for i in batch]
+                layout = choose_rows(part, 4096 if attention else 1 << 62, attention)
+                computed += len(layout) * max(sum(part[i] for i in row) for row in layout)
+            figures[f"packed_{size}_{name}"] = real / computed
+    figures["batches"] = {"padded": len(padded), "packed": len(packed)}
+    return figures
 
 
 def synchronize(device: torch.device) -> None:
@@ -325,6 +379,7 @@ def run_size(size: str, args) -> dict:
             "padded_layout": layout_figures(padded, ids, padded_batches),
             "packed_layout": layout_figures(runner, ids, packed_batches),
         }
+        result["host_layout_us_per_item"] = host_layout(runner, ids, packed_batches)
         direct(runner, ids, packed_batches, device)  # warm-up: kernels and allocator for every shape
         direct(padded, ids, padded_batches, device)
         phases = {
@@ -383,6 +438,9 @@ def print_table(results: list[dict]) -> None:
         print(f"| packed / padded items/s (per round) | | {', '.join(f'{x:.2f}' for x in speedups)} |")
         if dk["mfu"] is not None:
             print(f"| MFU (dense bf16 peak) | {dp['mfu']:.3f} | {dk['mfu']:.3f} |")
+        h = r["host_layout_us_per_item"]
+        print(f"| host layout µs/item (before #30: {h['per_row_tensors']:.1f}) | {h['padded']:.1f} | "
+              f"{h['packed']:.1f} |")  # fmt: skip
         m = r["memory"]
         print(f"\n| peak memory of one batch ({m['rows']} rows, {m['tokens']} tokens) | MiB |\n|---|---:|")
         for key in ("padded_cache", "padded", "packed"):
@@ -432,8 +490,18 @@ def main() -> None:
     args.max_batch_tokens = args.max_batch_tokens or (65_536 if cuda else 4096)
     results = [run_size(size, args) for size in sizes]
     print_table(results)
+    layouts = gpu_mix_layouts(args)
+    print("\n## GPU length mix (1,024 items, 256..2,048 tokens), batches and rows computed on the host")
+    print("| layout | real / computed tokens |\n|---|---:|")
+    for key, value in layouts.items():
+        if key != "batches":
+            print(f"| {key} | {value:.3f} |")
     config = {k: v for k, v in vars(args).items() if not k.startswith("probe") and k != "size"}
-    print(json.dumps({"bench": "gpu_reward_model", "config": config, "results": results}))
+    print(
+        json.dumps(
+            {"bench": "gpu_reward_model", "config": config, "results": results, "gpu_mix_layouts": layouts}
+        )
+    )
 
 
 if __name__ == "__main__":
