@@ -1,8 +1,7 @@
 """Reward models at GPU speed: packing, cache, direct ceiling and the in-process service.
 
 Runs on any CUDA machine with no network and only the service's runtime
-dependencies (Triton phases also need nvidia-pytriton, the dev extra), and on
-CPU with small models (what CI can do). Random-weight sequence classifiers of
+dependencies, and on CPU with small models (what CI can do). Random-weight sequence classifiers of
 real shapes are built directly on the device (``--sizes 1.5b,8b``: Qwen2-1.5B
 and Llama-3-8B shapes, bf16) next to a tokenizer trained here; their weights
 never touch the disk. One RL length mix (prompt + response, ``--min-tokens``
@@ -20,9 +19,13 @@ never touch the disk. One RL length mix (prompt + response, ``--min-tokens``
 * in-process service: the same items through ``ModelSource`` (tokenise,
   dynamic batcher, forward thread) from 256 concurrent single-item callers,
   and from 4 callers of 64-item requests; ratio to the packed direct ceiling;
-* ``--triton``: Triton direct (tritonclient, 64-item requests of token ids)
-  and through the gateway over HTTP, on the tiny model only (a CPU Triton from
-  nvidia-pytriton; on a GPU machine its instance runs on the GPU).
+* host layout: µs per item to lay batches out on the host (padded, packed,
+  and one tensor per row as before #30);
+* the GPU length mix's layouts for the 1.5B and 8B shapes, computed on the
+  host (batch formation and row layout need no device).
+
+Not here yet: Triton direct and the gateway over Triton at these sizes;
+bench/triton_overhead.py measures both on a CPU Triton with a small model.
 
 Prints a table, then one JSON object (the last line) with every figure.
 Example (CPU): ``python bench/gpu_reward_model.py --device cpu``.
