@@ -42,7 +42,27 @@ class BatchingSpec(StrictModel):
 
     max_batch_items: int = Field(64, gt=0, description="Most items in one batch.")
     max_batch_tokens: int = Field(
-        16_384, gt=0, description="Token budget per batch, counted as rows x longest row."
+        16_384,
+        gt=0,
+        description="Token budget per batch: the sum of the items' tokens when the model packs, "
+        "rows x longest row when it pads.",
+    )
+    layout: Literal["auto", "packed", "padded"] = Field(
+        "auto",
+        # Left out of dumps at the default, so hashes of existing configs stay put.
+        exclude_if=lambda value: value == "auto",
+        description="How a batch is laid out for the forward pass (reward_model, "
+        "process_reward_model): packed = sequences end to end with restarting positions "
+        "(no padding computed), padded = one right-padded row each; auto = packed when a probe at "
+        "load proves the model isolates packed sequences, else padded. packed fails the load "
+        "instead of falling back.",
+    )
+    pack_row_tokens: int = Field(
+        4096,
+        gt=0,
+        exclude_if=lambda value: value == 4096,
+        description="Packed row length (at least the model's max_length) for attention kernels that "
+        "mask each row (sdpa, eager: cost grows with its square); flash-attention packs one row.",
     )
     max_wait_ms: float = Field(
         5.0, ge=0, description="Longest wait from the first queued item before flushing."

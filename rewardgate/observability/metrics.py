@@ -155,7 +155,7 @@ class Metrics:
         )
         self.batch_tokens = Histogram(
             "rewardgate_batch_tokens",
-            "Padded tokens (rows x longest row) per model batch.",
+            "Tokens computed per model batch: rows x longest row when padded, real tokens when packed.",
             ["model"],
             buckets=_TOKEN_BUCKETS,
             registry=r,

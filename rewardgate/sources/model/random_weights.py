@@ -1,7 +1,8 @@
 """Small Hugging Face models with random weights, built locally (no hub download).
 
 For trying the model path of a pipeline offline (``rewardgate random-model``)
-and for the test suite and benches: a 2-layer Llama with random weights,
+and for the test suite and benches: a 2-layer Llama (or another decoder
+architecture of :data:`ARCHITECTURES`, for the packing tests) with random weights,
 saved with ``save_pretrained`` next to a tokenizer, so the service loads it
 through exactly the code that loads a real reward model. Its scores mean
 nothing.
@@ -22,6 +23,18 @@ CORPUS = [
     "Reward models score responses to prompts.",
     "<|user|> <|assistant|> <|end|> 0 1 2 3 4 5 6 7 8 9 \\boxed{42}",
 ]
+
+
+# Decoder families the builders can make (config class names in transformers).
+# opt is here because its attention ignores packed position ids: the padded
+# fallback's test model.
+ARCHITECTURES = {
+    "llama": "LlamaConfig",
+    "qwen2": "Qwen2Config",
+    "gemma": "GemmaConfig",
+    "gemma2": "Gemma2Config",
+    "opt": "OPTConfig",
+}
 
 
 class TokenizerNotFound(ValueError):
@@ -76,11 +89,13 @@ def build_reward_model(
     hidden_size: int = 32,
     layers: int = 2,
     tokenizer_dir: Path | None = None,
+    architecture: str = "llama",
 ) -> Path:
-    """Save a small random ``LlamaForSequenceClassification`` (``num_labels`` heads) in ``directory``.
+    """Save a small random sequence classifier (``num_labels`` heads) in ``directory``.
 
     ``tokenizer_dir``: a local tokenizer to use (default: the tiny BPE above);
-    ``chat_template=False`` removes the tokenizer's chat template.
+    ``chat_template=False`` removes the tokenizer's chat template;
+    ``architecture``: a key of :data:`ARCHITECTURES`.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -89,11 +104,19 @@ def build_reward_model(
         tokenizer.chat_template = None
         tokenizer.save_pretrained(directory)
         (directory / "chat_template.jinja").unlink(missing_ok=True)
-    from transformers import LlamaForSequenceClassification
+    from transformers import AutoModelForSequenceClassification
 
     id2label = {i: f"head{i}" for i in range(num_labels)} if num_labels > 1 else None
-    return _save_random_llama(
-        directory, tokenizer, LlamaForSequenceClassification, seed, num_labels, hidden_size, layers, id2label
+    return _save_random(
+        directory,
+        tokenizer,
+        AutoModelForSequenceClassification,
+        seed,
+        num_labels,
+        hidden_size,
+        layers,
+        id2label,
+        architecture,
     )
 
 
@@ -102,45 +125,73 @@ def build_causal_lm(directory: Path, *, seed: int = 0) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(directory)
-    from transformers import LlamaForCausalLM
+    from transformers import AutoModelForCausalLM
 
-    return _save_random_llama(directory, tokenizer, LlamaForCausalLM, seed, 1, 32, 2)
+    return _save_random(directory, tokenizer, AutoModelForCausalLM, seed, 1, 32, 2)
 
 
-def build_process_reward_model(directory: Path, *, num_labels: int = 2, seed: int = 0) -> Path:
+def build_process_reward_model(
+    directory: Path, *, num_labels: int = 2, seed: int = 0, architecture: str = "llama"
+) -> Path:
     """Save a small random token-classification PRM (``num_labels`` per token)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(directory)
-    from transformers import LlamaForTokenClassification
+    from transformers import AutoModelForTokenClassification
 
-    return _save_random_llama(directory, tokenizer, LlamaForTokenClassification, seed, num_labels, 32, 2)
+    return _save_random(
+        directory, tokenizer, AutoModelForTokenClassification, seed, num_labels, 32, 2, None, architecture
+    )
 
 
-def _save_random_llama(
-    directory, tokenizer, model_class, seed, num_labels, hidden_size, layers, id2label=None
+def _save_random(
+    directory,
+    tokenizer,
+    auto_class,
+    seed,
+    num_labels,
+    hidden_size,
+    layers,
+    id2label=None,
+    architecture="llama",
 ):
-    """A randomly initialised Llama ``model_class`` with a spread-out score head, saved to ``directory``."""
+    """A randomly initialised ``auto_class`` model with a spread-out score head, saved to ``directory``."""
     import torch
-    from transformers import LlamaConfig
+    import transformers
 
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; one of {sorted(ARCHITECTURES)}")
     if hidden_size % 8:
         raise ValueError(f"hidden size must be a multiple of 8 (4 attention heads, even): {hidden_size}")
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        intermediate_size=2 * hidden_size,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        num_labels=num_labels,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        id2label=id2label,
-    )
-    model = model_class(config)
+    shared = {
+        "vocab_size": len(tokenizer),
+        "num_labels": num_labels,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "id2label": id2label,
+    }
+    if architecture == "opt":
+        shape = {
+            "hidden_size": hidden_size,
+            "word_embed_proj_dim": hidden_size,
+            "ffn_dim": 2 * hidden_size,
+            "num_hidden_layers": layers,
+            "num_attention_heads": 4,
+            "max_position_embeddings": 2048,
+        }
+    else:
+        shape = {
+            "hidden_size": hidden_size,
+            "intermediate_size": 2 * hidden_size,
+            "num_hidden_layers": layers,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": hidden_size // 4,
+            "max_position_embeddings": 2048,
+        }
+    config = getattr(transformers, ARCHITECTURES[architecture])(**shape, **shared)
+    model = auto_class.from_config(config)
     if hasattr(model, "score"):
         with torch.no_grad():  # make scores spread out, so differences are visible
             model.score.weight.normal_(0, 1.0)

@@ -44,6 +44,7 @@ class ModelSource(ScoreSource):
 
     async def start(self) -> None:
         await self.backend.load()
+        self.batcher.count_packed_tokens(self.backend.packed)
         self.batcher.start()
 
     async def close(self) -> None:

@@ -48,6 +48,17 @@ def test_padded_token_budget_bounds_the_batch(loop):
     assert [item.length for item in batch] == [100, 100, 100, 100]
 
 
+def test_packed_budget_counts_real_tokens_not_rows_times_longest(loop):
+    queue = PendingQueue()
+    for length in [100, 100, 100, 100, 400, 300]:
+        queue.push(make(loop, length))
+    packed = BatchLimits(max_batch_items=8, max_batch_tokens=1000, max_wait_s=0.01, packed=True)
+    batch = queue.take_batch(now=1, limits=packed, on_drop=no_drop)
+    # 4 x 100 + 400 = 800 fits (padded it would cost 5 x 400); + 300 = 1100 does not.
+    assert [item.length for item in batch] == [100, 100, 100, 100, 400]
+    assert len(queue) == 1
+
+
 def test_pairs_count_two_rows_against_the_budget(loop):
     queue = PendingQueue()
     for _ in range(4):

@@ -46,6 +46,11 @@ class ModelBackend(ABC):
     def reads(self) -> tuple[str, ...]:
         """Item fields the model's score depends on."""
 
+    @property
+    def packed(self) -> bool:
+        """True when batches are packed (their cost is their tokens); padded by default."""
+        return False
+
     @abstractmethod
     async def encode(self, items: list[ScoringItem]) -> list[WorkItem | ComponentError]:
         """Tokenise off the event loop; per-item failures are returned, not raised."""

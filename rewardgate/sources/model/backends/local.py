@@ -3,6 +3,9 @@
 Forward passes run on one dedicated thread (torch parallelises inside an op;
 two concurrent forwards would only contend for the same cores). Tokenisation
 runs on another, coalescing concurrent requests (rewardgate/sources/model/backends/coalescing.py).
+A runner that separates host-side layout (``prepare``: packing, pinned
+memory) from the forward (``run``) has the layout done on a third thread, so
+with ``max_concurrent_batches`` >= 2 batch N+1 is laid out while batch N runs.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ def build_runner(spec: ModelSpec) -> Runner:
             dtype=spec.dtype,
             max_length=spec.max_length,
             use_chat_template=spec.use_chat_template,
+            layout=spec.batching.layout,
+            pack_row_tokens=spec.batching.pack_row_tokens,
         )
     if spec.kind == "vision_reward_model":
         from rewardgate.sources.model.runners.vision_reward_model import VisionRewardModelRunner
@@ -57,6 +62,8 @@ def build_runner(spec: ModelSpec) -> Runner:
         dtype=spec.dtype,
         max_length=spec.max_length,
         use_chat_template=spec.use_chat_template,
+        layout=spec.batching.layout,
+        pack_row_tokens=spec.batching.pack_row_tokens,
     )
 
 
@@ -66,6 +73,7 @@ class LocalBackend(ModelBackend):
         self.spec = spec
         self._runner: Runner | None = None
         self._forward_thread = ThreadPoolExecutor(1, thread_name_prefix=f"forward-{name}")
+        self._prepare_thread = ThreadPoolExecutor(1, thread_name_prefix=f"prepare-{name}")
         self._coalescer: CoalescingEncoder | None = None  # created once the runner exists
 
     async def load(self) -> None:
@@ -92,6 +100,11 @@ class LocalBackend(ModelBackend):
     def reads(self) -> tuple[str, ...]:
         return self.runner.reads
 
+    @property
+    def packed(self) -> bool:
+        layout = getattr(self.runner, "layout", None)
+        return bool(layout and layout.packed)
+
     async def encode(self, items: list[ScoringItem]) -> list[WorkItem | ComponentError]:
         if self._coalescer is None:
             self._coalescer = CoalescingEncoder(self.runner.encode_many, self.name)
@@ -99,9 +112,15 @@ class LocalBackend(ModelBackend):
 
     async def infer(self, payloads: list[Any], deadline: float) -> list[list[float]]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._forward_thread, self.runner.forward, payloads)
+        runner = self.runner
+        prepare = getattr(runner, "prepare", None)
+        if prepare is None:
+            return await loop.run_in_executor(self._forward_thread, runner.forward, payloads)
+        prepared = await loop.run_in_executor(self._prepare_thread, prepare, payloads)
+        return await loop.run_in_executor(self._forward_thread, runner.run, prepared)
 
     async def close(self) -> None:
         self._forward_thread.shutdown(wait=False, cancel_futures=True)
+        self._prepare_thread.shutdown(wait=False, cancel_futures=True)
         if self._coalescer is not None:
             self._coalescer.close()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -56,7 +57,9 @@ RunBatch = Callable[[list[Any], float], Awaitable[Sequence[Any]]]
 class BatchObserver(Protocol):
     """Where the batcher reports what it did (implemented by the metrics layer)."""
 
-    def batch_started(self, size: int, padded_tokens: int, queue_waits_s: list[float]) -> None: ...
+    def batch_started(self, size: int, padded_tokens: int, queue_waits_s: list[float]) -> None:
+        """``padded_tokens``: tokens the batch computes (rows x longest when padded, real when packed)."""
+
     def batch_finished(self, seconds: float, ok: bool) -> None: ...
     def item_dropped(self, reason: str) -> None: ...
 
@@ -211,6 +214,13 @@ class DynamicBatcher:
             return False
         return self._overlap_partial_batches or self._in_flight == 0
 
+    def count_packed_tokens(self, packed: bool) -> None:
+        """Budget batches by their real tokens (``packed``) or rows x longest row.
+
+        Set once the backend has loaded and knows how it lays batches out.
+        """
+        self._limits = dataclasses.replace(self._limits, packed=packed)
+
     def _on_drop(self, item: PendingItem, reason: str) -> None:
         self._observer.item_dropped(reason)
         if reason == "deadline":
@@ -220,7 +230,10 @@ class DynamicBatcher:
         started = self._clock()
         waits = [started - item.enqueued_at for item in batch]
         rows = sum(item.rows for item in batch)
-        self._observer.batch_started(len(batch), rows * max(i.length for i in batch), waits)
+        computed = (
+            sum(item.cost for item in batch) if self._limits.packed else rows * max(i.length for i in batch)
+        )
+        self._observer.batch_started(len(batch), computed, waits)
         ok = False
         try:
             results = await self._run_batch(

@@ -4,8 +4,10 @@ Nothing here awaits: :class:`PendingQueue` is plain data plus the rules for
 when to flush and which items form the next batch, so it is tested without an
 event loop.
 
-Cost model: a batch is padded to its longest row, so its token cost is
-``rows x max_length``. ``max_batch_tokens`` bounds that padded cost.
+Cost model: a padded batch is padded to its longest row, so its token cost
+is ``rows x max_length``; a packed batch (the backend lays sequences end to
+end, rewardgate/sources/model/packing.py) costs the sum of its items'
+tokens. ``max_batch_tokens`` bounds whichever the backend computes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class BatchLimits:
     max_batch_items: int
     max_batch_tokens: int
     max_wait_s: float
+    packed: bool = False  # the backend packs: a batch costs its tokens, not rows x longest
 
 
 @dataclass(eq=False, slots=True)
@@ -92,7 +95,8 @@ class PendingQueue:
 
         The oldest live item anchors the batch (no starvation); the batch is
         filled from the anchor's length bucket first, then from the nearest
-        buckets, while the padded cost stays within ``max_batch_tokens``. The
+        buckets, while the batch's cost (padded or packed, see the module
+        docstring) stays within ``max_batch_tokens``. The
         anchor is always taken, even if it alone exceeds the budget. Items
         whose future is done (request cancelled) or whose deadline passed are
         removed and reported through ``on_drop`` instead of being batched.
@@ -100,7 +104,7 @@ class PendingQueue:
         anchor = self._pop_live_oldest(now, on_drop)
         if anchor is None:
             return []
-        batch, rows, longest = [anchor], anchor.rows, anchor.length
+        batch, rows, longest, tokens = [anchor], anchor.rows, anchor.length, anchor.cost
         for bucket_id in self._buckets_nearest_to(length_bucket(anchor.length)):
             bucket = self._buckets[bucket_id]
             while bucket and len(batch) < limits.max_batch_items:
@@ -109,11 +113,12 @@ class PendingQueue:
                     self._remove_head(bucket_id)
                     continue
                 new_longest = max(longest, item.length)
-                if (rows + item.rows) * new_longest > limits.max_batch_tokens:
+                cost = tokens + item.cost if limits.packed else (rows + item.rows) * new_longest
+                if cost > limits.max_batch_tokens:
                     break
                 self._remove_head(bucket_id)
                 batch.append(item)
-                rows, longest = rows + item.rows, new_longest
+                rows, longest, tokens = rows + item.rows, new_longest, tokens + item.cost
         self._discard_empty_buckets()
         return batch
 

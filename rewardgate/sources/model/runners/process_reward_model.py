@@ -15,6 +15,7 @@ first characters lets that token see a little of the next step.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -24,8 +25,17 @@ from rewardgate.config.pipeline_file import canonical_sha256
 from rewardgate.errors import InvalidComponentInput
 from rewardgate.items import ScoringItem
 from rewardgate.sources.model.batching.batcher import WorkItem
-from rewardgate.sources.model.runners.torch_setup import pad_right, resolve_device, resolve_dtype
+from rewardgate.sources.model.packing import (
+    PackedRows,
+    base_hidden_states,
+    choose_layout,
+    head_of,
+    layout_rows,
+)
+from rewardgate.sources.model.runners.torch_setup import resolve_device, resolve_dtype
 from rewardgate.sources.model.runners.versioning import directory_version
+
+log = logging.getLogger(__name__)
 
 
 class ProcessRewardModelRunner:
@@ -44,7 +54,10 @@ class ProcessRewardModelRunner:
         dtype: str = "auto",
         max_length: int = 4096,
         use_chat_template: bool = True,
+        layout: str = "auto",
+        pack_row_tokens: int = 4096,
     ) -> None:
+        """``layout`` / ``pack_row_tokens``: as for the reward-model runner."""
         self.path = Path(path)
         self.separator = step_separator
         self.max_length = max_length
@@ -72,6 +85,15 @@ class ProcessRewardModelRunner:
         # The separator and label change every step score: they are part of the identity.
         settings = canonical_sha256([step_separator, self.label])[:16]
         self.version = f"{directory_version(self.path)}+{settings}"
+        self.layout = choose_layout(
+            self.model, layout, pad_id=self.pad_id, row_tokens=max(pack_row_tokens, max_length)
+        )
+        log.info(
+            "process reward model %s: %s batches (%s)",
+            self.path,
+            "packed" if self.layout.packed else "padded",
+            self.layout.reason,
+        )
 
     def encode_many(self, items: list[ScoringItem]) -> list[WorkItem | InvalidComponentInput]:
         return [self._encode(item) for item in items]
@@ -110,13 +132,42 @@ class ProcessRewardModelRunner:
             return InvalidComponentInput("a step separator could not be located among the tokens")
         return WorkItem(payload=(ids, positions), length=len(ids))
 
+    def prepare(self, batch: list[tuple[list[int], list[int]]]) -> tuple[PackedRows, list[list[int]]]:
+        """Host-side layout of ``batch`` plus each row's step positions (see the reward-model runner)."""
+        rows = layout_rows(
+            [ids for ids, _ in batch],
+            packed=self.layout.packed,
+            row_tokens=self.layout.row_tokens,
+            pad_id=self.pad_id,
+            attention_tokens=self.layout.attention_tokens,
+            pin=self.device.type == "cuda",
+        )
+        return rows, [positions for _, positions in batch]
+
+    def run(self, prepared: tuple[PackedRows, list[list[int]]]) -> list[list[float]]:
+        """Per row, one score per step, in step order; no KV cache is kept."""
+        rows, step_positions = prepared
+        rows = rows.to(self.device, non_blocking=True)
+        # Only the step-end tokens go through the head: gathered once for the whole batch.
+        where = [rows.tokens(index, positions) for index, positions in enumerate(step_positions)]
+        row_index = torch.cat([r for r, _ in where]).to(self.device)
+        column_index = torch.cat([c for _, c in where]).to(self.device)
+        with torch.inference_mode():
+            if rows.packed:
+                hidden = base_hidden_states(self.model, rows)
+                logits = head_of(self.model)(hidden[row_index, column_index])
+            else:
+                output = self.model(
+                    input_ids=rows.input_ids, attention_mask=rows.attention_mask, use_cache=False
+                )
+                logits = output.logits[row_index, column_index]
+        logits = logits.float().cpu()
+        scores = logits[:, 0] if logits.shape[-1] == 1 else torch.softmax(logits, dim=-1)[:, self.label]
+        return [chunk.tolist() for chunk in torch.split(scores, [len(p) for p in step_positions])]
+
     def forward(self, batch: list[tuple[list[int], list[int]]]) -> list[list[float]]:
         """Per row, one score per step, in step order."""
-        input_ids, mask = pad_right([ids for ids, _ in batch], self.pad_id, self.device)
-        with torch.inference_mode():
-            logits = self.model(input_ids=input_ids, attention_mask=mask).logits.float().cpu()
-        scores = logits[..., 0] if logits.shape[-1] == 1 else torch.softmax(logits, dim=-1)[..., self.label]
-        return [scores[row, positions].tolist() for row, (_, positions) in enumerate(batch)]
+        return self.run(self.prepare(batch))
 
 
 def _token_at(spans: list[tuple[int, int]], char: int) -> int | None:

@@ -13,6 +13,7 @@ or softmax), one value per output head.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -21,8 +22,11 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from rewardgate.errors import InputTooLong, InvalidComponentInput
 from rewardgate.items import ScoringItem
 from rewardgate.sources.model.batching.batcher import WorkItem
-from rewardgate.sources.model.runners.torch_setup import pad_right, resolve_device, resolve_dtype
+from rewardgate.sources.model.packing import PackedRows, choose_layout, layout_rows, packed_logits
+from rewardgate.sources.model.runners.torch_setup import resolve_device, resolve_dtype
 from rewardgate.sources.model.runners.versioning import directory_version
+
+log = logging.getLogger(__name__)
 
 
 def head_names_of(config) -> list[str]:
@@ -114,18 +118,39 @@ class RewardModelRunner:
         dtype: str = "auto",
         max_length: int = 4096,
         use_chat_template: bool = True,
+        layout: str = "auto",
+        pack_row_tokens: int = 4096,
+        model: torch.nn.Module | None = None,
     ) -> None:
+        """``layout``: ``auto`` packs when :func:`choose_layout`'s probe passes on this
+        model, ``packed`` requires it, ``padded`` never packs; ``pack_row_tokens``:
+        packed row length for attention kernels that mask per row (sdpa, eager).
+        ``model``: an already built sequence classifier to run instead of loading
+        weights from ``path`` (bench/gpu_reward_model.py builds random weights of
+        real sizes on the GPU, which never touch the disk); ``path`` still holds
+        its tokenizer and config."""
         self.encoder = RewardModelEncoder(path, max_length=max_length, use_chat_template=use_chat_template)
         self.path = self.encoder.path
         self.tokenizer = self.encoder.tokenizer
         self.head_names = self.encoder.head_names
         self.device = resolve_device(device)
-        self.model = AutoModelForSequenceClassification.from_pretrained(
-            self.path, dtype=resolve_dtype(dtype, self.device)
-        ).to(self.device)
+        if model is None:
+            model = AutoModelForSequenceClassification.from_pretrained(
+                self.path, dtype=resolve_dtype(dtype, self.device)
+            )
+        self.model = model.to(self.device)
         self.model.eval()
         self.pad_id = self._resolve_pad_id()
         self.version = directory_version(self.path)
+        self.layout = choose_layout(
+            self.model, layout, pad_id=self.pad_id, row_tokens=max(pack_row_tokens, max_length)
+        )
+        log.info(
+            "reward model %s: %s batches (%s)",
+            self.path,
+            "packed" if self.layout.packed else "padded",
+            self.layout.reason,
+        )
 
     @property
     def use_chat_template(self) -> bool:
@@ -152,24 +177,46 @@ class RewardModelRunner:
     def encode_many(self, items: list[ScoringItem]) -> list[WorkItem | InvalidComponentInput]:
         return self.encoder.encode_many(items)
 
+    def prepare(self, batch: list[list[int]]) -> PackedRows:
+        """Host-side layout of ``batch`` (packed or padded), pinned when the model is on CUDA.
+
+        Separate from :meth:`run` so the backend can lay out batch N+1 while
+        batch N runs.
+        """
+        return layout_rows(
+            batch,
+            packed=self.layout.packed,
+            row_tokens=self.layout.row_tokens,
+            pad_id=self.pad_id,
+            attention_tokens=self.layout.attention_tokens,
+            pin=self.device.type == "cuda",
+        )
+
+    def run(self, rows: PackedRows) -> list[list[float]]:
+        """Raw logits, ``[len(batch)][num_heads]``, in batch order, for prepared rows."""
+        return self.run_tensors(rows).tolist()
+
     def forward(self, batch: list[list[int]]) -> list[list[float]]:
         """Raw logits, ``[len(batch)][num_heads]``, in batch order."""
-        input_ids, mask = pad_right(batch, self.pad_id, self.device)
-        return self.forward_tensors(input_ids, mask).tolist()
+        return self.run(self.prepare(batch))
 
     def forward_padded(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits for ``[B, T]`` ids whose row ``i`` is real up to ``lengths[i]``.
 
-        Whatever the caller padded with is replaced by this model's pad id and
-        masked out, so padding is never scored.
+        Whatever the caller padded with is dropped, so padding is never scored;
+        the rows are laid out again as this runner batches (packed or padded).
         """
-        positions = torch.arange(input_ids.shape[1]).unsqueeze(0)
-        mask = (positions < lengths.reshape(-1, 1)).long()
-        ids = torch.where(mask.bool(), input_ids, torch.full_like(input_ids, self.pad_id))
-        return self.forward_tensors(ids.to(self.device), mask.to(self.device))
+        rows = [row[:n].tolist() for row, n in zip(input_ids, lengths.reshape(-1).tolist(), strict=True)]
+        return self.run_tensors(self.prepare(rows))
 
-    def forward_tensors(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Raw logits as a float32 CPU tensor ``[B, num_heads]`` (right-padded inputs)."""
+    def run_tensors(self, rows: PackedRows) -> torch.Tensor:
+        """Raw logits as a float32 CPU tensor ``[N, num_heads]``; no KV cache is kept."""
+        rows = rows.to(self.device, non_blocking=True)
         with torch.inference_mode():
-            logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+            if rows.packed:
+                logits = packed_logits(self.model, rows)
+            else:
+                logits = self.model(
+                    input_ids=rows.input_ids, attention_mask=rows.attention_mask, use_cache=False
+                ).logits
         return logits.float().cpu()

@@ -24,12 +24,10 @@ def pad_right(rows: list[list[int]], pad_id: int, device: torch.device):
     """``(input_ids, attention_mask)`` as [B, T] tensors, padded on the right.
 
     Right padding keeps every real token at the same position it has when the
-    row is run alone, so a row's score does not depend on its batch.
+    row is run alone, so a row's score does not depend on its batch. Built by
+    :func:`rewardgate.sources.model.packing.pad` (one numpy conversion per batch).
     """
-    longest = max(len(row) for row in rows)
-    input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), longest), dtype=torch.long)
-    for index, row in enumerate(rows):
-        input_ids[index, : len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[index, : len(row)] = 1
-    return input_ids.to(device), mask.to(device)
+    from rewardgate.sources.model.packing import pad
+
+    padded = pad(rows, pad_id=pad_id)
+    return padded.input_ids.to(device), padded.attention_mask.to(device)

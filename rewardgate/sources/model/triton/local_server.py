@@ -31,6 +31,7 @@ from pathlib import Path
 
 import httpx
 
+from rewardgate.sources.model.triton.stub_numpy import installed_numpy_problem
 from rewardgate.sources.model.triton.triton_log import failure_causes
 
 
@@ -142,6 +143,14 @@ class LocalTritonServer:
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self) -> LocalTritonServer:
+        """Start tritonserver (returns at once; :meth:`wait_ready` waits).
+
+        Raises:
+            TritonStartError: this environment's numpy is one the stub cannot use.
+        """
+        problem = installed_numpy_problem()
+        if problem is not None:
+            raise TritonStartError(problem)
         binary = pytriton_dir() / "bin" / "tritonserver"
         env = dict(os.environ)
         env["REWARDGATE_SITE_DIRS"] = os.pathsep.join(site_dirs())

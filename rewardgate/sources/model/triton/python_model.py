@@ -5,6 +5,9 @@ A model repository's ``1/model.py`` is one line that imports
 :class:`~rewardgate.sources.model.runners.reward_model.RewardModelRunner` as the in-process
 backend. Only importable inside Triton's python backend stub.
 
+Rows are laid out again as the runner batches (packed where its probe passed,
+so the padding an execution batch arrives with is never computed).
+
 Contract (docs/triton.md): ``input_ids`` INT64 ``[B, T]`` (any padding value),
 ``lengths`` INT64 ``[B, 1]`` (real tokens per row, 1..T) in; ``rewards`` FP32
 ``[B, heads]`` raw logits out. Every request of an execution batch gets its own
@@ -21,6 +24,7 @@ import triton_python_backend_utils as pb_utils
 
 from rewardgate.sources.model.runners.reward_model import RewardModelRunner
 from rewardgate.sources.model.triton import INPUT_IDS, LENGTHS, REWARDS
+from rewardgate.sources.model.triton.stub_numpy import stub_numpy_problem
 
 
 def _error(message: str, invalid_argument: bool = False):
@@ -44,14 +48,24 @@ def _read_request(request) -> tuple[np.ndarray, np.ndarray]:
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
+        # The numpy this stub really imported: with numpy 2 it would answer empty outputs.
+        problem = stub_numpy_problem(np.__version__)
+        if problem is not None:
+            raise RuntimeError(problem)
         config = json.loads(args["model_config"])
         params = {key: value["string_value"] for key, value in config.get("parameters", {}).items()}
         if int(params.get("torch_threads", "0")) > 0:
             torch.set_num_threads(int(params["torch_threads"]))
         on_gpu = args.get("model_instance_kind") == "GPU"
         device = f"cuda:{args.get('model_instance_device_id', 0)}" if on_gpu else "cpu"
+        # layout / pack_row_tokens: the in-process backend's batching.layout options
+        # (docs/triton.md); auto packs when the load-time probe passes.
         self.runner = RewardModelRunner(
-            params["model_path"], device=device, dtype=params.get("dtype", "auto")
+            params["model_path"],
+            device=device,
+            dtype=params.get("dtype", "auto"),
+            layout=params.get("layout", "auto"),
+            pack_row_tokens=int(params.get("pack_row_tokens", "4096")),
         )
 
     def execute(self, requests: list) -> list:

@@ -1,0 +1,125 @@
+"""Padding-free batches on tiny random models of several architectures.
+
+Every check compares a packed batch with the same model scoring each item
+alone in a padded row of its own (the reference the issue states): equal
+within fp32 tolerance, whatever the neighbours. An architecture whose
+attention ignores packed position ids (OPT) must fall back to padded batches.
+"""
+
+import random
+
+import pytest
+import torch
+
+from rewardgate.items import ScoringItem
+from rewardgate.sources.model.runners.process_reward_model import ProcessRewardModelRunner
+from rewardgate.sources.model.runners.reward_model import RewardModelRunner
+from tests.support.tiny_models import CORPUS, build_process_reward_model, build_reward_model
+
+pytestmark = pytest.mark.slow
+
+PACKING = ["llama", "qwen2", "gemma", "gemma2"]
+
+
+def close(got, expected) -> None:
+    """Equal within fp32 tolerance (sums in another order differ in the last bits)."""
+    torch.testing.assert_close(torch.tensor(got), torch.tensor(expected), atol=1e-5, rtol=1e-5)
+
+
+def mixed_items(count: int, seed: int = 0) -> list[ScoringItem]:
+    """Items of very different lengths (1 to ~40 tokens of response)."""
+    words = " ".join(CORPUS).split()
+    rng = random.Random(seed)
+    return [
+        ScoringItem(rng.choice(words), " ".join(rng.choices(words, k=rng.choice([0, 1, 3, 8, 15]))))
+        for _ in range(count)
+    ]
+
+
+@pytest.fixture(scope="module", params=PACKING)
+def rm_dir(request, tmp_path_factory):
+    return build_reward_model(
+        tmp_path_factory.mktemp(request.param), num_labels=2, architecture=request.param
+    )
+
+
+def test_packed_reward_scores_equal_one_at_a_time(rm_dir):
+    packed = RewardModelRunner(rm_dir, max_length=128, pack_row_tokens=128)
+    padded = RewardModelRunner(rm_dir, max_length=128, layout="padded")
+    assert packed.layout.packed, packed.layout.reason
+    assert not padded.layout.packed
+    batch = [packed.encode(item).payload for item in mixed_items(24)]
+    rows = packed.prepare(batch)
+    assert rows.packed and rows.input_ids.shape[0] > 1  # several packed rows, not one
+    assert rows.computed_tokens < padded.prepare(batch).computed_tokens
+    scores = packed.forward(batch)
+    alone = [padded.forward([ids])[0] for ids in batch]
+    close(scores, alone)
+    assert len({round(row[0], 4) for row in scores}) > len(batch) // 2  # not constant
+
+
+def test_packed_rows_isolate_neighbours_whatever_their_content(rm_dir):
+    """A sequence's score is the same next to any neighbour (same length, other tokens)."""
+    runner = RewardModelRunner(rm_dir, max_length=128)
+    target = runner.encode(ScoringItem("What is two plus two?", "The answer is four.")).payload
+    neighbours = [runner.encode(item).payload for item in mixed_items(6, seed=3)]
+    first = runner.forward([*neighbours, target])[-1]
+    flipped = [list(reversed(ids)) for ids in neighbours]
+    assert runner.forward([*flipped, target])[-1] == pytest.approx(first, abs=1e-5)
+
+
+def test_triton_entry_point_packs_too(rm_dir):
+    """``forward_padded`` (what the Triton model calls) drops the caller's padding and packs."""
+    runner = RewardModelRunner(rm_dir, max_length=128)
+    batch = [runner.encode(item).payload for item in mixed_items(5, seed=1)]
+    ids = torch.full((len(batch), max(map(len, batch))), 7)  # padded with a real token id on purpose
+    for row, seq in enumerate(batch):
+        ids[row, : len(seq)] = torch.tensor(seq)
+    lengths = torch.tensor([[len(s)] for s in batch])
+    got = runner.forward_padded(ids, lengths)
+    close(got.tolist(), runner.forward(batch))
+
+
+@pytest.mark.parametrize("architecture", ["llama", "qwen2", "gemma2"])
+def test_packed_process_reward_scores_equal_one_at_a_time(architecture, tmp_path):
+    path = build_process_reward_model(tmp_path, architecture=architecture)
+    packed = ProcessRewardModelRunner(path, step_separator="\n\n", max_length=128)
+    padded = ProcessRewardModelRunner(path, step_separator="\n\n", max_length=128, layout="padded")
+    assert packed.layout.packed, packed.layout.reason
+    items = [
+        ScoringItem(
+            f"question {i}", "", steps=[" ".join(CORPUS[j % 4].split()[: 2 + j]) for j in range(1 + i % 4)]
+        )
+        for i in range(9)
+    ]
+    batch = [work.payload for work in packed.encode_many(items)]
+    scores = packed.forward(batch)
+    for row, payload in zip(scores, batch, strict=True):
+        assert row == pytest.approx(padded.forward([payload])[0], abs=1e-5)
+        assert len(row) == len(payload[1])
+
+
+def test_attention_that_ignores_packed_positions_falls_back_to_padded(tmp_path):
+    path = build_reward_model(tmp_path, num_labels=1, architecture="opt")
+    runner = RewardModelRunner(path, max_length=128)
+    assert not runner.layout.packed
+    assert "not isolated" in runner.layout.reason
+    batch = [runner.encode(item).payload for item in mixed_items(6)]
+    assert not runner.prepare(batch).packed
+    scores = runner.forward(batch)
+    close(scores, [runner.forward([ids])[0] for ids in batch])
+    with pytest.raises(ValueError, match="layout=packed is not possible"):
+        RewardModelRunner(path, max_length=128, layout="packed")
+
+
+@pytest.mark.parametrize("layout", ["packed", "padded"])
+def test_scoring_forwards_keep_no_kv_cache(layout, tmp_path):
+    path = build_reward_model(tmp_path, architecture="llama")
+    runner = RewardModelRunner(path, max_length=128, layout=layout)
+    seen: list[object] = []
+    runner.model.base_model.register_forward_hook(
+        lambda module, args, kwargs, output: seen.append((kwargs.get("use_cache"), output.past_key_values)),
+        with_kwargs=True,
+    )
+    runner.forward([runner.encode(item).payload for item in mixed_items(3)])
+    assert seen == [(False, None)]
