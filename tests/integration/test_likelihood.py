@@ -61,14 +61,21 @@ def direct(path, context: str, span: list[str], *, template_item=None) -> list[t
     return out
 
 
-@pytest.mark.parametrize("how", ["mean", "sum"])
+REDUCTIONS = {
+    "mean": lambda t: t.mean(),
+    "sum": lambda t: t.sum(),
+    "prob": lambda t: t.sum().exp(),
+    "mean_prob": lambda t: t.exp().mean(),
+}
+
+
+@pytest.mark.parametrize("how", sorted(REDUCTIONS))
 def test_reference_span_matches_direct_transformers(policy_dir, how):
     scored = runner(policy_dir, reduce=how).forward([runner(policy_dir).encoder.row(i) for i in ITEMS])
     for item, (value,) in zip(ITEMS, scored, strict=True):
         (tokens,) = direct(policy_dir, item.prompt_text() + item.response + "\n", [item.reference])
-        expected = float(tokens.mean() if how == "mean" else tokens.sum())
-        assert value == pytest.approx(expected, abs=1e-5)
-        assert value < 0
+        assert value == pytest.approx(float(REDUCTIONS[how](tokens)), abs=1e-5)
+        assert value < 0 if how in ("mean", "sum") else 0 < value < 1
 
 
 def test_response_span_matches_direct_transformers(policy_dir):
@@ -153,6 +160,8 @@ def lm(policy_dir):
         "the answer is   FOUR.",
         "I think it is \\boxed{four}",
         "four\nfour",
+        "it is \uff46\uff4f\uff55\uff52",  # fullwidth
+        "it is fo\u200bur",  # a zero-width space inside
     ],
 )
 def test_response_that_states_the_reference_is_refused(lm, response):
@@ -171,7 +180,7 @@ def test_allow_scores_a_response_that_states_the_reference(policy_dir):
     )
 
 
-@pytest.mark.parametrize("response", ["", "   ", "\n\t"])
+@pytest.mark.parametrize("response", ["", "   ", "\n\t", "\u200b\u200b", "\u3164"])
 def test_empty_response_is_refused_for_either_span(policy_dir, lm, response):
     with pytest.raises(InvalidComponentInput, match="empty"):
         lm.encoder.row(ScoringItem("What is 2+2?", response, reference="four"))

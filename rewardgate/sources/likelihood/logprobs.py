@@ -46,12 +46,17 @@ def span_logprobs(model, rows: list[SpanRow], pad_id: int, device: torch.device)
 
 
 def reduce(values: torch.Tensor, how: str, steps: tuple[int, ...] | None = None) -> list[float]:
-    """``values`` (one row's token numbers) reduced: ``[sum]``, ``[mean]``, or one sum per step."""
+    """``values`` (one row's token log-probabilities) reduced: ``[sum]``, ``[mean]``, ``[exp(sum)]``,
+    ``[mean(exp)]``, or one sum per step."""
     values = values.double()  # sums of many float32 terms drift; the reduction is exact to fp64
     if how == "sum":
         return [float(values.sum())]
     if how == "mean":
         return [float(values.mean())]
+    if how == "prob":
+        return [float(values.sum().exp())]
+    if how == "mean_prob":
+        return [float(values.exp().mean())]
     if steps is None or sum(steps) != values.numel():
         raise ValueError(f"per_step needs step lengths summing to {values.numel()} tokens, got {steps}")
     return [float(part.sum()) for part in torch.split(values, list(steps))]

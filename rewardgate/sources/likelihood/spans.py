@@ -10,7 +10,8 @@ special tokens included) and whatever the template appends after the
 assistant turn is dropped: the span is always the end of the row.
 
 Refusals are per item (:class:`InvalidComponentInput` / :class:`InvalidReference`),
-never a silent number: an empty or whitespace-only response, a missing
+never a silent number: an empty response (nothing visible: whitespace or invisible characters
+only), a missing
 reference, a span of zero tokens, nothing before the span to condition on,
 a response without ``reasoning_end``, a reference already stated by the
 kept response (``reference_in_context: error``), or input over ``max_length``
@@ -26,6 +27,7 @@ from rewardgate.errors import ComponentError, InvalidComponentInput, InvalidRefe
 from rewardgate.items import ScoringItem
 from rewardgate.sources.likelihood.spec import LikelihoodSpec
 from rewardgate.sources.model.batching.batcher import WorkItem
+from rewardgate.visible_text import is_blank, visible_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +50,13 @@ class _Pieces:
 
 
 def _normalised(text: str) -> str:
-    return " ".join(text.casefold().split())
+    """What a reader sees (NFKC, invisible characters removed), case-folded, spacing collapsed."""
+    return " ".join(visible_text(text).casefold().split())
 
 
 def states_reference(context: str, reference: str) -> bool:
-    """Whether ``context`` contains ``reference`` as a whole word (case and spacing ignored)."""
+    """Whether ``context`` contains ``reference`` as a whole word, read as a reader sees both: case,
+    spacing, compatibility forms (fullwidth digits) and invisible characters inside it ignored."""
     needle = _normalised(reference)
     if not needle:
         return False
@@ -113,12 +117,12 @@ class SpanEncoder:
     def _pieces(self, item: ScoringItem) -> _Pieces:
         spec = self.spec
         if spec.reduce == "per_step":
-            if not item.steps or not any(step.strip() for step in item.steps):
+            if not item.steps or all(is_blank(step) for step in item.steps):
                 raise InvalidComponentInput("reduce=per_step needs the response split into steps")
             span = [step + spec.step_separator for step in item.steps]
             head = ""
         elif spec.span == "response":
-            if not item.response.strip():
+            if is_blank(item.response):
                 raise InvalidComponentInput("the response is empty: there is nothing to score")
             span, head = [item.response], ""
         else:
@@ -129,7 +133,7 @@ class SpanEncoder:
     def _kept_response(self, item: ScoringItem) -> str:
         """The part of the response the reference is conditioned on, with the separator."""
         spec = self.spec
-        if item.reference is None or not item.reference.strip():
+        if item.reference is None or is_blank(item.reference):
             raise InvalidReference("span=reference needs a non-empty items[].reference")
         response = item.response
         if spec.reasoning_end is not None:
@@ -139,7 +143,7 @@ class SpanEncoder:
                     f"the response has no {spec.reasoning_end!r} ending its reasoning"
                 )
             response = response[: cut + len(spec.reasoning_end)]
-        if not response.strip() or (spec.reasoning_end and not response[: -len(spec.reasoning_end)].strip()):
+        if is_blank(response[: len(response) - len(spec.reasoning_end or "")]):
             # The model's prior for the reference, whatever the policy did: not a reward for it.
             raise InvalidComponentInput(
                 "the response is empty: the reference would be scored on the prompt alone"

@@ -21,10 +21,11 @@ class LikelihoodSpec(StrictModel):
         description="reference: log p(reference | prompt, response) with the reference appended after "
         "the response (VeriFree/RLPR); response: log p(response | prompt) (DPO-style, implicit PRM).",
     )
-    reduce: Literal["mean", "sum", "per_step"] = Field(
+    reduce: Literal["mean", "sum", "prob", "mean_prob", "per_step"] = Field(
         "mean",
-        description="mean or sum of the span's token log-probabilities; per_step: one sum per step "
-        "of the response (span=response, the component needs steps).",
+        description="mean or sum of the span's token log-probabilities; prob: exp(sum), the span's "
+        "probability (VeriFree); mean_prob: the mean token probability (RLPR); per_step: one sum per "
+        "step of the response (span=response, the component needs steps).",
     )
     separator: str = Field(
         "\n", description="span=reference: text between the response and the appended reference."
@@ -63,6 +64,8 @@ class LikelihoodSpec(StrictModel):
     def _consistent(self) -> LikelihoodSpec:
         if self.reduce == "per_step" and self.span != "response":
             raise ValueError("reduce=per_step scores the response's steps: it needs span=response")
+        if self.reference_model and self.reduce in ("prob", "mean_prob"):
+            raise ValueError("a log-ratio needs log-probabilities: use reduce mean, sum or per_step")
         if self.reasoning_end is not None and self.span != "reference":
             raise ValueError("reasoning_end applies to span=reference")
         return self
