@@ -61,7 +61,8 @@ def service(tmp_path_factory, models):
     text = text.replace("models/tiny-lm-ref", str(reference)).replace("models/tiny-lm", str(policy))
     directory = tmp_path_factory.mktemp("verifree")
     config = write_config(directory / "verifree.yaml", yaml.safe_load(text))
-    process = ServiceProcess(config, log_path=directory / "log").wait()
+    env = {"REWARDGATE_MONITOR_WINDOW_ITEMS": "10", "REWARDGATE_MONITOR_MIN_ITEMS": "3"}
+    process = ServiceProcess(config, env=env, log_path=directory / "log").wait()
     yield process
     process.stop()
 
@@ -177,3 +178,20 @@ def test_overlong_input_is_a_typed_item_error(service):
     (result,) = reply.json()["results"]
     assert result["status"] == "error" and result["reward"] is None
     assert "max_length 2048" in result["errors"]["implicit"]["message"]
+
+
+def test_likelihood_drift_in_stats_and_metrics(service):
+    """The model's raw values over the last 10 items against the 10 before, in /v1/stats and /metrics."""
+    rewards = []
+    for batch in range(2):
+        items = [{"prompt": PROMPT, "response": f"Answer number {batch * 10 + k}."} for k in range(10)]
+        rewards += [r["reward"] for r in score_ok(service, "dpo_implicit", items)["results"]]
+    stats = httpx.get(service.url + "/v1/stats", timeout=10).json()["likelihood"]["model:implicit_lm"]
+    shift = sum(rewards[10:]) / 10 - sum(rewards[:10]) / 10
+    assert stats["items"] == 10
+    assert stats["mean"] == pytest.approx(sum(rewards[10:]) / 10, abs=1e-9)
+    assert stats["mean_shift"] == pytest.approx(shift, abs=1e-9)
+    assert stats["drift"]["ks"] is not None
+    assert service.metric(
+        "rewardgate_window_likelihood_mean_shift", model="model:implicit_lm"
+    ) == pytest.approx(shift, abs=1e-9)
