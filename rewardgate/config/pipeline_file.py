@@ -119,8 +119,8 @@ class ModelSpec(StrictModel):
         if self.likelihood is not None and self.kind != "likelihood":
             raise ValueError("the likelihood block applies to kind=likelihood only")
         if self.backend == "triton":
-            if self.kind != "reward_model":
-                raise ValueError("backend=triton serves kind=reward_model only")
+            if self.kind not in ("reward_model", "likelihood"):
+                raise ValueError("backend=triton serves kind=reward_model and kind=likelihood only")
             if not (self.triton_url and self.triton_model):
                 raise ValueError("backend=triton needs triton_url and triton_model")
         return self

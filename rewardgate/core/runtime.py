@@ -27,6 +27,7 @@ from rewardgate.sources.base import ScoreSource, SourceKey
 from rewardgate.sources.judge.client import JudgeClient
 from rewardgate.sources.judge.source import JudgeSource
 from rewardgate.sources.likelihood.source import LikelihoodSource
+from rewardgate.sources.likelihood.triton_backend import LikelihoodTritonBackend
 from rewardgate.sources.model.backends.local import LocalBackend
 from rewardgate.sources.model.backends.triton import TritonBackend
 from rewardgate.sources.model.batching.batcher import DynamicBatcher
@@ -118,7 +119,11 @@ class ScoringRuntime:
 
     def _model_source(self, name: str, settings: Settings) -> ModelSource:
         spec = self.config.models[name]
-        backend = TritonBackend(name, spec) if spec.backend == "triton" else LocalBackend(name, spec)
+        if spec.backend == "triton":
+            triton_class = LikelihoodTritonBackend if spec.kind == "likelihood" else TritonBackend
+            backend = triton_class(name, spec)
+        else:
+            backend = LocalBackend(name, spec)
         batcher = DynamicBatcher(
             name,
             backend.infer,

@@ -35,10 +35,7 @@ def test_defaults_score_the_mean_log_probability_of_the_reference():
         (config({"beta": 0}), "models.lm.likelihood.beta"),
         (config({"spam": 1}), "models.lm.likelihood.spam"),
         (config({"truncation": "right"}), "models.lm.likelihood.truncation"),
-        (
-            config(backend="triton", triton_url="h:1", triton_model="m"),
-            "backend=triton serves kind=reward_model",
-        ),
+        (config(backend="triton"), "backend=triton needs triton_url and triton_model"),
         ({**config(), "models": {"lm": {"kind": "likelihood"}}}, "path is required for kind=likelihood"),
         (
             {**config(), "models": {"lm": {"kind": "reward_model", "path": "/m", "likelihood": {}}}},
