@@ -15,7 +15,7 @@ commands:
   eval          a pipeline's accuracy on preference pairs or best-of-N sets
   api-key       make an API key and the line that configures it
   random-model  write a small random-weight reward model or causal LM (no download), to try model pipelines
-  triton-repo   write a Triton model repository for a reward model
+  triton-repo   write a Triton model repository for a reward model or likelihood model
   triton-serve  run the Triton server shipped in nvidia-pytriton on a repository
 
 Settings come from REWARDGATE_* environment variables (docs/configuration.md).
@@ -159,9 +159,22 @@ def _random_model(commands) -> None:
 
 
 def _triton_repo(commands) -> None:
-    repo = commands.add_parser("triton-repo", help="write a Triton model repository for a reward model")
+    repo = commands.add_parser(
+        "triton-repo", help="write a Triton model repository for a reward model or likelihood model"
+    )
     repo.add_argument("--model", type=Path, required=True, help="Hugging Face model directory")
     repo.add_argument("--name", required=True, help="model name in Triton")
+    repo.add_argument(
+        "--kind",
+        choices=["reward_model", "likelihood"],
+        default="reward_model",
+        help="reward_model: a sequence classifier; likelihood: a causal LM (kind: likelihood)",
+    )
+    repo.add_argument(
+        "--reference-model",
+        type=Path,
+        help="--kind likelihood: the reference model of a pair (likelihood.reference_model)",
+    )
     repo.add_argument("--out", type=Path, required=True, help="repository directory")
     repo.add_argument("--max-batch-size", type=positive_int, default=64)
     repo.add_argument(

@@ -1,6 +1,8 @@
 """kind: likelihood on a real Triton Inference Server (CPU): the same numbers as the in-process
 runner, a pair from one request, the typed errors of a malformed request."""
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -18,6 +20,7 @@ from rewardgate.sources.likelihood.triton_repository import write_repository
 from rewardgate.sources.model.backends.triton import translate_error
 from rewardgate.sources.model.triton.local_server import LocalTritonServer
 from rewardgate.sources.model.triton.repository import TritonModelSettings
+from tests.support.server import REPO_ROOT
 from tests.support.tiny_models import build_causal_lm
 
 pytestmark = pytest.mark.slow
@@ -144,3 +147,34 @@ def test_malformed_request_is_invalid_argument_from_triton(server):
     finally:
         client.close()
     assert isinstance(translate_error(caught.value), InvalidComponentInput)
+
+
+def triton_repo(*options):
+    return subprocess.run(
+        [sys.executable, "-m", "rewardgate", "triton-repo", *map(str, options)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_triton_repo_command_writes_a_likelihood_pair(models, tmp_path):
+    policy, reference = models
+    result = triton_repo(
+        "--kind", "likelihood", "--model", policy, "--reference-model", reference, "--name", "pair",
+        "--out", tmp_path, "--device", "cpu",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    config = (tmp_path / "pair" / "config.pbtxt").read_text()
+    assert 'name: "starts" data_type: TYPE_INT64 dims: [ 1 ]' in config
+    assert 'name: "ref_token_logprobs" data_type: TYPE_FP32 dims: [ -1 ]' in config
+    assert f'key: "reference_path" value: {{ string_value: "{reference.resolve()}" }}' in config
+    assert "rewardgate.sources.likelihood.triton_model" in (tmp_path / "pair" / "1" / "model.py").read_text()
+
+
+def test_triton_repo_refuses_a_reference_model_for_a_reward_model(models, tmp_path):
+    policy, reference = models
+    result = triton_repo("--model", policy, "--reference-model", reference, "--name", "x", "--out", tmp_path)
+    assert result.returncode == 2
+    assert "--reference-model applies to --kind likelihood only" in result.stderr
