@@ -73,7 +73,9 @@ class ModelSpec(StrictModel):
         "likelihood: HF causal LM, log-probabilities of a span (see likelihood)."
     )
     backend: Literal["local", "triton"] = Field(
-        "local", description="Where the forward pass runs: in-process, or on Triton over gRPC."
+        "local",
+        description="Where the forward pass runs: in-process, or on Triton over gRPC "
+        "(kind reward_model or likelihood).",
     )
     triton_url: str | None = Field(None, description="Triton gRPC address host:port (backend=triton).")
     triton_model: str | None = Field(None, description="Model name in Triton's repository (backend=triton).")

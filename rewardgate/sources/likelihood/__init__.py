@@ -8,7 +8,9 @@ and batch metrics. This folder holds what is specific to it:
 * ``spec.py``: the ``likelihood:`` block of a model (span, reduction, pair, truncation);
 * ``spans.py``: item -> token ids with the scored span located exactly;
 * ``logprobs.py``: batched per-token log-probabilities and their reductions;
-* ``runner.py``: the model (or policy/reference pair) behind the batcher.
+* ``runner.py``: the model (or policy/reference pair) behind the batcher, in-process;
+* ``source.py``: the model source that also reports its values to the likelihood drift monitor;
+* ``triton_backend.py``, ``triton_model.py``, ``triton_repository.py``: the same on Triton.
 
 docs/reward-algebra.md#likelihood-rewards explains the methods and their failure modes.
 """
