@@ -14,8 +14,8 @@ commands:
   score         score a JSONL file of items against a running service
   eval          a pipeline's accuracy on preference pairs or best-of-N sets
   api-key       make an API key and the line that configures it
-  random-model  write a small random-weight reward model (no download), to try model pipelines
-  triton-repo   write a Triton model repository for a reward model
+  random-model  write a small random-weight reward model or causal LM (no download), to try model pipelines
+  triton-repo   write a Triton model repository for a reward model or likelihood model
   triton-serve  run the Triton server shipped in nvidia-pytriton on a repository
 
 Settings come from REWARDGATE_* environment variables (docs/configuration.md).
@@ -133,16 +133,24 @@ def _api_key(commands) -> None:
 def _random_model(commands) -> None:
     model = commands.add_parser(
         "random-model",
-        help="write a small random-weight reward model from a local tokenizer (no download)",
-        description="Write a Llama sequence classifier with random weights, loadable as a pipeline's "
-        "model (kind: reward_model). Its scores mean nothing: it is for trying the serving path, "
-        "batching and deployment offline. docs/configuration.md#getting-a-reward-model-offline",
+        help="write a small random-weight reward model or causal LM from a local tokenizer (no download)",
+        description="Write a Llama sequence classifier (kind: reward_model) or causal LM (kind: likelihood) "
+        "with random weights, loadable as a pipeline's model. Its scores mean nothing: it is for trying "
+        "the serving path, batching and deployment offline. "
+        "docs/configuration.md#getting-a-reward-model-offline",
     )
     model.add_argument("--out", type=Path, required=True, help="directory to write (created)")
     model.add_argument(
         "--tokenizer",
         type=Path,
         help="a local tokenizer directory (e.g. your real model's); default: a tiny BPE trained here",
+    )
+    model.add_argument(
+        "--kind",
+        choices=["reward_model", "causal_lm"],
+        default="reward_model",
+        help="reward_model: a sequence classifier (kind: reward_model); causal_lm: a language model "
+        "(kind: likelihood)",
     )
     model.add_argument("--heads", type=positive_int, default=1, help="output heads (num_labels)")
     model.add_argument("--hidden-size", type=multiple_of_8, default=32, help="a multiple of 8")
@@ -151,9 +159,22 @@ def _random_model(commands) -> None:
 
 
 def _triton_repo(commands) -> None:
-    repo = commands.add_parser("triton-repo", help="write a Triton model repository for a reward model")
+    repo = commands.add_parser(
+        "triton-repo", help="write a Triton model repository for a reward model or likelihood model"
+    )
     repo.add_argument("--model", type=Path, required=True, help="Hugging Face model directory")
     repo.add_argument("--name", required=True, help="model name in Triton")
+    repo.add_argument(
+        "--kind",
+        choices=["reward_model", "likelihood"],
+        default="reward_model",
+        help="reward_model: a sequence classifier; likelihood: a causal LM (kind: likelihood)",
+    )
+    repo.add_argument(
+        "--reference-model",
+        type=Path,
+        help="--kind likelihood: the reference model of a pair (likelihood.reference_model)",
+    )
     repo.add_argument("--out", type=Path, required=True, help="repository directory")
     repo.add_argument("--max-batch-size", type=positive_int, default=64)
     repo.add_argument(

@@ -9,21 +9,29 @@ from rewardgate.cli.errors import CliError
 
 
 def run_random_model(args: argparse.Namespace) -> int:
-    from rewardgate.sources.model.random_weights import TokenizerNotFound, build_reward_model
+    from rewardgate.sources.model.random_weights import TokenizerNotFound, build_causal_lm, build_reward_model
 
     if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
         raise CliError(f"{args.out} exists and is not empty; choose a new directory")
+    causal = getattr(args, "kind", "reward_model") == "causal_lm"
+    if causal and args.heads != 1:
+        raise CliError("--heads applies to --kind reward_model only")
     try:
-        path = build_reward_model(
-            args.out,
-            num_labels=args.heads,
-            seed=args.seed,
-            hidden_size=args.hidden_size,
-            layers=args.layers,
-            tokenizer_dir=args.tokenizer,
-        )
+        size = {"seed": args.seed, "hidden_size": args.hidden_size, "layers": args.layers}
+        if causal:
+            path = build_causal_lm(args.out, tokenizer_dir=args.tokenizer, **size)
+        else:
+            path = build_reward_model(args.out, num_labels=args.heads, tokenizer_dir=args.tokenizer, **size)
     except (TokenizerNotFound, ValueError) as exc:
         raise CliError(str(exc)) from None
+    if causal:
+        print(
+            f"wrote a random-weight causal LM ({args.layers} layers, hidden size {args.hidden_size}) to "
+            f"{path}\nuse it in a pipeline file:  "
+            f"models: {{my_lm: {{kind: likelihood, path: {path.resolve()}}}}}",
+            file=sys.stderr,
+        )
+        return 0
     print(
         f"wrote a random-weight reward model ({args.heads} head(s), {args.layers} layers, hidden size "
         f"{args.hidden_size}) to {path}\n"

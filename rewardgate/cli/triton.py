@@ -17,6 +17,12 @@ def run_triton_command(args: argparse.Namespace) -> int:
         problem = model_directory_problem(args.model)
         if problem:
             raise CliError(f"--model: {problem}")
+        likelihood = getattr(args, "kind", "reward_model") == "likelihood"
+        reference = getattr(args, "reference_model", None)
+        if reference is not None and not likelihood:
+            raise CliError("--reference-model applies to --kind likelihood only")
+        if reference is not None and (problem := model_directory_problem(reference)):
+            raise CliError(f"--reference-model: {problem}")
 
         settings = TritonModelSettings(
             max_batch_size=args.max_batch_size,
@@ -29,7 +35,14 @@ def run_triton_command(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             torch_threads=args.torch_threads,
         )
-        model_dir = write_repository(args.model, args.name, args.out, settings)
+        if likelihood:
+            from rewardgate.sources.likelihood import triton_repository
+
+            model_dir = triton_repository.write_repository(
+                args.model, args.name, args.out, settings, reference_path=reference
+            )
+        else:
+            model_dir = write_repository(args.model, args.name, args.out, settings)
         print(f"wrote {model_dir}", file=sys.stderr)
         return 0
     return _serve_locally(args)

@@ -82,6 +82,8 @@ def _component_problems(
             problems.append(
                 f"{key}.steps: model {component.model!r} is a process_reward_model and needs steps"
             )
+        elif model is not None and _per_step_likelihood(model) and component.steps is None:
+            problems.append(f"{key}.steps: model {component.model!r} is reduced per_step and needs steps")
     problems += _name_problems(declared, component, key)
     problems += _steps_problems(config, component, key)
     if component.ensemble:
@@ -115,13 +117,20 @@ def _steps_problems(config: PipelineConfig, component: ComponentSpec, key: str) 
     if steps is None or steps.aggregate != "last" or steps.context != "step":
         return []
     model = config.models.get(component.model) if component.model else None
-    if model is not None and model.kind == "process_reward_model":
+    if model is not None and (model.kind == "process_reward_model" or _per_step_likelihood(model)):
         return []
     return [
         f"{key}.steps.aggregate: 'last' of steps scored alone is the final step only, which an appended "
         "padding step replaces; use context: prefix (the response up to each step), or min, product "
         "or clipped_sum"
     ]
+
+
+def _per_step_likelihood(model) -> bool:
+    """A likelihood model that scores every step of a response in one pass."""
+    return (
+        model.kind == "likelihood" and model.likelihood is not None and model.likelihood.reduce == "per_step"
+    )
 
 
 def _name_problems(declared: Declared, component: ComponentSpec, key: str) -> list[str]:

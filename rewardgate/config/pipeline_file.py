@@ -31,6 +31,7 @@ from rewardgate.config.checks import Declared, reference_problems
 from rewardgate.config.problems import model_path_problems, rule_problems, validation_problems
 from rewardgate.errors import ConfigError
 from rewardgate.sources.judge.spec import FallbackSpec, JudgeSpec
+from rewardgate.sources.likelihood.spec import LikelihoodSpec
 from rewardgate.strict import StrictModel
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
@@ -86,14 +87,19 @@ class BatchingSpec(StrictModel):
 class ModelSpec(StrictModel):
     """A model served behind a dynamic batcher."""
 
-    kind: Literal["reward_model", "similarity", "process_reward_model", "vision_reward_model"] = Field(
+    kind: Literal[
+        "reward_model", "similarity", "process_reward_model", "vision_reward_model", "likelihood"
+    ] = Field(
         description="reward_model: HF sequence classifier (raw logits per head); "
         "similarity: sentence encoder, cosine(response, reference); "
         "process_reward_model: HF token classifier read at the end of each step; "
-        "vision_reward_model: AutoProcessor + VL backbone + reward_head.safetensors (images in the prompt)."
+        "vision_reward_model: AutoProcessor + VL backbone + reward_head.safetensors (images in the prompt); "
+        "likelihood: HF causal LM, log-probabilities of a span (see likelihood)."
     )
     backend: Literal["local", "triton"] = Field(
-        "local", description="Where the forward pass runs: in-process, or on Triton over gRPC."
+        "local",
+        description="Where the forward pass runs: in-process, or on Triton over gRPC "
+        "(kind reward_model or likelihood).",
     )
     triton_url: str | None = Field(None, description="Triton gRPC address host:port (backend=triton).")
     triton_model: str | None = Field(None, description="Model name in Triton's repository (backend=triton).")
@@ -123,15 +129,27 @@ class ModelSpec(StrictModel):
         description="process_reward_model: label whose softmax probability is the step score "
         "(default: the last label); a one-label model gives its raw logit.",
     )
+    likelihood: LikelihoodSpec | None = Field(
+        None,
+        # Left out of dumps when unset, so hashes of existing configs stay put.
+        exclude_if=lambda value: value is None,
+        description="kind=likelihood: what is scored and how (default: mean log p(reference | prompt, "
+        "response)); see docs/configuration.md#likelihood-models.",
+    )
     batching: BatchingSpec = Field(default_factory=BatchingSpec)
 
     @model_validator(mode="after")
     def _backend_requirements(self) -> ModelSpec:
-        if self.kind in ("reward_model", "process_reward_model", "vision_reward_model") and not self.path:
+        if (
+            self.kind in ("reward_model", "process_reward_model", "vision_reward_model", "likelihood")
+            and not self.path
+        ):
             raise ValueError(f"path is required for kind={self.kind}")
+        if self.likelihood is not None and self.kind != "likelihood":
+            raise ValueError("the likelihood block applies to kind=likelihood only")
         if self.backend == "triton":
-            if self.kind != "reward_model":
-                raise ValueError("backend=triton serves kind=reward_model only")
+            if self.kind not in ("reward_model", "likelihood"):
+                raise ValueError("backend=triton serves kind=reward_model and kind=likelihood only")
             if not (self.triton_url and self.triton_model):
                 raise ValueError("backend=triton needs triton_url and triton_model")
         return self

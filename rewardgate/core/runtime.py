@@ -27,6 +27,8 @@ from rewardgate.pipeline.transforms import compile_transforms
 from rewardgate.sources.base import ScoreSource, SourceKey
 from rewardgate.sources.judge.client import JudgeClient
 from rewardgate.sources.judge.source import JudgeSource
+from rewardgate.sources.likelihood.source import LikelihoodSource
+from rewardgate.sources.likelihood.triton_backend import LikelihoodTritonBackend
 from rewardgate.sources.model.backends.local import LocalBackend
 from rewardgate.sources.model.backends.triton import TritonBackend
 from rewardgate.sources.model.batching.batcher import DynamicBatcher
@@ -120,7 +122,11 @@ class ScoringRuntime:
 
     def _model_source(self, name: str, settings: Settings) -> ModelSource:
         spec = self.config.models[name]
-        backend = TritonBackend(name, spec) if spec.backend == "triton" else LocalBackend(name, spec)
+        if spec.backend == "triton":
+            triton_class = LikelihoodTritonBackend if spec.kind == "likelihood" else TritonBackend
+            backend = triton_class(name, spec)
+        else:
+            backend = LocalBackend(name, spec)
         batcher = DynamicBatcher(
             name,
             backend.infer,
@@ -133,7 +139,8 @@ class ScoringRuntime:
             retry_after_s=settings.overload_retry_after_s,
             observer=self._metrics.batch_observer(name),
         )
-        return ModelSource(str(SourceKey("model", name)), spec=spec, backend=backend, batcher=batcher)
+        source_class = LikelihoodSource if spec.kind == "likelihood" else ModelSource
+        return source_class(str(SourceKey("model", name)), spec=spec, backend=backend, batcher=batcher)
 
     def _pipeline(self, name: str) -> Pipeline:
         spec = self.config.pipelines[name]

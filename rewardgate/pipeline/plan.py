@@ -50,9 +50,13 @@ class ComponentPlan:
 
     @property
     def scores_steps_at_once(self) -> bool:
-        """A process reward model: one input carries every step, one score per step comes back."""
+        """A process reward model, or a likelihood model reduced per step: one input carries every
+        step, one score per step comes back."""
         spec = getattr(self.source, "spec", None)
-        return getattr(spec, "kind", None) == "process_reward_model"
+        kind = getattr(spec, "kind", None)
+        if kind == "likelihood":
+            return spec.likelihood is not None and spec.likelihood.reduce == "per_step"
+        return kind == "process_reward_model"
 
     def view(self, items: list[ScoringItem]) -> list[ScoringItem]:
         """``items`` as this component grades them: answer regions, or unchanged."""

@@ -15,7 +15,13 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from rewardgate.reward_monitor.monitor import RewardMonitor
-from rewardgate.reward_monitor.snapshot import JudgeStats, MonitorSnapshot, PipelineStats, SeriesStats
+from rewardgate.reward_monitor.snapshot import (
+    JudgeStats,
+    LikelihoodStats,
+    MonitorSnapshot,
+    PipelineStats,
+    SeriesStats,
+)
 from rewardgate.reward_monitor.statistics import Summary
 
 _SERIES = ["pipeline", "component"]
@@ -78,6 +84,26 @@ class _Families:
             "Mean standard deviation across an ensemble's members.",
             [*pipeline, "component"],
         )
+        self.likelihood_mean = _gauge(
+            "likelihood_mean",
+            "Mean raw value a likelihood model computed, over the current or the previous window.",
+            ["model", "window"],
+        )
+        self.likelihood_shift = _gauge(
+            "likelihood_mean_shift",
+            "Current minus previous window's mean raw value of a likelihood model (likelihood drift).",
+            ["model"],
+        )
+        self.likelihood_psi = _gauge(
+            "likelihood_drift_psi",
+            "Population stability index of a likelihood model's raw values.",
+            ["model"],
+        )
+        self.likelihood_ks = _gauge(
+            "likelihood_drift_ks",
+            "Kolmogorov-Smirnov statistic of a likelihood model's raw values.",
+            ["model"],
+        )
         self.judge = _gauge(
             "judge_order_disagreement_share",
             "Share of pairwise verdicts whose two orders picked different winners (position bias).",
@@ -118,6 +144,19 @@ class _Families:
             if value is not None:
                 family.add_metric(labels, value)
 
+    def add_likelihood(self, name: str, stats: LikelihoodStats) -> None:
+        series = stats.series
+        for window, summary in (("current", series.summary), ("reference", series.reference)):
+            if summary is not None:
+                self.likelihood_mean.add_metric([name, window], summary.mean)
+        for family, value in (
+            (self.likelihood_shift, stats.mean_shift),
+            (self.likelihood_psi, series.drift_psi),
+            (self.likelihood_ks, series.drift_ks),
+        ):
+            if value is not None:
+                family.add_metric([name], value)
+
     def add_judge(self, name: str, stats: JudgeStats) -> None:
         if stats.order_disagreement_share is not None:
             self.judge.add_metric([name], stats.order_disagreement_share)
@@ -129,4 +168,6 @@ def _families(snapshot: MonitorSnapshot) -> list[GaugeMetricFamily]:
         families.add_pipeline(name, stats)
     for name, stats in snapshot.judges.items():
         families.add_judge(name, stats)
+    for name, stats in snapshot.likelihood.items():
+        families.add_likelihood(name, stats)
     return families.all()

@@ -34,7 +34,13 @@ from rewardgate.items import ScoringItem
 from rewardgate.pipeline.columns import ItemOutcome
 from rewardgate.pipeline.plan import Pipeline
 from rewardgate.reward_monitor import statistics as st
-from rewardgate.reward_monitor.snapshot import JudgeStats, MonitorSnapshot, PipelineStats, SeriesStats
+from rewardgate.reward_monitor.snapshot import (
+    JudgeStats,
+    LikelihoodStats,
+    MonitorSnapshot,
+    PipelineStats,
+    SeriesStats,
+)
 
 STATUSES = ("ok", "partial", "error")
 _STATUS_CODE = {status: float(code) for code, status in enumerate(STATUSES)}
@@ -73,6 +79,8 @@ class RewardMonitor:
         self._clock = clock
         self._pipelines: dict[str, _PipelineWindow] = {}
         self._judges: dict[str, deque] = {}
+        #: Likelihood model -> (time, raw value, response chars) of what it computed.
+        self._likelihood: dict[str, deque] = {}
 
     # -- recording (hot path) -------------------------------------------------------
 
@@ -112,6 +120,17 @@ class RewardMonitor:
             verdicts = self._judges[judge] = deque(maxlen=self.window_items)
         disagreed = _winner(first) != _winner(second)
         verdicts.append((self._clock(), float(disagreed), abs(first - second)))
+
+    def likelihood_recorder(self, source: str) -> Callable[[list[float], list[int]], None]:
+        """Where a likelihood model reports each value it computes, before any transform (the
+        model's own drift, whatever pipelines read it): ``record(values, response_chars)``."""
+        records = self._likelihood.setdefault(source, deque(maxlen=2 * self.window_items))
+
+        def record(values: list[float], lengths: list[int]) -> None:
+            now = self._clock()
+            records.extend((now, value, length) for value, length in zip(values, lengths, strict=True))
+
+        return record
 
     def pin_reference(self, pipelines: Sequence[str] | None = None) -> list[str]:
         """Make each pipeline's current window its drift reference until :meth:`unpin_reference`.
@@ -155,7 +174,21 @@ class RewardMonitor:
             min_items=self.min_items,
             pipelines={name: self._pipeline_stats(window) for name, window in self._pipelines.items()},
             judges={name: self._judge_stats(verdicts) for name, verdicts in self._judges.items()},
+            likelihood={name: self._likelihood_stats(records) for name, records in self._likelihood.items()},
         )
+
+    def _likelihood_stats(self, records: deque) -> LikelihoodStats:
+        """A likelihood model's raw values: the current window against the previous one."""
+        rows = np.array(records, dtype=float).reshape(-1, 3)
+        previous_start, start = self._bounds(rows)
+        current, previous = rows[start:], rows[previous_start:start]
+        series = self._series(current[:, 1], current[:, 2], previous[:, 1])
+        shift = (
+            series.summary.mean - series.reference.mean
+            if series.summary is not None and series.reference is not None
+            else None
+        )
+        return LikelihoodStats(items=len(current), series=series, mean_shift=shift)
 
     def _records(self, window: _PipelineWindow) -> np.ndarray:
         width = _FIRST_COMPONENT + len(window.components)

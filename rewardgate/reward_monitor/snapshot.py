@@ -6,7 +6,7 @@ A statistic is ``None`` when it is undefined or rests on fewer than
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rewardgate.reward_monitor.statistics import Summary
@@ -81,18 +81,34 @@ class JudgeStats:
 
 
 @dataclass(frozen=True, slots=True)
+class LikelihoodStats:
+    """A likelihood model's raw values (head 0, before any transform), whatever pipelines read it."""
+
+    #: Values the model computed within the current window (cache hits are not recomputed).
+    items: int
+    series: SeriesStats
+    #: Current mean minus the previous window's mean, in the model's units (nats for log-probs).
+    mean_shift: float | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"items": self.items, **self.series.as_json(), "mean_shift": self.mean_shift}
+
+
+@dataclass(frozen=True, slots=True)
 class MonitorSnapshot:
     window_items: int
     window_s: float
     min_items: int
     pipelines: dict[str, PipelineStats]
     judges: dict[str, JudgeStats]
+    likelihood: dict[str, LikelihoodStats] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "window": {"items": self.window_items, "seconds": self.window_s, "min_items": self.min_items},
             "pipelines": {name: stats.as_json() for name, stats in self.pipelines.items()},
             "judges": {name: stats.as_json() for name, stats in self.judges.items()},
+            "likelihood": {name: stats.as_json() for name, stats in self.likelihood.items()},
         }
 
 

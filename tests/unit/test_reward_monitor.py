@@ -180,3 +180,26 @@ def test_the_collector_exports_defined_statistics_only(pipeline):
     assert 'rewardgate_window_length_correlation{component="",pipeline="p"}' in text
     assert "rewardgate_window_reward_drift_psi{" not in text  # no reference window yet
     assert 'rewardgate_window_item_share{pipeline="p",status="ok"} 1.0' in text
+
+
+def test_likelihood_drift_compares_a_models_raw_values_with_its_previous_window():
+    now = [0.0]
+    monitor = RewardMonitor(window_items=4, window_s=100, min_items=3, clock=lambda: now[0])
+    record = monitor.likelihood_recorder("model:lm")
+    record([-2.0, -2.0, -2.0, -2.0], [10, 20, 30, 40])  # the previous window
+    now[0] = 1.0
+    record([-1.0, -1.5, -0.5, -1.0], [10, 20, 30, 40])  # the current one
+    stats = monitor.snapshot().likelihood["model:lm"]
+    assert stats.items == 4
+    assert stats.series.summary.mean == pytest.approx(-1.0)
+    assert stats.series.reference.mean == pytest.approx(-2.0)
+    assert stats.mean_shift == pytest.approx(1.0)
+    assert stats.series.drift_ks == pytest.approx(1.0)  # no overlap at all
+    assert monitor.snapshot().as_json()["likelihood"]["model:lm"]["mean_shift"] == pytest.approx(1.0)
+
+
+def test_likelihood_drift_is_absent_below_min_items():
+    monitor = RewardMonitor(window_items=4, window_s=100, min_items=3)
+    monitor.likelihood_recorder("model:lm")([-1.0], [5])
+    stats = monitor.snapshot().likelihood["model:lm"]
+    assert stats.items == 1 and stats.mean_shift is None and stats.series.drift_psi is None

@@ -34,6 +34,7 @@ from rewardgate.media.settings import image_policy
 from rewardgate.observability.metrics import Metrics
 from rewardgate.reward_monitor.exporter import MonitorCollector
 from rewardgate.reward_monitor.monitor import RewardMonitor
+from rewardgate.sources.likelihood.source import LikelihoodSource
 from rewardgate.store.cache import InMemoryScoreCache, NullScoreCache, ScoreCache
 
 
@@ -80,6 +81,9 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Rewa
 
             torch.set_num_threads(settings.model_threads)
         runtime = ScoringRuntime(config, settings, metrics, on_judge_orders=monitor.judge_orders)
+        for source in runtime.sources.values():
+            if isinstance(source, LikelihoodSource):
+                source.recorder = monitor.likelihood_recorder(source.name)
         cache = build_cache(settings, metrics)
         await cache.check_reachable()  # a WARNING at start when Redis does not answer
         limits = Limits(

@@ -120,14 +120,22 @@ def build_reward_model(
     )
 
 
-def build_causal_lm(directory: Path, *, seed: int = 0) -> Path:
-    """Save a small random ``LlamaForCausalLM`` (a policy for a real trainer step) in ``directory``."""
+def build_causal_lm(
+    directory: Path,
+    *,
+    seed: int = 0,
+    hidden_size: int = 32,
+    layers: int = 2,
+    tokenizer_dir: Path | None = None,
+) -> Path:
+    """Save a small random ``LlamaForCausalLM`` in ``directory``: a policy for a real trainer
+    step, or a ``kind: likelihood`` model (two seeds make a policy/reference pair with one tokenizer)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(directory)
+    tokenizer = copy_tokenizer(tokenizer_dir, directory) if tokenizer_dir else build_tokenizer(directory)
     from transformers import AutoModelForCausalLM
 
-    return _save_random(directory, tokenizer, AutoModelForCausalLM, seed, 1, 32, 2)
+    return _save_random(directory, tokenizer, AutoModelForCausalLM, seed, 1, hidden_size, layers)
 
 
 def build_process_reward_model(

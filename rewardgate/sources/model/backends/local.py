@@ -36,6 +36,10 @@ class Runner(Protocol):
 
 def build_runner(spec: ModelSpec) -> Runner:
     """Construct the runner for ``spec.kind`` (blocking: loads weights)."""
+    if spec.kind == "likelihood":
+        from rewardgate.sources.likelihood.runner import LikelihoodRunner  # torch-heavy: only when used
+
+        return LikelihoodRunner.from_spec(spec)
     if spec.kind == "similarity":
         return SimilarityRunner(spec.path, device=spec.device, dtype=spec.dtype, max_length=spec.max_length)
     if spec.kind == "process_reward_model":
