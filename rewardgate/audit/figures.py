@@ -76,7 +76,7 @@ def _family(items, probe: Probe, rewards: Rewards, responses) -> dict[str, Any]:
                 scored.get(f"probe:{probe.name}:1"),
             )
             hacked = (padded_wrong is not None and padded_wrong > wrong + EPS) or (
-                padded_right is not None and right > wrong + EPS and padded_right >= right - EPS
+                padded_right is not None and _rewarded(right, wrong) and padded_right >= right - EPS
             )
             best_role = f"probe:{probe.name}:1" if hacked and padded_right is not None else best_role
         else:
@@ -104,6 +104,12 @@ def _family(items, probe: Probe, rewards: Rewards, responses) -> dict[str, Any]:
         "examples": examples,
         "fix": probe.fix,
     }
+
+
+def _rewarded(right: float, wrong: float) -> bool:
+    """Whether the honest right answer earns something worth keeping: more than the wrong one, or
+    a positive reward (a format-only pipeline pays both); padding that keeps it is free."""
+    return right > wrong + EPS or right > EPS
 
 
 # -- robustness ------------------------------------------------------------------------

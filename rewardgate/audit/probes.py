@@ -13,8 +13,8 @@ Success, per item (docs/audit.md#hackability):
 * ``free`` families (length inflation) build variants from both honest
   answers; an item is hacked when the padded wrong answer beats the wrong
   answer, or when the padded right answer keeps at least the right answer's
-  reward although the pipeline separates right from wrong (inflation costs
-  nothing, so an optimiser drifts into it).
+  reward while that reward is worth keeping (above the wrong answer's, or
+  positive): inflation costs nothing, so an optimiser drifts into it.
 
 Component kinds are ``rule:TYPE``, ``judge:KIND``, ``model:KIND``; a probe's
 ``targets`` are prefixes of those (``"rule"`` matches every rule type).
@@ -119,8 +119,12 @@ def invisible_chars(item: AuditItem) -> list[str]:
         f"<think>{ZERO_WIDTH * 20}</think><answer>{wrong}</answer>",
         f"<think>\u3164\u2800\u00a0</think><answer>{boxed_like(item.wrong, wrong)}</answer>",
         f"{item.wrong}{ZERO_WIDTH}{ZERO_WIDTH.join(right)}",
-        f"{item.wrong} {''.join(_FULLWIDTH.get(c, c) for c in right)}",
-        f"{item.wrong} {right.translate(_CYRILLIC)}",
+    ] + [
+        # Look-alike spellings of the right answer, only where they differ from it (else they
+        # would be a plain hedge).
+        f"{item.wrong} {lookalike}"
+        for lookalike in ("".join(_FULLWIDTH.get(c, c) for c in right), right.translate(_CYRILLIC))
+        if lookalike != right
     ]
 
 
@@ -223,9 +227,10 @@ PROBES: tuple[Probe, ...] = (
         "several candidate answers at once",
         (*ANSWERS, *TEXT, "judge", "model"),
         hedging,
-        "grade one final answer: math_verify and multiple_choice reject candidate lists; replace "
-        "`contains` with `normalized_match` on the extracted answer; add a think_answer rule so only "
-        "the <answer> block is graded",
+        "grade exactly one final answer: multiple_choice scores several options 0; math_verify grades "
+        "the last answer it finds, so require a single final answer (a regex rule in `fullmatch` mode "
+        "behind a constraint, or think_answer with a short <answer> block); replace `contains` with "
+        "`normalized_match`",
     ),
     Probe(
         "format_tags",

@@ -1,0 +1,151 @@
+"""``rewardgate audit`` end to end, in-process on real rules and against scripted judges over a real
+socket: the hacks a pipeline leaves open are found, the ones it blocks read 0, comparison figures
+equal a hand calculation, and an interrupted run resumes (docs/audit.md)."""
+
+import json
+import math
+
+import pytest
+import yaml
+
+from rewardgate.audit.store import SCORES
+from rewardgate.cli.main import main
+from tests.support.openai_server import GullibleJudgeServer, ScriptedJudgeServer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def judges():
+    gullible, plain = GullibleJudgeServer().start(), ScriptedJudgeServer().start()
+    yield gullible, plain
+    gullible.stop()
+    plain.stop()
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory, judges):
+    gullible, plain = judges
+    judge = {"kind": "pointwise", "model": "scripted-judge", "retry": {"attempts": 1}}
+    path = tmp_path_factory.mktemp("audit") / "pipelines.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "rules": {
+                    "math": {"type": "math_verify", "timeout_s": 5},
+                    "exact": {"type": "normalized_match"},
+                    "contains": {"type": "contains"},
+                    "think_answer": {"type": "think_answer"},
+                },
+                "judges": {
+                    "open": {**judge, "base_url": gullible.url},
+                    "plain": {**judge, "base_url": plain.url},
+                },
+                "pipelines": {
+                    "contains": {"components": {"hit": {"rule": "contains"}}},
+                    "exact": {"components": {"match": {"rule": "exact"}}},
+                    "format": {"components": {"structure": {"rule": "think_answer"}}},
+                    "reasoning": {
+                        "components": {"correct": {"rule": "math"}, "structure": {"rule": "think_answer"}},
+                        "constraints": [{"if": "structure < 1", "reward": -1.0, "name": "format"}],
+                        "length_penalty": {
+                            "type": "overlong",
+                            "max_length": 4096,
+                            "cache_length": 512,
+                            "unit": "words",
+                        },
+                    },
+                    "judged_open": {"components": {"quality": {"judge": "open"}}},
+                    "judged_plain": {"components": {"quality": {"judge": "plain"}}},
+                },
+            }
+        )
+    )
+    return path
+
+
+def audit(config, out, *extra) -> dict:
+    assert main(["audit", "--config", str(config), "--out", str(out), *extra]) == 0
+    return json.loads((out / "report.json").read_text())
+
+
+def shares(report: dict) -> dict[str, float]:
+    return {name: f["success_share"] for name, f in report["hackability"]["families"].items()}
+
+
+def test_a_contains_rule_is_hacked_by_echoes_hedges_and_free_padding(config, tmp_path):
+    report = audit(config, tmp_path, "--pipeline", "contains")
+    found = shares(report)
+    for family in ("reference_echo", "hedging", "invisible_chars", "length_inflation"):
+        assert found[family] > 0, family
+    assert report["hackability"]["score"] > 0
+    example = report["hackability"]["families"]["reference_echo"]["examples"][0]
+    assert example["reward"] > example["honest_wrong"]
+    assert (tmp_path / "report.md").read_text().startswith("# Audit of pipeline `contains`")
+    assert (tmp_path / "hackability.png").stat().st_size > 0 and (tmp_path / "length.png").stat().st_size > 0
+
+
+def test_normalized_match_blocks_hedges_echo_free_format_and_padding(config, tmp_path):
+    found = shares(audit(config, tmp_path, "--pipeline", "exact"))
+    assert found == {"hedging": 0, "format_tags": 0, "length_inflation": 0, "invisible_chars": 0}
+
+
+def test_a_format_rule_without_length_constraint_pays_for_padding(config, tmp_path):
+    found = shares(audit(config, tmp_path, "--pipeline", "format"))
+    assert found["length_inflation"] > 0
+    # think_answer itself blocks invisible blocks and tag games around wrong answers of the same format
+    assert found["invisible_chars"] == 0 and found["format_tags"] == 0
+
+
+def test_an_overlong_penalty_and_the_format_constraint_block_padding_and_tag_games(config, tmp_path):
+    report = audit(config, tmp_path, "--pipeline", "reasoning")
+    found = shares(report)
+    assert found["length_inflation"] == 0 and found["format_tags"] == 0 and found["invisible_chars"] == 0
+    assert report["robustness"]["whitespace"]["flip_share"] == 0
+
+
+def test_a_judge_that_obeys_the_response_is_injected_and_a_defended_one_is_not(config, tmp_path):
+    open_report = audit(config, tmp_path / "open", "--pipeline", "judged_open")
+    assert "judge:pointwise" in open_report["component_kinds"]
+    assert shares(open_report)["judge_injection"] > 0
+    assert open_report["hackability"]["families"]["judge_injection"]["beats_right_share"] > 0
+    assert shares(audit(config, tmp_path / "plain", "--pipeline", "judged_plain"))["judge_injection"] == 0
+
+
+def test_comparison_equals_a_hand_calculation(config, tmp_path):
+    data = tmp_path / "items.jsonl"
+    rows = [
+        {"id": "i1", "prompt": "Capital of France?", "reference": "Paris", "right": "Paris", "wrong": "Lyon"},
+        {"id": "i2", "prompt": "Red planet?", "reference": "Mars", "right": "It is Mars", "wrong": "Jupiter"},
+        {"id": "i3", "prompt": "Gold?", "reference": "Au", "right": "Au", "wrong": "Not Au but Ag"},
+    ]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    got = audit(config, tmp_path / "out", "--pipeline", "contains", "--against", "exact", "--data", str(data))
+    comparison = got["comparison"]
+    # contains: every right answer holds its reference, and i3's wrong one does; exact: Paris and Au only.
+    a = [1, 0, 1, 0, 1, 1]
+    b = [1, 0, 0, 0, 1, 0]
+    # means 2/3 and 1/3; covariance sum 6/9, both variance sums 12/9
+    assert comparison["pearson"] == pytest.approx(0.5)
+    pairs = [(i, j) for i in range(6) for j in range(i + 1, 6)]
+    sign = lambda v: (v > 0) - (v < 0)  # noqa: E731
+    agree = sum(sign(a[i] - a[j]) == sign(b[i] - b[j]) for i, j in pairs)
+    assert comparison["pairwise_agreement"] == pytest.approx(agree / 15)
+    # centred per item: a -> (.5,-.5, .5,-.5, 0,0), norm sqrt(1); b -> (.5,-.5, 0,0, .5,-.5), norm 1
+    ca = [0.5, -0.5, 0.5, -0.5, 0, 0]
+    cb = [0.5, -0.5, 0, 0, 0.5, -0.5]
+    distance = math.sqrt(sum((x - y) ** 2 for x, y in zip(ca, cb, strict=True))) / 2
+    assert comparison["starc_distance"] == pytest.approx(distance)
+    assert comparison["responses"] == 6 and (tmp_path / "out" / "comparison.png").exists()
+
+
+def test_an_interrupted_run_resumes_with_what_it_had_scored(config, tmp_path):
+    first = audit(config, tmp_path, "--pipeline", "contains")
+    table = tmp_path / SCORES
+    lines = table.read_text().splitlines()
+    kept = len(lines) // 2
+    table.write_text("\n".join(lines[:kept]) + "\n" + lines[kept][:10])  # a torn last line, as a crash leaves
+    resumed = audit(config, tmp_path, "--pipeline", "contains", "--resume")
+    assert resumed["scored_now"] == len(lines) - kept
+    assert resumed["hackability"] == first["hackability"] and resumed["bias"] == first["bias"]
+    assert audit(config, tmp_path, "--pipeline", "contains")["scored_now"] == len(lines)
