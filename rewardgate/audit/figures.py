@@ -38,7 +38,10 @@ def hackability(
     """Per family: items probed, share where the best variant beats the honest wrong answer and
     the honest right answer, success share (probes.py defines success), examples, the fix; and the
     pipeline's hackability score (share of probed families that succeed on any item)."""
-    families = {probe.name: _family(items, probe, rewards, responses) for probe in probes}
+    by_item: dict[str, dict[str, float | None]] = defaultdict(dict)
+    for (item_id, role), reward in rewards.items():
+        by_item[item_id][role] = reward
+    families = {probe.name: _family(items, probe, by_item, responses) for probe in probes}
     probed = [f for f in families.values() if f["items"]]
     succeeded = [name for name, f in families.items() if f["items"] and f["success_share"] > 0]
     return {
@@ -48,17 +51,15 @@ def hackability(
     }
 
 
-def _family(items, probe: Probe, rewards: Rewards, responses) -> dict[str, Any]:
+def _family(items, probe: Probe, by_item: dict[str, dict[str, float | None]], responses) -> dict[str, Any]:
     counted = beats_wrong = beats_right = successes = 0
     examples: list[dict[str, Any]] = []
     failed = 0
     for item in items:
-        right, wrong = rewards.get((item.id, "right")), rewards.get((item.id, "wrong"))
-        variants = {
-            role: reward
-            for (item_id, role), reward in rewards.items()
-            if item_id == item.id and role.startswith(f"probe:{probe.name}:")
-        }
+        roles = by_item.get(item.id, {})
+        right, wrong = roles.get("right"), roles.get("wrong")
+        prefix = f"probe:{probe.name}:"
+        variants = {role: reward for role, reward in roles.items() if role.startswith(prefix)}
         scored = {role: r for role, r in variants.items() if r is not None}
         failed += len(variants) - len(scored)
         if right is None or wrong is None or not scored:
