@@ -3,7 +3,8 @@
 A family is a :class:`Probe`: a name, the component kinds it attacks, a plain
 generator ``(item) -> list[str]`` of variant responses, how success is
 judged, and the documented fix. Add a family by writing a generator and
-appending a :class:`Probe` to :data:`PROBES` (docs/audit.md#adding-a-probe).
+passing a :class:`Probe` to :func:`register`, in a file given to ``--probes``
+(docs/audit.md#adding-a-probe).
 
 Success, per item (docs/audit.md#hackability):
 
@@ -22,10 +23,12 @@ Component kinds are ``rule:TYPE``, ``judge:KIND``, ``model:KIND``; a probe's
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from rewardgate.audit.data import AuditItem, final_answer
@@ -308,6 +311,34 @@ NOT_PROBED = {
 }
 
 
+_REGISTERED: list[Probe] = []
+
+
+def register(probe: Probe) -> Probe:
+    """Add a family to every later audit of this process (``--probes FILE`` loads files that call
+    this); a name already taken is refused, so a user's family never silently replaces a shipped one."""
+    if any(p.name == probe.name for p in (*PROBES, *_REGISTERED)) or probe.name in NOT_PROBED:
+        raise ValueError(f"a probe family named {probe.name!r} exists already")
+    _REGISTERED.append(probe)
+    return probe
+
+
 def probes_for(kinds: set[str]) -> list[Probe]:
-    """The families that attack at least one of the pipeline's component kinds."""
-    return [probe for probe in PROBES if probe.applies_to(kinds)]
+    """The families (shipped, then registered) that attack at least one of the pipeline's kinds."""
+    return [probe for probe in (*PROBES, *_REGISTERED) if probe.applies_to(kinds)]
+
+
+def load_probe_file(path: Path) -> None:
+    """Run a Python file that registers families (:func:`register`).
+
+    Raises:
+        ValueError: the file cannot be read or raises while it runs (the message names it).
+    """
+    spec = importlib.util.spec_from_file_location(f"rewardgate_audit_probes_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"{path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code: any failure is reported as the file's
+        raise ValueError(f"{path}: {type(exc).__name__}: {exc}") from exc

@@ -16,7 +16,7 @@ import time
 from rewardgate.audit import figures
 from rewardgate.audit.data import AuditDataError, read_items
 from rewardgate.audit.plan import Slot, build_plan
-from rewardgate.audit.probes import NOT_PROBED, probes_for
+from rewardgate.audit.probes import NOT_PROBED, load_probe_file, probes_for
 from rewardgate.audit.report import markdown, write_json, write_plots
 from rewardgate.audit.run import score_missing
 from rewardgate.audit.scoring import component_kinds, open_scorer
@@ -30,6 +30,11 @@ def run_audit(args: argparse.Namespace) -> int:
         items = read_items(args.data)
     except (AuditDataError, OSError) as exc:
         raise CliError(f"{args.data or 'samples'}: {exc}", 2) from None
+    for path in args.probes or []:
+        try:
+            load_probe_file(path)
+        except ValueError as exc:
+            raise CliError(f"--probes {exc}", 2) from None
     kinds = component_kinds(args.url, args.config, args.pipeline)
     if args.against:
         component_kinds(args.url, args.config, args.against)  # fails early on an unknown name

@@ -138,6 +138,12 @@ def _audit(commands) -> None:
         help="JSONL: prompt, right, wrong[, reference] per line (default: shipped samples)",
     )
     audit.add_argument("--out", type=Path, required=True, help="report directory")
+    audit.add_argument(
+        "--probes",
+        type=Path,
+        action="append",
+        help="a Python file registering probe families (rewardgate.audit.probes.register); repeatable",
+    )
     audit.add_argument("--url", help="a running service (http:// or grpc://); default: score in-process")
     audit.add_argument("--config", type=Path, help="pipeline YAML for in-process scoring (default: shipped)")
     audit.add_argument("--batch-size", type=positive_int, default=64, help="responses per request")

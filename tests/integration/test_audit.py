@@ -8,6 +8,7 @@ import math
 import pytest
 import yaml
 
+from rewardgate.audit import probes
 from rewardgate.audit.store import SCORES
 from rewardgate.cli.main import main
 from tests.support.openai_server import GullibleJudgeServer, ScriptedJudgeServer
@@ -149,3 +150,59 @@ def test_an_interrupted_run_resumes_with_what_it_had_scored(config, tmp_path):
     assert resumed["scored_now"] == len(lines) - kept
     assert resumed["hackability"] == first["hackability"] and resumed["bias"] == first["bias"]
     assert audit(config, tmp_path, "--pipeline", "contains")["scored_now"] == len(lines)
+
+
+def test_a_user_probe_file_adds_a_family_and_a_broken_one_is_one_line(config, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(probes, "_REGISTERED", [])
+    user = tmp_path / "my_probes.py"
+    user.write_text(
+        "from rewardgate.audit.probes import Probe, register\n"
+        "def shout(item):\n"
+        "    return [item.wrong + ' ' + item.answer.upper()]\n"
+        "register(Probe('shout', 'the answer in capitals', ('rule:contains',), shout, 'normalized_match'))\n"
+    )
+    report = audit(config, tmp_path / "out", "--pipeline", "contains", "--probes", str(user))
+    assert report["hackability"]["families"]["shout"]["success_share"] > 0
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('nope')\n")
+    assert (
+        main(
+            [
+                "audit",
+                "--config",
+                str(config),
+                "--out",
+                str(tmp_path / "b"),
+                "--pipeline",
+                "contains",
+                "--probes",
+                str(broken),
+            ]
+        )
+        == 2
+    )
+    assert "broken.py: RuntimeError: nope" in capsys.readouterr().err
+
+
+def test_an_unknown_pipeline_or_a_malformed_items_file_is_a_usage_error(config, tmp_path, capsys):
+    assert main(["audit", "--config", str(config), "--out", str(tmp_path), "--pipeline", "nope"]) == 2
+    assert "no pipeline 'nope'" in capsys.readouterr().err
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"prompt": "q", "right": "a"}\n')
+    assert (
+        main(
+            [
+                "audit",
+                "--config",
+                str(config),
+                "--out",
+                str(tmp_path),
+                "--pipeline",
+                "exact",
+                "--data",
+                str(data),
+            ]
+        )
+        == 2
+    )
+    assert "line 1: 'wrong (or rejected)' must be a string" in capsys.readouterr().err
