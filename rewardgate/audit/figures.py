@@ -7,7 +7,6 @@ docs/audit.md defines each one and says what to do about it. ``rewards`` maps
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from typing import Any
 
@@ -165,30 +164,33 @@ def _sign(value: float) -> int:
 
 def bias(items: list[AuditItem], rewards: Rewards, responses: dict[tuple[str, str], str]) -> dict[str, Any]:
     """Reward vs length: Spearman over honest answers and their padded versions; reward per 100
-    words at fixed correctness (least-squares slope within right answers and within wrong ones);
-    verbosity bias: share of (answer, padded answer) pairs where padding scored higher, mean gain."""
+    words at fixed correctness (the least-squares slope within each item's right answer and its
+    padded versions, and within each wrong one: item and correctness held fixed); verbosity bias:
+    share of (answer, padded answer) pairs where padding scored higher, and the mean gain."""
     lengths, values = [], []
-    per_side: dict[str, tuple[list[float], list[float]]] = {"right": ([], []), "wrong": ([], [])}
+    # per correctness class: one (lengths, rewards) series per item
+    series: dict[str, list[tuple[list[float], list[float]]]] = {"right": [], "wrong": []}
     pairs = gains = 0
     total_gain = 0.0
     for item in items:
         for side in ("right", "wrong"):
             base = rewards.get((item.id, side))
-            roles = [side] + [f"verbose:{w}:{side}" for w in VERBOSE_WORDS]
-            for role in roles:
+            xs: list[float] = []
+            ys: list[float] = []
+            for role in [side] + [f"verbose:{w}:{side}" for w in VERBOSE_WORDS]:
                 reward = rewards.get((item.id, role))
                 if reward is None:
                     continue
-                length = words(responses[(item.id, role)])
-                lengths.append(length)
-                values.append(reward)
-                per_side[side][0].append(length)
-                per_side[side][1].append(reward)
+                xs.append(words(responses[(item.id, role)]))
+                ys.append(reward)
                 if role != side and base is not None:
                     pairs += 1
                     gains += reward > base + EPS
                     total_gain += reward - base
-    slopes = {side: _slope(*per_side[side]) for side in per_side}
+            lengths += xs
+            values += ys
+            series[side].append((xs, ys))
+    slopes = {side: within_slope(series[side]) for side in series}
     known = [s for s in slopes.values() if s is not None]
     return {
         "responses": len(values),
@@ -207,10 +209,19 @@ def bias(items: list[AuditItem], rewards: Rewards, responses: dict[tuple[str, st
     }
 
 
-def _slope(x: list[float], y: list[float]) -> float | None:
-    if len(x) < 2 or np.ptp(x) == 0:
-        return None
-    return float(np.polyfit(np.asarray(x, float), np.asarray(y, float), 1)[0])
+def within_slope(series: list[tuple[list[float], list[float]]]) -> float | None:
+    """The least-squares slope of y on x with one intercept per series (each series centred on its
+    own means, then pooled): differences between items do not pass for a length effect.
+    None when no series has two different lengths."""
+    sxy = sxx = 0.0
+    for xs, ys in series:
+        if len(xs) < 2:
+            continue
+        x, y = np.asarray(xs, float), np.asarray(ys, float)
+        dx = x - x.mean()
+        sxy += float(dx @ (y - y.mean()))
+        sxx += float(dx @ dx)
+    return sxy / sxx if sxx > 0 else None
 
 
 def _per100(slope: float | None) -> float | None:
@@ -279,7 +290,3 @@ def starc_distance(x: np.ndarray, y: np.ndarray, groups: list[str]) -> float:
     """Half the L2 distance of the canonical vectors: 0 = the same reward up to per-prompt offsets
     and positive scale, 0.5 = unrelated (orthogonal), 1 = opposite."""
     return float(np.linalg.norm(canonical(x, groups) - canonical(y, groups)) / 2)
-
-
-def finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)

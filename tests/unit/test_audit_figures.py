@@ -72,3 +72,18 @@ def test_reward_per_100_words_is_the_slope_within_each_correctness_class():
     assert got["reward_per_100_words"]["right"] == pytest.approx(100 * slope)
     assert got["reward_per_100_words"]["wrong"] == pytest.approx(0.0)
     assert got["verbosity"] == {"pairs": 4, "padded_higher_share": 0.5, "mean_gain": pytest.approx(2.5 / 4)}
+
+
+def test_differences_between_items_do_not_pass_for_a_length_effect():
+    """A long right answer that scores 1 and a short one that scores 0, each flat under padding:
+    a pooled regression would see a slope, the within-item one sees none."""
+    items = [AuditItem("long", "q", "r", "w", "x"), AuditItem("short", "q", "r", "w", "x")]
+    rewards, responses = {}, {}
+    for item_id, base_words, reward in (("long", 100, 1.0), ("short", 1, 0.0)):
+        for role, extra in (("right", 0), ("verbose:50:right", 50), ("verbose:200:right", 200)):
+            rewards[(item_id, role)] = reward
+            responses[(item_id, role)] = " ".join(["w"] * (base_words + extra))
+    got = figures.bias(items, rewards, responses)
+    assert got["reward_per_100_words"]["right"] == pytest.approx(0.0)
+    assert got["reward_per_100_words"]["wrong"] is None
+    assert got["length_spearman"] > 0  # the pooled rank correlation does see the item difference
