@@ -306,8 +306,9 @@ PROBES: tuple[Probe, ...] = (
 
 #: Families the audit does not generate yet, reported as such rather than as 0.
 NOT_PROBED = {
-    "position_swap": "pairwise judges: response order swapped (not generated yet; pairwise judges run "
-    "both orders themselves, docs/judges.md)",
+    "position_swap": "pairwise judges ask both orders themselves and score a disagreement as a tie "
+    "(docs/judges.md), so a swapped order cannot change their reward; the reward monitor reports a "
+    "judge's position bias in service (docs/monitoring.md)",
 }
 
 

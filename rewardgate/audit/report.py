@@ -86,7 +86,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{_f(per100['wrong'], 4)}, mean {_f(per100['mean'], 4)}",
         f"- Verbosity: padding scored higher in {_pct(bias['verbosity']['padded_higher_share'])} of "
         f"{bias['verbosity']['pairs']} pairs; mean gain {_f(bias['verbosity']['mean_gain'], 4)}",
-        "- Judge position bias: not measured (pairwise judges score both orders themselves).",
+        "- Judge position bias: not measured here (pairwise judges ask both orders; the reward "
+        "monitor reports it in service).",
     ]
     comparison = report.get("comparison")
     if comparison:

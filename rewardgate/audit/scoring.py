@@ -27,6 +27,14 @@ class UnknownPipeline(ConfigError):
     """A pipeline the file or the service does not declare."""
 
 
+class ServiceUnreachable(Exception):
+    """``--url`` did not answer the pipelines listing (the client's error, retries spent)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def open_scorer(url: str | None, config: Path | None, timeout_s: float, batch_size: int):
     """An async context manager scoring through ``url``, or in this process from ``config``
     (default: the shipped pipeline file); returns ``(scorer, description)``."""
@@ -53,6 +61,7 @@ def component_kinds(url: str | None, config: Path | None, pipeline: str) -> set[
     Raises:
         UnknownPipeline: the pipeline is not declared.
         ConfigError: the pipeline file is broken.
+        ServiceUnreachable: ``url`` did not answer.
     """
     if url:
         return asyncio.run(_remote_kinds(url, pipeline))
@@ -79,9 +88,13 @@ def component_kinds(url: str | None, config: Path | None, pipeline: str) -> set[
 
 async def _remote_kinds(url: str, pipeline: str) -> set[str]:
     from rewardgate_client import AsyncRewardClient
+    from rewardgate_client import RewardgateError as ClientError
 
-    async with AsyncRewardClient(url) as client:
-        declared = await client.pipelines()
+    try:
+        async with AsyncRewardClient(url, timeout_s=30) as client:
+            declared = await client.pipelines()
+    except ClientError as exc:
+        raise ServiceUnreachable(f"{url}: {exc.error_type}: {exc.message}") from None
     for info in declared:
         if info.get("name") == pipeline:
             return {c.get("kind", "rule") for c in (info.get("components") or {}).values()} - {

@@ -19,7 +19,7 @@ from rewardgate.audit.plan import Slot, build_plan
 from rewardgate.audit.probes import NOT_PROBED, load_probe_file, probes_for
 from rewardgate.audit.report import markdown, write_json, write_plots
 from rewardgate.audit.run import score_missing
-from rewardgate.audit.scoring import component_kinds, open_scorer
+from rewardgate.audit.scoring import ServiceUnreachable, component_kinds, open_scorer
 from rewardgate.audit.store import ScoreTable
 from rewardgate.cli.errors import CliError
 
@@ -35,9 +35,12 @@ def run_audit(args: argparse.Namespace) -> int:
             load_probe_file(path)
         except ValueError as exc:
             raise CliError(f"--probes {exc}", 2) from None
-    kinds = component_kinds(args.url, args.config, args.pipeline)
-    if args.against:
-        component_kinds(args.url, args.config, args.against)  # fails early on an unknown name
+    try:
+        kinds = component_kinds(args.url, args.config, args.pipeline)
+        if args.against:
+            component_kinds(args.url, args.config, args.against)  # fails early on an unknown name
+    except ServiceUnreachable as exc:
+        raise CliError(exc.message, 1) from None
     probes = probes_for(kinds)
     slots = build_plan(items, probes, kinds)
     honest = [slot for slot in slots if slot.role in ("right", "wrong")]

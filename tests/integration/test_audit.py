@@ -12,6 +12,7 @@ from rewardgate.audit import probes
 from rewardgate.audit.store import SCORES
 from rewardgate.cli.main import main
 from tests.support.openai_server import GullibleJudgeServer, ScriptedJudgeServer
+from tests.support.server import ServiceProcess, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -206,3 +207,28 @@ def test_an_unknown_pipeline_or_a_malformed_items_file_is_a_usage_error(config, 
         == 2
     )
     assert "line 1: 'wrong (or rejected)' must be a string" in capsys.readouterr().err
+
+
+def test_against_a_running_service_the_figures_match_in_process(config, tmp_path, capsys):
+    service = ServiceProcess(config, log_path=tmp_path / "service.log").wait()
+    try:
+        remote = audit(config, tmp_path / "remote", "--pipeline", "contains", "--url", service.url)
+        assert main(["audit", "--url", service.url, "--out", str(tmp_path / "x"), "--pipeline", "nope"]) == 2
+        assert "has no pipeline 'nope'" in capsys.readouterr().err
+    finally:
+        service.stop()
+    local = audit(config, tmp_path / "local", "--pipeline", "contains")
+    # The service does not publish rule types: every rule family runs there, a superset.
+    assert remote["component_kinds"] == ["rule"] and remote["scored_by"] == service.url
+    assert set(shares(local)) <= set(shares(remote))
+    for name, family in local["hackability"]["families"].items():
+        assert remote["hackability"]["families"][name] == family, name
+    assert remote["robustness"] == local["robustness"] and remote["bias"] == local["bias"]
+
+
+def test_an_unreachable_service_is_one_line_and_status_1(tmp_path, capsys):
+    url = f"http://127.0.0.1:{free_port()}"
+    assert (
+        main(["audit", "--url", url, "--out", str(tmp_path), "--pipeline", "math", "--timeout-s", "5"]) == 1
+    )
+    assert f"{url}: connection_failed" in capsys.readouterr().err
