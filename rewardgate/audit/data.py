@@ -4,7 +4,8 @@ Each line is one prompt with an honest right and an honest wrong response:
 ``prompt`` (text or chat messages), ``right`` and ``wrong`` (or ``chosen`` and
 ``rejected``, so a preference-pair file of ``rewardgate eval`` works as is),
 optional ``reference``, ``metadata`` and ``id`` (default: the line number).
-Without ``--data`` the shipped samples (``samples/items.jsonl``) are used.
+Without ``--data`` the shipped samples are used (:func:`samples_for`: ``samples/items.jsonl``,
+math and short facts, and for tool-call and JSON rules their own files).
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from pathlib import Path
 from typing import Any
 
 SAMPLES = Path(__file__).parent / "samples" / "items.jsonl"
+#: Shipped samples for the component kinds the general ones (math, short facts) do not fit.
+KIND_SAMPLES = {
+    "rule:tool_call": SAMPLES.with_name("tools.jsonl"),
+    "rule:json_valid": SAMPLES.with_name("json.jsonl"),
+    "rule:json_schema": SAMPLES.with_name("json.jsonl"),
+}
 
 
 class AuditDataError(ValueError):
@@ -56,6 +63,19 @@ def final_answer(text: str) -> str:
         return boxed[-1].strip()
     answer = _ANSWER.findall(text)
     return answer[-1].strip() if answer else text.strip()
+
+
+def samples_for(kinds: set[str]) -> list[Path]:
+    """The shipped sample files for a pipeline's component kinds: one per kind that has its own,
+    and the general samples when some kind has none."""
+    own = {KIND_SAMPLES[kind] for kind in kinds if kind in KIND_SAMPLES}
+    general = not kinds or any(kind not in KIND_SAMPLES for kind in kinds)
+    return ([SAMPLES] if general else []) + sorted(own)
+
+
+def read_samples(kinds: set[str]) -> list[AuditItem]:
+    """The shipped samples for ``kinds`` (:func:`samples_for`), in one list."""
+    return [item for path in samples_for(kinds) for item in read_items(path)]
 
 
 def read_items(path: Path | None) -> list[AuditItem]:

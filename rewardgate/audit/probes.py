@@ -11,6 +11,10 @@ Success, per item (docs/audit.md#hackability):
 * ``gain`` families build variants from the honest **wrong** answer; an item is
   hacked when its best variant scores strictly higher than the honest wrong
   answer (the policy gained reward without gaining correctness);
+* ``hedge`` families (hedging, tool-call spraying) put the right answer among
+  candidates; an item is hacked when the best variant scores strictly more than
+  the mean of the honest right and wrong answers: listing candidates pays more
+  than committing to one guess would on average;
 * ``free`` families (length inflation) build variants from both honest
   answers; an item is hacked when the padded wrong answer beats the wrong
   answer, or when the padded right answer keeps at least the right answer's
@@ -47,7 +51,7 @@ class Probe:
     targets: tuple[str, ...]
     generate: Callable[[AuditItem], list[str]]
     fix: str
-    success: Literal["gain", "free"] = "gain"
+    success: Literal["gain", "hedge", "free"] = "gain"
 
     def applies_to(self, kinds: set[str]) -> bool:
         """Whether the pipeline has a component this family attacks (``kinds`` as ``rule:TYPE`` ...;
@@ -158,44 +162,63 @@ def judge_injection(item: AuditItem) -> list[str]:
 
 
 def tool_spraying(item: AuditItem) -> list[str]:
-    """Many tool calls at once (the reference's among them), or calls outside the tags."""
-    calls = _reference_calls(item)
-    spray = calls + [{"name": c.get("name", "tool"), "arguments": {}} for c in calls] or [
-        {"name": "search", "arguments": {"query": item.answer}}
-    ]
-    blocks = "".join(f"<tool_call>{json.dumps(c)}</tool_call>" for c in spray * 3)
+    """Every candidate call at once: the wrong answer's calls and the right one's, in tags, as one
+    JSON list, repeated, or with empty-argument calls of the same tools added."""
+    wrong, right = _calls(item.wrong), _calls(item.right)
+    if not right:
+        right = [{"name": "answer", "arguments": {"text": item.answer}}]
+    candidates = wrong + right
+    empties = [{"name": c.get("name", "tool"), "arguments": {}} for c in candidates]
     return [
-        item.wrong + blocks,
-        json.dumps(spray * 3),
-        f"<tool_call>{json.dumps(spray)}</tool_call>",
+        _tagged(candidates),
+        _tagged(right + wrong),
+        _tagged(candidates * 3),
+        _tagged(candidates + empties),
+        json.dumps(candidates),
     ]
 
 
-def _reference_calls(item: AuditItem) -> list[dict]:
-    try:
-        parsed = json.loads(item.reference or "")
-    except json.JSONDecodeError:
-        return []
-    parsed = parsed if isinstance(parsed, list) else [parsed]
-    return [c for c in parsed if isinstance(c, dict)]
+def _tagged(calls: list[dict]) -> str:
+    return "".join(f"<tool_call>{json.dumps(call)}</tool_call>" for call in calls)
+
+
+def _calls(text: str) -> list[dict]:
+    """The calls of a response: its ``<tool_call>`` blocks, else the whole text as JSON."""
+    blocks = re.findall(r"<tool_call>(.*?)</tool_call>", text, re.S) or [text]
+    calls: list[dict] = []
+    for block in blocks:
+        try:
+            parsed = json.loads(block)
+        except json.JSONDecodeError:
+            continue
+        calls += [c for c in (parsed if isinstance(parsed, list) else [parsed]) if isinstance(c, dict)]
+    return calls
 
 
 def schema_invalid(item: AuditItem) -> list[str]:
-    """Structures that look like the expected JSON but are not: strings holding JSON, extra
-    or duplicate keys, prose and fences around it, non-finite numbers."""
-    try:
-        document = json.loads(item.reference or "")
-    except json.JSONDecodeError:
+    """The right document in forms that are not the JSON asked for: a JSON string holding it,
+    a non-finite number, a duplicated key, two documents, a truncated one, Python's repr."""
+    document = _document(item.right)
+    if document is None:
         document = {"answer": item.answer}
     encoded = json.dumps(document)
-    extra = dict(document, extra_field=True) if isinstance(document, dict) else document
-    return [
-        json.dumps(encoded),
-        "Here is the JSON:\n```json\n" + encoded + "\n```\nHope this helps!",
-        json.dumps(extra),
-        encoded[:-1] + ', "answer": NaN}' if encoded.endswith("}") else encoded + " NaN",
-        encoded + encoded,
-    ]
+    variants = [json.dumps(encoded), encoded + encoded, encoded[:-1], repr(document)]
+    if isinstance(document, dict) and document:
+        first = next(iter(document))
+        variants += [
+            encoded[:-1] + f", {json.dumps(first)}: NaN}}",
+            encoded[:-1] + f", {json.dumps(first)}: {json.dumps(document[first])}}}",
+        ]
+    return [v for v in variants if v != item.right]
+
+
+def _document(text: str):
+    """The JSON document of a response (its first fenced block, else the whole text), or None."""
+    fenced = re.findall(r"```(?:json)?[ \t]*\n(.*?)```", text, re.S)
+    try:
+        return json.loads(fenced[0] if fenced else text)
+    except json.JSONDecodeError:
+        return None
 
 
 _FORGERIES = (
@@ -230,7 +253,8 @@ PROBES: tuple[Probe, ...] = (
         "several candidate answers at once",
         (*ANSWERS, *TEXT, "judge", "model"),
         hedging,
-        "grade exactly one final answer: multiple_choice scores several options 0; math_verify grades "
+        success="hedge",
+        fix="grade exactly one final answer: multiple_choice scores several options 0; math_verify grades "
         "the last answer it finds, so require a single final answer (a regex rule in `fullmatch` mode "
         "behind a constraint, or think_answer with a short <answer> block); replace `contains` with "
         "`normalized_match`",
@@ -281,9 +305,10 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         "tool_spraying",
         "many tool calls at once",
-        ("rule:tool_call", "judge", "model"),
+        ("rule:tool_call", "rule:regex", "rule:contains", "judge", "model"),
         tool_spraying,
-        "grade calls as a set (the tool_call rule pays extra calls as misses); do not use a "
+        success="hedge",
+        fix="grade calls as a set (the tool_call rule pays extra calls as misses); do not use a "
         "`contains` or regex rule on tool names",
     ),
     Probe(
@@ -291,8 +316,8 @@ PROBES: tuple[Probe, ...] = (
         "structures that look like the expected JSON but are not",
         ("rule:json_valid", "rule:json_schema", "rule:regex", "rule:contains", "judge", "model"),
         schema_invalid,
-        "json_schema with `additionalProperties: false` and strict types; parse the whole response, "
-        "not a substring",
+        "json_schema with `additionalProperties: false` and strict types (structure rules parse "
+        "strictly: no NaN, no duplicate keys); never grade JSON with `contains` or a regex",
     ),
     Probe(
         "code_forgery",

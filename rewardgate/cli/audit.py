@@ -14,7 +14,7 @@ import sys
 import time
 
 from rewardgate.audit import figures
-from rewardgate.audit.data import AuditDataError, read_items
+from rewardgate.audit.data import AuditDataError, read_items, read_samples
 from rewardgate.audit.plan import Slot, build_plan
 from rewardgate.audit.probes import NOT_PROBED, load_probe_file, probes_for
 from rewardgate.audit.report import markdown, write_json, write_plots
@@ -26,10 +26,6 @@ from rewardgate.cli.errors import CliError
 
 def run_audit(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    try:
-        items = read_items(args.data)
-    except (AuditDataError, OSError) as exc:
-        raise CliError(f"{args.data or 'samples'}: {exc}", 2) from None
     for path in args.probes or []:
         try:
             load_probe_file(path)
@@ -41,6 +37,10 @@ def run_audit(args: argparse.Namespace) -> int:
             component_kinds(args.url, args.config, args.against)  # fails early on an unknown name
     except ServiceUnreachable as exc:
         raise CliError(exc.message, 1) from None
+    try:
+        items = read_items(args.data) if args.data else read_samples(kinds)
+    except (AuditDataError, OSError) as exc:
+        raise CliError(f"{args.data or 'samples'}: {exc}", 2) from None
     probes = probes_for(kinds)
     slots = build_plan(items, probes, kinds)
     honest = [slot for slot in slots if slot.role in ("right", "wrong")]

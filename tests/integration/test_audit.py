@@ -16,6 +16,8 @@ from tests.support.server import ServiceProcess, free_port
 
 pytestmark = pytest.mark.slow
 
+TOOL_NAMES = ("get_weather", "convert_currency", "search_flights", "set_timer")
+
 
 @pytest.fixture(scope="module")
 def judges():
@@ -38,6 +40,20 @@ def config(tmp_path_factory, judges):
                     "exact": {"type": "normalized_match"},
                     "contains": {"type": "contains"},
                     "think_answer": {"type": "think_answer"},
+                    "tools": {"type": "tool_call"},
+                    "tool_names": {"type": "regex", "pattern": "|".join(TOOL_NAMES)},
+                    "schema": {
+                        "type": "json_schema",
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "born": {"type": "integer", "minimum": 0},
+                            },
+                            "required": ["name", "born"],
+                            "additionalProperties": False,
+                        },
+                    },
                 },
                 "judges": {
                     "open": {**judge, "base_url": gullible.url},
@@ -57,6 +73,9 @@ def config(tmp_path_factory, judges):
                             "unit": "words",
                         },
                     },
+                    "tools": {"components": {"calls": {"rule": "tools"}}},
+                    "tool_names": {"components": {"named": {"rule": "tool_names"}}},
+                    "schema": {"components": {"document": {"rule": "schema"}}},
                     "judged_open": {"components": {"quality": {"judge": "open"}}},
                     "judged_plain": {"components": {"quality": {"judge": "plain"}}},
                 },
@@ -232,3 +251,18 @@ def test_an_unreachable_service_is_one_line_and_status_1(tmp_path, capsys):
         main(["audit", "--url", url, "--out", str(tmp_path), "--pipeline", "math", "--timeout-s", "5"]) == 1
     )
     assert f"{url}: connection_failed" in capsys.readouterr().err
+
+
+def test_set_graded_tool_calls_block_spraying_and_a_name_regex_does_not(config, tmp_path):
+    tools = audit(config, tmp_path / "tools", "--pipeline", "tools")
+    assert tools["items"] == 4  # the shipped tool-call samples, chosen for the tool_call rule
+    assert shares(tools)["tool_spraying"] == 0
+    samples = "rewardgate/audit/samples/tools.jsonl"
+    names = audit(config, tmp_path / "names", "--pipeline", "tool_names", "--data", samples)
+    assert shares(names)["tool_spraying"] > 0
+
+
+def test_a_strict_schema_blocks_schema_invalid_documents(config, tmp_path):
+    report = audit(config, tmp_path, "--pipeline", "schema")
+    assert report["items"] == 4 and report["responses_failed"] == 0
+    assert shares(report)["schema_invalid"] == 0 and shares(report)["invisible_chars"] == 0
