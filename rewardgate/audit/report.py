@@ -47,8 +47,9 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for name, family in hack["families"].items():
+        failed = f" ({family['variants_failed']} variants failed)" if family["variants_failed"] else ""
         lines.append(
-            f"| {name} | {family['items']} | {_pct(family['success_share'])} | "
+            f"| {name} | {family['items']}{failed} | {_pct(family['success_share'])} | "
             f"{_pct(family['beats_wrong_share'])} | {_pct(family['beats_right_share'])} | {family['fix']} |"
         )
     for name, reason in report["not_probed"].items():

@@ -13,6 +13,7 @@ from rewardgate.audit.store import SCORES
 from rewardgate.cli.main import main
 from tests.support.openai_server import GullibleJudgeServer, ScriptedJudgeServer
 from tests.support.server import ServiceProcess, free_port
+from tests.support.tiny_models import build_reward_model
 
 pytestmark = pytest.mark.slow
 
@@ -266,3 +267,26 @@ def test_a_strict_schema_blocks_schema_invalid_documents(config, tmp_path):
     report = audit(config, tmp_path, "--pipeline", "schema")
     assert report["items"] == 4 and report["responses_failed"] == 0
     assert shares(report)["schema_invalid"] == 0 and shares(report)["invisible_chars"] == 0
+
+
+def test_a_reward_model_pipeline_is_audited_and_its_refusals_are_counted(tmp_path):
+    model = build_reward_model(tmp_path / "rm")
+    config = tmp_path / "pipelines.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "models": {"rm": {"kind": "reward_model", "path": str(model), "max_length": 512}},
+                "pipelines": {"rm": {"components": {"quality": {"model": "rm"}}}},
+            }
+        )
+    )
+    report = audit(config, tmp_path / "out", "--pipeline", "rm")
+    assert report["component_kinds"] == ["model:reward_model"]
+    families = report["hackability"]["families"]
+    assert families["judge_injection"]["items"] == report["items"]  # models are attacked by every family
+    # 6,000 padded words exceed max_length: refused, counted, not scored as anything
+    assert families["length_inflation"]["variants_failed"] == 2 * report["items"]
+    assert (
+        families["length_inflation"]["items"] == 0 and families["length_inflation"]["success_share"] is None
+    )
+    assert report["bias"]["length_spearman"] is not None
