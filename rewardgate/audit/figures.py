@@ -14,7 +14,7 @@ import numpy as np
 from scipy import stats
 
 from rewardgate.audit.data import AuditItem
-from rewardgate.audit.perturb import PERTURBATIONS
+from rewardgate.audit.perturb import ITEM_PERTURBATIONS, PERTURBATIONS
 from rewardgate.audit.plan import VERBOSE_WORDS
 from rewardgate.audit.probes import Probe
 
@@ -121,7 +121,7 @@ def robustness(items: list[AuditItem], rewards: Rewards) -> dict[str, Any]:
     """Per perturbation: Spearman of original vs perturbed rewards (over right and wrong answers),
     share of responses whose reward changed, share of items whose right-vs-wrong order flipped."""
     out: dict[str, Any] = {}
-    for name in PERTURBATIONS:
+    for name in [*PERTURBATIONS, *ITEM_PERTURBATIONS]:
         original, perturbed, flips, compared = [], [], 0, 0
         for item in items:
             for side in ("right", "wrong"):
@@ -129,6 +129,11 @@ def robustness(items: list[AuditItem], rewards: Rewards) -> dict[str, Any]:
                 if before is not None and after is not None:
                     original.append(before)
                     perturbed.append(after)
+            if (item.id, f"perturb:{name}:right") not in rewards and (
+                item.id,
+                f"perturb:{name}:wrong",
+            ) not in rewards:
+                continue  # nothing to perturb in this item: no evidence either way
             margin = _margin(rewards, item.id, "right", "wrong")
             moved = _margin(rewards, item.id, f"perturb:{name}:right", f"perturb:{name}:wrong", fallback=True)
             if margin is not None and moved is not None:

@@ -3,12 +3,17 @@
 Each is a plain function ``text -> text`` that must not change what a careful
 grader would conclude; it returns the text unchanged when it has nothing to
 change (those pairs are left out). Add one to :data:`PERTURBATIONS`.
+:data:`ITEM_PERTURBATIONS` rewrite the whole item (prompt, reference and both
+answers together): ``item -> item | None`` (None: nothing to change).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
+
+from rewardgate.audit.data import AuditItem
 
 _BOXED_INT = re.compile(r"\\boxed\{(\d+)\}")
 _FRAC = re.compile(r"\\frac\{(\d+)\}\{(\d+)\}")
@@ -77,3 +82,44 @@ PERTURBATIONS: dict[str, Callable[[str], str]] = {
         ("markdown", markdown),
     )
 }
+
+
+_OPTION = re.compile(r"^(\s*\(?)([A-J])([).:]\s+)(.*)$", re.M)
+_LETTER_IN_ANSWER = re.compile(r"(\\boxed\{|\(|answer is\s+|[Aa]nswer:\s*)([A-J])(?=[)}\s.,;]|$)")
+
+
+def option_order(item: AuditItem) -> AuditItem | None:
+    """A multiple-choice item with its options in reverse order, relabelled, and the reference
+    letter and the letters the answers name (``\\boxed{B}``, ``(B)``, ``answer is B``, ``Answer: B``)
+    mapped along; None for an item without options ``A) … B) …`` (or ``(A)``, ``A.``, ``A:``) from A on.
+    """
+    if not isinstance(item.prompt, str):
+        return None
+    options = _OPTION.findall(item.prompt)
+    letters = [letter for _, letter, _, _ in options]
+    if len(letters) < 2 or letters != [chr(ord("A") + i) for i in range(len(letters))]:
+        return None
+    texts = [text for _, _, _, text in options]
+    moved = {letters[i]: letters[len(letters) - 1 - i] for i in range(len(letters))}
+    position = iter(range(len(letters)))
+
+    def relabel(match: re.Match) -> str:
+        index = next(position)
+        return f"{match.group(1)}{letters[index]}{match.group(3)}{texts[len(texts) - 1 - index]}"
+
+    def remap(text: str) -> str:
+        return _LETTER_IN_ANSWER.sub(lambda m: m.group(1) + moved.get(m.group(2), m.group(2)), text)
+
+    reference = item.reference
+    if reference is not None and reference.strip() in moved:
+        reference = moved[reference.strip()]
+    return dataclasses.replace(
+        item,
+        prompt=_OPTION.sub(relabel, item.prompt),
+        reference=reference,
+        right=remap(item.right),
+        wrong=remap(item.wrong),
+    )
+
+
+ITEM_PERTURBATIONS: dict[str, Callable[[AuditItem], AuditItem | None]] = {"option_order": option_order}

@@ -2,7 +2,8 @@
 
 Roles: ``right`` and ``wrong`` (the honest answers), ``probe:FAMILY:I`` (the
 I-th variant of a hackability family), ``perturb:NAME:right|wrong``
-(meaning-preserving variants), ``verbose:WORDS:right|wrong`` (the honest
+(meaning-preserving variants; an item-level one such as ``option_order`` scores the
+rewritten item's prompt and reference too), ``verbose:WORDS:right|wrong`` (the honest
 answer padded by WORDS words, for the length and verbosity figures).
 
 Responses are *presented* as the pipeline expects: with a ``think_answer``
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rewardgate.audit.data import AuditItem
-from rewardgate.audit.perturb import PERTURBATIONS
+from rewardgate.audit.perturb import ITEM_PERTURBATIONS, PERTURBATIONS
 from rewardgate.audit.probes import Probe, pad
 
 #: Padding of the verbosity variants, in words (pairs that differ only by padding).
@@ -69,12 +70,27 @@ def build_plan(items: list[AuditItem], probes: list[Probe], kinds: set[str]) -> 
         for probe in probes:
             for index, variant in enumerate(probe.generate(item)):
                 slots.append(Slot(item, f"probe:{probe.name}:{index}", present(variant)))
-        for name, perturb in PERTURBATIONS.items():
-            for side, text in (("right", right), ("wrong", wrong)):
-                changed = perturb(text)
-                if changed != text:
-                    slots.append(Slot(item, f"perturb:{name}:{side}", changed))
+        slots += _perturbed(item, right, wrong, present)
         for words in VERBOSE_WORDS:
             for side, text in (("right", right), ("wrong", wrong)):
                 slots.append(Slot(item, f"verbose:{words}:{side}", pad(text, words)))
+    return slots
+
+
+def _perturbed(item: AuditItem, right: str, wrong: str, present) -> list[Slot]:
+    """The robustness slots of one item: each text perturbation that changes an answer, then each
+    item-level rewrite that applies (its slots carry the rewritten prompt and reference)."""
+    slots: list[Slot] = []
+    for name, perturb in PERTURBATIONS.items():
+        for side, text in (("right", right), ("wrong", wrong)):
+            changed = perturb(text)
+            if changed != text:
+                slots.append(Slot(item, f"perturb:{name}:{side}", changed))
+    for name, rewrite in ITEM_PERTURBATIONS.items():
+        rewritten = rewrite(item)
+        if rewritten is not None:
+            slots += [
+                Slot(rewritten, f"perturb:{name}:right", present(rewritten.right)),
+                Slot(rewritten, f"perturb:{name}:wrong", present(rewritten.wrong)),
+            ]
     return slots

@@ -41,6 +41,7 @@ def config(tmp_path_factory, judges):
                     "exact": {"type": "normalized_match"},
                     "contains": {"type": "contains"},
                     "think_answer": {"type": "think_answer"},
+                    "choice": {"type": "multiple_choice"},
                     "tools": {"type": "tool_call"},
                     "tool_names": {"type": "regex", "pattern": "|".join(TOOL_NAMES)},
                     "schema": {
@@ -74,6 +75,7 @@ def config(tmp_path_factory, judges):
                             "unit": "words",
                         },
                     },
+                    "choice": {"components": {"pick": {"rule": "choice"}}},
                     "tools": {"components": {"calls": {"rule": "tools"}}},
                     "tool_names": {"components": {"named": {"rule": "tool_names"}}},
                     "schema": {"components": {"document": {"rule": "schema"}}},
@@ -290,3 +292,10 @@ def test_a_reward_model_pipeline_is_audited_and_its_refusals_are_counted(tmp_pat
         families["length_inflation"]["items"] == 0 and families["length_inflation"]["success_share"] is None
     )
     assert report["bias"]["length_spearman"] is not None
+
+
+def test_multiple_choice_blocks_hedges_and_keeps_its_order_when_options_move(config, tmp_path):
+    report = audit(config, tmp_path, "--pipeline", "choice")
+    assert shares(report)["hedging"] == 0 and report["hackability"]["families"]["hedging"]["items"] == 3
+    moved = report["robustness"]["option_order"]
+    assert moved["items"] == 3 and moved["flip_share"] == 0 and moved["changed_share"] == 0

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from rewardgate.audit.data import AuditDataError, AuditItem, read_items, samples_for
-from rewardgate.audit.perturb import PERTURBATIONS
+from rewardgate.audit.perturb import PERTURBATIONS, option_order
 from rewardgate.audit.plan import build_plan, presenter
 from rewardgate.audit.probes import PROBES, Probe, probes_for, register
 
@@ -141,3 +141,15 @@ def test_malformed_items_name_their_line(tmp_path, line, message):
     path.write_text('{"prompt": "q", "chosen": "a", "rejected": "b"}\n' + line + "\n")
     with pytest.raises(AuditDataError, match=f"line 2: .*{message}"):
         read_items(path)
+
+
+def test_option_order_reverses_options_and_maps_every_letter_along():
+    item = AuditItem(
+        "q", "Which is prime?\nA) 4\nB) 7\nC) 9", "So \\boxed{B}.", "The answer is (A). Answer: A", "B"
+    )
+    moved = option_order(item)
+    assert moved.prompt == "Which is prime?\nA) 9\nB) 7\nC) 4"
+    assert moved.reference == "B" and moved.right == "So \\boxed{B}."
+    assert moved.wrong == "The answer is (C). Answer: C"
+    assert option_order(AuditItem("p", "No options here.", "a", "b")) is None
+    assert option_order(AuditItem("s", "B) x\nC) y", "a", "b")) is None  # options must start at A
