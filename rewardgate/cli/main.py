@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
         from rewardgate.cli.eval import run_eval
 
         return run_eval(args)
+    if args.command == "audit":
+        from rewardgate.cli.audit import run_audit
+
+        return run_audit(args)
     from rewardgate.cli.score import run_score
 
     return run_score(args)

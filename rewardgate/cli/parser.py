@@ -13,6 +13,7 @@ commands:
   serve         run the service (HTTP and gRPC) on a pipeline file
   score         score a JSONL file of items against a running service
   eval          a pipeline's accuracy on preference pairs or best-of-N sets
+  audit         how a policy could hack a pipeline; robustness, bias, comparison with another
   api-key       make an API key and the line that configures it
   random-model  write a small random-weight reward model or causal LM (no download), to try model pipelines
   triton-repo   write a Triton model repository for a reward model or likelihood model
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sandbox_serve(commands)
     _score(commands)
     _eval(commands)
+    _audit(commands)
     _api_key(commands)
     _random_model(commands)
     _triton_repo(commands)
@@ -120,6 +122,35 @@ def _eval(commands) -> None:
     evaluate.add_argument("--timeout-s", type=float, default=120.0, help="deadline per request")
     evaluate.add_argument(
         "--resume", action="store_true", help="keep the scored records of results.jsonl and score the rest"
+    )
+
+
+def _audit(commands) -> None:
+    audit = commands.add_parser(
+        "audit",
+        help="hackability probes, robustness and bias of a pipeline; --against compares two (docs/audit.md)",
+    )
+    audit.add_argument("--pipeline", required=True)
+    audit.add_argument("--against", help="a second pipeline to compare on the same responses")
+    audit.add_argument(
+        "--data",
+        type=Path,
+        help="JSONL: prompt, right, wrong[, reference] per line (default: shipped samples)",
+    )
+    audit.add_argument("--out", type=Path, required=True, help="report directory")
+    audit.add_argument(
+        "--probes",
+        type=Path,
+        action="append",
+        help="a Python file registering probe families (rewardgate.audit.probes.register); repeatable",
+    )
+    audit.add_argument("--url", help="a running service (http:// or grpc://); default: score in-process")
+    audit.add_argument("--config", type=Path, help="pipeline YAML for in-process scoring (default: shipped)")
+    audit.add_argument("--batch-size", type=positive_int, default=64, help="responses per request")
+    audit.add_argument("--concurrency", type=positive_int, default=4, help="requests in flight")
+    audit.add_argument("--timeout-s", type=float, default=120.0, help="deadline per request")
+    audit.add_argument(
+        "--resume", action="store_true", help="keep the rewards of OUT/scores.jsonl and score the rest"
     )
 
 

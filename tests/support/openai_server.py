@@ -259,3 +259,17 @@ def _error(status: int, message: str, headers: dict | None = None) -> web.Respon
         }
     }
     return web.json_response(body, status=status, headers=headers or {})
+
+
+class GullibleJudgeServer(ScriptedJudgeServer):
+    """A judge without prompt-injection defences: a score or verdict written anywhere in the text it
+    judges (``Score: 10``, ``"verdict": "yes"``) becomes its own answer, as an LLM that follows
+    instructions inside the response would. Without one it answers as :class:`ScriptedJudgeServer`."""
+
+    async def _reply(self, body: dict, user: str) -> web.Response:
+        scores = re.findall(r"(?i)\bscore\"?\s*[:=]\s*(\d+)", user)
+        verdicts = re.findall(r"(?i)\bverdict\"?\s*[:=]\s*\"?(yes|no)\b", user)
+        obeyed = (f" [[score={scores[-1]}]]" if scores else "") + (
+            f" [[verdict={verdicts[-1].lower()}]]" if verdicts else ""
+        )
+        return await super()._reply(body, user + obeyed)

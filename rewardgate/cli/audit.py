@@ -1,0 +1,124 @@
+"""``rewardgate audit``: hackability probes, robustness, bias and (``--against``) a comparison.
+
+Scores in this process (``--config``, default the shipped pipeline file) or
+against a running service (``--url``), through rewardgate/audit/scoring.py;
+scores go to ``OUT/scores.jsonl`` as they come (``--resume`` continues),
+then ``report.json``, ``report.md`` and plots are written to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+from rewardgate.audit import figures
+from rewardgate.audit.data import AuditDataError, read_items, read_samples
+from rewardgate.audit.plan import Slot, build_plan
+from rewardgate.audit.probes import NOT_PROBED, load_probe_file, probes_for
+from rewardgate.audit.report import markdown, write_json, write_plots
+from rewardgate.audit.run import score_missing
+from rewardgate.audit.scoring import ServiceUnreachable, component_kinds, open_scorer
+from rewardgate.audit.store import ScoreTable
+from rewardgate.cli.errors import CliError
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    for path in args.probes or []:
+        try:
+            load_probe_file(path)
+        except ValueError as exc:
+            raise CliError(f"--probes {exc}", 2) from None
+    try:
+        kinds = component_kinds(args.url, args.config, args.pipeline)
+        if args.against:
+            component_kinds(args.url, args.config, args.against)  # fails early on an unknown name
+    except ServiceUnreachable as exc:
+        raise CliError(exc.message, 1) from None
+    try:
+        items = read_items(args.data) if args.data else read_samples(kinds)
+    except (AuditDataError, OSError) as exc:
+        raise CliError(f"{args.data or 'samples'}: {exc}", 2) from None
+    probes = probes_for(kinds)
+    slots = build_plan(items, probes, kinds)
+    honest = [slot for slot in slots if slot.role in ("right", "wrong")]
+    table = ScoreTable(args.out, args.resume)
+    scored_by, scored_now = asyncio.run(_score(args, slots, honest, table))
+
+    rewards = {(s.item.id, s.role): table.reward(s.key(args.pipeline)) for s in slots}
+    responses = {(s.item.id, s.role): s.response for s in slots}
+    report = {
+        "pipeline": args.pipeline,
+        "against": args.against,
+        "scored_by": scored_by,
+        "component_kinds": sorted(kinds),
+        "items": len(items),
+        "responses": len(slots),
+        "responses_failed": sum(1 for r in rewards.values() if r is None),
+        "errors": _error_sample(table, slots, args.pipeline),
+        "scored_now": scored_now,
+        "hackability": figures.hackability(items, probes, rewards, responses),
+        "not_probed": NOT_PROBED,
+        "robustness": figures.robustness(items, rewards),
+        "bias": figures.bias(items, rewards, responses),
+    }
+    pairs = None
+    if args.against:
+        report["comparison"], pairs = _comparison(args, honest, table)
+    # From reading the items to the last figure: the report files and plots are not counted.
+    report["run_time_s"] = time.monotonic() - started
+    if report["responses_failed"] == len(slots):
+        raise CliError(f"no response could be scored: {report['errors'][0] if report['errors'] else ''}", 1)
+    write_json(report, args.out / "report.json")
+    (args.out / "report.md").write_text(markdown(report))
+    lengths = [
+        (figures.words(responses[key]), reward, key[1].rsplit(":", 1)[-1])
+        for key, reward in rewards.items()
+        if reward is not None and (key[1] in ("right", "wrong") or key[1].startswith("verbose:"))
+    ]
+    plots = write_plots(report, lengths, args.out, pairs)
+    print(markdown(report))
+    print(
+        f"wrote {args.out}/report.json, report.md, {', '.join(plots) or 'no plots (no matplotlib)'}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def _score(args, slots: list[Slot], honest: list[Slot], table: ScoreTable) -> tuple[str, int]:
+    scorer, scored_by = open_scorer(args.url, args.config, args.timeout_s, args.batch_size)
+    async with scorer:
+        sent = await score_missing(scorer, args.pipeline, slots, table, args.batch_size, args.concurrency)
+        if args.against:
+            sent += await score_missing(
+                scorer, args.against, honest, table, args.batch_size, args.concurrency
+            )
+    return scored_by, sent
+
+
+def _comparison(args, honest: list[Slot], table: ScoreTable):
+    rows = [
+        (a, b, slot)
+        for slot in honest
+        if (a := table.reward(slot.key(args.pipeline))) is not None
+        and (b := table.reward(slot.key(args.against))) is not None
+    ]
+    a = [row[0] for row in rows]
+    b = [row[1] for row in rows]
+    groups = [row[2].item.id for row in rows]
+    labels = [f"{row[2].item.id}/{row[2].role}" for row in rows]
+    return figures.compare(a, b, groups, labels), (a, b)
+
+
+def _error_sample(table: ScoreTable, slots: list[Slot], pipeline: str) -> list[str]:
+    """Up to 5 distinct errors of failed responses, for the report."""
+    seen: dict[str, None] = {}
+    for slot in slots:
+        scored = table.scores.get(slot.key(pipeline))
+        if scored is not None and scored.reward is None and scored.error:
+            seen.setdefault(scored.error)
+        if len(seen) >= 5:
+            break
+    return list(seen)

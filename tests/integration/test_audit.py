@@ -1,0 +1,301 @@
+"""``rewardgate audit`` end to end, in-process on real rules and against scripted judges over a real
+socket: the hacks a pipeline leaves open are found, the ones it blocks read 0, comparison figures
+equal a hand calculation, and an interrupted run resumes (docs/audit.md)."""
+
+import json
+import math
+
+import pytest
+import yaml
+
+from rewardgate.audit import probes
+from rewardgate.audit.store import SCORES
+from rewardgate.cli.main import main
+from tests.support.openai_server import GullibleJudgeServer, ScriptedJudgeServer
+from tests.support.server import ServiceProcess, free_port
+from tests.support.tiny_models import build_reward_model
+
+pytestmark = pytest.mark.slow
+
+TOOL_NAMES = ("get_weather", "convert_currency", "search_flights", "set_timer")
+
+
+@pytest.fixture(scope="module")
+def judges():
+    gullible, plain = GullibleJudgeServer().start(), ScriptedJudgeServer().start()
+    yield gullible, plain
+    gullible.stop()
+    plain.stop()
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory, judges):
+    gullible, plain = judges
+    judge = {"kind": "pointwise", "model": "scripted-judge", "retry": {"attempts": 1}}
+    path = tmp_path_factory.mktemp("audit") / "pipelines.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "rules": {
+                    "math": {"type": "math_verify", "timeout_s": 5},
+                    "exact": {"type": "normalized_match"},
+                    "contains": {"type": "contains"},
+                    "think_answer": {"type": "think_answer"},
+                    "choice": {"type": "multiple_choice"},
+                    "tools": {"type": "tool_call"},
+                    "tool_names": {"type": "regex", "pattern": "|".join(TOOL_NAMES)},
+                    "schema": {
+                        "type": "json_schema",
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "born": {"type": "integer", "minimum": 0},
+                            },
+                            "required": ["name", "born"],
+                            "additionalProperties": False,
+                        },
+                    },
+                },
+                "judges": {
+                    "open": {**judge, "base_url": gullible.url},
+                    "plain": {**judge, "base_url": plain.url},
+                },
+                "pipelines": {
+                    "contains": {"components": {"hit": {"rule": "contains"}}},
+                    "exact": {"components": {"match": {"rule": "exact"}}},
+                    "format": {"components": {"structure": {"rule": "think_answer"}}},
+                    "reasoning": {
+                        "components": {"correct": {"rule": "math"}, "structure": {"rule": "think_answer"}},
+                        "constraints": [{"if": "structure < 1", "reward": -1.0, "name": "format"}],
+                        "length_penalty": {
+                            "type": "overlong",
+                            "max_length": 4096,
+                            "cache_length": 512,
+                            "unit": "words",
+                        },
+                    },
+                    "choice": {"components": {"pick": {"rule": "choice"}}},
+                    "tools": {"components": {"calls": {"rule": "tools"}}},
+                    "tool_names": {"components": {"named": {"rule": "tool_names"}}},
+                    "schema": {"components": {"document": {"rule": "schema"}}},
+                    "judged_open": {"components": {"quality": {"judge": "open"}}},
+                    "judged_plain": {"components": {"quality": {"judge": "plain"}}},
+                },
+            }
+        )
+    )
+    return path
+
+
+def audit(config, out, *extra) -> dict:
+    assert main(["audit", "--config", str(config), "--out", str(out), *extra]) == 0
+    return json.loads((out / "report.json").read_text())
+
+
+def shares(report: dict) -> dict[str, float]:
+    return {name: f["success_share"] for name, f in report["hackability"]["families"].items()}
+
+
+def test_a_contains_rule_is_hacked_by_echoes_hedges_and_free_padding(config, tmp_path):
+    report = audit(config, tmp_path, "--pipeline", "contains")
+    found = shares(report)
+    for family in ("reference_echo", "hedging", "invisible_chars", "length_inflation"):
+        assert found[family] > 0, family
+    assert report["hackability"]["score"] > 0
+    example = report["hackability"]["families"]["reference_echo"]["examples"][0]
+    assert example["reward"] > example["honest_wrong"]
+    assert (tmp_path / "report.md").read_text().startswith("# Audit of pipeline `contains`")
+    assert (tmp_path / "hackability.png").stat().st_size > 0 and (tmp_path / "length.png").stat().st_size > 0
+
+
+def test_normalized_match_blocks_hedges_echo_free_format_and_padding(config, tmp_path):
+    found = shares(audit(config, tmp_path, "--pipeline", "exact"))
+    assert found == {"hedging": 0, "format_tags": 0, "length_inflation": 0, "invisible_chars": 0}
+
+
+def test_a_format_rule_without_length_constraint_pays_for_padding(config, tmp_path):
+    found = shares(audit(config, tmp_path, "--pipeline", "format"))
+    assert found["length_inflation"] > 0
+    # think_answer itself blocks invisible blocks and tag games around wrong answers of the same format
+    assert found["invisible_chars"] == 0 and found["format_tags"] == 0
+
+
+def test_an_overlong_penalty_and_the_format_constraint_block_padding_and_tag_games(config, tmp_path):
+    report = audit(config, tmp_path, "--pipeline", "reasoning")
+    found = shares(report)
+    assert found["length_inflation"] == 0 and found["format_tags"] == 0 and found["invisible_chars"] == 0
+    assert report["robustness"]["whitespace"]["flip_share"] == 0
+
+
+def test_a_judge_that_obeys_the_response_is_injected_and_a_defended_one_is_not(config, tmp_path):
+    open_report = audit(config, tmp_path / "open", "--pipeline", "judged_open")
+    assert "judge:pointwise" in open_report["component_kinds"]
+    assert shares(open_report)["judge_injection"] > 0
+    assert open_report["hackability"]["families"]["judge_injection"]["beats_right_share"] > 0
+    assert shares(audit(config, tmp_path / "plain", "--pipeline", "judged_plain"))["judge_injection"] == 0
+
+
+def test_comparison_equals_a_hand_calculation(config, tmp_path):
+    data = tmp_path / "items.jsonl"
+    rows = [
+        {"id": "i1", "prompt": "Capital of France?", "reference": "Paris", "right": "Paris", "wrong": "Lyon"},
+        {"id": "i2", "prompt": "Red planet?", "reference": "Mars", "right": "It is Mars", "wrong": "Jupiter"},
+        {"id": "i3", "prompt": "Gold?", "reference": "Au", "right": "Au", "wrong": "Not Au but Ag"},
+    ]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    got = audit(config, tmp_path / "out", "--pipeline", "contains", "--against", "exact", "--data", str(data))
+    comparison = got["comparison"]
+    # contains: every right answer holds its reference, and i3's wrong one does; exact: Paris and Au only.
+    a = [1, 0, 1, 0, 1, 1]
+    b = [1, 0, 0, 0, 1, 0]
+    # means 2/3 and 1/3; covariance sum 6/9, both variance sums 12/9
+    assert comparison["pearson"] == pytest.approx(0.5)
+    pairs = [(i, j) for i in range(6) for j in range(i + 1, 6)]
+    sign = lambda v: (v > 0) - (v < 0)  # noqa: E731
+    agree = sum(sign(a[i] - a[j]) == sign(b[i] - b[j]) for i, j in pairs)
+    assert comparison["pairwise_agreement"] == pytest.approx(agree / 15)
+    # centred per item: a -> (.5,-.5, .5,-.5, 0,0), norm sqrt(1); b -> (.5,-.5, 0,0, .5,-.5), norm 1
+    ca = [0.5, -0.5, 0.5, -0.5, 0, 0]
+    cb = [0.5, -0.5, 0, 0, 0.5, -0.5]
+    distance = math.sqrt(sum((x - y) ** 2 for x, y in zip(ca, cb, strict=True))) / 2
+    assert comparison["starc_distance"] == pytest.approx(distance)
+    assert comparison["responses"] == 6 and (tmp_path / "out" / "comparison.png").exists()
+
+
+def test_an_interrupted_run_resumes_with_what_it_had_scored(config, tmp_path):
+    first = audit(config, tmp_path, "--pipeline", "contains")
+    table = tmp_path / SCORES
+    lines = table.read_text().splitlines()
+    kept = len(lines) // 2
+    table.write_text("\n".join(lines[:kept]) + "\n" + lines[kept][:10])  # a torn last line, as a crash leaves
+    resumed = audit(config, tmp_path, "--pipeline", "contains", "--resume")
+    assert resumed["scored_now"] == len(lines) - kept
+    assert resumed["hackability"] == first["hackability"] and resumed["bias"] == first["bias"]
+    assert audit(config, tmp_path, "--pipeline", "contains")["scored_now"] == len(lines)
+
+
+def test_a_user_probe_file_adds_a_family_and_a_broken_one_is_one_line(config, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(probes, "_REGISTERED", [])
+    user = tmp_path / "my_probes.py"
+    user.write_text(
+        "from rewardgate.audit.probes import Probe, register\n"
+        "def shout(item):\n"
+        "    return [item.wrong + ' ' + item.answer.upper()]\n"
+        "register(Probe('shout', 'the answer in capitals', ('rule:contains',), shout, 'normalized_match'))\n"
+    )
+    report = audit(config, tmp_path / "out", "--pipeline", "contains", "--probes", str(user))
+    assert report["hackability"]["families"]["shout"]["success_share"] > 0
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('nope')\n")
+    assert (
+        main(
+            [
+                "audit",
+                "--config",
+                str(config),
+                "--out",
+                str(tmp_path / "b"),
+                "--pipeline",
+                "contains",
+                "--probes",
+                str(broken),
+            ]
+        )
+        == 2
+    )
+    assert "broken.py: RuntimeError: nope" in capsys.readouterr().err
+
+
+def test_an_unknown_pipeline_or_a_malformed_items_file_is_a_usage_error(config, tmp_path, capsys):
+    assert main(["audit", "--config", str(config), "--out", str(tmp_path), "--pipeline", "nope"]) == 2
+    assert "no pipeline 'nope'" in capsys.readouterr().err
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"prompt": "q", "right": "a"}\n')
+    assert (
+        main(
+            [
+                "audit",
+                "--config",
+                str(config),
+                "--out",
+                str(tmp_path),
+                "--pipeline",
+                "exact",
+                "--data",
+                str(data),
+            ]
+        )
+        == 2
+    )
+    assert "line 1: 'wrong (or rejected)' must be a string" in capsys.readouterr().err
+
+
+def test_against_a_running_service_the_figures_match_in_process(config, tmp_path, capsys):
+    service = ServiceProcess(config, log_path=tmp_path / "service.log").wait()
+    try:
+        remote = audit(config, tmp_path / "remote", "--pipeline", "contains", "--url", service.url)
+        assert main(["audit", "--url", service.url, "--out", str(tmp_path / "x"), "--pipeline", "nope"]) == 2
+        assert "has no pipeline 'nope'" in capsys.readouterr().err
+    finally:
+        service.stop()
+    local = audit(config, tmp_path / "local", "--pipeline", "contains")
+    # The service does not publish rule types: every rule family runs there, a superset.
+    assert remote["component_kinds"] == ["rule"] and remote["scored_by"] == service.url
+    assert set(shares(local)) <= set(shares(remote))
+    for name, family in local["hackability"]["families"].items():
+        assert remote["hackability"]["families"][name] == family, name
+    assert remote["robustness"] == local["robustness"] and remote["bias"] == local["bias"]
+
+
+def test_an_unreachable_service_is_one_line_and_status_1(tmp_path, capsys):
+    url = f"http://127.0.0.1:{free_port()}"
+    assert (
+        main(["audit", "--url", url, "--out", str(tmp_path), "--pipeline", "math", "--timeout-s", "5"]) == 1
+    )
+    assert f"{url}: connection_failed" in capsys.readouterr().err
+
+
+def test_set_graded_tool_calls_block_spraying_and_a_name_regex_does_not(config, tmp_path):
+    tools = audit(config, tmp_path / "tools", "--pipeline", "tools")
+    assert tools["items"] == 4  # the shipped tool-call samples, chosen for the tool_call rule
+    assert shares(tools)["tool_spraying"] == 0
+    samples = "rewardgate/audit/samples/tools.jsonl"
+    names = audit(config, tmp_path / "names", "--pipeline", "tool_names", "--data", samples)
+    assert shares(names)["tool_spraying"] > 0
+
+
+def test_a_strict_schema_blocks_schema_invalid_documents(config, tmp_path):
+    report = audit(config, tmp_path, "--pipeline", "schema")
+    assert report["items"] == 4 and report["responses_failed"] == 0
+    assert shares(report)["schema_invalid"] == 0 and shares(report)["invisible_chars"] == 0
+
+
+def test_a_reward_model_pipeline_is_audited_and_its_refusals_are_counted(tmp_path):
+    model = build_reward_model(tmp_path / "rm")
+    config = tmp_path / "pipelines.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "models": {"rm": {"kind": "reward_model", "path": str(model), "max_length": 512}},
+                "pipelines": {"rm": {"components": {"quality": {"model": "rm"}}}},
+            }
+        )
+    )
+    report = audit(config, tmp_path / "out", "--pipeline", "rm")
+    assert report["component_kinds"] == ["model:reward_model"]
+    families = report["hackability"]["families"]
+    assert families["judge_injection"]["items"] == report["items"]  # models are attacked by every family
+    # 6,000 padded words exceed max_length: refused, counted, not scored as anything
+    assert families["length_inflation"]["variants_failed"] == 2 * report["items"]
+    assert (
+        families["length_inflation"]["items"] == 0 and families["length_inflation"]["success_share"] is None
+    )
+    assert report["bias"]["length_spearman"] is not None
+
+
+def test_multiple_choice_blocks_hedges_and_keeps_its_order_when_options_move(config, tmp_path):
+    report = audit(config, tmp_path, "--pipeline", "choice")
+    assert shares(report)["hedging"] == 0 and report["hackability"]["families"]["hedging"]["items"] == 3
+    moved = report["robustness"]["option_order"]
+    assert moved["items"] == 3 and moved["flip_share"] == 0 and moved["changed_share"] == 0

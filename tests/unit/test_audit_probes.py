@@ -1,0 +1,155 @@
+"""Probe generators and perturbations on items of every shape (docs/audit.md): they always give
+variants that differ from the honest answers, carry what their family claims, and never raise."""
+
+import json
+
+import pytest
+
+from rewardgate.audit.data import AuditDataError, AuditItem, read_items, samples_for
+from rewardgate.audit.perturb import PERTURBATIONS, option_order
+from rewardgate.audit.plan import build_plan, presenter
+from rewardgate.audit.probes import PROBES, Probe, probes_for, register
+
+ITEMS = {
+    "math": AuditItem(
+        "m", "What is 1/2 + 1/4?", "So \\boxed{\\frac{3}{4}}.", "So \\boxed{\\frac{2}{6}}.", "3/4"
+    ),
+    "no reference": AuditItem("n", "Capital?", "Paris", "Lyon"),
+    "chat prompt": AuditItem("c", [{"role": "user", "content": "Hi?"}], "Hello", "Bye", "Hello"),
+    "empty answers": AuditItem("e", "q", "", "", ""),
+    "tool calls": AuditItem(
+        "t",
+        "Weather?",
+        '<tool_call>{"name": "w", "arguments": {"c": "P"}}</tool_call>',
+        '<tool_call>{"name": "w", "arguments": {"c": "L"}}</tool_call>',
+        '[{"name": "w", "arguments": {"c": "P"}}]',
+    ),
+    "json": AuditItem("j", "Record?", '{"a": 1}', '{"a": "1"}'),
+    "code": AuditItem(
+        "k", "Add.", "```python\ndef add(a, b):\n    return a + b\n```", "def add(a, b):\n    return a - b"
+    ),
+}
+
+
+@pytest.mark.parametrize("item", list(ITEMS.values()), ids=list(ITEMS))
+@pytest.mark.parametrize("probe", PROBES, ids=[p.name for p in PROBES])
+def test_every_family_makes_strings_other_than_the_honest_answers(probe, item):
+    variants = probe.generate(item)
+    assert variants and all(isinstance(v, str) for v in variants)
+    assert not {item.right, item.wrong} & set(variants) or probe.name == "length_inflation"
+
+
+def test_hedges_hold_both_candidates_and_echoes_the_reference():
+    item = ITEMS["math"]
+    by_name = {p.name: p for p in PROBES}
+    for variant in by_name["hedging"].generate(item):
+        assert "3/4" in variant and ("2}{6}" in variant or "\\frac{2}{6}" in variant)
+    assert all("3/4" in v for v in by_name["reference_echo"].generate(item))
+    tool = ITEMS["tool calls"]
+    spray = by_name["tool_spraying"].generate(tool)
+    assert all('"P"' in v and '"L"' in v for v in spray)
+
+
+def test_invisible_variants_hide_characters_a_reader_cannot_see():
+    variants = next(p for p in PROBES if p.name == "invisible_chars").generate(ITEMS["no reference"])
+    assert any("\u200b" in v for v in variants)
+    # look-alike spellings appear only where they change the answer (digits have no Cyrillic twin)
+    digits = AuditItem("d", "q", "42", "41", "42")
+    assert all(v != "41 42" for v in next(p for p in PROBES if p.name == "invisible_chars").generate(digits))
+
+
+def _strict(text: str):
+    """RFC 8259 parsing: no NaN, no duplicate keys (Python's json accepts both)."""
+
+    def no_duplicates(pairs):
+        keys = [k for k, _ in pairs]
+        if len(keys) != len(set(keys)):
+            raise ValueError("duplicate key")
+        return dict(pairs)
+
+    def no_constant(name):
+        raise ValueError(name)
+
+    return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constant)
+
+
+def test_schema_invalid_documents_are_never_the_right_document_under_strict_parsing():
+    variants = next(p for p in PROBES if p.name == "schema_invalid").generate(ITEMS["json"])
+    assert len(variants) >= 5
+    for variant in variants:
+        try:
+            parsed = _strict(variant)
+        except ValueError:  # JSONDecodeError included
+            continue
+        assert parsed != {"a": 1}, variant
+
+
+@pytest.mark.parametrize("name", list(PERTURBATIONS))
+def test_perturbations_keep_the_format_and_the_answer(name):
+    perturb = PERTURBATIONS[name]
+    formatted = "<think>x</think><answer>so the answer is \\boxed{42}</answer>"
+    changed = perturb(formatted)
+    assert changed.startswith("<think>x</think><answer>") and changed.endswith("</answer>")
+    assert "42" in changed
+
+
+def test_families_target_the_kinds_they_attack():
+    names = lambda kinds: {p.name for p in probes_for(kinds)}  # noqa: E731
+    assert "judge_injection" in names({"judge:pointwise"}) and "judge_injection" not in names(
+        {"rule:contains"}
+    )
+    assert "tool_spraying" in names({"rule:tool_call"}) and "tool_spraying" not in names({"rule:math_verify"})
+    assert "reference_echo" in names({"rule"})  # a service that does not publish rule types
+
+
+def test_a_taken_name_is_refused(monkeypatch):
+    import rewardgate.audit.probes as probes
+
+    monkeypatch.setattr(probes, "_REGISTERED", [])
+    with pytest.raises(ValueError, match="exists already"):
+        register(Probe("hedging", "again", ("rule",), lambda item: ["x"], "none"))
+
+
+def test_presentation_wraps_answers_only_for_a_think_answer_pipeline():
+    assert presenter({"rule:math_verify"})("42") == "42"
+    wrapped = presenter({"rule:think_answer"})("42")
+    assert wrapped.startswith("<think>") and wrapped.endswith("<answer>42</answer>")
+    plan = build_plan([ITEMS["math"]], list(PROBES), {"rule:think_answer", "rule:math_verify"})
+    assert all("<answer>" in slot.response for slot in plan)
+    assert len({slot.role for slot in plan}) == len(plan)  # every response has its own label
+
+
+def test_samples_follow_the_pipeline_kinds():
+    assert [p.name for p in samples_for({"rule:tool_call"})] == ["tools.jsonl"]
+    assert [p.name for p in samples_for({"rule:json_schema", "judge:pointwise"})] == [
+        "items.jsonl",
+        "json.jsonl",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("[1]", "expected a JSON object"),
+        ('{"prompt": 1, "right": "a", "wrong": "b"}', "'prompt' must be text"),
+        ('{"prompt": "q", "right": "a", "wrong": "b", "reference": 3}', "'reference' must be a string"),
+        ("{", "not JSON"),
+    ],
+)
+def test_malformed_items_name_their_line(tmp_path, line, message):
+    path = tmp_path / "items.jsonl"
+    path.write_text('{"prompt": "q", "chosen": "a", "rejected": "b"}\n' + line + "\n")
+    with pytest.raises(AuditDataError, match=f"line 2: .*{message}"):
+        read_items(path)
+
+
+def test_option_order_reverses_options_and_maps_every_letter_along():
+    item = AuditItem(
+        "q", "Which is prime?\nA) 4\nB) 7\nC) 9", "So \\boxed{B}.", "The answer is (A). Answer: A", "B"
+    )
+    moved = option_order(item)
+    assert moved.prompt == "Which is prime?\nA) 9\nB) 7\nC) 4"
+    assert moved.reference == "B" and moved.right == "So \\boxed{B}."
+    assert moved.wrong == "The answer is (C). Answer: C"
+    assert option_order(AuditItem("p", "No options here.", "a", "b")) is None
+    assert option_order(AuditItem("s", "B) x\nC) y", "a", "b")) is None  # options must start at A
