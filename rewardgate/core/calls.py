@@ -28,8 +28,8 @@ class CallOptions:
     return_steps: bool = False
     #: Per-call combine weights for named components.
     weights: dict[str, float] | None = None
-    #: Failures the caller's input caused score as the failure value too (not on the wire: the
-    #: compat routes, whose float-only replies cannot carry an item error; failures.py).
+    #: Failures the caller's input caused score as the failure value too (not on the wire: an
+    #: OpenRLHF batch, whose float-only reply cannot carry an item error; failures.py).
     score_input_failures: bool = False
 
 

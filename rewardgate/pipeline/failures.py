@@ -14,10 +14,10 @@ produce such failures wherever it would otherwise score low. Therefore:
 * a service failure of a required component stays a retryable error;
 * a failure the caller's input caused (``"input"``: a missing reference) stays
   an error naming what to fix, and an optional component it hits is left out
-  (it does not apply to the item). On the compat routes, whose float-only
-  replies cannot carry an item error, such a failure of a required component
-  scores as the failure value (``score_input_failures``), so one sample never
-  fails its batch.
+  (it does not apply to the item). In an OpenRLHF batch (``/get_reward``),
+  whose float-only reply cannot carry an item error, such a failure of a
+  required component scores as the failure value (``score_input_failures``),
+  so one sample never fails its batch.
 
 The failure value is the component's ``on_failure`` when declared, else the
 worst end of its source's range for the component's weight: the minimum, or

@@ -110,6 +110,7 @@ def test_openrlhf_failed_sample_does_not_fail_its_batch(service):
     response = post(service, "/get_reward?pipeline=math", json=body)
     assert response.status_code == 200, response.text
     assert response.json()["rewards"] == [0.0, 1.0]
+    assert "sample 0, component correct" in service.log() and "scored as its failure value" in service.log()
 
 
 def test_openrlhf_empty_batch_gets_empty_lists(service):

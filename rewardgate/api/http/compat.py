@@ -5,11 +5,15 @@
 ``{"prompt", "response", "label"}`` sample per request, the reward as the JSON
 reply). A failed sample cannot be expressed in these float-only replies, so
 the failure policy (docs/reward-algebra.md#failures) decides: a
-failure the response or the request's input caused scores as the component's
-failure value (each sample gets its reward; one sample never fails the batch),
-and only a failure of the service (an unreachable judge or backend, a
-restarting verifier pool) fails the whole request, with the retryable 503
-both trainers retry on, never a made-up number.
+failure the response caused scores as the component's failure value, and a
+failure of the service (an unreachable judge or backend, a restarting
+verifier pool) fails the whole request with the retryable 503 both trainers
+retry on, never a made-up number. A failure of the caller's input (an
+unusable label) differs by route: in an OpenRLHF batch it scores the failure
+value too, so one sample never fails the others (and is logged for the
+operator); slime sends one sample per request, which stays a 422 naming the
+label, since there is no batch to protect and the label, not the response,
+is wrong.
 
 The functions here are transport-free; rewardgate/api/http/scoring_routes.py serves
 them over HTTP.
@@ -21,6 +25,7 @@ from rewardgate_client.labels import AmbiguousLabel, reference_from_label
 from rewardgate_client.prompts import response_of
 
 from rewardgate.api.http.codec import prompt_of
+from rewardgate.api.http.compat_errors import PERMANENT_ERRORS
 from rewardgate.api.http.context import AppContext
 from rewardgate.api.http.schemas import OpenRLHFRewardRequest, OpenRLHFRewardResponse, SlimeRewardRequest
 from rewardgate.core.calls import CallItem, CallOptions, ScoreCall
@@ -45,6 +50,7 @@ async def get_reward(
     call = ScoreCall(pipeline, items, CallOptions(score_input_failures=True))
     result, timings = await ctx.scorer.score(call)
     rewards = [_reward_or_raise(item) for item in result.results]
+    _report_scored_input_failures(result.results)
     logs = _component_logs(result.results)
     reply = OpenRLHFRewardResponse(rewards=rewards, scores=rewards, extra_logs=logs)
     return reply, timings
@@ -61,8 +67,7 @@ async def slime_reward(
     """
     label, metadata = slime_reference(body)
     item = ScoringItem(prompt_of(body.prompt), body.response, label, metadata)
-    call = ScoreCall(pipeline, [CallItem("0", item)], CallOptions(score_input_failures=True))
-    result, timings = await ctx.scorer.score(call)
+    result, timings = await ctx.scorer.score(ScoreCall(pipeline, [CallItem("0", item)]))
     (scored,) = result.results
     reward = _reward_or_raise(scored)
     return ({"reward": reward, **(scored.components or {})} if components else reward), timings
@@ -128,6 +133,20 @@ def _reward_or_raise(item: ItemResult) -> float:
         error_type=error.type,
         retryable=error.retryable,
     )
+
+
+#: The caller's input failures (rewardgate/errors.py, cause "input") a batch scores instead of failing.
+_INPUT_FAILURES = frozenset({"invalid_reference", "invalid_component_input"})
+
+
+def _report_scored_input_failures(results: list[ItemResult]) -> None:
+    """Log, once per message, the caller's input failures an OpenRLHF batch scored as failure
+    values: a wrong label must not fail the batch, nor go unnoticed."""
+    for item in results:
+        for name, error in item.errors.items():
+            if item.reward is not None and error.type in _INPUT_FAILURES:
+                message = f"sample {item.id}, component {name}: {error.message} (scored as its failure value)"
+                PERMANENT_ERRORS.report("/get_reward", error.type, message, retryable=False)
 
 
 def _component_logs(results: list[ItemResult]) -> dict[str, list[float]]:
