@@ -17,7 +17,10 @@ measures:
   CPU the loop hears late that a task ended) no longer fits before its
   deadline is not started.
 
-Both raise :class:`~rewardgate.errors.Overloaded` (429 with ``Retry-After``:
+Requests that enter before their kind has ever been measured (the first ones
+after start-up) are checked when the first task of that kind ends, so that
+they too are refused early rather than shed one task at a time near their
+deadlines. Both raise :class:`~rewardgate.errors.Overloaded` (429 with ``Retry-After``:
 the time the backlog needs to drain), which is request-level: the caller
 retries later instead of receiving a 504 after the whole wait.
 
@@ -31,6 +34,7 @@ request on entry (only what it measures can correct an estimate).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -62,6 +66,8 @@ class QueueShedder:
         self._average: dict[str, float] = {}
         self._last: dict[str, float] = {}
         self._running: dict[object, tuple[str, float]] = {}
+        #: Requests that entered before their kind was measured: (tasks, deadline, refusal future).
+        self._unmeasured: dict[str, list[tuple[int, float, asyncio.Future]]] = {}
         #: How late the event loop learns that a task ended (a loaded CPU delays it): seconds.
         self.lag_s = 0.0
 
@@ -74,10 +80,20 @@ class QueueShedder:
         running_s = 0.0 if oldest is None else self._clock() - oldest
         return max(average, self._last[kind], running_s)
 
-    def check_entry(self, kind: str, tasks: int, deadline: float) -> None:
-        """Refuse ``tasks`` new tasks of ``kind`` that the backlog would finish after ``deadline``."""
+    def check_entry(self, kind: str, tasks: int, deadline: float) -> asyncio.Future | None:
+        """Refuse ``tasks`` new tasks of ``kind`` that the backlog would finish after ``deadline``.
+
+        For a kind not measured yet (the first requests after start-up) the check is
+        deferred: the returned future fails with Overloaded if the first measurement shows
+        that the request, behind those queued before it, cannot finish in time (the caller
+        awaits it alongside its work and cancels it when the work ends); None otherwise.
+        """
         own = self.expected_s(kind)
-        if own is None or not (self._running or self.backlog_s):
+        if own is None:
+            waiter = asyncio.get_running_loop().create_future()
+            self._unmeasured.setdefault(kind, []).append((tasks, deadline, waiter))
+            return waiter
+        if not (self._running or self.backlog_s):
             # An idle queue admits (the start checks still apply): refusing there would leave a
             # stale estimate (one slow task, a worker being replaced) with nothing to correct it.
             return
@@ -89,6 +105,27 @@ class QueueShedder:
                 f"{finish_s:.1f}s, {remaining:.1f}s left of the deadline",
                 retry_after_s=self.backlog_s / self.workers,
             )
+        return None
+
+    def _recheck(self, kind: str) -> None:
+        """At the first measurement of ``kind``: refuse the requests that entered unmeasured and,
+        behind those before them, cannot finish by their deadlines."""
+        own = self.expected_s(kind) or 0.0
+        now, ahead = self._clock(), 0
+        for tasks, deadline, waiter in self._unmeasured.pop(kind, []):
+            if waiter.done():
+                continue
+            finish_s = (ahead + tasks) * own / self.workers + self.lag_s
+            if now + finish_s > deadline:
+                waiter.set_exception(
+                    Overloaded(
+                        f"{self.what}: {tasks} tasks behind {ahead} queued before them would take "
+                        f"{finish_s:.1f}s, {deadline - now:.1f}s left of the deadline",
+                        retry_after_s=ahead * own / self.workers,
+                    )
+                )
+            else:
+                ahead += tasks
 
     def enter(self, kind: str) -> float:
         """A task joins the queue; the expected seconds it added to the backlog (for :meth:`left`)."""
@@ -143,3 +180,5 @@ class QueueShedder:
             seconds if previous is None else previous + AVERAGE_WEIGHT * (seconds - previous)
         )
         self._last[kind] = seconds
+        if previous is None and kind in self._unmeasured:
+            self._recheck(kind)

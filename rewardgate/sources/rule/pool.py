@@ -164,9 +164,10 @@ class VerifierPool:
             self._slots = (loop, asyncio.Semaphore(self.workers))
         return self._slots[1]
 
-    def check_entry(self, kind: str, tasks: int, deadline: float) -> None:
-        """Raise Overloaded if ``tasks`` calls of ``kind`` could not all be done by ``deadline``."""
-        self.shedder.check_entry(kind, tasks, deadline)
+    def check_entry(self, kind: str, tasks: int, deadline: float) -> asyncio.Future | None:
+        """Raise Overloaded if ``tasks`` calls of ``kind`` could not all be done by ``deadline``;
+        see :meth:`QueueShedder.check_entry` for the future returned while ``kind`` is unmeasured."""
+        return self.shedder.check_entry(kind, tasks, deadline)
 
     async def run(
         self,

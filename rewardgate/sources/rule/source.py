@@ -66,9 +66,10 @@ class RuleSource(ScoreSource):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded("deadline passed before the verifier could run")
+        refusal = None
         if not self.rule.offloaded:
             # Work the pool could not finish in time is refused (429) before any of it starts.
-            self.pool.check_entry(self.name, len(items), deadline)
+            refusal = self.pool.check_entry(self.name, len(items), deadline)
         tasks = [asyncio.ensure_future(self._isolated(item, deadline)) for item in items]
         for task in tasks:
             task.add_done_callback(_retrieve)  # a second refusal is not "never retrieved"
@@ -76,7 +77,7 @@ class RuleSource(ScoreSource):
             # The rule's own limit kills a hung verifier; the request deadline only
             # abandons the tasks (cancelling never kills a healthy worker, see pool.py).
             async with asyncio.timeout(remaining):
-                return await asyncio.gather(*tasks)
+                return await _unless_refused(asyncio.gather(*tasks), refusal)
         except TimeoutError as exc:
             raise DeadlineExceeded("deadline passed while verifying") from exc
         finally:
@@ -84,6 +85,8 @@ class RuleSource(ScoreSource):
             # ends the request: its other tasks leave the queue rather than run for nobody.
             for task in tasks:
                 task.cancel()
+            if refusal is not None:
+                refusal.cancel()
 
     async def _isolated(self, item: ScoringItem, deadline: float) -> Outcome:
         started = time.perf_counter()
@@ -108,6 +111,17 @@ class RuleSource(ScoreSource):
     def _observe(self, seconds: float) -> None:
         if self.metrics is not None:
             self.metrics.rule_seconds.labels(self.name).observe(seconds)
+
+
+async def _unless_refused(work: asyncio.Future, refusal: asyncio.Future | None):
+    """``work``'s result, unless ``refusal`` fails first (its Overloaded is raised)."""
+    if refusal is None:
+        return await work
+    await asyncio.wait({work, refusal}, return_when=asyncio.FIRST_COMPLETED)
+    if not work.done():
+        work.add_done_callback(_retrieve)
+        refusal.result()  # raises its Overloaded
+    return work.result()
 
 
 def _retrieve(task: asyncio.Future) -> None:

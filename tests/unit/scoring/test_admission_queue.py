@@ -1,0 +1,66 @@
+"""QueueShedder on a scripted clock: what is refused, and when (the pool tests run it for real)."""
+
+import pytest
+
+from rewardgate.core.admission_queue import QueueShedder
+from rewardgate.errors import Overloaded
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run_task(shedder: QueueShedder, clock: Clock, kind: str, seconds: float, token: str = "t") -> None:
+    added = shedder.enter(kind)
+    shedder.started(token, kind)
+    clock.now += seconds
+    shedder.finished(token, kind, added, ended_at=clock.now)
+
+
+async def test_requests_that_entered_unmeasured_are_rechecked_at_the_first_measurement():
+    clock = Clock()
+    shedder = QueueShedder(1, "pool", clock)
+    first = shedder.check_entry("k", 10, clock.now + 5)
+    second = shedder.check_entry("k", 10, clock.now + 5)
+    assert first is not None and second is not None  # nothing known yet: deferred
+    run_task(shedder, clock, "k", 0.3)  # 0.3 s a task: ten fit in 5 s, twenty do not
+    assert not first.done()
+    assert isinstance(second.exception(), Overloaded)
+    assert shedder.check_entry("k", 1, clock.now + 5) is None  # measured now: checked at once
+
+
+async def test_a_slowdown_counts_at_once_and_an_idle_queue_admits():
+    clock = Clock()
+    shedder = QueueShedder(2, "pool", clock)
+    run_task(shedder, clock, "k", 0.01)
+    shedder.enter("k")
+    shedder.started("slow", "k")
+    clock.now += 1.0  # the running task has taken 1 s so far: that is the estimate now
+    assert shedder.expected_s("k") == pytest.approx(1.0)
+    with pytest.raises(Overloaded):
+        shedder.check_entry("k", 8, clock.now + 3)
+    with pytest.raises(Overloaded):
+        shedder.check_start("k", clock.now + 1.5)  # two task times and a margin do not fit
+    shedder.finished("slow", "k", 0.01, ended_at=clock.now)
+    shedder.left(shedder.backlog_s)
+    assert shedder.check_entry("k", 8, clock.now + 3) is None  # idle: admitted, measured afresh
+    assert shedder.expected_s("other") is None  # kinds are measured apart
+
+
+async def test_the_loops_lag_in_hearing_of_an_ended_task_widens_the_margin():
+    clock = Clock()
+    shedder = QueueShedder(1, "pool", clock)
+    run_task(shedder, clock, "k", 0.1)
+    roomy = shedder.give_up_in("k", clock.now + 1)
+    added = shedder.enter("k")
+    shedder.started("late", "k")
+    clock.now += 0.1
+    ended = clock.now
+    clock.now += 0.4  # the loop heard of the end 0.4 s late
+    shedder.finished("late", "k", added, ended_at=ended)
+    assert shedder.lag_s == pytest.approx(0.4)
+    assert shedder.give_up_in("k", clock.now + 1) < roomy - 0.4
