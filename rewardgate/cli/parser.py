@@ -148,6 +148,13 @@ def _random_model(commands) -> None:
     model.add_argument("--hidden-size", type=multiple_of_8, default=32, help="a multiple of 8")
     model.add_argument("--layers", type=positive_int, default=2)
     model.add_argument("--seed", type=int, default=0)
+    model.add_argument(
+        "--kind",
+        choices=("reward_model", "vision_reward_model"),
+        default="reward_model",
+        help="vision_reward_model: a tiny LLaVA with a reward head (images in the prompt; "
+        "--tokenizer, --layers and --hidden-size do not apply)",
+    )
 
 
 def _triton_repo(commands) -> None:
