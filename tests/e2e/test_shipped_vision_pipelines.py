@@ -1,6 +1,7 @@
 """The shipped vision pipelines (rewardgate/defaults/pipelines.yaml: grounding, doc_qa) and the
 examples/vlm-pipelines.yaml file on the model `rewardgate random-model --kind vision_reward_model` writes."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from rewardgate.config.pipeline_file import load_config
 from rewardgate.core.calls import CallItem, CallOptions, ScoreCall
 from rewardgate.core.validation import Limits, validate_call
+from rewardgate.evaluation.vision_samples import write_all
 from rewardgate.items import ScoringItem
 from rewardgate.sources.model.runners.vision_reward_model import VisionRewardModelRunner
 from tests.support.images import data_url, png
@@ -84,3 +86,32 @@ def test_the_vlm_example_file_runs_on_the_model_random_model_writes(tmp_path, mo
     (item,) = validate_call(call, Limits(4, 10_000, 10_000, 60_000)).items
     (work,) = runner.encode_many([item])
     assert len(runner.forward([work.payload])[0]) == 1
+
+
+SAMPLES = REPO_ROOT / "rewardgate" / "evaluation" / "samples"
+
+
+def _without_pixels(path: Path) -> list[dict]:
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in records:
+        record["prompt"][0]["content"][0]["image_url"]["url"] = record["prompt"][0]["content"][0][
+            "image_url"
+        ]["url"].startswith("data:image/png;base64,")
+    return records
+
+
+def test_the_shipped_vision_sets_are_what_the_generator_draws(tmp_path):
+    for written in write_all(tmp_path):
+        assert _without_pixels(written) == _without_pixels(SAMPLES / written.name)
+
+
+@pytest.mark.parametrize("task", ["grounding", "counting", "doc_qa"])
+def test_rewardgate_eval_on_the_vision_sets(tmp_path, task):
+    out = tmp_path / task
+    command = [sys.executable, "-m", "rewardgate", "eval", str(SAMPLES / f"vision_{task}_pairs.jsonl")]
+    done = subprocess.run(
+        [*command, "--pipeline", task, "--out", str(out)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["overall"]["wins"] == report["overall"]["pairs"] > 0  # every hack loses to the right answer
