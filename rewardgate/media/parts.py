@@ -103,14 +103,19 @@ def canonical_messages(messages: list[dict[str, Any]], policy: ImagePolicy) -> l
     return out
 
 
-def image_data(messages: Sequence[dict[str, Any]]) -> Iterator[bytes]:
-    """The bytes of every canonical image part, in order (placeholders skipped)."""
+def image_urls(messages: Sequence[dict[str, Any]]) -> Iterator[str]:
+    """The data URL of every canonical image part, in order (placeholders skipped)."""
     for message in messages:
         content = message.get("content")
         if isinstance(content, list):
             for part in content:
                 if is_image_part(part) and isinstance(part.get("image"), str):
-                    yield data_url_bytes(part["image"])
+                    yield part["image"]
+
+
+def image_data(messages: Sequence[dict[str, Any]]) -> Iterator[bytes]:
+    """The bytes of every canonical image part, in order (placeholders skipped)."""
+    return (data_url_bytes(url) for url in image_urls(messages))
 
 
 def data_url_bytes(url: str) -> bytes:
