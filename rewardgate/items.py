@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rewardgate.chat import Message, content_text, for_chat_template
-from rewardgate.media.parts import image_data
+from rewardgate.media.parts import image_data, image_urls
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,12 @@ class ScoringItem:
             else [{"role": "user", "content": self.prompt}]
         )
         return [*prompt, {"role": "assistant", "content": self.response}]
+
+    def image_urls(self) -> tuple[str, ...]:
+        """The prompt's canonical image data URLs, in order (content-addressed: equal images, equal URLs)."""
+        if isinstance(self.prompt, str):
+            return ()
+        return tuple(image_urls(self.prompt))
 
     def images(self) -> tuple[bytes, ...]:
         """The bytes of the prompt's images, in order (canonical parts only: an item

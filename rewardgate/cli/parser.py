@@ -165,7 +165,8 @@ def _random_model(commands) -> None:
     model = commands.add_parser(
         "random-model",
         help="write a small random-weight reward model or causal LM from a local tokenizer (no download)",
-        description="Write a Llama sequence classifier (kind: reward_model) or causal LM (kind: likelihood) "
+        description="Write a Llama sequence classifier (kind: reward_model), causal LM (kind: likelihood) "
+        "or tiny vision-language reward model (kind: vision_reward_model) "
         "with random weights, loadable as a pipeline's model. Its scores mean nothing: it is for trying "
         "the serving path, batching and deployment offline. "
         "docs/configuration.md#getting-a-reward-model-offline",
@@ -178,10 +179,11 @@ def _random_model(commands) -> None:
     )
     model.add_argument(
         "--kind",
-        choices=["reward_model", "causal_lm"],
+        choices=["reward_model", "causal_lm", "vision_reward_model"],
         default="reward_model",
         help="reward_model: a sequence classifier (kind: reward_model); causal_lm: a language model "
-        "(kind: likelihood)",
+        "(kind: likelihood); vision_reward_model: a tiny LLaVA with a reward head (images in the "
+        "prompt; --tokenizer, --layers and --hidden-size do not apply)",
     )
     model.add_argument("--heads", type=positive_int, default=1, help="output heads (num_labels)")
     model.add_argument("--hidden-size", type=multiple_of_8, default=32, help="a multiple of 8")

@@ -13,6 +13,17 @@ def run_random_model(args: argparse.Namespace) -> int:
 
     if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
         raise CliError(f"{args.out} exists and is not empty; choose a new directory")
+    if getattr(args, "kind", "reward_model") == "vision_reward_model":
+        from rewardgate.sources.model.random_vision import build_vision_reward_model
+
+        path = build_vision_reward_model(args.out, num_labels=args.heads, seed=args.seed)
+        print(
+            f"wrote a random-weight vision-language reward model ({args.heads} head(s)) to {path}\n"
+            "use it in a pipeline file:  models: "
+            f"{{my_vlm: {{kind: vision_reward_model, path: {path.resolve()}}}}}",
+            file=sys.stderr,
+        )
+        return 0
     causal = getattr(args, "kind", "reward_model") == "causal_lm"
     if causal and args.heads != 1:
         raise CliError("--heads applies to --kind reward_model only")

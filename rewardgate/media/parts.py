@@ -103,14 +103,19 @@ def canonical_messages(messages: list[dict[str, Any]], policy: ImagePolicy) -> l
     return out
 
 
-def image_data(messages: Sequence[dict[str, Any]]) -> Iterator[bytes]:
-    """The bytes of every canonical image part, in order (placeholders skipped)."""
+def image_urls(messages: Sequence[dict[str, Any]]) -> Iterator[str]:
+    """The data URL of every canonical image part, in order (placeholders skipped)."""
     for message in messages:
         content = message.get("content")
         if isinstance(content, list):
             for part in content:
                 if is_image_part(part) and isinstance(part.get("image"), str):
-                    yield data_url_bytes(part["image"])
+                    yield part["image"]
+
+
+def image_data(messages: Sequence[dict[str, Any]]) -> Iterator[bytes]:
+    """The bytes of every canonical image part, in order (placeholders skipped)."""
+    return (data_url_bytes(url) for url in image_urls(messages))
 
 
 def data_url_bytes(url: str) -> bytes:
@@ -120,16 +125,23 @@ def data_url_bytes(url: str) -> bytes:
 
 def _source(part: dict[str, Any]) -> tuple[str, str] | None:
     """(kind, value) of a part's source: kind is ``src`` or ``path``; None for a placeholder."""
-    if isinstance(part.get("path"), str):
+    if "path" in part:
+        if not isinstance(part["path"], str):
+            raise ValueError("'path' must be a string")
         return "path", part["path"]
     for key in ("image_url", "image", "url"):
-        value = part.get(key)
+        if key not in part:
+            continue
+        value = part[key]
         if isinstance(value, dict):
             value = value.get("url")
-        if isinstance(value, str):
-            return "src", value
-        if value is not None:
+        if not isinstance(value, str):
             raise ValueError(f"'{key}' must be a string or {{'url': string}}")
+        return "src", value
+    if part.get("type") != "image":
+        # Only {"type": "image"} is a placeholder (datasets that keep images apart); an
+        # image_url part without its URL is a mistake, not a picture to leave out.
+        raise ValueError(f"a {part.get('type')} part needs its image ('image_url': {{'url': ...}})")
     return None
 
 

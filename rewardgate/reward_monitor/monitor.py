@@ -111,7 +111,8 @@ class RewardMonitor:
                     *map(values.get, names),
                 )
             )
-            group_key(group if group is not None else hash(item.prompt_text()))
+            # An item without a group is grouped by its prompt: its text and its images.
+            group_key(group if group is not None else hash((item.prompt_text(), item.image_urls())))
 
     def judge_orders(self, judge: str, first: float, second: float) -> None:
         """Record a pairwise verdict asked in both orders: P(response better) as first and as second."""

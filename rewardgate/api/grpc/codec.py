@@ -28,6 +28,7 @@ from rewardgate.core.calls import CallItem, CallOptions, CompareCall, ScoreCall
 from rewardgate.core.results import CompareOutcome, ItemResult, ScoreOutcome, Usage
 from rewardgate.errors import InvalidInput
 from rewardgate.items import ScoringItem
+from rewardgate.media.parts import IMAGE_PART_TYPES
 from rewardgate.plain_json import check_plain_json
 
 _MESSAGES = TypeAdapter(list[ChatMessage])
@@ -83,6 +84,10 @@ def _content_part(part: pb.ContentPart) -> dict[str, Any]:
     if part.HasField("text"):
         data["text"] = part.text
     if part.HasField("image"):
+        if part.type not in IMAGE_PART_TYPES:
+            raise InvalidInput(
+                f"messages[].parts[]: 'image' bytes on a part of type {part.type!r}, not 'image'"
+            )
         if any(key in data for key in ("image", "image_url", "url", "path")):
             raise InvalidInput(
                 "messages[].parts[]: an image part carries either 'image' bytes or a source in fields"

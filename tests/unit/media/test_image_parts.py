@@ -68,6 +68,10 @@ def test_a_placeholder_stays_a_placeholder():
         ({"type": "image", "image": "data:image/png;base64,@@@@"}, "not valid base64", False),
         ({"type": "image", "image": ""}, "empty", False),
         ({"type": "image", "image": 7}, "must be a string", False),
+        ({"type": "image_url", "image_url": {}}, "must be a string", False),
+        ({"type": "image_url", "image_url": {"detail": "low"}}, "must be a string", False),
+        ({"type": "image_url"}, "needs its image", False),
+        ({"type": "image", "path": ["a"]}, "'path' must be a string", False),
         ({"type": "image", "image": data_url(png_bomb())}, "pixels", True),
         ({"type": "image", "image": data_url(gif_frames(5), "image/gif")}, "5 frames", True),
         ({"type": "image", "image": "https://example.org/cat.png"}, "not fetched", False),
@@ -77,7 +81,8 @@ def test_a_placeholder_stays_a_placeholder():
     ],
     ids=[
         "header-only", "truncated", "broken-gif", "not-image", "wrong-mime", "text-mime", "not-base64-url",
-        "bad-base64", "empty", "number", "bomb", "frames", "url", "scheme", "path", "file-url",
+        "bad-base64", "empty", "number", "empty-url", "url-detail-only", "no-url", "path-list", "bomb",
+        "frames", "url", "scheme", "path", "file-url",
     ],
 )  # fmt: skip
 def test_bad_images_are_refused_naming_the_part(part, words, too_large):

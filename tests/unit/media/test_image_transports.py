@@ -57,3 +57,9 @@ def test_bytes_and_a_source_in_fields_together_are_refused():
     message = pb.ChatMessage(role="user", parts=[part])
     with pytest.raises(InvalidInput, match="either 'image' bytes or a source"):
         score_call(pb.ScoreRequest(pipeline="p", items=[pb.Item(messages=[message], response="r")]), None)
+
+
+def test_bytes_on_a_text_part_are_refused():
+    message = pb.ChatMessage(role="user", parts=[pb.ContentPart(type="text", text="hi", image=png())])
+    with pytest.raises(InvalidInput, match="not 'image'"):
+        score_call(pb.ScoreRequest(pipeline="p", items=[pb.Item(messages=[message], response="r")]), None)
