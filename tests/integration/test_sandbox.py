@@ -294,4 +294,5 @@ def test_a_sandbox_process_that_cannot_be_set_up_is_an_error_not_a_score(referen
     # exists. A stdio case expecting no output would otherwise pass on the child's clean exit.
     with pytest.raises(runner.SandboxError) as raised:
         run("print()\n", reference, SandboxLimits(timeout_s=3, memory_mb=256, tmpfs_mb=-5))
-    assert "could not prepare the run" in str(raised.value) and not raised.value.retryable
+    # No candidate code existed yet: the service's failure, typed and retryable (reward-algebra.md#failures).
+    assert "could not prepare the run" in str(raised.value) and raised.value.retryable
