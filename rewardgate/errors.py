@@ -217,6 +217,13 @@ class InputTooLong(InvalidComponentInput):
     cause = "response"
 
 
+class NoSteps(InvalidComponentInput):
+    """A per-step component found no steps in the response: the response's failure (a response
+    must not escape a low process reward by leaving its steps out)."""
+
+    cause = "response"
+
+
 class JudgeUnavailable(ComponentError):
     """The judge endpoint failed, is rate limiting, or its breaker is open (retryable)."""
 

@@ -153,6 +153,15 @@ class ScoringRuntime:
             classifier = c.route.classifier if c.route else None
             key = stats_key(name, cname, c, regions[cname])
             source = self.sources[leaf] if leaf else None
+            if c.model and c.on_failure is None and self.config.models[c.model].kind != "similarity":
+                # A reward model refuses inputs past max_length (truncating would score another text).
+                log.warning(
+                    "pipelines.%s.components.%s: a response longer than model %r's max_length gets no "
+                    "reward unless the component sets on_failure (docs/reward-algebra.md#failures)",
+                    name,
+                    cname,
+                    c.model,
+                )
             components.append(
                 ComponentPlan(
                     name=cname,

@@ -7,7 +7,7 @@ from dataclasses import replace
 from rewardgate.algebra import functions as fn
 from rewardgate.algebra.explain import Tracer
 from rewardgate.algebra.spec import DelimiterSplit
-from rewardgate.errors import BackendError, ComponentError, InvalidComponentInput
+from rewardgate.errors import BackendError, ComponentError, NoSteps
 from rewardgate.items import ScoringItem
 from rewardgate.pipeline.columns import Cell, Column, StepDetail
 from rewardgate.pipeline.plan import ComponentPlan
@@ -36,7 +36,7 @@ def steps_column(plan: ComponentPlan, steps_per_item, slices, outcomes, tracer: 
     head = None if whole else plan.head_index()
     for steps, where in zip(steps_per_item, slices, strict=True):
         if where is None:
-            column.append(InvalidComponentInput(f"{plan.name}: the response has no steps to score"))
+            column.append(NoSteps(f"{plan.name}: the response has no steps to score"))
             cached.append(False)
             details.append(None)
             continue

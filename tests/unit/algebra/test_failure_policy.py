@@ -130,3 +130,14 @@ def test_a_decided_closed_gate_replaces_a_failed_component():
     closed, open_ = evaluate(cfg, "p", [{"a": 0.5, "b": "unavailable"}, {"a": 1.0, "b": "unavailable"}])
     assert (closed.status, closed.reward) == ("partial", 0.5) and closed.gated == ["b"]
     assert (open_.status, open_.reward) == ("error", None)
+
+
+def test_a_response_without_steps_scores_the_per_step_rules_minimum():
+    steps = {"split": {"tag": "step"}, "aggregate": "min"}
+    cfg = config({"components": {"s": {"rule": "a", "steps": steps}}})
+    stepless, stepped = evaluate(
+        cfg, "p", [{"a": 1.0}, {"a": 1.0}], responses=["no step tags at all", "<step>x</step>"]
+    )
+    assert (stepless.status, stepless.reward) == ("ok", 0.0)
+    assert stepless.errors["s"].error_type == "invalid_component_input"
+    assert stepped.reward == 1.0
