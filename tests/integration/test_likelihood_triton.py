@@ -130,6 +130,16 @@ async def test_refusals_stay_in_the_gateway_and_deadlines_never_reach_triton(mod
         await backend.close()
 
 
+async def test_a_pair_spec_on_a_single_model_stays_not_ready(models, server):
+    policy, reference = models
+    backend = LikelihoodTritonBackend("pair", spec(policy, server, "lm", reference_model=str(reference)))
+    await backend.load()
+    try:
+        assert not backend.is_ready()
+    finally:
+        await backend.close()
+
+
 def test_malformed_request_is_invalid_argument_from_triton(server):
     client = triton_sync.InferenceServerClient(server.grpc_url)
     arrays = {

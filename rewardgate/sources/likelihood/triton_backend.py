@@ -54,6 +54,24 @@ class LikelihoodTritonBackend(TritonBackend):
         await self.refresh()
         self._health_task = asyncio.create_task(self._watch(), name=f"triton-health:{self.name}")
 
+    async def _read_model_config(self) -> None:
+        """Also: the served model has the outputs this spec reads (a pair's reference included)."""
+        await super()._read_model_config()
+        config = (await self._client.get_model_config(self._model, as_json=True, client_timeout=2.0))[
+            "config"
+        ]
+        served = {output.get("name") for output in config.get("output", [])}
+        missing = [name for name in self._outputs() if name not in served]
+        if missing:
+            raise BackendError(
+                f"Triton model {self._model!r} has no {', '.join(missing)} output "
+                "(a likelihood.reference_model needs a repository written with --reference-model)"
+            )
+
+    def _outputs(self) -> list[str]:
+        paired = self.likelihood.reference_model is not None
+        return [TOKEN_LOGPROBS, *([REF_TOKEN_LOGPROBS] if paired else [])]
+
     @property
     def version(self) -> str:
         # The span, reduction and pair change every number: they are part of the identity.
@@ -80,8 +98,7 @@ class LikelihoodTritonBackend(TritonBackend):
         for tensor, array in zip((INPUT_IDS, LENGTHS, STARTS), arrays, strict=True):
             inputs.append(triton.InferInput(tensor, list(array.shape), "INT64"))
             inputs[-1].set_data_from_numpy(array)
-        paired = self.likelihood.reference_model is not None
-        wanted = [TOKEN_LOGPROBS, *([REF_TOKEN_LOGPROBS] if paired else [])]
+        wanted = self._outputs()
         try:
             result = await self._client.infer(
                 self._model,
