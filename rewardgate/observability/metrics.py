@@ -176,7 +176,8 @@ class Metrics:
         )
         self.dropped = Counter(
             "rewardgate_batcher_dropped_items_total",
-            "Queued items dropped before running (request cancelled or deadline passed).",
+            "Queued items dropped before running (request cancelled, deadline passed, or too late "
+            "to finish by it: late).",
             ["model", "reason"],
             registry=r,
         )
@@ -310,7 +311,7 @@ class ModelBatchObserver:
         self._ok = metrics.backend_seconds.labels(model, "ok")
         self._failed = metrics.backend_seconds.labels(model, "error")
         self._dropped = {
-            reason: metrics.dropped.labels(model, reason) for reason in ("cancelled", "deadline")
+            reason: metrics.dropped.labels(model, reason) for reason in ("cancelled", "deadline", "late")
         }
 
     def batch_started(self, size: int, padded_tokens: int, queue_waits_s: list[float]) -> None:

@@ -153,7 +153,9 @@ def test_pipelines_endpoint_lists_components_hashes_and_readiness(service):
         "head": "head1",
         "required": True,
         "weight": 0.5,
+        "group_relative": False,
     }
+    assert by_name["grouped"]["components"]["correct"]["group_relative"] is True  # ref: group_mean
     assert all(p["ready"] and p["hash"].startswith("sha256:") for p in listing)
 
 

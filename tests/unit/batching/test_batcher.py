@@ -231,3 +231,42 @@ async def test_close_fails_queued_items_and_refuses_new_ones():
         await queued[0]
     with pytest.raises(ServiceNotReady):
         batcher.enqueue(work(3), FAR)
+
+
+class SlowableBackend:
+    """A backend whose batches take ``seconds`` on the test's clock; the test slows it mid-run."""
+
+    def __init__(self, clock: list[float], seconds: float) -> None:
+        self.clock = clock
+        self.seconds = seconds
+        self.batches: list[list] = []
+
+    async def __call__(self, payloads, deadline):
+        self.batches.append(list(payloads))
+        await asyncio.sleep(0)
+        self.clock[0] += self.seconds
+        return [p * 10 for p in payloads]
+
+
+async def test_a_backend_slowed_mid_run_sheds_queued_items_that_could_no_longer_finish():
+    now = [0.0]
+    backend = SlowableBackend(now, seconds=0.1)
+    batcher = batcher_for(backend, max_batch_items=2, max_wait_ms=0, clock=lambda: now[0])
+    assert await results_of(batcher.enqueue(work(1, 2), FAR)) == [10, 20]  # a batch takes 0.1 s
+    backend.seconds = 2.0  # the backend slows after these were admitted
+    futures = batcher.enqueue(work(3, 4, 5, 6), deadline=now[0] + 3.0)
+    outcomes = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 10)
+    assert [result for result, _timing in outcomes[:2]] == [30, 40]  # started in time, finished in time
+    for late in outcomes[2:]:  # a second 2 s batch would end past the deadline: not started
+        assert isinstance(late, Overloaded) and late.retry_after_s >= 2.0, late
+    assert [5, 6] not in backend.batches
+    await batcher.close()
+
+
+async def test_nothing_is_shed_before_a_batch_was_measured():
+    now = [0.0]
+    backend = SlowableBackend(now, seconds=2.0)
+    batcher = batcher_for(backend, max_batch_items=2, max_wait_ms=0, clock=lambda: now[0])
+    futures = batcher.enqueue(work(1, 2), deadline=1.0)
+    assert await results_of(futures) == [10, 20]  # no evidence yet: it runs (the scorer's deadline rules)
+    await batcher.close()

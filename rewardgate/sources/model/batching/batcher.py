@@ -19,7 +19,12 @@ Guarantees:
 * the queue is bounded: ``enqueue`` raises :class:`Overloaded` (all-or-nothing
   for a group of items) instead of growing without limit;
 * cancelled or expired items are dropped before running (expired ones fail with
-  :class:`DeadlineExceeded`);
+  :class:`DeadlineExceeded`); so are items that a batch, at the time batches take
+  now, could no longer finish by their deadline: they fail with
+  :class:`Overloaded` (429 with ``Retry-After``) before they start, so a backend that
+  slowed after admission sheds load instead of running it into 504s. Batch time is
+  measured pessimistically (the larger of a recent average and the last batch), and
+  the margin is ``SLACK x`` that plus ``MIN_SLACK_S`` (rewardgate/core/admission_queue.py);
 * ``run_batch`` must return one result per payload, in order; otherwise every
   item fails with :class:`BackendError`;
 * an exception from ``run_batch`` fails every item of that batch (a
@@ -38,6 +43,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from rewardgate.core.admission_queue import AVERAGE_WEIGHT, MIN_SLACK_S, SLACK
 from rewardgate.errors import (
     BackendError,
     ComponentError,
@@ -125,6 +131,8 @@ class DynamicBatcher:
         self._collector: asyncio.Task | None = None
         self._running: set[asyncio.Task] = set()
         self._closed = False
+        self._batch_average_s: float | None = None
+        self._batch_last_s = 0.0
 
     # ------------------------------------------------------------------ API
 
@@ -193,7 +201,7 @@ class DynamicBatcher:
         while True:
             now = self._clock()
             if self._due(now):
-                batch = self._queue.take_batch(now, self._limits, self._on_drop)
+                batch = self._queue.take_batch(now, self._limits, self._on_drop, self._margin_s())
                 if batch:
                     return batch
                 continue
@@ -221,10 +229,37 @@ class DynamicBatcher:
         """
         self._limits = dataclasses.replace(self._limits, packed=packed)
 
+    def _batch_s(self) -> float | None:
+        """Seconds a batch takes now (pessimistic); None until one has run."""
+        if self._batch_average_s is None:
+            return None
+        return max(self._batch_average_s, self._batch_last_s)
+
+    def _margin_s(self) -> float:
+        """How long before its deadline a queued item is too late to start."""
+        batch_s = self._batch_s()
+        return 0.0 if batch_s is None else SLACK * batch_s + MIN_SLACK_S
+
+    def _measured(self, seconds: float) -> None:
+        average = self._batch_average_s
+        self._batch_average_s = seconds if average is None else average + AVERAGE_WEIGHT * (seconds - average)
+        self._batch_last_s = seconds
+
     def _on_drop(self, item: PendingItem, reason: str) -> None:
         self._observer.item_dropped(reason)
         if reason == "deadline":
             _fail(item.future, DeadlineExceeded(f"deadline passed while queued for {self.name!r}"))
+        elif reason == "late":
+            batch_s = self._batch_s() or 0.0
+            batches = max(len(self._queue) / self._limits.max_batch_items, 1.0)
+            _fail(
+                item.future,
+                Overloaded(
+                    f"model {self.name!r}: a queued item could no longer finish by its deadline "
+                    f"(a batch takes {batch_s:.2f}s now)",
+                    retry_after_s=batches * batch_s,
+                ),
+            )
 
     async def _execute(self, batch: list[PendingItem]) -> None:
         started = self._clock()
@@ -257,6 +292,7 @@ class DynamicBatcher:
             log.exception("batch failed for model %s", self.name)
             _fail_all(batch, BackendError(f"model {self.name!r} failed: {type(exc).__name__}: {exc}"))
         finally:
+            self._measured(self._clock() - started)
             self._observer.batch_finished(self._clock() - started, ok)
             self._in_flight -= 1
             self._slots.release()

@@ -90,7 +90,9 @@ class PendingQueue:
         oldest = self.oldest()
         return oldest is not None and now - oldest.enqueued_at >= limits.max_wait_s
 
-    def take_batch(self, now: float, limits: BatchLimits, on_drop: DropCallback) -> list[PendingItem]:
+    def take_batch(
+        self, now: float, limits: BatchLimits, on_drop: DropCallback, margin_s: float = 0.0
+    ) -> list[PendingItem]:
         """Remove and return the next batch.
 
         The oldest live item anchors the batch (no starvation); the batch is
@@ -99,9 +101,10 @@ class PendingQueue:
         docstring) stays within ``max_batch_tokens``. The
         anchor is always taken, even if it alone exceeds the budget. Items
         whose future is done (request cancelled) or whose deadline passed are
-        removed and reported through ``on_drop`` instead of being batched.
+        removed and reported through ``on_drop`` instead of being batched; so are
+        items ``late``: due within ``margin_s`` (a batch could not finish in time).
         """
-        anchor = self._pop_live_oldest(now, on_drop)
+        anchor = self._pop_live_oldest(now, on_drop, margin_s)
         if anchor is None:
             return []
         batch, rows, longest, tokens = [anchor], anchor.rows, anchor.length, anchor.cost
@@ -109,7 +112,7 @@ class PendingQueue:
             bucket = self._buckets[bucket_id]
             while bucket and len(batch) < limits.max_batch_items:
                 item = bucket[0]
-                if self._drop_if_dead(item, now, on_drop):
+                if self._drop_if_dead(item, now, on_drop, margin_s):
                     self._remove_head(bucket_id)
                     continue
                 new_longest = max(longest, item.length)
@@ -129,20 +132,23 @@ class PendingQueue:
         self._count = self._cost = 0
         return items
 
-    def _pop_live_oldest(self, now: float, on_drop: DropCallback) -> PendingItem | None:
+    def _pop_live_oldest(self, now: float, on_drop: DropCallback, margin_s: float) -> PendingItem | None:
         while (oldest := self.oldest()) is not None:
             self._remove_head(length_bucket(oldest.length))
-            if not self._drop_if_dead(oldest, now, on_drop):
+            if not self._drop_if_dead(oldest, now, on_drop, margin_s):
                 return oldest
         return None
 
     @staticmethod
-    def _drop_if_dead(item: PendingItem, now: float, on_drop: DropCallback) -> bool:
+    def _drop_if_dead(item: PendingItem, now: float, on_drop: DropCallback, margin_s: float) -> bool:
         if item.future.done():
             on_drop(item, "cancelled")
             return True
         if now >= item.deadline:
             on_drop(item, "deadline")
+            return True
+        if now + margin_s > item.deadline:
+            on_drop(item, "late")
             return True
         return False
 
