@@ -24,8 +24,12 @@ never touch the disk. One RL length mix (prompt + response, ``--min-tokens``
 * the GPU length mix's layouts for the 1.5B and 8B shapes, computed on the
   host (batch formation and row layout need no device).
 
-Not here yet: Triton direct and the gateway over Triton at these sizes;
-bench/triton_overhead.py measures both on a CPU Triton with a small model.
+* ``--triton``: Triton (nvidia-pytriton's server, the dev extra; the weights
+  are written to disk for it) directly with 64-item requests of token ids,
+  and the gateway's Triton path (``ModelSource`` over ``TritonBackend``: text
+  in, tokenised and batched here) from 256 single-item callers and 64-item
+  requests; ratios to the packed direct ceiling. HTTP in front of the
+  gateway is measured by bench/triton_overhead.py and bench/hot_path.py.
 
 Prints a table, then one JSON object (the last line) with every figure.
 Example (CPU): ``python bench/gpu_reward_model.py --device cpu``.
@@ -51,6 +55,7 @@ from bench._rounds import rotated
 from rewardgate.config.pipeline_file import ModelSpec
 from rewardgate.items import ScoringItem
 from rewardgate.sources.model.backends.local import LocalBackend
+from rewardgate.sources.model.backends.triton import TritonBackend
 from rewardgate.sources.model.batching.batcher import DynamicBatcher
 from rewardgate.sources.model.batching.queue import BatchLimits, PendingItem, PendingQueue
 from rewardgate.sources.model.packing import choose_rows, layout_rows
@@ -234,11 +239,24 @@ def direct(runner, ids, batches, device) -> dict:
     return {"seconds": seconds, "items_per_s": items / seconds, "tokens_per_s": tokens / seconds}
 
 
-async def service(runner, items, args, *, single: bool) -> dict:
-    """The in-process service (tokenise, batcher, forward thread) over every item once."""
-    spec = ModelSpec(kind="reward_model", path=str(runner.path))
-    backend = LocalBackend("rm", spec)
-    backend._runner = runner  # the runner built here (random weights on the device), not loaded again
+async def service(runner, items, args, *, single: bool, triton_url: str | None = None) -> dict:
+    """The in-process service over every item once: tokenise, dynamic batcher, then the forward
+    on this process's thread (``runner``), or on Triton over gRPC (``triton_url``: the
+    gateway's Triton path, without HTTP in front)."""
+    if triton_url is None:
+        spec = ModelSpec(kind="reward_model", path=str(runner.path))
+        backend = LocalBackend("rm", spec)
+        backend._runner = runner  # the runner built here (random weights on the device), not loaded again
+    else:
+        spec = ModelSpec(
+            kind="reward_model",
+            path=str(runner.path),
+            backend="triton",
+            triton_url=triton_url,
+            triton_model="rm",
+        )
+        backend = TritonBackend("rm", spec)
+        await backend.load()
     batcher = DynamicBatcher(
         "rm",
         backend.infer,
@@ -271,6 +289,69 @@ async def service(runner, items, args, *, single: bool) -> dict:
         "callers": callers,
         "per_request": per_request,
     }
+
+
+async def triton_direct(url: str, ids: list[list[int]], args) -> dict:
+    """A client of Triton itself: 64-item requests of token ids (padded to their longest row)."""
+    import numpy as np
+    import tritonclient.grpc.aio as triton
+
+    client = triton.InferenceServerClient(url)
+    chunks = [ids[i : i + 64] for i in range(0, len(ids), 64)]
+
+    async def send(rows: list[list[int]]) -> None:
+        width = max(map(len, rows))
+        array = np.zeros((len(rows), width), dtype=np.int64)
+        for index, row in enumerate(rows):
+            array[index, : len(row)] = row
+        lengths = np.array([[len(row)] for row in rows], dtype=np.int64)
+        inputs = [triton.InferInput("input_ids", list(array.shape), "INT64"),
+                  triton.InferInput("lengths", list(lengths.shape), "INT64")]  # fmt: skip
+        inputs[0].set_data_from_numpy(array)
+        inputs[1].set_data_from_numpy(lengths)
+        result = await client.infer("rm", inputs)
+        assert result.as_numpy("rewards").shape[0] == len(rows)
+
+    pending = iter(chunks)
+
+    async def caller() -> None:
+        for rows in pending:
+            await send(rows)
+
+    try:
+        await send(chunks[0])  # warm-up
+        started = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(args.batch_callers)))
+        seconds = time.perf_counter() - started
+    finally:
+        await client.close()
+    return {
+        "seconds": seconds,
+        "items_per_s": len(ids) / seconds,
+        "callers": args.batch_callers,
+        "per_request": 64,
+    }
+
+
+def start_triton(model, directory: Path, args):
+    """Triton (nvidia-pytriton's server) serving ``model``, saved into ``directory`` for it to load."""
+    from rewardgate.sources.model.triton.local_server import LocalTritonServer
+    from rewardgate.sources.model.triton.repository import TritonModelSettings, write_repository
+
+    model.save_pretrained(directory)  # Triton's python model loads weights from disk
+    repository = directory / "repository"
+    settings = TritonModelSettings(
+        max_batch_size=max(64, args.max_batch_items),
+        device="gpu" if args.device.startswith("cuda") else "cpu",
+        torch_threads=args.threads or 0,
+    )
+    write_repository(directory, "rm", repository, settings)
+    server = LocalTritonServer(repository).start()
+    try:
+        return server.wait_ready()
+    except Exception:
+        server.cleanup()
+        raise
 
 
 def memory_probe(args) -> None:
@@ -391,14 +472,29 @@ def run_size(size: str, args) -> dict:
             "service_single": lambda: asyncio.run(service(runner, items, args, single=True)),
             "service_64": lambda: asyncio.run(service(runner, items, args, single=False)),
         }
+        server = start_triton(model, Path(directory), args) if args.triton else None
+        if server is not None:
+            url = server.grpc_url
+            phases["triton_direct_64"] = lambda: asyncio.run(triton_direct(url, ids, args))
+            phases["gateway_triton_single"] = lambda: asyncio.run(
+                service(runner, items, args, single=True, triton_url=url)
+            )
+            phases["gateway_triton_64"] = lambda: asyncio.run(
+                service(runner, items, args, single=False, triton_url=url)
+            )
         rounds: dict[str, list[dict]] = {name: [] for name in phases}
-        for number in range(args.rounds):  # order rotated each round: the machine drifts during a run
-            for name in rotated(list(phases), number):
-                rounds[name].append(phases[name]())
+        try:
+            for number in range(args.rounds):  # order rotated each round: the machine drifts during a run
+                for name in rotated(list(phases), number):
+                    rounds[name].append(phases[name]())
+        finally:
+            if server is not None:
+                server.stop()
+                server.cleanup()
         for name, runs in rounds.items():
             result[name] = sorted(runs, key=lambda r: r["items_per_s"])[len(runs) // 2]  # median round
         # Ratios per round (same load on the machine), then their median and range.
-        for name in ("service_single", "service_64"):
+        for name in [n for n in rounds if n.startswith(("service", "gateway", "triton"))]:
             per_round = sorted(
                 s["items_per_s"] / d["items_per_s"]
                 for s, d in zip(rounds[name], rounds["direct_packed"], strict=True)
@@ -408,7 +504,7 @@ def run_size(size: str, args) -> dict:
         work = flops(model, ids)
         for name in ("direct_padded", "direct_packed"):
             result[name]["mfu"] = None if peak is None else work / result[name]["seconds"] / (peak * 1e12)
-        for name in ("service_single", "service_64"):
+        for name in [n for n in rounds if n.startswith(("service", "gateway", "triton"))]:
             result[name]["vs_direct"] = result[name]["vs_direct_rounds"][
                 len(result[name]["vs_direct_rounds"]) // 2
             ]
@@ -450,10 +546,10 @@ def print_table(results: list[dict]) -> None:
             print(f"| {key} | {m[key] / 2**20:.1f} |")
         print(f"| cache off saves | {m['cache_off_saving']:.1%} |")
         print("\n| in-process service | items/s | vs packed direct |\n|---|---:|---:|")
-        for key in ("service_single", "service_64"):
+        for key in [k for k in r if k.startswith(("service", "gateway", "triton"))]:
             s = r[key]
             low, high = s["vs_direct_rounds"][0], s["vs_direct_rounds"][-1]
-            print(f"| {s['callers']} callers x {s['per_request']} item(s) | {s['items_per_s']:.1f} | "
+            print(f"| {key}: {s['callers']} callers x {s['per_request']} item(s) | {s['items_per_s']:.1f} | "
                   f"{s['vs_direct']:.2f} ({low:.2f}..{high:.2f}) |")  # fmt: skip
 
 
@@ -473,6 +569,11 @@ def main() -> None:
     parser.add_argument("--single-callers", type=int, default=256)
     parser.add_argument("--batch-callers", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--triton",
+        action="store_true",
+        help="also Triton direct and the gateway's Triton path (needs nvidia-pytriton; writes the weights)",
+    )
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--peak-tflops", type=float, help="dense bf16 peak (default: by device name)")
     parser.add_argument("--probe", help=argparse.SUPPRESS)

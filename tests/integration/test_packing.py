@@ -7,6 +7,7 @@ attention ignores packed position ids (OPT) must fall back to padded batches.
 """
 
 import random
+import time
 
 import pytest
 import torch
@@ -123,3 +124,47 @@ def test_scoring_forwards_keep_no_kv_cache(layout, tmp_path):
     )
     runner.forward([runner.encode(item).payload for item in mixed_items(3)])
     assert seen == [(False, None)]
+
+
+class RecordingObserver:
+    """The batcher's observer interface, recording what each batch computed."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[int, int]] = []
+
+    def batch_started(self, size: int, padded_tokens: int, queue_waits_s: list[float]) -> None:
+        self.batches.append((size, padded_tokens))
+
+    def batch_finished(self, seconds: float, ok: bool) -> None:
+        pass
+
+    def item_dropped(self, reason: str) -> None:
+        pass
+
+
+@pytest.mark.parametrize("layout", ["auto", "padded"])
+async def test_the_in_process_source_budgets_packed_batches_by_real_tokens(layout, tmp_path):
+    from rewardgate.config.pipeline_file import ModelSpec
+    from rewardgate.sources.model.backends.local import LocalBackend
+    from rewardgate.sources.model.batching.batcher import DynamicBatcher
+    from rewardgate.sources.model.source import ModelSource
+
+    path = build_reward_model(tmp_path, num_labels=1)
+    spec = ModelSpec(kind="reward_model", path=str(path), max_length=128, batching={"layout": layout})
+    backend = LocalBackend("rm", spec)
+    observer = RecordingObserver()
+    batcher = DynamicBatcher("rm", backend.infer, max_batch_items=64, max_batch_tokens=100_000,
+                             max_wait_ms=50, observer=observer)  # fmt: skip
+    source = ModelSource("model:rm", spec=spec, backend=backend, batcher=batcher)
+    await source.start()
+    try:
+        items = mixed_items(12)
+        result = await source.compute(items, deadline=time.monotonic() + 60)
+        lengths = [len(backend.runner.encode(item).payload) for item in items]
+        alone = [backend.runner.forward([backend.runner.encode(item).payload])[0] for item in items]
+    finally:
+        await source.close()
+    close(result.outcomes, alone)
+    assert backend.packed is (layout == "auto")
+    expected = sum(lengths) if layout == "auto" else len(lengths) * max(lengths)
+    assert observer.batches == [(12, expected)]

@@ -125,9 +125,9 @@ def choose_rows(lengths: Sequence[int], row_tokens: int, attention_tokens: int |
     """Rows for ``lengths``: the row length with the least estimated forward cost.
 
     Under a per-row mask (sdpa, eager) every row of width ``C`` costs
-    ``C x (attention_tokens + C)``: the per-token work (weights, ~6 x hidden
-    size in multiply-adds per attention entry) plus ``C`` attention entries per
-    token, masked or not. Long rows pack tighter but pay that square, which
+    ``C x (attention_tokens + C)``: each token's work with the weights, worth
+    about ``attention_tokens`` (6 x hidden size) attention entries, plus its
+    ``C`` attention entries, masked or not. Long rows pack tighter but pay that square, which
     dominates for small hidden sizes; so the candidates are the longest
     sequence times 1, 1.25, ..., 2, then doubling up to ``row_tokens``, and the
     cheapest wins.
