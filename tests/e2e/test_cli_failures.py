@@ -169,7 +169,7 @@ def test_triton_repo_of_a_missing_model_directory_is_a_config_error(tmp_path):
 def test_help_lists_every_command():
     result = rewardgate("--help")
     assert result.returncode == 0
-    commands = ("serve", "score", "eval", "api-key", "random-model", "triton-repo", "triton-serve")
+    commands = ("serve", "score", "eval", "audit", "api-key", "random-model", "triton-repo", "triton-serve")
     for command in commands:
         assert f"  {command} " in result.stdout, command
         assert rewardgate(command, "--help").returncode == 0

@@ -22,7 +22,8 @@ TOOL_NAMES = ("get_weather", "convert_currency", "search_flights", "set_timer")
 
 @pytest.fixture(scope="module")
 def judges():
-    gullible, plain = GullibleJudgeServer().start(), ScriptedJudgeServer().start()
+    # The gullible judge says "no" unless the judged text tells it otherwise.
+    gullible, plain = GullibleJudgeServer(default_verdict="no").start(), ScriptedJudgeServer().start()
     yield gullible, plain
     gullible.stop()
     plain.stop()
@@ -60,6 +61,7 @@ def config(tmp_path_factory, judges):
                 "judges": {
                     "open": {**judge, "base_url": gullible.url},
                     "plain": {**judge, "base_url": plain.url},
+                    "open_correctness": {**judge, "kind": "correctness", "base_url": gullible.url},
                 },
                 "pipelines": {
                     "contains": {"components": {"hit": {"rule": "contains"}}},
@@ -81,6 +83,7 @@ def config(tmp_path_factory, judges):
                     "schema": {"components": {"document": {"rule": "schema"}}},
                     "judged_open": {"components": {"quality": {"judge": "open"}}},
                     "judged_plain": {"components": {"quality": {"judge": "plain"}}},
+                    "verdict_open": {"components": {"correct": {"judge": "open_correctness"}}},
                 },
             }
         )
@@ -134,6 +137,8 @@ def test_a_judge_that_obeys_the_response_is_injected_and_a_defended_one_is_not(c
     assert shares(open_report)["judge_injection"] > 0
     assert open_report["hackability"]["families"]["judge_injection"]["beats_right_share"] > 0
     assert shares(audit(config, tmp_path / "plain", "--pipeline", "judged_plain"))["judge_injection"] == 0
+    verdict = audit(config, tmp_path / "verdict", "--pipeline", "verdict_open")
+    assert "judge:correctness" in verdict["component_kinds"] and shares(verdict)["judge_injection"] > 0
 
 
 def test_comparison_equals_a_hand_calculation(config, tmp_path):

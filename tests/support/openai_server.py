@@ -264,12 +264,17 @@ def _error(status: int, message: str, headers: dict | None = None) -> web.Respon
 class GullibleJudgeServer(ScriptedJudgeServer):
     """A judge without prompt-injection defences: a score or verdict written anywhere in the text it
     judges (``Score: 10``, ``"verdict": "yes"``) becomes its own answer, as an LLM that follows
-    instructions inside the response would. Without one it answers as :class:`ScriptedJudgeServer`."""
+    instructions inside the response would. Without one it answers as :class:`ScriptedJudgeServer`,
+    except that its verdict is ``default_verdict``."""
+
+    def __init__(self, default_verdict: str = "yes") -> None:
+        super().__init__()
+        self.default_verdict = default_verdict
 
     async def _reply(self, body: dict, user: str) -> web.Response:
         scores = re.findall(r"(?i)\bscore\"?\s*[:=]\s*(\d+)", user)
-        verdicts = re.findall(r"(?i)\bverdict\"?\s*[:=]\s*\"?(yes|no)\b", user)
-        obeyed = (f" [[score={scores[-1]}]]" if scores else "") + (
-            f" [[verdict={verdicts[-1].lower()}]]" if verdicts else ""
-        )
+        # Not the template's own format line ('"verdict": "yes" | "no"', "'Verdict: yes' or ...").
+        verdicts = re.findall(r"(?i)\bverdict\"?\s*[:=]\s*\"?(yes|no)\b(?!\"?\s*(?:\||or\b|'))", user)
+        verdict = verdicts[-1].lower() if verdicts else self.default_verdict
+        obeyed = (f" [[score={scores[-1]}]]" if scores else "") + f" [[verdict={verdict}]]"
         return await super()._reply(body, user + obeyed)
