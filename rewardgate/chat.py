@@ -6,8 +6,10 @@ as ``{"type": "text", "text": ...}`` / ``{"type": "image", ...}``), and for
 tool use ``tool_calls``, ``name``, ``tool_call_id``; ``reasoning_content``
 for reasoning models. Rules, text-only models and judges read text, so this
 module decides, in one place, what of a multimodal or tool conversation they
-see: the text parts; an image as a ``[image]`` marker for judges only; a tool
-call as its name and JSON arguments.
+see: the text parts; an image as a ``[image]`` marker in a judge's text (the
+judge gets the image itself as an ``image_url`` part, rewardgate/sources/judge/images.py;
+vision rules and VLM reward models read the pixels through ``ScoringItem.images``);
+a tool call as its name and JSON arguments.
 """
 
 from __future__ import annotations

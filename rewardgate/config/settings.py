@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     )
     max_image_frames: int = Field(1, gt=0, description="Most frames of one (animated) image (413 above).")
     max_images_per_item: int = Field(16, gt=0, description="Most images in one item's prompt (413 above).")
+    image_url_hosts: str = Field(
+        "",
+        description="Comma-separated hosts whose http(s) image URLs are fetched; empty, URLs are refused.",
+    )
+    image_fetch_timeout_s: float = Field(5.0, gt=0, description="Longest fetch of one image URL.")
     image_root: Path | None = Field(
         None,
         description="Directory under which image parts may name files (`path`, `file://`); "

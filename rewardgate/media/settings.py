@@ -16,4 +16,6 @@ def image_policy(settings: Settings) -> ImagePolicy:
             max_images_per_item=settings.max_images_per_item,
         ),
         root=str(settings.image_root) if settings.image_root is not None else None,
+        url_hosts=frozenset(h.strip().lower() for h in settings.image_url_hosts.split(",") if h.strip()),
+        fetch_timeout_s=settings.image_fetch_timeout_s,
     )

@@ -42,10 +42,12 @@ def _integral_floats_as_ints(value: Any) -> Any:
 class ContentPart(BaseModel):
     """One typed part of a message's content (OpenAI / Hugging Face content blocks).
 
-    ``{"type": "text", "text": ...}`` carries text; any other type (``image``,
-    ``image_url``, ``input_audio``, ...) is kept with its other fields (e.g.
-    ``image_url: {"url": ...}``), which enter the cache key but are not shown
-    to text-only models, rules and judges.
+    ``{"type": "text", "text": ...}`` carries text. An image part (``image``,
+    ``image_url``, ``input_image``) is decoded and made canonical by request
+    validation (rewardgate/media/parts.py; docs/api.md#images) and reaches vision
+    rules, VLM judges and VLM reward models. Any other type (``input_audio``, ...)
+    is kept with its other fields, which enter the cache key but are not shown to
+    models, rules and judges.
     """
 
     model_config = ConfigDict(extra="allow")

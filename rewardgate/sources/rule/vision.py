@@ -157,10 +157,11 @@ class PointInBoxParams(CoordinateParams):
 
 
 class PointInBox(Rule):
-    """Point grounding: 1.0 when the response states exactly one point (``(x, y)``) and it
-    lies inside a reference box (the reference may list several acceptable boxes).
+    """Point grounding: 1.0 when the response states exactly one point (``(x, y)``; the
+    same point repeated counts once) and it lies inside a reference box (the reference
+    may list several acceptable boxes).
 
-    Several points, a box instead of a point, or a point outside the image score 0.
+    Several different points, a box instead of a point, or a point outside the image score 0.
     """
 
     type_name = "point_in_box"
@@ -172,10 +173,11 @@ class PointInBox(Rule):
         size = item_image_size(item)
         reference = reference_boxes(item, p.reference_format, p.reference_coords, size)
         try:
-            points = find_points(item.response, p.max_points)
+            # The same point written twice is one answer; two different points are a hedge.
+            points = list(dict.fromkeys(find_points(item.response, 4 * p.max_points)))
         except TooMany:
             return 0.0
-        if len(points) != 1:
+        if len(points) != 1 or len(points) > p.max_points:
             return 0.0
         try:
             point = point_to_pixels(points[0], p.coords, size)

@@ -110,6 +110,9 @@ def test_a_point_inside_the_target_scores_one():
     assert score("point_in_box", "Click at (60, 40).", TARGET) == 1.0
     assert score("point_in_box", '{"point_2d": [300, 400]}', TARGET, coords="grid1000") == 1.0
     assert score("point_in_box", "(10, 10)", TARGET) == 0.0
+    assert (
+        score("point_in_box", "I click (60, 40). Final answer: [60, 40]", TARGET) == 1.0
+    )  # one point, twice
 
 
 @pytest.mark.parametrize(
