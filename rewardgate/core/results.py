@@ -52,7 +52,7 @@ class Usage:
 
 
 @dataclass(slots=True)
-class ScoreOutcome:
+class ScoreReply:
     pipeline: str
     pipeline_hash: str
     results: list[ItemResult]
@@ -70,7 +70,7 @@ class PairResult:
 
 
 @dataclass(slots=True)
-class CompareOutcome:
+class CompareReply:
     pipeline: str
     pipeline_hash: str
     results: list[PairResult]

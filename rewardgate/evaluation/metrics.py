@@ -47,7 +47,7 @@ class Estimate:
         return {"value": self.value, "ci95": [self.low, self.high]}
 
 
-def pair_outcome(chosen: float | None, rejected: float | None) -> str:
+def pair_verdict(chosen: float | None, rejected: float | None) -> str:
     if chosen is None or rejected is None:
         return "error"
     return "win" if chosen > rejected else "tie" if chosen == rejected else "loss"

@@ -22,7 +22,7 @@ from rewardgate.algebra.explain import Tracer
 from rewardgate.algebra.spec import LinearLengthPenalty
 from rewardgate.errors import ComponentError, InvalidComponentInput
 from rewardgate.items import ScoringItem
-from rewardgate.pipeline.columns import Cell, ItemOutcome, RewardComputationError
+from rewardgate.pipeline.columns import Cell, RewardComputationError, ScoredItem
 from rewardgate.pipeline.plan import Pipeline
 from rewardgate.sources.rule.format import measure
 
@@ -33,8 +33,8 @@ class ItemCombiner:
     def __init__(self, tracer: Tracer) -> None:
         self.tracer = tracer
 
-    def finish(self, pipeline: Pipeline, index: int, item: ScoringItem, columns, weights) -> ItemOutcome:
-        outcome = ItemOutcome(status="ok", reward=None)
+    def finish(self, pipeline: Pipeline, index: int, item: ScoringItem, columns, weights) -> ScoredItem:
+        outcome = ScoredItem(status="ok", reward=None)
         cells, missing = self._cells(pipeline, index, columns, outcome)
         counted = cells
         if pipeline.gates:
@@ -61,7 +61,7 @@ class ItemCombiner:
         outcome.explanation = node
         return outcome
 
-    def _decided(self, pipeline: Pipeline, cells: dict[str, Cell], outcome: ItemOutcome) -> ItemOutcome:
+    def _decided(self, pipeline: Pipeline, cells: dict[str, Cell], outcome: ScoredItem) -> ScoredItem:
         """A required component has no value: the reward a constraint decided without it, else
         an error. Constraints are read in order; one whose component has no value stops the
         search, since it might have held and its value would have come first."""
@@ -78,7 +78,7 @@ class ItemCombiner:
 
     @staticmethod
     def _cells(
-        pipeline: Pipeline, index: int, columns, outcome: ItemOutcome
+        pipeline: Pipeline, index: int, columns, outcome: ScoredItem
     ) -> tuple[dict[str, Cell], set[str]]:
         """The item's component cells (values recorded in ``outcome``, failures in its errors and
         status), and the required components that have no value."""

@@ -36,7 +36,7 @@ from rewardgate.algebra.running_stats import StatsStore
 from rewardgate.errors import ComponentError
 from rewardgate.items import ScoringItem
 from rewardgate.pipeline.cascades import Cascades, Fallbacks, Routed
-from rewardgate.pipeline.columns import Column, ItemOutcome, StepDetail
+from rewardgate.pipeline.columns import Column, ScoredItem, StepDetail
 from rewardgate.pipeline.combine import ItemCombiner
 from rewardgate.pipeline.failures import fail_closed
 from rewardgate.pipeline.gather import Gathered, SourceRequests, gather, leaf_column
@@ -74,7 +74,7 @@ class _Columns:
     #: Per component: the failures scored as its failure value, by item index (failures.py).
     failed: dict[str, dict[int, ComponentError]] = field(default_factory=dict)
 
-    def annotate(self, outcome: ItemOutcome, index: int, optional: set[str]) -> None:
+    def annotate(self, outcome: ScoredItem, index: int, optional: set[str]) -> None:
         outcome.cached = [n for n, flags in self.cached.items() if flags[index] and n in outcome.components]
         for name, failures in self.failed.items():
             if index in failures:
@@ -98,7 +98,7 @@ class Evaluator:
         items: list[ScoringItem],
         groups: list[str | None],
         weights: dict[str, float] | None = None,
-    ) -> list[ItemOutcome]:
+    ) -> list[ScoredItem]:
         gathered = gather(pipeline, items)
         outcomes = await self.fetch(gathered.requests)
         routed, fallbacks = {}, {}
@@ -152,7 +152,7 @@ class Evaluator:
 
     def combine(
         self, pipeline: Pipeline, items, columns: _Columns, routed: Routed, weights: dict[str, float] | None
-    ) -> list[ItemOutcome]:
+    ) -> list[ScoredItem]:
         """Stage 4: each item's outcome from its cells, with its routed sub-components."""
         effective = {**pipeline.weights, **(weights or {})}
         results = []
@@ -168,4 +168,4 @@ class Evaluator:
         return results
 
 
-__all__ = ["EvalContext", "Evaluator", "ItemOutcome", "StepDetail"]
+__all__ = ["EvalContext", "Evaluator", "ScoredItem", "StepDetail"]

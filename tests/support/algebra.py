@@ -19,7 +19,7 @@ from rewardgate.core.runtime import ScoringRuntime
 from rewardgate.errors import InvalidReference, VerifierTimeout, VerifierUnavailable
 from rewardgate.items import ScoringItem
 from rewardgate.observability.metrics import Metrics
-from rewardgate.pipeline.evaluator import EvalContext, Evaluator, ItemOutcome
+from rewardgate.pipeline.evaluator import EvalContext, Evaluator, ScoredItem
 from rewardgate.sources.rule.base import Rule, RuleParams
 from rewardgate.sources.rule.registry import RULE_TYPES
 from rewardgate.store.cache import InMemoryScoreCache
@@ -54,7 +54,7 @@ class NumberRule(Rule):
     def score_range(self) -> tuple[float, float]:
         return (self.params.low, self.params.high)
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         value = item.metadata[self.params.key]
         if isinstance(value, str) and value in FAILURES:
             raise FAILURES[value](f"chosen failure {value}")
@@ -76,7 +76,7 @@ def evaluate(
     runtime: ScoringRuntime | None = None,
     responses: list[str] | None = None,
     references: list[str] | None = None,
-) -> list[ItemOutcome]:
+) -> list[ScoredItem]:
     """Outcomes of ``pipeline`` over one item per ``values`` mapping (metadata)."""
     runtime = runtime or build_runtime(config)
     items = [

@@ -25,7 +25,7 @@ from rewardgate.api.http.codec import prompt_of
 from rewardgate.api.http.errors import describe_problem
 from rewardgate.api.http.schemas import ChatMessage, CompareRequest, PipelinesResponse
 from rewardgate.core.calls import CallItem, CallOptions, CompareCall, ScoreCall
-from rewardgate.core.results import CompareOutcome, ItemResult, ScoreOutcome, Usage
+from rewardgate.core.results import CompareReply, ItemResult, ScoreReply, Usage
 from rewardgate.errors import InvalidInput
 from rewardgate.items import ScoringItem
 from rewardgate.media.parts import IMAGE_PART_TYPES
@@ -224,7 +224,7 @@ def usage(value: Usage) -> pb.Usage:
     )
 
 
-def score_response(value: ScoreOutcome) -> pb.ScoreResponse:
+def score_response(value: ScoreReply) -> pb.ScoreResponse:
     return pb.ScoreResponse(
         pipeline=value.pipeline,
         pipeline_hash=value.pipeline_hash,
@@ -234,7 +234,7 @@ def score_response(value: ScoreOutcome) -> pb.ScoreResponse:
     )
 
 
-def compare_response(value: CompareOutcome) -> pb.CompareResponse:
+def compare_response(value: CompareReply) -> pb.CompareResponse:
     results = []
     for entry in value.results:
         message = pb.CompareResult(id=entry.id, status=entry.status, a=result(entry.a), b=result(entry.b))

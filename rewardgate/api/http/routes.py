@@ -14,7 +14,7 @@ from rewardgate.api.http.schemas import (
     PipelineInfo,
     PipelinesResponse,
 )
-from rewardgate.core.results import CompareOutcome, to_json
+from rewardgate.core.results import CompareReply, to_json
 from rewardgate.core.runtime import ScoringRuntime
 
 router = APIRouter(prefix="/v1")
@@ -28,7 +28,7 @@ async def compare(body: CompareRequest, request: Request, ctx: Context):
     return json_response(result, timings)
 
 
-def json_response(result: CompareOutcome, timings) -> Response:
+def json_response(result: CompareReply, timings) -> Response:
     """The outcome encoded once (FastAPI would validate it again against ``response_model``)."""
     return Response(to_json(result), media_type="application/json", headers=timing_headers(timings))
 

@@ -54,7 +54,7 @@ class RuleSource(ScoreSource):
     def _inline(self, item: ScoringItem) -> Outcome:
         started = time.perf_counter()
         try:
-            return [self.rule.evaluate(item)]
+            return [self.rule.grade(item)]
         except ComponentError as exc:
             return exc
         except Exception as exc:
@@ -92,7 +92,7 @@ class RuleSource(ScoreSource):
         started = time.perf_counter()
         try:
             if self.rule.offloaded:  # e.g. code runs in the sandbox service: nothing to hold a worker for
-                return [await self.rule.evaluate_offloaded(item, deadline)]
+                return [await self.rule.grade_offloaded(item, deadline)]
             return [
                 await self.pool.run(
                     evaluate_in_worker,

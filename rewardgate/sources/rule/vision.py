@@ -128,7 +128,7 @@ class BoxIou(Rule):
     Params = BoxIouParams
     reads = _READS
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         p = self.params
         size = item_image_size(item)
         reference = reference_boxes(item, p.reference_format, p.reference_coords, size)
@@ -168,7 +168,7 @@ class PointInBox(Rule):
     Params = PointInBoxParams
     reads = _READS
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         p = self.params
         size = item_image_size(item)
         reference = reference_boxes(item, p.reference_format, p.reference_coords, size)
@@ -207,7 +207,7 @@ class Count(Rule):
     type_name = "count"
     Params = CountParams
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         reference = self.require_reference(item).strip()
         try:
             expected = int(reference)
@@ -255,7 +255,7 @@ class Anls(Rule):
     type_name = "anls"
     Params = AnlsParams
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         reference = self.require_reference(item)
         answers: list[str] = [reference]
         if reference.lstrip().startswith("["):
@@ -296,7 +296,7 @@ class NumericTolerance(Rule):
     type_name = "numeric_tolerance"
     Params = NumericToleranceParams
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         try:
             (expected,) = set(find_numbers(self.require_reference(item)))
         except (ValueError, TooMany):
@@ -335,7 +335,7 @@ class GuiAction(Rule):
     Params = GuiActionParams
     reads = _READS
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         expected = action_from_json(_reference_json(item))
         if expected is None:
             raise InvalidReference("the reference must be a JSON action {'action': ...}")

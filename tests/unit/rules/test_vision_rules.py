@@ -16,7 +16,7 @@ TARGET = [40, 20, 80, 60]  # pixels, xyxy, in a 200x100 image
 def score(rule_type, response, reference, metadata=SIZE, prompt="Where?", **params):
     rule = build_rule(rule_type, params)
     ref = reference if isinstance(reference, str) else json.dumps(reference)
-    return rule.evaluate(ScoringItem(prompt, response, ref, dict(metadata)))
+    return rule.grade(ScoringItem(prompt, response, ref, dict(metadata)))
 
 
 # ---------------------------------------------------------------- box_iou
