@@ -80,3 +80,26 @@ class CompareOutcome:
 def to_json(value: Any) -> bytes:
     """The HTTP reply body of an outcome (or any plain value)."""
     return orjson.dumps(value)
+
+
+@dataclass(slots=True)
+class ComponentInfo:
+    """One component of a declared pipeline, as ``GET /v1/pipelines`` and ``ListPipelines`` show it."""
+
+    kind: str  # "model", "rule", "judge", "ensemble" or "route"
+    source: str | None  # "model:NAME", "rule:NAME", "judge:NAME"; None for ensembles and routes
+    head: int | str
+    required: bool
+    weight: float
+    transforms: list[str]
+
+
+@dataclass(slots=True)
+class PipelineInfo:
+    """A declared pipeline, its components and whether every source it can reach is ready."""
+
+    name: str
+    description: str
+    hash: str
+    ready: bool
+    components: dict[str, ComponentInfo]

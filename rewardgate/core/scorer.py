@@ -1,4 +1,4 @@
-"""RewardScorer: the one entry point every transport calls.
+"""RewardScorer: the score and compare operations behind the façade (core/facade.py).
 
 It resolves and validates the request, admits it, and evaluates the
 pipeline (rewardgate/pipeline/evaluator.py: fan-out to cache and sources, then
@@ -57,9 +57,9 @@ class RewardScorer:
         admission: AdmissionControl,
         monitor: RewardMonitor | None = None,
     ) -> None:
-        self.runtime = runtime
+        self._runtime = runtime
         #: Sees every scored item (sliding-window reward statistics, rewardgate/reward_monitor/).
-        self.monitor = monitor or RewardMonitor()
+        self._monitor = monitor or RewardMonitor()
         self._fanout = Fanout(cache, SingleFlight(), metrics)
         self._metrics = metrics
         self._limits = limits
@@ -76,7 +76,7 @@ class RewardScorer:
             DeadlineExceeded: the request deadline passed.
         """
         started = time.monotonic()
-        pipeline = self.runtime.pipeline(call.pipeline)
+        pipeline = self._runtime.pipeline(call.pipeline)
         validated = validate_call(call, self._limits)
         options = call.options
         self._check_weights(pipeline, options.weights)
@@ -84,8 +84,8 @@ class RewardScorer:
         deadline = started + validated.deadline_s
         ctx = EvalContext(
             self._fanout,
-            self.runtime.pipelines,
-            self.runtime.stats,
+            self._runtime.pipelines,
+            self._runtime.stats,
             deadline,
             use_cache=options.cache,
             tracer=tracer_for(options.explain),
@@ -105,7 +105,7 @@ class RewardScorer:
             for item_id, outcome in zip(validated.ids, outcomes, strict=True)
         ]
         self._observe_outcomes(pipeline.name, validated.items, outcomes)
-        self.monitor.observe(pipeline, validated.items, outcomes, groups)
+        self._monitor.observe(pipeline, validated.items, outcomes, groups)
         statuses: dict[str, int] = {}
         for outcome in outcomes:
             statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
@@ -189,7 +189,7 @@ class RewardScorer:
 
     def _require_ready(self, pipeline: Pipeline) -> None:
         for source in pipeline.reachable_sources:
-            problem = self.runtime.source_problem(source)
+            problem = self._runtime.source_problem(source)
             if problem:
                 raise ServiceNotReady(f"{source.name} is not ready: {problem}")
 

@@ -22,9 +22,9 @@ from rewardgate_client.v1 import reward_pb2 as pb
 from rewardgate.api.http import codec as http_codec
 from rewardgate.api.http.codec import prompt_of
 from rewardgate.api.http.errors import describe_problem
-from rewardgate.api.http.schemas import ChatMessage, CompareRequest, PipelinesResponse
+from rewardgate.api.http.schemas import ChatMessage, CompareRequest
 from rewardgate.core.calls import CallItem, CallOptions, CompareCall, ScoreCall
-from rewardgate.core.results import CompareOutcome, ItemResult, ScoreOutcome, Usage
+from rewardgate.core.results import CompareOutcome, ItemResult, PipelineInfo, ScoreOutcome, Usage
 from rewardgate.errors import InvalidInput
 from rewardgate.items import ScoringItem
 from rewardgate.plain_json import check_plain_json
@@ -231,7 +231,7 @@ def compare_response(value: CompareOutcome) -> pb.CompareResponse:
     )
 
 
-def pipelines_response(value: PipelinesResponse) -> pb.ListPipelinesResponse:
+def pipelines_response(pipelines: list[PipelineInfo]) -> pb.ListPipelinesResponse:
     return pb.ListPipelinesResponse(
         pipelines=[
             pb.PipelineInfo(
@@ -251,6 +251,6 @@ def pipelines_response(value: PipelinesResponse) -> pb.ListPipelinesResponse:
                     for name, c in p.components.items()
                 },
             )
-            for p in value.pipelines
+            for p in pipelines
         ]
     )

@@ -145,7 +145,7 @@ class StreamSession:
             # Ids by position: unique within the batch whatever the callers sent.
             items = convert.call_items([p.item for p in group], ids=[str(i) for i in range(len(group))])
             options = convert.call_options(first.options, self.context.time_remaining())
-            response, _ = await self.ctx.scorer.score(ScoreCall(first.pipeline, items, options))
+            response, _ = await self.ctx.core.score(ScoreCall(first.pipeline, items, options))
         answers = []
         for pending, result in zip(group, response.results, strict=True):
             result.id = pending.caller_id

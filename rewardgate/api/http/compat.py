@@ -33,7 +33,7 @@ async def get_reward(
     Raises:
         ItemFailed: a sample failed (the reply cannot carry it); and what the scorer raises.
     """
-    result, timings = await ctx.scorer.score(ScoreCall(pipeline, openrlhf_items(body)))
+    result, timings = await ctx.core.score(ScoreCall(pipeline, openrlhf_items(body)))
     rewards = [_reward_or_raise(item) for item in result.results]
     logs = _component_logs(result.results)
     reply = OpenRLHFRewardResponse(rewards=rewards, scores=rewards, extra_logs=logs)
@@ -51,7 +51,7 @@ async def slime_reward(
     """
     label, metadata = slime_reference(body)
     item = ScoringItem(prompt_of(body.prompt), body.response, label, metadata)
-    result, timings = await ctx.scorer.score(ScoreCall(pipeline, [CallItem("0", item)]))
+    result, timings = await ctx.core.score(ScoreCall(pipeline, [CallItem("0", item)]))
     (scored,) = result.results
     reward = _reward_or_raise(scored)
     return ({"reward": reward, **(scored.components or {})} if components else reward), timings

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -15,7 +15,8 @@ from starlette.types import Receive
 from rewardgate.api.http.request_count import mark_counted
 from rewardgate.api.status import http_status
 from rewardgate.config.settings import Settings
-from rewardgate.core.scorer import RewardScorer, StageTimings
+from rewardgate.core.facade import RewardCore
+from rewardgate.core.scorer import StageTimings
 from rewardgate.eager import Eager
 from rewardgate.errors import RewardgateError
 from rewardgate.observability.metrics import Metrics
@@ -25,26 +26,16 @@ T = TypeVar("T")
 
 @dataclass
 class AppContext:
+    """What a transport handler holds: the settings, the metrics and the core's front door."""
+
     settings: Settings
     metrics: Metrics
-    scorer: RewardScorer
-    #: True from the moment shutdown begins: readiness and gRPC health say so at once.
-    draining: bool = False
-    #: Called once when draining begins (the gRPC server registers its stop here).
-    drain_hooks: list[Callable[[], None]] = field(default_factory=list)
-
-    def begin_drain(self) -> None:
-        """Stop taking work on every transport; in-flight work continues (idempotent)."""
-        if self.draining:
-            return
-        self.draining = True
-        for hook in self.drain_hooks:
-            hook()
+    core: RewardCore
 
     @contextmanager
     def observe(self, route: str, pipeline: str) -> Iterator[None]:
         """Count and time one request, labelled by route, pipeline and final status."""
-        label = pipeline if pipeline in self.scorer.runtime.pipelines else "unknown"
+        label = pipeline if self.core.knows(pipeline) else "unknown"
         started = time.perf_counter()
         status = 200
         try:

@@ -63,7 +63,7 @@ async def score(
 ) -> tuple[bytes, dict[str, str]]:
     request = decode(ScoreRequest, body)
     with ctx.observe("/v1/score", request.pipeline):
-        result, timings = await guard(ctx.scorer.score(score_call(request)))
+        result, timings = await guard(ctx.core.score(score_call(request)))
     return to_json(result), timing_headers(timings)
 
 
