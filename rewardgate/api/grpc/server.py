@@ -23,9 +23,9 @@ from grpc_reflection.v1alpha import reflection
 from rewardgate_client.v1 import reward_pb2 as pb
 from rewardgate_client.v1 import reward_pb2_grpc
 
+from rewardgate.api.context import AppContext
 from rewardgate.api.grpc import codec as convert
 from rewardgate.api.grpc.stream import StreamSession, Undecodable, error_detail
-from rewardgate.api.http.context import AppContext
 from rewardgate.api.status import grpc_code
 from rewardgate.auth.caller import bearer_token, current_key
 from rewardgate.auth.keys import KeyRing

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import grpc
 from rewardgate_client.v1 import reward_pb2 as pb
 
+from rewardgate.api.context import AppContext
 from rewardgate.api.grpc import codec as convert
-from rewardgate.api.http.context import AppContext
 from rewardgate.core.calls import ScoreCall
 from rewardgate.errors import InvalidInput, RewardgateError
 

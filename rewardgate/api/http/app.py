@@ -14,16 +14,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from rewardgate import __version__
+from rewardgate.api.context import AppContext
 from rewardgate.api.grpc.server import start_grpc_server, stop_grpc_server
 from rewardgate.api.http import health, scoring_declarations, stats
 from rewardgate.api.http import routes as http
 from rewardgate.api.http.auth import AuthMiddleware
 from rewardgate.api.http.body_limit import BodyLimitMiddleware
-from rewardgate.api.http.context import AppContext
 from rewardgate.api.http.docs import ASSETS, DOC_PAGES, install_offline_docs
 from rewardgate.api.http.edge import Guard, RewardgateApp
 from rewardgate.api.http.errors import InternalErrorMiddleware, install_error_handlers
-from rewardgate.api.http.request_count import RequestCountingMiddleware
+from rewardgate.api.http.request_count import RequestCountingMiddleware, mark_counted
 from rewardgate.assembly import build_core
 from rewardgate.auth.keys import KeyRing
 from rewardgate.config.pipeline_file import PipelineConfig, load_config
@@ -41,7 +41,7 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Rewa
     async def lifespan(app: RewardgateApp) -> AsyncIterator[None]:
         app.openapi()  # built (and cached) now, not at a request: the request counter reads its paths
         core = build_core(settings, config, metrics=metrics)
-        app.state.context = AppContext(settings=settings, metrics=metrics, core=core)
+        app.state.context = AppContext(settings=settings, metrics=metrics, core=core, on_counted=mark_counted)
         await core.start()
         grpc_stopped: list[asyncio.Future] = []
         try:
