@@ -92,4 +92,4 @@ def build_core(
     )
     metrics.inflight_limit.set(settings.max_inflight_items)
     scorer = RewardScorer(runtime, cache, metrics, limits, admission, monitor)
-    return RewardCore(runtime, scorer, monitor, cache)
+    return RewardCore(runtime, scorer, monitor, cache, metrics)

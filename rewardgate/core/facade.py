@@ -21,6 +21,7 @@ from rewardgate.core.calls import CompareCall, ScoreCall
 from rewardgate.core.results import CompareOutcome, ComponentInfo, PipelineInfo, ScoreOutcome
 from rewardgate.core.runtime import ScoringRuntime
 from rewardgate.core.scorer import RewardScorer, StageTimings
+from rewardgate.observability.metrics import Metrics
 from rewardgate.reward_monitor.monitor import RewardMonitor
 from rewardgate.reward_monitor.snapshot import MonitorSnapshot
 from rewardgate.store.cache import ScoreCache
@@ -32,8 +33,15 @@ class RewardCore:
     """Score, compare, describe, report and drain; owns what it was built from and closes it."""
 
     def __init__(
-        self, runtime: ScoringRuntime, scorer: RewardScorer, monitor: RewardMonitor, cache: ScoreCache
+        self,
+        runtime: ScoringRuntime,
+        scorer: RewardScorer,
+        monitor: RewardMonitor,
+        cache: ScoreCache,
+        metrics: Metrics,
     ) -> None:
+        #: The registry every part of this core reports to (``/metrics`` renders it).
+        self.metrics = metrics
         self._runtime = runtime
         self._scorer = scorer
         self._monitor = monitor

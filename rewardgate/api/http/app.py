@@ -28,36 +28,46 @@ from rewardgate.assembly import build_core
 from rewardgate.auth.keys import KeyRing
 from rewardgate.config.pipeline_file import PipelineConfig, load_config
 from rewardgate.config.settings import Settings
+from rewardgate.core.facade import RewardCore
 from rewardgate.observability.metrics import Metrics
 
 
-def create_app(settings: Settings, config: PipelineConfig | None = None) -> RewardgateApp:
-    """Build the FastAPI app. Raises ConfigError for an invalid pipeline file or key ring."""
-    config = config or load_config(settings.config_path)
+def create_app(
+    settings: Settings, config: PipelineConfig | None = None, *, core: RewardCore | None = None
+) -> RewardgateApp:
+    """Build the FastAPI app. Raises ConfigError for an invalid pipeline file or key ring.
+
+    ``core``: serve this core (built by the caller with ``build_core``: tests, benches) instead of
+    building one from ``config`` at start-up; the app's lifespan still starts and closes it.
+    """
+    if core is None:
+        config = config or load_config(settings.config_path)
     keyring = KeyRing.load(settings.api_keys, settings.api_keys_file)
-    metrics = Metrics()
+    metrics = core.metrics if core is not None else Metrics()
 
     @asynccontextmanager
     async def lifespan(app: RewardgateApp) -> AsyncIterator[None]:
         app.openapi()  # built (and cached) now, not at a request: the request counter reads its paths
-        core = build_core(settings, config, metrics=metrics)
-        app.state.context = AppContext(settings=settings, metrics=metrics, core=core, on_counted=mark_counted)
-        await core.start()
+        served = core or build_core(settings, config, metrics=metrics)
+        app.state.context = AppContext(
+            settings=settings, metrics=metrics, core=served, on_counted=mark_counted
+        )
+        await served.start()
         grpc_stopped: list[asyncio.Future] = []
         try:
             if settings.grpc_port:
                 grpc_server = await start_grpc_server(
                     app.state.context, settings.grpc_port, settings.host, settings.max_body_bytes, keyring
                 )
-                core.on_drain(
+                served.on_drain(
                     lambda: grpc_stopped.append(stop_grpc_server(grpc_server, settings.drain_grace_s))
                 )
             yield
         finally:
-            core.begin_drain()  # a no-op when SIGTERM already began it
+            served.begin_drain()  # a no-op when SIGTERM already began it
             for stopped in grpc_stopped:
                 await stopped
-            await core.close()
+            await served.close()
 
     app = RewardgateApp(
         title="rewardgate",
