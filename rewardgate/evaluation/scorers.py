@@ -78,8 +78,8 @@ class InProcessScorer(AbstractAsyncContextManager):
         from pydantic import ValidationError
 
         from rewardgate.api.http.codec import score_call
-        from rewardgate.api.http.errors import describe_validation_errors
         from rewardgate.api.http.schemas import ScoreRequest
+        from rewardgate.api.problems import describe_validation_errors
 
         deadline_ms = int(self._timeout_s * 1000)
         try:
