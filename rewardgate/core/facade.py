@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from rewardgate.core.calls import CompareCall, ScoreCall
-from rewardgate.core.results import CompareOutcome, ComponentInfo, PipelineInfo, ScoreOutcome
+from rewardgate.core.results import CompareOutcome, ComponentInfo, PipelineInfo, ScoreOutcome, StageTimings
 from rewardgate.core.runtime import ScoringRuntime
-from rewardgate.core.scorer import RewardScorer, StageTimings
+from rewardgate.core.scorer import RewardScorer
 from rewardgate.observability.metrics import Metrics
 from rewardgate.reward_monitor.monitor import RewardMonitor
 from rewardgate.reward_monitor.snapshot import MonitorSnapshot

@@ -43,6 +43,15 @@ class ItemResult:
     explanation: dict[str, Any] | None = None
 
 
+@dataclass
+class StageTimings:
+    """Seconds per stage of one call, for metrics and the x-*-time response headers."""
+
+    queue_s: float = 0.0
+    inference_s: float = 0.0
+    total_s: float = 0.0
+
+
 @dataclass(slots=True)
 class Usage:
     items: int

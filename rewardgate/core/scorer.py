@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import dataclass
 
 from rewardgate.algebra.explain import tracer_for
 from rewardgate.algebra.functions import sigmoid
@@ -22,6 +21,7 @@ from rewardgate.core.results import (
     ItemResult,
     PairResult,
     ScoreOutcome,
+    StageTimings,
     StepRewards,
     Usage,
 )
@@ -36,15 +36,6 @@ from rewardgate.reward_monitor.monitor import RewardMonitor
 from rewardgate.store.cache import ScoreCache
 from rewardgate.store.fanout import Fanout
 from rewardgate.store.single_flight import SingleFlight
-
-
-@dataclass
-class StageTimings:
-    """Seconds per stage, for metrics and the x-*-time response headers."""
-
-    queue_s: float = 0.0
-    inference_s: float = 0.0
-    total_s: float = 0.0
 
 
 class RewardScorer:

@@ -19,8 +19,7 @@ from rewardgate.api.http.codec import prompt_of
 from rewardgate.api.http.context import AppContext
 from rewardgate.api.http.schemas import OpenRLHFRewardRequest, OpenRLHFRewardResponse, SlimeRewardRequest
 from rewardgate.core.calls import CallItem, ScoreCall
-from rewardgate.core.results import ItemResult
-from rewardgate.core.scorer import StageTimings
+from rewardgate.core.results import ItemResult, StageTimings
 from rewardgate.errors import InvalidInput, ItemFailed
 from rewardgate.items import ScoringItem
 

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from starlette.types import Receive
 
 from rewardgate.api.context import AppContext, ClientDisconnected
-from rewardgate.core.scorer import StageTimings
+from rewardgate.core.results import StageTimings
 from rewardgate.eager import Eager
 
 T = TypeVar("T")

@@ -43,7 +43,8 @@ def test_every_result_dataclass_has_a_documented_model():
         for cls in vars(results).values()
         if dataclasses.is_dataclass(cls) and cls.__module__ == results.__name__
     }
-    assert declared == set(PAIRS)
+    # StageTimings travels as the x-*-time headers, not in the body.
+    assert declared - {results.StageTimings} == set(PAIRS)
 
 
 @pytest.mark.parametrize(("dataclass", "model"), PAIRS.items(), ids=lambda c: c.__name__)

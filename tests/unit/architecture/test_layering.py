@@ -29,6 +29,7 @@ def layers() -> list[list[str]]:
 
 def test_no_import_runs_against_the_written_layering():
     lint = Path(sys.executable).with_name("lint-imports")
+    assert lint.exists(), "import-linter is a dev dependency: pip install -e '.[dev]'"
     run = subprocess.run(
         [str(lint), "--no-cache", "--config", "pyproject.toml"],
         cwd=ROOT,
