@@ -88,7 +88,7 @@ def run_baseline(runner_path: str, kind: str) -> float:
 
 
 def run_current(rule, kind: str) -> float:
-    return rule.evaluate(ScoringItem("", *ITEMS[kind]))
+    return rule.grade(ScoringItem("", *ITEMS[kind]))
 
 
 async def rate(pool: VerifierPool, fn, arg, kind: str, seconds: float) -> float:

@@ -72,7 +72,7 @@ def worst_case_ms(rule_type: str, params: dict, reference: str | None) -> tuple[
     for label, response in HOSTILE.items():
         started = time.perf_counter()
         with contextlib.suppress(Exception):  # a typed refusal is an answer too; only time matters
-            rule.evaluate(ScoringItem("", response, reference))
+            rule.grade(ScoringItem("", response, reference))
         worst = max(worst, ((time.perf_counter() - started) * 1000, label))
     return worst
 
@@ -118,7 +118,7 @@ def typical_us(
         started = time.perf_counter()
         for _ in range(calls):
             with contextlib.suppress(Exception):
-                rule.evaluate(item)
+                rule.grade(item)
         best = min(best, (time.perf_counter() - started) / calls * 1e6)
     return best
 

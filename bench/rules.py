@@ -91,7 +91,7 @@ async def pool_rate(pool: VerifierPool, rule, item: ScoringItem, seconds: float)
 def inline_rate(rule, item: ScoringItem, seconds: float) -> float:
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        rule.evaluate(item)
+        rule.grade(item)
         done += 1
     return done / (time.perf_counter() - start)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from rewardgate.core.calls import CompareCall, ScoreCall
-from rewardgate.core.results import CompareOutcome, ComponentInfo, PipelineInfo, ScoreOutcome, StageTimings
+from rewardgate.core.results import CompareReply, ComponentInfo, PipelineInfo, ScoreReply, StageTimings
 from rewardgate.core.runtime import ScoringRuntime
 from rewardgate.core.scorer import RewardScorer
 from rewardgate.observability.metrics import Metrics
@@ -80,11 +80,11 @@ class RewardCore:
 
     # ------------------------------------------------------------ calls
 
-    async def score(self, call: ScoreCall) -> tuple[ScoreOutcome, StageTimings]:
+    async def score(self, call: ScoreCall) -> tuple[ScoreReply, StageTimings]:
         """Score every item of ``call``; raises the request errors of rewardgate/errors.py."""
         return await self._scorer.score(call)
 
-    async def compare(self, call: CompareCall) -> tuple[CompareOutcome, StageTimings]:
+    async def compare(self, call: CompareCall) -> tuple[CompareReply, StageTimings]:
         """Score both responses of every pair; ``P(a > b)`` per pair. Raises what :meth:`score` raises."""
         return await self._scorer.compare(call)
 

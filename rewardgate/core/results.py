@@ -61,7 +61,7 @@ class Usage:
 
 
 @dataclass(slots=True)
-class ScoreOutcome:
+class ScoreReply:
     pipeline: str
     pipeline_hash: str
     results: list[ItemResult]
@@ -79,7 +79,7 @@ class PairResult:
 
 
 @dataclass(slots=True)
-class CompareOutcome:
+class CompareReply:
     pipeline: str
     pipeline_hash: str
     results: list[PairResult]

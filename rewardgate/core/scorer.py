@@ -16,11 +16,11 @@ from rewardgate.algebra.functions import sigmoid
 from rewardgate.core.admission import AdmissionControl
 from rewardgate.core.calls import CallItem, CallOptions, CompareCall, ScoreCall
 from rewardgate.core.results import (
-    CompareOutcome,
+    CompareReply,
     ItemError,
     ItemResult,
     PairResult,
-    ScoreOutcome,
+    ScoreReply,
     StageTimings,
     StepRewards,
     Usage,
@@ -30,7 +30,7 @@ from rewardgate.core.validation import Limits, validate_call
 from rewardgate.eager import Eager
 from rewardgate.errors import DeadlineExceeded, InvalidInput, ServiceNotReady
 from rewardgate.observability.metrics import Metrics
-from rewardgate.pipeline.evaluator import EvalContext, Evaluator, ItemOutcome
+from rewardgate.pipeline.evaluator import EvalContext, Evaluator, ScoredItem
 from rewardgate.pipeline.plan import Pipeline
 from rewardgate.reward_monitor.monitor import RewardMonitor
 from rewardgate.store.cache import ScoreCache
@@ -56,7 +56,7 @@ class RewardScorer:
         self._limits = limits
         self._admission = admission
 
-    async def score(self, call: ScoreCall) -> tuple[ScoreOutcome, StageTimings]:
+    async def score(self, call: ScoreCall) -> tuple[ScoreReply, StageTimings]:
         """Score every item of ``call``.
 
         Raises:
@@ -102,7 +102,7 @@ class RewardScorer:
             statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
         for status, count in statuses.items():
             self._metrics.items.labels(pipeline.name, status).inc(count)
-        response = ScoreOutcome(
+        response = ScoreReply(
             pipeline=pipeline.name,
             pipeline_hash=pipeline.hash,
             results=results,
@@ -117,7 +117,7 @@ class RewardScorer:
         timings = StageTimings(ctx.spent.queue_s, ctx.spent.inference_s, time.monotonic() - started)
         return response, timings
 
-    async def compare(self, call: CompareCall) -> tuple[CompareOutcome, StageTimings]:
+    async def compare(self, call: CompareCall) -> tuple[CompareReply, StageTimings]:
         """Score both responses of every pair and return ``P(a > b) = sigmoid(beta (r_a - r_b))``.
 
         The two responses of a pair form one group, so group-relative
@@ -148,15 +148,15 @@ class RewardScorer:
                     b=b,
                 )
             )
-        response = CompareOutcome(
+        response = CompareReply(
             pipeline=scored.pipeline, pipeline_hash=scored.pipeline_hash, results=results, usage=scored.usage
         )
         return response, timings
 
     @staticmethod
     async def _finish_by(
-        evaluation: Eager[list[ItemOutcome]], deadline: float, deadline_s: float
-    ) -> list[ItemOutcome]:
+        evaluation: Eager[list[ScoredItem]], deadline: float, deadline_s: float
+    ) -> list[ScoredItem]:
         """The rest of an evaluation that had to wait, cut off at the request deadline.
 
         Only work that waits can be cut off (a timer fires at a suspension), so the
@@ -184,7 +184,7 @@ class RewardScorer:
             if problem:
                 raise ServiceNotReady(f"{source.name} is not ready: {problem}")
 
-    def _observe_outcomes(self, pipeline: str, items, outcomes: list[ItemOutcome]) -> None:
+    def _observe_outcomes(self, pipeline: str, items, outcomes: list[ScoredItem]) -> None:
         """Rewards, response lengths, component errors, closed gates and violated constraints
         (early signs of reward hacking), one metric update per bucket or label, not per item."""
         metrics = self._metrics
@@ -203,7 +203,7 @@ class RewardScorer:
                 metrics.constraint_violations.labels(pipeline, outcome.violated).inc()
 
     @staticmethod
-    def _result(item_id: str, outcome: ItemOutcome, options: CallOptions) -> ItemResult:
+    def _result(item_id: str, outcome: ScoredItem, options: CallOptions) -> ItemResult:
         steps = None
         if options.return_steps and outcome.steps:
             steps = {

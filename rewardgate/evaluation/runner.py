@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from rewardgate.evaluation.data import BEST_OF_N, Record
-from rewardgate.evaluation.metrics import pair_outcome, top1
+from rewardgate.evaluation.metrics import pair_verdict, top1
 from rewardgate.evaluation.scorers import Scorer
 from rewardgate.result_files import drop_torn_tail, read_resume_state
 
@@ -122,7 +122,7 @@ def result_of(record: Record, answers, mode: str) -> dict[str, Any]:
         if not failed:
             result["top1"] = top1(rewards, list(record.correct))
     else:
-        result["outcome"] = pair_outcome(rewards[0], rewards[1])
+        result["outcome"] = pair_verdict(rewards[0], rewards[1])
     if any(errors):
         result["errors"] = errors
     return result

@@ -92,7 +92,7 @@ class InProcessScorer(AbstractAsyncContextManager):
         give_up = time.monotonic() + self._timeout_s
         while True:
             try:
-                outcome, _ = await self._core.score(call)
+                reply, _ = await self._core.score(call)
                 break
             except ServiceNotReady as exc:
                 if time.monotonic() > give_up:
@@ -100,4 +100,4 @@ class InProcessScorer(AbstractAsyncContextManager):
                 await asyncio.sleep(0.5)
             except RewardgateError as exc:
                 return [Scored(None, f"{exc.error_type}: {exc.message}")] * len(items)
-        return [_scored(r.reward, r.errors) for r in outcome.results]
+        return [_scored(r.reward, r.errors) for r in reply.results]

@@ -18,18 +18,18 @@ from collections.abc import Awaitable, Callable
 from rewardgate.algebra.explain import Tracer
 from rewardgate.errors import ComponentError, InvalidComponentInput
 from rewardgate.items import ScoringItem
-from rewardgate.pipeline.columns import Cell, Column, Entry, ItemOutcome
+from rewardgate.pipeline.columns import Cell, Column, Entry, ScoredItem
 from rewardgate.pipeline.gather import Gathered, SourceRequests, head_column
 from rewardgate.pipeline.plan import ComponentPlan, Pipeline
 from rewardgate.store.fanout import SourceOutcomes
 
 #: Per route component: its raw column and the sub-pipeline's outcome per item (None: not routed).
-Routed = dict[str, tuple[Column, list[ItemOutcome | None]]]
+Routed = dict[str, tuple[Column, list[ScoredItem | None]]]
 #: Per rule component with a fallback judge: the judge's entry per undecided item index.
 Fallbacks = dict[str, dict[int, Entry]]
 
 Fetch = Callable[[SourceRequests], Awaitable[dict[str, SourceOutcomes]]]
-SubEvaluate = Callable[[Pipeline, list[ScoringItem], list[str | None]], Awaitable[list[ItemOutcome]]]
+SubEvaluate = Callable[[Pipeline, list[ScoringItem], list[str | None]], Awaitable[list[ScoredItem]]]
 
 
 class Cascades:
@@ -105,13 +105,13 @@ class Cascades:
             for target, indices in by_target.items()
         ]
         finished = await asyncio.gather(*(run for *_, run in sub_runs))
-        sub_results: dict[str, dict[int, ItemOutcome]] = defaultdict(dict)
+        sub_results: dict[str, dict[int, ScoredItem]] = defaultdict(dict)
         for (name, indices, _), outs in zip(sub_runs, finished, strict=True):
             sub_results[name].update(zip(indices, outs, strict=True))
         routed: Routed = {}
         for plan, targets, _ in jobs:
             column: Column = []
-            subs: list[ItemOutcome | None] = []
+            subs: list[ScoredItem | None] = []
             for index, target in enumerate(targets):
                 if isinstance(target, ComponentError):
                     column.append(target)
@@ -158,7 +158,7 @@ class Cascades:
                 targets.append(InvalidComponentInput(f"{plan.name}: no route for {selector} = {key!r}"))
         return targets
 
-    def _route_entry(self, plan: ComponentPlan, target: str, out: ItemOutcome) -> Entry:
+    def _route_entry(self, plan: ComponentPlan, target: str, out: ScoredItem) -> Entry:
         if out.reward is None:
             cause_name, cause = next(iter(out.errors.items()), ("reward", None))
             if cause is None:

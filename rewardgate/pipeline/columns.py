@@ -43,7 +43,7 @@ class StepDetail:
 
 
 @dataclass
-class ItemOutcome:
+class ScoredItem:
     status: str
     reward: float | None
     components: dict[str, float] = field(default_factory=dict)

@@ -17,7 +17,7 @@ from rewardgate.algebra.explain import Tracer
 from rewardgate.algebra.spec import LinearLengthPenalty
 from rewardgate.errors import ComponentError, InvalidComponentInput
 from rewardgate.items import ScoringItem
-from rewardgate.pipeline.columns import Cell, ItemOutcome, RewardComputationError
+from rewardgate.pipeline.columns import Cell, RewardComputationError, ScoredItem
 from rewardgate.pipeline.plan import Pipeline
 from rewardgate.sources.rule.format import measure
 
@@ -28,8 +28,8 @@ class ItemCombiner:
     def __init__(self, tracer: Tracer) -> None:
         self.tracer = tracer
 
-    def finish(self, pipeline: Pipeline, index: int, item: ScoringItem, columns, weights) -> ItemOutcome:
-        outcome = ItemOutcome(status="ok", reward=None)
+    def finish(self, pipeline: Pipeline, index: int, item: ScoringItem, columns, weights) -> ScoredItem:
+        outcome = ScoredItem(status="ok", reward=None)
         cells, missing = self._cells(pipeline, index, columns, outcome)
         if missing:
             return replace(outcome, status="error", reward=None)
@@ -56,7 +56,7 @@ class ItemCombiner:
         return outcome
 
     @staticmethod
-    def _cells(pipeline: Pipeline, index: int, columns, outcome: ItemOutcome) -> tuple[dict[str, Cell], bool]:
+    def _cells(pipeline: Pipeline, index: int, columns, outcome: ScoredItem) -> tuple[dict[str, Cell], bool]:
         """The item's component cells (values recorded in ``outcome``, failures in its errors and
         status), and whether a required component has no value."""
         cells: dict[str, Cell] = {}

@@ -30,7 +30,7 @@ from rewardgate.algebra.explain import NO_TRACE, Tracer
 from rewardgate.algebra.running_stats import StatsStore
 from rewardgate.items import ScoringItem
 from rewardgate.pipeline.cascades import Cascades, Fallbacks, Routed
-from rewardgate.pipeline.columns import Column, ItemOutcome, StepDetail
+from rewardgate.pipeline.columns import Column, ScoredItem, StepDetail
 from rewardgate.pipeline.combine import ItemCombiner
 from rewardgate.pipeline.gather import Gathered, SourceRequests, gather, leaf_column
 from rewardgate.pipeline.plan import Pipeline
@@ -60,7 +60,7 @@ class _Columns:
     cached: dict[str, list[bool]] = field(default_factory=dict)
     steps: dict[str, list[StepDetail | None]] = field(default_factory=dict)
 
-    def annotate(self, outcome: ItemOutcome, index: int) -> None:
+    def annotate(self, outcome: ScoredItem, index: int) -> None:
         outcome.cached = [n for n, flags in self.cached.items() if flags[index] and n in outcome.components]
         for name, per_item in self.steps.items():
             if per_item[index] is not None:
@@ -78,7 +78,7 @@ class Evaluator:
         items: list[ScoringItem],
         groups: list[str | None],
         weights: dict[str, float] | None = None,
-    ) -> list[ItemOutcome]:
+    ) -> list[ScoredItem]:
         gathered = gather(pipeline, items)
         outcomes = await self.fetch(gathered.requests)
         routed, fallbacks = {}, {}
@@ -127,7 +127,7 @@ class Evaluator:
 
     def combine(
         self, pipeline: Pipeline, items, columns: _Columns, routed: Routed, weights: dict[str, float] | None
-    ) -> list[ItemOutcome]:
+    ) -> list[ScoredItem]:
         """Stage 4: each item's outcome from its cells, with its routed sub-components."""
         effective = {**pipeline.weights, **(weights or {})}
         results = []
@@ -142,4 +142,4 @@ class Evaluator:
         return results
 
 
-__all__ = ["EvalContext", "Evaluator", "ItemOutcome", "StepDetail"]
+__all__ = ["EvalContext", "Evaluator", "ScoredItem", "StepDetail"]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rewardgate.items import ScoringItem
-from rewardgate.pipeline.columns import ItemOutcome
+from rewardgate.pipeline.columns import ScoredItem
 from rewardgate.pipeline.plan import Pipeline
 from rewardgate.reward_monitor import statistics as st
 from rewardgate.reward_monitor.snapshot import JudgeStats, MonitorSnapshot, PipelineStats, SeriesStats
@@ -80,7 +80,7 @@ class RewardMonitor:
         self,
         pipeline: Pipeline,
         items: Sequence[ScoringItem],
-        outcomes: Sequence[ItemOutcome],
+        outcomes: Sequence[ScoredItem],
         groups: Sequence[str | None],
     ) -> None:
         """Record one request's items; ``groups`` holds each item's group or None."""

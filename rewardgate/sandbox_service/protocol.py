@@ -8,7 +8,7 @@ the code: the tests, the calls or the stdio inputs, never expected outputs),
 
 Replies, one JSON object each:
 
-* 200 ``{"outcome": {...}}``: the run's :class:`SessionOutcome`, from which the
+* 200 ``{"outcome": {...}}``: the run's :class:`SessionReport`, from which the
   gateway reaches the verdict as it would for a local run;
 * 200 ``{"failure": {"type", "message", "retryable"}}``: the run failed as the
   sandbox (``sandbox_error``, ``sandbox_killed``, ``verifier_*``), as locally;

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def score(solution: str, reference: str) -> float:
-    return build_rule("code_tests", {"timeout_s": 5}).evaluate(ScoringItem("", solution, reference))
+    return build_rule("code_tests", {"timeout_s": 5}).grade(ScoringItem("", solution, reference))
 
 
 UNITTEST = "import unittest\nclass T(unittest.TestCase):\n"

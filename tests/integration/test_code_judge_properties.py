@@ -98,7 +98,7 @@ WRONG = "def f(x):\n    return 0\ndef g(x):\n    return []\ndef h(x):\n    retur
 def score(solution: str, battery: str, timeout_s: float = 3) -> float:
     """A short budget: a rigged iterator that never ends (plain Python would loop too) fails at it."""
     item = ScoringItem("", solution, BATTERIES[battery])
-    return build_rule("code_tests", {"timeout_s": timeout_s}).evaluate(item)
+    return build_rule("code_tests", {"timeout_s": timeout_s}).grade(item)
 
 
 @pytest.mark.parametrize("battery", list(BATTERIES))

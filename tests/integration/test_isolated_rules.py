@@ -58,13 +58,13 @@ def sql_item(predicted, gold, db="shop.db"):
 )
 def test_sql_execution_match(database_dir, predicted, gold, expected):
     rule = build_rule("sql_execution", {"database_dir": str(database_dir)})
-    assert rule.evaluate(sql_item(predicted, gold)) == expected
+    assert rule.grade(sql_item(predicted, gold)) == expected
 
 
 def test_sql_never_writes_the_database(database_dir):
     rule = build_rule("sql_execution", {"database_dir": str(database_dir)})
     for attack in ("DELETE FROM customers", "UPDATE customers SET name = 'x'", "PRAGMA writable_schema = 1"):
-        rule.evaluate(sql_item(attack, "SELECT 1"))
+        rule.grade(sql_item(attack, "SELECT 1"))
     with sqlite3.connect(database_dir / "shop.db") as db:
         assert db.execute("SELECT count(*) FROM customers WHERE name != 'x'").fetchone() == (3,)
 
@@ -73,13 +73,13 @@ def test_sql_never_writes_the_database(database_dir):
 def test_sql_database_must_be_a_file_inside_database_dir(database_dir, db):
     rule = build_rule("sql_execution", {"database_dir": str(database_dir)})
     with pytest.raises(InvalidReference):
-        rule.evaluate(ScoringItem("", "SELECT 1", "SELECT 1", {"db": db} if db else {}))
+        rule.grade(ScoringItem("", "SELECT 1", "SELECT 1", {"db": db} if db else {}))
 
 
 def test_sql_failing_gold_is_an_invalid_reference(database_dir):
     rule = build_rule("sql_execution", {"database_dir": str(database_dir)})
     with pytest.raises(InvalidReference, match="gold query fails"):
-        rule.evaluate(sql_item("SELECT 1", "SELECT nope FROM nowhere"))
+        rule.grade(sql_item("SELECT 1", "SELECT nope FROM nowhere"))
 
 
 def test_sql_runaway_query_is_a_verifier_timeout(database_dir):
@@ -87,7 +87,7 @@ def test_sql_runaway_query_is_a_verifier_timeout(database_dir):
     endless = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n"
     started = time.monotonic()
     with pytest.raises(VerifierTimeout):
-        rule.evaluate(sql_item(endless, "SELECT 1"))
+        rule.grade(sql_item(endless, "SELECT 1"))
     assert time.monotonic() - started < 10
 
 

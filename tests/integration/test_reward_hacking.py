@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 def score(rule_type: str, response: str, reference: str | None, params: dict | None = None, **metadata):
-    return build_rule(rule_type, params or {}).evaluate(ScoringItem("", response, reference, metadata))
+    return build_rule(rule_type, params or {}).grade(ScoringItem("", response, reference, metadata))
 
 
 # ---------------------------------------------------------------- code

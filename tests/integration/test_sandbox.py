@@ -235,7 +235,7 @@ def test_other_processes_cannot_be_killed():
 def test_code_rule_extracts_fenced_code_and_scores_the_pass_fraction():
     rule = build_rule("code_tests", {"timeout_s": 3})
     response = f"Here is my solution:\n```python\n{ADD}```\nIt adds."
-    assert rule.evaluate(ScoringItem("", response, "assert add(1, 2) == 3\nassert add(0, 1) == 2\n")) == 0.5
+    assert rule.grade(ScoringItem("", response, "assert add(1, 2) == 3\nassert add(0, 1) == 2\n")) == 0.5
 
 
 @pytest.mark.parametrize(
@@ -252,7 +252,7 @@ def test_code_rule_extracts_fenced_code_and_scores_the_pass_fraction():
 def test_code_rule_refuses_a_reference_without_usable_tests(reference):
     rule = build_rule("code_tests", {"timeout_s": 3})
     with pytest.raises(InvalidReference):
-        rule.evaluate(ScoringItem("", ADD, reference))
+        rule.grade(ScoringItem("", ADD, reference))
 
 
 def test_a_sandbox_that_cannot_start_is_a_sandbox_error_not_a_score(monkeypatch):

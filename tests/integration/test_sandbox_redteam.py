@@ -33,7 +33,7 @@ RULE = build_rule("code_tests", {"timeout_s": 4, "memory_mb": 256, "max_processe
 
 
 def score(solution: str, reference: str = ADD_TESTS, rule=RULE) -> float:
-    return rule.evaluate(ScoringItem("", solution, reference))
+    return rule.grade(ScoringItem("", solution, reference))
 
 
 def snapshot(directory) -> list:
@@ -354,7 +354,7 @@ def test_bombs_are_their_own_items_failure_while_siblings_score():
             items = [ScoringItem("", bomb + ADD, ADD_TESTS) for bomb in bombs] + [
                 ScoringItem("", ADD, ADD_TESTS) for _ in range(4)
             ]
-            return await asyncio.gather(*(pool.run(rule.evaluate, item, timeout_s=60) for item in items))
+            return await asyncio.gather(*(pool.run(rule.grade, item, timeout_s=60) for item in items))
         finally:
             pool.close()
 

@@ -144,7 +144,7 @@ def offloaded(sandbox, monkeypatch):
 
 
 async def score(rule, solution: str, reference: str = TESTS, deadline_s: float = 60) -> float:
-    return await rule.evaluate_offloaded(ScoringItem("", solution, reference), time.monotonic() + deadline_s)
+    return await rule.grade_offloaded(ScoringItem("", solution, reference), time.monotonic() + deadline_s)
 
 
 async def test_runs_in_the_service_reach_the_same_verdicts_as_local_runs(offloaded):
@@ -160,9 +160,7 @@ async def test_runs_in_the_service_reach_the_same_verdicts_as_local_runs(offload
     ]
     scores = [await score(offloaded, solution, reference) for solution, reference in cases]
     assert scores == [1.0, 0.0, 0.0, 0.0, 0.5]
-    local = [
-        offloaded.evaluate(ScoringItem("", source, TESTS)) for source in (ADD, "def add(a, b): return 0\n")
-    ]
+    local = [offloaded.grade(ScoringItem("", source, TESTS)) for source in (ADD, "def add(a, b): return 0\n")]
     assert local == [1.0, 0.0]
 
 

@@ -18,7 +18,7 @@ from rewardgate.config.settings import Settings
 from rewardgate.core.runtime import ScoringRuntime
 from rewardgate.items import ScoringItem
 from rewardgate.observability.metrics import Metrics
-from rewardgate.pipeline.evaluator import EvalContext, Evaluator, ItemOutcome
+from rewardgate.pipeline.evaluator import EvalContext, Evaluator, ScoredItem
 from rewardgate.sources.rule.base import Rule, RuleParams
 from rewardgate.sources.rule.registry import RULE_TYPES
 from rewardgate.store.cache import InMemoryScoreCache
@@ -38,7 +38,7 @@ class NumberRule(Rule):
     reads = ("metadata",)
     score_range = (-math.inf, math.inf)
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         return float(item.metadata[self.params.key])
 
 
@@ -57,7 +57,7 @@ def evaluate(
     runtime: ScoringRuntime | None = None,
     responses: list[str] | None = None,
     references: list[str] | None = None,
-) -> list[ItemOutcome]:
+) -> list[ScoredItem]:
     """Outcomes of ``pipeline`` over one item per ``values`` mapping (metadata)."""
     runtime = runtime or build_runtime(config)
     items = [

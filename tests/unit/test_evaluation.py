@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rewardgate.evaluation.data import BEST_OF_N, PAIRS, DataError, Record, detect_mode, read_records
-from rewardgate.evaluation.metrics import jeffreys, pair_outcome, sectioned, top1
+from rewardgate.evaluation.metrics import jeffreys, pair_verdict, sectioned, top1
 from rewardgate.evaluation.report import build_report, markdown
 from rewardgate.evaluation.runner import chunks, result_of
 from rewardgate.evaluation.scorers import Scored
@@ -21,7 +21,7 @@ def write(tmp_path, *records) -> object:
 
 
 def test_pair_outcomes_and_top1_with_ties():
-    assert [pair_outcome(*p) for p in ((1, 0), (0.5, 0.5), (0, 1), (None, 1))] == [
+    assert [pair_verdict(*p) for p in ((1, 0), (0.5, 0.5), (0, 1), (None, 1))] == [
         "win",
         "tie",
         "loss",

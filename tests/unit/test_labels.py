@@ -156,7 +156,7 @@ def test_a_dict_label_joins_the_metadata():
 def test_math_grades_the_label_as_written(label, response, expected):
     reference, _ = reference_from_label(label)
     rule = build_rule("math_verify", {})
-    assert rule.evaluate(ScoringItem("", response, reference, {})) == expected
+    assert rule.grade(ScoringItem("", response, reference, {})) == expected
 
 
 @pytest.mark.parametrize(
@@ -165,4 +165,4 @@ def test_math_grades_the_label_as_written(label, response, expected):
 def test_math_refuses_structured_data_instead_of_reading_a_number_out_of_it(label):
     reference, _ = reference_from_label(label)
     with pytest.raises(InvalidReference, match="not a math answer"):
-        build_rule("math_verify", {}).evaluate(ScoringItem("", "\\boxed{2}", reference, {}))
+        build_rule("math_verify", {}).grade(ScoringItem("", "\\boxed{2}", reference, {}))

@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from rewardgate.items import ScoringItem
-from rewardgate.pipeline.columns import ItemOutcome
+from rewardgate.pipeline.columns import ScoredItem
 from rewardgate.reward_monitor.exporter import MonitorCollector
 from rewardgate.reward_monitor.monitor import RewardMonitor
 from tests.support.algebra import build_runtime, number_rules
@@ -39,11 +39,11 @@ def pipeline():
     return build_runtime(CONFIG).pipelines["p"]
 
 
-def outcome(reward, a=None, b=None, status="ok") -> ItemOutcome:
+def outcome(reward, a=None, b=None, status="ok") -> ScoredItem:
     components = {name: value for name, value in (("a", a), ("b", b)) if value is not None}
     if a is not None and b is not None:
         components["both"] = (a + b) / 2
-    return ItemOutcome(status=status, reward=reward, components=components)
+    return ScoredItem(status=status, reward=reward, components=components)
 
 
 def feed(monitor, pipeline, rewards, *, lengths=None, groups=None, prompts=None, statuses=None):

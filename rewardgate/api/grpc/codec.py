@@ -22,7 +22,7 @@ from rewardgate_client.v1 import reward_pb2 as pb
 from rewardgate.api.messages import ChatMessage, prompt_of
 from rewardgate.api.problems import describe_problem
 from rewardgate.core.calls import CallItem, CallOptions, CompareCall, CompareOptions, PairCall, ScoreCall
-from rewardgate.core.results import CompareOutcome, ItemResult, PipelineInfo, ScoreOutcome, Usage
+from rewardgate.core.results import CompareReply, ItemResult, PipelineInfo, ScoreReply, Usage
 from rewardgate.errors import InvalidInput
 from rewardgate.items import ScoringItem
 from rewardgate.plain_json import check_plain_json
@@ -216,7 +216,7 @@ def usage(value: Usage) -> pb.Usage:
     )
 
 
-def score_response(value: ScoreOutcome) -> pb.ScoreResponse:
+def score_response(value: ScoreReply) -> pb.ScoreResponse:
     return pb.ScoreResponse(
         pipeline=value.pipeline,
         pipeline_hash=value.pipeline_hash,
@@ -226,7 +226,7 @@ def score_response(value: ScoreOutcome) -> pb.ScoreResponse:
     )
 
 
-def compare_response(value: CompareOutcome) -> pb.CompareResponse:
+def compare_response(value: CompareReply) -> pb.CompareResponse:
     results = []
     for entry in value.results:
         message = pb.CompareResult(id=entry.id, status=entry.status, a=result(entry.a), b=result(entry.b))

@@ -4,11 +4,11 @@ A rule is a pure function of one item (:class:`~rewardgate.items.ScoringItem`) r
 score. Rules are built once from validated parameters at start-up and must be
 picklable, because ``isolated`` rules run in the verifier process pool.
 
-Contract for :meth:`Rule.evaluate`:
+Contract for :meth:`Rule.grade`:
 
 * returns a Python ``float`` within the rule's documented :attr:`Rule.score_range`
   ([0, 1] unless the rule says otherwise). This is enforced here, once, for
-  every rule: each subclass's ``evaluate`` is wrapped so its result is made a
+  every rule: each subclass's ``grade`` is wrapped so its result is made a
   ``float`` and clamped to the range (floating-point rounding can land a
   metric a few ulps outside it: sacrebleu's BLEU of a response equal to its
   reference is 1.0000000000000004), and a non-finite or non-numeric result is
@@ -60,8 +60,8 @@ class Rule(ABC):
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        if "evaluate" in cls.__dict__ and not getattr(cls.evaluate, "_within_range", False):
-            cls.evaluate = _within_score_range(cls.__dict__["evaluate"])
+        if "grade" in cls.__dict__ and not getattr(cls.grade, "_within_range", False):
+            cls.grade = _within_score_range(cls.__dict__["grade"])
 
     @property
     def score_range(self) -> tuple[float, float]:
@@ -74,22 +74,22 @@ class Rule(ABC):
         return float(getattr(self.params, "timeout_s", 5.0))
 
     @abstractmethod
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         """Score one item; see the module docstring for the contract."""
 
     @property
     def offloaded(self) -> bool:
-        """True: another service does this rule's work; :meth:`evaluate_offloaded` awaits it on the
+        """True: another service does this rule's work; :meth:`grade_offloaded` awaits it on the
         event loop and no verifier process is held while it waits."""
         return False
 
-    async def evaluate_offloaded(self, item: ScoringItem, deadline: float | None = None) -> float:
+    async def grade_offloaded(self, item: ScoringItem, deadline: float | None = None) -> float:
         """Score one item elsewhere before ``deadline`` (``time.monotonic()``); same contract as
-        :meth:`evaluate`. Only called when :attr:`offloaded` is True."""
+        :meth:`grade`. Only called when :attr:`offloaded` is True."""
         raise NotImplementedError(f"{self.type_name} is not offloaded")
 
     def warm_up(self) -> None:  # noqa: B027 - an optional hook, empty by default
-        """Load what the first :meth:`evaluate` needs (heavy imports, a sandbox fork
+        """Load what the first :meth:`grade` needs (heavy imports, a sandbox fork
         server). Isolated rules run it in every verifier process as it starts, so
         the first items after start-up or a recycle do not pay for it."""
 
@@ -101,7 +101,7 @@ class Rule(ABC):
 
 
 def _within_score_range(evaluate: Callable[[Rule, ScoringItem], float]):
-    """``evaluate`` made to return a ``float`` inside ``rule.score_range``."""
+    """``grade`` made to return a ``float`` inside ``rule.score_range``."""
 
     @functools.wraps(evaluate)
     def checked(rule: Rule, item: ScoringItem) -> float:

@@ -31,7 +31,7 @@ from rewardgate.sources.rule.sandbox.runner import (
     SandboxError,
     SandboxKilled,
     SandboxLimits,
-    SessionOutcome,
+    SessionReport,
     run_session,
 )
 
@@ -84,13 +84,13 @@ class CodeTests(Rule):
         """With a sandbox service configured (``REWARDGATE_SANDBOX_URL``) runs go there."""
         return service_client.sandbox_url() is not None
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         """In this process's own sandbox cell (a verifier process)."""
         plan = parse_reference(self.require_reference(item))
         outcome = run_session(plan.mode, extract_code(item.response), plan.payload, self.limits)
         return _fraction(plan, outcome)
 
-    async def evaluate_offloaded(self, item: ScoringItem, deadline: float | None = None) -> float:
+    async def grade_offloaded(self, item: ScoringItem, deadline: float | None = None) -> float:
         """In the sandbox service, awaited on the caller's event loop until ``deadline``."""
         plan = parse_reference(self.require_reference(item))
         code = extract_code(item.response)
@@ -100,17 +100,17 @@ class CodeTests(Rule):
     def warm_up(self) -> None:
         """Start this process's sandbox cell with one real run (nothing to start when offloaded)."""
         if not self.offloaded:
-            self.evaluate(ScoringItem("", "x = 1\n", "assert x == 1\n"))
+            self.grade(ScoringItem("", "x = 1\n", "assert x == 1\n"))
 
 
-def _fraction(plan: TestPlan, outcome: SessionOutcome) -> float:
+def _fraction(plan: TestPlan, outcome: SessionReport) -> float:
     passed, total = count_passed(plan, outcome)
     if total == 0:
         raise InvalidReference("the reference contains no assert statements, tests or cases")
     return passed / total
 
 
-def count_passed(plan: TestPlan, outcome: SessionOutcome) -> tuple[int, int]:
+def count_passed(plan: TestPlan, outcome: SessionReport) -> tuple[int, int]:
     """(tests passed, tests in all) from what the session reported.
 
     Verdicts come only from evidence the candidate cannot fake: once code of

@@ -81,7 +81,7 @@ class RegexMatch(Rule):
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["params"])
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         if self.params.mode == "fullmatch":
             matched = self._compiled.fullmatch(item.response)
         else:
@@ -114,7 +114,7 @@ class ThinkAnswer(Rule):
     Params = ThinkAnswerParams
     reads = ("response",)
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         think, answer = self.params.think_tag, self.params.answer_tag
         text = item.response.strip()
         opening, closing = f"<{think}>", f"</{think}>"
@@ -167,7 +167,7 @@ class LengthWindow(Rule):
     def score_range(self) -> tuple[float, float]:
         return (min(self.params.outside_score, 1.0), max(self.params.outside_score, 1.0))
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         unit = self.params.unit
         minimum = self.params.min_length
         long_enough = minimum == 0 or visible_length(item.response, unit) >= minimum
@@ -196,7 +196,7 @@ class RepetitionPenalty(Rule):
     def score_range(self) -> tuple[float, float]:
         return (self.params.max_penalty, 0.0)
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         words = visible_words(item.response)
         n = self.params.ngram
         grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
@@ -227,6 +227,6 @@ class OverlongPenalty(Rule):
     reads = ("response",)
     score_range = (-1.0, 0.0)
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         length = measure(item.response, self.params.unit)
         return overlong_penalty(length, self.params.max_length, self.params.cache_length)

@@ -38,7 +38,7 @@ class MathVerify(Rule):
     Params = MathVerifyParams
     isolated = True
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         from math_verify import parse, verify  # heavy import, only in workers
 
         reference = self.require_reference(item)
@@ -67,7 +67,7 @@ class MathVerify(Rule):
         import logging
 
         logging.getLogger("math_verify").setLevel(logging.ERROR)
-        self.evaluate(ScoringItem("", "1", "1"))
+        self.grade(ScoringItem("", "1", "1"))
 
 
 _TEXT_BLOCK = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname|begin|end)\{[^{}]*\}")

@@ -46,7 +46,7 @@ class RuleSource(ScoreSource):
     def _inline(self, item: ScoringItem) -> Outcome:
         started = time.perf_counter()
         try:
-            return [self.rule.evaluate(item)]
+            return [self.rule.grade(item)]
         except ComponentError as exc:
             return exc
         except Exception as exc:
@@ -70,8 +70,8 @@ class RuleSource(ScoreSource):
         started = time.perf_counter()
         try:
             if self.rule.offloaded:  # e.g. code runs in the sandbox service: nothing to hold a worker for
-                return [await self.rule.evaluate_offloaded(item, deadline)]
-            return [await self.pool.run(_evaluate, self.rule, item, timeout_s=self.rule.timeout_s)]
+                return [await self.rule.grade_offloaded(item, deadline)]
+            return [await self.pool.run(_grade, self.rule, item, timeout_s=self.rule.timeout_s)]
         except ComponentError as exc:
             return exc
         finally:
@@ -82,6 +82,6 @@ class RuleSource(ScoreSource):
             self.metrics.rule_seconds.labels(self.name).observe(seconds)
 
 
-def _evaluate(rule: Rule, item: ScoringItem) -> float:
+def _grade(rule: Rule, item: ScoringItem) -> float:
     """Runs in a verifier process (module-level so it pickles)."""
-    return rule.evaluate(item)
+    return rule.grade(item)

@@ -61,7 +61,7 @@ class SqlExecution(Rule):
     isolated = True
     reads = ("response", "reference", "metadata")
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         gold = self.require_reference(item).strip().rstrip(";")
         with contextlib.closing(self._connect(item)) as connection:
             try:

@@ -71,7 +71,7 @@ class JsonValid(Rule):
     type_name = "json_valid"
     reads = ("response",)
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         return 0.0 if extract_json(item.response) is _NOT_JSON else 1.0  # strictly parsed
 
 
@@ -120,7 +120,7 @@ class JsonSchema(Rule):
     def reads(self) -> tuple[str, ...]:
         return ("response", "reference") if self.params.schema_source == "reference" else ("response",)
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         schema = self.params.schema_ or self._schema_from_reference(item)
         document = extract_json(item.response)
         if document is _NOT_JSON:

@@ -38,7 +38,7 @@ class ExactMatch(Rule):
     type_name = "exact_match"
     Params = ExactMatchParams
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         reference = self.require_reference(item)
         response = item.response
         if self.params.strip:
@@ -51,7 +51,7 @@ class NormalizedMatch(Rule):
 
     type_name = "normalized_match"
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         reference = self.require_reference(item)
         return 1.0 if normalize_answer(item.response) == normalize_answer(reference) else 0.0
 
@@ -99,7 +99,7 @@ class MultipleChoice(Rule):
     type_name = "multiple_choice"
     Params = MultipleChoiceParams
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         reference = self.require_reference(item).strip().strip("()").upper()
         if len(reference) != 1 or reference not in self.params.choices:
             raise InvalidReference(f"reference {reference!r} is not one of {self.params.choices}")
@@ -120,7 +120,7 @@ class Contains(Rule):
 
     type_name = "contains"
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         needle = normalize_answer(self.require_reference(item))
         return 1.0 if needle and needle in normalize_answer(item.response) else 0.0
 
@@ -130,7 +130,7 @@ class TokenF1(Rule):
 
     type_name = "token_f1"
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         predicted = normalize_answer(item.response).split()
         gold = normalize_answer(self.require_reference(item)).split()
         common = sum((Counter(predicted) & Counter(gold)).values())
@@ -164,7 +164,7 @@ class _MetricRule(Rule):
         raise NotImplementedError
 
     def warm_up(self) -> None:
-        self.evaluate(ScoringItem("", "warming up the metric", "warming up the metric"))
+        self.grade(ScoringItem("", "warming up the metric", "warming up the metric"))
 
 
 class BleuParams(RuleParams):
@@ -184,7 +184,7 @@ class Bleu(_MetricRule):
 
         return BLEU(tokenize=self.params.tokenize, lowercase=self.params.lowercase, effective_order=True)
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         return self.metric.sentence_score(item.response, [self.require_reference(item)]).score / 100
 
 
@@ -204,7 +204,7 @@ class Chrf(_MetricRule):
 
         return CHRF(word_order=self.params.word_order)
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         return self.metric.sentence_score(item.response, [self.require_reference(item)]).score / 100
 
 
@@ -225,6 +225,6 @@ class Rouge(_MetricRule):
 
         return RougeScorer([self.params.variant], use_stemmer=self.params.use_stemmer)
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         scores = self.metric.score(self.require_reference(item), item.response)
         return scores[self.params.variant].fmeasure

@@ -140,7 +140,7 @@ class ToolCall(Rule):
     type_name = "tool_call"
     Params = ToolCallParams
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         text = self.require_reference(item)
         reference, reference_ok = parse_calls(text)
         looks_like_calls = bool(_BLOCK.search(text)) or text.strip()[:1] in ("{", "[")

@@ -17,12 +17,12 @@ from rewardgate.core import results
 from rewardgate.core.results import to_json
 
 PAIRS = {
-    results.ScoreOutcome: schemas.ScoreResponse,
+    results.ScoreReply: schemas.ScoreResponse,
     results.ItemResult: schemas.ScoreResult,
     results.ItemError: schemas.ItemError,
     results.StepRewards: schemas.StepRewards,
     results.Usage: schemas.Usage,
-    results.CompareOutcome: schemas.CompareResponse,
+    results.CompareReply: schemas.CompareResponse,
     results.PairResult: schemas.CompareResult,
     results.PipelineInfo: schemas.PipelineInfo,
     results.ComponentInfo: schemas.ComponentInfo,
@@ -88,7 +88,7 @@ def assert_read_back_unchanged(value, model: type[BaseModel]) -> None:
 
 
 def test_a_full_score_outcome_reads_back_unchanged():
-    outcome = results.ScoreOutcome(
+    outcome = results.ScoreReply(
         pipeline="p",
         pipeline_hash="sha256:0",
         results=[full_item("0", 1.0, "ok"), full_item("1", None, "error"), full_item("2", 0.5, "partial")],
@@ -99,7 +99,7 @@ def test_a_full_score_outcome_reads_back_unchanged():
 
 
 def test_a_full_compare_outcome_reads_back_unchanged():
-    outcome = results.CompareOutcome(
+    outcome = results.CompareReply(
         pipeline="p",
         pipeline_hash="sha256:0",
         results=[

@@ -11,7 +11,7 @@ from rewardgate.sources.rule.registry import build_rule
 
 
 def score(rule_type, response, reference=None, **params):
-    return build_rule(rule_type, params).evaluate(ScoringItem("", response, reference))
+    return build_rule(rule_type, params).grade(ScoringItem("", response, reference))
 
 
 @pytest.mark.parametrize(
@@ -60,9 +60,9 @@ def test_reference_similarity_is_one_for_identity_and_ranks_closer_text_higher(r
 @pytest.mark.parametrize("rule_type", ["bleu", "chrf", "rouge"])
 def test_metric_rules_pickle_without_their_metric_objects(rule_type):
     rule = build_rule(rule_type, {})
-    rule.evaluate(ScoringItem("", "a b c", "a b c"))  # builds the metric
+    rule.grade(ScoringItem("", "a b c", "a b c"))  # builds the metric
     clone = pickle.loads(pickle.dumps(rule))
-    assert clone.evaluate(ScoringItem("", "a b c", "a b c")) == pytest.approx(1.0)
+    assert clone.grade(ScoringItem("", "a b c", "a b c")) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ GLUES = {**INVISIBLE, **BLANK_LOOKING, "middle dot": "\u00b7", "period": ".", "u
 
 
 def score(rule_type: str, response: str, **params) -> float:
-    return build_rule(rule_type, params).evaluate(ScoringItem("", response, None, {}))
+    return build_rule(rule_type, params).grade(ScoringItem("", response, None, {}))
 
 
 @pytest.mark.parametrize("filler", list(FILLERS))

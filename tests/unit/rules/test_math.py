@@ -31,9 +31,9 @@ RULE = build_rule("math_verify", {})
     ],
 )
 def test_math_equivalence(response, reference, expected):
-    assert RULE.evaluate(ScoringItem("", response, reference)) == expected
+    assert RULE.grade(ScoringItem("", response, reference)) == expected
 
 
 def test_unparseable_reference_is_an_error_not_a_wrong_answer():
     with pytest.raises(InvalidReference):
-        RULE.evaluate(ScoringItem("", "\\boxed{1}", "???"))
+        RULE.grade(ScoringItem("", "\\boxed{1}", "???"))

@@ -3,7 +3,7 @@
 Generalisation under test: text metrics (and every other rule) are clamped to
 their documented range and typed as floats; a non-finite result is an error,
 never a score. The metrics run here in-process (in the service they run in
-the verifier pool, through the same ``evaluate``).
+the verifier pool, through the same ``grade``).
 """
 
 import math
@@ -47,7 +47,7 @@ def rules():
 @pytest.mark.parametrize("response", list(RESPONSES))
 def test_text_metrics_are_floats_within_zero_and_one(rules, rule_type, params, response):
     rule = rules[(rule_type, tuple(sorted(params.items())))]
-    value = rule.evaluate(ScoringItem("", RESPONSES[response], SENTENCE, {}))
+    value = rule.grade(ScoringItem("", RESPONSES[response], SENTENCE, {}))
     assert type(value) is float
     assert 0.0 <= value <= 1.0
     if response == "identical":
@@ -73,7 +73,7 @@ def test_every_rule_declares_the_range_its_docs_give(rule_type, params, low, hig
 def test_tool_call_weights_that_sum_to_one_by_rounding_still_top_out_at_one():
     rule = build_rule("tool_call", {"format_weight": 0.1, "name_weight": 0.2, "arguments_weight": 0.7})
     call = '[{"name": "f", "arguments": {"x": 1}}]'
-    assert rule.evaluate(ScoringItem("", call, call, {})) == 1.0
+    assert rule.grade(ScoringItem("", call, call, {})) == 1.0
 
 
 class _Raw(Rule):
@@ -81,17 +81,17 @@ class _Raw(Rule):
 
     type_name = "raw_for_test"
 
-    def evaluate(self, item: ScoringItem) -> float:
+    def grade(self, item: ScoringItem) -> float:
         return item.metadata["value"]
 
 
 @pytest.mark.parametrize(("raw", "expected"), [(0, 0.0), (1, 1.0), (True, 1.0), (1.0000000000000004, 1.0)])
 def test_results_are_made_floats_and_clamped(raw, expected):
-    value = _Raw(_Raw.Params()).evaluate(ScoringItem("", "", None, {"value": raw}))
+    value = _Raw(_Raw.Params()).grade(ScoringItem("", "", None, {"value": raw}))
     assert type(value) is float and value == expected
 
 
 @pytest.mark.parametrize("raw", [math.nan, math.inf, -math.inf, None, "1.0", [1.0]])
 def test_a_result_that_is_not_a_finite_number_is_a_verifier_error(raw):
     with pytest.raises(VerifierError, match="raw_for_test"):
-        _Raw(_Raw.Params()).evaluate(ScoringItem("", "", None, {"value": raw}))
+        _Raw(_Raw.Params()).grade(ScoringItem("", "", None, {"value": raw}))

@@ -18,7 +18,7 @@ from rewardgate.sources.rule.registry import build_rule
 
 
 def score(rule_type: str, response: str, **params) -> float:
-    return build_rule(rule_type, params).evaluate(ScoringItem("", response, None, {}))
+    return build_rule(rule_type, params).grade(ScoringItem("", response, None, {}))
 
 
 def schema_score(schema: dict, document) -> float:
@@ -137,7 +137,7 @@ def test_a_schema_ref_that_cannot_be_resolved_is_an_invalid_reference():
 
     rule = build_rule("json_schema", {"schema_source": "reference"})
     with pytest.raises(InvalidReference, match="ref"):
-        rule.evaluate(ScoringItem("", "{}", json.dumps({"$ref": "https://example.org/s.json"}), {}))
+        rule.grade(ScoringItem("", "{}", json.dumps({"$ref": "https://example.org/s.json"}), {}))
 
 
 JSON_VALUES = st.recursive(

@@ -24,14 +24,14 @@ def item(response, reference="x"):
     ],
 )
 def test_text_match_rules(rule_type, response, reference, expected):
-    assert build_rule(rule_type, {}).evaluate(item(response, reference)) == expected
+    assert build_rule(rule_type, {}).grade(item(response, reference)) == expected
 
 
 @pytest.mark.parametrize("rule_type", ["exact_match", "normalized_match"])
 @pytest.mark.parametrize("reference", [None, "", "   "])
 def test_text_rules_refuse_a_missing_reference(rule_type, reference):
     with pytest.raises(InvalidReference):
-        build_rule(rule_type, {}).evaluate(item("a", reference))
+        build_rule(rule_type, {}).grade(item("a", reference))
 
 
 @pytest.mark.parametrize(
@@ -47,17 +47,17 @@ def test_text_rules_refuse_a_missing_reference(rule_type, reference):
     ],
 )
 def test_regex_rule(params, response, expected):
-    assert build_rule("regex", params).evaluate(item(response, None)) == expected
+    assert build_rule("regex", params).grade(item(response, None)) == expected
 
 
 def test_regex_is_linear_on_a_classic_redos_pattern():
     rule = build_rule("regex", {"pattern": "^(a+)+$"})
     # Catastrophic for a backtracking engine; RE2 answers at once.
-    assert rule.evaluate(item("a" * 100_000 + "!", None)) == 0.0
+    assert rule.grade(item("a" * 100_000 + "!", None)) == 0.0
 
 
 def test_regex_rule_survives_pickling_for_worker_processes():
     import pickle
 
     rule = pickle.loads(pickle.dumps(build_rule("regex", {"pattern": "b+"})))
-    assert rule.evaluate(item("abbb", None)) == 1.0
+    assert rule.grade(item("abbb", None)) == 1.0

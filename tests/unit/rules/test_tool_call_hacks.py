@@ -28,7 +28,7 @@ def tagged(*calls: dict) -> str:
 
 
 def score(response: str, reference: list[dict]) -> float:
-    return RULE.evaluate(ScoringItem("", response, json.dumps(reference), {}))
+    return RULE.grade(ScoringItem("", response, json.dumps(reference), {}))
 
 
 GOLD = [call("book", city="Paris", nights=2)]

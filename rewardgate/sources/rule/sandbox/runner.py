@@ -66,7 +66,7 @@ class SandboxLimits:
 
 
 @dataclass
-class SessionOutcome:
+class SessionReport:
     """What one run reported, and the evidence only this side can see.
 
     ``records``: the run's messages. ``candidate_started``: the host's go (with
@@ -110,7 +110,7 @@ def fork_server() -> forkserver.ForkServer:
     return _forkserver
 
 
-def run_session(mode: str, source: str, payload: dict, limits: SandboxLimits) -> SessionOutcome:
+def run_session(mode: str, source: str, payload: dict, limits: SandboxLimits) -> SessionReport:
     """Run ``source`` in ``mode`` (tests, calls or stdio) with ``payload``; see the module docstring.
 
     A run whose sandbox failed before any code of the response was handed over
@@ -136,7 +136,7 @@ def run_session(mode: str, source: str, payload: dict, limits: SandboxLimits) ->
     return outcome
 
 
-def _run_once(request: bytes, run_limits: dict, limits: SandboxLimits) -> SessionOutcome:
+def _run_once(request: bytes, run_limits: dict, limits: SandboxLimits) -> SessionReport:
     cgroup = run_cgroup(limits)
     server = fork_server()
     try:
@@ -176,8 +176,8 @@ def _join_cgroup(host_pids: list[int]) -> None:
 
 
 def _with_evidence(
-    outcome: SessionOutcome, cgroup: cgroups.RunCgroup | None, server: forkserver.ForkServer
-) -> SessionOutcome:
+    outcome: SessionReport, cgroup: cgroups.RunCgroup | None, server: forkserver.ForkServer
+) -> SessionReport:
     if cgroup is not None and cgroup.evidence().killed_for_others:
         outcome.infrastructure_failure = "the OOM killer ended the run within its own memory limit"
     if not outcome.ended and not outcome.killed_at_deadline and not server.alive:
@@ -185,8 +185,8 @@ def _with_evidence(
     return outcome
 
 
-def _converse(slot: forkserver.Slot, request: bytes, deadline: float) -> SessionOutcome:
-    outcome = SessionOutcome(protections=slot.protections)
+def _converse(slot: forkserver.Slot, request: bytes, deadline: float) -> SessionReport:
+    outcome = SessionReport(protections=slot.protections)
     channel, reader = slot.channel, slot.reader
     try:
         channel.sendall(request)

@@ -7,7 +7,7 @@ a verifier process runs the session in its own bubblewrap cell
 loop, :func:`run_remote`: waiting on the network holds no verifier process,
 the caller's deadline travels with the run (``deadline_ms``), and a
 cancelled request closes its connection, on which the service kills the run.
-The same :class:`SessionOutcome` comes back, so verdicts are reached the
+The same :class:`SessionReport` comes back, so verdicts are reached the
 same way in both places.
 
 Errors: what the service reports for a run (a sandbox failure, a killed run)
@@ -30,7 +30,7 @@ from rewardgate.sources.rule.sandbox.runner import (
     SandboxError,
     SandboxKilled,
     SandboxLimits,
-    SessionOutcome,
+    SessionReport,
 )
 
 #: Waiting in the service's queue on top of the run's own budget, when the caller set no deadline.
@@ -57,7 +57,7 @@ def sandbox_url() -> str | None:
 
 async def run_remote(
     mode: str, source: str, payload: dict, limits: SandboxLimits, deadline: float | None = None
-) -> SessionOutcome:
+) -> SessionReport:
     """One run in the sandbox service; ``deadline`` (``time.monotonic()``) bounds waiting and running.
 
     Raises:
@@ -116,11 +116,11 @@ def _json(reply: httpx.Response) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def outcome_from_reply(status: int, data: dict) -> SessionOutcome:
+def outcome_from_reply(status: int, data: dict) -> SessionReport:
     """The outcome in a sandbox service reply, or the typed error it carries."""
     if status == 200 and isinstance(data.get("outcome"), dict):
-        fields = {f.name for f in dataclasses.fields(SessionOutcome)}
-        return SessionOutcome(**{k: v for k, v in data["outcome"].items() if k in fields})
+        fields = {f.name for f in dataclasses.fields(SessionReport)}
+        return SessionReport(**{k: v for k, v in data["outcome"].items() if k in fields})
     if status == 200 and isinstance(data.get("failure"), dict):
         failure = data["failure"]
         error = _FAILURES.get(str(failure.get("type")), SandboxError)
