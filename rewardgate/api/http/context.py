@@ -10,13 +10,13 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from starlette.types import Receive
 
-from rewardgate.api.context import AppContext, ClientDisconnected
+# The context is shared with gRPC (api/context.py); kept importable here.
+from rewardgate.api.context import AppContext as AppContext
+from rewardgate.api.context import ClientDisconnected as ClientDisconnected
 from rewardgate.core.results import StageTimings
 from rewardgate.eager import Eager
 
 T = TypeVar("T")
-
-__all__ = ["AppContext", "ClientDisconnected", "Context", "cancel_on_disconnect", "timing_headers"]
 
 
 async def get_context(request: Request) -> AppContext:

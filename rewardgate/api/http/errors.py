@@ -19,13 +19,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rewardgate.api.http.compat_errors import PERMANENT_ERRORS
 from rewardgate.api.http.context import ClientDisconnected
-from rewardgate.api.problems import describe_problem, describe_validation_errors
+
+# Shared with gRPC (api/problems.py); kept importable here.
+from rewardgate.api.problems import describe_problem as describe_problem
+from rewardgate.api.problems import describe_validation_errors as describe_validation_errors
 from rewardgate.api.status import http_status
 from rewardgate.errors import InvalidInput, RewardgateError
 
 log = logging.getLogger(__name__)
-
-__all__ = ["describe_problem", "describe_validation_errors"]  # shared with gRPC: api/problems.py
 
 _HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed"}
 

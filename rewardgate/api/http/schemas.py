@@ -6,17 +6,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rewardgate.api.messages import (
-    ChatMessage,
-    ContentPart,
-    FunctionCall,
-    PlainJsonRequest,
-    RequestModel,
-    ToolCall,
-)
-
 # The chat-message models live in api/messages.py, shared with the gRPC codec; kept importable here.
-__all__ = ["ChatMessage", "ContentPart", "FunctionCall", "PlainJsonRequest", "RequestModel", "ToolCall"]
+from rewardgate.api.messages import ChatMessage as ChatMessage
+from rewardgate.api.messages import ContentPart as ContentPart
+from rewardgate.api.messages import FunctionCall as FunctionCall
+from rewardgate.api.messages import PlainJsonRequest as PlainJsonRequest
+from rewardgate.api.messages import RequestModel as RequestModel
+from rewardgate.api.messages import ToolCall as ToolCall
 
 
 class ScoreItem(RequestModel):
