@@ -4,7 +4,7 @@ Each ASGI app is called directly in one event loop (uvloop) with the
 single-item ``exact`` request of bench/hot_path.py, cache off, and each
 layer is timed alone:
 
-* ``scorer``: ``RewardScorer.score`` on a prepared call (the core);
+* ``scorer``: ``RewardCore.score`` on a prepared call (the core);
 * ``handler``: the scoring route's handler (body decode, metrics, the call,
   the reply encoded), with its disconnect guard;
 * ``edge``: the scoring edge as the server calls it (guards, routing, reply);
@@ -123,8 +123,11 @@ def layers(app, bare) -> dict:
 
     guard = functools.partial(cancel_on_disconnect, never_disconnects)
 
+    # The core's front door (an older tree, measured by --compare, holds the scorer itself).
+    score = context.core.score if hasattr(context, "core") else context.scorer.score
+
     async def scorer() -> None:
-        await context.scorer.score(call)
+        await score(call)
 
     async def handler() -> None:
         await scoring_routes.score(context, BODY, {}, guard)

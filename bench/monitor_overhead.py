@@ -24,29 +24,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rewardgate.api.http.codec import score_call
 from rewardgate.api.http.schemas import ScoreRequest
+from rewardgate.assembly import build_core
 from rewardgate.config.pipeline_file import load_config
 from rewardgate.config.settings import Settings
-from rewardgate.core.admission import AdmissionControl
 from rewardgate.core.calls import ScoreCall
-from rewardgate.core.runtime import ScoringRuntime
-from rewardgate.core.scorer import RewardScorer
-from rewardgate.core.validation import Limits
-from rewardgate.observability.metrics import Metrics
+from rewardgate.core.facade import RewardCore
 from rewardgate.reward_monitor.monitor import RewardMonitor
-from rewardgate.store.cache import NullScoreCache
 
 
 class IdleMonitor(RewardMonitor):
     def observe(self, pipeline, items, outcomes, groups) -> None:
         pass
-
-
-def scorer(
-    runtime: ScoringRuntime, settings: Settings, metrics: Metrics, monitor: RewardMonitor
-) -> RewardScorer:
-    limits = Limits(settings.max_items_per_request, settings.max_text_chars, 30_000, 600_000)
-    admission = AdmissionControl(1_000_000, 1.0, metrics.inflight_items)
-    return RewardScorer(runtime, NullScoreCache(), metrics, limits, admission, monitor)
 
 
 def request(size: int, round_index: int) -> ScoreCall:
@@ -64,7 +52,7 @@ def request(size: int, round_index: int) -> ScoreCall:
     )
 
 
-async def time_round(target: RewardScorer, size: int, calls: int, round_index: int) -> float:
+async def time_round(target: RewardCore, size: int, calls: int, round_index: int) -> float:
     body = request(size, round_index)
     started = time.perf_counter()
     for _ in range(calls):
@@ -73,11 +61,12 @@ async def time_round(target: RewardScorer, size: int, calls: int, round_index: i
 
 
 async def main(args: argparse.Namespace) -> dict:
-    settings = Settings(grpc_port=0)
-    metrics = Metrics()
-    runtime = ScoringRuntime(load_config(settings.config_path), settings, metrics)
-    runtime.start()
-    monitored, idle = (scorer(runtime, settings, metrics, m) for m in (RewardMonitor(), IdleMonitor()))
+    settings = Settings(grpc_port=0, max_inflight_items=1_000_000)
+    config = load_config(settings.config_path)
+    monitor = RewardMonitor()
+    monitored, idle = (build_core(settings, config, monitor=m) for m in (monitor, IdleMonitor()))
+    for core in (monitored, idle):
+        await core.start()
     report = {}
     for size, calls in ((1, args.calls), (64, max(1, args.calls // 16))):
         times = {"monitored": [], "idle": []}
@@ -94,10 +83,11 @@ async def main(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     snapshots = 20
     for _ in range(snapshots):
-        monitored.monitor.snapshot()
+        monitored.stats()
     report["snapshot_ms"] = round((time.perf_counter() - started) / snapshots * 1e3, 2)
-    print(f"snapshot over {monitored.monitor.window_items} items: {report['snapshot_ms']} ms")
-    await runtime.close()
+    print(f"snapshot over {monitor.window_items} items: {report['snapshot_ms']} ms")
+    for core in (monitored, idle):
+        await core.close()
     return report
 
 

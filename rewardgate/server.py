@@ -1,7 +1,7 @@
 """Running the app under uvicorn: graceful drain of both transports, and connection timeouts.
 
 On SIGTERM (or SIGINT) uvicorn starts its shutdown; :class:`DrainingServer`
-first calls :meth:`AppContext.begin_drain`, so at the same moment ``/readyz``
+first calls :meth:`RewardCore.begin_drain`, so at the same moment ``/readyz``
 turns 503 and gRPC health NOT_SERVING, the gRPC server refuses new calls, and
 uvicorn stops accepting connections. Work in flight on both transports then
 has ``drain_grace_s`` to finish before the process exits 0.
@@ -108,7 +108,7 @@ class DrainingServer(uvicorn.Server):
     async def shutdown(self, sockets=None) -> None:
         context = getattr(self.app.state, "context", None)
         if context is not None:
-            context.begin_drain()
+            context.core.begin_drain()
         await super().shutdown(sockets)
         # uvicorn re-raises the signal once it has shut down (the process then dies of it);
         # a completed drain is a clean exit (status 0), as orchestrators expect.

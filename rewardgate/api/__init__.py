@@ -1,1 +1,1 @@
-"""Transports: thin handlers that parse, call the RewardScorer, and map results."""
+"""Transports: thin handlers that parse, call the RewardCore, and encode its results."""

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from rewardgate.audit.scoring import Scored
-from rewardgate.cli.jsonl import drop_torn_tail
+from rewardgate.result_files import drop_torn_tail
 
 SCORES = "scores.jsonl"
 

@@ -38,7 +38,7 @@ from rewardgate_client import AsyncRewardClient, RewardgateError
 from tqdm import tqdm
 
 from rewardgate.cli.errors import CliError
-from rewardgate.cli.jsonl import drop_torn_tail, read_resume_state, rewrite_keeping
+from rewardgate.result_files import drop_torn_tail, read_resume_state, rewrite_keeping
 
 #: Request errors about one chunk's own items: the chunk is written as failed, the run goes on.
 #: Any other error that retrying cannot fix (unknown pipeline, bad API key) stops the run.

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rewardgate.algebra.functions import Condition
 from rewardgate.algebra.spec import LogSigmoidTransform, ParTransform
+from rewardgate.config.specs import ComponentSpec, PipelineConfig, PipelineSpec
 from rewardgate.sources.judge.templates import template_problems
-
-if TYPE_CHECKING:
-    from rewardgate.config.pipeline_file import ComponentSpec, PipelineConfig, PipelineSpec
 
 
 @dataclass(frozen=True)

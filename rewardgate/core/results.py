@@ -43,6 +43,15 @@ class ItemResult:
     explanation: dict[str, Any] | None = None
 
 
+@dataclass
+class StageTimings:
+    """Seconds per stage of one call, for metrics and the x-*-time response headers."""
+
+    queue_s: float = 0.0
+    inference_s: float = 0.0
+    total_s: float = 0.0
+
+
 @dataclass(slots=True)
 class Usage:
     items: int
@@ -80,3 +89,29 @@ class CompareReply:
 def to_json(value: Any) -> bytes:
     """The HTTP reply body of an outcome (or any plain value)."""
     return orjson.dumps(value)
+
+
+@dataclass(slots=True)
+class ComponentInfo:
+    """One component of a declared pipeline, as ``GET /v1/pipelines`` and ``ListPipelines`` show it."""
+
+    kind: str  # "model", "rule", "judge", "ensemble" or "route"
+    source: str | None  # "model:NAME", "rule:NAME", "judge:NAME"; None for ensembles and routes
+    head: int | str
+    required: bool
+    weight: float
+    transforms: list[str]
+    #: A transform compares each item with its group's mean (``ref: group_mean``): the whole group
+    #: must be in one request.
+    group_relative: bool = False
+
+
+@dataclass(slots=True)
+class PipelineInfo:
+    """A declared pipeline, its components and whether every source it can reach is ready."""
+
+    name: str
+    description: str
+    hash: str
+    ready: bool
+    components: dict[str, ComponentInfo]

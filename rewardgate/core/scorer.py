@@ -1,4 +1,4 @@
-"""RewardScorer: the one entry point every transport calls.
+"""RewardScorer: the score and compare operations behind the façade (core/facade.py).
 
 It resolves and validates the request, admits it, and evaluates the
 pipeline (rewardgate/pipeline/evaluator.py: fan-out to cache and sources, then
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import dataclass
 
 from rewardgate.algebra.explain import tracer_for
 from rewardgate.algebra.functions import sigmoid
@@ -23,6 +22,7 @@ from rewardgate.core.results import (
     ItemResult,
     PairResult,
     ScoreReply,
+    StageTimings,
     StepRewards,
     Usage,
 )
@@ -40,15 +40,6 @@ from rewardgate.store.fanout import Fanout
 from rewardgate.store.single_flight import SingleFlight
 
 
-@dataclass
-class StageTimings:
-    """Seconds per stage, for metrics and the x-*-time response headers."""
-
-    queue_s: float = 0.0
-    inference_s: float = 0.0
-    total_s: float = 0.0
-
-
 class RewardScorer:
     def __init__(
         self,
@@ -59,9 +50,9 @@ class RewardScorer:
         admission: AdmissionControl,
         monitor: RewardMonitor | None = None,
     ) -> None:
-        self.runtime = runtime
+        self._runtime = runtime
         #: Sees every scored item (sliding-window reward statistics, rewardgate/reward_monitor/).
-        self.monitor = monitor or RewardMonitor()
+        self._monitor = monitor or RewardMonitor()
         self._fanout = Fanout(cache, SingleFlight(), metrics)
         self._metrics = metrics
         self._limits = limits
@@ -78,7 +69,7 @@ class RewardScorer:
             DeadlineExceeded: the request deadline passed.
         """
         started = time.monotonic()
-        pipeline = self.runtime.pipeline(call.pipeline)
+        pipeline = self._runtime.pipeline(call.pipeline)
         if any(isinstance(e.item.prompt, list) and has_images(e.item.prompt) for e in call.items):
             # Decoding images costs milliseconds each: off the event loop, which serves every request.
             validated = await asyncio.to_thread(validate_call, call, self._limits)
@@ -90,8 +81,8 @@ class RewardScorer:
         deadline = started + validated.deadline_s
         ctx = EvalContext(
             self._fanout,
-            self.runtime.pipelines,
-            self.runtime.stats,
+            self._runtime.pipelines,
+            self._runtime.stats,
             deadline,
             use_cache=options.cache,
             tracer=tracer_for(options.explain),
@@ -114,7 +105,7 @@ class RewardScorer:
             for item_id, outcome in zip(validated.ids, outcomes, strict=True)
         ]
         self._observe_outcomes(pipeline.name, validated.items, outcomes)
-        self.monitor.observe(pipeline, validated.items, outcomes, groups)
+        self._monitor.observe(pipeline, validated.items, outcomes, groups)
         statuses: dict[str, int] = {}
         for outcome in outcomes:
             statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
@@ -218,7 +209,7 @@ class RewardScorer:
 
     def _require_ready(self, pipeline: Pipeline) -> None:
         for source in pipeline.reachable_sources:
-            problem = self.runtime.source_problem(source)
+            problem = self._runtime.source_problem(source)
             if problem:
                 raise ServiceNotReady(f"{source.name} is not ready: {problem}")
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Outcomes of a pair, and what each is worth in ``accuracy`` and ``strict_accuracy``.
+#: Verdicts of a pair (the ``outcome`` key of results.jsonl, a file format kept), and what
+#: each is worth in ``accuracy`` and ``strict_accuracy``.
 PAIR_VALUE = {"win": 1.0, "tie": 0.5, "loss": 0.0}
 STRICT_VALUE = {"win": 1.0, "tie": 0.0, "loss": 0.0}
 #: Beta draws behind each interval.

@@ -17,10 +17,10 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from rewardgate.cli.jsonl import drop_torn_tail, read_resume_state
 from rewardgate.evaluation.data import BEST_OF_N, Record
 from rewardgate.evaluation.metrics import pair_verdict, top1
 from rewardgate.evaluation.scorers import Scorer
+from rewardgate.result_files import drop_torn_tail, read_resume_state
 
 RESULTS = "results.jsonl"
 

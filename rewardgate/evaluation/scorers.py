@@ -54,33 +54,32 @@ class RemoteScorer(AbstractAsyncContextManager):
 
 
 class InProcessScorer(AbstractAsyncContextManager):
-    """The service's own scorer, built from a pipeline file in this process (no sockets).
+    """The service's own core, built from a pipeline file in this process (no sockets, no web app).
 
     Models load in the background as in the service; calls wait for them
     (up to ``timeout_s`` per call) instead of failing with ``not ready``.
     """
 
     def __init__(self, settings, timeout_s: float) -> None:
-        from rewardgate.api.http.app import create_app
+        from rewardgate.assembly import build_core
 
-        self._app = create_app(settings)
-        self._lifespan = self._app.router.lifespan_context(self._app)
+        self._core = build_core(settings)
         self._timeout_s = timeout_s
 
     async def __aenter__(self) -> InProcessScorer:
-        await self._lifespan.__aenter__()
-        self._scorer = self._app.state.context.scorer
+        await self._core.start()
         return self
 
     async def __aexit__(self, *exc_info) -> None:
-        await self._lifespan.__aexit__(*exc_info)
+        self._core.begin_drain()
+        await self._core.close()
 
     async def score(self, items: list[dict[str, Any]], pipeline: str) -> list[Scored]:
         from pydantic import ValidationError
 
         from rewardgate.api.http.codec import score_call
-        from rewardgate.api.http.errors import describe_validation_errors
         from rewardgate.api.http.schemas import ScoreRequest
+        from rewardgate.api.problems import describe_validation_errors
 
         deadline_ms = int(self._timeout_s * 1000)
         try:
@@ -93,7 +92,7 @@ class InProcessScorer(AbstractAsyncContextManager):
         give_up = time.monotonic() + self._timeout_s
         while True:
             try:
-                outcome, _ = await self._scorer.score(call)
+                reply, _ = await self._core.score(call)
                 break
             except ServiceNotReady as exc:
                 if time.monotonic() > give_up:
@@ -101,4 +100,4 @@ class InProcessScorer(AbstractAsyncContextManager):
                 await asyncio.sleep(0.5)
             except RewardgateError as exc:
                 return [Scored(None, f"{exc.error_type}: {exc.message}")] * len(items)
-        return [_scored(r.reward, r.errors) for r in outcome.results]
+        return [_scored(r.reward, r.errors) for r in reply.results]

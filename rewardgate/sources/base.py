@@ -18,8 +18,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from rewardgate.config.pipeline_file import canonical_sha256
 from rewardgate.errors import ComponentError
+from rewardgate.hashing import canonical_sha256
 from rewardgate.items import ScoringItem
 from rewardgate.sources.code_version import code_fingerprint
 

@@ -3,11 +3,11 @@
 Score requests become a :class:`~rewardgate.core.calls.ScoreCall` straight
 from protobuf: protobuf already types every field, so only what it cannot
 express is checked here (content vs parts, tool-call JSON, Struct depth and
-finiteness, a positive deadline); chat messages go through the same pydantic
-model as HTTP (``ChatMessage``), so a conversation becomes the same
-``ScoringItem`` on both transports. Compare requests, off the hot path, go
-through the HTTP model. A problem becomes InvalidInput (INVALID_ARGUMENT)
-naming the field.
+finiteness, a positive deadline, a positive beta); chat messages go through
+the model both transports share (rewardgate/api/messages.py), so a
+conversation becomes the same ``ScoringItem`` on both. Compare requests are
+built the same way. Nothing here imports the HTTP transport. A problem
+becomes InvalidInput (INVALID_ARGUMENT) naming the field.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from google.protobuf import json_format
 from pydantic import TypeAdapter, ValidationError
 from rewardgate_client.v1 import reward_pb2 as pb
 
-from rewardgate.api.http import codec as http_codec
-from rewardgate.api.http.codec import prompt_of
-from rewardgate.api.http.errors import describe_problem
-from rewardgate.api.http.schemas import ChatMessage, CompareRequest, PipelinesResponse
-from rewardgate.core.calls import CallItem, CallOptions, CompareCall, ScoreCall
-from rewardgate.core.results import CompareReply, ItemResult, ScoreReply, Usage
+from rewardgate.api.messages import ChatMessage, prompt_of
+from rewardgate.api.problems import describe_problem
+from rewardgate.core.calls import CallItem, CallOptions, CompareCall, CompareOptions, PairCall, ScoreCall
+from rewardgate.core.results import CompareReply, ItemResult, PipelineInfo, ScoreReply, Usage
 from rewardgate.errors import InvalidInput
 from rewardgate.items import ScoringItem
 from rewardgate.media.parts import IMAGE_PART_TYPES
@@ -34,10 +32,10 @@ from rewardgate.plain_json import check_plain_json
 _MESSAGES = TypeAdapter(list[ChatMessage])
 
 
-def _validated(model, data: Any, location: tuple = ()):
-    """``data`` validated by a pydantic model or TypeAdapter; InvalidInput naming the field otherwise."""
+def _validated(model: TypeAdapter, data: Any, location: tuple = ()):
+    """``data`` validated by ``model``; InvalidInput naming the field otherwise."""
     try:
-        return model.validate_python(data) if isinstance(model, TypeAdapter) else model.model_validate(data)
+        return model.validate_python(data)
     except ValidationError as exc:
         # A union field (prompt: text or messages) reports each branch; the deepest
         # error is the one about what was actually sent.
@@ -54,12 +52,6 @@ def _plain(value: Any, where: str) -> Any:
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     return value
-
-
-def _prompt(message) -> str | list[dict[str, Any]]:
-    if message.messages:
-        return [_chat_message(m) for m in message.messages]
-    return message.prompt
 
 
 def _chat_message(message: pb.ChatMessage) -> dict[str, Any]:
@@ -176,26 +168,41 @@ def score_call(message: pb.ScoreRequest, remaining_s: float | None) -> ScoreCall
 
 
 def compare_call(message: pb.CompareRequest, remaining_s: float | None) -> CompareCall:
+    """The compare call, built from protobuf as :func:`score_call` is (no HTTP model in between)."""
+    if not message.pairs:
+        raise InvalidInput("pairs: List should have at least 1 item after validation, not 0")
     options = message.options
-    data = _optional_fields(options, ("deadline_ms", "cache", "beta", "return_components"))
-    data["explain"] = options.explain
-    data["deadline_ms"] = _deadline_ms(data.get("deadline_ms"), remaining_s)
-    pairs = []
-    for pair in message.pairs:
-        entry: dict[str, Any] = {
-            "prompt": _prompt(pair),
-            "response_a": pair.response_a,
-            "response_b": pair.response_b,
-        }
-        if pair.id:
-            entry["id"] = pair.id
-        if pair.HasField("reference"):
-            entry["reference"] = pair.reference
-        if pair.HasField("metadata"):
-            entry["metadata"] = struct_dict(pair.metadata)
-        pairs.append(entry)
-    return http_codec.compare_call(
-        _validated(CompareRequest, {"pipeline": message.pipeline, "pairs": pairs, "options": data})
+    requested = options.deadline_ms if options.HasField("deadline_ms") else None
+    if requested is not None and requested <= 0:
+        raise InvalidInput("options.deadline_ms: must be greater than 0")
+    beta = options.beta if options.HasField("beta") else 1.0
+    if not beta > 0:  # NaN fails too
+        raise InvalidInput("options.beta: must be greater than 0")
+    return CompareCall(
+        message.pipeline,
+        [_pair(pair, index) for index, pair in enumerate(message.pairs)],
+        CompareOptions(
+            deadline_ms=_deadline_ms(requested, remaining_s),
+            cache=options.cache if options.HasField("cache") else True,
+            beta=beta,
+            explain=options.explain,
+            return_components=options.return_components if options.HasField("return_components") else True,
+        ),
+    )
+
+
+def _pair(pair: pb.ComparePair, index: int) -> PairCall:
+    """Both sides of a pair as items sharing prompt, reference and metadata."""
+    prompt: str | list[dict[str, Any]] = pair.prompt
+    if pair.messages:
+        messages = [_chat_message(m) for m in pair.messages]
+        prompt = prompt_of(_validated(_MESSAGES, _plain(messages, "messages"), ("pairs", index, "prompt")))
+    metadata = _plain(struct_dict(pair.metadata), "metadata") if pair.HasField("metadata") else {}
+    reference = pair.reference if pair.HasField("reference") else None
+    return PairCall(
+        pair.id or None,
+        ScoringItem(prompt, pair.response_a, reference, metadata),
+        ScoringItem(prompt, pair.response_b, reference, dict(metadata)),
     )
 
 
@@ -246,7 +253,7 @@ def compare_response(value: CompareReply) -> pb.CompareResponse:
     )
 
 
-def pipelines_response(value: PipelinesResponse) -> pb.ListPipelinesResponse:
+def pipelines_response(pipelines: list[PipelineInfo]) -> pb.ListPipelinesResponse:
     return pb.ListPipelinesResponse(
         pipelines=[
             pb.PipelineInfo(
@@ -267,6 +274,6 @@ def pipelines_response(value: PipelinesResponse) -> pb.ListPipelinesResponse:
                     for name, c in p.components.items()
                 },
             )
-            for p in value.pipelines
+            for p in pipelines
         ]
     )

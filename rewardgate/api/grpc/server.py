@@ -1,6 +1,6 @@
 """The gRPC API (rewardgate.v1.RewardService) on grpc.aio, in the HTTP server's process.
 
-It calls the same RewardScorer as HTTP. Request-level errors end a call with
+It calls the same RewardCore as HTTP. Request-level errors end a call with
 the error's status code (INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED,
 UNAVAILABLE, DEADLINE_EXCEEDED) and an ``RpcStatus`` carrying the typed
 ``ErrorDetail`` in the ``grpc-status-details-bin`` trailer. The caller's gRPC
@@ -23,10 +23,9 @@ from grpc_reflection.v1alpha import reflection
 from rewardgate_client.v1 import reward_pb2 as pb
 from rewardgate_client.v1 import reward_pb2_grpc
 
+from rewardgate.api.context import AppContext
 from rewardgate.api.grpc import codec as convert
 from rewardgate.api.grpc.stream import StreamSession, Undecodable, error_detail
-from rewardgate.api.http.context import AppContext
-from rewardgate.api.http.routes import describe_pipelines
 from rewardgate.api.status import grpc_code
 from rewardgate.auth.caller import bearer_token, current_key
 from rewardgate.auth.keys import KeyRing
@@ -52,15 +51,15 @@ class RewardService(reward_pb2_grpc.RewardServiceServicer):
 
     async def Score(self, request: pb.ScoreRequest, context: grpc.aio.ServicerContext) -> pb.ScoreResponse:
         body = _deferred(convert.score_call, request, context)
-        response = await self._unary(context, "grpc:Score", _pipeline(request), self.ctx.scorer.score, body)
+        response = await self._unary(context, "grpc:Score", _pipeline(request), self.ctx.core.score, body)
         return convert.score_response(response)
 
     async def Compare(
         self, request: pb.CompareRequest, context: grpc.aio.ServicerContext
     ) -> pb.CompareResponse:
         body = _deferred(convert.compare_call, request, context)
-        scorer = self.ctx.scorer
-        response = await self._unary(context, "grpc:Compare", _pipeline(request), scorer.compare, body)
+        core = self.ctx.core
+        response = await self._unary(context, "grpc:Compare", _pipeline(request), core.compare, body)
         return convert.compare_response(response)
 
     async def _unary(self, context: grpc.aio.ServicerContext, route: str, pipeline: str, call, body):
@@ -73,7 +72,7 @@ class RewardService(reward_pb2_grpc.RewardServiceServicer):
         return response
 
     async def ListPipelines(self, request, context) -> pb.ListPipelinesResponse:
-        return convert.pipelines_response(describe_pipelines(self.ctx.scorer.runtime))
+        return convert.pipelines_response(self.ctx.core.pipelines())
 
     async def ScoreStream(
         self, request_iterator: AsyncIterator[pb.StreamRequest], context: grpc.aio.ServicerContext
@@ -224,7 +223,7 @@ async def _report_health(ctx: AppContext, servicer) -> None:
     """Mirror /readyz: SERVING once every source is ready, NOT_SERVING otherwise."""
     serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
     while True:
-        status = not_serving if ctx.draining or ctx.scorer.runtime.readiness() else serving
+        status = not_serving if ctx.core.readiness() else serving
         for name in ("", SERVICE_NAME):
             await servicer.set(name, status)
         await asyncio.sleep(0.5)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import grpc
 from rewardgate_client.v1 import reward_pb2 as pb
 
+from rewardgate.api.context import AppContext
 from rewardgate.api.grpc import codec as convert
-from rewardgate.api.http.context import AppContext
 from rewardgate.core.calls import ScoreCall
 from rewardgate.errors import InvalidInput, RewardgateError
 
@@ -145,7 +145,7 @@ class StreamSession:
             # Ids by position: unique within the batch whatever the callers sent.
             items = convert.call_items([p.item for p in group], ids=[str(i) for i in range(len(group))])
             options = convert.call_options(first.options, self.context.time_remaining())
-            response, _ = await self.ctx.scorer.score(ScoreCall(first.pipeline, items, options))
+            response, _ = await self.ctx.core.score(ScoreCall(first.pipeline, items, options))
         answers = []
         for pending, result in zip(group, response.results, strict=True):
             result.id = pending.caller_id

@@ -2,8 +2,9 @@
 
 ``create_app(settings)`` validates the pipeline file immediately (a broken
 config fails start-up with a message naming the key), and the lifespan builds
-the runtime (verifier pool, models loading in the background), cache and
-scorer, and closes them on shutdown.
+the core (``rewardgate.assembly.build_core``: verifier pool, models loading in
+the background, cache, scorer), starts gRPC next to HTTP, and closes them on
+shutdown. Handlers hold the core's façade (``RewardCore``) and nothing behind it.
 """
 
 from __future__ import annotations
@@ -13,114 +14,60 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from rewardgate import __version__
+from rewardgate.api.context import AppContext
 from rewardgate.api.grpc.server import start_grpc_server, stop_grpc_server
 from rewardgate.api.http import health, scoring_declarations, stats
 from rewardgate.api.http import routes as http
 from rewardgate.api.http.auth import AuthMiddleware
 from rewardgate.api.http.body_limit import BodyLimitMiddleware
-from rewardgate.api.http.context import AppContext
 from rewardgate.api.http.docs import ASSETS, DOC_PAGES, install_offline_docs
 from rewardgate.api.http.edge import Guard, RewardgateApp
 from rewardgate.api.http.errors import InternalErrorMiddleware, install_error_handlers
-from rewardgate.api.http.request_count import RequestCountingMiddleware
+from rewardgate.api.http.request_count import RequestCountingMiddleware, mark_counted
+from rewardgate.assembly import build_core
 from rewardgate.auth.keys import KeyRing
 from rewardgate.config.pipeline_file import PipelineConfig, load_config
 from rewardgate.config.settings import Settings
-from rewardgate.core.admission import AdmissionControl
-from rewardgate.core.runtime import ScoringRuntime
-from rewardgate.core.scorer import RewardScorer
-from rewardgate.core.validation import Limits
-from rewardgate.media.settings import image_policy
+from rewardgate.core.facade import RewardCore
 from rewardgate.observability.metrics import Metrics
-from rewardgate.reward_monitor.exporter import MonitorCollector
-from rewardgate.reward_monitor.monitor import RewardMonitor
-from rewardgate.sources.likelihood.source import LikelihoodSource
-from rewardgate.store.cache import InMemoryScoreCache, NullScoreCache, ScoreCache
 
 
-def build_cache(settings: Settings, metrics: Metrics) -> ScoreCache:
-    """Redis when ``redis_url`` is set, else in memory (or none when capacity is 0)."""
-    ttls = {
-        "model": settings.cache_model_ttl_s,
-        "rule": settings.cache_rule_ttl_s,
-        "judge": settings.cache_judge_ttl_s,
-    }
-    if settings.redis_url:
-        from rewardgate.store.redis_cache import RedisScoreCache
+def create_app(
+    settings: Settings, config: PipelineConfig | None = None, *, core: RewardCore | None = None
+) -> RewardgateApp:
+    """Build the FastAPI app. Raises ConfigError for an invalid pipeline file or key ring.
 
-        return RedisScoreCache(
-            settings.redis_url,
-            ttl_s_by_kind=ttls,
-            metrics=metrics,
-            namespace=settings.redis_namespace,
-            timeout_s=settings.redis_timeout_ms / 1000,
-            breaker_failures=settings.redis_breaker_failures,
-            breaker_reset_s=settings.redis_breaker_reset_s,
-            max_pending_writes=settings.redis_max_pending_writes,
-        )
-    if settings.cache_max_entries == 0:
-        return NullScoreCache()
-    return InMemoryScoreCache(settings.cache_max_entries, ttls)
-
-
-def create_app(settings: Settings, config: PipelineConfig | None = None) -> RewardgateApp:
-    """Build the FastAPI app. Raises ConfigError for an invalid pipeline file or key ring."""
-    config = config or load_config(settings.config_path)
+    ``core``: serve this core (built by the caller with ``build_core``: tests, benches) instead of
+    building one from ``config`` at start-up; the app's lifespan still starts and closes it.
+    """
+    if core is None:
+        config = config or load_config(settings.config_path)
     keyring = KeyRing.load(settings.api_keys, settings.api_keys_file)
-    metrics = Metrics()
-    monitor = RewardMonitor(
-        settings.monitor_window_items, settings.monitor_window_s, settings.monitor_min_items
-    )
-    metrics.registry.register(MonitorCollector(monitor))
+    metrics = core.metrics if core is not None else Metrics()
 
     @asynccontextmanager
     async def lifespan(app: RewardgateApp) -> AsyncIterator[None]:
         app.openapi()  # built (and cached) now, not at a request: the request counter reads its paths
-        if settings.model_threads:
-            import torch
-
-            torch.set_num_threads(settings.model_threads)
-        runtime = ScoringRuntime(config, settings, metrics, on_judge_orders=monitor.judge_orders)
-        for source in runtime.sources.values():
-            if isinstance(source, LikelihoodSource):
-                source.recorder = monitor.likelihood_recorder(source.name)
-        cache = build_cache(settings, metrics)
-        await cache.check_reachable()  # a WARNING at start when Redis does not answer
-        limits = Limits(
-            max_items_per_request=settings.max_items_per_request,
-            max_text_chars=settings.max_text_chars,
-            default_deadline_ms=settings.default_deadline_ms,
-            max_deadline_ms=settings.max_deadline_ms,
-            images=image_policy(settings),
+        served = core or build_core(settings, config, metrics=metrics)
+        app.state.context = AppContext(
+            settings=settings, metrics=metrics, core=served, on_counted=mark_counted
         )
-        admission = AdmissionControl(
-            settings.max_inflight_items,
-            settings.overload_retry_after_s,
-            metrics.inflight_items,
-            deadline_fraction=settings.admission_deadline_fraction,
-            probe_items=settings.admission_probe_items,
-            throughput_gauge=metrics.pipeline_throughput,
-        )
-        metrics.inflight_limit.set(settings.max_inflight_items)
-        scorer = RewardScorer(runtime, cache, metrics, limits, admission, monitor)
-        app.state.context = AppContext(settings=settings, metrics=metrics, scorer=scorer)
-        runtime.start()
+        await served.start()
         grpc_stopped: list[asyncio.Future] = []
         try:
             if settings.grpc_port:
                 grpc_server = await start_grpc_server(
                     app.state.context, settings.grpc_port, settings.host, settings.max_body_bytes, keyring
                 )
-                app.state.context.drain_hooks.append(
+                served.on_drain(
                     lambda: grpc_stopped.append(stop_grpc_server(grpc_server, settings.drain_grace_s))
                 )
             yield
         finally:
-            app.state.context.begin_drain()  # a no-op when SIGTERM already began it
+            served.begin_drain()  # a no-op when SIGTERM already began it
             for stopped in grpc_stopped:
                 await stopped
-            await runtime.close()
-            await cache.close()
+            await served.close()
 
     app = RewardgateApp(
         title="rewardgate",

@@ -8,18 +8,10 @@ cache key whichever transport carried it.
 
 from __future__ import annotations
 
-from typing import Any
-
-from rewardgate.api.http.schemas import ChatMessage, CompareRequest, ScoreItem, ScoreRequest
+from rewardgate.api.http.schemas import CompareRequest, ScoreItem, ScoreRequest
+from rewardgate.api.messages import prompt_of
 from rewardgate.core.calls import CallItem, CallOptions, CompareCall, CompareOptions, PairCall, ScoreCall
 from rewardgate.items import ScoringItem
-
-
-def prompt_of(prompt: str | list[ChatMessage]) -> str | list[dict[str, Any]]:
-    """Text as is; chat messages as plain dicts without unset fields."""
-    if isinstance(prompt, str):
-        return prompt
-    return [message.model_dump(exclude_none=True) for message in prompt]
 
 
 def scoring_item(item: ScoreItem) -> ScoringItem:

@@ -29,8 +29,7 @@ from rewardgate.api.http.compat_errors import PERMANENT_ERRORS
 from rewardgate.api.http.context import AppContext
 from rewardgate.api.http.schemas import OpenRLHFRewardRequest, OpenRLHFRewardResponse, SlimeRewardRequest
 from rewardgate.core.calls import CallItem, CallOptions, ScoreCall
-from rewardgate.core.results import ItemResult
-from rewardgate.core.scorer import StageTimings
+from rewardgate.core.results import ItemResult, StageTimings
 from rewardgate.errors import InvalidInput, ItemFailed
 from rewardgate.items import ScoringItem
 from rewardgate.media.placeholders import collapse_placeholders
@@ -48,7 +47,7 @@ async def get_reward(
     if not items:  # OpenRLHF posts an empty batch to a second reward URL: nothing to score
         return OpenRLHFRewardResponse(rewards=[], scores=[], extra_logs={}), StageTimings()
     call = ScoreCall(pipeline, items, CallOptions(score_input_failures=True))
-    result, timings = await ctx.scorer.score(call)
+    result, timings = await ctx.core.score(call)
     rewards = [_reward_or_raise(item) for item in result.results]
     _report_scored_input_failures(result.results)
     logs = _component_logs(result.results)
@@ -67,7 +66,7 @@ async def slime_reward(
     """
     label, metadata = slime_reference(body)
     item = ScoringItem(prompt_of(body.prompt), body.response, label, metadata)
-    result, timings = await ctx.scorer.score(ScoreCall(pipeline, [CallItem("0", item)]))
+    result, timings = await ctx.core.score(ScoreCall(pipeline, [CallItem("0", item)]))
     (scored,) = result.results
     reward = _reward_or_raise(scored)
     return ({"reward": reward, **(scored.components or {})} if components else reward), timings

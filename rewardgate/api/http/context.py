@@ -1,67 +1,22 @@
-"""The typed per-app context that handlers depend on."""
+"""The HTTP side of the handlers' context: FastAPI's dependency on it, cancel-on-disconnect,
+the timing headers. The context itself (api/context.py) is shared with gRPC."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from starlette.types import Receive
 
-from rewardgate.api.http.request_count import mark_counted
-from rewardgate.api.status import http_status
-from rewardgate.config.settings import Settings
-from rewardgate.core.scorer import RewardScorer, StageTimings
+# The context is shared with gRPC (api/context.py); kept importable here.
+from rewardgate.api.context import AppContext as AppContext
+from rewardgate.api.context import ClientDisconnected as ClientDisconnected
+from rewardgate.core.results import StageTimings
 from rewardgate.eager import Eager
-from rewardgate.errors import RewardgateError
-from rewardgate.observability.metrics import Metrics
 
 T = TypeVar("T")
-
-
-@dataclass
-class AppContext:
-    settings: Settings
-    metrics: Metrics
-    scorer: RewardScorer
-    #: True from the moment shutdown begins: readiness and gRPC health say so at once.
-    draining: bool = False
-    #: Called once when draining begins (the gRPC server registers its stop here).
-    drain_hooks: list[Callable[[], None]] = field(default_factory=list)
-
-    def begin_drain(self) -> None:
-        """Stop taking work on every transport; in-flight work continues (idempotent)."""
-        if self.draining:
-            return
-        self.draining = True
-        for hook in self.drain_hooks:
-            hook()
-
-    @contextmanager
-    def observe(self, route: str, pipeline: str) -> Iterator[None]:
-        """Count and time one request, labelled by route, pipeline and final status."""
-        label = pipeline if pipeline in self.scorer.runtime.pipelines else "unknown"
-        started = time.perf_counter()
-        status = 200
-        try:
-            yield
-        except RewardgateError as exc:
-            status = http_status(exc)
-            raise
-        except ClientDisconnected:
-            status = 499
-            raise
-        except Exception:
-            status = 500
-            raise
-        finally:
-            mark_counted()  # the HTTP counting guard leaves this request to us
-            self.metrics.requests.labels(route, label, str(status)).inc()
-            self.metrics.request_seconds.labels(route, label).observe(time.perf_counter() - started)
 
 
 async def get_context(request: Request) -> AppContext:
@@ -70,10 +25,6 @@ async def get_context(request: Request) -> AppContext:
 
 
 Context = Annotated[AppContext, Depends(get_context)]
-
-
-class ClientDisconnected(Exception):
-    """The client closed the connection; the work was cancelled."""
 
 
 async def cancel_on_disconnect(receive: Receive, work: Coroutine[Any, Any, T]) -> T:

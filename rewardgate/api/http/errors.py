@@ -19,6 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rewardgate.api.http.compat_errors import PERMANENT_ERRORS
 from rewardgate.api.http.context import ClientDisconnected
+
+# Shared with gRPC (api/problems.py); kept importable here.
+from rewardgate.api.problems import describe_problem as describe_problem
+from rewardgate.api.problems import describe_validation_errors as describe_validation_errors
 from rewardgate.api.status import http_status
 from rewardgate.errors import InvalidInput, RewardgateError
 
@@ -35,28 +39,6 @@ def envelope_response(error: RewardgateError) -> JSONResponse:
     if error.retry_after_s is None and status == 503:
         headers["Retry-After"] = "1"
     return JSONResponse(error.to_envelope(), status_code=status, headers=headers)
-
-
-def describe_problem(error: dict) -> str:
-    """One pydantic error as ``LOCATION: message``; checks that name their own path keep it."""
-    message = str(error.get("msg", "invalid"))
-    if message.startswith("Value error, body"):  # rewardgate.plain_json names the exact path
-        return message.removeprefix("Value error, ")
-    location = ".".join(str(part) for part in error.get("loc", ()))
-    return f"{location}: {message}"
-
-
-def describe_validation_errors(errors: list[dict], location: str | None = None) -> str:
-    """``body.items.0.response: Field required; ...`` (the first few problems).
-
-    ``location`` prefixes each path, for errors of a model validated on its own
-    (FastAPI's already start with ``body``).
-    """
-    if location is not None:
-        errors = [{**error, "loc": (location, *error.get("loc", ()))} for error in errors]
-    parts = [describe_problem(error) for error in errors[:5]]
-    more = len(errors) - len(parts)
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
 def install_error_handlers(app: FastAPI, on_error=None) -> None:

@@ -21,7 +21,7 @@ router = APIRouter()
 async def healthz(ctx: Context):
     """The process is up, its event loop answers, and nothing is broken beyond self-repair
     (a verifier pool that keeps failing to restart): 503 tells the orchestrator to restart it."""
-    problem = ctx.scorer.runtime.liveness_problem()
+    problem = ctx.core.liveness_problem()
     if problem is not None:
         body = HealthResponse(status="broken", detail={"runtime": problem})
         return JSONResponse(body.model_dump(), status_code=503)
@@ -35,9 +35,7 @@ async def healthz(ctx: Context):
 )
 async def readyz(ctx: Context):
     """200 only when every model of every pipeline is loaded (and rule workers run)."""
-    problems = ctx.scorer.runtime.readiness()
-    if ctx.draining:
-        problems = {**problems, "service": "draining: shutting down, finishing work in flight"}
+    problems = ctx.core.readiness()  # draining counts: the orchestrator stops sending at once
     if problems:
         body = HealthResponse(status="not_ready", detail=problems)
         return JSONResponse(body.model_dump(), status_code=503)

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Query
 
 from rewardgate.api.http.responses import SCORING
 from rewardgate.api.http.schemas import (
+    CompareRequest,
+    CompareResponse,
     OpenRLHFRewardRequest,
     OpenRLHFRewardResponse,
     ScoreRequest,
@@ -27,6 +29,12 @@ router = APIRouter()
 @router.post("/v1/score", response_model=ScoreResponse, responses=SCORING)
 async def score(body: ScoreRequest) -> None:
     """Score every item with the named pipeline."""
+    raise _not_served()
+
+
+@router.post("/v1/compare", response_model=CompareResponse, responses=SCORING)
+async def compare(body: CompareRequest) -> None:
+    """Pairwise preference: P(a preferred to b) = sigmoid(beta (r_a - r_b)) from the pipeline's reward."""
     raise _not_served()
 
 

@@ -1,4 +1,6 @@
-"""The scoring routes' HTTP edge: ``POST /v1/score``, ``/get_reward`` and ``/slime/reward``.
+"""The scoring routes' HTTP edge: ``POST /v1/score``, ``/v1/compare``, ``/get_reward``, ``/slime/reward``.
+
+Every call into the scorer takes this one road, with one error path.
 
 These are the hot path of every trainer, often one sample per request, and
 FastAPI's per-request machinery (routing, dependency solving, body parsing,
@@ -29,11 +31,16 @@ from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rewardgate.api.http import compat
-from rewardgate.api.http.codec import score_call
+from rewardgate.api.http.codec import compare_call, score_call
 from rewardgate.api.http.compat_errors import PERMANENT_ERRORS
 from rewardgate.api.http.context import AppContext, cancel_on_disconnect, timing_headers
 from rewardgate.api.http.errors import describe_validation_errors, envelope_response
-from rewardgate.api.http.schemas import OpenRLHFRewardRequest, ScoreRequest, SlimeRewardRequest
+from rewardgate.api.http.schemas import (
+    CompareRequest,
+    OpenRLHFRewardRequest,
+    ScoreRequest,
+    SlimeRewardRequest,
+)
 from rewardgate.core.results import to_json
 from rewardgate.errors import InvalidInput, RewardgateError
 
@@ -63,7 +70,16 @@ async def score(
 ) -> tuple[bytes, dict[str, str]]:
     request = decode(ScoreRequest, body)
     with ctx.observe("/v1/score", request.pipeline):
-        result, timings = await guard(ctx.scorer.score(score_call(request)))
+        result, timings = await guard(ctx.core.score(score_call(request)))
+    return to_json(result), timing_headers(timings)
+
+
+async def compare(
+    ctx: AppContext, body: bytes, query: dict[str, str], guard: Guard
+) -> tuple[bytes, dict[str, str]]:
+    request = decode(CompareRequest, body)
+    with ctx.observe("/v1/compare", request.pipeline):
+        result, timings = await guard(ctx.core.compare(compare_call(request)))
     return to_json(result), timing_headers(timings)
 
 
@@ -88,7 +104,12 @@ async def slime_reward(
     return orjson.dumps(reply), timing_headers(timings)
 
 
-ROUTES: dict[str, Handler] = {"/v1/score": score, "/get_reward": get_reward, "/slime/reward": slime_reward}
+ROUTES: dict[str, Handler] = {
+    "/v1/score": score,
+    "/v1/compare": compare,
+    "/get_reward": get_reward,
+    "/slime/reward": slime_reward,
+}
 
 
 class ScoringRoutes:

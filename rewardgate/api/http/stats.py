@@ -29,7 +29,7 @@ async def stats(
     """Per pipeline and component, over the monitoring window: reward mean, std and quantiles,
     reward-length correlation, drift (PSI, KS), status shares, zero-advantage group share,
     ensemble spread; per pairwise judge, how often the two orders disagree."""
-    snapshot = ctx.scorer.monitor.snapshot().as_json()
+    snapshot = ctx.core.stats().as_json()
     if pipeline is not None:
         _known(ctx, [pipeline])
         snapshot["pipelines"] = {pipeline: snapshot["pipelines"].get(pipeline)}
@@ -42,7 +42,7 @@ async def pin_reference(body: ReferenceRequest, ctx: Context) -> dict[str, list[
     e.g. the rewards of a checkpoint known to be good. Returns the pipelines pinned (those with items)."""
     if body.pipelines is not None:
         _known(ctx, body.pipelines)
-    return {"pinned": ctx.scorer.monitor.pin_reference(body.pipelines)}
+    return {"pinned": ctx.core.pin_reference(body.pipelines)}
 
 
 @router.delete("/stats/reference", responses=error_responses(401, 404, 422))
@@ -52,11 +52,10 @@ async def release_reference(
     """Measure drift against the previous window again (for the given pipelines, default all)."""
     if pipeline is not None:
         _known(ctx, pipeline)
-    ctx.scorer.monitor.unpin_reference(pipeline)
+    ctx.core.unpin_reference(pipeline)
     return {"drift_reference": "previous_window"}
 
 
 def _known(ctx: Context, pipelines: list[str]) -> None:
     """PipelineNotFound (404) for the first undeclared name, as a score request would get."""
-    for name in pipelines:
-        ctx.scorer.runtime.pipeline(name)
+    ctx.core.require(pipelines)

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from rewardgate.chat import readable
-from rewardgate.config.pipeline_file import canonical_sha256
 from rewardgate.errors import ComponentError, InvalidComponentInput, InvalidReference, JudgeUnavailable
+from rewardgate.hashing import canonical_sha256
 from rewardgate.items import ScoringItem
 from rewardgate.sources.base import Outcome, ScoreSource, SourceResult
 from rewardgate.sources.judge.client import JudgeClient

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rewardgate.config.pipeline_file import ModelSpec, canonical_sha256
 from rewardgate.errors import ComponentError
+from rewardgate.hashing import canonical_sha256
 from rewardgate.items import ScoringItem
 from rewardgate.sources.likelihood.logprobs import reduce, span_logprobs
 from rewardgate.sources.likelihood.spans import SpanEncoder, SpanRow
@@ -28,6 +28,7 @@ from rewardgate.sources.likelihood.spec import LikelihoodSpec
 from rewardgate.sources.model.batching.batcher import WorkItem
 from rewardgate.sources.model.runners.torch_setup import resolve_device, resolve_dtype
 from rewardgate.sources.model.runners.versioning import directory_version
+from rewardgate.sources.model.spec import ModelSpec
 
 
 def load_causal_lm(path: str | Path, device: torch.device, dtype: str):

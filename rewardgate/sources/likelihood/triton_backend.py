@@ -20,14 +20,15 @@ import torch
 import tritonclient.grpc.aio as triton
 from tritonclient.utils import InferenceServerException
 
-from rewardgate.config.pipeline_file import ModelSpec, canonical_sha256
 from rewardgate.errors import BackendError, BackendUnavailable, DeadlineExceeded
+from rewardgate.hashing import canonical_sha256
 from rewardgate.sources.likelihood.logprobs import reduce
 from rewardgate.sources.likelihood.spans import SpanEncoder, SpanRow
 from rewardgate.sources.likelihood.spec import LikelihoodSpec
 from rewardgate.sources.likelihood.triton_repository import REF_TOKEN_LOGPROBS, STARTS, TOKEN_LOGPROBS
 from rewardgate.sources.model.backends.triton import _CHANNEL_ARGS, TritonBackend, translate_error
 from rewardgate.sources.model.runners.versioning import directory_version
+from rewardgate.sources.model.spec import ModelSpec
 from rewardgate.sources.model.triton import INPUT_IDS, LENGTHS
 
 

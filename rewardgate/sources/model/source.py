@@ -7,12 +7,12 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from rewardgate.config.pipeline_file import ModelSpec
 from rewardgate.errors import BackendError, ComponentError
 from rewardgate.items import ScoringItem
 from rewardgate.sources.base import Outcome, ScoreSource, SourceResult
 from rewardgate.sources.model.backends.base import ModelBackend
 from rewardgate.sources.model.batching.batcher import DynamicBatcher, WorkItem
+from rewardgate.sources.model.spec import ModelSpec
 
 
 @dataclass

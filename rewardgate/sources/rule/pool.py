@@ -41,8 +41,8 @@ from typing import Any, TypeVar
 
 import pebble
 
-from rewardgate.core.admission_queue import MIN_SLACK_S, QueueShedder
 from rewardgate.errors import ComponentError, VerifierError, VerifierTimeout, VerifierUnavailable
+from rewardgate.sources.admission_queue import MIN_SLACK_S, QueueShedder
 from rewardgate.sources.rule import cancellation
 
 T = TypeVar("T")
@@ -83,7 +83,7 @@ class VerifierPool:
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._running = 0
         self._waiting = 0
-        #: Expected work queued here; refuses work that would start too late (core/admission_queue.py).
+        #: Expected work queued here; refuses work that would start too late (sources/admission_queue.py).
         self.shedder = QueueShedder(self.workers, "verifier pool")
 
     def _new_pool(self) -> pebble.ProcessPool:
@@ -178,7 +178,7 @@ class VerifierPool:
         deadline: float | None = None,
     ) -> T:
         """``fn(*args)`` in a worker. With a ``deadline`` (monotonic), a call that could no longer
-        finish by it is not started: it raises Overloaded instead (see core/admission_queue.py);
+        finish by it is not started: it raises Overloaded instead (see sources/admission_queue.py);
         ``kind`` names what is measured (calls of one kind take alike)."""
         shedder = self.shedder
         slots = self._free_slots()

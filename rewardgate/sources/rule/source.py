@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from rewardgate.config.pipeline_file import canonical_sha256
 from rewardgate.errors import ComponentError, DeadlineExceeded, VerifierError
+from rewardgate.hashing import canonical_sha256
 from rewardgate.items import ScoringItem
 from rewardgate.observability.metrics import Metrics
 from rewardgate.sources.base import Outcome, ScoreSource, SourceResult

@@ -14,7 +14,6 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from rewardgate.config.pipeline_file import ModelSpec
 from rewardgate.errors import ComponentError, ServiceNotReady
 from rewardgate.items import ScoringItem
 from rewardgate.sources.model.backends.base import ModelBackend
@@ -23,6 +22,7 @@ from rewardgate.sources.model.batching.batcher import WorkItem
 from rewardgate.sources.model.runners.process_reward_model import ProcessRewardModelRunner
 from rewardgate.sources.model.runners.reward_model import RewardModelRunner
 from rewardgate.sources.model.runners.similarity import SimilarityRunner
+from rewardgate.sources.model.spec import ModelSpec
 
 
 class Runner(Protocol):

@@ -29,7 +29,6 @@ import numpy as np
 import tritonclient.grpc.aio as triton
 from tritonclient.utils import InferenceServerException
 
-from rewardgate.config.pipeline_file import ModelSpec
 from rewardgate.errors import (
     BackendError,
     BackendUnavailable,
@@ -45,6 +44,7 @@ from rewardgate.sources.model.backends.coalescing import CoalescingEncoder
 from rewardgate.sources.model.batching.batcher import WorkItem
 from rewardgate.sources.model.runners.reward_model import RewardModelEncoder
 from rewardgate.sources.model.runners.versioning import directory_version
+from rewardgate.sources.model.spec import ModelSpec
 from rewardgate.sources.model.triton import INPUT_IDS, LENGTHS, REWARDS
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ Guarantees:
   :class:`Overloaded` (429 with ``Retry-After``) before they start, so a backend that
   slowed after admission sheds load instead of running it into 504s. Batch time is
   measured pessimistically (the larger of a recent average and the last batch), and
-  the margin is ``SLACK x`` that plus ``MIN_SLACK_S`` (rewardgate/core/admission_queue.py);
+  the margin is ``SLACK x`` that plus ``MIN_SLACK_S`` (rewardgate/sources/admission_queue.py);
 * ``run_batch`` must return one result per payload, in order; otherwise every
   item fails with :class:`BackendError`;
 * an exception from ``run_batch`` fails every item of that batch (a
@@ -43,7 +43,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rewardgate.core.admission_queue import AVERAGE_WEIGHT, MIN_SLACK_S, SLACK
 from rewardgate.errors import (
     BackendError,
     ComponentError,
@@ -52,6 +51,7 @@ from rewardgate.errors import (
     RewardgateError,
     ServiceNotReady,
 )
+from rewardgate.sources.admission_queue import AVERAGE_WEIGHT, MIN_SLACK_S, SLACK
 from rewardgate.sources.model.batching.queue import BatchLimits, PendingItem, PendingQueue
 
 log = logging.getLogger(__name__)

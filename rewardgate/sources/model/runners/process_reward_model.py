@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from rewardgate.config.pipeline_file import canonical_sha256
 from rewardgate.errors import InvalidComponentInput
+from rewardgate.hashing import canonical_sha256
 from rewardgate.items import ScoringItem
 from rewardgate.sources.model.batching.batcher import WorkItem
 from rewardgate.sources.model.packing import (

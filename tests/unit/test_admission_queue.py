@@ -2,8 +2,8 @@
 
 import pytest
 
-from rewardgate.core.admission_queue import QueueShedder
 from rewardgate.errors import Overloaded
+from rewardgate.sources.admission_queue import QueueShedder
 
 
 class Clock:

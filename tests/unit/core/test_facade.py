@@ -1,0 +1,97 @@
+"""RewardCore, the front door, built by build_core outside any web framework."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rewardgate.assembly import build_core
+from rewardgate.config.pipeline_file import parse_config
+from rewardgate.config.settings import Settings
+from rewardgate.core.calls import CallItem, ScoreCall
+from rewardgate.errors import PipelineNotFound
+from rewardgate.items import ScoringItem
+
+ROOT = Path(__file__).resolve().parents[3]
+CONFIG = {
+    "rules": {"exact": {"type": "exact_match"}},
+    "pipelines": {"exact": {"components": {"match": {"rule": "exact"}}}},
+}
+
+
+@pytest.fixture
+async def core():
+    built = build_core(Settings(grpc_port=0), parse_config(CONFIG))
+    await built.start()
+    yield built
+    await built.close()
+
+
+async def test_scores_and_describes_its_pipelines(core):
+    outcome, timings = await core.score(
+        ScoreCall("exact", [CallItem(None, ScoringItem("q", "Paris", "Paris", {}))])
+    )
+    assert [(r.id, r.reward, r.status) for r in outcome.results] == [("0", 1.0, "ok")]
+    assert timings.total_s > 0
+    (info,) = core.pipelines()
+    assert (info.name, info.ready, info.components["match"].source) == ("exact", True, "rule:exact")
+
+
+async def test_unknown_pipelines_are_refused_by_name(core):
+    assert core.knows("exact") and not core.knows("nope")
+    core.require(["exact"])
+    with pytest.raises(PipelineNotFound, match="'nope'"):
+        core.require(["exact", "nope"])
+    with pytest.raises(PipelineNotFound):
+        await core.score(ScoreCall("nope", [CallItem(None, ScoringItem("q", "r", None, {}))]))
+
+
+async def test_drain_runs_its_hooks_once_and_readiness_says_so(core):
+    calls = []
+    core.on_drain(lambda: calls.append("stop"))
+    assert core.readiness() == {} and core.liveness_problem() is None
+    core.begin_drain()
+    core.begin_drain()
+    assert calls == ["stop"]
+    assert core.readiness()["service"].startswith("draining")
+
+
+async def test_stats_follow_what_was_scored(core):
+    call = ScoreCall("exact", [CallItem(None, ScoringItem("q", r, "Paris", {})) for r in ("Paris", "Lyon")])
+    await core.score(call)
+    assert core.pin_reference() in ([], ["exact"])  # pinned once the window holds enough items
+    core.unpin_reference()
+    assert "exact" in core.stats().as_json()["pipelines"]
+
+
+def test_scoring_in_process_imports_no_web_framework(tmp_path):
+    """What ``rewardgate eval`` does without --url: the core, no FastAPI, no uvicorn, no app."""
+    config = tmp_path / "pipelines.yaml"
+    config.write_text(
+        "rules: {exact: {type: exact_match}}\npipelines: {exact: {components: {match: {rule: exact}}}}\n"
+    )
+    script = textwrap.dedent(
+        f"""
+        import asyncio, sys
+        from rewardgate.config.settings import Settings
+        from rewardgate.evaluation.scorers import InProcessScorer
+
+        async def main():
+            async with InProcessScorer(Settings(config_path={str(config)!r}, grpc_port=0), 10) as scorer:
+                item = {{"prompt": "q", "response": "Paris", "reference": "Paris"}}
+                scored = await scorer.score([item], "exact")
+            frameworks = [m for m in ("fastapi", "starlette", "uvicorn") if m in sys.modules]
+            print(scored[0].reward, sorted(frameworks))
+
+        asyncio.run(main())
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().splitlines()[-1] == "1.0 []"

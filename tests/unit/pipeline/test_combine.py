@@ -1,0 +1,131 @@
+"""Stage 4, combine, on hand-built columns: an item's reward from its component cells.
+
+The pipeline plans come from a real runtime (tests/support/algebra.py); the
+columns do not: each test writes the cells, errors and MISSING entries the
+earlier stages would have made, and checks the combination alone. A failed
+required component is an error with no reward, never a stand-in 0; a
+non-finite combination is an error too.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rewardgate.algebra.explain import tracer_for
+from rewardgate.errors import JudgeTimeout
+from rewardgate.items import ScoringItem
+from rewardgate.pipeline.columns import MISSING, Cell
+from rewardgate.pipeline.combine import ItemCombiner
+from tests.support.algebra import build_runtime, number_rules
+
+ITEM = ScoringItem("p", "a response", None, {})
+
+
+def pipeline(spec: dict, *rules: str):
+    runtime = build_runtime({"rules": number_rules(*(rules or ("a", "b"))), "pipelines": {"p": spec}})
+    return runtime.pipelines["p"]
+
+
+def finish(plan, columns: dict, index: int = 0, explain: bool = False):
+    return ItemCombiner(tracer_for(explain)).finish(plan, index, ITEM, columns, plan.weights)
+
+
+def test_weighted_sum_of_the_cells():
+    plan = pipeline(
+        {"components": {"a": {"rule": "a"}, "b": {"rule": "b"}}, "combine": {"weights": {"a": 2.0, "b": 0.5}}}
+    )
+    outcome = finish(plan, {"a": [Cell(1.0)], "b": [Cell(4.0)]})
+    assert (outcome.status, outcome.reward, outcome.components) == ("ok", 4.0, {"a": 1.0, "b": 4.0})
+
+
+def test_product_and_min_combinations():
+    for kind, expected in (("product", 0.375), ("min", 0.5)):
+        plan = pipeline({"components": {"a": {"rule": "a"}, "b": {"rule": "b"}}, "combine": {"type": kind}})
+        assert finish(plan, {"a": [Cell(0.5)], "b": [Cell(0.75)]}).reward == pytest.approx(expected)
+
+
+def test_a_failed_required_component_is_an_error_with_no_reward():
+    plan = pipeline({"components": {"a": {"rule": "a"}, "b": {"rule": "b"}}})
+    failure = JudgeTimeout("no verdict")
+    outcome = finish(plan, {"a": [Cell(1.0)], "b": [failure]})
+    assert (outcome.status, outcome.reward) == ("error", None)
+    assert outcome.errors == {"b": failure}
+
+
+def test_a_failed_optional_component_leaves_a_partial_reward_from_the_rest():
+    plan = pipeline(
+        {
+            "components": {"a": {"rule": "a"}, "b": {"rule": "b", "required": False}},
+            "combine": {"weights": {"a": 1.0, "b": 1.0}},
+        }
+    )
+    outcome = finish(plan, {"a": [Cell(0.25)], "b": [MISSING]})
+    assert (outcome.status, outcome.reward, outcome.errors) == ("partial", 0.25, {})
+
+
+def test_no_weighted_value_is_an_error_not_zero():
+    plan = pipeline(
+        {
+            "components": {"a": {"rule": "a", "required": False}, "b": {"rule": "b", "required": False}},
+            "combine": {"weights": {"a": 1.0}},
+        }
+    )
+    outcome = finish(plan, {"a": [JudgeTimeout("x")], "b": [Cell(1.0)]})
+    assert (outcome.status, outcome.reward) == ("error", None)
+    assert outcome.errors["reward"].error_type == "invalid_component_input"
+
+
+def test_a_closed_gate_replaces_the_gated_value():
+    plan = pipeline(
+        {
+            "components": {"a": {"rule": "a", "required": False}, "b": {"rule": "b"}},
+            "combine": {"weights": {"b": 1.0}},
+            "gates": [{"components": ["b"], "if": "a >= 1", "otherwise": 0.25}],
+        }
+    )
+    closed = finish(plan, {"a": [Cell(0.0)], "b": [Cell(0.9)]})
+    assert (closed.reward, closed.gated, closed.components["b"]) == (0.25, ["b"], 0.9)
+    opened = finish(plan, {"a": [Cell(1.0)], "b": [Cell(0.9)]})
+    assert (opened.reward, opened.gated) == (0.9, [])
+    unknown = finish(plan, {"a": [MISSING], "b": [Cell(0.9)]})
+    assert unknown.reward == 0.25  # a gate whose control has no value stays closed
+
+
+def test_the_first_violated_constraint_sets_the_reward():
+    plan = pipeline(
+        {
+            "components": {"a": {"rule": "a"}, "b": {"rule": "b", "required": False}},
+            "combine": {"weights": {"a": 1.0}},
+            "constraints": [{"if": "b > 0", "reward": -1.0, "name": "b_fired"}],
+        }
+    )
+    assert finish(plan, {"a": [Cell(0.5)], "b": [Cell(0.0)]}).reward == 0.5
+    violated = finish(plan, {"a": [Cell(0.5)], "b": [Cell(2.0)]})
+    assert (violated.reward, violated.violated) == (-1.0, "b_fired")
+    unknown = finish(plan, {"a": [Cell(0.5)], "b": [MISSING]})
+    assert unknown.reward == -1.0  # a constraint that cannot be checked holds against the item
+
+
+def test_a_non_finite_combination_is_an_error():
+    plan = pipeline({"components": {"a": {"rule": "a"}, "b": {"rule": "b"}}, "combine": {"type": "product"}})
+    outcome = finish(plan, {"a": [Cell(1e300)], "b": [Cell(1e300)]})
+    assert (outcome.status, outcome.reward) == ("error", None)
+    assert outcome.errors["reward"].error_type == "reward_computation"
+
+
+def test_each_item_reads_its_own_row():
+    plan = pipeline({"components": {"a": {"rule": "a"}, "b": {"rule": "b"}}})
+    columns = {"a": [Cell(1.0), Cell(2.0)], "b": [Cell(10.0), JudgeTimeout("x")]}
+    assert finish(plan, columns, 0).reward == 11.0
+    assert finish(plan, columns, 1).status == "error"
+
+
+def test_explaining_records_the_formula_and_changes_no_value():
+    plan = pipeline({"components": {"a": {"rule": "a"}, "b": {"rule": "b"}}})
+    columns = {"a": [Cell(0.5)], "b": [Cell(0.25)]}
+    plain, explained = finish(plan, columns), finish(plan, columns, explain=True)
+    assert plain.reward == explained.reward == 0.75
+    assert plain.explanation is None  # the default tracer builds nothing
+    assert math.isclose(explained.explanation.to_dict()["value"], 0.75)
