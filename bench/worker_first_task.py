@@ -7,7 +7,7 @@ task whose function is
 
 * ``old``: ``rewardgate.sources.rule.source`` (where the function lived: the rule
   source module, which imports metrics, the store, pydantic models);
-* ``new``: ``rewardgate.sources.rule.base.evaluate_in_worker`` (already imported
+* ``new``: ``rewardgate.sources.rule.base.grade_in_worker`` (already imported
   by the initializer).
 
 The two alternate within a round (the machine's load hits both alike); medians of
@@ -42,11 +42,11 @@ def loads() -> dict[str, str]:
     """The statement each child times. pickle names a function by module and qualified name:
     loading it imports that module, which is all the old function's loading cost beyond this."""
     sys.path.insert(0, str(ROOT))
-    from rewardgate.sources.rule.base import evaluate_in_worker
+    from rewardgate.sources.rule.base import grade_in_worker
 
     return {
         "old": "import importlib; importlib.import_module('rewardgate.sources.rule.source')",
-        "new": f"pickle.loads({pickle.dumps(evaluate_in_worker)!r})",
+        "new": f"pickle.loads({pickle.dumps(grade_in_worker)!r})",
     }
 
 

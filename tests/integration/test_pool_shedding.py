@@ -93,11 +93,11 @@ def test_a_verifier_task_imports_nothing_a_warmed_worker_lacks():
     import sys
 
     from rewardgate.items import ScoringItem
-    from rewardgate.sources.rule.base import evaluate_in_worker, warm_up_rules
+    from rewardgate.sources.rule.base import grade_in_worker, warm_up_rules
     from rewardgate.sources.rule.registry import build_rule
 
     rule = build_rule("math_verify", {})
-    task = pickle.dumps((evaluate_in_worker, rule, ScoringItem("", "\\boxed{1}", "1")))
+    task = pickle.dumps((grade_in_worker, rule, ScoringItem("", "\\boxed{1}", "1")))
     initializer = pickle.dumps((warm_up_rules, [rule]))
     child = (
         "import pickle, sys\n"

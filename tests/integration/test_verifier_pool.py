@@ -152,13 +152,13 @@ def sandbox_processes() -> list[int]:
 
 async def test_cancelling_a_code_check_kills_its_sandbox_at_once_and_spares_the_worker(pool):
     from rewardgate.items import ScoringItem
-    from rewardgate.sources.rule.base import evaluate_in_worker
+    from rewardgate.sources.rule.base import grade_in_worker
     from rewardgate.sources.rule.registry import build_rule
 
     rule = build_rule("code_tests", {"timeout_s": 30})
     sleeper = ScoringItem("", "import time\ndef add(a, b):\n    time.sleep(60)\n", "assert add(1, 2) == 3\n")
     before = await worker_pids(pool)
-    task = asyncio.create_task(pool.run(evaluate_in_worker, rule, sleeper, timeout_s=60))
+    task = asyncio.create_task(pool.run(grade_in_worker, rule, sleeper, timeout_s=60))
     deadline = time.monotonic() + 20
     while not sandbox_processes():
         assert time.monotonic() < deadline, "the sandbox never started"

@@ -115,7 +115,7 @@ def _within_score_range(evaluate: Callable[[Rule, ScoringItem], float]):
     return checked
 
 
-def evaluate_in_worker(rule: Rule, item: ScoringItem) -> float:
+def grade_in_worker(rule: Rule, item: ScoringItem) -> float:
     """What a verifier process runs for one item.
 
     It lives here, next to :func:`warm_up_rules`, because a pool task names its

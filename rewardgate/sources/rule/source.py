@@ -13,7 +13,7 @@ from rewardgate.hashing import canonical_sha256
 from rewardgate.items import ScoringItem
 from rewardgate.observability.metrics import Metrics
 from rewardgate.sources.base import Outcome, ScoreSource, SourceResult
-from rewardgate.sources.rule.base import Rule, evaluate_in_worker
+from rewardgate.sources.rule.base import Rule, grade_in_worker
 from rewardgate.sources.rule.pool import VerifierPool
 
 
@@ -95,7 +95,7 @@ class RuleSource(ScoreSource):
                 return [await self.rule.grade_offloaded(item, deadline)]
             return [
                 await self.pool.run(
-                    evaluate_in_worker,
+                    grade_in_worker,
                     self.rule,
                     item,
                     timeout_s=self.rule.timeout_s,
