@@ -13,8 +13,9 @@ from rewardgate.assembly import build_core
 from rewardgate.config.pipeline_file import parse_config
 from rewardgate.config.settings import Settings
 from rewardgate.core.calls import CallItem, ScoreCall
-from rewardgate.errors import PipelineNotFound
+from rewardgate.errors import PayloadTooLarge, PipelineNotFound
 from rewardgate.items import ScoringItem
+from tests.support.images import data_url, png
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG = {
@@ -39,6 +40,47 @@ async def test_scores_and_describes_its_pipelines(core):
     assert timings.total_s > 0
     (info,) = core.pipelines()
     assert (info.name, info.ready, info.components["match"].source) == ("exact", True, "rule:exact")
+
+
+async def test_a_group_relative_component_is_described_as_one():
+    config = {
+        "rules": {"exact": {"type": "exact_match"}},
+        "pipelines": {
+            "grouped": {
+                "components": {
+                    "plain": {"rule": "exact"},
+                    "relative": {"rule": "exact", "transform": {"type": "par", "ref": "group_mean"}},
+                }
+            }
+        },
+    }
+    core = build_core(Settings(grpc_port=0), parse_config(config))
+    (info,) = core.pipelines()
+    assert {name: c.group_relative for name, c in info.components.items()} == {
+        "plain": False,
+        "relative": True,
+    }
+    await core.close()
+
+
+async def test_the_image_limits_of_the_settings_reach_request_validation():
+    """build_core hands the settings' image policy to validation: the same two-image item
+    scores under the default limit and is refused (413) under max_images_per_item=1."""
+    image = {"type": "image", "image": data_url(png())}
+    prompt = [{"role": "user", "content": [image, image, {"type": "text", "text": "Same?"}]}]
+    call = ScoreCall("exact", [CallItem(None, ScoringItem(prompt, "yes", "yes", {}))])
+    for limit, refused in ((16, False), (1, True)):
+        core = build_core(Settings(grpc_port=0, max_images_per_item=limit), parse_config(CONFIG))
+        await core.start()
+        try:
+            if refused:
+                with pytest.raises(PayloadTooLarge, match="more than 1 images"):
+                    await core.score(call)
+            else:
+                reply, _ = await core.score(call)
+                assert [r.reward for r in reply.results] == [1.0]
+        finally:
+            await core.close()
 
 
 async def test_unknown_pipelines_are_refused_by_name(core):
