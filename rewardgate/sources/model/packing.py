@@ -84,11 +84,26 @@ class PackedRows:
             self.lengths,
         )
 
-    def last_tokens(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(row, column)`` index tensors of every sequence's last token, in sequence order."""
-        rows = torch.tensor(self.rows, dtype=torch.long)
-        columns = torch.tensor([s + n - 1 for s, n in zip(self.starts, self.lengths, strict=True)])
-        return rows, columns
+    def last_tokens(self, pad_id: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(row, column)`` index tensors of the token each sequence is pooled at, in order.
+
+        ``pad_id`` None: the last token. Else the last token that is not
+        ``pad_id`` (the sequence's first token if all are), which is where a
+        Hugging Face sequence classifier pools a padded row: a sequence that
+        ends in pad ids (a template ending with an eos that is also the pad
+        token, or pad-token text in a response) scores packed exactly as it
+        does padded, and trailing pad ids cannot move its score. Read on the
+        host tensors (call before :meth:`to`).
+        """
+        columns = []
+        ids = self.input_ids.numpy() if pad_id is not None else None
+        for row, start, n in zip(self.rows, self.starts, self.lengths, strict=True):
+            offset = n - 1
+            if ids is not None:
+                real = np.flatnonzero(ids[row, start : start + n] != pad_id)
+                offset = int(real[-1]) if real.size else 0
+            columns.append(start + offset)
+        return torch.tensor(self.rows, dtype=torch.long), torch.tensor(columns, dtype=torch.long)
 
     def tokens(self, sequence: int, offsets: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """``(row, column)`` index tensors of ``offsets`` (token indices within ``sequence``)."""
@@ -276,10 +291,11 @@ def head_of(model) -> torch.nn.Module | None:
     return None
 
 
-def packed_logits(model, rows: PackedRows) -> torch.Tensor:
-    """Head logits at every sequence's last token, ``[N, labels]`` (what a sequence classifier pools)."""
+def packed_logits(model, rows: PackedRows, pooled: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Head logits ``[N, labels]`` at ``pooled`` (:meth:`PackedRows.last_tokens`), as a
+    sequence classifier pools."""
     hidden = base_hidden_states(model, rows)
-    row_index, column_index = rows.last_tokens()
+    row_index, column_index = pooled
     head = head_of(model)
     if head is None:
         raise ValueError(f"{type(model).__name__} has no linear score head to apply to packed states")
