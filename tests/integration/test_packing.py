@@ -192,3 +192,15 @@ async def test_the_in_process_source_budgets_packed_batches_by_real_tokens(layou
     assert backend.packed is (layout == "auto")
     expected = sum(lengths) if layout == "auto" else len(lengths) * max(lengths)
     assert observer.batches == [(12, expected)]
+
+
+@pytest.mark.parametrize("architecture", ["llama", "opt"])
+def test_half_precision_probe_keeps_packing_where_isolated_and_pads_where_not(architecture, tmp_path):
+    path = build_reward_model(tmp_path, architecture=architecture)
+    runner = RewardModelRunner(path, max_length=128, dtype="bfloat16", device="cpu")
+    assert runner.layout.packed is (architecture == "llama"), runner.layout.reason
+    padded = RewardModelRunner(path, max_length=128, dtype="bfloat16", device="cpu", layout="padded")
+    batch = [runner.encode(item).payload for item in mixed_items(8)]
+    got = torch.tensor(runner.forward(batch))
+    alone = torch.tensor([padded.forward([ids])[0] for ids in batch])
+    torch.testing.assert_close(got, alone, atol=0.05 * float(alone.abs().max()), rtol=0)

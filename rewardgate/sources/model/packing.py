@@ -96,7 +96,7 @@ class PackedRows:
         host tensors (call before :meth:`to`).
         """
         columns = []
-        ids = self.input_ids.numpy() if pad_id is not None else None
+        ids = self.input_ids.cpu().numpy() if pad_id is not None else None  # no copy on the host
         for row, start, n in zip(self.rows, self.starts, self.lengths, strict=True):
             offset = n - 1
             if ids is not None:
@@ -310,7 +310,7 @@ def probe_isolation(model, pad_id: int, vocab_size: int, *, tolerance: float) ->
 
     * isolation: a sequence's states must not move when the sequence packed
       before it changes (masked keys add an exact zero; a leak moves them far
-      more than ``tolerance / 10``);
+      more than ``min(tolerance / 10, 1e-3)``);
     * equality: packed states equal the padded forward of each sequence alone
       within ``tolerance`` relative to their scale (positions restart).
     """
@@ -337,7 +337,7 @@ def probe_isolation(model, pad_id: int, vocab_size: int, *, tolerance: float) ->
     spans = [(packed.starts[i], packed.starts[i] + packed.lengths[i]) for i in range(3)]
     scale = max(float(a.abs().max()) for a in alone) + 1e-6
     leak = max(float((together[0, b:e] - changed[0, b:e]).abs().max()) for b, e in spans[1:]) / scale
-    if leak > tolerance / 10:
+    if leak > min(tolerance / 10, 1e-3):
         return f"sequences are not isolated (a neighbour moved hidden states by {leak:.2e} of their scale)"
     error = (
         max(float((together[0, b:e] - a).abs().max()) for (b, e), a in zip(spans, alone, strict=True)) / scale
@@ -348,9 +348,13 @@ def probe_isolation(model, pad_id: int, vocab_size: int, *, tolerance: float) ->
 
 
 # Relative error allowed between packed and one-at-a-time states: fp32 sums in
-# another order differ in the last bits; half precision in the last of its 8-11.
+# another order differ in the last bits. Half precision keeps 8-11 bits and a
+# packed row runs other GEMM shapes than a row alone, so its rounding differs
+# by up to a few percent after 30+ layers; a wrong position or a leak across
+# sequences moves states by the order of their scale. The isolation check
+# (a neighbour's content changing) compares the same shapes, so it stays tight.
 _TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-8}
-_HALF_TOLERANCE = 3e-2
+_HALF_TOLERANCE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
