@@ -142,6 +142,11 @@ def _item_to_proto(item: dict[str, Any]) -> pb.Item:
         message.group = item["group"]
     if item.get("metadata"):
         message.metadata.update(item["metadata"])
+    for image in item.get("response_images") or ():
+        data, _ = _image_bytes({"type": "image", "image": image})
+        if data is None:
+            raise ValueError("response_images travel as bytes on gRPC: give base64 data URLs")
+        message.response_images.append(data)
     return message
 
 
