@@ -10,6 +10,7 @@ from rewardgate.pipeline.columns import ItemOutcome
 from rewardgate.reward_monitor.exporter import MonitorCollector
 from rewardgate.reward_monitor.monitor import RewardMonitor
 from tests.support.algebra import build_runtime, number_rules
+from tests.support.images import data_url, png
 
 CONFIG = {
     "rules": number_rules("a", "b"),
@@ -180,3 +181,19 @@ def test_the_collector_exports_defined_statistics_only(pipeline):
     assert 'rewardgate_window_length_correlation{component="",pipeline="p"}' in text
     assert "rewardgate_window_reward_drift_psi{" not in text  # no reference window yet
     assert 'rewardgate_window_item_share{pipeline="p",status="ok"} 1.0' in text
+
+
+def test_items_without_a_group_are_grouped_by_their_images_too(pipeline):
+    """One question over different pictures is different prompts (rewardgate/media/)."""
+
+    def asked_about(color):
+        url = data_url(png(color=color))
+        return [
+            {"role": "user", "content": [{"type": "image", "image": url}, {"type": "text", "text": "Q?"}]}
+        ]
+
+    monitor = RewardMonitor(window_items=500, window_s=600, min_items=8, clock=Clock())
+    for step in range(4):
+        feed(monitor, pipeline, [float(step % 2)], prompts=[asked_about((255, 0, 0))])
+        feed(monitor, pipeline, [float(step % 2)], prompts=[asked_about((0, 0, 255))])
+    assert monitor.snapshot().pipelines["p"].groups == 2
