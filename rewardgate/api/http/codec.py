@@ -23,7 +23,13 @@ def prompt_of(prompt: str | list[ChatMessage]) -> str | list[dict[str, Any]]:
 
 
 def scoring_item(item: ScoreItem) -> ScoringItem:
-    return ScoringItem(prompt_of(item.prompt), item.response, item.reference, dict(item.metadata))
+    return ScoringItem(
+        prompt_of(item.prompt),
+        item.response,
+        item.reference,
+        dict(item.metadata),
+        response_images=tuple(item.response_images),
+    )
 
 
 def score_call(request: ScoreRequest) -> ScoreCall:
