@@ -16,7 +16,7 @@ from pydantic import Field
 from rewardgate.errors import InvalidReference
 from rewardgate.items import ScoringItem
 from rewardgate.sources.rule.base import Rule, RuleParams
-from rewardgate.sources.rule.math_answers import answer_chains, boxed_answers, split_candidates
+from rewardgate.sources.rule.math_answers import answer_blocks, answer_chains, boxed_answers, split_candidates
 
 
 class MathVerifyParams(RuleParams):
@@ -80,20 +80,22 @@ class MathVerify(Rule):
         boxes = boxed_answers(response)
         chains = answer_chains(response)
         one_list = False
+        # Each group holds texts math-verify parses that must all state the same answer.
         if single:
-            groups = [[c for _, _, content in boxes for c in split_candidates(content)]]
-            groups += [[c for token in chain for c in _token_candidates(token)] for chain in chains]
+            groups = [[_boxed(c) for _, _, content in boxes for c in split_candidates(content)]]
+            groups += [[_boxed(c) for token in chain for c in _token_candidates(token)] for chain in chains]
         else:
             # A multi-valued answer may be written as adjacent boxes: allowed when the
             # boxes form one list; boxes stated apart must agree.
-            box_tokens = {f"\\boxed{{{content}}}" for _, _, content in boxes}
+            box_tokens = {_boxed(content) for _, _, content in boxes}
             one_list = len(box_tokens) > 1 and any(box_tokens <= set(chain) for chain in chains)
-            groups = [] if one_list else [[content for _, _, content in boxes]]
+            groups = [] if one_list else [[_boxed(content) for _, _, content in boxes]]
+        groups.append(answer_blocks(response))  # several <answer> blocks must agree too
         # The cap bounds the sympy work: distinct candidate texts, each parsed once.
         distinct = {candidate.strip() for group in groups for candidate in group}
         if len(distinct) > self.params.max_answers:
             return True, one_list
-        parsed_once = {c: parse(f"\\boxed{{{c}}}", parsing_timeout=None) for c in distinct}
+        parsed_once = {c: parse(c, parsing_timeout=None) for c in distinct}
         for group in groups:
             parsed = [parsed_once[c] for c in dict.fromkeys(c.strip() for c in group) if parsed_once[c]]
             if any(not verify_equal(parsed[0], other, self.params) for other in parsed[1:]):
@@ -129,6 +131,10 @@ def _several_values(gold) -> bool:
     from sympy.matrices import MatrixBase
 
     return isinstance(gold, Set | Tuple | MatrixBase | list | tuple)
+
+
+def _boxed(answer: str) -> str:
+    return f"\\boxed{{{answer}}}"
 
 
 def _token_candidates(token: str) -> list[str]:

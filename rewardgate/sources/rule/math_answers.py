@@ -17,7 +17,8 @@ Contracts:
   outside boxes: math tokens (``$…$``, ``\\(…\\)``, ``\\[…\\]``, numbers,
   boxes) joined only by separators or hedge words ("or possibly"), when the
   chain holds a box or directly follows an answer marker ("the answer is",
-  "Final answer:").
+  "Final answer:"), or is the last run of math in a response without a box or marker.
+* :func:`answer_blocks` returns the bodies of ``<answer>…</answer>`` blocks.
 
 All scans are linear in the response length.
 """
@@ -52,6 +53,7 @@ _HEDGE_GAP = re.compile(
 _DISJUNCTION = re.compile(
     r"\b(?:or|maybe|possibly|perhaps|probably|alternatively|otherwise)\b", re.IGNORECASE
 )
+_ANSWER_BLOCK = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _GAP_MARKUP = re.compile(r"\\(?:text|textrm|textbf|textit|mathrm|mbox)\s*\{|\\[,;!: ]|\\q?quad|[{}()]")
 _ANSWER_MARKER = re.compile(
     r"(?:final\s+answer|answer)\s*(?:is|was|would\s+be|:|=)?\s*:?\s*(?:[A-Za-z]\s*=\s*)?$", re.IGNORECASE
@@ -125,4 +127,13 @@ def answer_chains(text: str) -> list[list[str]]:
         previous_end = end
     if current:
         chains.append(current)
+    # Without a box or an answer marker, the response's last run of math is its answer
+    # (math-verify reads it there).
+    if chains and not any(flag for chain in chains for _, flag in chain):
+        chains[-1] = [(token, True) for token, _ in chains[-1]]
     return [[token for token, _ in chain] for chain in chains if len(chain) > 1 and any(f for _, f in chain)]
+
+
+def answer_blocks(text: str) -> list[str]:
+    """The bodies of the ``<answer>…</answer>`` blocks, in order."""
+    return [match.group(1) for match in _ANSWER_BLOCK.finditer(text)]

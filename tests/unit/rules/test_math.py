@@ -66,6 +66,12 @@ HEDGES = [
     "The answer is \\(42\\) or \\(32\\).",
     "<answer>\\boxed{32}</answer> then \\boxed{42}",
     " ".join(f"\\boxed{{{n}}}" for n in range(30, 50)),  # a spray over the box cap
+    "32\n\nOr possibly 42.",  # no box, no marker: the last run of math is the answer
+    "42\n\nOr possibly 32.",
+    "It is 32, 42",
+    "Perhaps 42, perhaps 32",
+    "<answer>32</answer><answer>42</answer>",
+    "<answer>42</answer><answer>\\frac{64}{2}</answer>",
 ]
 
 
@@ -85,6 +91,9 @@ def test_stating_several_different_final_answers_scores_zero(response):
         "The answer is 42. 6 and 7 multiply to it.",
         "Trying 1, 2, 3 fails; 41 or 43 fail too. The answer is \\boxed{42}.",
         "The answer is $42$, i.e. $\\frac{84}{2}$",
+        "I tried 41 or 43 first, then 40, 44. It is 42.",
+        "42\n\nOr possibly $\\frac{84}{2}$.",  # the same value twice is not a hedge
+        "<answer>42</answer><answer>x = 42</answer>",
     ],
 )
 def test_one_answer_stated_once_or_restated_still_scores_one(response):
