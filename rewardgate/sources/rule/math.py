@@ -16,7 +16,13 @@ from pydantic import Field
 from rewardgate.errors import InvalidReference
 from rewardgate.items import ScoringItem
 from rewardgate.sources.rule.base import Rule, RuleParams
-from rewardgate.sources.rule.math_answers import answer_blocks, answer_chains, boxed_answers, split_candidates
+from rewardgate.sources.rule.math_answers import (
+    answer_blocks,
+    answer_chains,
+    boxed_answers,
+    marked_answers,
+    split_candidates,
+)
 
 
 class MathVerifyParams(RuleParams):
@@ -82,7 +88,10 @@ class MathVerify(Rule):
         one_list = False
         # Each group holds texts math-verify parses that must all state the same answer.
         if single:
-            groups = [[_boxed(c) for _, _, content in boxes for c in split_candidates(content)]]
+            # Every box and every value after an answer marker is a final answer: all must agree.
+            stated = [content for _, _, content in boxes]
+            stated += [c for token in marked_answers(response) for c in _token_candidates(token)]
+            groups = [[_boxed(c) for content in stated for c in split_candidates(content)]]
             groups += [[_boxed(c) for token in chain for c in _token_candidates(token)] for chain in chains]
         else:
             # A multi-valued answer may be written as adjacent boxes: allowed when the

@@ -33,8 +33,10 @@ _BOX_OPEN = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _INNER_SEPARATOR = re.compile(
     r"(?<=\d),(?!\d{3}(?!\d))"  # a comma that is not a thousands separator ...
     r"|(?<![\d\\]),|(?<!\\),(?=\s)"  # ... or any other comma that is not a LaTeX space "\,"
-    r"|;|\\lor\b|\\vee\b|\\(?:text|textrm|textbf|mathrm|mbox|quad|qquad)\s*\{\s*(?:or|and)\s*\}"
-    r"|\bor\b|\band\b"
+    r"|;|\\lor\b|\\vee\b"
+    r"|\\(?:text|textrm|textbf|textit|mathrm|mbox)\s*\{[^{}]*\b(?:or|and|maybe|possibly|perhaps)\b[^{}]*\}"
+    r"|\bor\b|\band\b",
+    re.IGNORECASE,
 )
 
 # Math tokens in prose, in priority order: boxes are found separately.
@@ -56,7 +58,8 @@ _DISJUNCTION = re.compile(
 _ANSWER_BLOCK = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _GAP_MARKUP = re.compile(r"\\(?:text|textrm|textbf|textit|mathrm|mbox)\s*\{|\\[,;!: ]|\\q?quad|[{}()]")
 _ANSWER_MARKER = re.compile(
-    r"(?:final\s+answer|answer)\s*(?:is|was|would\s+be|:|=)?\s*:?\s*(?:[A-Za-z]\s*=\s*)?$", re.IGNORECASE
+    r"(?:final\s+answer|answer)\s*[*_\s]*(?:is|was|would\s+be|:|=)?[*_\s]*:?[*_\s]*(?:[A-Za-z]\s*=\s*)?$",
+    re.IGNORECASE,
 )
 
 
@@ -104,8 +107,8 @@ def split_candidates(answer: str) -> list[str]:
     return [part.strip() for part in parts if part.strip(" .\t\n\\")]
 
 
-def answer_chains(text: str) -> list[list[str]]:
-    """Candidate lists the response commits to as its final answer (see the module contract)."""
+def _tokens(text: str) -> list[tuple[int, int, str, bool]]:
+    """``(start, end, token, is_box)`` for boxes and the math outside them, in order."""
     tokens = [(start, end, f"\\boxed{{{content}}}", True) for start, end, content in boxed_answers(text)]
     boxed_spans = [(start, end) for start, end, _, _ in tokens]
     for match in _MATH_TOKEN.finditer(text):
@@ -114,13 +117,28 @@ def answer_chains(text: str) -> list[list[str]]:
         body = next(group for group in match.groups() if group is not None)
         tokens.append((match.start(), match.end(), f"${body}$", False))
     tokens.sort()
+    return tokens
+
+
+def marked_answers(text: str) -> list[str]:
+    """Every math token directly after an answer marker ("The answer is 32. … Answer: 42")."""
+    return [token for start, _, token, _ in _tokens(text) if _marked(text, start)]
+
+
+def _marked(text: str, start: int) -> bool:
+    return _ANSWER_MARKER.search(text[max(0, start - 40) : start]) is not None
+
+
+def answer_chains(text: str) -> list[list[str]]:
+    """Candidate lists the response commits to as its final answer (see the module contract)."""
+    tokens = _tokens(text)
     chains, current, previous_end = [], [], None
     for start, end, token, is_box in tokens:
         joined = previous_end is not None and _joined(text[previous_end:start])
         if not joined:
             if current:
                 chains.append(current)
-            anchored = _ANSWER_MARKER.search(text[max(0, start - 40) : start]) is not None
+            anchored = _marked(text, start)
             current = [(token, is_box or anchored)]
         else:
             current.append((token, is_box))

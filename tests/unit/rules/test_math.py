@@ -72,6 +72,17 @@ HEDGES = [
     "Perhaps 42, perhaps 32",
     "<answer>32</answer><answer>42</answer>",
     "<answer>42</answer><answer>\\frac{64}{2}</answer>",
+    "\\boxed{32 \\text{ or possibly } 42}",
+    "\\boxed{42 \\text{ OR } 32}",
+    "\\boxed{x=42 \\text{ or } x=32}",
+    "**Final Answer:** 42 or 32",
+    "Answer: 42\nAnswer: 32",  # two marked answers
+    "\\boxed{42} ... Final answer: 32",  # a box and a marked answer
+    "The answer is 42 (or 32).",
+    "\\boxed{42}. Alternatively, $32$.",
+    "Either 42 or 32.",
+    "$\\boxed{42}$ or $\\boxed{32}$",
+    "\\boxed{42}\\quad\\fbox{32}",
 ]
 
 
@@ -94,6 +105,13 @@ def test_stating_several_different_final_answers_scores_zero(response):
         "I tried 41 or 43 first, then 40, 44. It is 42.",
         "42\n\nOr possibly $\\frac{84}{2}$.",  # the same value twice is not a hedge
         "<answer>42</answer><answer>x = 42</answer>",
+        "The answer is $42$. Note: $6 \\times 7 = 42$.",
+        "The answer is 42 and the remainder is 0",
+        "The answer is 42, since 40 + 2 = 42",
+        "The answer is 84/2, or 42",
+        "**Answer:** 42",
+        "Answer: $\\boxed{42}$",
+        "The answer is $x = 42$.",
     ],
 )
 def test_one_answer_stated_once_or_restated_still_scores_one(response):
@@ -106,6 +124,8 @@ def test_one_answer_stated_once_or_restated_still_scores_one(response):
         ("\\boxed{0.5} i.e. \\boxed{\\frac12}", "\\frac{1}{2}"),  # math-verify alone merged these into a set
         ("\\boxed{\\frac{1}{2}} = \\boxed{0.5}", "0.5"),
         ("\\boxed{1,000}", "1000"),  # a thousands separator is not a list
+        ("\\boxed{12,345,678}", "12345678"),
+        ("The speed is \\boxed{5\\,\\text{m/s}}", "5"),  # "\\," is a space, not a list
         ("\\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),
         ("\\boxed{(1, 2]}", "(1,2]"),
         ("The roots are \\boxed{1} and \\boxed{2}", "\\{1, 2\\}"),  # a multi-valued answer in boxes
