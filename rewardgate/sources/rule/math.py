@@ -84,6 +84,8 @@ class MathVerify(Rule):
         from math_verify import parse
 
         boxes = boxed_answers(response)
+        if len({content.strip() for _, _, content in boxes}) > self.params.max_answers:
+            return True, False  # a box spray: refused before any further scan
         chains = answer_chains(response)
         one_list = False
         # Each group holds texts math-verify parses that must all state the same answer.

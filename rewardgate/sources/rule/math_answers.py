@@ -25,6 +25,7 @@ All scans are linear in the response length.
 
 from __future__ import annotations
 
+import bisect
 import re
 
 _BOX_OPEN = re.compile(r"\\(?:boxed|fbox)\s*\{")
@@ -110,10 +111,11 @@ def split_candidates(answer: str) -> list[str]:
 def _tokens(text: str) -> list[tuple[int, int, str, bool]]:
     """``(start, end, token, is_box)`` for boxes and the math outside them, in order."""
     tokens = [(start, end, f"\\boxed{{{content}}}", True) for start, end, content in boxed_answers(text)]
-    boxed_spans = [(start, end) for start, end, _, _ in tokens]
+    starts = [start for start, _, _, _ in tokens]  # boxes are disjoint and in order
     for match in _MATH_TOKEN.finditer(text):
-        if any(start <= match.start() < end for start, end in boxed_spans):
-            continue
+        inside = bisect.bisect_right(starts, match.start()) - 1
+        if inside >= 0 and match.start() < tokens[inside][1]:
+            continue  # math inside a box is that box
         body = next(group for group in match.groups() if group is not None)
         tokens.append((match.start(), match.end(), f"${body}$", False))
     tokens.sort()
