@@ -374,7 +374,8 @@ def memory_probe(args) -> None:
         row_tokens=runner.layout.row_tokens,
         pad_id=runner.pad_id,
         attention_tokens=runner.layout.attention_tokens,
-    ).to(device)
+    )  # on the host: run_tensors copies it to the device itself
+    device_rows = rows.to(device)
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -386,7 +387,9 @@ def memory_probe(args) -> None:
         base = _status_bytes("VmRSS")
     with torch.inference_mode():
         if args.probe == "padded_cache":
-            runner.model(input_ids=rows.input_ids, attention_mask=rows.attention_mask, use_cache=True)
+            runner.model(
+                input_ids=device_rows.input_ids, attention_mask=device_rows.attention_mask, use_cache=True
+            )
         else:
             runner.run_tensors(rows)
     if device.type == "cuda":

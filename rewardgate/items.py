@@ -19,6 +19,8 @@ class ScoringItem:
     metadata: dict[str, Any] = field(default_factory=dict)
     #: The response split into steps, for process reward models (else None).
     steps: tuple[str, ...] | None = None
+    #: Images the response is (image-generation rewards): canonical data URLs after validation.
+    response_images: tuple[str, ...] = ()
 
     def prompt_text(self) -> str:
         """The prompt flattened to text (each message's text, joined by newlines)."""

@@ -195,6 +195,13 @@ def _item_to_proto(item: dict[str, Any], where: str) -> pb.Item:
         _put(message, "group", item["group"], where)
     if item.get("metadata"):
         _update(message.metadata, item["metadata"], f"{where}.metadata")
+    for index, image in enumerate(item.get("response_images") or ()):
+        data, _ = _image_bytes({"type": "image", "image": image})
+        if data is None:
+            raise _FieldError(
+                f"{where}.response_images[{index}]: images travel as bytes on gRPC: give base64 data URLs"
+            )
+        message.response_images.append(data)
     return message
 
 

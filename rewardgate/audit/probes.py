@@ -254,9 +254,8 @@ PROBES: tuple[Probe, ...] = (
         (*ANSWERS, *TEXT, "judge", "model"),
         hedging,
         success="hedge",
-        fix="grade exactly one final answer: multiple_choice scores several options 0; math_verify grades "
-        "the last answer it finds, so require a single final answer (a regex rule in `fullmatch` mode "
-        "behind a constraint, or think_answer with a short <answer> block); replace `contains` with "
+        fix="grade exactly one final answer: multiple_choice scores several options 0 and math_verify "
+        "several different final answers (its default `refuse_hedging`); replace `contains` with "
         "`normalized_match`",
     ),
     Probe(

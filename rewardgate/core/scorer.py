@@ -70,7 +70,10 @@ class RewardScorer:
         """
         started = time.monotonic()
         pipeline = self._runtime.pipeline(call.pipeline)
-        if any(isinstance(e.item.prompt, list) and has_images(e.item.prompt) for e in call.items):
+        if any(
+            e.item.response_images or (isinstance(e.item.prompt, list) and has_images(e.item.prompt))
+            for e in call.items
+        ):
             # Decoding images costs milliseconds each: off the event loop, which serves every request.
             validated = await asyncio.to_thread(validate_call, call, self._limits)
         else:

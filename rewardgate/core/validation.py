@@ -13,7 +13,7 @@ from rewardgate.chat import text_size
 from rewardgate.core.calls import ScoreCall
 from rewardgate.errors import InvalidInput, PayloadTooLarge
 from rewardgate.items import ScoringItem
-from rewardgate.media.parts import ImagePartError, ImagePolicy, canonical_messages
+from rewardgate.media.parts import ImagePartError, ImagePolicy, canonical_images, canonical_messages
 
 
 @dataclass(frozen=True)
@@ -73,11 +73,20 @@ def _check_text_lengths(index: int, item: ScoringItem, max_chars: int) -> None:
 def _with_canonical_images(index: int, item: ScoringItem, policy: ImagePolicy) -> ScoringItem:
     """``item`` with its image parts decoded under the limits and made canonical
     (content-addressed data URLs, rewardgate/media/parts.py); 422/413 naming the part."""
-    if isinstance(item.prompt, str):
+    prompt = item.prompt
+    if not isinstance(prompt, str):
+        try:
+            prompt = canonical_messages(prompt, policy)
+        except ImagePartError as exc:
+            error = PayloadTooLarge if exc.too_large else InvalidInput
+            raise error(f"items[{index}].prompt{exc}") from None
+    images = item.response_images
+    if images:
+        try:
+            images = canonical_images(images, policy)
+        except ImagePartError as exc:
+            error = PayloadTooLarge if exc.too_large else InvalidInput
+            raise error(f"items[{index}].response_images{exc}") from None
+    if prompt is item.prompt and images is item.response_images:
         return item
-    try:
-        prompt = canonical_messages(item.prompt, policy)
-    except ImagePartError as exc:
-        error = PayloadTooLarge if exc.too_large else InvalidInput
-        raise error(f"items[{index}].prompt{exc}") from None
-    return item if prompt is item.prompt else dataclasses.replace(item, prompt=prompt)
+    return dataclasses.replace(item, prompt=prompt, response_images=images)

@@ -92,9 +92,12 @@ def inspect(data: bytes, limits: ImageLimits, declared_mime: str = "") -> ImageI
         raise ImageRejected(f"not an image in an accepted format ({', '.join(FORMATS.values())})") from None
     except Image.DecompressionBombError as exc:
         raise ImageRejected(f"decompression bomb refused: {exc}", too_large=True) from None
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
-        # Truncated data, corrupt chunks and broken headers land here (Pillow's own types).
-        raise ImageRejected(f"the image cannot be decoded: {exc}") from None
+    except Exception as exc:
+        # Truncated data, corrupt chunks and broken headers: Pillow's plugins raise OSError,
+        # SyntaxError, ValueError, EOFError, but also struct.error and IndexError on
+        # mangled bytes (found by fuzzing, tests/unit/media/test_image_fuzz.py). Any of
+        # them is the caller's broken image, never a server error.
+        raise ImageRejected(f"the image cannot be decoded: {type(exc).__name__}: {exc}") from None
     return info
 
 

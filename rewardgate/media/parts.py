@@ -107,6 +107,21 @@ def canonical_messages(messages: list[dict[str, Any]], policy: ImagePolicy) -> l
     return out
 
 
+def canonical_images(sources: Sequence[str], policy: ImagePolicy) -> tuple[str, ...]:
+    """Image sources (a response's images) checked and made canonical data URLs.
+
+    Raises :class:`ImagePartError` naming the image (``[k]``)."""
+    if len(sources) > policy.limits.max_images_per_item:
+        raise ImagePartError(
+            f"[{policy.limits.max_images_per_item}]",
+            ImageRejected(f"more than {policy.limits.max_images_per_item} images", too_large=True),
+        )
+    return tuple(
+        _canonical_part({"type": "image", "image": source}, policy, f"[{k}]")["image"]
+        for k, source in enumerate(sources)
+    )
+
+
 def image_urls(messages: Sequence[dict[str, Any]]) -> Iterator[str]:
     """The data URL of every canonical image part, in order (placeholders skipped)."""
     for message in messages:

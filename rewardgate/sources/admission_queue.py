@@ -24,10 +24,12 @@ deadlines. Both raise :class:`~rewardgate.errors.Overloaded` (429 with ``Retry-A
 the time the backlog needs to drain), which is request-level: the caller
 retries later instead of receiving a 504 after the whole wait.
 
-Expected task time per kind (a rule) is pessimistic so that a slowdown
-counts at once: the larger of an exponential average of recent tasks, the
-last task, and the age of the oldest task still running (a task running for
-0.5 s shows the service time of its kind is at least that before it finishes). Until a
+Expected task time per kind (a rule) is an exponential average of recent
+tasks (the newest weighs 0.3, so a slowdown counts within a few tasks), each
+timed in the worker that ran it (the pool reports it): a worker being
+replaced delays one task by seconds without making tasks slower, and neither
+it nor the loop's lag (kept apart, :attr:`QueueShedder.lag_s`) is a task's
+cost. A running task's age is not used for the same reason. Until a
 kind has been measured nothing is shed on its account, and an idle queue admits any
 request on entry (only what it measures can correct an estimate).
 """
@@ -46,6 +48,9 @@ AVERAGE_WEIGHT = 0.3
 #: jitter and for the evaluation's own work after the task.
 SLACK = 2.0
 MIN_SLACK_S = 0.05
+#: On entry a request must fit in this share of its remaining time: room for the estimate to
+#: grow while it waits, so that fewer admitted requests are shed late, one task at a time.
+ENTRY_FRACTION = 0.8
 
 
 class QueueShedder:
@@ -64,7 +69,6 @@ class QueueShedder:
         self.backlog_s = 0.0
         self._clock = clock
         self._average: dict[str, float] = {}
-        self._last: dict[str, float] = {}
         self._running: dict[object, tuple[str, float]] = {}
         #: Requests that entered before their kind was measured: (tasks, deadline, refusal future).
         self._unmeasured: dict[str, list[tuple[int, float, asyncio.Future]]] = {}
@@ -73,12 +77,7 @@ class QueueShedder:
 
     def expected_s(self, kind: str) -> float | None:
         """Seconds a task of ``kind`` is expected to take; None until one has finished."""
-        average = self._average.get(kind)
-        if average is None:
-            return None
-        oldest = min((start for k, start in self._running.values() if k == kind), default=None)
-        running_s = 0.0 if oldest is None else self._clock() - oldest
-        return max(average, self._last[kind], running_s)
+        return self._average.get(kind)
 
     def check_entry(self, kind: str, tasks: int, deadline: float) -> asyncio.Future | None:
         """Refuse ``tasks`` new tasks of ``kind`` that the backlog would finish after ``deadline``.
@@ -99,7 +98,7 @@ class QueueShedder:
             return
         finish_s = (self.backlog_s + tasks * own) / self.workers + self.lag_s
         remaining = deadline - self._clock()
-        if finish_s > remaining:
+        if finish_s > ENTRY_FRACTION * remaining:
             raise Overloaded(
                 f"{self.what}: {tasks} tasks behind {self.backlog_s:.1f}s of queued work would take "
                 f"{finish_s:.1f}s, {remaining:.1f}s left of the deadline",
@@ -161,7 +160,14 @@ class QueueShedder:
         """A task that never started leaves the queue."""
         self.backlog_s = max(self.backlog_s - added_s, 0.0)
 
-    def finished(self, token: object, kind: str, added_s: float, ended_at: float | None = None) -> None:
+    def finished(
+        self,
+        token: object,
+        kind: str,
+        added_s: float,
+        ended_at: float | None = None,
+        seconds: float | None = None,
+    ) -> None:
         """A started task ended (at ``ended_at``, by the clock, if it was seen ending on another
         thread): its time and the loop's lag in hearing of it are measured, its share of the
         backlog removed."""
@@ -174,11 +180,11 @@ class QueueShedder:
             lag = max(now - ended_at, 0.0)
             # Pessimistic like the task times: a lag shows at once, and fades over a few tasks.
             self.lag_s = max(lag, self.lag_s + AVERAGE_WEIGHT * (lag - self.lag_s))
-        seconds = now - running[1]
+        if seconds is None:  # not measured where it ran: the time since it was handed over
+            seconds = now - running[1]
         previous = self._average.get(kind)
         self._average[kind] = (
             seconds if previous is None else previous + AVERAGE_WEIGHT * (seconds - previous)
         )
-        self._last[kind] = seconds
         if previous is None and kind in self._unmeasured:
             self._recheck(kind)

@@ -128,26 +128,35 @@ def _versions(roots: set[str]) -> dict[str, str]:
         import sqlite3
 
         versions["sqlite"] = sqlite3.sqlite_version
-    for root in roots:
-        if root in sys.stdlib_module_names:
-            continue
-        for distribution in _providers().get(root, ()):
-            _add_distribution(distribution, versions, depth=2)
+    level = sorted(
+        distribution
+        for root in roots
+        if root not in sys.stdlib_module_names
+        for distribution in _providers().get(root, ())
+    )
+    _add_distributions(level, versions, depth=2)
     return versions
 
 
-def _add_distribution(name: str, versions: dict[str, str], depth: int) -> None:
-    try:
-        found = importlib.metadata.distribution(name)
-    except importlib.metadata.PackageNotFoundError:
-        return
-    key = found.metadata["Name"].lower().replace("_", "-")
-    if key in versions:
-        return
-    versions[key] = found.version
-    if depth <= 0:
-        return
-    for requirement in found.requires or ():
-        if "extra ==" in requirement:
-            continue
-        _add_distribution(_REQUIREMENT_NAME.match(requirement).group(0), versions, depth - 1)
+def _add_distributions(level: list[str], versions: dict[str, str], depth: int) -> None:
+    """Add ``level`` and their requirements ``depth`` levels down, breadth first: a distribution
+    is expanded at the shallowest level it is reached from, so the set (and the fingerprint) does
+    not depend on the order ``roots`` iterate in (string hashing differs between processes)."""
+    while level:
+        requirements: set[str] = set()
+        for name in level:
+            try:
+                found = importlib.metadata.distribution(name)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            key = found.metadata["Name"].lower().replace("_", "-")
+            if key in versions:
+                continue
+            versions[key] = found.version
+            if depth > 0:
+                requirements.update(
+                    _REQUIREMENT_NAME.match(requirement).group(0)
+                    for requirement in found.requires or ()
+                    if "extra ==" not in requirement
+                )
+        level, depth = sorted(requirements), depth - 1

@@ -162,3 +162,21 @@ def test_verl_samples_with_images_in_extra_info(service):
         [extra, extra],
     )
     assert [s["score"] for s in scores] == [1.0, 0.0]  # grid1000 boxes need the image's size: it arrived
+
+
+@pytest.mark.parametrize("transport", [0, 1], ids=["http", "grpc"])
+def test_image_generation_responses_reach_the_vlm_judge_and_model(service, transport):
+    def generated(image):
+        return {
+            "prompt": "Draw a red square. [[image_score]]",
+            "response": "",
+            "response_images": [data_url(image)],
+        }
+
+    with RewardClient(urls(service)[transport]) as client:
+        red, dark = client.score([generated(RED), generated(DARK)], "vlm_judge")
+        assert red.reward == 1.0 and dark.reward < 0.3
+        red, dark = client.score([generated(RED), generated(DARK)], "vlm_rm")
+        assert red.ok and dark.ok and red.reward != dark.reward
+        with pytest.raises(InvalidInput, match=r"items\[0\]\.response_images\[0\]"):
+            client.score([{**generated(RED), "response_images": [data_url(RED[:50])]}], "vlm_rm")

@@ -25,6 +25,11 @@ REASONING_CASES = [
     ("<think>\\boxed{2}</think><answer>\u200b</answer>", -1.0),  # an invisible answer is empty
     ("<think>\u200b\u3164</think><answer>2</answer>", -1.0),  # an invisible scratchpad is empty
     ("\\boxed{2}", -1.0),  # no format
+    # several final answers in the answer block are a hedge; in the scratchpad they are reasoning
+    ("<think>x</think><answer>\\boxed{3}. Or possibly \\boxed{2}.</answer>", 0.0),
+    ("<think>x</think><answer>The answer is 3 or 2</answer>", 0.0),
+    ("<think>\\boxed{3} or maybe \\boxed{2}?</think><answer>\\boxed{2}</answer>", 1.0),
+    ("<think>x</think><answer>\\boxed{x = 2}, i.e. \\boxed{2}</answer>", 1.0),
 ]
 
 
@@ -45,3 +50,19 @@ def test_reasoning_overlong_penalty_counts_words_glued_by_invisible_characters(d
 def test_the_math_pipeline_without_a_format_still_grades_the_whole_response(default_service):
     (result,) = score_ok(default_service, "math", [{"response": "\\boxed{2}", "reference": "2"}])["results"]
     assert result["reward"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("response", "reward"),
+    [
+        ("\\boxed{3}. Or possibly \\boxed{2}.", 0.0),
+        ("\\boxed{3 \\text{ or } 2}", 0.0),
+        ("The answer is 3 or 2.", 0.0),
+        ("\\boxed{2} \\boxed{\\frac{4}{2}}", 1.0),
+    ],
+)
+def test_the_math_pipeline_scores_several_different_final_answers_zero(default_service, response, reward):
+    (result,) = score_ok(default_service, "math", [{"response": response, "reference": "2"}], cache=False)[
+        "results"
+    ]
+    assert result["reward"] == reward

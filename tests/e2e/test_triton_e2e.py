@@ -116,7 +116,9 @@ async def test_triton_stalled_mid_burst_gives_answers_or_retryable_errors_within
         if reply.status_code == 200:
             assert reply.json()["results"][0]["reward"] == pytest.approx(expected[response], abs=1e-4)
         else:
-            assert reply.status_code in (503, 504) and reply.json()["error"]["retryable"] is True, reply.text
+            # 429: queued items a stalled batch could no longer finish are shed before they start.
+            assert reply.status_code in (429, 503, 504), reply.text
+            assert reply.json()["error"]["retryable"] is True, reply.text
     assert any(code != 200 for code in codes), codes  # the stall was felt, and answered in time
     print(f"triton stalled: {dict(collections.Counter(codes))}")
     deadline = time.monotonic() + 60
@@ -147,9 +149,9 @@ async def test_triton_killed_mid_burst_then_restarted(gateway, triton_server, ti
             assert reply.json()["results"][0]["reward"] == pytest.approx(expected[response], abs=1e-4)
             outcomes["ok"] += 1
         else:
-            assert reply.status_code in (503, 504), reply.text
+            assert reply.status_code in (429, 503, 504), reply.text  # 429: shed before it started
             assert reply.json()["error"]["retryable"] is True
-            assert reply.status_code != 503 or reply.headers.get("retry-after")
+            assert reply.status_code == 504 or reply.headers.get("retry-after")
             outcomes["retryable"] += 1
             outcomes["unavailable"] += reply.status_code == 503
     assert outcomes["unavailable"] > 0, outcomes  # Triton really went away mid-burst

@@ -39,6 +39,7 @@ def config(tmp_path_factory, judges):
             {
                 "rules": {
                     "math": {"type": "math_verify", "timeout_s": 5},
+                    "math_lenient": {"type": "math_verify", "timeout_s": 5, "refuse_hedging": False},
                     "exact": {"type": "normalized_match"},
                     "contains": {"type": "contains"},
                     "think_answer": {"type": "think_answer"},
@@ -67,6 +68,7 @@ def config(tmp_path_factory, judges):
                     "contains": {"components": {"hit": {"rule": "contains"}}},
                     "exact": {"components": {"match": {"rule": "exact"}}},
                     "format": {"components": {"structure": {"rule": "think_answer"}}},
+                    "math_lenient": {"components": {"correct": {"rule": "math_lenient"}}},
                     "reasoning": {
                         "components": {"correct": {"rule": "math"}, "structure": {"rule": "think_answer"}},
                         "constraints": [{"if": "structure < 1", "reward": -1.0, "name": "format"}],
@@ -129,6 +131,19 @@ def test_an_overlong_penalty_and_the_format_constraint_block_padding_and_tag_gam
     found = shares(report)
     assert found["length_inflation"] == 0 and found["format_tags"] == 0 and found["invisible_chars"] == 0
     assert report["robustness"]["whitespace"]["flip_share"] == 0
+
+
+@pytest.mark.parametrize("pipeline", ["math", "reasoning"])
+def test_the_shipped_math_pipelines_refuse_every_hedge(pipeline, tmp_path):
+    # The shipped pipeline file and samples: math_verify scores several different final answers 0.
+    assert main(["audit", "--pipeline", pipeline, "--out", str(tmp_path)]) == 0
+    hedging = json.loads((tmp_path / "report.json").read_text())["hackability"]["families"]["hedging"]
+    assert hedging["items"] > 0 and hedging["success_share"] == 0
+
+
+def test_math_verify_with_hedging_allowed_is_found_hedged(config, tmp_path):
+    # The probe still finds the hack where the rule's guard is turned off.
+    assert shares(audit(config, tmp_path, "--pipeline", "math_lenient"))["hedging"] > 0
 
 
 def test_a_judge_that_obeys_the_response_is_injected_and_a_defended_one_is_not(config, tmp_path):

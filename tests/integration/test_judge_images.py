@@ -1,6 +1,7 @@
 """VLM judges: an item's images reach every judge kind as the exact OpenAI image_url parts,
 change the verdict, and text-only judges refuse image items (scripted server, real socket)."""
 
+import dataclasses
 import time
 
 import pytest
@@ -114,4 +115,30 @@ async def test_a_placeholder_image_is_refused_not_dropped(server, make):
     prompt = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is it?"}]}]
     (outcome,) = await judge(make("pointwise"), ScoringItem(prompt, "A cat."))
     assert isinstance(outcome, InvalidComponentInput) and "placeholder" in str(outcome)
+    assert server.calls == []
+
+
+def generated(image: bytes, text="Draw a red square. [[image_score]]"):
+    """An image-generation item as the scorer has it: a text prompt, the response an image."""
+    call = ScoreCall(
+        "p",
+        [CallItem(None, ScoringItem(text, "", response_images=(data_url(image),)), None)],
+        CallOptions(),
+    )
+    return validate_call(call, Limits(4, 10_000, 10_000, 60_000)).items[0]
+
+
+async def test_response_images_are_judged_after_the_prompt_images(server, make):
+    red, dark = await judge(make("pointwise"), generated(RED), generated(DARK))
+    assert red == [1.0] and dark[0] < 0.2  # the scripted VLM scores the first image: the response's
+    parts = server.calls[0]["parts"]
+    assert parts[0] == {"type": "image_url", "image_url": {"url": data_url(RED)}}
+    assert "[response image 1]" in parts[-1]["text"]
+
+
+async def test_pairwise_and_text_only_judges_refuse_image_responses(server, make):
+    (pairwise,) = await judge(make("pairwise"), dataclasses.replace(generated(RED), reference="a text"))
+    (blind,) = await judge(make("pointwise", vision=False), generated(RED))
+    assert isinstance(pairwise, InvalidComponentInput) and "image response" in str(pairwise)
+    assert isinstance(blind, InvalidComponentInput) and "text-only" in str(blind)
     assert server.calls == []

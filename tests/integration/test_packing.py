@@ -81,6 +81,30 @@ def test_triton_entry_point_packs_too(rm_dir):
     close(got.tolist(), runner.forward(batch))
 
 
+def test_sequences_ending_in_pad_ids_pool_where_a_padded_row_does(rm_dir):
+    """A template whose last token is also the pad token (eos as pad) must score as padded does."""
+    packed = RewardModelRunner(rm_dir, max_length=128)
+    padded = RewardModelRunner(rm_dir, max_length=128, layout="padded")
+    pad = packed.pad_id
+    batch = [packed.encode(item).payload for item in mixed_items(6, seed=2)]
+    batch = [ids + [pad] * k for k, ids in enumerate(batch)]  # 0..5 trailing pad ids
+    close(packed.forward(batch), [padded.forward([ids])[0] for ids in batch])
+
+
+def test_trailing_pad_token_text_cannot_move_a_score(tmp_path):
+    """Hack: pad-token text appended to a response (no chat template: it ends the input)."""
+    path = build_reward_model(tmp_path, architecture="llama", chat_template=False)
+    runner = RewardModelRunner(path, max_length=128)
+    assert runner.layout.packed
+    plain = ScoringItem("What is two plus two? ", "The answer is four.")
+    padded_text = ScoringItem("What is two plus two? ", "The answer is four.<pad><pad><pad>")
+    ids, hacked = runner.encode(plain).payload, runner.encode(padded_text).payload
+    assert hacked[-3:] == [runner.pad_id] * 3  # the text really became pad ids
+    neighbours = [runner.encode(item).payload for item in mixed_items(4, seed=5)]
+    scores = runner.forward([*neighbours, hacked, ids])
+    close([scores[-2]], [scores[-1]])
+
+
 @pytest.mark.parametrize("architecture", ["llama", "qwen2", "gemma2"])
 def test_packed_process_reward_scores_equal_one_at_a_time(architecture, tmp_path):
     path = build_process_reward_model(tmp_path, architecture=architecture)
@@ -168,3 +192,15 @@ async def test_the_in_process_source_budgets_packed_batches_by_real_tokens(layou
     assert backend.packed is (layout == "auto")
     expected = sum(lengths) if layout == "auto" else len(lengths) * max(lengths)
     assert observer.batches == [(12, expected)]
+
+
+@pytest.mark.parametrize("architecture", ["llama", "opt"])
+def test_half_precision_probe_keeps_packing_where_isolated_and_pads_where_not(architecture, tmp_path):
+    path = build_reward_model(tmp_path, architecture=architecture)
+    runner = RewardModelRunner(path, max_length=128, dtype="bfloat16", device="cpu")
+    assert runner.layout.packed is (architecture == "llama"), runner.layout.reason
+    padded = RewardModelRunner(path, max_length=128, dtype="bfloat16", device="cpu", layout="padded")
+    batch = [runner.encode(item).payload for item in mixed_items(8)]
+    got = torch.tensor(runner.forward(batch))
+    alone = torch.tensor([padded.forward([ids])[0] for ids in batch])
+    torch.testing.assert_close(got, alone, atol=0.05 * float(alone.abs().max()), rtol=0)

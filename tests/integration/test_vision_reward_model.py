@@ -73,3 +73,19 @@ def test_placeholders_and_overlong_items_are_per_item_errors(runner, tmp_path):
     short = VisionRewardModelRunner(runner.path, max_length=20)
     (too_long,) = short.encode_many([with_images(RED)])
     assert isinstance(too_long, InvalidComponentInput) and "image tokens included" in str(too_long)
+
+
+def test_an_image_response_is_scored_with_its_pixels(runner):
+    """Image-generation rewards: the response's images go in the assistant turn."""
+
+    def generated(image):
+        item = ScoringItem("Draw a red square.", "", response_images=(data_url(image),))
+        call = ScoreCall("p", [CallItem(None, item, None)], CallOptions())
+        return validate_call(call, Limits(4, 10_000, 10_000, 60_000)).items[0]
+
+    red, blue = runner.encode_many([generated(RED), generated(BLUE)])
+    (text_only,) = runner.encode_many([canonical("Draw a red square.", "")])
+    assert red.length - text_only.length == 16  # the response image's tokens
+    scores = runner.forward([red.payload, blue.payload])
+    assert scores[0] != pytest.approx(scores[1], abs=1e-4)
+    assert runner.forward([red.payload])[0] == pytest.approx(scores[0], abs=1e-4)

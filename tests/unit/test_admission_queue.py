@@ -33,22 +33,31 @@ async def test_requests_that_entered_unmeasured_are_rechecked_at_the_first_measu
     assert shedder.check_entry("k", 1, clock.now + 5) is None  # measured now: checked at once
 
 
-async def test_a_slowdown_counts_at_once_and_an_idle_queue_admits():
+async def test_a_slowdown_counts_within_a_task_and_an_idle_queue_admits():
     clock = Clock()
     shedder = QueueShedder(2, "pool", clock)
     run_task(shedder, clock, "k", 0.01)
-    shedder.enter("k")
-    shedder.started("slow", "k")
-    clock.now += 1.0  # the running task has taken 1 s so far: that is the estimate now
-    assert shedder.expected_s("k") == pytest.approx(1.0)
+    run_task(shedder, clock, "k", 1.01)  # tasks got 100x slower
+    assert shedder.expected_s("k") == pytest.approx(0.31)  # 0.01 + 0.3 x 1.0
+    added = shedder.enter("k")
+    shedder.started("queued", "k")
     with pytest.raises(Overloaded):
-        shedder.check_entry("k", 8, clock.now + 3)
+        shedder.check_entry("k", 16, clock.now + 3)  # 16 x 0.31 s over two workers: no
     with pytest.raises(Overloaded):
-        shedder.check_start("k", clock.now + 1.5)  # two task times and a margin do not fit
-    shedder.finished("slow", "k", 0.01, ended_at=clock.now)
-    shedder.left(shedder.backlog_s)
-    assert shedder.check_entry("k", 8, clock.now + 3) is None  # idle: admitted, measured afresh
+        shedder.check_start("k", clock.now + 0.6)  # two task times and a margin do not fit
+    shedder.finished("queued", "k", added, ended_at=clock.now, seconds=0.01)
+    assert shedder.check_entry("k", 16, clock.now + 3) is None  # idle: admitted, measured afresh
     assert shedder.expected_s("other") is None  # kinds are measured apart
+
+
+async def test_the_time_a_task_ran_in_its_worker_is_its_cost_not_the_wait_for_a_worker():
+    clock = Clock()
+    shedder = QueueShedder(1, "pool", clock)
+    added = shedder.enter("k")
+    shedder.started("t", "k")
+    clock.now += 3.0  # a replacement worker started first
+    shedder.finished("t", "k", added, ended_at=clock.now, seconds=0.02)
+    assert shedder.expected_s("k") == pytest.approx(0.02)
 
 
 async def test_the_loops_lag_in_hearing_of_an_ended_task_widens_the_margin():

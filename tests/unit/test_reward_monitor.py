@@ -10,6 +10,7 @@ from rewardgate.pipeline.columns import ScoredItem
 from rewardgate.reward_monitor.exporter import MonitorCollector
 from rewardgate.reward_monitor.monitor import RewardMonitor
 from tests.support.algebra import build_runtime, number_rules
+from tests.support.images import data_url, png
 
 CONFIG = {
     "rules": number_rules("a", "b"),
@@ -203,3 +204,19 @@ def test_likelihood_drift_is_absent_below_min_items():
     monitor.likelihood_recorder("model:lm")([-1.0], [5])
     stats = monitor.snapshot().likelihood["model:lm"]
     assert stats.items == 1 and stats.mean_shift is None and stats.series.drift_psi is None
+
+
+def test_items_without_a_group_are_grouped_by_their_images_too(pipeline):
+    """One question over different pictures is different prompts (rewardgate/media/)."""
+
+    def asked_about(color):
+        url = data_url(png(color=color))
+        return [
+            {"role": "user", "content": [{"type": "image", "image": url}, {"type": "text", "text": "Q?"}]}
+        ]
+
+    monitor = RewardMonitor(window_items=500, window_s=600, min_items=8, clock=Clock())
+    for step in range(4):
+        feed(monitor, pipeline, [float(step % 2)], prompts=[asked_about((255, 0, 0))])
+        feed(monitor, pipeline, [float(step % 2)], prompts=[asked_about((0, 0, 255))])
+    assert monitor.snapshot().pipelines["p"].groups == 2

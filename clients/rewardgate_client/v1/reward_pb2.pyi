@@ -53,7 +53,7 @@ class ToolCall(_message.Message):
     def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., name: _Optional[str] = ..., arguments_json: _Optional[str] = ...) -> None: ...
 
 class Item(_message.Message):
-    __slots__ = ("id", "prompt", "messages", "response", "reference", "group", "metadata")
+    __slots__ = ("id", "prompt", "messages", "response", "reference", "group", "metadata", "response_images")
     ID_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +61,7 @@ class Item(_message.Message):
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_IMAGES_FIELD_NUMBER: _ClassVar[int]
     id: str
     prompt: str
     messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
@@ -68,7 +69,8 @@ class Item(_message.Message):
     reference: str
     group: str
     metadata: _struct_pb2.Struct
-    def __init__(self, id: _Optional[str] = ..., prompt: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., response: _Optional[str] = ..., reference: _Optional[str] = ..., group: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    response_images: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, id: _Optional[str] = ..., prompt: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., response: _Optional[str] = ..., reference: _Optional[str] = ..., group: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., response_images: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class ScoreOptions(_message.Message):
     __slots__ = ("return_components", "deadline_ms", "cache", "explain", "return_steps", "weights")

@@ -113,7 +113,12 @@ def _scoring_item(item: pb.Item, index: int) -> ScoringItem:
         prompt = prompt_of(_validated(_MESSAGES, _plain(messages, "messages"), ("items", index, "prompt")))
     metadata = _plain(struct_dict(item.metadata), "metadata") if item.HasField("metadata") else {}
     reference = item.reference if item.HasField("reference") else None
-    return ScoringItem(prompt, item.response, reference, metadata)
+    # Bytes as the HTTP spelling of the same image: validation makes both canonical.
+    images = tuple(
+        "data:application/octet-stream;base64," + base64.b64encode(data).decode("ascii")
+        for data in item.response_images
+    )
+    return ScoringItem(prompt, item.response, reference, metadata, response_images=images)
 
 
 def call_items(items, ids: list[str] | None = None) -> list[CallItem]:

@@ -15,7 +15,13 @@ from rewardgate.items import ScoringItem
 
 
 def scoring_item(item: ScoreItem) -> ScoringItem:
-    return ScoringItem(prompt_of(item.prompt), item.response, item.reference, dict(item.metadata))
+    return ScoringItem(
+        prompt_of(item.prompt),
+        item.response,
+        item.reference,
+        dict(item.metadata),
+        response_images=tuple(item.response_images),
+    )
 
 
 def score_call(request: ScoreRequest) -> ScoreCall:

@@ -28,6 +28,11 @@ class ScoreItem(RequestModel):
         None, description="Group id (GRPO siblings); used by group-relative transforms."
     )
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form task metadata.")
+    response_images: list[str] = Field(
+        default_factory=list,
+        description="Images the response is (image-generation rewards): data URLs or base64, "
+        "checked as prompt images are (docs/api.md#images).",
+    )
 
 
 class ScoreOptions(RequestModel):

@@ -18,16 +18,17 @@ from rewardgate.media.parts import is_image_part
 
 
 def image_url_parts(item: ScoringItem, judge: str, vision: bool) -> list[dict[str, Any]]:
-    """The item's prompt images, in order, as ``image_url`` parts (``[]`` for a text item)."""
-    if isinstance(item.prompt, str):
-        return []
+    """The item's prompt images, then its response images, in order, as ``image_url`` parts
+    (``[]`` for a text item)."""
+    prompt = [] if isinstance(item.prompt, str) else item.prompt
     parts = [
         part
-        for message in item.prompt
+        for message in prompt
         if isinstance(message.get("content"), list)
         for part in message["content"]
         if is_image_part(part)
     ]
+    parts += [{"type": "image", "image": url} for url in item.response_images]
     if not parts:
         return []
     if not vision:

@@ -53,11 +53,11 @@ VERDICT_FIELDS = (
 )
 
 READS = {
-    "pointwise": ("prompt", "response"),
-    "principle": ("prompt", "response", "metadata"),
+    "pointwise": ("prompt", "response", "response_images"),
+    "principle": ("prompt", "response", "response_images", "metadata"),
     "pairwise": ("prompt", "response", "reference"),
-    "constraint": ("prompt", "response"),
-    "correctness": ("prompt", "response", "reference"),
+    "constraint": ("prompt", "response", "response_images"),
+    "correctness": ("prompt", "response", "response_images", "reference"),
 }
 
 
@@ -187,6 +187,11 @@ class JudgeSource(ScoreSource):
         if spec.kind in ("pairwise", "correctness") and not item.reference:
             what = "the other response" if spec.kind == "pairwise" else "the gold answer"
             raise InvalidReference(f"judge {self.name!r} needs items[].reference ({what})")
+        if item.response_images and spec.kind == "pairwise":
+            raise InvalidComponentInput(
+                f"judge {self.name!r}: a pairwise judge compares the response with a text reference; "
+                "an image response has no counterpart to compare with"
+            )
         principle = item.metadata.get(spec.principle_field)
         if spec.kind == "principle" and not isinstance(principle, str):
             raise InvalidComponentInput(
@@ -194,7 +199,9 @@ class JudgeSource(ScoreSource):
             )
         return {
             "prompt": conversation_text(item),
-            "response": item.response,
+            # Response images follow the prompt's as image_url parts; the text says where they belong.
+            "response": item.response
+            + "".join(f"\n[response image {k + 1}]" for k in range(len(item.response_images))),
             "reference": item.reference or "",
             "response_a": "",
             "response_b": "",

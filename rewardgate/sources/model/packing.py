@@ -84,11 +84,26 @@ class PackedRows:
             self.lengths,
         )
 
-    def last_tokens(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(row, column)`` index tensors of every sequence's last token, in sequence order."""
-        rows = torch.tensor(self.rows, dtype=torch.long)
-        columns = torch.tensor([s + n - 1 for s, n in zip(self.starts, self.lengths, strict=True)])
-        return rows, columns
+    def last_tokens(self, pad_id: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(row, column)`` index tensors of the token each sequence is pooled at, in order.
+
+        ``pad_id`` None: the last token. Else the last token that is not
+        ``pad_id`` (the sequence's first token if all are), which is where a
+        Hugging Face sequence classifier pools a padded row: a sequence that
+        ends in pad ids (a template ending with an eos that is also the pad
+        token, or pad-token text in a response) scores packed exactly as it
+        does padded, and trailing pad ids cannot move its score. Read on the
+        host tensors (call before :meth:`to`).
+        """
+        columns = []
+        ids = self.input_ids.cpu().numpy() if pad_id is not None else None  # no copy on the host
+        for row, start, n in zip(self.rows, self.starts, self.lengths, strict=True):
+            offset = n - 1
+            if ids is not None:
+                real = np.flatnonzero(ids[row, start : start + n] != pad_id)
+                offset = int(real[-1]) if real.size else 0
+            columns.append(start + offset)
+        return torch.tensor(self.rows, dtype=torch.long), torch.tensor(columns, dtype=torch.long)
 
     def tokens(self, sequence: int, offsets: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """``(row, column)`` index tensors of ``offsets`` (token indices within ``sequence``)."""
@@ -276,10 +291,11 @@ def head_of(model) -> torch.nn.Module | None:
     return None
 
 
-def packed_logits(model, rows: PackedRows) -> torch.Tensor:
-    """Head logits at every sequence's last token, ``[N, labels]`` (what a sequence classifier pools)."""
+def packed_logits(model, rows: PackedRows, pooled: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Head logits ``[N, labels]`` at ``pooled`` (:meth:`PackedRows.last_tokens`), as a
+    sequence classifier pools."""
     hidden = base_hidden_states(model, rows)
-    row_index, column_index = rows.last_tokens()
+    row_index, column_index = pooled
     head = head_of(model)
     if head is None:
         raise ValueError(f"{type(model).__name__} has no linear score head to apply to packed states")
@@ -294,7 +310,7 @@ def probe_isolation(model, pad_id: int, vocab_size: int, *, tolerance: float) ->
 
     * isolation: a sequence's states must not move when the sequence packed
       before it changes (masked keys add an exact zero; a leak moves them far
-      more than ``tolerance / 10``);
+      more than ``min(tolerance / 10, 1e-3)``);
     * equality: packed states equal the padded forward of each sequence alone
       within ``tolerance`` relative to their scale (positions restart).
     """
@@ -321,7 +337,7 @@ def probe_isolation(model, pad_id: int, vocab_size: int, *, tolerance: float) ->
     spans = [(packed.starts[i], packed.starts[i] + packed.lengths[i]) for i in range(3)]
     scale = max(float(a.abs().max()) for a in alone) + 1e-6
     leak = max(float((together[0, b:e] - changed[0, b:e]).abs().max()) for b, e in spans[1:]) / scale
-    if leak > tolerance / 10:
+    if leak > min(tolerance / 10, 1e-3):
         return f"sequences are not isolated (a neighbour moved hidden states by {leak:.2e} of their scale)"
     error = (
         max(float((together[0, b:e] - a).abs().max()) for (b, e), a in zip(spans, alone, strict=True)) / scale
@@ -332,9 +348,13 @@ def probe_isolation(model, pad_id: int, vocab_size: int, *, tolerance: float) ->
 
 
 # Relative error allowed between packed and one-at-a-time states: fp32 sums in
-# another order differ in the last bits; half precision in the last of its 8-11.
+# another order differ in the last bits. Half precision keeps 8-11 bits and a
+# packed row runs other GEMM shapes than a row alone, so its rounding differs
+# by up to a few percent after 30+ layers; a wrong position or a leak across
+# sequences moves states by the order of their scale. The isolation check
+# (a neighbour's content changing) compares the same shapes, so it stays tight.
 _TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-8}
-_HALF_TOLERANCE = 3e-2
+_HALF_TOLERANCE = 0.1
 
 
 @dataclass(frozen=True, slots=True)

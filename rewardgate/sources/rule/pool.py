@@ -202,10 +202,13 @@ class VerifierPool:
         shedder.started(token, kind)
         loop = asyncio.get_running_loop()
         future.add_done_callback(
-            lambda _: _call_soon(loop, self._finished, slots, token, kind, added_s, time.monotonic())
+            lambda done: _call_soon(
+                loop, self._finished, slots, token, kind, added_s, time.monotonic(), _worker_seconds(done)
+            )
         )
         try:
-            return await _wait(future)
+            result, _seconds = await _wait(future)
+            return result
         except asyncio.CancelledError:
             self._abandon(future, token)
             raise
@@ -247,10 +250,16 @@ class VerifierPool:
             raise
 
     def _finished(
-        self, slots: asyncio.Semaphore, token: str, kind: str, added_s: float, ended_at: float
+        self,
+        slots: asyncio.Semaphore,
+        token: str,
+        kind: str,
+        added_s: float,
+        ended_at: float,
+        seconds: float | None,
     ) -> None:
         self._running -= 1
-        self.shedder.finished(token, kind, added_s, ended_at)
+        self.shedder.finished(token, kind, added_s, ended_at, seconds)
         slots.release()
 
     def _abandon(self, future: pebble.ProcessFuture, token: str) -> None:
@@ -303,11 +312,22 @@ def _start_worker(task_dir: Path, initializer: Callable[[], None] | None) -> Non
         initializer()
 
 
-def _run_task(token: str, fn: Callable[..., T], args: tuple) -> T | None:
+def _run_task(token: str, fn: Callable[..., T], args: tuple) -> tuple[T, float] | None:
+    """``(fn(*args), seconds it ran)``: the time measured in the worker leaves out what the
+    shedder must not count as a task's cost (a replacement worker starting, the loop's lag)."""
     if cancellation.is_cancelled(token):
         return None  # abandoned before it started: nobody waits for the result
     cancellation.begin_task(token)
+    started = time.perf_counter()
     try:
-        return fn(*args)
+        return fn(*args), time.perf_counter() - started
     finally:
         cancellation.end_task()
+
+
+def _worker_seconds(done: concurrent.futures.Future) -> float | None:
+    """The seconds a finished task ran in its worker; None if it failed or was skipped."""
+    if done.cancelled() or done.exception() is not None:
+        return None
+    result = done.result()
+    return result[1] if isinstance(result, tuple) else None

@@ -61,7 +61,14 @@ _BOXED = re2.compile(r"\\boxed\{(?:\\text(?:bf)?\{)?([^{}]{0,200})\}")
 _AFTER_ANSWER = re2.compile(r"(?i:answer)(?:\s{0,20}(?i:is))?\s{0,20}:?([^\n]{0,80})")
 _LETTER_LINE = re2.compile(r"(?m)^[\s(\[*]{0,10}([A-Z])[\s)\].:*]{0,10}$")
 _TOKENS = re.compile(r"[^\s,/&()\[\]*.:;]+")
-_CONNECTORS = {"and", "or"}
+# Words that join candidates in a hedge ("(B) or maybe (A)"): the letters after them count too.
+_CONNECTORS = {"and", "or", "maybe", "possibly", "perhaps", "probably", "alternatively", "either"}
+# A letter offered as an alternative anywhere ("B.\nOr possibly A."): a hedge word, then one
+# letter closing the phrase (so "maybe I should check" names no option).
+_HEDGED = re2.compile(
+    r"(?i:\b(?:or|maybe|possibly|perhaps|alternatively))(?:\s{1,10}(?i:maybe|possibly|perhaps))?"
+    r"[\s:,]{1,10}\(?([A-Z])\)?(?:\s{0,5}[.,;!?)]|\s{0,5}$)"
+)
 
 
 class MultipleChoiceParams(RuleParams):
@@ -92,8 +99,9 @@ class MultipleChoice(Rule):
     "Answer:" (as "(X)" or "X"; lowercase only when no word follows it), or
     alone on a line. Prose that
     merely starts with "A" or "I" is not a choice. A response naming more than
-    one distinct option anywhere in those places (hedging, listing every
-    letter) scores 0.0, as does one naming none.
+    one distinct option anywhere in those places, or offering a letter as an
+    alternative ("… or possibly A.", "maybe (C)"), scores 0.0 (hedging,
+    listing every letter), as does one naming none.
     """
 
     type_name = "multiple_choice"
@@ -111,7 +119,8 @@ class MultipleChoice(Rule):
         for pattern in (_BOXED, _AFTER_ANSWER):
             for match in pattern.finditer(response):
                 named.update(leading_choices(match.group(1), choices))
-        named.update(m.group(1) for m in _LETTER_LINE.finditer(response) if m.group(1) in choices)
+        for pattern in (_LETTER_LINE, _HEDGED):
+            named.update(m.group(1) for m in pattern.finditer(response) if m.group(1) in choices)
         return named
 
 

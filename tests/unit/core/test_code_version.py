@@ -57,3 +57,27 @@ def test_a_rule_is_versioned_by_its_own_module():
     assert (
         RuleSource("rule:m", rule=build_rule("math_verify", {})).code_module == "rewardgate.sources.rule.math"
     )
+
+
+def test_the_fingerprint_is_the_same_in_every_process():
+    """Replicas sharing Redis must agree: the library set may not depend on string hashing
+    (a depth-first walk over a set once expanded a distribution or not by iteration order)."""
+    import os
+    import subprocess
+
+    program = (
+        "from rewardgate.sources.code_version import code_fingerprint\n"
+        "print(code_fingerprint('rewardgate.sources.model.backends.local'))\n"
+    )
+    fingerprints = {
+        subprocess.run(
+            [sys.executable, "-c", program],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout.strip()
+        for seed in (1, 2, 3, 4, 5)
+    }
+    assert len(fingerprints) == 1 and next(iter(fingerprints)).startswith("sha256:")

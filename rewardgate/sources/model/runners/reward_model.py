@@ -211,10 +211,12 @@ class RewardModelRunner:
 
     def run_tensors(self, rows: PackedRows) -> torch.Tensor:
         """Raw logits as a float32 CPU tensor ``[N, num_heads]``; no KV cache is kept."""
+        # Where each sequence is pooled: read on the host before the copy (no device sync).
+        pooled = rows.last_tokens(self.pad_id) if rows.packed else None
         rows = rows.to(self.device, non_blocking=True)
         with torch.inference_mode():
-            if rows.packed:
-                logits = packed_logits(self.model, rows)
+            if pooled is not None:
+                logits = packed_logits(self.model, rows, pooled)
             else:
                 logits = self.model(
                     input_ids=rows.input_ids, attention_mask=rows.attention_mask, use_cache=False

@@ -66,14 +66,17 @@ def template_messages(item: ScoringItem) -> tuple[list[dict[str, Any]], list[byt
                     parts.append({"type": "text", "text": part.get("text") or ""})
             content = parts
         messages.append({"role": message.get("role", "user"), "content": content or ""})
-    messages.append({"role": "assistant", "content": [{"type": "text", "text": item.response}]})
+    # An image-generation response: its images first in the assistant turn, then its text.
+    images.extend(data_url_bytes(url) for url in item.response_images)
+    answer = [{"type": "image"} for _ in item.response_images]
+    messages.append({"role": "assistant", "content": [*answer, {"type": "text", "text": item.response}]})
     return messages, images
 
 
 class VisionRewardModelRunner:
     """Processor, backbone and head: encode per item, batched forward passes."""
 
-    reads = ("prompt", "response")
+    reads = ("prompt", "response", "response_images")
 
     def __init__(
         self, path: str | Path, *, device: str = "auto", dtype: str = "auto", max_length: int = 4096
