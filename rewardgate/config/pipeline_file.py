@@ -29,6 +29,7 @@ from rewardgate.algebra.spec import (
 from rewardgate.config.checks import Declared, reference_problems
 from rewardgate.config.problems import model_path_problems, rule_problems, validation_problems
 from rewardgate.errors import ConfigError
+from rewardgate.groups.spec import GroupSpec
 from rewardgate.sources.judge.spec import FallbackSpec, JudgeSpec
 from rewardgate.strict import StrictModel
 
@@ -127,7 +128,7 @@ class RuleSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
-COMPONENT_KINDS = ("model", "rule", "judge", "ensemble", "route")
+COMPONENT_KINDS = ("model", "rule", "judge", "ensemble", "route", "group")
 
 
 class ComponentSpec(StrictModel):
@@ -139,6 +140,10 @@ class ComponentSpec(StrictModel):
     judge: str | None = Field(None, description="A judge of the file.")
     ensemble: EnsembleSpec | None = Field(None, description="Aggregate of other components.")
     route: RouteSpec | None = Field(None, description="Per-item choice of a sub-pipeline.")
+    group: GroupSpec | None = Field(
+        None,
+        description="Computed over each sample's whole group (majority vote, view agreement, duplicates).",
+    )
     head: int | str = Field(0, description="Output head of a multi-head model (index or label).")
     required: bool = Field(
         True, description="If false, a failure makes the item 'partial' instead of 'error'."
@@ -169,7 +174,7 @@ class ComponentSpec(StrictModel):
         kinds = [k for k in COMPONENT_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError(
-                "a component needs exactly one of 'model', 'rule', 'judge', 'ensemble' or 'route'"
+                "a component needs exactly one of 'model', 'rule', 'judge', 'ensemble', 'route' or 'group'"
             )
         if self.steps is not None and kinds[0] not in ("model", "rule"):
             raise ValueError("steps apply to model and rule components only")

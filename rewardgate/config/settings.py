@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         16 * 1024 * 1024, gt=0, description="Largest accepted request body (413 above)."
     )
     max_items_per_request: int = Field(4096, gt=0, description="Most items in one request (413 above).")
+    group_wait_ms: int = Field(
+        30_000,
+        gt=0,
+        description="A group sent over several requests waits this long after its first sample for "
+        "the rest; then its samples are answered group_incomplete (docs/groups.md).",
+    )
+    group_max_open: int = Field(10_000, gt=0, description="Most groups assembled at once (429 above).")
     max_text_chars: int = Field(
         200_000, gt=0, description="Longest prompt/response/reference in characters (413 above)."
     )

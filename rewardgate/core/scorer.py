@@ -29,10 +29,15 @@ from rewardgate.core.runtime import ScoringRuntime
 from rewardgate.core.validation import Limits, validate_call
 from rewardgate.eager import Eager
 from rewardgate.errors import DeadlineExceeded, InvalidInput, ServiceNotReady
+from rewardgate.groups.assembler import GroupAssembler, OpenGroup, wait_filled
+from rewardgate.groups.membership import partial_groups
+from rewardgate.groups.stats import GroupStats
+from rewardgate.items import ScoringItem
 from rewardgate.observability.metrics import Metrics
 from rewardgate.pipeline.evaluator import EvalContext, Evaluator, ItemOutcome
 from rewardgate.pipeline.plan import Pipeline
 from rewardgate.reward_monitor.monitor import RewardMonitor
+from rewardgate.sources.base import Spend
 from rewardgate.store.cache import ScoreCache
 from rewardgate.store.fanout import Fanout
 from rewardgate.store.single_flight import SingleFlight
@@ -47,6 +52,16 @@ class StageTimings:
     total_s: float = 0.0
 
 
+#: Share of a request's budget its samples may wait for their groups; the rest is for scoring.
+GROUP_WAIT_SHARE = 0.8
+
+
+def _retrieve(task: asyncio.Task) -> None:
+    """Marks a group evaluation's failure as seen: its waiters may all have gone."""
+    if not task.cancelled():
+        task.exception()
+
+
 class RewardScorer:
     def __init__(
         self,
@@ -56,8 +71,14 @@ class RewardScorer:
         limits: Limits,
         admission: AdmissionControl,
         monitor: RewardMonitor | None = None,
+        assembler: GroupAssembler | None = None,
+        group_stats: GroupStats | None = None,
     ) -> None:
         self.runtime = runtime
+        #: Groups sent over several requests (rewardgate/groups/assembler.py).
+        self.assembler = assembler or GroupAssembler(wait_s=30.0, max_open=10_000)
+        #: Votes of group components (no-majority share, agreement) for /v1/stats and /metrics.
+        self.group_stats = group_stats or GroupStats()
         #: Sees every scored item (sliding-window reward statistics, rewardgate/reward_monitor/).
         self.monitor = monitor or RewardMonitor()
         self._fanout = Fanout(cache, SingleFlight(), metrics)
@@ -82,24 +103,13 @@ class RewardScorer:
         self._check_weights(pipeline, options.weights)
         self._require_ready(pipeline)
         deadline = started + validated.deadline_s
-        ctx = EvalContext(
-            self._fanout,
-            self.runtime.pipelines,
-            self.runtime.stats,
-            deadline,
-            use_cache=options.cache,
-            tracer=tracer_for(options.explain),
-        )
         groups = [entry.group for entry in call.items]
-        with self._admission.admit(len(validated.items), pipeline.name, validated.deadline_s) as ticket:
-            evaluation = Eager(Evaluator(ctx).evaluate(pipeline, validated.items, groups, options.weights))
-            if evaluation.done:
-                outcomes = evaluation.result()
-            else:
-                outcomes = await self._finish_by(evaluation, deadline, validated.deadline_s)
-            ticket.free_items = sum(
-                1 for o in outcomes if o.components and len(o.cached) == len(o.components)
-            )
+        partial = partial_groups(call.items)
+        spent = Spend()
+        if partial:
+            outcomes = await self._score_assembling(pipeline, call, validated, partial, started, spent)
+        else:
+            outcomes = await self._evaluate(pipeline, validated.items, groups, options, deadline, spent)
         results = [
             self._result(item_id, outcome, options)
             for item_id, outcome in zip(validated.ids, outcomes, strict=True)
@@ -118,13 +128,122 @@ class RewardScorer:
             usage=Usage(
                 items=len(results),
                 cache_hits=sum(len(r.cached) for r in results),
-                model_tokens=ctx.spent.tokens,
-                judge_tokens=ctx.spent.judge_tokens,
+                model_tokens=spent.tokens,
+                judge_tokens=spent.judge_tokens,
             ),
             versions={source.name: source.version for source in pipeline.reachable_sources},
         )
-        timings = StageTimings(ctx.spent.queue_s, ctx.spent.inference_s, time.monotonic() - started)
+        timings = StageTimings(spent.queue_s, spent.inference_s, time.monotonic() - started)
         return response, timings
+
+    async def _evaluate(
+        self,
+        pipeline: Pipeline,
+        items: list[ScoringItem],
+        groups: list[str | None],
+        options: CallOptions,
+        deadline: float,
+        spent: Spend,
+        incomplete: frozenset[str] = frozenset(),
+    ) -> list[ItemOutcome]:
+        """One admitted evaluation of ``items`` by ``deadline``; what it cost is added to ``spent``."""
+        deadline_s = max(deadline - time.monotonic(), 0.0)
+        ctx = EvalContext(
+            self._fanout,
+            self.runtime.pipelines,
+            self.runtime.stats,
+            deadline,
+            use_cache=options.cache,
+            tracer=tracer_for(options.explain),
+            group_stats=self.group_stats,
+            incomplete_groups=incomplete,
+        )
+        with self._admission.admit(len(items), pipeline.name, deadline_s) as ticket:
+            evaluation = Eager(Evaluator(ctx).evaluate(pipeline, items, groups, options.weights))
+            if evaluation.done:
+                outcomes = evaluation.result()
+            else:
+                outcomes = await self._finish_by(evaluation, deadline, deadline_s)
+            ticket.free_items = sum(
+                1 for o in outcomes if o.components and len(o.cached) == len(o.components)
+            )
+        spent.add(ctx.spent)
+        return outcomes
+
+    async def _score_assembling(
+        self, pipeline: Pipeline, call: ScoreCall, validated, partial: dict[str, list[int]], started, spent
+    ) -> list[ItemOutcome]:
+        """A call holding part of some groups: those samples join their groups
+        (rewardgate/groups/assembler.py) while the rest is evaluated at once."""
+        options = call.options
+        deadline = started + validated.deadline_s
+        joined = [
+            (
+                self._join(pipeline, group_id, call.items[indices[0]].group_size, indices, validated, call),
+                indices,
+            )
+            for group_id, indices in partial.items()
+        ]
+        waiting = {i for indices in partial.values() for i in indices}
+        local = [i for i in range(len(call.items)) if i not in waiting]
+        outcomes: list[ItemOutcome | None] = [None] * len(call.items)
+
+        async def evaluate(indices: list[int], groups: list[str | None], incomplete=frozenset()) -> None:
+            items = [validated.items[i] for i in indices]
+            scored = await self._evaluate(pipeline, items, groups, options, deadline, spent, incomplete)
+            for index, outcome in zip(indices, scored, strict=True):
+                outcomes[index] = outcome
+
+        async def await_group(group: OpenGroup, owner: bool, indices: list[int]) -> None:
+            # Waiting ends at 80% of the budget at the latest, leaving the rest to score.
+            if not await wait_filled(group, started + GROUP_WAIT_SHARE * validated.deadline_s):
+                await evaluate(indices, [group.id] * len(indices), frozenset([group.id]))
+                return
+            try:
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
+                    by_id, group_spent = await asyncio.shield(group.scoring)
+            except TimeoutError:
+                raise DeadlineExceeded(
+                    f"request deadline of {validated.deadline_s * 1000:.0f} ms passed"
+                ) from None
+            if owner:
+                spent.add(group_spent)
+            for index in indices:
+                outcomes[index] = by_id[validated.ids[index]]
+
+        async with asyncio.TaskGroup() as tasks:
+            if local:
+                tasks.create_task(evaluate(local, [call.items[i].group for i in local]))
+            for (group, owner), indices in joined:
+                tasks.create_task(await_group(group, owner, indices))
+        return outcomes
+
+    def _join(self, pipeline: Pipeline, group_id: str, size: int, indices, validated, call: ScoreCall):
+        """The call's samples ``indices`` joined to their group; (the group, whether this call
+        completed it and so started its one evaluation)."""
+        entries = [CallItem(validated.ids[i], validated.items[i], group_id) for i in indices]
+        options = call.options
+        group = self.assembler.join(pipeline.name, group_id, size, entries, options.weights, options.explain)
+        if not group.complete or group.scoring is not None:
+            return group, False
+        deadline = time.monotonic() + validated.deadline_s
+        group.scoring = asyncio.create_task(self._score_group(pipeline, group, options.cache, deadline))
+        group.scoring.add_done_callback(_retrieve)
+        return group, True
+
+    async def _score_group(self, pipeline: Pipeline, group: OpenGroup, cache: bool, deadline: float):
+        """The one evaluation of an assembled group: every sample's outcome by id, and its cost."""
+        entries = list(group.members.values())
+        spent = Spend()
+        options = CallOptions(cache=cache, explain=group.explain, weights=group.weights)
+        try:
+            outcomes = await self._evaluate(
+                pipeline, [e.item for e in entries], [group.id] * len(entries), options, deadline, spent
+            )
+        except BaseException:
+            self.assembler.forget(group)  # a retry assembles the group afresh
+            raise
+        return {e.id: o for e, o in zip(entries, outcomes, strict=True)}, spent
 
     async def compare(self, call: CompareCall) -> tuple[CompareOutcome, StageTimings]:
         """Score both responses of every pair and return ``P(a > b) = sigmoid(beta (r_a - r_b))``.

@@ -70,6 +70,8 @@ class ComponentPlan:
             return self.source.name
         if self.kind == "ensemble":
             return f"ensemble:{self.spec.ensemble.aggregate}"
+        if self.kind == "group":
+            return f"group:{self.spec.group.method}"
         route = self.spec.route
         return f"route:{route.field or 'classifier:' + route.classifier}"
 
@@ -106,6 +108,11 @@ class Pipeline:
     @property
     def required(self) -> set[str]:
         return {c.name for c in self.components if c.required}
+
+    @functools.cached_property
+    def has_group_components(self) -> bool:
+        """Components computed over whole groups (rewardgate/groups/): samples must meet."""
+        return any(c.kind == "group" for c in self.components)
 
     @functools.cached_property
     def has_second_round(self) -> bool:

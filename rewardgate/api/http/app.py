@@ -30,6 +30,8 @@ from rewardgate.core.admission import AdmissionControl
 from rewardgate.core.runtime import ScoringRuntime
 from rewardgate.core.scorer import RewardScorer
 from rewardgate.core.validation import Limits
+from rewardgate.groups.assembler import GroupAssembler
+from rewardgate.groups.stats import GroupStats, GroupStatsCollector
 from rewardgate.observability.metrics import Metrics
 from rewardgate.reward_monitor.exporter import MonitorCollector
 from rewardgate.reward_monitor.monitor import RewardMonitor
@@ -61,6 +63,17 @@ def build_cache(settings: Settings, metrics: Metrics) -> ScoreCache:
     return InMemoryScoreCache(settings.cache_max_entries, ttls)
 
 
+def group_observer(metrics: Metrics):
+    """The assembler's metrics: groups open now, and each dropped group's outcome."""
+
+    def observe(pipeline: str | None, complete: bool | None, open_groups: int) -> None:
+        metrics.groups_open.set(open_groups)
+        if pipeline is not None:
+            metrics.groups_assembled.labels(pipeline, "complete" if complete else "incomplete").inc()
+
+    return observe
+
+
 def create_app(settings: Settings, config: PipelineConfig | None = None) -> RewardgateApp:
     """Build the FastAPI app. Raises ConfigError for an invalid pipeline file or key ring."""
     config = config or load_config(settings.config_path)
@@ -70,6 +83,8 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Rewa
         settings.monitor_window_items, settings.monitor_window_s, settings.monitor_min_items
     )
     metrics.registry.register(MonitorCollector(monitor))
+    group_stats = GroupStats()
+    metrics.registry.register(GroupStatsCollector(group_stats))
 
     @asynccontextmanager
     async def lifespan(app: RewardgateApp) -> AsyncIterator[None]:
@@ -96,7 +111,12 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Rewa
             throughput_gauge=metrics.pipeline_throughput,
         )
         metrics.inflight_limit.set(settings.max_inflight_items)
-        scorer = RewardScorer(runtime, cache, metrics, limits, admission, monitor)
+        assembler = GroupAssembler(
+            settings.group_wait_ms / 1000,
+            settings.group_max_open,
+            observer=group_observer(metrics),
+        )
+        scorer = RewardScorer(runtime, cache, metrics, limits, admission, monitor, assembler, group_stats)
         app.state.context = AppContext(settings=settings, metrics=metrics, scorer=scorer)
         runtime.start()
         grpc_stopped: list[asyncio.Future] = []

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from rewardgate.groups.spec import MAX_GROUP_SIZE
 from rewardgate.plain_json import check_plain_json
 
 
@@ -100,6 +101,19 @@ class ChatMessage(RequestModel):
         return self
 
 
+class GroupRef(RequestModel):
+    """The sample's group: its id, and how many samples the group has in all."""
+
+    id: str = Field(min_length=1, max_length=256, description="Group id, shared by the group's samples.")
+    size: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_GROUP_SIZE,
+        description="Samples in the whole group; with it a group may arrive over several requests "
+        "and is scored once all are in (docs/groups.md).",
+    )
+
+
 class ScoreItem(RequestModel):
     id: str | None = Field(None, description="Caller's id, echoed back; defaults to the index.")
     prompt: str | list[ChatMessage] = Field(
@@ -109,8 +123,10 @@ class ScoreItem(RequestModel):
     reference: str | None = Field(
         None, description="Gold answer / reference text / tests, for rules and similarity."
     )
-    group: str | None = Field(
-        None, description="Group id (GRPO siblings); used by group-relative transforms."
+    group: str | GroupRef | None = Field(
+        None,
+        description="The sample's group (GRPO siblings): an id, or {id, size}; read by group-relative "
+        "transforms and group components.",
     )
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form task metadata.")
 

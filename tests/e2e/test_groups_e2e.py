@@ -1,0 +1,176 @@
+"""Groups over the wire: a GRPO group sent one sample per request, from concurrent callers,
+gets the rewards it gets when sent whole (HTTP and gRPC); incomplete groups are typed."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from rewardgate_client import RewardClient
+
+from tests.e2e.conftest import write_config
+from tests.support.server import ServiceProcess
+
+PIPELINES = {
+    "rules": {"boxed": {"type": "regex", "pattern": "\\\\boxed\\{.+\\}"}},
+    "pipelines": {
+        "ttrl": {
+            "components": {
+                "vote": {"group": {"method": "majority_vote", "extractor": "math"}},
+                "dup": {"group": {"method": "duplicates"}},
+                "boxed": {"rule": "boxed"},
+                "rel": {
+                    "group": {"method": "majority_vote", "extractor": "math"},
+                    "transform": {"type": "par", "ref": "group_mean"},
+                },
+            },
+            "combine": {"weights": {"vote": 1.0, "dup": 0.5, "rel": 1.0}},
+            "gates": [{"components": ["vote"], "if": "boxed >= 1", "otherwise": 0.0}],
+        }
+    },
+}
+
+# Eight samples: 42 wins 4 of 8 (two of them copies), one hedges, one has no box.
+RESPONSES = [
+    r"so \boxed{42}",
+    r"so \boxed{42}",
+    r"I get \boxed{42.0}",
+    r"\boxed{\frac{84}{2}}",
+    r"\boxed{41}",
+    r"\boxed{41} or \boxed{43}",
+    r"The answer is 42",
+    r"\boxed{7}",
+]
+
+
+def group_items(group_id: str) -> list[dict]:
+    return [
+        {"id": f"s{i}", "prompt": "What is 6 x 7?", "response": r, "group": {"id": group_id, "size": 8}}
+        for i, r in enumerate(RESPONSES)
+    ]
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("groups")
+    process = ServiceProcess(
+        write_config(workdir / "pipelines.yaml", PIPELINES),
+        env={"REWARDGATE_GROUP_WAIT_MS": "20000"},
+        log_path=workdir / "log",
+    )
+    try:
+        yield process.wait()
+    finally:
+        process.stop()
+
+
+def post(service, items, **options):
+    return httpx.post(
+        service.url + "/v1/score", json={"pipeline": "ttrl", "items": items, "options": options}, timeout=60
+    )
+
+
+def by_id(results: list[dict]) -> dict[str, tuple]:
+    return {r["id"]: (r["status"], r["reward"], r["components"]) for r in results}
+
+
+def test_whole_group_matches_hand_computation(service):
+    reply = post(service, group_items("whole"))
+    assert reply.status_code == 200, reply.text
+    results = by_id(reply.json()["results"])
+    vote = [1, 1, 1, 1, 0, 0, 1, 0]  # "The answer is 42" votes 42 too, but is gated (no box)
+    mean = sum(vote) / 8
+    for i in range(8):
+        status, reward, components = results[f"s{i}"]
+        assert status == "ok"
+        assert components["vote"] == vote[i]
+        dup = -1 / 7 if i in (0, 1) else 0.0
+        assert components["dup"] == pytest.approx(dup)
+        gated_vote = 0 if i == 6 else vote[i]
+        rel = 1 / (1 + 2.718281828459045 ** -(vote[i] - mean))
+        assert reward == pytest.approx(gated_vote + 0.5 * dup + rel)
+
+
+def test_one_sample_per_request_from_concurrent_callers_matches_the_whole_group(service):
+    whole = by_id(post(service, group_items("whole-2")).json()["results"])
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda item: post(service, [item]), group_items("split")))
+    assert all(r.status_code == 200 for r in replies), [r.text for r in replies]
+    split = {k: v for r in replies for k, v in by_id(r.json()["results"]).items()}
+    assert split == whole
+
+
+def test_grpc_one_sample_per_call_matches_http_whole_group(service):
+    whole = by_id(post(service, group_items("whole-3")).json()["results"])
+    with RewardClient(f"grpc://{service.grpc_target}") as client, ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda item: client.score([item], "ttrl")[0], group_items("grpc")))
+    assert {r.id: (r.status, r.reward, r.components) for r in results} == whole
+
+
+def test_group_split_unevenly_with_a_retried_sample(service):
+    whole = by_id(post(service, group_items("whole-4")).json()["results"])
+    items = group_items("uneven")
+    with ThreadPoolExecutor(3) as pool:
+        # s0 is sent twice (a client retry): it joins once and both copies get its reward
+        parts = [items[:3], [*items[3:5], items[0]], items[5:]]
+        replies = list(pool.map(lambda part: post(service, part), parts))
+    merged = {}
+    for reply in replies:
+        assert reply.status_code == 200, reply.text
+        merged.update(by_id(reply.json()["results"]))
+    assert merged == whole
+
+
+def test_incomplete_group_at_deadline_is_a_typed_retryable_error(service):
+    items = group_items("never-complete")[:3]
+    reply = post(service, items, deadline_ms=1000)  # waits 80% of its budget, then answers
+    assert reply.status_code == 200, reply.text
+    for result in reply.json()["results"]:
+        assert result["status"] == "error" and result["reward"] is None
+        assert result["errors"]["vote"]["type"] == "group_incomplete"
+        assert result["errors"]["vote"]["retryable"] is True
+        assert result["components"]["boxed"] in (0.0, 1.0)  # other components are still computed
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (
+            [{"id": "a", "response": "x", "group": {"id": "g1", "size": 2}}] * 1
+            + [{"id": "b", "response": "y", "group": {"id": "g1", "size": 3}}],
+            "different sizes",
+        ),
+        ([{"id": str(i), "response": "x", "group": {"id": "g2", "size": 2}} for i in range(3)], "exceed"),
+        ([{"response": "x", "group": {"id": "g3", "size": 2}}], "needs an id"),
+        ([{"id": "a", "response": "x", "group": {"id": "g4", "size": 0}}], "group"),
+        ([{"id": "a", "response": "x", "group": {"id": "", "size": 2}}], "group"),
+    ],
+)
+def test_malformed_groups_are_422(service, items, message):
+    reply = post(service, items)
+    assert reply.status_code == 422, reply.text
+    assert message in reply.json()["error"]["message"]
+
+
+def test_a_sample_id_reused_with_other_content_is_422(service):
+    first = {"id": "a", "response": r"\boxed{1}", "group": {"id": "reuse", "size": 3}}
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(post, service, [first], deadline_ms=3000)
+        other = {**first, "response": r"\boxed{2}"}
+        import time
+
+        time.sleep(0.5)
+        reply = post(service, [other])
+        assert reply.status_code == 422 and "other content" in reply.json()["error"]["message"]
+        assert pending.result().status_code == 200
+
+
+def test_group_statistics_in_stats_and_metrics(service):
+    post(service, group_items("stats-a"))
+    no_majority = [{**item, "response": rf"\boxed{{{i}}}"} for i, item in enumerate(group_items("stats-b"))]
+    post(service, no_majority)
+    stats = httpx.get(service.url + "/v1/stats", timeout=10).json()["groups"]["ttrl"]["vote"]
+    assert stats["groups"] >= 2
+    assert 0 < stats["no_majority_share"] < 1
+    assert 0 < stats["mean_agreement"] < 1
+    assert service.metric("rewardgate_group_votes_total", pipeline="ttrl", component="vote") >= 2
+    assert service.metric("rewardgate_group_no_majority_total", pipeline="ttrl", component="vote") >= 1
