@@ -77,4 +77,3 @@ def rewrite_keeping(path: Path, lines: list[str]) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text("".join(line + "\n" for line in lines))
     os.replace(partial, path)
-

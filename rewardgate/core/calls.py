@@ -47,6 +47,8 @@ class ScoreCall:
     pipeline: str
     items: list[CallItem]
     options: CallOptions = field(default_factory=CallOptions)
+    #: Sent on by another replica that took this one for the owner of its groups: never forwarded again.
+    forwarded: bool = False
 
 
 @dataclass(slots=True)

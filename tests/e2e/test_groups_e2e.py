@@ -174,3 +174,22 @@ def test_group_statistics_in_stats_and_metrics(service):
     assert 0 < stats["mean_agreement"] < 1
     assert service.metric("rewardgate_group_votes_total", pipeline="ttrl", component="vote") >= 2
     assert service.metric("rewardgate_group_no_majority_total", pipeline="ttrl", component="vote") >= 1
+
+
+def test_a_group_dropped_at_its_deadline_answers_every_waiting_sample(tmp_path):
+    process = ServiceProcess(
+        write_config(tmp_path / "pipelines.yaml", PIPELINES),
+        env={"REWARDGATE_GROUP_WAIT_MS": "800"},
+        log_path=tmp_path / "log",
+    ).wait()
+    try:
+        items = group_items("short")[:5]
+        with ThreadPoolExecutor(5) as pool:
+            replies = list(pool.map(lambda item: post(process, [item], deadline_ms=20000), items))
+        for reply in replies:
+            (result,) = reply.json()["results"]
+            assert result["status"] == "error" and result["errors"]["vote"]["type"] == "group_incomplete"
+        assert process.metric("rewardgate_groups_assembled_total", pipeline="ttrl", outcome="incomplete") == 1
+        assert process.metric("rewardgate_groups_open") == 0
+    finally:
+        process.stop()

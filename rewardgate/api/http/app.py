@@ -31,6 +31,7 @@ from rewardgate.core.runtime import ScoringRuntime
 from rewardgate.core.scorer import RewardScorer
 from rewardgate.core.validation import Limits
 from rewardgate.groups.assembler import GroupAssembler
+from rewardgate.groups.peers import Peers
 from rewardgate.groups.stats import GroupStats, GroupStatsCollector
 from rewardgate.observability.metrics import Metrics
 from rewardgate.reward_monitor.exporter import MonitorCollector
@@ -117,6 +118,9 @@ def create_app(settings: Settings, config: PipelineConfig | None = None) -> Rewa
             observer=group_observer(metrics),
         )
         scorer = RewardScorer(runtime, cache, metrics, limits, admission, monitor, assembler, group_stats)
+        if settings.group_peers:
+            scorer.peers = Peers(settings.group_peers, settings.port, settings.group_self)
+            scorer.peer_api_key = settings.group_peer_api_key
         app.state.context = AppContext(settings=settings, metrics=metrics, scorer=scorer)
         runtime.start()
         grpc_stopped: list[asyncio.Future] = []
