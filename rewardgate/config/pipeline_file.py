@@ -259,7 +259,11 @@ class PipelineConfig(StrictModel):
 
 def used_judges(components) -> set[str]:
     """Judges named by components, directly or as a rule's fallback."""
-    return {c.judge for c in components if c.judge} | {c.fallback.judge for c in components if c.fallback}
+    return (
+        {c.judge for c in components if c.judge}
+        | {c.fallback.judge for c in components if c.fallback}
+        | {c.group.judge for c in components if c.group and c.group.judge}
+    )
 
 
 def canonical_sha256(value: Any) -> str:

@@ -15,7 +15,7 @@ from collections import defaultdict
 
 from rewardgate.errors import ComponentError, InvalidComponentInput
 from rewardgate.groups.extract import EXTRACTORS, choice_answer
-from rewardgate.groups.methods import duplicate_penalty, majority_vote, view_agreement
+from rewardgate.groups.methods import bradley_terry, duplicate_penalty, majority_vote, view_agreement
 from rewardgate.groups.spec import GroupSpec
 from rewardgate.groups.stats import GroupStats
 from rewardgate.items import ScoringItem
@@ -43,8 +43,12 @@ def group_column(
     groups: list[str | None],
     incomplete: frozenset[str],
     stats: GroupStats,
+    verdicts: dict[tuple[int, int], float | ComponentError] | None = None,
 ) -> Column:
-    """One entry per item: its value within its group, or why there is none."""
+    """One entry per item: its value within its group, or why there is none.
+
+    ``verdicts`` (tournaments): the pairwise judge's P(i beats j) for every pair of item
+    indices i < j of each complete group, or the pair's failure."""
     column: Column = [InvalidComponentInput(f"{spec.method} needs items[].group")] * len(items)
     members: dict[str, list[int]] = defaultdict(list)
     for index, group in enumerate(groups):
@@ -56,10 +60,38 @@ def group_column(
             for index in indices:
                 column[index] = error
             continue
-        scored = _score_group(pipeline, name, spec, [items[i] for i in indices], stats)
+        if spec.method == "tournament":
+            scored = _tournament(spec, indices, verdicts or {})
+        else:
+            scored = _score_group(pipeline, name, spec, [items[i] for i in indices], stats)
         for index, entry in zip(indices, scored, strict=True):
             column[index] = entry
     return column
+
+
+def judged_pairs(tournament, outcomes) -> dict[tuple[int, int], float | ComponentError]:
+    """A tournament's verdicts by item pair, read from its judge's outcomes (None: no tournament)."""
+    if tournament is None:
+        return {}
+    (source, start, _), pairs = tournament
+    found = outcomes[source].outcomes[start : start + len(pairs)]
+    return {
+        pair: outcome if isinstance(outcome, ComponentError) else outcome[0]
+        for pair, outcome in zip(pairs, found, strict=True)
+    }
+
+
+def _tournament(spec: GroupSpec, indices: list[int], verdicts) -> list[Cell | ComponentError]:
+    """Bradley-Terry log-strengths of the group's samples; any failed verdict fails the group
+    (strengths from part of the pairs would rank samples on unequal evidence)."""
+    wins = {}
+    for a, i in enumerate(indices):
+        for b in range(a + 1, len(indices)):
+            verdict = verdicts[(i, indices[b])]
+            if isinstance(verdict, ComponentError):
+                return [verdict] * len(indices)
+            wins[(a, b)] = verdict
+    return [Cell(v) for v in bradley_terry(len(indices), wins, spec.smoothing)]
 
 
 def _score_group(

@@ -7,6 +7,7 @@ failure modes: docs/reward-algebra.md#group-components.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 
@@ -103,3 +104,42 @@ def duplicate_penalty(texts: list[str], threshold: float = 0.9, shingle: int = 3
                 duplicates[i] += 1
                 duplicates[j] += 1
     return [-count / (n - 1) for count in duplicates]
+
+
+def bradley_terry(
+    n: int, wins: dict[tuple[int, int], float], smoothing: float = 0.1, iterations: int = 1000
+) -> list[float]:
+    """Centred Bradley-Terry log-strengths ``r_i = log p_i - mean_j log p_j`` of ``n`` players.
+
+    ``wins[(i, j)]`` (i < j) is P(i beats j) from one comparison of the pair,
+    smoothed to ``(w + smoothing) / (1 + 2 smoothing)`` so that a sample winning
+    (or losing) every comparison keeps a finite strength. Fitted by Hunter's MM
+    iteration ``p_i <- W_i / sum_j 1 / (p_i + p_j)`` over the compared pairs, to
+    convergence; the model says ``P(i beats j) = p_i / (p_i + p_j)``.
+    """
+    if n < 2 or not wins:
+        return [0.0] * n
+    won = [[0.0] * n for _ in range(n)]
+    opponents: list[list[int]] = [[] for _ in range(n)]
+    for (i, j), w in wins.items():
+        share = (w + smoothing) / (1 + 2 * smoothing)
+        won[i][j], won[j][i] = share, 1.0 - share
+        opponents[i].append(j)
+        opponents[j].append(i)
+    totals = [sum(row) for row in won]
+    strength = [1.0] * n
+    for _ in range(iterations):
+        updated = [
+            totals[i] / sum(1.0 / (strength[i] + strength[j]) for j in opponents[i]) if opponents[i] else 1.0
+            for i in range(n)
+        ]
+        # Only ratios matter: fix the geometric mean at 1 so the iteration cannot drift.
+        centre = math.exp(sum(math.log(max(p, 1e-300)) for p in updated) / n)
+        updated = [p / centre for p in updated]
+        converged = max(abs(a - b) for a, b in zip(updated, strength, strict=True)) < 1e-12
+        strength = updated
+        if converged:
+            break
+    logs = [math.log(max(p, 1e-300)) for p in strength]
+    mean = sum(logs) / n
+    return [value - mean for value in logs]

@@ -15,10 +15,11 @@ MAX_GROUP_SIZE = 1024
 class GroupSpec(StrictModel):
     """A component computed over each sample's whole group (items sharing ``group.id``)."""
 
-    method: Literal["majority_vote", "view_agreement", "duplicates"] = Field(
+    method: Literal["majority_vote", "view_agreement", "duplicates", "tournament"] = Field(
         description="majority_vote: 1 if the sample's answer is the group's vote; view_agreement: 1 if "
         "it is the vote of the group's other prompt views; duplicates: minus the share of the other "
-        "samples that (nearly) repeat it."
+        "samples that (nearly) repeat it; tournament: its Bradley-Terry log-strength from a pairwise judge "
+        "asked on every pair of the group in both orders."
     )
     extractor: Literal["math", "choice", "text", "code_output"] = Field(
         "math",
@@ -36,6 +37,13 @@ class GroupSpec(StrictModel):
         0.9, gt=0, le=1, description="duplicates: Jaccard similarity of word shingles that counts as a copy."
     )
     shingle: int = Field(3, ge=1, le=16, description="duplicates: words per shingle.")
+    judge: str | None = Field(None, description="tournament: a judge of the file of kind pairwise.")
+    smoothing: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="tournament: a verdict w counts as (w + s) / (1 + 2 s) (finite strengths).",
+    )
 
     @model_validator(mode="after")
     def _views(self) -> GroupSpec:
@@ -44,4 +52,6 @@ class GroupSpec(StrictModel):
                 raise ValueError("view_agreement needs views: at least two distinct view names")
         elif self.views is not None:
             raise ValueError("views apply to method view_agreement only")
+        if (self.method == "tournament") != (self.judge is not None):
+            raise ValueError("a tournament needs a judge (kind pairwise), and only a tournament takes one")
         return self

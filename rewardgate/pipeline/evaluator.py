@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from rewardgate.algebra.explain import NO_TRACE, Tracer
 from rewardgate.algebra.running_stats import StatsStore
-from rewardgate.groups.column import group_column
+from rewardgate.groups.column import group_column, judged_pairs
 from rewardgate.groups.stats import GroupStats, NoGroupStats
 from rewardgate.items import ScoringItem
 from rewardgate.pipeline.cascades import Cascades, Fallbacks, Routed
@@ -85,7 +85,7 @@ class Evaluator:
         groups: list[str | None],
         weights: dict[str, float] | None = None,
     ) -> list[ItemOutcome]:
-        gathered = gather(pipeline, items)
+        gathered = gather(pipeline, items, groups, self.ctx.incomplete_groups)
         outcomes = await self.fetch(gathered.requests)
         routed, fallbacks = {}, {}
         if pipeline.has_second_round:  # built per use: holding it would make a reference cycle
@@ -136,6 +136,7 @@ class Evaluator:
                     groups,
                     self.ctx.incomplete_groups,
                     self.ctx.group_stats,
+                    judged_pairs(gathered.tournaments.get(plan.name), outcomes),
                 )
                 self.ctx.tracer.leaf(plan, raw)
             else:

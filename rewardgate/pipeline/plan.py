@@ -26,6 +26,7 @@ class ComponentPlan:
     source: ScoreSource | None  # model and rule components
     classifier: ScoreSource | None = None  # routes chosen by a classifier model
     fallback: ScoreSource | None = None  # judge asked when the rule did not decide
+    pairs: ScoreSource | None = None  # the pairwise judge of a group tournament
     weight: float = 0.0
     #: Prefix of this component's running-statistics keys; changes with its spec.
     stats_key: str = ""
@@ -102,7 +103,9 @@ class Pipeline:
     @property
     def sources(self) -> list[ScoreSource]:
         """Sources this pipeline reads directly (leaves, route classifiers, fallback judges)."""
-        found = [s for c in self.components for s in (c.source, c.classifier, c.fallback) if s is not None]
+        found = [
+            s for c in self.components for s in (c.source, c.classifier, c.fallback, c.pairs) if s is not None
+        ]
         return list({s.name: s for s in found}.values())
 
     @property

@@ -1,6 +1,7 @@
 """Groups over the wire: a GRPO group sent one sample per request, from concurrent callers,
 gets the rewards it gets when sent whole (HTTP and gRPC); incomplete groups are typed."""
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -8,6 +9,7 @@ import pytest
 from rewardgate_client import RewardClient
 
 from tests.e2e.conftest import write_config
+from tests.support.openai_server import ScriptedJudgeServer
 from tests.support.server import ServiceProcess
 
 PIPELINES = {
@@ -50,10 +52,25 @@ def group_items(group_id: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory):
+def judge():
+    server = ScriptedJudgeServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory, judge):
     workdir = tmp_path_factory.mktemp("groups")
+    config = {
+        **PIPELINES,
+        "judges": {"pair": {"kind": "pairwise", "base_url": judge.url, "model": "scripted"}},
+        "pipelines": {
+            **PIPELINES["pipelines"],
+            "tourney": {"components": {"bt": {"group": {"method": "tournament", "judge": "pair"}}}},
+        },
+    }
     process = ServiceProcess(
-        write_config(workdir / "pipelines.yaml", PIPELINES),
+        write_config(workdir / "pipelines.yaml", config),
         env={"REWARDGATE_GROUP_WAIT_MS": "20000"},
         log_path=workdir / "log",
     )
@@ -63,10 +80,9 @@ def service(tmp_path_factory):
         process.stop()
 
 
-def post(service, items, **options):
-    return httpx.post(
-        service.url + "/v1/score", json={"pipeline": "ttrl", "items": items, "options": options}, timeout=60
-    )
+def post(service, items, pipeline="ttrl", **options):
+    body = {"pipeline": pipeline, "items": items, "options": options}
+    return httpx.post(service.url + "/v1/score", json=body, timeout=60)
 
 
 def by_id(results: list[dict]) -> dict[str, tuple]:
@@ -193,3 +209,18 @@ def test_a_group_dropped_at_its_deadline_answers_every_waiting_sample(tmp_path):
         assert process.metric("rewardgate_groups_open") == 0
     finally:
         process.stop()
+
+
+def test_tournament_one_sample_per_request_matches_hand_computation(service):
+    responses = ["first [[best]]", "second", "third [[best]]", "fourth"]
+    items = [
+        {"id": f"t{i}", "prompt": "Write a haiku.", "response": r, "group": {"id": "tour", "size": 4}}
+        for i, r in enumerate(responses)
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(lambda item: post(service, [item], pipeline="tourney"), items))
+    rewards = {r.json()["results"][0]["id"]: r.json()["results"][0]["reward"] for r in replies}
+    half_log_11 = 0.5 * math.log(11)  # Bradley-Terry: winners / losers strength ratio 11 (smoothing 0.1)
+    assert rewards == pytest.approx(
+        {"t0": half_log_11, "t1": -half_log_11, "t2": half_log_11, "t3": -half_log_11}
+    )

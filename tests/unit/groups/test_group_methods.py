@@ -11,6 +11,7 @@ from rewardgate.groups.extract import (
     text_answer,
 )
 from rewardgate.groups.methods import (
+    bradley_terry,
     duplicate_penalty,
     jaccard,
     majority_vote,
@@ -113,3 +114,18 @@ def test_duplicate_penalty_by_hand_and_near_copies():
     assert duplicate_penalty(texts) == [-2 / 3, -2 / 3, -2 / 3, 0.0]
     assert duplicate_penalty(["only one"]) == [0.0]
     assert jaccard(shingles("w x y z"), shingles("w x y q")) == pytest.approx(1 / 3)
+
+
+def test_bradley_terry_recovers_known_strengths_and_smooths_clean_sweeps():
+    import math
+
+    # wins drawn exactly from strengths 1, 2, 4: the fit gives back their centred logs
+    wins = {(0, 1): 1 / 3, (0, 2): 1 / 5, (1, 2): 1 / 3}
+    centre = sum(math.log(s) for s in (1, 2, 4)) / 3
+    assert bradley_terry(3, wins, smoothing=0) == pytest.approx([math.log(s) - centre for s in (1, 2, 4)])
+    # one clean win with smoothing 0.1 counts 11/12: log-strengths +-log(11)/2
+    assert bradley_terry(2, {(0, 1): 1.0}) == pytest.approx([0.5 * math.log(11), -0.5 * math.log(11)])
+    assert bradley_terry(1, {}) == [0.0]
+    # a sample that wins everything stays finite
+    sweep = bradley_terry(4, {(0, j): 1.0 for j in (1, 2, 3)} | {(1, 2): 0.5, (1, 3): 0.5, (2, 3): 0.5})
+    assert all(math.isfinite(r) for r in sweep) and sweep[0] == max(sweep)
