@@ -111,6 +111,7 @@ class RewardScorer:
         #: The replicas groups are spread over (REWARDGATE_GROUP_PEERS); None: this one alone.
         self.peers: Peers | None = None
         self.peer_api_key: str | None = None
+        self._whole_groups: dict[str, bool] = {}
         #: Sees every scored item (sliding-window reward statistics, rewardgate/reward_monitor/).
         self.monitor = monitor or RewardMonitor()
         self._fanout = Fanout(cache, SingleFlight(), metrics)
@@ -136,7 +137,9 @@ class RewardScorer:
         self._require_ready(pipeline)
         deadline = started + validated.deadline_s
         groups = [entry.group for entry in call.items]
-        partial = partial_groups(call.items)
+        partial = partial_groups(call.items)  # checked for every pipeline, assembled only where it matters
+        if not self._needs_whole_groups(pipeline):
+            partial = {}
         spent = Spend()
         #: Indices of samples another replica scored (and observes for monitoring).
         forwarded: set[int] = set()
@@ -281,6 +284,15 @@ class RewardScorer:
         for index in indices:
             run.outcomes[index] = by_id[run.validated.ids[index]]
             run.forwarded.add(index)
+
+    def _needs_whole_groups(self, pipeline: Pipeline) -> bool:
+        """Whether ``pipeline`` or a sub-pipeline it routes to reads whole groups (memoised)."""
+        known = self._whole_groups.get(pipeline.name)
+        if known is None:
+            reachable = self.runtime.config.reachable_pipelines(pipeline.name)
+            known = any(self.runtime.pipelines[name].needs_whole_groups for name in reachable)
+            self._whole_groups[pipeline.name] = known
+        return known
 
     def _remote_owners(self, partial: dict[str, list[int]], forwarded: bool) -> dict[str, str]:
         """Group id -> owner URL, for the call's partial groups another replica owns."""

@@ -113,9 +113,13 @@ class Pipeline:
         return {c.name for c in self.components if c.required}
 
     @functools.cached_property
-    def has_group_components(self) -> bool:
-        """Components computed over whole groups (rewardgate/groups/): samples must meet."""
-        return any(c.kind == "group" for c in self.components)
+    def needs_whole_groups(self) -> bool:
+        """Group components (rewardgate/groups/) or transforms relative to the group mean:
+        a group's samples must meet before it is scored. Routed sub-pipelines are set by the runtime."""
+        return any(
+            c.kind == "group" or any(getattr(t, "ref", None) == "group_mean" for t in c.spec.transform)
+            for c in self.components
+        )
 
     @functools.cached_property
     def has_second_round(self) -> bool:

@@ -1,12 +1,16 @@
 """Groups over the wire: a GRPO group sent one sample per request, from concurrent callers,
 gets the rewards it gets when sent whole (HTTP and gRPC); incomplete groups are typed."""
 
+import asyncio
 import math
+from argparse import Namespace
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
 from rewardgate_client import RewardClient
+from rewardgate_client.integrations.slime import make_reward
 
 from tests.e2e.conftest import write_config
 from tests.support.openai_server import ScriptedJudgeServer
@@ -27,7 +31,8 @@ PIPELINES = {
             },
             "combine": {"weights": {"vote": 1.0, "dup": 0.5, "rel": 1.0}},
             "gates": [{"components": ["vote"], "if": "boxed >= 1", "otherwise": 0.0}],
-        }
+        },
+        "plain": {"components": {"boxed": {"rule": "boxed"}}},
     },
 }
 
@@ -224,3 +229,35 @@ def test_tournament_one_sample_per_request_matches_hand_computation(service):
     assert rewards == pytest.approx(
         {"t0": half_log_11, "t1": -half_log_11, "t2": half_log_11, "t3": -half_log_11}
     )
+
+
+@dataclass
+class SlimeSample:
+    """The fields of slime's Sample the adapter reads."""
+
+    prompt: str
+    response: str
+    group_index: int | None = None
+    index: int | None = None
+    label: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+async def test_slime_adapter_sends_single_samples_as_one_group(service):
+    reward = make_reward(service.url, "ttrl")
+    args = Namespace(rm_url=None, n_samples_per_prompt=4)
+    responses = [r"\boxed{3}", r"\boxed{3}", r"\boxed{4}", r"\boxed{3.0}"]
+    samples = [SlimeSample("1+2?", r, group_index=900, index=9000 + i) for i, r in enumerate(responses)]
+    alone = await asyncio.gather(*(reward(args, sample) for sample in samples))
+    together = await reward(args, [SlimeSample("1+2?", r, group_index=901) for r in responses])
+    assert alone == together
+    assert alone[2] < min(alone[0], alone[1], alone[3])  # the minority answer loses the vote
+
+
+def test_a_pipeline_that_reads_no_group_scores_a_partial_group_at_once(service):
+    (item,) = group_items("not-needed")[:1]
+    opened = service.metric("rewardgate_groups_open")
+    reply = post(service, [item], pipeline="plain")
+    assert reply.status_code == 200
+    assert reply.json()["results"][0]["status"] == "ok"
+    assert service.metric("rewardgate_groups_open") == opened  # no group was opened for it
