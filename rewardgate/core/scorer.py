@@ -299,7 +299,7 @@ class RewardScorer:
         if self.peers is None or forwarded:
             return {}
         owners = {group_id: self.peers.owner(group_id) for group_id in partial}
-        return {g: url for g, url in owners.items() if not self.peers.is_self(url)}
+        return {g: url for g, url in owners.items() if url is not None and not self.peers.is_self(url)}
 
     def _join(self, run: _Assembly, group_id: str, indices: list[int]) -> tuple[OpenGroup, bool]:
         """The call's samples ``indices`` joined to their group; (the group, whether this call

@@ -13,6 +13,7 @@ and its samples then end ``group_incomplete`` (retryable).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import socket
@@ -53,20 +54,38 @@ class Peers:
         self._self = _base(self_url) if self_url else None
         self._addresses = local_addresses()
         self._resolved: tuple[float, list[str]] = (0.0, [])
+        self._refresh: asyncio.Future | None = None
 
     def urls(self) -> list[str]:
+        """The peers' URLs. A headless Service is resolved off the event loop once its list is
+        older than :data:`DNS_TTL_S` (the old list serves meanwhile); only the first lookup blocks."""
         if self._dns is None:
             return self._static
-        at, urls = self._resolved
-        if time.monotonic() - at > DNS_TTL_S:
-            host, _, port = self._dns.rpartition(":")
-            infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
-            urls = sorted({f"http://{info[4][0]}:{port}" for info in infos})
-            self._resolved = (time.monotonic(), urls)
-        return urls
+        at = self._resolved[0]
+        if not at:
+            self._resolved = (time.monotonic(), self._resolve())
+        elif time.monotonic() - at > DNS_TTL_S and self._refresh is None:
+            self._refresh = asyncio.get_running_loop().run_in_executor(None, self._resolve)
+            self._refresh.add_done_callback(self._refreshed)
+        return self._resolved[1]
 
-    def owner(self, group_id: str) -> str:
-        return owner_of(group_id, self.urls())
+    def _resolve(self) -> list[str]:
+        host, _, port = self._dns.rpartition(":")
+        try:
+            infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+        except OSError:  # no ready pod yet: nobody to forward to, groups stay here
+            return []
+        return sorted({f"http://{info[4][0]}:{port}" for info in infos})
+
+    def _refreshed(self, future) -> None:
+        self._refresh = None
+        if not future.cancelled() and future.exception() is None:
+            self._resolved = (time.monotonic(), future.result())
+
+    def owner(self, group_id: str) -> str | None:
+        """The owning replica's URL; None while no peer is known (the group stays here)."""
+        urls = self.urls()
+        return owner_of(group_id, urls) if urls else None
 
     def is_self(self, url: str) -> bool:
         if self._self is not None:

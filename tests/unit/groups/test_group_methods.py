@@ -129,3 +129,11 @@ def test_bradley_terry_recovers_known_strengths_and_smooths_clean_sweeps():
     # a sample that wins everything stays finite
     sweep = bradley_terry(4, {(0, j): 1.0 for j in (1, 2, 3)} | {(1, 2): 0.5, (1, 3): 0.5, (2, 3): 0.5})
     assert all(math.isfinite(r) for r in sweep) and sweep[0] == max(sweep)
+
+
+def test_majority_vote_rewards_confident_wrong_consensus():
+    """The failure mode docs/reward-algebra.md shows: the vote knows agreement, not truth."""
+    responses = [r"2+2 is \boxed{5}", r"Adding: \boxed{5}", r"I get \boxed{5.0}", r"2+2 = \boxed{4}"]
+    values, result = majority_vote([math_answer(r) for r in responses])
+    assert (result.label, result.agreement) == ("5", 0.75)
+    assert values == [1.0, 1.0, 1.0, 0.0]  # the only correct sample is the one pushed down
