@@ -13,7 +13,9 @@ then answers the samples of groups still open ``group_incomplete``
 (rewardgate/groups/column.py): never a value computed from part of a group.
 An open group stays until its deadline, so a sample retried with the same id
 joins it again (or, once scored, is answered from it); a sample reusing an id
-with different content is a 422. Samples are matched by their ``id``, which a
+with different content is a 422. A sample with a new id for a group that is
+already complete starts a new group under the same id (trainers reuse a
+prompt's id in the next epoch). Samples are matched by their ``id``, which a
 group sent over several requests must carry.
 """
 
@@ -80,6 +82,8 @@ class GroupAssembler:
         """
         key = (pipeline, group_id)
         group = self._open.get(key)
+        if group is not None and group.complete and any(e.id not in group.members for e in entries):
+            group = None  # a new group reusing a finished one's id (the next epoch's prompt): a fresh entry
         if group is None:
             if len(self._open) >= self.max_open:
                 raise Overloaded(f"{len(self._open)} groups are being assembled; limit is {self.max_open}")
@@ -95,7 +99,7 @@ class GroupAssembler:
             raise InvalidInput(
                 f"group {group_id!r}: {len(group.members) + len(new)} distinct samples exceed its size {size}"
             )
-        if key not in self._open:
+        if self._open.get(key) is not group:
             self._open[key] = group
             asyncio.get_running_loop().call_at(_loop_time(group.deadline), self._expire, key, group)
             if self._observer is not None:

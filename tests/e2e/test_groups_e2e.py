@@ -11,6 +11,7 @@ import httpx
 import pytest
 from rewardgate_client import RewardClient
 from rewardgate_client.integrations.slime import make_reward
+from rewardgate_client.integrations.verl import make_compute_score
 
 from tests.e2e.conftest import write_config
 from tests.support.openai_server import ScriptedJudgeServer
@@ -261,3 +262,18 @@ def test_a_pipeline_that_reads_no_group_scores_a_partial_group_at_once(service):
     assert reply.status_code == 200
     assert reply.json()["results"][0]["status"] == "ok"
     assert service.metric("rewardgate_groups_open") == opened  # no group was opened for it
+
+
+async def test_verl_adapter_groups_samples_by_prompt_index(service):
+    _, batch, single = make_compute_score(service.url, default_pipeline="ttrl", group_size=4)
+    responses = [r"\boxed{8}", r"\boxed{9}", r"\boxed{8}", r"\boxed{8.0}"]
+    alone = await asyncio.gather(*(single("gsm8k", r, None, {"index": 31}) for r in responses))
+    together = await asyncio.to_thread(batch, ["gsm8k"] * 4, responses, [None] * 4, [{"index": 32}] * 4)
+    assert [a["score"] for a in alone] == [t["score"] for t in together]
+    assert [a["vote"] for a in alone] == [1.0, 0.0, 1.0, 1.0]
+
+
+def test_group_components_are_listed(service):
+    listed = {p["name"]: p for p in httpx.get(service.url + "/v1/pipelines", timeout=10).json()["pipelines"]}
+    assert listed["ttrl"]["components"]["vote"]["kind"] == "group"
+    assert listed["tourney"]["components"]["bt"]["source"] == "judge:pair"

@@ -51,7 +51,7 @@ def describe_pipelines(runtime: ScoringRuntime) -> PipelinesResponse:
                 components={
                     c.name: ComponentInfo(
                         kind=c.kind,
-                        source=c.source.name if c.source else None,
+                        source=(c.source or c.pairs).name if (c.source or c.pairs) else None,
                         head=c.head,
                         required=c.required,
                         weight=c.weight,

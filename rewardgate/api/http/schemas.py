@@ -218,9 +218,10 @@ class ErrorResponse(BaseModel):
 
 
 class ComponentInfo(BaseModel):
-    kind: Literal["model", "rule", "judge", "ensemble", "route"]
+    kind: Literal["model", "rule", "judge", "ensemble", "route", "group"]
     source: str | None = Field(
-        description="'model:NAME', 'rule:NAME' or 'judge:NAME'; null for ensembles and routes."
+        description="'model:NAME', 'rule:NAME' or 'judge:NAME' (a tournament's judge); null for ensembles, "
+        "routes and the other group components."
     )
     head: int | str
     required: bool
