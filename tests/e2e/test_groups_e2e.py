@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from rewardgate_client import RewardClient
+from rewardgate_client.errors import InvalidInput
 from rewardgate_client.integrations.slime import make_reward
 from rewardgate_client.integrations.verl import make_compute_score
 
@@ -277,3 +278,26 @@ def test_group_components_are_listed(service):
     listed = {p["name"]: p for p in httpx.get(service.url + "/v1/pipelines", timeout=10).json()["pipelines"]}
     assert listed["ttrl"]["components"]["vote"]["kind"] == "group"
     assert listed["tourney"]["components"]["bt"]["source"] == "judge:pair"
+
+
+def test_grpc_refuses_a_group_size_out_of_range(service):
+    with RewardClient(f"grpc://{service.grpc_target}") as client:
+        for size in (0, 5000):
+            item = {"id": "a", "response": "x", "group": {"id": "bad", "size": size}}
+            with pytest.raises(InvalidInput, match=r"group\.size"):
+                client.score([item], "ttrl")
+
+
+def test_degenerate_groups_earn_no_vote(service):
+    alone = {"id": "solo", "response": r"\boxed{7}", "group": {"id": "solo", "size": 1}}
+    (result,) = post(service, [alone]).json()["results"]
+    assert result["components"]["vote"] == 0.0  # one sample never makes its own pseudo-label
+    silent = [{"id": f"e{i}", "response": "", "group": {"id": "empty", "size": 3}} for i in range(3)]
+    assert [r["components"]["vote"] for r in post(service, silent).json()["results"]] == [0.0] * 3
+    # one sample stuffing the box with copies of the majority answer still has one vote
+    stuffed = [
+        {"id": "s0", "response": r"\boxed{2}" * 50, "group": {"id": "stuffed", "size": 3}},
+        {"id": "s1", "response": r"\boxed{3}", "group": {"id": "stuffed", "size": 3}},
+        {"id": "s2", "response": r"\boxed{4}", "group": {"id": "stuffed", "size": 3}},
+    ]
+    assert [r["components"]["vote"] for r in post(service, stuffed).json()["results"]] == [0.0] * 3
