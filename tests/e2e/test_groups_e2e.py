@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from rewardgate_client import RewardClient
+from rewardgate_client import AsyncRewardClient, RewardClient
 from rewardgate_client.errors import InvalidInput
 from rewardgate_client.integrations.slime import make_reward
 from rewardgate_client.integrations.verl import make_compute_score
@@ -301,3 +301,16 @@ def test_degenerate_groups_earn_no_vote(service):
         {"id": "s2", "response": r"\boxed{4}", "group": {"id": "stuffed", "size": 3}},
     ]
     assert [r["components"]["vote"] for r in post(service, stuffed).json()["results"]] == [0.0] * 3
+
+
+async def test_grpc_stream_with_samples_of_a_group_in_separate_messages(service):
+    whole = by_id(post(service, group_items("stream-whole")).json()["results"])
+
+    async def one_by_one():
+        for item in group_items("stream"):
+            yield item
+            await asyncio.sleep(0.05)  # each sample its own message, so its own micro-batch
+
+    async with AsyncRewardClient(f"grpc://{service.grpc_target}") as client:
+        answers = [answer async for answer in client.stream(one_by_one(), "ttrl")]
+    assert {a.id: (a.status, a.reward, a.components) for a in answers} == whole
