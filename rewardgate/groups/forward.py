@@ -118,7 +118,12 @@ async def forward(
     if reply.status_code != 200:
         error = data.get("error", {}) if isinstance(data, dict) else {}
         cls = _REQUEST_ERRORS.get(error.get("type"), BackendUnavailable)
-        raise cls(f"the group's owner {owner}: {error.get('message', reply.status_code)}")
+        hint = (
+            " (set REWARDGATE_GROUP_PEER_API_KEY to a key the replicas accept)"
+            if reply.status_code == 401
+            else ""
+        )
+        raise cls(f"the group's owner {owner}: {error.get('message', reply.status_code)}{hint}")
     return {result["id"]: _outcome(result) for result in data["results"]}
 
 
