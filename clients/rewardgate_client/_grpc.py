@@ -137,8 +137,13 @@ def _item_to_proto(item: dict[str, Any]) -> pb.Item:
         message.messages.extend(message_to_proto(m) for m in prompt)
     if item.get("reference") is not None:
         message.reference = item["reference"]
-    if item.get("group") is not None:
-        message.group = item["group"]
+    group = item.get("group")
+    if isinstance(group, dict):  # {id, size}: a group that may arrive over several requests
+        message.group = group["id"]
+        if group.get("size") is not None:
+            message.group_size = group["size"]
+    elif group is not None:
+        message.group = group
     if item.get("metadata"):
         message.metadata.update(item["metadata"])
     return message

@@ -20,6 +20,13 @@ the rollout stops with it; a failed sample raises
 failures (a restart, overload) are retried within the timeout. Labels follow
 :func:`rewardgate_client.labels.reference_from_label`, as on ``/slime/reward``;
 chat prompts are sent as messages; samples of one group share a ``group``.
+
+Groups: a list of samples (``--group-rm``) is sent as one request with
+``group: {id, size}`` (size: the list's length); a sample sent alone carries
+``group: {id: "slime-<group_index>", size: args.n_samples_per_prompt}`` and
+the id ``slime-<index>``, so a pipeline with group components (majority vote,
+tournament; docs/groups.md) scores the group once all its samples are in.
+Give such calls a timeout longer than a group takes to finish rolling out.
 """
 
 from __future__ import annotations
@@ -49,7 +56,20 @@ def target_of(args: Any, url: str | None, pipeline: str | None) -> tuple[str, st
     return url, pipeline or DEFAULT_PIPELINE
 
 
-def _item(sample: Any) -> dict[str, Any]:
+def _group(args: Any, sample: Any, whole: int | None) -> str | dict[str, Any] | None:
+    """The sample's group: ``{id, size}`` when its size is known (the whole list slime passed, or
+    ``--n-samples-per-prompt`` for a sample sent alone, which then needs its ``index`` as id)."""
+    group_index = getattr(sample, "group_index", None)
+    if group_index is None:
+        return None
+    group_id = f"slime-{group_index}"
+    size = whole or getattr(args, "n_samples_per_prompt", None)
+    if not isinstance(size, int) or size < 1 or (whole is None and getattr(sample, "index", None) is None):
+        return group_id
+    return {"id": group_id, "size": size}
+
+
+def _item(sample: Any, args: Any = None, whole: int | None = None) -> dict[str, Any]:
     reference, metadata = reference_from_label(
         getattr(sample, "label", None), getattr(sample, "metadata", None)
     )
@@ -59,8 +79,11 @@ def _item(sample: Any) -> dict[str, Any]:
     metadata = {key: value for key, value in metadata.items() if isinstance(key, str) and plain(value)}
     if metadata:
         item["metadata"] = metadata
-    if getattr(sample, "group_index", None) is not None:
-        item["group"] = f"slime-{sample.group_index}"
+    group = _group(args, sample, whole)
+    if group is not None:
+        item["group"] = group
+    if isinstance(group, dict) and whole is None:
+        item["id"] = f"slime-{sample.index}"  # how the service recognises it in its group
     return item
 
 
@@ -84,7 +107,9 @@ def make_reward(
         samples = sample_or_samples if isinstance(sample_or_samples, list) else [sample_or_samples]
         service_url, name = target_of(args, url, pipeline)
         client = loop_client(service_url, timeout_s=timeout_s, **client_options)
-        results = await client.score([_item(sample) for sample in samples], name, **score_options)
+        whole = len(samples) if isinstance(sample_or_samples, list) else None
+        items = [_item(sample, args, whole) for sample in samples]
+        results = await client.score(items, name, **score_options)
         rewards = [_reward_or_raise(result) for result in results]
         return rewards if isinstance(sample_or_samples, list) else rewards[0]
 
