@@ -192,7 +192,7 @@ def _item_to_proto(item: dict[str, Any], where: str) -> pb.Item:
     if item.get("reference") is not None:
         _put(message, "reference", item["reference"], where)
     if item.get("group") is not None:
-        _put(message, "group", item["group"], where)
+        _put_group(message, item["group"], where)
     if item.get("metadata"):
         _update(message.metadata, item["metadata"], f"{where}.metadata")
     for index, image in enumerate(item.get("response_images") or ()):
@@ -252,6 +252,16 @@ def _part_to_proto(part: dict[str, Any], where: str) -> pb.ContentPart:
     if fields:
         _update(proto.fields, fields, where)
     return proto
+
+
+def _put_group(message: pb.Item, group: Any, where: str) -> None:
+    """A bare group id, or ``{id, size}``: a group that may arrive over several requests."""
+    if isinstance(group, dict):
+        _put(message, "group", group.get("id"), where)
+        if group.get("size") is not None:
+            _put(message, "group_size", group["size"], where)
+    else:
+        _put(message, "group", group, where)
 
 
 def _image_bytes(part: dict[str, Any]) -> tuple[bytes | None, str]:

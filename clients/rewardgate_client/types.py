@@ -14,7 +14,9 @@ class Item:
     response: str
     prompt: str | list[dict[str, Any]] = ""
     reference: str | None = None
-    group: str | None = None
+    #: A group id, or ``{"id": ..., "size": n}``: with the size, the service scores the group
+    #: once all n samples are in, whichever requests carry them (docs/groups.md).
+    group: str | dict[str, Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
 

@@ -2,8 +2,8 @@
 
 The one place that knows how the core is put together: the runtime
 (sources, verifier pool, resolved pipelines), the score cache, limits
-(with the image policy),
-admission control, the reward monitor and the scorer. Transports, the CLI,
+(with the image policy), admission control, the reward monitor, the group
+assembler (with the replicas groups are spread over) and the scorer. Transports, the CLI,
 benches and tests call it and keep only the façade it returns. Nothing
 here touches a web framework, so ``rewardgate eval`` scores in-process
 without building an app.
@@ -15,9 +15,12 @@ from rewardgate.config.pipeline_file import PipelineConfig, load_config
 from rewardgate.config.settings import Settings
 from rewardgate.core.admission import AdmissionControl
 from rewardgate.core.facade import RewardCore
+from rewardgate.core.group_assembler import GroupAssembler
 from rewardgate.core.runtime import ScoringRuntime
 from rewardgate.core.scorer import RewardScorer
 from rewardgate.core.validation import Limits
+from rewardgate.groups.peers import Peers
+from rewardgate.groups.stats import GroupStats, GroupStatsCollector
 from rewardgate.media.decode import ImageLimits
 from rewardgate.media.parts import ImagePolicy
 from rewardgate.observability.metrics import Metrics
@@ -65,6 +68,17 @@ def image_policy(settings: Settings) -> ImagePolicy:
         url_hosts=frozenset(h.strip().lower() for h in settings.image_url_hosts.split(",") if h.strip()),
         fetch_timeout_s=settings.image_fetch_timeout_s,
     )
+
+
+def group_observer(metrics: Metrics):
+    """The assembler's metrics: groups open now, and each dropped group's outcome."""
+
+    def observe(pipeline: str | None, complete: bool | None, open_groups: int) -> None:
+        metrics.groups_open.set(open_groups)
+        if pipeline is not None:
+            metrics.groups_assembled.labels(pipeline, "complete" if complete else "incomplete").inc()
+
+    return observe
 
 
 def build_core(
@@ -115,5 +129,15 @@ def build_core(
         throughput_gauge=metrics.pipeline_throughput,
     )
     metrics.inflight_limit.set(settings.max_inflight_items)
-    scorer = RewardScorer(runtime, cache, metrics, limits, admission, monitor)
+    group_stats = GroupStats()
+    metrics.registry.register(GroupStatsCollector(group_stats))
+    assembler = GroupAssembler(
+        settings.group_wait_ms / 1000,
+        settings.group_max_open,
+        observer=group_observer(metrics),
+    )
+    scorer = RewardScorer(runtime, cache, metrics, limits, admission, monitor, assembler, group_stats)
+    if settings.group_peers:
+        scorer.peers = Peers(settings.group_peers, settings.port, settings.group_self)
+        scorer.peer_api_key = settings.group_peer_api_key
     return RewardCore(runtime, scorer, monitor, cache, metrics)

@@ -83,6 +83,9 @@ def _component_problems(
             problems.append(f"{key}.steps: model {component.model!r} is reduced per_step and needs steps")
     problems += _name_problems(declared, component, key)
     problems += _steps_problems(config, component, key)
+    judge = config.judges.get(component.group.judge or "") if component.group else None
+    if judge is not None and judge.kind != "pairwise":
+        problems.append(f"{key}.group.judge: a tournament needs a pairwise judge, not {judge.kind!r}")
     if component.ensemble:
         for member in component.ensemble.members:
             if member not in pipeline.components:
@@ -138,6 +141,8 @@ def _name_problems(declared: Declared, component: ComponentSpec, key: str) -> li
         problems.append(f"{key}.judge: unknown judge {component.judge!r}")
     if component.fallback and component.fallback.judge not in declared.judges:
         problems.append(f"{key}.fallback.judge: unknown judge {component.fallback.judge!r}")
+    if component.group and component.group.judge and component.group.judge not in declared.judges:
+        problems.append(f"{key}.group.judge: unknown judge {component.group.judge!r}")
     return problems
 
 

@@ -41,6 +41,9 @@ OTHER_VARIABLES = frozenset(
         "REWARDGATE_RETRY_ATTEMPTS",
         "REWARDGATE_RETRY_MAX_BACKOFF_S",
         "REWARDGATE_SITE_DIRS",
+        # verl adapter: samples per group (rollout.n) and the extra_info key naming the group.
+        "REWARDGATE_GROUP_SIZE",
+        "REWARDGATE_GROUP_KEY",
     }
 )
 

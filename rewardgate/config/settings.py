@@ -64,6 +64,22 @@ class Settings(BaseSettings):
         16 * 1024 * 1024, gt=0, description="Largest accepted request body (413 above)."
     )
     max_items_per_request: int = Field(4096, gt=0, description="Most items in one request (413 above).")
+    group_wait_ms: int = Field(
+        30_000,
+        gt=0,
+        description="A group sent over several requests waits this long after its first sample for "
+        "the rest; then its samples are answered group_incomplete (docs/groups.md).",
+    )
+    group_max_open: int = Field(10_000, gt=0, description="Most groups assembled at once (429 above).")
+    group_peers: str | None = Field(
+        None,
+        description="Every replica's base URL, comma-separated, or dns://HEADLESS-SERVICE:PORT: a group's "
+        "samples are forwarded to the replica owning its id.",
+    )
+    group_self: str | None = Field(None, description="This replica's URL among group_peers (default: found).")
+    group_peer_api_key: str | None = Field(
+        None, description="API key sent with forwarded samples when the peers require keys."
+    )
     max_text_chars: int = Field(
         200_000, gt=0, description="Longest prompt/response/reference in characters (413 above)."
     )

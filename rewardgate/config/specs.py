@@ -22,6 +22,7 @@ from rewardgate.algebra.spec import (
     StepsSpec,
     TransformSpec,
 )
+from rewardgate.groups.spec import GroupSpec
 from rewardgate.hashing import canonical_sha256
 from rewardgate.sources.judge.spec import FallbackSpec, JudgeSpec
 from rewardgate.sources.model.spec import ModelSpec
@@ -43,7 +44,7 @@ class RuleSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
-COMPONENT_KINDS = ("model", "rule", "judge", "ensemble", "route")
+COMPONENT_KINDS = ("model", "rule", "judge", "ensemble", "route", "group")
 
 
 class ComponentSpec(StrictModel):
@@ -55,6 +56,10 @@ class ComponentSpec(StrictModel):
     judge: str | None = Field(None, description="A judge of the file.")
     ensemble: EnsembleSpec | None = Field(None, description="Aggregate of other components.")
     route: RouteSpec | None = Field(None, description="Per-item choice of a sub-pipeline.")
+    group: GroupSpec | None = Field(
+        None,
+        description="Computed over each sample's whole group (majority vote, view agreement, duplicates).",
+    )
     head: int | str = Field(0, description="Output head of a multi-head model (index or label).")
     required: bool = Field(
         True, description="If false, a failure makes the item 'partial' instead of 'error'."
@@ -94,7 +99,7 @@ class ComponentSpec(StrictModel):
         kinds = [k for k in COMPONENT_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError(
-                "a component needs exactly one of 'model', 'rule', 'judge', 'ensemble' or 'route'"
+                "a component needs exactly one of 'model', 'rule', 'judge', 'ensemble', 'route' or 'group'"
             )
         if self.steps is not None and kinds[0] not in ("model", "rule"):
             raise ValueError("steps apply to model and rule components only")
@@ -192,5 +197,9 @@ class PipelineConfig(StrictModel):
 
 
 def used_judges(components) -> set[str]:
-    """Judges named by components, directly or as a rule's fallback."""
-    return {c.judge for c in components if c.judge} | {c.fallback.judge for c in components if c.fallback}
+    """Judges named by components, directly, as a rule's fallback or as a tournament's judge."""
+    return (
+        {c.judge for c in components if c.judge}
+        | {c.fallback.judge for c in components if c.fallback}
+        | {c.group.judge for c in components if c.group and c.group.judge}
+    )

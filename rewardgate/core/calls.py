@@ -38,8 +38,11 @@ class CallItem:
     #: The caller's id, echoed back; None: the item's index.
     id: str | None
     item: ScoringItem
-    #: GRPO siblings share one; group-relative transforms read it.
+    #: GRPO siblings share one; group-relative transforms and group components read it.
     group: str | None = None
+    #: Samples in the whole group (None: the request's items with this id are the group).
+    #: With it, a group may arrive over several requests (rewardgate/core/group_assembler.py).
+    group_size: int | None = None
 
 
 @dataclass(slots=True)
@@ -47,6 +50,8 @@ class ScoreCall:
     pipeline: str
     items: list[CallItem]
     options: CallOptions = field(default_factory=CallOptions)
+    #: Sent on by another replica that took this one for the owner of its groups: never forwarded again.
+    forwarded: bool = False
 
 
 @dataclass(slots=True)

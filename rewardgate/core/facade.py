@@ -3,7 +3,7 @@
 Every caller (the HTTP and gRPC transports, the CLI's in-process eval, the
 benches and the tests) holds a :class:`RewardCore` and nothing behind it.
 It offers the operations a caller needs and no more: score and compare,
-the declared pipelines, the reward monitor's statistics, liveness and
+the declared pipelines, the reward monitor's statistics and the group votes, liveness and
 readiness, and the drain. It is built outside any web framework by
 ``rewardgate.assembly.build_core(settings, config)``.
 
@@ -111,7 +111,8 @@ class RewardCore:
                 components={
                     c.name: ComponentInfo(
                         kind=c.kind,
-                        source=c.source.name if c.source else None,
+                        # A tournament's judge is its source too.
+                        source=(c.source or c.pairs).name if (c.source or c.pairs) else None,
                         head=c.head,
                         required=c.required,
                         weight=c.weight,
@@ -129,6 +130,11 @@ class RewardCore:
     def stats(self) -> MonitorSnapshot:
         """The reward monitor's sliding-window statistics (docs/monitoring.md)."""
         return self._monitor.snapshot()
+
+    def group_stats(self) -> dict[str, dict[str, dict]]:
+        """Per pipeline, per group component: the votes counted since start-up (groups voted on,
+        no-majority share, agreement; docs/groups.md#monitoring)."""
+        return {name: self._scorer.group_stats.snapshot(name) for name in self._runtime.pipelines}
 
     def pin_reference(self, pipelines: Sequence[str] | None = None) -> list[str]:
         """Pin the current windows as drift references; the pipelines pinned (those with items)."""

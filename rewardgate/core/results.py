@@ -95,7 +95,7 @@ def to_json(value: Any) -> bytes:
 class ComponentInfo:
     """One component of a declared pipeline, as ``GET /v1/pipelines`` and ``ListPipelines`` show it."""
 
-    kind: str  # "model", "rule", "judge", "ensemble" or "route"
+    kind: str  # "model", "rule", "judge", "ensemble", "route" or "group"
     source: str | None  # "model:NAME", "rule:NAME", "judge:NAME"; None for ensembles and routes
     head: int | str
     required: bool

@@ -169,6 +169,9 @@ class ScoringRuntime:
                     source=source,
                     classifier=self.sources[SourceKey("model", classifier)] if classifier else None,
                     fallback=self.sources[SourceKey("judge", c.fallback.judge)] if c.fallback else None,
+                    pairs=self.sources[SourceKey("judge", c.group.judge)]
+                    if c.group and c.group.judge
+                    else None,
                     weight=weights.get(cname, 0.0),
                     stats_key=key,
                     transforms=compile_transforms(c.transform, key),

@@ -287,6 +287,17 @@ class Metrics:
             "Items admitted and not yet answered.",
             registry=r,
         )
+        self.groups_assembled = Counter(
+            "rewardgate_groups_assembled_total",
+            "Groups sent over several requests, by outcome: complete or incomplete at their deadline.",
+            ["pipeline", "outcome"],
+            registry=r,
+        )
+        self.groups_open = Gauge(
+            "rewardgate_groups_open",
+            "Groups being assembled now (bounded by REWARDGATE_GROUP_MAX_OPEN).",
+            registry=r,
+        )
         self.model_ready = Gauge(
             "rewardgate_model_ready",
             "1 when the model is loaded and ready.",

@@ -34,12 +34,14 @@ from dataclasses import dataclass, field
 from rewardgate.algebra.explain import NO_TRACE, Tracer
 from rewardgate.algebra.running_stats import StatsStore
 from rewardgate.errors import ComponentError
+from rewardgate.groups.stats import GroupStats, NoGroupStats
 from rewardgate.items import ScoringItem
 from rewardgate.pipeline.cascades import Cascades, Fallbacks, Routed
 from rewardgate.pipeline.columns import Column, ScoredItem, StepDetail
 from rewardgate.pipeline.combine import ItemCombiner
 from rewardgate.pipeline.failures import fail_closed
 from rewardgate.pipeline.gather import Gathered, SourceRequests, gather, leaf_column
+from rewardgate.pipeline.group_column import group_column, judged_pairs
 from rewardgate.pipeline.plan import Pipeline
 from rewardgate.pipeline.transforms import TransformRun, apply_transforms, ensemble_column
 from rewardgate.sources.base import Spend
@@ -62,6 +64,10 @@ class EvalContext:
     #: The caller's tenant for cache entries and running statistics; None: shared by all callers.
     cache_scope: str | None = None
     stats_scope: str | None = None
+    #: Where group components report their votes (monitoring); the default records nothing.
+    group_stats: GroupStats = field(default_factory=NoGroupStats)
+    #: Groups given up at their deadline: their group components fail with group_incomplete.
+    incomplete_groups: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -99,13 +105,13 @@ class Evaluator:
         groups: list[str | None],
         weights: dict[str, float] | None = None,
     ) -> list[ScoredItem]:
-        gathered = gather(pipeline, items)
+        gathered = gather(pipeline, items, groups, self.ctx.incomplete_groups)
         outcomes = await self.fetch(gathered.requests)
         routed, fallbacks = {}, {}
         if pipeline.has_second_round:  # built per use: holding it would make a reference cycle
             cascades = Cascades(self.ctx.pipelines, self.fetch, self.evaluate, self.ctx.tracer)
             routed, fallbacks = await cascades.run(pipeline, items, groups, gathered, outcomes)
-        columns = self.columns(pipeline, groups, gathered, outcomes, routed, fallbacks)
+        columns = self.columns(pipeline, items, groups, gathered, outcomes, routed, fallbacks)
         return self.combine(pipeline, items, columns, routed, weights)
 
     async def fetch(self, requests: SourceRequests) -> dict[str, SourceOutcomes]:
@@ -120,6 +126,7 @@ class Evaluator:
     def columns(
         self,
         pipeline: Pipeline,
+        items: list[ScoringItem],
         groups,
         gathered: Gathered,
         outcomes: dict[str, SourceOutcomes],
@@ -145,6 +152,18 @@ class Evaluator:
                     columns.failed[plan.name] = failed
             elif plan.kind == "route":
                 raw = routed[plan.name][0]
+            elif plan.kind == "group":
+                raw = group_column(
+                    pipeline.name,
+                    plan.name,
+                    plan.spec.group,
+                    plan.view(items),
+                    groups,
+                    self.ctx.incomplete_groups,
+                    self.ctx.group_stats,
+                    judged_pairs(gathered.tournaments.get(plan.name), outcomes),
+                )
+                self.ctx.tracer.leaf(plan, raw)
             else:
                 raw = ensemble_column(plan, pipeline, columns.values, run)
             columns.values[plan.name] = apply_transforms(plan.transforms, raw, reference, run)

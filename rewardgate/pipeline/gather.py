@@ -62,6 +62,8 @@ class Gathered:
     requests: SourceRequests
     leaves: dict[str, LeafNeeds]
     classifiers: dict[str, Slice]
+    #: Tournament components: the judge's slice and the (i, j) item pairs it holds, in order.
+    tournaments: dict[str, tuple[Slice, list[tuple[int, int]]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,9 +74,15 @@ class LeafColumn:
     steps: list[StepDetail | None] | None = None
 
 
-def gather(pipeline: Pipeline, items: list[ScoringItem]) -> Gathered:
+def gather(
+    pipeline: Pipeline,
+    items: list[ScoringItem],
+    groups: list[str | None] | None = None,
+    incomplete: frozenset[str] = frozenset(),
+) -> Gathered:
     """The requests that score every leaf and route classifier of ``pipeline`` over ``items``,
-    each component's items as it grades them (:meth:`ComponentPlan.view`: answer regions)."""
+    each component's items as it grades them (:meth:`ComponentPlan.view`: answer regions),
+    and every pair of each complete group for tournament components."""
     requests = SourceRequests()
     main_slices: dict[tuple[str, AnswerRegion | None], Slice] = {}
     views: dict[AnswerRegion | None, list[ScoringItem]] = {None: items}
@@ -94,7 +102,24 @@ def gather(pipeline: Pipeline, items: list[ScoringItem]) -> Gathered:
         c.name: _leaf_needs(c, viewed(c), requests, main_slice) for c in pipeline.components if c.source
     }
     classifiers = {c.name: main_slice(c.classifier, c) for c in pipeline.components if c.classifier}
-    return Gathered(requests, leaves, classifiers)
+    tournaments = {
+        c.name: _pairs(c, viewed(c), groups or [None] * len(items), incomplete, requests)
+        for c in pipeline.components
+        if c.pairs is not None
+    }
+    return Gathered(requests, leaves, classifiers, tournaments)
+
+
+def _pairs(plan: ComponentPlan, items, groups, incomplete, requests: SourceRequests):
+    """Every pair (i < j) of each complete group as one pairwise-judge item: response i
+    against response j as the reference (the judge asks both orders)."""
+    members: dict[str, list[int]] = {}
+    for index, group in enumerate(groups):
+        if group is not None and group not in incomplete:
+            members.setdefault(group, []).append(index)
+    pairs = [(i, j) for indices in members.values() for n, i in enumerate(indices) for j in indices[n + 1 :]]
+    judged = [replace(items[i], reference=items[j].response) for i, j in pairs]
+    return requests.add(plan.pairs, judged), pairs
 
 
 def _leaf_needs(plan: ComponentPlan, items, requests: SourceRequests, main_slice) -> LeafNeeds:

@@ -26,6 +26,7 @@ class ComponentPlan:
     source: ScoreSource | None  # model and rule components
     classifier: ScoreSource | None = None  # routes chosen by a classifier model
     fallback: ScoreSource | None = None  # judge asked when the rule did not decide
+    pairs: ScoreSource | None = None  # the pairwise judge of a group tournament
     weight: float = 0.0
     #: Prefix of this component's running-statistics keys; changes with its spec.
     stats_key: str = ""
@@ -76,6 +77,8 @@ class ComponentPlan:
             return self.source.name
         if self.kind == "ensemble":
             return f"ensemble:{self.spec.ensemble.aggregate}"
+        if self.kind == "group":
+            return f"group:{self.spec.group.method}"
         route = self.spec.route
         return f"route:{route.field or 'classifier:' + route.classifier}"
 
@@ -106,12 +109,23 @@ class Pipeline:
     @property
     def sources(self) -> list[ScoreSource]:
         """Sources this pipeline reads directly (leaves, route classifiers, fallback judges)."""
-        found = [s for c in self.components for s in (c.source, c.classifier, c.fallback) if s is not None]
+        found = [
+            s for c in self.components for s in (c.source, c.classifier, c.fallback, c.pairs) if s is not None
+        ]
         return list({s.name: s for s in found}.values())
 
     @property
     def required(self) -> set[str]:
         return {c.name for c in self.components if c.required}
+
+    @functools.cached_property
+    def needs_whole_groups(self) -> bool:
+        """Group components (rewardgate/groups/) or transforms relative to the group mean:
+        a group's samples must meet before it is scored. Routed sub-pipelines are set by the runtime."""
+        return any(
+            c.kind == "group" or any(getattr(t, "ref", None) == "group_mean" for t in c.spec.transform)
+            for c in self.components
+        )
 
     @functools.cached_property
     def has_second_round(self) -> bool:

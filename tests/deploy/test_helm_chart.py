@@ -272,3 +272,11 @@ def test_triton_runs_on_a_gpu_with_readiness_on_its_health_endpoint(tmp_path):
         c for c in by_kind(objects, "ConfigMap") if c["metadata"]["name"] == "rg-rewardgate-pipelines"
     ]
     assert "rg-rewardgate-triton:8001" in pipelines[0]["data"]["pipelines.yaml"]
+
+
+def test_a_groups_samples_are_forwarded_to_its_owner_pod_over_the_headless_service(tmp_path):
+    """docs/groups.md#several-replicas: every pod resolves the same headless name to every ready pod."""
+    container = gateway(render(tmp_path))["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["REWARDGATE_GROUP_PEERS"] == "dns://rg-rewardgate-grpc:8000"
+    assert env["REWARDGATE_PORT"] == "8000"

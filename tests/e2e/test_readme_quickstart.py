@@ -196,3 +196,15 @@ def test_the_readme_shows_the_example_pipeline_file_as_it_is():
     for section in ("models", "rules"):
         for name, spec in shown[section].items():
             assert spec.items() <= shipped[section][name].items(), (section, name)
+
+
+def test_shipped_ttrl_math_pipeline_rewards_the_majority_answer(default_service):
+    """The README's ttrl_math curl: 4 and 4.0 are one answer, the majority; 5 is not."""
+    (body,) = [body for _, body in readme_curls() if '"ttrl_math"' in body]
+    reply = httpx.post(
+        default_service.url + "/v1/score",
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=30,
+    ).json()
+    assert [r["reward"] for r in reply["results"]] == [1.0, 1.0, 0.0]

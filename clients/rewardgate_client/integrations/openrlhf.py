@@ -17,10 +17,16 @@ it holds). An empty batch (OpenRLHF main with two reward URLs) gets empty
 rewards without a call. The reply is ``{"rewards", "scores", "extra_logs"}`` (torch
 tensors when torch is importable, as OpenRLHF expects; lists otherwise). A
 failed sample raises :class:`~rewardgate_client.errors.ItemFailed`.
+
+Groups: the samples of one prompt in a batch share a ``group`` (the prompt's
+hash), which group components and group-relative transforms read; OpenRLHF
+hands the reward function whole batches, so the group is what the batch
+holds of the prompt (docs/groups.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable
@@ -59,6 +65,8 @@ def make_reward_func(
         items = []
         for query, prompt, label in zip(queries, prompts, labels, strict=True):
             item: dict[str, Any] = {"prompt": prompt, "response": response_of(query, prompt)}
+            # The samples of one prompt in the batch are its GRPO group (group components read it).
+            item["group"] = "openrlhf-" + hashlib.sha256(prompt.encode()).hexdigest()[:16]
             reference, metadata = reference_from_label(label)
             if reference is not None:
                 item["reference"] = reference

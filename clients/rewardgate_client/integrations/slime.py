@@ -25,10 +25,17 @@ images or bytes) are sent with its prompt: they fill the prompt's
 ``{"type": "image"}`` placeholders, or precede a text prompt.
 
 A group-relative pipeline (a component whose ``group_relative`` is true in the
-service's pipeline listing) needs the whole group in one call: called with one
-sample (slime without ``--group-rm``) it raises
+service's pipeline listing) needs the whole group: called with one sample whose group size is unknown
+(slime without ``--group-rm`` and without ``n_samples_per_prompt``) it raises
 :class:`~rewardgate_client.errors.InvalidInput` saying to pass ``--group-rm``,
 instead of answering every sample with the same constant.
+
+Groups: a list of samples (``--group-rm``) is sent as one request with
+``group: {id, size}`` (size: the list's length); a sample sent alone carries
+``group: {id: "slime-<group_index>", size: args.n_samples_per_prompt}`` and
+the id ``slime-<index>``, so a pipeline with group components (majority vote,
+tournament; docs/groups.md) scores the group once all its samples are in.
+Give such calls a timeout longer than a group takes to finish rolling out.
 """
 
 from __future__ import annotations
@@ -59,7 +66,20 @@ def target_of(args: Any, url: str | None, pipeline: str | None) -> tuple[str, st
     return url, pipeline or DEFAULT_PIPELINE
 
 
-def _item(sample: Any) -> dict[str, Any]:
+def _group(args: Any, sample: Any, whole: int | None) -> str | dict[str, Any] | None:
+    """The sample's group: ``{id, size}`` when its size is known (the whole list slime passed, or
+    ``--n-samples-per-prompt`` for a sample sent alone, which then needs its ``index`` as id)."""
+    group_index = getattr(sample, "group_index", None)
+    if group_index is None:
+        return None
+    group_id = f"slime-{group_index}"
+    size = whole or getattr(args, "n_samples_per_prompt", None)
+    if not isinstance(size, int) or size < 1 or (whole is None and getattr(sample, "index", None) is None):
+        return group_id
+    return {"id": group_id, "size": size}
+
+
+def _item(sample: Any, args: Any = None, whole: int | None = None) -> dict[str, Any]:
     reference, metadata = reference_from_label(
         getattr(sample, "label", None), getattr(sample, "metadata", None)
     )
@@ -70,8 +90,11 @@ def _item(sample: Any) -> dict[str, Any]:
     metadata = {key: value for key, value in metadata.items() if isinstance(key, str) and plain(value)}
     if metadata:
         item["metadata"] = metadata
-    if getattr(sample, "group_index", None) is not None:
-        item["group"] = f"slime-{sample.group_index}"
+    group = _group(args, sample, whole)
+    if group is not None:
+        item["group"] = group
+    if isinstance(group, dict) and whole is None:
+        item["id"] = f"slime-{sample.index}"  # how the service recognises it in its group
     return item
 
 
@@ -125,9 +148,11 @@ def make_reward(
         samples = sample_or_samples if isinstance(sample_or_samples, list) else [sample_or_samples]
         service_url, name = target_of(args, url, pipeline)
         client = loop_client(service_url, timeout_s=timeout_s, **client_options)
-        if not isinstance(sample_or_samples, list):
-            await _refuse_group_relative(client, service_url, name)
-        results = await client.score([_item(sample) for sample in samples], name, **score_options)
+        whole = len(samples) if isinstance(sample_or_samples, list) else None
+        items = [_item(sample, args, whole) for sample in samples]
+        if whole is None and not isinstance(items[0].get("group"), dict):
+            await _refuse_group_relative(client, service_url, name)  # no size: it could never be assembled
+        results = await client.score(items, name, **score_options)
         rewards = [_reward_or_raise(result) for result in results]
         return rewards if isinstance(sample_or_samples, list) else rewards[0]
 

@@ -25,6 +25,12 @@ verl hands a reward function no pixels. A vision dataset that puts its images
 in ``extra_info["images"]`` (PIL images, bytes or ``{"bytes": ...}`` as the
 datasets library stores them) gets them sent with ``extra_info["question"]``
 as one user turn, so vision rules, VLM judges and VLM reward models see them.
+
+Groups: with ``REWARDGATE_GROUP_SIZE`` (verl's ``rollout.n``) samples whose
+``extra_info`` share ``REWARDGATE_GROUP_KEY`` (default ``index``, which verl's
+data preprocessing writes per prompt) are sent as ``group: {id, size}`` with a
+unique sample id, so a pipeline with group components (docs/groups.md) scores
+the whole group whether verl sends it in one batch or sample by sample.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import asyncio
 import json
 import math
 import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -72,12 +79,31 @@ def _image_list(images: Any) -> list[Any]:
     return list(images) if isinstance(images, list | tuple) or hasattr(images, "tolist") else [images]
 
 
-def _item(solution_str: str, ground_truth: Any, extra_info: Any) -> dict[str, Any]:
+def _group(extra: dict[str, Any], group_size: int | None, group_key: str) -> dict[str, Any] | None:
+    """``{id, size}`` from the prompt's ``extra_info[group_key]`` (verl's datasets carry the prompt's
+    ``index``; the GRPO samples of a prompt share it) when the group size (``rollout.n``) is given."""
+    value = extra.get(group_key)
+    if not group_size or not isinstance(value, str | int) or isinstance(value, bool):
+        return None
+    return {"id": f"verl-{value}", "size": group_size}
+
+
+def _item(
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Any,
+    group_size: int | None = None,
+    group_key: str = "index",
+) -> dict[str, Any]:
     """The item of one verl sample; ``ground_truth`` is a label read by
     :func:`rewardgate_client.labels.reference_from_label` (an ambiguous one raises
     :class:`~rewardgate_client.labels.AmbiguousLabel`)."""
     item: dict[str, Any] = {"response": str(solution_str)}
     extra = extra_info if isinstance(extra_info, dict) else {}
+    group = _group(extra, group_size, group_key)
+    if group is not None:
+        # A sample of a group may be sent alone: the service matches samples (and retries) by id.
+        item["group"], item["id"] = group, f"{group['id']}-{uuid.uuid4().hex[:16]}"
     reference, metadata = reference_from_label(_plain(ground_truth), extra)
     if reference is not None:
         item["reference"] = reference
@@ -103,10 +129,12 @@ def _as_dict(result: Result, keys: list[str], sample: str = "this sample") -> di
     return {"score": result.reward, **{key: result.components.get(key, math.nan) for key in keys}}
 
 
-def _batch_item(index: int, solution_str: str, ground_truth: Any, extra_info: Any) -> dict[str, Any]:
-    """:func:`_item` for sample ``index`` of a batch: a refused label names the sample."""
+def _batch_item(
+    index: int, make: Callable[..., dict[str, Any]], solution_str: str, ground_truth: Any, extra_info: Any
+) -> dict[str, Any]:
+    """``make`` (an :func:`_item`) for sample ``index`` of a batch: a refused label names the sample."""
     try:
-        return _item(solution_str, ground_truth, extra_info)
+        return make(solution_str, ground_truth, extra_info)
     except RewardgateError as exc:
         exc.message = f"sample {index} of the batch: {exc.message}"
         exc.args = (exc.message,)
@@ -139,12 +167,26 @@ def routes_from(text: str | None, variable: str = "REWARDGATE_ROUTES") -> dict[s
 
 
 def make_compute_score(
-    url: str, routes: dict[str, str] | None = None, default_pipeline: str = "math", **options: Any
+    url: str,
+    routes: dict[str, str] | None = None,
+    default_pipeline: str = "math",
+    *,
+    group_size: int | None = None,
+    group_key: str = "index",
+    **options: Any,
 ) -> tuple[Callable[..., dict[str, Any]], Callable[..., list[dict[str, Any]]], Callable[..., Any]]:
     """``(compute_score, compute_score_batch, compute_score_async)`` for one service.
 
-    ``options`` are client options (``retry``, ``api_key``, ...) and score options.
+    ``group_size`` (verl's ``actor_rollout_ref.rollout.n``): samples sharing
+    ``extra_info[group_key]`` are sent as one group ``{id, size}``, so group
+    components (majority vote, tournament) see the whole group even when verl
+    scores samples one at a time. ``options`` are client options (``retry``,
+    ``api_key``, ...) and score options.
     """
+
+    def item(solution_str, ground_truth, extra_info) -> dict[str, Any]:
+        return _item(solution_str, ground_truth, extra_info, group_size, group_key)
+
     route = Router(routes, default_pipeline)
     client_options, options = split_options(options)
     known_keys: list[list[str]] = []
@@ -160,7 +202,7 @@ def make_compute_score(
 
     def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict[str, Any]:
         (result,) = shared_client(url, **client_options).score(
-            [_item(solution_str, ground_truth, extra_info)], route(str(data_source)), **options
+            [item(solution_str, ground_truth, extra_info)], route(str(data_source)), **options
         )
         return _as_dict(result, keys())
 
@@ -173,7 +215,9 @@ def make_compute_score(
         answers: list[dict[str, Any] | None] = [None] * count
         client = shared_client(url, **client_options)
         for pipeline, indices in by_pipeline.items():
-            items = [_batch_item(i, solution_strs[i], ground_truths[i], extra_infos[i]) for i in indices]
+            items = [
+                _batch_item(i, item, solution_strs[i], ground_truths[i], extra_infos[i]) for i in indices
+            ]
             for index, result in zip(indices, client.score(items, pipeline, **options), strict=True):
                 sample = f"sample {index} of the batch (data_source {str(list(data_sources)[index])!r})"
                 answers[index] = _as_dict(result, keys(), sample)
@@ -182,7 +226,7 @@ def make_compute_score(
     async def compute_score_async(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
         client = loop_client(url, **client_options)
         (result,) = await client.score(
-            [_item(solution_str, ground_truth, extra_info)], route(str(data_source)), **options
+            [item(solution_str, ground_truth, extra_info)], route(str(data_source)), **options
         )
         return _as_dict(result, await asyncio.to_thread(keys))
 
@@ -193,4 +237,6 @@ compute_score, compute_score_batch, compute_score_async = make_compute_score(
     os.environ.get("REWARDGATE_URL", "http://127.0.0.1:8000"),
     routes_from(os.environ.get("REWARDGATE_ROUTES")),
     os.environ.get("REWARDGATE_PIPELINE", "math"),
+    group_size=int(os.environ.get("REWARDGATE_GROUP_SIZE", "0")) or None,
+    group_key=os.environ.get("REWARDGATE_GROUP_KEY", "index"),
 )

@@ -53,7 +53,7 @@ class ToolCall(_message.Message):
     def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., name: _Optional[str] = ..., arguments_json: _Optional[str] = ...) -> None: ...
 
 class Item(_message.Message):
-    __slots__ = ("id", "prompt", "messages", "response", "reference", "group", "metadata", "response_images")
+    __slots__ = ("id", "prompt", "messages", "response", "reference", "group", "metadata", "response_images", "group_size")
     ID_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class Item(_message.Message):
     GROUP_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    GROUP_SIZE_FIELD_NUMBER: _ClassVar[int]
     id: str
     prompt: str
     messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
@@ -70,7 +71,8 @@ class Item(_message.Message):
     group: str
     metadata: _struct_pb2.Struct
     response_images: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, id: _Optional[str] = ..., prompt: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., response: _Optional[str] = ..., reference: _Optional[str] = ..., group: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., response_images: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    group_size: int
+    def __init__(self, id: _Optional[str] = ..., prompt: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., response: _Optional[str] = ..., reference: _Optional[str] = ..., group: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., response_images: _Optional[_Iterable[bytes]] = ..., group_size: _Optional[int] = ...) -> None: ...
 
 class ScoreOptions(_message.Message):
     __slots__ = ("return_components", "deadline_ms", "cache", "explain", "return_steps", "weights")

@@ -128,6 +128,7 @@ def call_items(items, ids: list[str] | None = None) -> list[CallItem]:
             ids[index] if ids is not None else item.id or None,
             _scoring_item(item, index),
             item.group if item.HasField("group") else None,
+            item.group_size if item.HasField("group_size") else None,
         )
         for index, item in enumerate(items)
     ]

@@ -142,8 +142,12 @@ class StreamSession:
     async def _score_together(self, group: list[_Pending]) -> list[pb.StreamResult]:
         first = group[0].request
         with self.ctx.observe("grpc:ScoreStream", first.pipeline):
-            # Ids by position: unique within the batch whatever the callers sent.
+            # Ids by position: unique within the batch whatever the callers sent. A sample of a
+            # sized group keeps the caller's id: its group may span batches, matched by id.
             items = convert.call_items([p.item for p in group], ids=[str(i) for i in range(len(group))])
+            for entry, pending in zip(items, group, strict=True):
+                if entry.group_size is not None:
+                    entry.id = pending.item.id or None
             options = convert.call_options(first.options, self.context.time_remaining())
             response, _ = await self.ctx.core.score(ScoreCall(first.pipeline, items, options))
         answers = []

@@ -8,7 +8,7 @@ cache key whichever transport carried it.
 
 from __future__ import annotations
 
-from rewardgate.api.http.schemas import CompareRequest, ScoreItem, ScoreRequest
+from rewardgate.api.http.schemas import CompareRequest, GroupRef, ScoreItem, ScoreRequest
 from rewardgate.api.messages import prompt_of
 from rewardgate.core.calls import CallItem, CallOptions, CompareCall, CompareOptions, PairCall, ScoreCall
 from rewardgate.items import ScoringItem
@@ -24,11 +24,19 @@ def scoring_item(item: ScoreItem) -> ScoringItem:
     )
 
 
+def call_item(item: ScoreItem) -> CallItem:
+    """An item with its group: a bare id, or ``{id, size}``."""
+    group, size = item.group, None
+    if isinstance(group, GroupRef):
+        group, size = group.id, group.size
+    return CallItem(item.id, scoring_item(item), group, size)
+
+
 def score_call(request: ScoreRequest) -> ScoreCall:
     options = request.options
     return ScoreCall(
         request.pipeline,
-        [CallItem(item.id, scoring_item(item), item.group) for item in request.items],
+        [call_item(item) for item in request.items],
         CallOptions(
             return_components=options.return_components,
             deadline_ms=options.deadline_ms,

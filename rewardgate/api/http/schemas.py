@@ -13,6 +13,20 @@ from rewardgate.api.messages import FunctionCall as FunctionCall
 from rewardgate.api.messages import PlainJsonRequest as PlainJsonRequest
 from rewardgate.api.messages import RequestModel as RequestModel
 from rewardgate.api.messages import ToolCall as ToolCall
+from rewardgate.groups.spec import MAX_GROUP_SIZE
+
+
+class GroupRef(RequestModel):
+    """The sample's group: its id, and how many samples the group has in all."""
+
+    id: str = Field(min_length=1, max_length=256, description="Group id, shared by the group's samples.")
+    size: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_GROUP_SIZE,
+        description="Samples in the whole group; with it a group may arrive over several requests "
+        "and is scored once all are in (docs/groups.md).",
+    )
 
 
 class ScoreItem(RequestModel):
@@ -24,8 +38,10 @@ class ScoreItem(RequestModel):
     reference: str | None = Field(
         None, description="Gold answer / reference text / tests, for rules and similarity."
     )
-    group: str | None = Field(
-        None, description="Group id (GRPO siblings); used by group-relative transforms."
+    group: str | GroupRef | None = Field(
+        None,
+        description="The sample's group (GRPO siblings): an id, or {id, size}; read by group-relative "
+        "transforms and group components.",
     )
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form task metadata.")
     response_images: list[str] = Field(
@@ -122,9 +138,10 @@ class ErrorResponse(BaseModel):
 
 
 class ComponentInfo(BaseModel):
-    kind: Literal["model", "rule", "judge", "ensemble", "route"]
+    kind: Literal["model", "rule", "judge", "ensemble", "route", "group"]
     source: str | None = Field(
-        description="'model:NAME', 'rule:NAME' or 'judge:NAME'; null for ensembles and routes."
+        description="'model:NAME', 'rule:NAME' or 'judge:NAME' (a tournament's judge); null for ensembles, "
+        "routes and the other group components."
     )
     head: int | str
     required: bool

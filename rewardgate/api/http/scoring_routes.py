@@ -69,8 +69,10 @@ async def score(
     ctx: AppContext, body: bytes, query: dict[str, str], guard: Guard
 ) -> tuple[bytes, dict[str, str]]:
     request = decode(ScoreRequest, body)
+    call = score_call(request)
+    call.forwarded = query.get("forwarded") == "1"  # a peer sent a group's samples to their owner
     with ctx.observe("/v1/score", request.pipeline):
-        result, timings = await guard(ctx.core.score(score_call(request)))
+        result, timings = await guard(ctx.core.score(call))
     return to_json(result), timing_headers(timings)
 
 

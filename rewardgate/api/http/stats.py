@@ -30,7 +30,10 @@ async def stats(
     reward-length correlation, drift (PSI, KS), status shares, zero-advantage group share,
     ensemble spread; per pairwise judge, how often the two orders disagree."""
     snapshot = ctx.core.stats().as_json()
+    # Group votes (no-majority share, agreement) are counted since start-up, per group component.
+    snapshot["groups"] = ctx.core.group_stats()
     if pipeline is not None:
+        snapshot["groups"] = {pipeline: snapshot["groups"].get(pipeline, {})}
         _known(ctx, [pipeline])
         snapshot["pipelines"] = {pipeline: snapshot["pipelines"].get(pipeline)}
     return Response(to_json(snapshot), media_type="application/json")

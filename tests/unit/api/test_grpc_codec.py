@@ -71,6 +71,28 @@ def test_a_conversation_is_the_same_item_on_both_transports():
 
 
 @pytest.mark.parametrize(
+    ("http_group", "grpc_group", "expected"),
+    [
+        (None, {}, (None, None)),
+        ("g", {"group": "g"}, ("g", None)),
+        ({"id": "g", "size": 8}, {"group": "g", "group_size": 8}, ("g", 8)),
+    ],
+)
+def test_a_group_and_its_size_are_the_same_on_both_transports(http_group, grpc_group, expected):
+    """A sized group (docs/groups.md) reaches the core as the same (group, group_size) either way."""
+    item = {"id": "s1", "prompt": "q", "response": "r"}
+    if http_group is not None:
+        item["group"] = http_group
+    http_entry = http_codec.score_call(ScoreRequest.model_validate({"pipeline": "p", "items": [item]})).items[
+        0
+    ]
+    message = pb.ScoreRequest(pipeline="p", items=[pb.Item(id="s1", prompt="q", response="r", **grpc_group)])
+    grpc_entry = codec.score_call(message, None).items[0]
+    assert (http_entry.group, http_entry.group_size) == (grpc_entry.group, grpc_entry.group_size) == expected
+    assert grpc_entry == http_entry
+
+
+@pytest.mark.parametrize(
     ("requested", "remaining_s", "expected"),
     [
         (None, None, None),

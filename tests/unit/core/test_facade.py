@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -108,6 +109,35 @@ async def test_stats_follow_what_was_scored(core):
     assert core.pin_reference() in ([], ["exact"])  # pinned once the window holds enough items
     core.unpin_reference()
     assert "exact" in core.stats().as_json()["pipelines"]
+
+
+async def test_a_group_sent_over_two_calls_is_assembled_and_its_votes_reported():
+    """build_core wires the group assembler and the vote statistics behind the façade."""
+    config = {
+        "pipelines": {
+            "ttrl": {"components": {"vote": {"group": {"method": "majority_vote", "extractor": "math"}}}}
+        }
+    }
+    core = build_core(Settings(grpc_port=0, group_wait_ms=30_000), parse_config(config))
+    await core.start()
+    try:
+
+        def call(*samples):
+            return ScoreCall(
+                "ttrl", [CallItem(i, ScoringItem("q", rf"\boxed{{{v}}}"), "g", 3) for i, v in samples]
+            )
+
+        (first, _), (second, _) = await asyncio.gather(
+            core.score(call(("a", 4), ("b", 4))), core.score(call(("c", 5)))
+        )
+        rewards = {r.id: r.reward for r in first.results + second.results}
+        assert rewards == {"a": 1.0, "b": 1.0, "c": 0.0}  # one vote over all three samples
+        (info,) = core.pipelines()
+        assert (info.components["vote"].kind, info.components["vote"].source) == ("group", None)
+        votes = core.group_stats()["ttrl"]["vote"]
+        assert votes["groups"] == 1 and votes["no_majority_share"] == 0.0
+    finally:
+        await core.close()
 
 
 def test_scoring_in_process_imports_no_web_framework(tmp_path):
