@@ -4,15 +4,18 @@
 # source: rewardgate/v1/reward.proto
 # Protobuf Python Version: 6.33.5
 """Generated protocol buffer code."""
-
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import runtime_version as _runtime_version
 from google.protobuf import symbol_database as _symbol_database
 from google.protobuf.internal import builder as _builder
-
 _runtime_version.ValidateProtobufRuntimeVersion(
-    _runtime_version.Domain.PUBLIC, 6, 33, 5, "", "rewardgate/v1/reward.proto"
+    _runtime_version.Domain.PUBLIC,
+    6,
+    33,
+    5,
+    '',
+    'rewardgate/v1/reward.proto'
 )
 # @@protoc_insertion_point(imports)
 
@@ -22,87 +25,86 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n\x1arewardgate/v1/reward.proto\x12\rrewardgate.v1\x1a\x19google/protobuf/any.proto\x1a\x1cgoogle/protobuf/struct.proto"\x82\x02\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12)\n\x05parts\x18\x03 \x03(\x0b\x32\x1a.rewardgate.v1.ContentPart\x12+\n\ntool_calls\x18\x04 \x03(\x0b\x32\x17.rewardgate.v1.ToolCall\x12\x11\n\x04name\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0ctool_call_id\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\x1e\n\x11reasoning_content\x18\x07 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_nameB\x0f\n\r_tool_call_idB\x14\n\x12_reasoning_content"\xa4\x01\n\x0b\x43ontentPart\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x11\n\x04text\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\'\n\x06\x66ields\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05image\x18\x04 \x01(\x0cH\x01\x88\x01\x01\x12\x16\n\tmime_type\x18\x05 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_textB\x08\n\x06_imageB\x0c\n\n_mime_type"V\n\x08ToolCall\x12\x0f\n\x02id\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x04 \x01(\tB\x05\n\x03_id"\x92\x02\n\x04Item\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12,\n\x08messages\x18\x03 \x03(\x0b\x32\x1a.rewardgate.v1.ChatMessage\x12\x10\n\x08response\x18\x04 \x01(\t\x12\x16\n\treference\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05group\x18\x06 \x01(\tH\x01\x88\x01\x01\x12)\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fresponse_images\x18\x08 \x03(\x0c\x12\x17\n\ngroup_size\x18\x0c \x01(\rH\x02\x88\x01\x01\x42\x0c\n\n_referenceB\x08\n\x06_groupB\r\n\x0b_group_size"\x9e\x02\n\x0cScoreOptions\x12\x1e\n\x11return_components\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65\x61\x64line_ms\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x12\n\x05\x63\x61\x63he\x18\x03 \x01(\x08H\x02\x88\x01\x01\x12\x0f\n\x07\x65xplain\x18\x04 \x01(\x08\x12\x14\n\x0creturn_steps\x18\x05 \x01(\x08\x12\x39\n\x07weights\x18\x06 \x03(\x0b\x32(.rewardgate.v1.ScoreOptions.WeightsEntry\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x14\n\x12_return_componentsB\x0e\n\x0c_deadline_msB\x08\n\x06_cache"r\n\x0cScoreRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12"\n\x05items\x18\x02 \x03(\x0b\x32\x13.rewardgate.v1.Item\x12,\n\x07options\x18\x03 \x01(\x0b\x32\x1b.rewardgate.v1.ScoreOptions"=\n\tItemError\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08".\n\x0bStepRewards\x12\x0f\n\x07rewards\x18\x01 \x03(\x01\x12\x0e\n\x06\x64\x65ltas\x18\x02 \x03(\x01"\xe7\x03\n\x06Result\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x06reward\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x39\n\ncomponents\x18\x04 \x03(\x0b\x32%.rewardgate.v1.Result.ComponentsEntry\x12\x31\n\x06\x65rrors\x18\x05 \x03(\x0b\x32!.rewardgate.v1.Result.ErrorsEntry\x12\x0e\n\x06\x63\x61\x63hed\x18\x06 \x03(\t\x12/\n\x05steps\x18\x07 \x03(\x0b\x32 .rewardgate.v1.Result.StepsEntry\x12,\n\x0b\x65xplanation\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x1a\x31\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1aG\n\x0b\x45rrorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\'\n\x05value\x18\x02 \x01(\x0b\x32\x18.rewardgate.v1.ItemError:\x02\x38\x01\x1aH\n\nStepsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.rewardgate.v1.StepRewards:\x02\x38\x01\x42\t\n\x07_reward"V\n\x05Usage\x12\r\n\x05items\x18\x01 \x01(\x04\x12\x12\n\ncache_hits\x18\x02 \x01(\x04\x12\x14\n\x0cmodel_tokens\x18\x03 \x01(\x04\x12\x14\n\x0cjudge_tokens\x18\x04 \x01(\x04"\xf4\x01\n\rScoreResponse\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x15\n\rpipeline_hash\x18\x02 \x01(\t\x12&\n\x07results\x18\x03 \x03(\x0b\x32\x15.rewardgate.v1.Result\x12#\n\x05usage\x18\x04 \x01(\x0b\x32\x14.rewardgate.v1.Usage\x12<\n\x08versions\x18\x05 \x03(\x0b\x32*.rewardgate.v1.ScoreResponse.VersionsEntry\x1a/\n\rVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01"m\n\x0b\x45rrorDetail\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\x12\x1a\n\rretry_after_s\x18\x04 \x01(\x01H\x00\x88\x01\x01\x42\x10\n\x0e_retry_after_s"Q\n\tRpcStatus\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12%\n\x07\x64\x65tails\x18\x03 \x03(\x0b\x32\x14.google.protobuf.Any"\x96\x01\n\rStreamRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12!\n\x04item\x18\x02 \x01(\x0b\x32\x13.rewardgate.v1.Item\x12,\n\x07options\x18\x03 \x01(\x0b\x32\x1b.rewardgate.v1.ScoreOptions\x12"\n\x05items\x18\x04 \x03(\x0b\x32\x13.rewardgate.v1.Item"\xbe\x01\n\x0cStreamResult\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x06result\x18\x02 \x01(\x0b\x32\x15.rewardgate.v1.ResultH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.rewardgate.v1.ErrorDetailH\x00\x12\x15\n\rpipeline_hash\x18\x04 \x01(\t\x12*\n\x05\x62\x61tch\x18\x05 \x03(\x0b\x32\x1b.rewardgate.v1.StreamResultB\t\n\x07outcome"\xd0\x01\n\x0b\x43omparePair\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12,\n\x08messages\x18\x03 \x03(\x0b\x32\x1a.rewardgate.v1.ChatMessage\x12\x12\n\nresponse_a\x18\x04 \x01(\t\x12\x12\n\nresponse_b\x18\x05 \x01(\t\x12\x16\n\treference\x18\x06 \x01(\tH\x00\x88\x01\x01\x12)\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x0c\n\n_reference"\xbb\x01\n\x0e\x43ompareOptions\x12\x18\n\x0b\x64\x65\x61\x64line_ms\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x12\n\x05\x63\x61\x63he\x18\x02 \x01(\x08H\x01\x88\x01\x01\x12\x11\n\x04\x62\x65ta\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x0f\n\x07\x65xplain\x18\x04 \x01(\x08\x12\x1e\n\x11return_components\x18\x05 \x01(\x08H\x03\x88\x01\x01\x42\x0e\n\x0c_deadline_msB\x08\n\x06_cacheB\x07\n\x05_betaB\x14\n\x12_return_components"}\n\x0e\x43ompareRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12)\n\x05pairs\x18\x02 \x03(\x0b\x32\x1a.rewardgate.v1.ComparePair\x12.\n\x07options\x18\x03 \x01(\x0b\x32\x1d.rewardgate.v1.CompareOptions"\x99\x01\n\rCompareResult\x12\n\n\x02id\x18\x01 \x01(\t\x12\x18\n\x0bprobability\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06status\x18\x03 \x01(\t\x12 \n\x01\x61\x18\x04 \x01(\x0b\x32\x15.rewardgate.v1.Result\x12 \n\x01\x62\x18\x05 \x01(\x0b\x32\x15.rewardgate.v1.ResultB\x0e\n\x0c_probability"\x8e\x01\n\x0f\x43ompareResponse\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x15\n\rpipeline_hash\x18\x02 \x01(\t\x12-\n\x07results\x18\x03 \x03(\x0b\x32\x1c.rewardgate.v1.CompareResult\x12#\n\x05usage\x18\x04 \x01(\x0b\x32\x14.rewardgate.v1.Usage"\x16\n\x14ListPipelinesRequest"\x89\x01\n\rComponentInfo\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0c\n\x04head\x18\x03 \x01(\t\x12\x10\n\x08required\x18\x04 \x01(\x08\x12\x0e\n\x06weight\x18\x05 \x01(\x01\x12\x12\n\ntransforms\x18\x06 \x03(\t\x12\x16\n\x0egroup_relative\x18\x07 \x01(\x08"\xe0\x01\n\x0cPipelineInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0c\n\x04hash\x18\x03 \x01(\t\x12\r\n\x05ready\x18\x04 \x01(\x08\x12?\n\ncomponents\x18\x05 \x03(\x0b\x32+.rewardgate.v1.PipelineInfo.ComponentsEntry\x1aO\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.rewardgate.v1.ComponentInfo:\x02\x38\x01"G\n\x15ListPipelinesResponse\x12.\n\tpipelines\x18\x01 \x03(\x0b\x32\x1b.rewardgate.v1.PipelineInfo2\xc7\x02\n\rRewardService\x12\x42\n\x05Score\x12\x1b.rewardgate.v1.ScoreRequest\x1a\x1c.rewardgate.v1.ScoreResponse\x12L\n\x0bScoreStream\x12\x1c.rewardgate.v1.StreamRequest\x1a\x1b.rewardgate.v1.StreamResult(\x01\x30\x01\x12H\n\x07\x43ompare\x12\x1d.rewardgate.v1.CompareRequest\x1a\x1e.rewardgate.v1.CompareResponse\x12Z\n\rListPipelines\x12#.rewardgate.v1.ListPipelinesRequest\x1a$.rewardgate.v1.ListPipelinesResponseb\x06proto3'
-)
+
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1arewardgate/v1/reward.proto\x12\rrewardgate.v1\x1a\x19google/protobuf/any.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x82\x02\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12)\n\x05parts\x18\x03 \x03(\x0b\x32\x1a.rewardgate.v1.ContentPart\x12+\n\ntool_calls\x18\x04 \x03(\x0b\x32\x17.rewardgate.v1.ToolCall\x12\x11\n\x04name\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0ctool_call_id\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\x1e\n\x11reasoning_content\x18\x07 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_nameB\x0f\n\r_tool_call_idB\x14\n\x12_reasoning_content\"\xa4\x01\n\x0b\x43ontentPart\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x11\n\x04text\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\'\n\x06\x66ields\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05image\x18\x04 \x01(\x0cH\x01\x88\x01\x01\x12\x16\n\tmime_type\x18\x05 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_textB\x08\n\x06_imageB\x0c\n\n_mime_type\"V\n\x08ToolCall\x12\x0f\n\x02id\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x04 \x01(\tB\x05\n\x03_id\"\x92\x02\n\x04Item\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12,\n\x08messages\x18\x03 \x03(\x0b\x32\x1a.rewardgate.v1.ChatMessage\x12\x10\n\x08response\x18\x04 \x01(\t\x12\x16\n\treference\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05group\x18\x06 \x01(\tH\x01\x88\x01\x01\x12)\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fresponse_images\x18\x08 \x03(\x0c\x12\x17\n\ngroup_size\x18\x0c \x01(\rH\x02\x88\x01\x01\x42\x0c\n\n_referenceB\x08\n\x06_groupB\r\n\x0b_group_size\"\x9e\x02\n\x0cScoreOptions\x12\x1e\n\x11return_components\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65\x61\x64line_ms\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x12\n\x05\x63\x61\x63he\x18\x03 \x01(\x08H\x02\x88\x01\x01\x12\x0f\n\x07\x65xplain\x18\x04 \x01(\x08\x12\x14\n\x0creturn_steps\x18\x05 \x01(\x08\x12\x39\n\x07weights\x18\x06 \x03(\x0b\x32(.rewardgate.v1.ScoreOptions.WeightsEntry\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x14\n\x12_return_componentsB\x0e\n\x0c_deadline_msB\x08\n\x06_cache\"r\n\x0cScoreRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\"\n\x05items\x18\x02 \x03(\x0b\x32\x13.rewardgate.v1.Item\x12,\n\x07options\x18\x03 \x01(\x0b\x32\x1b.rewardgate.v1.ScoreOptions\"=\n\tItemError\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\".\n\x0bStepRewards\x12\x0f\n\x07rewards\x18\x01 \x03(\x01\x12\x0e\n\x06\x64\x65ltas\x18\x02 \x03(\x01\"\xe7\x03\n\x06Result\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x06reward\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x39\n\ncomponents\x18\x04 \x03(\x0b\x32%.rewardgate.v1.Result.ComponentsEntry\x12\x31\n\x06\x65rrors\x18\x05 \x03(\x0b\x32!.rewardgate.v1.Result.ErrorsEntry\x12\x0e\n\x06\x63\x61\x63hed\x18\x06 \x03(\t\x12/\n\x05steps\x18\x07 \x03(\x0b\x32 .rewardgate.v1.Result.StepsEntry\x12,\n\x0b\x65xplanation\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x1a\x31\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1aG\n\x0b\x45rrorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\'\n\x05value\x18\x02 \x01(\x0b\x32\x18.rewardgate.v1.ItemError:\x02\x38\x01\x1aH\n\nStepsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.rewardgate.v1.StepRewards:\x02\x38\x01\x42\t\n\x07_reward\"V\n\x05Usage\x12\r\n\x05items\x18\x01 \x01(\x04\x12\x12\n\ncache_hits\x18\x02 \x01(\x04\x12\x14\n\x0cmodel_tokens\x18\x03 \x01(\x04\x12\x14\n\x0cjudge_tokens\x18\x04 \x01(\x04\"\xf4\x01\n\rScoreResponse\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x15\n\rpipeline_hash\x18\x02 \x01(\t\x12&\n\x07results\x18\x03 \x03(\x0b\x32\x15.rewardgate.v1.Result\x12#\n\x05usage\x18\x04 \x01(\x0b\x32\x14.rewardgate.v1.Usage\x12<\n\x08versions\x18\x05 \x03(\x0b\x32*.rewardgate.v1.ScoreResponse.VersionsEntry\x1a/\n\rVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"m\n\x0b\x45rrorDetail\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\x12\x1a\n\rretry_after_s\x18\x04 \x01(\x01H\x00\x88\x01\x01\x42\x10\n\x0e_retry_after_s\"Q\n\tRpcStatus\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12%\n\x07\x64\x65tails\x18\x03 \x03(\x0b\x32\x14.google.protobuf.Any\"\x96\x01\n\rStreamRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12!\n\x04item\x18\x02 \x01(\x0b\x32\x13.rewardgate.v1.Item\x12,\n\x07options\x18\x03 \x01(\x0b\x32\x1b.rewardgate.v1.ScoreOptions\x12\"\n\x05items\x18\x04 \x03(\x0b\x32\x13.rewardgate.v1.Item\"\xbe\x01\n\x0cStreamResult\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x06result\x18\x02 \x01(\x0b\x32\x15.rewardgate.v1.ResultH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.rewardgate.v1.ErrorDetailH\x00\x12\x15\n\rpipeline_hash\x18\x04 \x01(\t\x12*\n\x05\x62\x61tch\x18\x05 \x03(\x0b\x32\x1b.rewardgate.v1.StreamResultB\t\n\x07outcome\"\xd0\x01\n\x0b\x43omparePair\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12,\n\x08messages\x18\x03 \x03(\x0b\x32\x1a.rewardgate.v1.ChatMessage\x12\x12\n\nresponse_a\x18\x04 \x01(\t\x12\x12\n\nresponse_b\x18\x05 \x01(\t\x12\x16\n\treference\x18\x06 \x01(\tH\x00\x88\x01\x01\x12)\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x0c\n\n_reference\"\xbb\x01\n\x0e\x43ompareOptions\x12\x18\n\x0b\x64\x65\x61\x64line_ms\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x12\n\x05\x63\x61\x63he\x18\x02 \x01(\x08H\x01\x88\x01\x01\x12\x11\n\x04\x62\x65ta\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x0f\n\x07\x65xplain\x18\x04 \x01(\x08\x12\x1e\n\x11return_components\x18\x05 \x01(\x08H\x03\x88\x01\x01\x42\x0e\n\x0c_deadline_msB\x08\n\x06_cacheB\x07\n\x05_betaB\x14\n\x12_return_components\"}\n\x0e\x43ompareRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12)\n\x05pairs\x18\x02 \x03(\x0b\x32\x1a.rewardgate.v1.ComparePair\x12.\n\x07options\x18\x03 \x01(\x0b\x32\x1d.rewardgate.v1.CompareOptions\"\x99\x01\n\rCompareResult\x12\n\n\x02id\x18\x01 \x01(\t\x12\x18\n\x0bprobability\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06status\x18\x03 \x01(\t\x12 \n\x01\x61\x18\x04 \x01(\x0b\x32\x15.rewardgate.v1.Result\x12 \n\x01\x62\x18\x05 \x01(\x0b\x32\x15.rewardgate.v1.ResultB\x0e\n\x0c_probability\"\x8e\x01\n\x0f\x43ompareResponse\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x15\n\rpipeline_hash\x18\x02 \x01(\t\x12-\n\x07results\x18\x03 \x03(\x0b\x32\x1c.rewardgate.v1.CompareResult\x12#\n\x05usage\x18\x04 \x01(\x0b\x32\x14.rewardgate.v1.Usage\"\x16\n\x14ListPipelinesRequest\"\x89\x01\n\rComponentInfo\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0c\n\x04head\x18\x03 \x01(\t\x12\x10\n\x08required\x18\x04 \x01(\x08\x12\x0e\n\x06weight\x18\x05 \x01(\x01\x12\x12\n\ntransforms\x18\x06 \x03(\t\x12\x16\n\x0egroup_relative\x18\x07 \x01(\x08\"\xe0\x01\n\x0cPipelineInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0c\n\x04hash\x18\x03 \x01(\t\x12\r\n\x05ready\x18\x04 \x01(\x08\x12?\n\ncomponents\x18\x05 \x03(\x0b\x32+.rewardgate.v1.PipelineInfo.ComponentsEntry\x1aO\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.rewardgate.v1.ComponentInfo:\x02\x38\x01\"G\n\x15ListPipelinesResponse\x12.\n\tpipelines\x18\x01 \x03(\x0b\x32\x1b.rewardgate.v1.PipelineInfo2\xc7\x02\n\rRewardService\x12\x42\n\x05Score\x12\x1b.rewardgate.v1.ScoreRequest\x1a\x1c.rewardgate.v1.ScoreResponse\x12L\n\x0bScoreStream\x12\x1c.rewardgate.v1.StreamRequest\x1a\x1b.rewardgate.v1.StreamResult(\x01\x30\x01\x12H\n\x07\x43ompare\x12\x1d.rewardgate.v1.CompareRequest\x1a\x1e.rewardgate.v1.CompareResponse\x12Z\n\rListPipelines\x12#.rewardgate.v1.ListPipelinesRequest\x1a$.rewardgate.v1.ListPipelinesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "rewardgate.v1.reward_pb2", _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rewardgate.v1.reward_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-    DESCRIPTOR._loaded_options = None
-    _globals["_SCOREOPTIONS_WEIGHTSENTRY"]._loaded_options = None
-    _globals["_SCOREOPTIONS_WEIGHTSENTRY"]._serialized_options = b"8\001"
-    _globals["_RESULT_COMPONENTSENTRY"]._loaded_options = None
-    _globals["_RESULT_COMPONENTSENTRY"]._serialized_options = b"8\001"
-    _globals["_RESULT_ERRORSENTRY"]._loaded_options = None
-    _globals["_RESULT_ERRORSENTRY"]._serialized_options = b"8\001"
-    _globals["_RESULT_STEPSENTRY"]._loaded_options = None
-    _globals["_RESULT_STEPSENTRY"]._serialized_options = b"8\001"
-    _globals["_SCORERESPONSE_VERSIONSENTRY"]._loaded_options = None
-    _globals["_SCORERESPONSE_VERSIONSENTRY"]._serialized_options = b"8\001"
-    _globals["_PIPELINEINFO_COMPONENTSENTRY"]._loaded_options = None
-    _globals["_PIPELINEINFO_COMPONENTSENTRY"]._serialized_options = b"8\001"
-    _globals["_CHATMESSAGE"]._serialized_start = 103
-    _globals["_CHATMESSAGE"]._serialized_end = 361
-    _globals["_CONTENTPART"]._serialized_start = 364
-    _globals["_CONTENTPART"]._serialized_end = 528
-    _globals["_TOOLCALL"]._serialized_start = 530
-    _globals["_TOOLCALL"]._serialized_end = 616
-    _globals["_ITEM"]._serialized_start = 619
-    _globals["_ITEM"]._serialized_end = 893
-    _globals["_SCOREOPTIONS"]._serialized_start = 896
-    _globals["_SCOREOPTIONS"]._serialized_end = 1182
-    _globals["_SCOREOPTIONS_WEIGHTSENTRY"]._serialized_start = 1088
-    _globals["_SCOREOPTIONS_WEIGHTSENTRY"]._serialized_end = 1134
-    _globals["_SCOREREQUEST"]._serialized_start = 1184
-    _globals["_SCOREREQUEST"]._serialized_end = 1298
-    _globals["_ITEMERROR"]._serialized_start = 1300
-    _globals["_ITEMERROR"]._serialized_end = 1361
-    _globals["_STEPREWARDS"]._serialized_start = 1363
-    _globals["_STEPREWARDS"]._serialized_end = 1409
-    _globals["_RESULT"]._serialized_start = 1412
-    _globals["_RESULT"]._serialized_end = 1899
-    _globals["_RESULT_COMPONENTSENTRY"]._serialized_start = 1692
-    _globals["_RESULT_COMPONENTSENTRY"]._serialized_end = 1741
-    _globals["_RESULT_ERRORSENTRY"]._serialized_start = 1743
-    _globals["_RESULT_ERRORSENTRY"]._serialized_end = 1814
-    _globals["_RESULT_STEPSENTRY"]._serialized_start = 1816
-    _globals["_RESULT_STEPSENTRY"]._serialized_end = 1888
-    _globals["_USAGE"]._serialized_start = 1901
-    _globals["_USAGE"]._serialized_end = 1987
-    _globals["_SCORERESPONSE"]._serialized_start = 1990
-    _globals["_SCORERESPONSE"]._serialized_end = 2234
-    _globals["_SCORERESPONSE_VERSIONSENTRY"]._serialized_start = 2187
-    _globals["_SCORERESPONSE_VERSIONSENTRY"]._serialized_end = 2234
-    _globals["_ERRORDETAIL"]._serialized_start = 2236
-    _globals["_ERRORDETAIL"]._serialized_end = 2345
-    _globals["_RPCSTATUS"]._serialized_start = 2347
-    _globals["_RPCSTATUS"]._serialized_end = 2428
-    _globals["_STREAMREQUEST"]._serialized_start = 2431
-    _globals["_STREAMREQUEST"]._serialized_end = 2581
-    _globals["_STREAMRESULT"]._serialized_start = 2584
-    _globals["_STREAMRESULT"]._serialized_end = 2774
-    _globals["_COMPAREPAIR"]._serialized_start = 2777
-    _globals["_COMPAREPAIR"]._serialized_end = 2985
-    _globals["_COMPAREOPTIONS"]._serialized_start = 2988
-    _globals["_COMPAREOPTIONS"]._serialized_end = 3175
-    _globals["_COMPAREREQUEST"]._serialized_start = 3177
-    _globals["_COMPAREREQUEST"]._serialized_end = 3302
-    _globals["_COMPARERESULT"]._serialized_start = 3305
-    _globals["_COMPARERESULT"]._serialized_end = 3458
-    _globals["_COMPARERESPONSE"]._serialized_start = 3461
-    _globals["_COMPARERESPONSE"]._serialized_end = 3603
-    _globals["_LISTPIPELINESREQUEST"]._serialized_start = 3605
-    _globals["_LISTPIPELINESREQUEST"]._serialized_end = 3627
-    _globals["_COMPONENTINFO"]._serialized_start = 3630
-    _globals["_COMPONENTINFO"]._serialized_end = 3767
-    _globals["_PIPELINEINFO"]._serialized_start = 3770
-    _globals["_PIPELINEINFO"]._serialized_end = 3994
-    _globals["_PIPELINEINFO_COMPONENTSENTRY"]._serialized_start = 3915
-    _globals["_PIPELINEINFO_COMPONENTSENTRY"]._serialized_end = 3994
-    _globals["_LISTPIPELINESRESPONSE"]._serialized_start = 3996
-    _globals["_LISTPIPELINESRESPONSE"]._serialized_end = 4067
-    _globals["_REWARDSERVICE"]._serialized_start = 4070
-    _globals["_REWARDSERVICE"]._serialized_end = 4397
+  DESCRIPTOR._loaded_options = None
+  _globals['_SCOREOPTIONS_WEIGHTSENTRY']._loaded_options = None
+  _globals['_SCOREOPTIONS_WEIGHTSENTRY']._serialized_options = b'8\001'
+  _globals['_RESULT_COMPONENTSENTRY']._loaded_options = None
+  _globals['_RESULT_COMPONENTSENTRY']._serialized_options = b'8\001'
+  _globals['_RESULT_ERRORSENTRY']._loaded_options = None
+  _globals['_RESULT_ERRORSENTRY']._serialized_options = b'8\001'
+  _globals['_RESULT_STEPSENTRY']._loaded_options = None
+  _globals['_RESULT_STEPSENTRY']._serialized_options = b'8\001'
+  _globals['_SCORERESPONSE_VERSIONSENTRY']._loaded_options = None
+  _globals['_SCORERESPONSE_VERSIONSENTRY']._serialized_options = b'8\001'
+  _globals['_PIPELINEINFO_COMPONENTSENTRY']._loaded_options = None
+  _globals['_PIPELINEINFO_COMPONENTSENTRY']._serialized_options = b'8\001'
+  _globals['_CHATMESSAGE']._serialized_start=103
+  _globals['_CHATMESSAGE']._serialized_end=361
+  _globals['_CONTENTPART']._serialized_start=364
+  _globals['_CONTENTPART']._serialized_end=528
+  _globals['_TOOLCALL']._serialized_start=530
+  _globals['_TOOLCALL']._serialized_end=616
+  _globals['_ITEM']._serialized_start=619
+  _globals['_ITEM']._serialized_end=893
+  _globals['_SCOREOPTIONS']._serialized_start=896
+  _globals['_SCOREOPTIONS']._serialized_end=1182
+  _globals['_SCOREOPTIONS_WEIGHTSENTRY']._serialized_start=1088
+  _globals['_SCOREOPTIONS_WEIGHTSENTRY']._serialized_end=1134
+  _globals['_SCOREREQUEST']._serialized_start=1184
+  _globals['_SCOREREQUEST']._serialized_end=1298
+  _globals['_ITEMERROR']._serialized_start=1300
+  _globals['_ITEMERROR']._serialized_end=1361
+  _globals['_STEPREWARDS']._serialized_start=1363
+  _globals['_STEPREWARDS']._serialized_end=1409
+  _globals['_RESULT']._serialized_start=1412
+  _globals['_RESULT']._serialized_end=1899
+  _globals['_RESULT_COMPONENTSENTRY']._serialized_start=1692
+  _globals['_RESULT_COMPONENTSENTRY']._serialized_end=1741
+  _globals['_RESULT_ERRORSENTRY']._serialized_start=1743
+  _globals['_RESULT_ERRORSENTRY']._serialized_end=1814
+  _globals['_RESULT_STEPSENTRY']._serialized_start=1816
+  _globals['_RESULT_STEPSENTRY']._serialized_end=1888
+  _globals['_USAGE']._serialized_start=1901
+  _globals['_USAGE']._serialized_end=1987
+  _globals['_SCORERESPONSE']._serialized_start=1990
+  _globals['_SCORERESPONSE']._serialized_end=2234
+  _globals['_SCORERESPONSE_VERSIONSENTRY']._serialized_start=2187
+  _globals['_SCORERESPONSE_VERSIONSENTRY']._serialized_end=2234
+  _globals['_ERRORDETAIL']._serialized_start=2236
+  _globals['_ERRORDETAIL']._serialized_end=2345
+  _globals['_RPCSTATUS']._serialized_start=2347
+  _globals['_RPCSTATUS']._serialized_end=2428
+  _globals['_STREAMREQUEST']._serialized_start=2431
+  _globals['_STREAMREQUEST']._serialized_end=2581
+  _globals['_STREAMRESULT']._serialized_start=2584
+  _globals['_STREAMRESULT']._serialized_end=2774
+  _globals['_COMPAREPAIR']._serialized_start=2777
+  _globals['_COMPAREPAIR']._serialized_end=2985
+  _globals['_COMPAREOPTIONS']._serialized_start=2988
+  _globals['_COMPAREOPTIONS']._serialized_end=3175
+  _globals['_COMPAREREQUEST']._serialized_start=3177
+  _globals['_COMPAREREQUEST']._serialized_end=3302
+  _globals['_COMPARERESULT']._serialized_start=3305
+  _globals['_COMPARERESULT']._serialized_end=3458
+  _globals['_COMPARERESPONSE']._serialized_start=3461
+  _globals['_COMPARERESPONSE']._serialized_end=3603
+  _globals['_LISTPIPELINESREQUEST']._serialized_start=3605
+  _globals['_LISTPIPELINESREQUEST']._serialized_end=3627
+  _globals['_COMPONENTINFO']._serialized_start=3630
+  _globals['_COMPONENTINFO']._serialized_end=3767
+  _globals['_PIPELINEINFO']._serialized_start=3770
+  _globals['_PIPELINEINFO']._serialized_end=3994
+  _globals['_PIPELINEINFO_COMPONENTSENTRY']._serialized_start=3915
+  _globals['_PIPELINEINFO_COMPONENTSENTRY']._serialized_end=3994
+  _globals['_LISTPIPELINESRESPONSE']._serialized_start=3996
+  _globals['_LISTPIPELINESRESPONSE']._serialized_end=4067
+  _globals['_REWARDSERVICE']._serialized_start=4070
+  _globals['_REWARDSERVICE']._serialized_end=4397
 # @@protoc_insertion_point(module_scope)
