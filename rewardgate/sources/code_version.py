@@ -121,33 +121,39 @@ def _providers() -> dict[str, list[str]]:
 
 def _versions(roots: set[str]) -> dict[str, str]:
     """Installed versions of the distributions providing the top-level modules ``roots`` and of
-    their direct requirements (math-verify's parser is sympy's and latex2sympy's); the
-    standard library is covered by Python's version, SQLite by its own."""
+    their requirements two levels down (math-verify's parser is sympy's and latex2sympy's); the
+    standard library is covered by Python's version, SQLite by its own.
+
+    The result depends on the installation only, never on the order the roots are visited in
+    (a set's order changes with each process's hash seed): each distribution is expanded with
+    the most depth it is reached with, so two replicas of one build agree on every cache key."""
     versions = {"python": ".".join(map(str, sys.version_info[:3]))}
     if "sqlite3" in roots:
         import sqlite3
 
         versions["sqlite"] = sqlite3.sqlite_version
-    for root in roots:
+    expanded: dict[str, int] = {}
+    for root in sorted(roots):
         if root in sys.stdlib_module_names:
             continue
         for distribution in _providers().get(root, ()):
-            _add_distribution(distribution, versions, depth=2)
+            _add_distribution(distribution, versions, expanded, depth=2)
     return versions
 
 
-def _add_distribution(name: str, versions: dict[str, str], depth: int) -> None:
+def _add_distribution(name: str, versions: dict[str, str], expanded: dict[str, int], depth: int) -> None:
     try:
         found = importlib.metadata.distribution(name)
     except importlib.metadata.PackageNotFoundError:
         return
     key = found.metadata["Name"].lower().replace("_", "-")
-    if key in versions:
-        return
+    if expanded.get(key, -1) >= depth:
+        return  # already expanded at least this deep
     versions[key] = found.version
+    expanded[key] = depth
     if depth <= 0:
         return
     for requirement in found.requires or ():
         if "extra ==" in requirement:
             continue
-        _add_distribution(_REQUIREMENT_NAME.match(requirement).group(0), versions, depth - 1)
+        _add_distribution(_REQUIREMENT_NAME.match(requirement).group(0), versions, expanded, depth - 1)

@@ -57,3 +57,27 @@ def test_a_rule_is_versioned_by_its_own_module():
     assert (
         RuleSource("rule:m", rule=build_rule("math_verify", {})).code_module == "rewardgate.sources.rule.math"
     )
+
+
+def test_every_process_of_one_build_computes_the_same_fingerprint():
+    """Replicas sharing Redis must derive the same keys: the fingerprint may not depend on the
+    hash seed (set order), which differs per process. It did: the library walk followed a set's
+    order, and a distribution first reached at the last level was never expanded."""
+    import os
+    import subprocess
+
+    script = (
+        "from rewardgate.sources.code_version import code_fingerprint as f;"
+        "print(f('rewardgate.sources.model.backends.local'), f('rewardgate.sources.rule.math'))"
+    )
+    printed = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in range(1, 7)
+    }
+    assert len(printed) == 1, printed
