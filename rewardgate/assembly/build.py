@@ -136,8 +136,17 @@ def build_core(
         settings.group_max_open,
         observer=group_observer(metrics),
     )
-    scorer = RewardScorer(runtime, cache, metrics, limits, admission, monitor, assembler, group_stats)
-    if settings.group_peers:
-        scorer.peers = Peers(settings.group_peers, settings.port, settings.group_self)
-        scorer.peer_api_key = settings.group_peer_api_key
+    peers = Peers(settings.group_peers, settings.port, settings.group_self) if settings.group_peers else None
+    scorer = RewardScorer(
+        runtime,
+        cache,
+        metrics,
+        limits,
+        admission,
+        monitor,
+        assembler,
+        group_stats,
+        peers=peers,
+        peer_api_key=settings.group_peer_api_key if peers else None,
+    )
     return RewardCore(runtime, scorer, monitor, cache, metrics)

@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import dataclass, field
 
 from rewardgate.algebra.explain import tracer_for
 from rewardgate.algebra.functions import sigmoid
 from rewardgate.auth.tenancy import tenant_scope
 from rewardgate.core.admission import AdmissionControl
 from rewardgate.core.calls import CallItem, CallOptions, CompareCall, ScoreCall
-from rewardgate.core.group_assembler import GroupAssembler, OpenGroup, wait_filled
-from rewardgate.core.group_forward import forward
+from rewardgate.core.group_assembler import GroupAssembler
 from rewardgate.core.group_membership import partial_groups
+from rewardgate.core.group_scoring import GroupScoring
 from rewardgate.core.results import (
     CompareReply,
     ItemError,
@@ -51,39 +50,6 @@ from rewardgate.store.single_flight import SingleFlight
 GROUP_WAIT_SHARE = 0.8
 
 
-def _first_leaf(group: BaseExceptionGroup) -> BaseException:
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error
-
-
-def _retrieve(task: asyncio.Task) -> None:
-    """Marks a group evaluation's failure as seen: its waiters may all have gone."""
-    if not task.cancelled():
-        task.exception()
-
-
-@dataclass
-class _Assembly:
-    """One call's part in groups sent over several requests: what its samples' tasks share."""
-
-    pipeline: Pipeline
-    call: ScoreCall
-    validated: object
-    started: float
-    spent: Spend
-    forwarded: set[int]
-    outcomes: list = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.outcomes = [None] * len(self.call.items)
-
-    @property
-    def deadline(self) -> float:
-        return self.started + self.validated.deadline_s
-
-
 class RewardScorer:
     def __init__(
         self,
@@ -95,15 +61,19 @@ class RewardScorer:
         monitor: RewardMonitor | None = None,
         assembler: GroupAssembler | None = None,
         group_stats: GroupStats | None = None,
+        peers: Peers | None = None,
+        peer_api_key: str | None = None,
     ) -> None:
         self._runtime = runtime
-        #: Groups sent over several requests (rewardgate/core/group_assembler.py).
-        self.assembler = assembler if assembler is not None else GroupAssembler(wait_s=30.0, max_open=10_000)
+        #: Calls holding part of groups sent over several requests (core/group_scoring.py).
+        self._groups = GroupScoring(
+            self._evaluate,
+            assembler if assembler is not None else GroupAssembler(wait_s=30.0, max_open=10_000),
+            peers,
+            peer_api_key,
+        )
         #: Votes of group components (no-majority share, agreement) for /v1/stats and /metrics.
         self.group_stats = group_stats if group_stats is not None else GroupStats()
-        #: The replicas groups are spread over (REWARDGATE_GROUP_PEERS); None: this one alone.
-        self.peers: Peers | None = None
-        self.peer_api_key: str | None = None
         self._whole_groups: dict[str, bool] = {}
         #: Sees every scored item (sliding-window reward statistics, rewardgate/reward_monitor/).
         self._monitor = monitor or RewardMonitor()
@@ -144,9 +114,7 @@ class RewardScorer:
         #: Indices of samples another replica scored (and observes for monitoring).
         forwarded: set[int] = set()
         if partial:
-            outcomes = await self._score_assembling(
-                pipeline, call, validated, partial, started, spent, forwarded
-            )
+            outcomes = await self._groups.score(pipeline, call, validated, partial, started, spent, forwarded)
         else:
             outcomes = await self._evaluate(pipeline, validated.items, groups, options, deadline, spent)
         results = [
@@ -216,78 +184,6 @@ class RewardScorer:
         spent.add(ctx.spent)
         return outcomes
 
-    async def _score_assembling(
-        self,
-        pipeline: Pipeline,
-        call: ScoreCall,
-        validated,
-        partial: dict[str, list[int]],
-        started: float,
-        spent: Spend,
-        forwarded: set[int],
-    ) -> list[ScoredItem]:
-        """A call holding part of some groups: those samples join their groups here
-        (rewardgate/core/group_assembler.py) or go to the replica owning them
-        (rewardgate/core/group_forward.py), while the rest is evaluated at once."""
-        run = _Assembly(pipeline, call, validated, started, spent, forwarded)
-        remote = self._remote_owners(partial, call.forwarded)
-        # Joined first, all of them: a malformed group is a 422 before anything runs.
-        joined = {g: self._join(run, g, indices) for g, indices in partial.items() if g not in remote}
-        waiting = {i for indices in partial.values() for i in indices}
-        local = [i for i in range(len(call.items)) if i not in waiting]
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                if local:
-                    tasks.create_task(self._evaluate_part(run, local, [call.items[i].group for i in local]))
-                for group_id, (group, owner) in joined.items():
-                    tasks.create_task(self._await_group(run, group, owner, partial[group_id]))
-                for group_id, owner_url in remote.items():
-                    tasks.create_task(self._send_on(run, group_id, owner_url, partial[group_id]))
-        except BaseExceptionGroup as failed:
-            raise _first_leaf(failed) from None  # the typed error itself, as a plain evaluation raises it
-        return run.outcomes
-
-    async def _evaluate_part(
-        self, run: _Assembly, indices: list[int], groups: list[str | None], incomplete=frozenset()
-    ) -> None:
-        items = [run.validated.items[i] for i in indices]
-        options = run.call.options
-        scored = await self._evaluate(
-            run.pipeline, items, groups, options, run.deadline, run.spent, incomplete
-        )
-        for index, outcome in zip(indices, scored, strict=True):
-            run.outcomes[index] = outcome
-
-    async def _await_group(self, run: _Assembly, group: OpenGroup, owner: bool, indices: list[int]) -> None:
-        """The outcomes of the call's samples of ``group``: from its one evaluation once it is
-        whole, or ``group_incomplete`` when waiting ends first."""
-        # Waiting ends at 80% of the budget at the latest, leaving the rest to score.
-        if not await wait_filled(group, run.started + GROUP_WAIT_SHARE * run.validated.deadline_s):
-            await self._evaluate_part(run, indices, [group.id] * len(indices), frozenset([group.id]))
-            return
-        try:
-            async with asyncio.timeout(max(run.deadline - time.monotonic(), 0.0)):
-                by_id, group_spent = await asyncio.shield(group.scoring)
-        except TimeoutError:
-            raise DeadlineExceeded(
-                f"request deadline of {run.validated.deadline_s * 1000:.0f} ms passed"
-            ) from None
-        if owner:
-            run.spent.add(group_spent)
-        for index in indices:
-            run.outcomes[index] = by_id[run.validated.ids[index]]
-
-    async def _send_on(self, run: _Assembly, group_id: str, owner_url: str, indices: list[int]) -> None:
-        entries = [CallItem(run.validated.ids[i], run.validated.items[i], group_id) for i in indices]
-        size = run.call.items[indices[0]].group_size
-        options = run.call.options
-        by_id = await forward(
-            owner_url, run.pipeline.name, entries, size, options, run.deadline, self.peer_api_key
-        )
-        for index in indices:
-            run.outcomes[index] = by_id[run.validated.ids[index]]
-            run.forwarded.add(index)
-
     def _needs_whole_groups(self, pipeline: Pipeline) -> bool:
         """Whether ``pipeline`` or a sub-pipeline it routes to reads whole groups (memoised)."""
         known = self._whole_groups.get(pipeline.name)
@@ -296,43 +192,6 @@ class RewardScorer:
             known = any(self._runtime.pipelines[name].needs_whole_groups for name in reachable)
             self._whole_groups[pipeline.name] = known
         return known
-
-    def _remote_owners(self, partial: dict[str, list[int]], forwarded: bool) -> dict[str, str]:
-        """Group id -> owner URL, for the call's partial groups another replica owns."""
-        if self.peers is None or forwarded:
-            return {}
-        owners = {group_id: self.peers.owner(group_id) for group_id in partial}
-        return {g: url for g, url in owners.items() if url is not None and not self.peers.is_self(url)}
-
-    def _join(self, run: _Assembly, group_id: str, indices: list[int]) -> tuple[OpenGroup, bool]:
-        """The call's samples ``indices`` joined to their group; (the group, whether this call
-        completed it and so started its one evaluation)."""
-        validated, options = run.validated, run.call.options
-        entries = [CallItem(validated.ids[i], validated.items[i], group_id) for i in indices]
-        size = run.call.items[indices[0]].group_size
-        group = self.assembler.join(
-            run.pipeline.name, group_id, size, entries, options.weights, options.explain
-        )
-        if not group.complete or group.scoring is not None:
-            return group, False
-        deadline = time.monotonic() + validated.deadline_s
-        group.scoring = asyncio.create_task(self._score_group(run.pipeline, group, options.cache, deadline))
-        group.scoring.add_done_callback(_retrieve)
-        return group, True
-
-    async def _score_group(self, pipeline: Pipeline, group: OpenGroup, cache: bool, deadline: float):
-        """The one evaluation of an assembled group: every sample's outcome by id, and its cost."""
-        entries = list(group.members.values())
-        spent = Spend()
-        options = CallOptions(cache=cache, explain=group.explain, weights=group.weights)
-        try:
-            outcomes = await self._evaluate(
-                pipeline, [e.item for e in entries], [group.id] * len(entries), options, deadline, spent
-            )
-        except BaseException:
-            self.assembler.forget(group)  # a retry assembles the group afresh
-            raise
-        return {e.id: o for e, o in zip(entries, outcomes, strict=True)}, spent
 
     async def compare(self, call: CompareCall) -> tuple[CompareReply, StageTimings]:
         """Score both responses of every pair and return ``P(a > b) = sigmoid(beta (r_a - r_b))``.
