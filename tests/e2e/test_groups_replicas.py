@@ -67,6 +67,9 @@ def test_grpc_round_robin_over_two_replicas_matches_the_whole_group(replicas):
     whole = by_id(post(replicas[1], group_items("rr-whole")).json()["results"])
     target = "grpc://ipv4:" + ",".join(pod.grpc_target for pod in replicas)
     with RewardClient(target) as client, ThreadPoolExecutor(8) as pool:
+        # round_robin only picks connected subchannels: a few calls first, so both are ready.
+        for _ in range(4):
+            client.pipelines()
         results = list(pool.map(lambda item: client.score([item], "ttrl")[0], group_items("rr")))
     assert {r.id: (r.status, r.reward, r.components) for r in results} == whole
     served = [pod.metric("rewardgate_requests_total", route="grpc:Score", status="200") for pod in replicas]
