@@ -29,32 +29,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._rounds import rotated  # noqa: E402
+from bench.client_http import CALLER  # noqa: E402  (the same single-item caller, in its own process)
 from bench.hot_path import single_body, wrk  # noqa: E402
 from rewardgate.config.settings import default_pipeline_file  # noqa: E402
 from tests.support.server import ServiceProcess  # noqa: E402
-
-#: The client side, in its own process (as a trainer's worker would be).
-CALLER = """
-import sys, time
-from rewardgate_client import RewardClient
-url, seconds = sys.argv[1], float(sys.argv[2])
-item = {"response": "answer 7", "reference": "answer 7"}
-with RewardClient(url) as client:
-    for _ in range(50):
-        client.score([item], "exact", cache=False)
-    done, stop = 0, time.perf_counter() + seconds
-    while time.perf_counter() < stop:
-        client.score([item], "exact", cache=False)
-        done += 1
-print(done / seconds)
-"""
 
 
 def client_rate(url: str, seconds: float) -> float:
     run = subprocess.run(
         [sys.executable, "-c", CALLER, url, str(seconds)], capture_output=True, text=True, check=True
     )
-    return float(run.stdout.strip().splitlines()[-1])
+    rate, _cpu_us = run.stdout.strip().splitlines()[-1].split()
+    return float(rate)
 
 
 def main() -> None:
