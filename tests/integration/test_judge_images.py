@@ -10,10 +10,8 @@ from rewardgate.core.calls import CallItem, CallOptions, ScoreCall
 from rewardgate.core.validation import Limits, validate_call
 from rewardgate.errors import InvalidComponentInput
 from rewardgate.items import ScoringItem
-from rewardgate.sources.judge.client import JudgeClient
-from rewardgate.sources.judge.source import JudgeSource
-from rewardgate.sources.judge.spec import JudgeSpec
 from tests.support.images import data_url, png
+from tests.support.judge_sources import judge_sources
 from tests.support.openai_server import ScriptedJudgeServer
 
 RED, DARK = png(8, 8, (255, 0, 0)), png(8, 8, (20, 0, 0))
@@ -34,16 +32,9 @@ def fresh(server):
 
 @pytest.fixture
 async def make(server):
-    made: list[JudgeSource] = []
-
-    def build(kind="pointwise", **fields) -> JudgeSource:
-        spec = JudgeSpec(kind=kind, base_url=server.url, **{"model": "scripted-vlm", **fields})
-        made.append(JudgeSource(f"judge:{kind}", spec=spec, client=JudgeClient(kind, spec)))
-        return made[-1]
-
-    yield build
-    for source in made:
-        await source.close()
+    """Factory of judge sources on the scripted server, closed when the test ends."""
+    async with judge_sources(server, "scripted-vlm") as build:
+        yield build
 
 
 def image_item(*images: bytes, text="Describe the picture. [[image_score]]", response="A red square.", **kw):

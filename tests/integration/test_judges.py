@@ -16,9 +16,8 @@ from rewardgate.errors import (
     JudgeUnavailable,
 )
 from rewardgate.items import ScoringItem
-from rewardgate.sources.judge.client import JudgeClient
 from rewardgate.sources.judge.source import JudgeSource
-from rewardgate.sources.judge.spec import JudgeSpec
+from tests.support.judge_sources import judge_sources
 from tests.support.openai_server import ScriptedJudgeServer
 
 
@@ -37,16 +36,8 @@ def fresh(server):
 @pytest.fixture
 async def make(server):
     """Factory of judge sources on the scripted server, closed when the test ends."""
-    made: list[JudgeSource] = []
-
-    def build(kind="pointwise", **fields) -> JudgeSource:
-        spec = JudgeSpec(kind=kind, base_url=server.url, **{"model": "scripted-judge", **fields})
-        made.append(JudgeSource(f"judge:{kind}", spec=spec, client=JudgeClient(kind, spec)))
-        return made[-1]
-
-    yield build
-    for source in made:
-        await source.close()
+    async with judge_sources(server) as build:
+        yield build
 
 
 async def judge(source: JudgeSource, *items: ScoringItem, within_s: float = 10.0):
