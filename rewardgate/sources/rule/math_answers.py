@@ -49,12 +49,17 @@ _MATH_TOKEN = re.compile(
 
 # What may stand between two candidates of one hedge: punctuation and hedge words only.
 _HEDGE_GAP = re.compile(
-    r"[\s,;/]*(?:(?:or|and|maybe|possibly|perhaps|probably|alternatively|else|either|even|otherwise)"
+    # Hedge phrases are open-ended ("if not, then", "could also be", "or rather"): the words they
+    # are built from are listed, not the phrases, so a new combination of them is a hedge too.
+    r"[\s,;/]*(?:(?:or|and|maybe|possibly|perhaps|probably|alternatively|alternately|else|either|even"
+    r"|otherwise|if|not|then|could|might|may|also|be|it|instead|rather|unless|failing|that|second|guess)"
     r"\b[\s,;/:]*)*(?:[A-Za-z]\s*=\s*)?",  # "x = 3 or x = 4": the second variable name
     re.IGNORECASE,
 )
 _DISJUNCTION = re.compile(
-    r"\b(?:or|maybe|possibly|perhaps|probably|alternatively|otherwise)\b", re.IGNORECASE
+    r"\b(?:or|maybe|possibly|perhaps|probably|alternatively|alternately|otherwise|if not|instead|else"
+    r"|failing|could|might|rather)\b",
+    re.IGNORECASE,
 )
 _ANSWER_BLOCK = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _GAP_MARKUP = re.compile(r"\\(?:text|textrm|textbf|textit|mathrm|mbox)\s*\{|\\[,;!: ]|\\q?quad|[{}()]")

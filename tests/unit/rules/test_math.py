@@ -83,6 +83,15 @@ HEDGES = [
     "Either 42 or 32.",
     "$\\boxed{42}$ or $\\boxed{32}$",
     "\\boxed{42}\\quad\\fbox{32}",
+    # hedge phrases built from other hedge words ("if not, then", "could also be", "failing that")
+    "\\boxed{42} (if not, then 32)",
+    "\\boxed{42}; if not, 32",
+    "\\boxed{42}, could also be 32",
+    "\\boxed{42} (else 32)",
+    "\\boxed{42}, or rather 32",
+    "\\boxed{42}. Failing that, 32",
+    "\\boxed{42}. Could also be 32.",
+    "\\boxed{42}. Instead, 32?",
 ]
 
 
@@ -112,6 +121,8 @@ def test_stating_several_different_final_answers_scores_zero(response):
         "**Answer:** 42",
         "Answer: $\\boxed{42}$",
         "The answer is $x = 42$.",
+        "\\boxed{42}. It could be checked in 3 steps.",  # numbers in prose after it are not hedges
+        "\\boxed{42}. Rather than 40, since 2 is added.",
     ],
 )
 def test_one_answer_stated_once_or_restated_still_scores_one(response):
