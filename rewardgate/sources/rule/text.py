@@ -62,11 +62,19 @@ _AFTER_ANSWER = re2.compile(r"(?i:answer)(?:\s{0,20}(?i:is))?\s{0,20}:?([^\n]{0,
 _LETTER_LINE = re2.compile(r"(?m)^[\s(\[*]{0,10}([A-Z])[\s)\].:*]{0,10}$")
 _TOKENS = re.compile(r"[^\s,/&()\[\]*.:;]+")
 # Words that join candidates in a hedge ("(B) or maybe (A)"): the letters after them count too.
-_CONNECTORS = {"and", "or", "maybe", "possibly", "perhaps", "probably", "alternatively", "either"}
+# The words hedge phrases are built from are listed, not the phrases ("if not, then", "could also
+# be", "failing that", "or rather"), so a new combination of them is a hedge too.
+_CONNECTORS = {
+    *("and", "or", "maybe", "possibly", "perhaps", "probably", "alternatively", "alternately", "either"),
+    *("else", "otherwise", "if", "not", "then", "could", "might", "may", "also", "be", "it"),
+    *("instead", "rather", "unless", "failing", "that"),
+}
 # A letter offered as an alternative anywhere ("B.\nOr possibly A."): a hedge word, then one
 # letter closing the phrase (so "maybe I should check" names no option).
 _HEDGED = re2.compile(
-    r"(?i:\b(?:or|maybe|possibly|perhaps|alternatively))(?:\s{1,10}(?i:maybe|possibly|perhaps))?"
+    r"(?i:\b(?:or|maybe|possibly|perhaps|alternatively|alternately|otherwise|else|instead|rather"
+    r"|failing\s{1,5}that|if\s{1,5}not(?:,?\s{1,5}then)?|(?:could|might|may)(?:\s{1,5}also)?\s{1,5}be))"
+    r"(?:\s{1,10}(?i:maybe|possibly|perhaps))?"
     r"[\s:,]{1,10}\(?([A-Z])\)?(?:\s{0,5}[.,;!?)]|\s{0,5}$)"
 )
 

@@ -22,6 +22,12 @@ RULE = build_rule("multiple_choice", {})
         "\\boxed{A \\text{ or } B}",
         "The answer is either A or B",
         "<answer>B</answer><answer>A</answer>",
+        # hedge phrases built from other hedge words
+        "The answer is B (if not, then A).",
+        "The answer is B, could also be A",
+        "Answer: B. Failing that, A.",
+        "Answer: B or rather A",
+        "B\nOtherwise A.",
     ],
 )
 def test_an_alternative_letter_is_a_hedge_and_scores_zero(response):
@@ -35,6 +41,9 @@ def test_an_alternative_letter_is_a_hedge_and_scores_zero(response):
         "\\boxed{B}",
         "Maybe I should check again. The answer is B.",
         "Or possibly I misread; no, the answer is (B).",
+        "The answer is B. It is clearly right.",
+        "Answer: B, then check that A is wrong.",
+        "The answer is (B). Option A could be tempting but is wrong.",
     ],
 )
 def test_a_single_letter_with_hedge_words_in_prose_still_scores_one(response):
