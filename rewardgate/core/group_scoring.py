@@ -10,10 +10,13 @@ module only decides who waits for what, and for how long.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from rewardgate.auth.caller import current_key
+from rewardgate.auth.keys import digest
 from rewardgate.core.calls import CallItem, CallOptions, ScoreCall
 from rewardgate.core.group_assembler import GroupAssembler, OpenGroup, wait_filled
 from rewardgate.core.group_forward import forward
@@ -68,6 +71,15 @@ class _Assembly:
         return self.started + self.validated.deadline_s
 
 
+def _scoped_to_tenant(partial: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Group ids made the caller's (``NAME:id`` under API key NAME): two tenants' samples never
+    meet in one group, whatever ids they send (``slime-7``, ``verl-3`` are easy to guess)."""
+    key = current_key.get()
+    if key is None:
+        return partial
+    return {f"{key.name}:{group_id}": indices for group_id, indices in partial.items()}
+
+
 class GroupScoring:
     """Scores calls holding part of some groups, through the scorer's ``evaluate``."""
 
@@ -99,7 +111,10 @@ class GroupScoring:
         (rewardgate/core/group_assembler.py) or go to the replica owning them
         (rewardgate/core/group_forward.py), while the rest is evaluated at once."""
         run = _Assembly(pipeline, call, validated, started, spent, forwarded)
-        remote = self._remote_owners(partial, call.forwarded)
+        from_peer = call.forwarded and self._sent_by_a_peer()
+        if not from_peer:  # a peer forwards ids it has already scoped to their tenant
+            partial = _scoped_to_tenant(partial)
+        remote = self._remote_owners(partial, from_peer)
         # Joined first, all of them: a malformed group is a 422 before anything runs.
         joined = {g: self._join(run, g, indices) for g, indices in partial.items() if g not in remote}
         waiting = {i for indices in partial.values() for i in indices}
@@ -156,6 +171,14 @@ class GroupScoring:
         for index in indices:
             run.outcomes[index] = by_id[run.validated.ids[index]]
             run.forwarded.add(index)
+
+    def _sent_by_a_peer(self) -> bool:
+        """Whether the call comes from another replica: with API keys on, only the peers' key may
+        say so (``?forwarded=1`` from anyone else is scoped and routed like any call)."""
+        key = current_key.get()
+        if key is None:
+            return True
+        return self._peer_api_key is not None and hmac.compare_digest(key.digest, digest(self._peer_api_key))
 
     def _remote_owners(self, partial: dict[str, list[int]], forwarded: bool) -> dict[str, str]:
         """Group id -> owner URL, for the call's partial groups another replica owns."""

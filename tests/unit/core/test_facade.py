@@ -167,3 +167,33 @@ def test_scoring_in_process_imports_no_web_framework(tmp_path):
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip().splitlines()[-1] == "1.0 []"
+
+
+async def test_two_tenants_sending_one_group_id_never_meet_in_one_group():
+    """With API keys on, a group is the caller's: another key's samples under the same id (ids
+    like ``slime-7`` are easy to guess) cannot fill it, vote in it or see its rewards."""
+    from rewardgate.auth.caller import current_key
+    from rewardgate.auth.keys import ApiKey, digest
+
+    config = {
+        "pipelines": {
+            "ttrl": {"components": {"vote": {"group": {"method": "majority_vote", "extractor": "math"}}}}
+        }
+    }
+    core = build_core(Settings(grpc_port=0, group_wait_ms=1_000), parse_config(config))
+    await core.start()
+    try:
+
+        async def as_tenant(name, sample_id, value):
+            current_key.set(ApiKey(name, digest(name)))
+            call = ScoreCall("ttrl", [CallItem(sample_id, ScoringItem("q", rf"\boxed{{{value}}}"), "g", 2)])
+            (result,) = (await core.score(call))[0].results
+            return result
+
+        mine, theirs = await asyncio.gather(as_tenant("alice", "a", 4), as_tenant("mallory", "m", 5))
+        for result in (mine, theirs):  # each waited alone for its second sample
+            assert result.reward is None and result.errors["vote"].type == "group_incomplete"
+        first, second = await asyncio.gather(as_tenant("alice", "a1", 4), as_tenant("alice", "a2", 4))
+        assert first.reward == second.reward == 1.0  # one tenant's two samples do meet
+    finally:
+        await core.close()
