@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from rewardgate.algebra.functions import Condition
 from rewardgate.algebra.spec import (
@@ -26,22 +26,11 @@ from rewardgate.groups.spec import GroupSpec
 from rewardgate.hashing import canonical_sha256
 from rewardgate.sources.judge.spec import FallbackSpec, JudgeSpec
 from rewardgate.sources.model.spec import ModelSpec
+from rewardgate.sources.rule.spec import RuleSpec
 from rewardgate.strict import StrictModel
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-
-
-class RuleSpec(BaseModel):
-    """A rule: ``type`` plus that type's own parameters (validated by the rule class)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    type: str
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
 
 
 COMPONENT_KINDS = ("model", "rule", "judge", "ensemble", "route", "group")

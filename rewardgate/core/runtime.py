@@ -1,5 +1,6 @@
-"""Builds and owns everything a configuration describes: sources (models
-behind batchers, rules), the verifier pool, and resolved pipelines.
+"""Owns everything a configuration describes: sources (each kind built by its
+own ``rewardgate/sources/<kind>/build.py``), the verifier pool, and the
+resolved pipelines it wires from them.
 
 Models load in the background after start-up so ``/healthz`` answers at once;
 ``readiness`` reports what is not ready yet (or why it failed).
@@ -8,7 +9,6 @@ Models load in the background after start-up so ``/healthz`` answers at once;
 from __future__ import annotations
 
 import asyncio
-import functools
 import gc
 import logging
 from collections.abc import Callable
@@ -25,18 +25,11 @@ from rewardgate.pipeline.plan import ComponentPlan, Pipeline, dependency_order, 
 from rewardgate.pipeline.regions import pipeline_regions
 from rewardgate.pipeline.transforms import compile_transforms
 from rewardgate.sources.base import ScoreSource, SourceKey
-from rewardgate.sources.judge.client import JudgeClient
-from rewardgate.sources.judge.source import JudgeSource
-from rewardgate.sources.likelihood.source import LikelihoodSource
-from rewardgate.sources.likelihood.triton_backend import LikelihoodTritonBackend
-from rewardgate.sources.model.backends.local import LocalBackend
-from rewardgate.sources.model.backends.triton import TritonBackend
-from rewardgate.sources.model.batching.batcher import DynamicBatcher
+from rewardgate.sources.judge.build import build_judge_sources
+from rewardgate.sources.likelihood.build import build_likelihood_sources
+from rewardgate.sources.model.build import build_model_sources
 from rewardgate.sources.model.source import ModelSource
-from rewardgate.sources.rule.base import warm_up_rules
-from rewardgate.sources.rule.pool import VerifierPool
-from rewardgate.sources.rule.registry import build_rule
-from rewardgate.sources.rule.source import RuleSource
+from rewardgate.sources.rule.build import build_rule_sources
 
 log = logging.getLogger(__name__)
 
@@ -71,36 +64,21 @@ class ScoringRuntime:
             c.route.classifier for c in components if c.route and c.route.classifier
         }
         judges = used_judges(components)
-        rules = {name: build_rule(config.rules[name].type, config.rules[name].params) for name in used_rules}
-        isolated = tuple(rule for rule in rules.values() if rule.isolated)
-        self.pool = (
-            VerifierPool(
-                settings.verifier_workers,
-                settings.verifier_max_tasks_per_worker,
-                functools.partial(warm_up_rules, isolated),
-                on_restart=metrics.verifier_pool_restarts.inc,
-            )
-            if isolated
-            else None
-        )
-        if self.pool is not None:
-            metrics.verifier_workers.set(self.pool.workers)
-            metrics.verifier_busy.set_function(lambda: self.pool.busy)
-            metrics.verifier_queued.set_function(lambda: self.pool.queued)
-        self.sources: dict[SourceKey, ScoreSource] = {}
-        for name, rule in rules.items():
-            key = SourceKey("rule", name)
-            self.sources[key] = RuleSource(str(key), rule=rule, pool=self.pool, metrics=metrics)
-        for name in used_models:
-            self.sources[SourceKey("model", name)] = self._model_source(name, settings)
-        for name in judges:
-            spec, key = config.judges[name], SourceKey("judge", name)
-            self.sources[key] = JudgeSource(
-                str(key),
-                spec=spec,
-                client=JudgeClient(name, spec, metrics),
-                on_orders=functools.partial(on_judge_orders, name) if on_judge_orders else None,
-            )
+        # Each kind builds its own sources (rewardgate/sources/<kind>/build.py); a likelihood
+        # model is a model of the file, built by its own kind.
+        models = {name: config.models[name] for name in used_models}
+        rules = build_rule_sources({name: config.rules[name] for name in used_rules}, settings, metrics)
+        self.pool = rules.pool
+        self.sources: dict[SourceKey, ScoreSource] = {
+            **rules.sources,
+            **build_model_sources(
+                {name: spec for name, spec in models.items() if spec.kind != "likelihood"}, settings, metrics
+            ),
+            **build_likelihood_sources(
+                {name: spec for name, spec in models.items() if spec.kind == "likelihood"}, settings, metrics
+            ),
+            **build_judge_sources({name: config.judges[name] for name in judges}, metrics, on_judge_orders),
+        }
         for source in self.sources.values():
             source.code_version  # noqa: B018 - computed at start-up, not by the first request
         self.stats = StatsStore(settings.state_path)
@@ -119,28 +97,6 @@ class ScoringRuntime:
             )
             for name, pipeline in pipelines.items()
         }
-
-    def _model_source(self, name: str, settings: Settings) -> ModelSource:
-        spec = self.config.models[name]
-        if spec.backend == "triton":
-            triton_class = LikelihoodTritonBackend if spec.kind == "likelihood" else TritonBackend
-            backend = triton_class(name, spec)
-        else:
-            backend = LocalBackend(name, spec)
-        batcher = DynamicBatcher(
-            name,
-            backend.infer,
-            max_batch_items=spec.batching.max_batch_items,
-            max_batch_tokens=spec.batching.max_batch_tokens,
-            max_wait_ms=spec.batching.max_wait_ms,
-            max_concurrent_batches=spec.batching.max_concurrent_batches,
-            overlap_partial_batches=spec.batching.overlap_partial_batches,
-            max_queue_items=spec.batching.max_queue_items,
-            retry_after_s=settings.overload_retry_after_s,
-            observer=self._metrics.batch_observer(name),
-        )
-        source_class = LikelihoodSource if spec.kind == "likelihood" else ModelSource
-        return source_class(str(SourceKey("model", name)), spec=spec, backend=backend, batcher=batcher)
 
     def _pipeline(self, name: str) -> Pipeline:
         spec = self.config.pipelines[name]
