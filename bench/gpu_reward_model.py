@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._rounds import rotated
 from rewardgate.config.pipeline_file import ModelSpec
 from rewardgate.items import ScoringItem
+from rewardgate.sources.base import SourceKey
 from rewardgate.sources.model.backends.local import LocalBackend
 from rewardgate.sources.model.backends.triton import TritonBackend
 from rewardgate.sources.model.batching.batcher import DynamicBatcher
@@ -267,7 +268,7 @@ async def service(runner, items, args, *, single: bool, triton_url: str | None =
         max_queue_items=100_000,
     )
     batcher.count_packed_tokens(backend.packed)
-    source = ModelSource("model:rm", spec=spec, backend=backend, batcher=batcher)
+    source = ModelSource(SourceKey("model", "rm"), spec=spec, backend=backend, batcher=batcher)
     batcher.start()
     per_request, callers = (1, args.single_callers) if single else (64, args.batch_callers)
     chunks = [items[i : i + per_request] for i in range(0, len(items), per_request)]

@@ -36,6 +36,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rewardgate.config.pipeline_file import BatchingSpec, ModelSpec
 from rewardgate.items import ScoringItem
+from rewardgate.sources.base import SourceKey
 from rewardgate.sources.likelihood.source import LikelihoodSource
 from rewardgate.sources.likelihood.spec import LikelihoodSpec
 from rewardgate.sources.model.backends.local import LocalBackend
@@ -118,7 +119,7 @@ async def service_source(path: Path, args) -> LikelihoodSource:
         max_wait_ms=spec.batching.max_wait_ms,
         max_queue_items=10_000,
     )
-    source = LikelihoodSource("model:bench", spec=spec, backend=backend, batcher=batcher)
+    source = LikelihoodSource(SourceKey("model", "bench"), spec=spec, backend=backend, batcher=batcher)
     await source.start()
     return source
 

@@ -29,6 +29,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rewardgate.config.settings import default_pipeline_file
 from rewardgate.items import ScoringItem
+from rewardgate.sources.base import SourceKey
 from rewardgate.sources.rule.base import warm_up_rules
 from rewardgate.sources.rule.pool import VerifierPool
 from rewardgate.sources.rule.registry import build_rule
@@ -78,7 +79,7 @@ def families(db_dir: Path) -> dict[str, tuple[str, dict, ScoringItem]]:
 
 
 async def pool_rate(pool: VerifierPool, rule, item: ScoringItem, seconds: float) -> float:
-    source = RuleSource("rule:bench", rule=rule, pool=pool)
+    source = RuleSource(SourceKey("rule", "bench"), rule=rule, pool=pool)
     await source.compute([item] * 64, deadline=time.monotonic() + 60)  # warm
     done, stop = 0, time.perf_counter() + seconds
     start = time.perf_counter()

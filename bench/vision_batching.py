@@ -33,6 +33,7 @@ from rewardgate.config.pipeline_file import ModelSpec
 from rewardgate.core.calls import CallItem, CallOptions, ScoreCall
 from rewardgate.core.validation import Limits, validate_call
 from rewardgate.items import ScoringItem
+from rewardgate.sources.base import SourceKey
 from rewardgate.sources.model.backends.local import LocalBackend
 from rewardgate.sources.model.batching.batcher import DynamicBatcher
 from rewardgate.sources.model.random_vision import build_vision_reward_model
@@ -81,7 +82,7 @@ async def main(args: argparse.Namespace) -> dict:
         overlap_partial_batches=batching.overlap_partial_batches,
         max_queue_items=batching.max_queue_items,
     )
-    source = ModelSource("model:vlm", spec=spec, backend=backend, batcher=batcher)
+    source = ModelSource(SourceKey("model", "vlm"), spec=spec, backend=backend, batcher=batcher)
     await source.start()
     runner = backend.runner
 

@@ -75,10 +75,28 @@ class SourceResult(Spend):
 
 @dataclass
 class ScoreSource(ABC):
-    name: str
+    """What computes one source's numbers; it carries its typed :class:`SourceKey`.
+
+    ``key.kind`` must be the class's :attr:`kind` (a rule source is never keyed
+    ``model:``), checked at construction: every map of sources is keyed by
+    ``source.key`` and every label reads ``source.name``, so the two cannot drift.
+    """
+
+    key: SourceKey
     _fingerprint: tuple[str, str] | None = field(default=None, init=False, repr=False)
-    #: Cache TTL class: "model" or "rule".
+    #: The kind of key this class serves ("model", "rule", "judge"), also the cache's TTL class.
     kind: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, SourceKey) or self.key.kind != self.kind:
+            raise TypeError(
+                f"{type(self).__name__} is keyed SourceKey({self.kind!r}, name), not {self.key!r}"
+            )
+
+    @property
+    def name(self) -> str:
+        """``str(key)`` (``rule:math``): the name in cache keys, metric labels, ``versions``, readiness."""
+        return str(self.key)
 
     @property
     @abstractmethod

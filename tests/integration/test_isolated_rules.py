@@ -7,6 +7,7 @@ import pytest
 
 from rewardgate.errors import InvalidReference, VerifierTimeout
 from rewardgate.items import ScoringItem
+from rewardgate.sources.base import SourceKey
 from rewardgate.sources.rule.pool import VerifierPool
 from rewardgate.sources.rule.registry import build_rule
 from rewardgate.sources.rule.source import RuleSource
@@ -110,13 +111,13 @@ PATHOLOGICAL = [
 async def test_pathological_inputs_finish_within_their_timeout_and_the_pool_survives(
     pool, rule_type, params, item
 ):
-    source = RuleSource(f"rule:{rule_type}", rule=build_rule(rule_type, params), pool=pool)
+    source = RuleSource(SourceKey("rule", rule_type), rule=build_rule(rule_type, params), pool=pool)
     started = time.monotonic()
     result = await source.compute([item], deadline=time.monotonic() + 60)
     assert time.monotonic() - started < params["timeout_s"] + 15  # + worker replacement
     outcome = result.outcomes[0]
     assert isinstance(outcome, (list, VerifierTimeout)), outcome
     # The pool is at full strength: two quick checks run side by side afterwards.
-    quick = RuleSource("rule:ok", rule=build_rule("math_verify", {}), pool=pool)
+    quick = RuleSource(SourceKey("rule", "ok"), rule=build_rule("math_verify", {}), pool=pool)
     answers = await quick.compute([ScoringItem("", "\\boxed{2}", "2")] * 2, deadline=time.monotonic() + 60)
     assert [a for a in answers.outcomes] == [[1.0], [1.0]]

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from rewardgate.items import ScoringItem
+from rewardgate.sources.base import SourceKey
 from rewardgate.sources.model.runners.process_reward_model import ProcessRewardModelRunner
 from rewardgate.sources.model.runners.reward_model import RewardModelRunner
 from tests.support.tiny_models import CORPUS, build_process_reward_model, build_reward_model
@@ -179,7 +180,7 @@ async def test_the_in_process_source_budgets_packed_batches_by_real_tokens(layou
     observer = RecordingObserver()
     batcher = DynamicBatcher("rm", backend.infer, max_batch_items=64, max_batch_tokens=100_000,
                              max_wait_ms=50, observer=observer)  # fmt: skip
-    source = ModelSource("model:rm", spec=spec, backend=backend, batcher=batcher)
+    source = ModelSource(SourceKey("model", "rm"), spec=spec, backend=backend, batcher=batcher)
     await source.start()
     try:
         items = mixed_items(12)

@@ -14,6 +14,7 @@ from rewardgate.api.http.compat import openrlhf_items
 from rewardgate.api.http.schemas import OpenRLHFRewardRequest
 from rewardgate.errors import InvalidReference
 from rewardgate.items import ScoringItem
+from rewardgate.sources.base import SourceKey
 from rewardgate.sources.judge.client import JudgeClient
 from rewardgate.sources.judge.source import JudgeSource
 from rewardgate.sources.judge.spec import JudgeSpec
@@ -277,7 +278,7 @@ def judge_server():
 
 async def _judge(server, items, **fields):
     spec = JudgeSpec(kind="pointwise", base_url=server.url, model="scripted-judge", **fields)
-    source = JudgeSource("judge:h", spec=spec, client=JudgeClient("h", spec))
+    source = JudgeSource(SourceKey("judge", "h"), spec=spec, client=JudgeClient("h", spec))
     try:
         return source, (await source.compute(items, time.monotonic() + 10)).outcomes
     finally:

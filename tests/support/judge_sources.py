@@ -3,6 +3,7 @@
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
+from rewardgate.sources.base import SourceKey
 from rewardgate.sources.judge.client import JudgeClient
 from rewardgate.sources.judge.source import JudgeSource
 from rewardgate.sources.judge.spec import JudgeSpec
@@ -19,7 +20,7 @@ async def judge_sources(
 
     def build(kind="pointwise", **fields) -> JudgeSource:
         spec = JudgeSpec(kind=kind, base_url=server.url, **{"model": model, **fields})
-        made.append(JudgeSource(f"judge:{kind}", spec=spec, client=JudgeClient(kind, spec)))
+        made.append(JudgeSource(SourceKey("judge", kind), spec=spec, client=JudgeClient(kind, spec)))
         return made[-1]
 
     try:

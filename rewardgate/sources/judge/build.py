@@ -34,7 +34,7 @@ def build_judge_sources(
     for name, spec in specs.items():
         key = SourceKey("judge", name)
         sources[key] = JudgeSource(
-            str(key),
+            key,
             spec=spec,
             client=JudgeClient(name, spec, metrics),
             on_orders=functools.partial(on_orders, name) if on_orders else None,

@@ -77,6 +77,7 @@ class JudgeSource(ScoreSource):
     on_orders: Callable[[float, float], None] | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self._mode = "pattern" if self.spec.output == "pattern" else "json"
         self._templates = {
             mode: user_template(self.spec.kind, self.spec.template, mode) for mode in ("json", "pattern")

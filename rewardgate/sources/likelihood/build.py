@@ -44,7 +44,7 @@ def likelihood_source(
     """The source of likelihood model ``name``: its backend behind its batcher."""
     backend = LikelihoodTritonBackend(name, spec) if spec.backend == "triton" else LocalBackend(name, spec)
     return LikelihoodSource(
-        str(SourceKey("model", name)),
+        SourceKey("model", name),
         spec=spec,
         backend=backend,
         batcher=dynamic_batcher(name, spec, backend, settings, metrics),

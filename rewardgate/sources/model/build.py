@@ -50,7 +50,7 @@ def model_source(name: str, spec: ModelSpec, settings: BatcherSettings, metrics:
     """The source of model ``name``: its backend behind its batcher."""
     backend = TritonBackend(name, spec) if spec.backend == "triton" else LocalBackend(name, spec)
     return ModelSource(
-        str(SourceKey("model", name)),
+        SourceKey("model", name),
         spec=spec,
         backend=backend,
         batcher=dynamic_batcher(name, spec, backend, settings, metrics),

@@ -67,5 +67,5 @@ def build_rule_sources(
     sources: dict[SourceKey, RuleSource] = {}
     for name, rule in rules.items():
         key = SourceKey("rule", name)
-        sources[key] = RuleSource(str(key), rule=rule, pool=pool, metrics=metrics)
+        sources[key] = RuleSource(key, rule=rule, pool=pool, metrics=metrics)
     return RuleSources(sources, pool)

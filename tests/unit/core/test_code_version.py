@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from rewardgate.sources import base, code_version
+from rewardgate.sources.base import SourceKey
 from rewardgate.sources.code_version import code_fingerprint, library_versions
 from rewardgate.sources.rule.registry import build_rule
 from rewardgate.sources.rule.source import RuleSource
@@ -44,18 +45,19 @@ def test_imports_inside_functions_and_their_dependencies_are_versioned(fresh_cac
 
 def test_a_rules_cache_identity_changes_with_its_code_version(monkeypatch):
     def source():
-        return RuleSource("rule:m", rule=build_rule("exact_match", {}))
+        return RuleSource(SourceKey("rule", "m"), rule=build_rule("exact_match", {}))
 
     before = source().fingerprint()
     assert source().fingerprint() == before
     monkeypatch.setattr(base, "code_fingerprint", lambda module: "sha256:another-build")
     assert source().fingerprint() != before
-    assert source().version == RuleSource("rule:m", rule=build_rule("exact_match", {})).version
+    assert source().version == RuleSource(SourceKey("rule", "m"), rule=build_rule("exact_match", {})).version
 
 
 def test_a_rule_is_versioned_by_its_own_module():
     assert (
-        RuleSource("rule:m", rule=build_rule("math_verify", {})).code_module == "rewardgate.sources.rule.math"
+        RuleSource(SourceKey("rule", "m"), rule=build_rule("math_verify", {})).code_module
+        == "rewardgate.sources.rule.math"
     )
 
 

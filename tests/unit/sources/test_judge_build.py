@@ -33,6 +33,7 @@ async def test_each_judge_is_a_keyed_source_with_its_own_client(server):
     built = build_judge_sources(specs, metrics, on_orders=lambda *seen: orders.append(seen))
     assert list(built) == [SourceKey("judge", "helpful"), SourceKey("judge", "versus")]
     helpful, versus = built.values()
+    assert [s.key for s in built.values()] == list(built)
     assert all(type(s) is JudgeSource for s in (helpful, versus))
     assert (helpful.name, helpful.client.name, versus.client.name) == ("judge:helpful", "helpful", "versus")
     assert helpful.client is not versus.client

@@ -32,6 +32,7 @@ async def test_a_local_likelihood_model_scores_and_records_once_connected(lm_dir
     )
     built = build_likelihood_sources({"lm": spec}, Settings(), metrics)
     source = built[SourceKey("model", "lm")]
+    assert source.key == SourceKey("model", "lm")
     assert (type(source), source.name, type(source.backend)) == (LikelihoodSource, "model:lm", LocalBackend)
     assert source.recorder is None  # the reward monitor's holder connects it
     recorded: list[tuple[list[float], list[int]]] = []

@@ -34,7 +34,7 @@ async def test_a_local_model_scores_through_its_batcher(model_dir):
     spec = ModelSpec(kind="reward_model", path=str(model_dir), max_length=128, dtype="float32")
     (key,) = built = build_model_sources({"rm": spec}, Settings(), metrics)
     source = built[key]
-    assert key == SourceKey("model", "rm")
+    assert key == source.key == SourceKey("model", "rm")
     assert (type(source), source.name, type(source.backend)) == (ModelSource, "model:rm", LocalBackend)
     assert not source.is_ready()  # nothing loads in build()
     await source.start()

@@ -24,6 +24,7 @@ async def test_inline_rules_become_keyed_sources_and_start_no_pool():
     built = build_rule_sources(specs, Settings(), Metrics())
     assert built.pool is None
     assert list(built.sources) == [SourceKey("rule", "exact"), SourceKey("rule", "starts")]
+    assert all(key == source.key for key, source in built.sources.items())
     starts = built.sources[SourceKey("rule", "starts")]
     assert isinstance(starts, RuleSource) and starts.name == "rule:starts"
     assert (starts.rule.type_name, starts.rule.params.pattern) == ("regex", "^Paris")

@@ -5,8 +5,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rewardgate.config.pipeline_file import ModelSpec, parse_config
+from rewardgate.config.settings import Settings
 from rewardgate.items import ScoringItem
+from rewardgate.observability.metrics import Metrics
+from rewardgate.sources.base import SourceKey
 from rewardgate.sources.model.source import ModelSource
+from rewardgate.sources.rule.build import build_rule_sources
 from rewardgate.sources.rule.registry import build_rule
 from rewardgate.sources.rule.source import RuleSource
 from rewardgate.store.cache import cache_key
@@ -24,9 +28,11 @@ class VersionedBackend:
 def sources(model_version="sha256:aaa", pattern="x+", strip=True):
     spec = ModelSpec(kind="reward_model", path="/m")
     return {
-        "rm": ModelSource("model:rm", spec=spec, backend=VersionedBackend(model_version), batcher=None),
-        "fmt": RuleSource("rule:fmt", rule=build_rule("regex", {"pattern": pattern})),
-        "match": RuleSource("rule:match", rule=build_rule("exact_match", {"strip": strip})),
+        "rm": ModelSource(
+            SourceKey("model", "rm"), spec=spec, backend=VersionedBackend(model_version), batcher=None
+        ),
+        "fmt": RuleSource(SourceKey("rule", "fmt"), rule=build_rule("regex", {"pattern": pattern})),
+        "match": RuleSource(SourceKey("rule", "match"), rule=build_rule("exact_match", {"strip": strip})),
     }
 
 
@@ -78,10 +84,10 @@ PIPELINE = {
 def component_keys(raw, item):
     """Cache key of each component of pipeline p, built the way the runtime builds sources."""
     config = parse_config(raw)
+    sources = build_rule_sources(config.rules, Settings(), Metrics()).sources
     result = {}
     for name, component in config.pipelines["p"].components.items():
-        spec = config.rules[component.rule]
-        source = RuleSource(f"rule:{component.rule}", rule=build_rule(spec.type, spec.params))
+        source = sources[SourceKey("rule", component.rule)]
         result[name] = cache_key(source.fingerprint(), source.reads, item)
     return result
 

@@ -17,7 +17,7 @@ import pytest
 from rewardgate.errors import VerifierTimeout
 from rewardgate.items import ScoringItem
 from rewardgate.observability.metrics import Metrics
-from rewardgate.sources.base import ScoreSource, SourceResult
+from rewardgate.sources.base import ScoreSource, SourceKey, SourceResult
 from rewardgate.store.cache import InMemoryScoreCache
 from rewardgate.store.fanout import Fanout
 from rewardgate.store.single_flight import Abandoned, SingleFlight
@@ -107,7 +107,7 @@ class HeldSource(ScoreSource):
 
 
 async def test_a_cancelled_owner_hands_the_key_to_its_waiter_which_computes_it():
-    source = HeldSource("rule:held")
+    source = HeldSource(SourceKey("rule", "held"))
     fanout = Fanout(InMemoryScoreCache(100, {"rule": 60}), SingleFlight(), Metrics())
     item = ScoringItem("p", "four", None, {})
     deadline = time.monotonic() + 30
@@ -139,7 +139,7 @@ async def test_a_shared_item_error_is_shared_not_recomputed():
             await self.gate.wait()
             return SourceResult(outcomes=[error for _ in items])
 
-    source = Failing("rule:failing")
+    source = Failing(SourceKey("rule", "failing"))
     fanout = Fanout(InMemoryScoreCache(100, {"rule": 60}), SingleFlight(), Metrics())
     item = ScoringItem("p", "x", None, {})
     deadline = time.monotonic() + 30
