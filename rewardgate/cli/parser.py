@@ -106,21 +106,25 @@ def _score(commands) -> None:
 
 
 def _eval(commands) -> None:
-    evaluate = commands.add_parser(
+    eval_command = commands.add_parser(
         "eval", help="accuracy of a pipeline on preference pairs or best-of-N sets (JSONL)"
     )
-    evaluate.add_argument("input", type=Path, help="JSONL of pairs or best-of-N sets (docs/monitoring.md)")
-    evaluate.add_argument("--pipeline", required=True)
-    evaluate.add_argument("--out", type=Path, required=True, help="report directory")
-    evaluate.add_argument("--url", help="a running service (http:// or grpc://); default: score in-process")
-    evaluate.add_argument(
+    eval_command.add_argument(
+        "input", type=Path, help="JSONL of pairs or best-of-N sets (docs/monitoring.md)"
+    )
+    eval_command.add_argument("--pipeline", required=True)
+    eval_command.add_argument("--out", type=Path, required=True, help="report directory")
+    eval_command.add_argument(
+        "--url", help="a running service (http:// or grpc://); default: score in-process"
+    )
+    eval_command.add_argument(
         "--config", type=Path, help="pipeline YAML for in-process scoring (default: shipped)"
     )
-    evaluate.add_argument("--mode", choices=["auto", "pairs", "best-of-n"], default="auto")
-    evaluate.add_argument("--batch-size", type=positive_int, default=64, help="items per request")
-    evaluate.add_argument("--concurrency", type=positive_int, default=4, help="requests in flight")
-    evaluate.add_argument("--timeout-s", type=float, default=120.0, help="deadline per request")
-    evaluate.add_argument(
+    eval_command.add_argument("--mode", choices=["auto", "pairs", "best-of-n"], default="auto")
+    eval_command.add_argument("--batch-size", type=positive_int, default=64, help="items per request")
+    eval_command.add_argument("--concurrency", type=positive_int, default=4, help="requests in flight")
+    eval_command.add_argument("--timeout-s", type=float, default=120.0, help="deadline per request")
+    eval_command.add_argument(
         "--resume", action="store_true", help="keep the scored records of results.jsonl and score the rest"
     )
 

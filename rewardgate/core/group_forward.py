@@ -3,7 +3,7 @@
 The samples go to the owner's ``POST /v1/score?forwarded=1`` as they came,
 with their ``group: {id, size}``, the caller's options and the time left of
 its deadline; the owner assembles the group like any other and its answer
-comes back as the samples' outcomes. ``forwarded=1`` stops the owner from
+comes back as the samples' scored items. ``forwarded=1`` stops the owner from
 forwarding again when the replicas disagree about the peer list.
 """
 
@@ -83,7 +83,7 @@ async def forward(
     deadline: float,
     api_key: str | None = None,
 ) -> dict[str, ScoredItem]:
-    """The outcomes, by sample id, the owner gives ``entries``.
+    """The scored items, by sample id, the owner gives ``entries``.
 
     Raises:
         BackendUnavailable: the owner could not be reached or failed (retryable 503).
@@ -124,10 +124,10 @@ async def forward(
             else ""
         )
         raise cls(f"the group's owner {owner}: {error.get('message', reply.status_code)}{hint}")
-    return {result["id"]: _outcome(result) for result in data["results"]}
+    return {result["id"]: _scored_item(result) for result in data["results"]}
 
 
-def _outcome(result: dict[str, Any]) -> ScoredItem:
+def _scored_item(result: dict[str, Any]) -> ScoredItem:
     return ScoredItem(
         status=result["status"],
         reward=result["reward"],

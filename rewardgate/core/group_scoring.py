@@ -61,10 +61,10 @@ class _Assembly:
     started: float
     spent: Spend
     forwarded: set[int]
-    outcomes: list = field(default_factory=list)
+    scored_items: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.outcomes = [None] * len(self.call.items)
+        self.scored_items = [None] * len(self.call.items)
 
     @property
     def deadline(self) -> float:
@@ -129,7 +129,7 @@ class GroupScoring:
                     tasks.create_task(self._send_on(run, group_id, owner_url, partial[group_id]))
         except BaseExceptionGroup as failed:
             raise _first_leaf(failed) from None  # the typed error itself, as a plain evaluation raises it
-        return run.outcomes
+        return run.scored_items
 
     async def _evaluate_part(
         self, run: _Assembly, indices: list[int], groups: list[str | None], incomplete=frozenset()
@@ -139,11 +139,11 @@ class GroupScoring:
         scored = await self._evaluate(
             run.pipeline, items, groups, options, run.deadline, run.spent, incomplete
         )
-        for index, outcome in zip(indices, scored, strict=True):
-            run.outcomes[index] = outcome
+        for index, scored_item in zip(indices, scored, strict=True):
+            run.scored_items[index] = scored_item
 
     async def _await_group(self, run: _Assembly, group: OpenGroup, owner: bool, indices: list[int]) -> None:
-        """The outcomes of the call's samples of ``group``: from its one evaluation once it is
+        """The scored items of the call's samples of ``group``: from its one evaluation once it is
         whole, or ``group_incomplete`` when waiting ends first."""
         # Waiting ends at 80% of the budget at the latest, leaving the rest to score.
         if not await wait_filled(group, run.started + GROUP_WAIT_SHARE * run.validated.deadline_s):
@@ -159,7 +159,7 @@ class GroupScoring:
         if owner:
             run.spent.add(group_spent)
         for index in indices:
-            run.outcomes[index] = by_id[run.validated.ids[index]]
+            run.scored_items[index] = by_id[run.validated.ids[index]]
 
     async def _send_on(self, run: _Assembly, group_id: str, owner_url: str, indices: list[int]) -> None:
         entries = [CallItem(run.validated.ids[i], run.validated.items[i], group_id) for i in indices]
@@ -169,7 +169,7 @@ class GroupScoring:
             owner_url, run.pipeline.name, entries, size, options, run.deadline, self._peer_api_key
         )
         for index in indices:
-            run.outcomes[index] = by_id[run.validated.ids[index]]
+            run.scored_items[index] = by_id[run.validated.ids[index]]
             run.forwarded.add(index)
 
     def _sent_by_a_peer(self) -> bool:
@@ -204,15 +204,15 @@ class GroupScoring:
         return group, True
 
     async def _score_group(self, pipeline: Pipeline, group: OpenGroup, cache: bool, deadline: float):
-        """The one evaluation of an assembled group: every sample's outcome by id, and its cost."""
+        """The one evaluation of an assembled group: every sample's scored item by id, and its cost."""
         entries = list(group.members.values())
         spent = Spend()
         options = CallOptions(cache=cache, explain=group.explain, weights=group.weights)
         try:
-            outcomes = await self._evaluate(
+            scored_items = await self._evaluate(
                 pipeline, [e.item for e in entries], [group.id] * len(entries), options, deadline, spent
             )
         except BaseException:
             self._assembler.forget(group)  # a retry assembles the group afresh
             raise
-        return {e.id: o for e, o in zip(entries, outcomes, strict=True)}, spent
+        return {e.id: o for e, o in zip(entries, scored_items, strict=True)}, spent

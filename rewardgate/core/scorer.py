@@ -114,22 +114,24 @@ class RewardScorer:
         #: Indices of samples another replica scored (and observes for monitoring).
         forwarded: set[int] = set()
         if partial:
-            outcomes = await self._groups.score(pipeline, call, validated, partial, started, spent, forwarded)
+            scored_items = await self._groups.score(
+                pipeline, call, validated, partial, started, spent, forwarded
+            )
         else:
-            outcomes = await self._evaluate(pipeline, validated.items, groups, options, deadline, spent)
+            scored_items = await self._evaluate(pipeline, validated.items, groups, options, deadline, spent)
         results = [
-            self._result(item_id, outcome, options)
-            for item_id, outcome in zip(validated.ids, outcomes, strict=True)
+            self._result(item_id, scored_item, options)
+            for item_id, scored_item in zip(validated.ids, scored_items, strict=True)
         ]
         items = validated.items
         if forwarded:  # the owner replica counts them
-            kept = [i for i in range(len(outcomes)) if i not in forwarded]
-            items, outcomes, groups = ([seq[i] for i in kept] for seq in (items, outcomes, groups))
-        self._observe_outcomes(pipeline.name, items, outcomes)
-        self._monitor.observe(pipeline, items, outcomes, groups)
+            kept = [i for i in range(len(scored_items)) if i not in forwarded]
+            items, scored_items, groups = ([seq[i] for i in kept] for seq in (items, scored_items, groups))
+        self._observe_scored(pipeline.name, items, scored_items)
+        self._monitor.observe(pipeline, items, scored_items, groups)
         statuses: dict[str, int] = {}
-        for outcome in outcomes:
-            statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+        for scored_item in scored_items:
+            statuses[scored_item.status] = statuses.get(scored_item.status, 0) + 1
         for status, count in statuses.items():
             self._metrics.items.labels(pipeline.name, status).inc(count)
         response = ScoreReply(
@@ -175,14 +177,14 @@ class RewardScorer:
         with self._admission.admit(len(items), pipeline.name, deadline_s) as ticket:
             evaluation = Eager(Evaluator(ctx).evaluate(pipeline, items, groups, options.weights))
             if evaluation.done:
-                outcomes = evaluation.result()
+                scored_items = evaluation.result()
             else:
-                outcomes = await self._finish_by(evaluation, deadline, deadline_s)
+                scored_items = await self._finish_by(evaluation, deadline, deadline_s)
             ticket.free_items = sum(
-                1 for o in outcomes if o.components and len(o.cached) == len(o.components)
+                1 for o in scored_items if o.components and len(o.cached) == len(o.components)
             )
         spent.add(ctx.spent)
-        return outcomes
+        return scored_items
 
     def _needs_whole_groups(self, pipeline: Pipeline) -> bool:
         """Whether ``pipeline`` or a sub-pipeline it routes to reads whole groups (memoised)."""
@@ -208,10 +210,10 @@ class RewardScorer:
             for pair_id, pair in zip(ids, call.pairs, strict=True)
             for side, item in (("a", pair.item_a), ("b", pair.item_b))
         ]
-        scored, timings = await self.score(ScoreCall(call.pipeline, items, options.for_items()))
+        reply, timings = await self.score(ScoreCall(call.pipeline, items, options.for_items()))
         results = []
         for index, pair_id in enumerate(ids):
-            a, b = scored.results[2 * index], scored.results[2 * index + 1]
+            a, b = reply.results[2 * index], reply.results[2 * index + 1]
             a.id, b.id = "a", "b"
             both = a.reward is not None and b.reward is not None
             statuses = {a.status, b.status}
@@ -225,7 +227,7 @@ class RewardScorer:
                 )
             )
         response = CompareReply(
-            pipeline=scored.pipeline, pipeline_hash=scored.pipeline_hash, results=results, usage=scored.usage
+            pipeline=reply.pipeline, pipeline_hash=reply.pipeline_hash, results=results, usage=reply.usage
         )
         return response, timings
 
@@ -280,45 +282,45 @@ class RewardScorer:
             if problem:
                 raise ServiceNotReady(f"{source.name} is not ready: {problem}")
 
-    def _observe_outcomes(self, pipeline: str, items, outcomes: list[ScoredItem]) -> None:
+    def _observe_scored(self, pipeline: str, items, scored_items: list[ScoredItem]) -> None:
         """Rewards, response lengths, component errors, closed gates and violated constraints
         (early signs of reward hacking), one metric update per bucket or label, not per item."""
         metrics = self._metrics
         metrics.rewards.labels(pipeline).observe_many(
-            [outcome.reward for outcome in outcomes if outcome.reward is not None]
+            [scored_item.reward for scored_item in scored_items if scored_item.reward is not None]
         )
         metrics.response_chars.labels(pipeline).observe_many([len(item.response) for item in items])
-        for outcome in outcomes:
-            if not (outcome.errors or outcome.gated or outcome.violated):
+        for scored_item in scored_items:
+            if not (scored_item.errors or scored_item.gated or scored_item.violated):
                 continue
-            for name, error in outcome.errors.items():
+            for name, error in scored_item.errors.items():
                 metrics.errors.labels(error.error_type, "component").inc()
-                if name in outcome.failed:
+                if name in scored_item.failed:
                     metrics.response_failures.labels(pipeline, name, error.error_type).inc()
-            for component in outcome.gated:
+            for component in scored_item.gated:
                 metrics.gates_closed.labels(pipeline, component).inc()
-            if outcome.violated is not None:
-                metrics.constraint_violations.labels(pipeline, outcome.violated).inc()
+            if scored_item.violated is not None:
+                metrics.constraint_violations.labels(pipeline, scored_item.violated).inc()
 
     @staticmethod
-    def _result(item_id: str, outcome: ScoredItem, options: CallOptions) -> ItemResult:
+    def _result(item_id: str, scored_item: ScoredItem, options: CallOptions) -> ItemResult:
         steps = None
-        if options.return_steps and outcome.steps:
+        if options.return_steps and scored_item.steps:
             steps = {
-                name: StepRewards(rewards=d.rewards, deltas=d.deltas) for name, d in outcome.steps.items()
+                name: StepRewards(rewards=d.rewards, deltas=d.deltas) for name, d in scored_item.steps.items()
             }
         explanation = None
-        if options.explain and outcome.explanation is not None:
-            explanation = outcome.explanation.to_dict()
+        if options.explain and scored_item.explanation is not None:
+            explanation = scored_item.explanation.to_dict()
         return ItemResult(
             id=item_id,
-            reward=outcome.reward,
-            status=outcome.status,
-            components=outcome.components if options.return_components else None,
-            errors={name: ItemError(**error.to_item_error()) for name, error in outcome.errors.items()}
-            if outcome.errors
+            reward=scored_item.reward,
+            status=scored_item.status,
+            components=scored_item.components if options.return_components else None,
+            errors={name: ItemError(**error.to_item_error()) for name, error in scored_item.errors.items()}
+            if scored_item.errors
             else {},
-            cached=outcome.cached,
+            cached=scored_item.cached,
             steps=steps,
             explanation=explanation,
         )

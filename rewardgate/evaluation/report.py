@@ -34,8 +34,8 @@ def _by_subset(results: Iterable[dict]) -> dict[str, list[dict]]:
 
 def _pair_summary(rows: list[dict]) -> dict[str, Any]:
     counts = {
-        outcome: sum(1 for r in rows if r["outcome"] == outcome)
-        for outcome in ("win", "tie", "loss", "error")
+        verdict: sum(1 for r in rows if r["outcome"] == verdict)
+        for verdict in ("win", "tie", "loss", "error")
     }
     scored = [r for r in rows if r["outcome"] != "error"]
     summary: dict[str, Any] = {

@@ -16,7 +16,7 @@ from rewardgate.sources.rule.text import normalize_answer
 
 @dataclass(frozen=True, slots=True)
 class Vote:
-    """The outcome of a vote: the winning answer (None: no majority) and the agreement,
+    """What a vote found: the winning answer (None: no majority) and the agreement,
     the top answer's share of the whole group (abstentions count in the denominator)."""
 
     label: str | None

@@ -28,40 +28,42 @@ from rewardgate.sources.rule.format import measure
 
 
 class ItemCombiner:
-    """Combines each item's component cells into its outcome, reporting to ``tracer``."""
+    """Combines each item's component cells into its scored item, reporting to ``tracer``."""
 
     def __init__(self, tracer: Tracer) -> None:
         self.tracer = tracer
 
     def finish(self, pipeline: Pipeline, index: int, item: ScoringItem, columns, weights) -> ScoredItem:
-        outcome = ScoredItem(status="ok", reward=None)
-        cells, missing = self._cells(pipeline, index, columns, outcome)
+        scored_item = ScoredItem(status="ok", reward=None)
+        cells, missing = self._cells(pipeline, index, columns, scored_item)
         counted = cells
         if pipeline.gates:
             counted = self._gate(pipeline, cells)
-            outcome.gated = [name for name, cell in counted.items() if cell is not cells.get(name)]
-            missing -= set(outcome.gated)
+            scored_item.gated = [name for name, cell in counted.items() if cell is not cells.get(name)]
+            missing -= set(scored_item.gated)
         if missing:
-            return self._decided(pipeline, cells, outcome)
+            return self._decided(pipeline, cells, scored_item)
         terms = {name: w * counted[name].value for name, w in weights.items() if w != 0 and name in counted}
         if not terms:
-            outcome.errors.setdefault("reward", InvalidComponentInput("no weighted component has a value"))
-            return replace(outcome, status="error")
+            scored_item.errors.setdefault(
+                "reward", InvalidComponentInput("no weighted component has a value")
+            )
+            return replace(scored_item, status="error")
         combine_type = pipeline.spec.combine.type
         reward = fn.combine_terms(terms, combine_type)
         node = self.tracer.combine(combine_type, terms, weights, counted, reward)
         if pipeline.spec.length_penalty is not None:
             reward, node = self._length_penalty(pipeline, item, reward, node)
         if pipeline.constraints:
-            reward, node, outcome.violated = self._constraints(pipeline, cells, reward, node)
+            reward, node, scored_item.violated = self._constraints(pipeline, cells, reward, node)
         if not math.isfinite(reward):
-            outcome.errors["reward"] = RewardComputationError(f"combined reward is {reward}")
-            return replace(outcome, status="error")
-        outcome.reward = reward
-        outcome.explanation = node
-        return outcome
+            scored_item.errors["reward"] = RewardComputationError(f"combined reward is {reward}")
+            return replace(scored_item, status="error")
+        scored_item.reward = reward
+        scored_item.explanation = node
+        return scored_item
 
-    def _decided(self, pipeline: Pipeline, cells: dict[str, Cell], outcome: ScoredItem) -> ScoredItem:
+    def _decided(self, pipeline: Pipeline, cells: dict[str, Cell], scored_item: ScoredItem) -> ScoredItem:
         """A required component has no value: the reward a constraint decided without it, else
         an error. Constraints are read in order; one whose component has no value stops the
         search, since it might have held and its value would have come first."""
@@ -70,17 +72,17 @@ class ItemCombiner:
             if control is None:
                 break
             if condition.holds(control.value):
-                outcome.violated = label
-                outcome.reward = value
-                outcome.explanation = self.tracer.constraint(None, condition, control, value, label)
-                return outcome
-        return replace(outcome, status="error", reward=None)
+                scored_item.violated = label
+                scored_item.reward = value
+                scored_item.explanation = self.tracer.constraint(None, condition, control, value, label)
+                return scored_item
+        return replace(scored_item, status="error", reward=None)
 
     @staticmethod
     def _cells(
-        pipeline: Pipeline, index: int, columns, outcome: ScoredItem
+        pipeline: Pipeline, index: int, columns, scored_item: ScoredItem
     ) -> tuple[dict[str, Cell], set[str]]:
-        """The item's component cells (values recorded in ``outcome``, failures in its errors and
+        """The item's component cells (values recorded in ``scored_item``, failures in its errors and
         status), and the required components that have no value."""
         cells: dict[str, Cell] = {}
         missing: set[str] = set()
@@ -88,13 +90,13 @@ class ItemCombiner:
             entry = columns[plan.name][index]
             if isinstance(entry, Cell):
                 cells[plan.name] = entry
-                outcome.components[plan.name] = entry.value
+                scored_item.components[plan.name] = entry.value
                 continue
             if isinstance(entry, ComponentError):
-                outcome.errors[plan.name] = entry
+                scored_item.errors[plan.name] = entry
             if plan.required:
                 missing.add(plan.name)
-            outcome.status = "partial"
+            scored_item.status = "partial"
         return cells, missing
 
     def _gate(self, pipeline: Pipeline, cells: dict[str, Cell]) -> dict[str, Cell]:

@@ -80,17 +80,19 @@ class _Columns:
     #: Per component: the failures scored as its failure value, by item index (failures.py).
     failed: dict[str, dict[int, ComponentError]] = field(default_factory=dict)
 
-    def annotate(self, outcome: ScoredItem, index: int, optional: set[str]) -> None:
-        outcome.cached = [n for n, flags in self.cached.items() if flags[index] and n in outcome.components]
+    def annotate(self, scored_item: ScoredItem, index: int, optional: set[str]) -> None:
+        scored_item.cached = [
+            n for n, flags in self.cached.items() if flags[index] and n in scored_item.components
+        ]
         for name, failures in self.failed.items():
             if index in failures:
-                outcome.errors[name] = failures[index]
-                outcome.failed.append(name)
-                if name in optional and outcome.status == "ok":
-                    outcome.status = "partial"
+                scored_item.errors[name] = failures[index]
+                scored_item.failed.append(name)
+                if name in optional and scored_item.status == "ok":
+                    scored_item.status = "partial"
         for name, per_item in self.steps.items():
             if per_item[index] is not None:
-                outcome.steps[name] = per_item[index]
+                scored_item.steps[name] = per_item[index]
 
 
 class Evaluator:
@@ -172,18 +174,18 @@ class Evaluator:
     def combine(
         self, pipeline: Pipeline, items, columns: _Columns, routed: Routed, weights: dict[str, float] | None
     ) -> list[ScoredItem]:
-        """Stage 4: each item's outcome from its cells, with its routed sub-components."""
+        """Stage 4: each item scored from its cells, with its routed sub-components."""
         effective = {**pipeline.weights, **(weights or {})}
         results = []
         optional = {c.name for c in pipeline.components if not c.required}
         for index, item in enumerate(items):
-            outcome = self.combiner.finish(pipeline, index, item, columns.values, effective)
-            columns.annotate(outcome, index, optional)
-            for name, (_, sub_outcomes) in routed.items():
-                sub = sub_outcomes[index]
+            scored_item = self.combiner.finish(pipeline, index, item, columns.values, effective)
+            columns.annotate(scored_item, index, optional)
+            for name, (_, sub_scored) in routed.items():
+                sub = sub_scored[index]
                 if sub is not None:
-                    outcome.components.update({f"{name}.{k}": v for k, v in sub.components.items()})
-            results.append(outcome)
+                    scored_item.components.update({f"{name}.{k}": v for k, v in sub.components.items()})
+            results.append(scored_item)
         return results
 
 

@@ -1,7 +1,7 @@
 """RewardMonitor: what the rewards a pipeline hands out look like, over sliding windows.
 
 The scorer calls :meth:`RewardMonitor.observe` once per request with the
-items and their outcomes; that only appends one tuple per item (and touches
+items and what they scored; that only appends one tuple per item (and touches
 its group), so the hot path pays microseconds. Everything else is computed
 when someone asks (:meth:`snapshot`, for ``/metrics`` and ``GET /v1/stats``).
 
@@ -88,7 +88,7 @@ class RewardMonitor:
         self,
         pipeline: Pipeline,
         items: Sequence[ScoringItem],
-        outcomes: Sequence[ScoredItem],
+        scored_items: Sequence[ScoredItem],
         groups: Sequence[str | None],
     ) -> None:
         """Record one request's items; ``groups`` holds each item's group or None."""
@@ -99,14 +99,14 @@ class RewardMonitor:
         names = window.components
         record = window.records.append
         group_key = window.group_keys.append
-        for item, outcome, group in zip(items, outcomes, groups, strict=True):
+        for item, scored_item, group in zip(items, scored_items, groups, strict=True):
             # Numbers only, None where missing (numpy reads it as NaN): all the work waits for a snapshot.
-            values = outcome.components
+            values = scored_item.components
             record(
                 (
                     now,
-                    outcome.reward,
-                    _STATUS_CODE[outcome.status],
+                    scored_item.reward,
+                    _STATUS_CODE[scored_item.status],
                     len(item.response),
                     *map(values.get, names),
                 )

@@ -171,10 +171,10 @@ class SandboxApp:
             message = f"the run did not finish within its deadline of {budget_s * 1000:.0f} ms"
             return 504, error_body("deadline_exceeded", message, True), "deadline_exceeded"
         try:
-            outcome = run.result()
+            report = run.result()
         except ComponentError as exc:
             return 200, orjson.dumps({"failure": exc.to_item_error()}), exc.error_type
-        return 200, orjson.dumps({"outcome": outcome}), "ok"
+        return 200, orjson.dumps({"outcome": report}), "ok"
 
 
 def _execute_run(mode: str, source: str, payload: dict, limits: SandboxLimits) -> dict:

@@ -194,9 +194,9 @@ def test_the_deadline_travels_with_the_run_and_ends_it(sandbox):
     assert reply.status_code == 504 and reply.json()["error"]["type"] == "deadline_exceeded"
     assert sandbox.metric("rewardgate_sandbox_runs_total", result="deadline_exceeded") == before + 1
     wait_until(lambda: not sandbox.run_processes(), "the run outlived its deadline")
-    assert service_client.outcome_from_reply  # the gateway maps a 504 to sandbox_unavailable:
+    assert service_client.report_from_reply  # the gateway maps a 504 to sandbox_unavailable:
     with pytest.raises(service_client.SandboxUnavailable):
-        service_client.outcome_from_reply(504, reply.json())
+        service_client.report_from_reply(504, reply.json())
 
 
 def test_a_caller_that_goes_away_gets_its_run_killed_and_the_worker_kept(sandbox):

@@ -50,7 +50,7 @@ class Rule(ABC):
     isolated: ClassVar[bool] = False
     #: Item fields the score depends on; they (and only they) enter cache keys.
     reads: ClassVar[tuple[str, ...]] = ("response", "reference")
-    #: True for rules that judge the response's form (structure, length, repetition):
+    #: True for rules that grade the response's form (structure, length, repetition):
     #: in a pipeline with an answer format they read the whole response, where the
     #: other components grade only the answer (rewardgate/pipeline/regions.py).
     grades_whole_response: ClassVar[bool] = False
@@ -100,12 +100,12 @@ class Rule(ABC):
         return item.reference
 
 
-def _within_score_range(evaluate: Callable[[Rule, ScoringItem], float]):
+def _within_score_range(grade: Callable[[Rule, ScoringItem], float]):
     """``grade`` made to return a ``float`` inside ``rule.score_range``."""
 
-    @functools.wraps(evaluate)
+    @functools.wraps(grade)
     def checked(rule: Rule, item: ScoringItem) -> float:
-        value = evaluate(rule, item)
+        value = grade(rule, item)
         if not isinstance(value, Real) or not math.isfinite(value):
             raise VerifierError(f"rule {rule.type_name!r} returned {value!r}, not a finite number")
         low, high = rule.score_range

@@ -87,15 +87,15 @@ class CodeTests(Rule):
     def grade(self, item: ScoringItem) -> float:
         """In this process's own sandbox cell (a verifier process)."""
         plan = parse_reference(self.require_reference(item))
-        outcome = run_session(plan.mode, extract_code(item.response), plan.payload, self.limits)
-        return _fraction(plan, outcome)
+        report = run_session(plan.mode, extract_code(item.response), plan.payload, self.limits)
+        return _fraction(plan, report)
 
     async def grade_offloaded(self, item: ScoringItem, deadline: float | None = None) -> float:
         """In the sandbox service, awaited on the caller's event loop until ``deadline``."""
         plan = parse_reference(self.require_reference(item))
         code = extract_code(item.response)
-        outcome = await service_client.run_remote(plan.mode, code, plan.payload, self.limits, deadline)
-        return _fraction(plan, outcome)
+        report = await service_client.run_remote(plan.mode, code, plan.payload, self.limits, deadline)
+        return _fraction(plan, report)
 
     def warm_up(self) -> None:
         """Start this process's sandbox cell with one real run (nothing to start when offloaded)."""
@@ -103,14 +103,14 @@ class CodeTests(Rule):
             self.grade(ScoringItem("", "x = 1\n", "assert x == 1\n"))
 
 
-def _fraction(plan: TestPlan, outcome: SessionReport) -> float:
-    passed, total = count_passed(plan, outcome)
+def _fraction(plan: TestPlan, report: SessionReport) -> float:
+    passed, total = count_passed(plan, report)
     if total == 0:
         raise InvalidReference("the reference contains no assert statements, tests or cases")
     return passed / total
 
 
-def count_passed(plan: TestPlan, outcome: SessionReport) -> tuple[int, int]:
+def count_passed(plan: TestPlan, report: SessionReport) -> tuple[int, int]:
     """(tests passed, tests in all) from what the session reported.
 
     Verdicts come only from evidence the candidate cannot fake: once code of
@@ -124,12 +124,12 @@ def count_passed(plan: TestPlan, outcome: SessionReport) -> tuple[int, int]:
             dead cell).
         SandboxError: the sandbox failed before the candidate's code ran.
     """
-    if outcome.infrastructure_failure:
-        raise SandboxKilled(f"{outcome.infrastructure_failure}: no verdict")
-    if outcome.setup_failure or not outcome.candidate_started:
-        reason = outcome.setup_failure or "the candidate never started"
+    if report.infrastructure_failure:
+        raise SandboxKilled(f"{report.infrastructure_failure}: no verdict")
+    if report.setup_failure or not report.candidate_started:
+        reason = report.setup_failure or "the candidate never started"
         raise SandboxError(f"the sandbox failed before the code ran: {reason}")
-    records = outcome.records
+    records = report.records
     if plan.mode == "stdio":
         cases = [r["case"] for r in records if isinstance(r.get("case"), dict)]
         passed = sum(stdio_passed(case, want) for case, want in zip(cases, plan.expected, strict=False))
@@ -143,6 +143,6 @@ def count_passed(plan: TestPlan, outcome: SessionReport) -> tuple[int, int]:
         passed = sum(1 for r in records if r.get("passed") is True)
         # No count from the judge after the code ran: the code stopped it (a failed solution).
         total = totals[0] if totals else max(passed, 1)
-    if outcome.killed_at_deadline or any(r.get("timeout") for r in records):
+    if report.killed_at_deadline or any(r.get("timeout") for r in records):
         log.info("code tests ran out of time: %d/%d passed", passed, total)
     return min(passed, total), total

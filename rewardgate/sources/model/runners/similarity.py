@@ -55,10 +55,10 @@ class SimilarityRunner:
         self.version = directory_version(self.path)
 
     def encode(self, item: ScoringItem) -> WorkItem:
-        outcome = self.encode_many([item])[0]
-        if isinstance(outcome, InvalidReference):
-            raise outcome
-        return outcome
+        encoded = self.encode_many([item])[0]
+        if isinstance(encoded, InvalidReference):
+            raise encoded
+        return encoded
 
     def encode_many(self, items: list[ScoringItem]) -> list[WorkItem | InvalidReference]:
         """One tokenizer call for every response and reference of ``items``."""

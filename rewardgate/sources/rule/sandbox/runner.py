@@ -132,10 +132,10 @@ def run_session(mode: str, source: str, payload: dict, limits: SandboxLimits) ->
     }
     request = wire.dumps({"go": True, "mode": mode, "budget_s": limits.timeout_s, "source": source})
     request += wire.dumps(payload)
-    outcome = _run_once(request, run_limits, limits)
-    if outcome.setup_failure or not outcome.candidate_started:
-        outcome = _run_once(request, run_limits, limits)
-    return outcome
+    report = _run_once(request, run_limits, limits)
+    if report.setup_failure or not report.candidate_started:
+        report = _run_once(request, run_limits, limits)
+    return report
 
 
 def _run_once(request: bytes, run_limits: dict, limits: SandboxLimits) -> SessionReport:
@@ -152,11 +152,11 @@ def _run_once(request: bytes, run_limits: dict, limits: SandboxLimits) -> Sessio
         # A cancelled request kills the run (its whole PID namespace) at once.
         if not cancellation.register(slot.pid):
             raise SandboxError("the request was cancelled before the sandbox ran")
-        outcome = _converse(slot, request, deadline)
+        report = _converse(slot, request, deadline)
     finally:
         cancellation.unregister()
         server.finish(slot)
-    return _with_evidence(outcome, cgroup, server)
+    return _with_evidence(report, cgroup, server)
 
 
 def cgroup_limits(limits: SandboxLimits) -> tuple[int, int]:
@@ -178,37 +178,37 @@ def _join_cgroup(host_pids: list[int]) -> None:
 
 
 def _with_evidence(
-    outcome: SessionReport, cgroup: cgroups.RunCgroup | None, server: forkserver.ForkServer
+    report: SessionReport, cgroup: cgroups.RunCgroup | None, server: forkserver.ForkServer
 ) -> SessionReport:
     if cgroup is not None and cgroup.evidence().killed_for_others:
-        outcome.infrastructure_failure = "the OOM killer ended the run within its own memory limit"
-    if not outcome.ended and not outcome.killed_at_deadline and not server.alive:
-        outcome.infrastructure_failure = "the sandbox cell died during the run"
-    return outcome
+        report.infrastructure_failure = "the OOM killer ended the run within its own memory limit"
+    if not report.ended and not report.killed_at_deadline and not server.alive:
+        report.infrastructure_failure = "the sandbox cell died during the run"
+    return report
 
 
 def _converse(slot: forkserver.Slot, request: bytes, deadline: float) -> SessionReport:
-    outcome = SessionReport(protections=slot.protections)
+    report = SessionReport(protections=slot.protections)
     channel, reader = slot.channel, slot.reader
     try:
         channel.sendall(request)
         # From here the code may run: every ending is the candidate's unless evidence says otherwise.
-        outcome.candidate_started = True
+        report.candidate_started = True
         budget = [_MAX_REPORT_BYTES]
         while (message := _next(channel, reader, deadline, budget)) is not None:
             if message.get("end") is True:
-                outcome.ended = True
+                report.ended = True
                 break
             if "failed" in message:
                 if message.get("before_code") is True:
-                    outcome.setup_failure = str(message["failed"])
+                    report.setup_failure = str(message["failed"])
                 break
-            outcome.records.append(message)
+            report.records.append(message)
     except TimeoutError:
-        outcome.killed_at_deadline = True
+        report.killed_at_deadline = True
     except (OSError, wire.WireError):
-        pass  # the run died: what it reported so far is the outcome
-    return outcome
+        pass  # the run died: what it reported so far is the report
+    return report
 
 
 def _next(channel: socket.socket, reader, deadline: float, budget: list[int]) -> dict | None:

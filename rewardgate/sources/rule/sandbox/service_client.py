@@ -79,7 +79,7 @@ async def run_remote(
         "deadline_ms": int(remaining * 1000),
     }
     reply = await _post(f"{url}/v1/run", body, remaining)
-    return outcome_from_reply(reply.status_code, _json(reply))
+    return report_from_reply(reply.status_code, _json(reply))
 
 
 async def _post(url: str, body: dict, remaining: float) -> httpx.Response:
@@ -116,8 +116,8 @@ def _json(reply: httpx.Response) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def outcome_from_reply(status: int, data: dict) -> SessionReport:
-    """The outcome in a sandbox service reply, or the typed error it carries."""
+def report_from_reply(status: int, data: dict) -> SessionReport:
+    """The session report in a sandbox service reply, or the typed error it carries."""
     if status == 200 and isinstance(data.get("outcome"), dict):
         fields = {f.name for f in dataclasses.fields(SessionReport)}
         return SessionReport(**{k: v for k, v in data["outcome"].items() if k in fields})

@@ -144,20 +144,20 @@ class Session:
         finally:
             os.close(stdin)
             os.close(out_write)
-        outcome = self._collect(program.pid, out_read)
+        observed = self._collect(program.pid, out_read)
         os.close(out_read)
-        return outcome
+        return observed
 
     def _collect(self, pid: int, out_read: int) -> dict:
         """Read the program's stdout until it exits, the budget ends or the output cap is hit."""
         output, cap = bytearray(), self.limits["file_kb"] * 1024
         exited = os.pidfd_open(pid)
-        outcome = {"timed_out": False, "output_limit": False, "exit": None}
+        observed = {"timed_out": False, "output_limit": False, "exit": None}
         watched = [out_read, exited]
-        while watched != [exited] or outcome["exit"] is None:
+        while watched != [exited] or observed["exit"] is None:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
-                outcome["timed_out"] = True
+                observed["timed_out"] = True
                 break
             ready, _, _ = select.select(watched, [], [], remaining)
             if out_read in ready:
@@ -166,16 +166,16 @@ class Session:
                 if not chunk:
                     watched.remove(out_read)
                 elif len(output) > cap:
-                    outcome["output_limit"] = True
+                    observed["output_limit"] = True
                     break
-            if exited in ready and outcome["exit"] is None:
+            if exited in ready and observed["exit"] is None:
                 _, status = os.waitpid(pid, 0)
-                outcome["exit"] = os.waitstatus_to_exitcode(status)
+                observed["exit"] = os.waitstatus_to_exitcode(status)
                 self.kill_children()  # background children no longer hold stdout open
         os.close(exited)
         self.kill_children()
-        outcome["stdout"] = output[:cap].decode(errors="replace")
-        return outcome
+        observed["stdout"] = output[:cap].decode(errors="replace")
+        return observed
 
     def kill_children(self) -> None:
         """Kill and reap every process of the run but this one (PID 1 of the run), spare cocoons too."""
