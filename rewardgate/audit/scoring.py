@@ -1,9 +1,9 @@
 """The one adapter between the audit and whatever scores: swap the in-process entry here.
 
 Today the in-process path is the one ``rewardgate eval`` uses
-(:class:`rewardgate.evaluation.scorers.InProcessScorer`: the service's own
+(:class:`rewardgate.eval.scorers.InProcessScorer`: the service's own
 scorer built from a pipeline file, no sockets); ``--url`` goes through the
-Python client (:class:`~rewardgate.evaluation.scorers.RemoteScorer`). Both
+Python client (:class:`~rewardgate.eval.scorers.RemoteScorer`). Both
 answer ``score(items, pipeline) -> list[Scored]``, one per item, in order.
 
 :func:`component_kinds` tells which probe families apply: ``rule:TYPE``,
@@ -18,7 +18,7 @@ import asyncio
 from pathlib import Path
 
 from rewardgate.errors import ConfigError
-from rewardgate.evaluation.scorers import Scored, Scorer
+from rewardgate.eval.scorers import Scored, Scorer
 
 __all__ = ["Scored", "Scorer", "component_kinds", "open_scorer"]
 
@@ -39,10 +39,10 @@ def open_scorer(url: str | None, config: Path | None, timeout_s: float, batch_si
     """An async context manager scoring through ``url``, or in this process from ``config``
     (default: the shipped pipeline file); returns ``(scorer, description)``."""
     if url:
-        from rewardgate.evaluation.scorers import RemoteScorer
+        from rewardgate.eval.scorers import RemoteScorer
 
         return RemoteScorer(url, timeout_s, batch_size), url
-    from rewardgate.evaluation.scorers import InProcessScorer
+    from rewardgate.eval.scorers import InProcessScorer
 
     settings = _settings(config)
     return InProcessScorer(settings, timeout_s), f"this process ({settings.config_path.name})"

@@ -13,9 +13,9 @@ import asyncio
 import sys
 
 from rewardgate.errors import ConfigError
-from rewardgate.evaluation.data import DataError, detect_mode, read_records
-from rewardgate.evaluation.report import build_report, markdown, write_json, write_plot
-from rewardgate.evaluation.runner import RESULTS, RunOptions, collected, pending, score_pending
+from rewardgate.eval.data import DataError, detect_mode, read_records
+from rewardgate.eval.report import build_report, markdown, write_json, write_plot
+from rewardgate.eval.runner import RESULTS, RunOptions, collected, pending, score_pending
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -47,12 +47,12 @@ def run_eval(args: argparse.Namespace) -> int:
 async def _score(args: argparse.Namespace, todo, out, options: RunOptions) -> str:
     """Score ``todo`` in-process or against ``--url``; returns what scored them, for the report."""
     if args.url:
-        from rewardgate.evaluation.scorers import RemoteScorer
+        from rewardgate.eval.scorers import RemoteScorer
 
         scorer, scored_by = RemoteScorer(args.url, args.timeout_s, args.batch_size), args.url
     else:
         from rewardgate.config.environment import load_settings
-        from rewardgate.evaluation.scorers import InProcessScorer
+        from rewardgate.eval.scorers import InProcessScorer
 
         overrides = {"config_path": args.config} if args.config else {}
         settings = load_settings({"grpc_port": 0, **overrides}, {"config_path": "--config"})

@@ -16,7 +16,7 @@ from tests.support.server import REPO_ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
-SAMPLES = REPO_ROOT / "rewardgate" / "evaluation" / "samples"
+SAMPLES = REPO_ROOT / "rewardgate" / "eval" / "samples"
 PAIRS = SAMPLES / "math_pairs.jsonl"
 BEST_OF_N = SAMPLES / "math_best_of_n.jsonl"
 

@@ -11,7 +11,7 @@ import pytest
 from rewardgate.config.pipeline_file import load_config
 from rewardgate.core.calls import CallItem, CallOptions, ScoreCall
 from rewardgate.core.validation import Limits, validate_call
-from rewardgate.evaluation.vision_samples import write_all
+from rewardgate.eval.vision_samples import write_all
 from rewardgate.items import ScoringItem
 from rewardgate.sources.model.runners.vision_reward_model import VisionRewardModelRunner
 from tests.support.images import data_url, png
@@ -88,7 +88,7 @@ def test_the_vlm_example_file_runs_on_the_model_random_model_writes(tmp_path, mo
     assert len(runner.forward([work.payload])[0]) == 1
 
 
-SAMPLES = REPO_ROOT / "rewardgate" / "evaluation" / "samples"
+SAMPLES = REPO_ROOT / "rewardgate" / "eval" / "samples"
 
 
 def _without_pixels(path: Path) -> list[dict]:

@@ -19,7 +19,7 @@ from rewardgate_client.labels import AmbiguousLabel, reference_from_label
 from rewardgate.api.http.compat import openrlhf_items, slime_reference
 from rewardgate.api.http.schemas import OpenRLHFRewardRequest, SlimeRewardRequest
 from rewardgate.errors import InvalidInput, InvalidReference
-from rewardgate.evaluation.data import PAIRS, DataError, read_records
+from rewardgate.eval.data import PAIRS, DataError, read_records
 from rewardgate.items import ScoringItem
 from rewardgate.sources.rule.registry import build_rule
 

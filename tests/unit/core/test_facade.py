@@ -150,7 +150,7 @@ def test_scoring_in_process_imports_no_web_framework(tmp_path):
         f"""
         import asyncio, sys
         from rewardgate.config.settings import Settings
-        from rewardgate.evaluation.scorers import InProcessScorer
+        from rewardgate.eval.scorers import InProcessScorer
 
         async def main():
             async with InProcessScorer(Settings(config_path={str(config)!r}, grpc_port=0), 10) as scorer:

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from rewardgate.evaluation.data import BEST_OF_N, PAIRS, DataError, Record, detect_mode, read_records
-from rewardgate.evaluation.metrics import jeffreys, pair_verdict, sectioned, top1
-from rewardgate.evaluation.report import build_report, markdown
-from rewardgate.evaluation.runner import chunks, result_of
-from rewardgate.evaluation.scorers import Scored
+from rewardgate.eval.data import BEST_OF_N, PAIRS, DataError, Record, detect_mode, read_records
+from rewardgate.eval.metrics import jeffreys, pair_verdict, sectioned, top1
+from rewardgate.eval.report import build_report, markdown
+from rewardgate.eval.runner import chunks, result_of
+from rewardgate.eval.scorers import Scored
 
 
 def write(tmp_path, *records) -> object:

@@ -1,4 +1,4 @@
-"""Evaluation records, read from JSONL and checked line by line.
+"""Eval records, read from JSONL and checked line by line.
 
 Two kinds, told apart by their fields (or forced with ``--mode``):
 
@@ -25,7 +25,7 @@ PAIRS, BEST_OF_N = "pairs", "best-of-n"
 
 
 class DataError(ValueError):
-    """The evaluation file is malformed; the message names the line."""
+    """The eval's input file is malformed; the message names the line."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
-"""The evaluation report: ``report.json``, ``report.md`` and ``rewards.png`` from the per-record results.
+"""The eval report: ``report.json``, ``report.md`` and ``rewards.png`` from the per-record results.
 
-rewardgate/evaluation/metrics.py defines every figure; this module only counts,
+rewardgate/eval/metrics.py defines every figure; this module only counts,
 arranges and draws them.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from rewardgate.evaluation.data import BEST_OF_N
-from rewardgate.evaluation.metrics import PAIR_VALUE, STRICT_VALUE, jeffreys, sectioned
+from rewardgate.eval.data import BEST_OF_N
+from rewardgate.eval.metrics import PAIR_VALUE, STRICT_VALUE, jeffreys, sectioned
 
 
 def build_report(mode: str, results: list[dict], pipeline: str, scored_by: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""What an evaluation measures, from the per-record results.
+"""What an eval measures, from the per-record results.
 
 Pairs: a pair is a **win** when the chosen response gets the higher reward, a
 **tie** when both rewards are equal, a **loss** otherwise, an **error** when

@@ -1,7 +1,7 @@
 """The shipped vision sample sets, drawn in code (no download, no files read).
 
-``python -m rewardgate.evaluation.vision_samples`` rewrites
-``rewardgate/evaluation/samples/vision_{grounding,counting,doc_qa}_pairs.jsonl``:
+``python -m rewardgate.eval.vision_samples`` rewrites
+``rewardgate/eval/samples/vision_{grounding,counting,doc_qa}_pairs.jsonl``:
 preference pairs whose prompt carries a picture (a PNG data URL) drawn here,
 deterministically from a seed:
 

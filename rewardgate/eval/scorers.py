@@ -1,4 +1,4 @@
-"""Where evaluation items are scored: a running service, or the service built in this process.
+"""Where an eval's items are scored: a running service, or the service built in this process.
 
 Both answer ``score(items, pipeline)`` with one :class:`Scored` per item, in
 order; a failure of a whole request becomes an error for each of its items,

@@ -1,4 +1,4 @@
-"""Run an evaluation: score every record not yet done, then write the report.
+"""Run an eval: score every record not yet done, then write the report.
 
 Results go to ``OUT/results.jsonl`` as requests finish (one line per record,
 flushed), so an interrupted run keeps what it finished and ``--resume``
@@ -17,9 +17,9 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from rewardgate.evaluation.data import BEST_OF_N, Record
-from rewardgate.evaluation.metrics import pair_verdict, top1
-from rewardgate.evaluation.scorers import Scorer
+from rewardgate.eval.data import BEST_OF_N, Record
+from rewardgate.eval.metrics import pair_verdict, top1
+from rewardgate.eval.scorers import Scorer
 from rewardgate.result_files import drop_torn_tail, read_resume_state
 
 RESULTS = "results.jsonl"

@@ -1,1 +1,0 @@
-"""Offline evaluation of a pipeline: preference pairs and best-of-N sets (`rewardgate eval`)."""
