@@ -287,7 +287,7 @@ def test_running_into_the_cpu_hard_limit_is_a_verdict():
 
 
 @pytest.mark.parametrize(
-    "reference", ['{"inputs": [""], "outputs": [""]}', "assert True\n"], ids=["stdio", "judged"]
+    "reference", ['{"inputs": [""], "outputs": [""]}', "assert True\n"], ids=["stdio", "examined"]
 )
 def test_a_sandbox_process_that_cannot_be_set_up_is_an_error_not_a_score(reference):
     # An impossible tmpfs size makes the mount fail in each prepared process, before any code

@@ -57,7 +57,7 @@ def decoy(tmp_path):
 # --- class 1: escape to the host -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("link", ["/tmp/judge", "/tmp/candidate", "/tmp", "/tmp/work/x"])
+@pytest.mark.parametrize("link", ["/tmp/examiner", "/tmp/candidate", "/tmp", "/tmp/work/x"])
 def test_symlinks_planted_in_tmp_reach_no_host_directory(decoy, link):
     before = snapshot(decoy)
     plant = (
@@ -69,7 +69,7 @@ def test_symlinks_planted_in_tmp_reach_no_host_directory(decoy, link):
         "    except OSError:\n        pass\n"
         f"try:\n    open({link!r} + '/owned', 'w').write('x')\nexcept OSError:\n    pass\n" + ADD
     )
-    # judged (candidate then judge) and stdio (one fresh process per case, several cases)
+    # examined (candidate then examiner) and stdio (one fresh process per case, several cases)
     assert score(plant) == 1.0
     stdio = '{"inputs": ["", "", ""], "outputs": ["ok", "ok", "ok"]}'
     assert score(plant + "print('ok')\n", stdio) == 1.0
@@ -83,10 +83,10 @@ def test_each_sandbox_process_starts_in_a_fresh_private_tmp():
         "open('/tmp/left', 'w').write('x')\nos.symlink('/sandbox', '/tmp/link')\n"
     )
     assert score(program, '{"inputs": ["", ""], "outputs": ["[]", "[]"]}') == 1.0
-    # The judge's folder is another mount: the candidate's files are not in it.
-    judged = "import os\nopen('/tmp/planted', 'w').write('x')\n" + ADD
+    # The examiner's folder is another mount: the candidate's files are not in it.
+    examined = "import os\nopen('/tmp/planted', 'w').write('x')\n" + ADD
     tests = "import os\nassert os.listdir('/tmp') == []\nassert add(1, 1) == 2\n"
-    assert score(judged, tests) == 1.0
+    assert score(examined, tests) == 1.0
 
 
 def test_the_root_filesystem_is_read_only_and_shows_no_host_folder(decoy):
@@ -192,8 +192,8 @@ def test_signals_at_the_runs_init_change_nothing():
     assert score(attack + "def add(a, b):\n    return 0\n") == 0.0
 
 
-def test_a_process_bomb_cannot_keep_the_judge_from_running():
-    # The candidate fills its process limit at import; the judge has its own and still runs.
+def test_a_process_bomb_cannot_keep_the_examiner_from_running():
+    # The candidate fills its process limit at import; the examiner has its own and still runs.
     hog = (
         "import os, time\nfor _ in range(64):\n    try:\n        if os.fork() == 0:\n"
         "            time.sleep(30)\n    except OSError:\n        break\n"

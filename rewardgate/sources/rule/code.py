@@ -115,7 +115,7 @@ def count_passed(plan: TestPlan, report: SessionReport) -> tuple[int, int]:
 
     Verdicts come only from evidence the candidate cannot fake: once code of
     the response ran, any way the run ends (a crash, a kill by any signal, a
-    dead judge, a set-up step the code made fail) is the candidate's failure
+    dead examiner, a set-up step the code made fail) is the candidate's failure
     and scores what passed before it; only evidence seen on the host says
     otherwise.
 
@@ -141,7 +141,7 @@ def count_passed(plan: TestPlan, report: SessionReport) -> tuple[int, int]:
     else:
         totals = [r["total"] for r in records if isinstance(r.get("total"), int)]
         passed = sum(1 for r in records if r.get("passed") is True)
-        # No count from the judge after the code ran: the code stopped it (a failed solution).
+        # No count from the examiner after the code ran: the code stopped it (a failed solution).
         total = totals[0] if totals else max(passed, 1)
     if report.killed_at_deadline or any(r.get("timeout") for r in records):
         log.info("code tests ran out of time: %d/%d passed", passed, total)

@@ -60,7 +60,7 @@ def parse_reference(reference: str) -> TestPlan:
 
 @functools.lru_cache(maxsize=64)
 def _python_tests(source: str) -> dict | str:
-    """What the judge needs to know of Python tests (:func:`test_reference.summary`), or why they
+    """What the examiner needs to know of Python tests (:func:`test_reference.summary`), or why they
     cannot run. Cached: the samples of one prompt share their reference."""
     try:
         parsed = test_reference.read(source)

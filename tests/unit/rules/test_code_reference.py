@@ -50,7 +50,7 @@ def test_a_main_guard_runs_in_place_in_a_statements_reference():
     assert parsed.total == 1
 
 
-def test_unittest_counts_methods_from_the_syntax_and_the_judge_is_the_runner():
+def test_unittest_counts_methods_from_the_syntax_and_the_examiner_is_the_runner():
     parsed = reference.read(UNITTEST_WITH_FOOTER)
     assert parsed.style == "unittest"
     # Base: test_small; More: test_small (inherited) and test_big; Late, defined in the guard: test_late.
@@ -128,7 +128,7 @@ def test_usable_references_have_no_problem(source):
 
 
 @pytest.mark.parametrize("source", [HUMANEVAL, UNITTEST_WITH_FOOTER, "import math\nassert f(1)\nx = 2\n"])
-def test_the_judge_rebuilds_the_hosts_reading_from_its_summary(source):
+def test_the_examiner_rebuilds_the_hosts_reading_from_its_summary(source):
     read = reference.read(source)
     summary = reference.summary(read)
     assert json.loads(json.dumps(summary)) == summary  # plain data, as the payload carries it

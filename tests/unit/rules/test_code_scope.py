@@ -37,7 +37,7 @@ def test_names_the_tests_bind_are_never_the_solutions():
     assert ns["f"] == "f" and ns["candidate"] == "kept"
 
 
-def test_a_module_the_tests_use_is_the_judges_own_import_not_the_solutions_class():
+def test_a_module_the_tests_use_is_the_examiners_own_import_not_the_solutions_class():
     ns = namespace("assert math.isclose(f(2), 1.5)\n", {"math": "class math with a rigged isclose", "f": 1})
     assert ns["math"] is math
 
@@ -77,7 +77,7 @@ def test_a_name_used_as_a_module_and_spelled_like_one_is_never_a_solution_object
     ns = namespace(tests, {"np": fake_numpy, "Calculator": calculator, "data": {"k": 1}, "f": "f"})
     assert "np" not in ns  # numpy is not in the sandbox, and a solution's stand-in is not numpy
     assert ns["Calculator"] is calculator  # a class of the solution's, used as a namespace
-    assert ns["data"] == {"k": 1}  # plain data: its methods are the judge's own
+    assert ns["data"] == {"k": 1}  # plain data: its methods are the examiner's own
 
 
 def test_dunder_and_non_identifier_names_are_dropped():

@@ -1,11 +1,11 @@
 """The candidate's side: runs the response's code as the unprivileged candidate uid.
 
 Standard library only (it runs inside the sandbox, forked from the zygote).
-Nothing here decides a verdict: in call mode it only answers the judge's
+Nothing here decides a verdict: in call mode it only answers the examiner's
 requests over a socket with plain data (see :mod:`wire`), and in stdio mode
 the session reads what the program printed. Whatever the code does to this
 process (patching modules, forging output, exiting early, closing the
-socket), the judge sees at most plain data, a typed exception or silence.
+socket), the examiner sees at most plain data, a typed exception or silence.
 
 Call mode protocol, one JSON line each way:
 
@@ -67,7 +67,7 @@ OPS = {
 
 
 class Handles:
-    """Objects the judge refers to by number: one number per object, kept alive here."""
+    """Objects the examiner refers to by number: one number per object, kept alive here."""
 
     def __init__(self):
         self.objects = []
@@ -93,7 +93,7 @@ class Handles:
     def encode(self, value):
         try:
             return wire.encode(value, self.tag)
-        except wire.Unencodable:  # nested too deeply: the judge gets it whole, as a handle
+        except wire.Unencodable:  # nested too deeply: the examiner gets it whole, as a handle
             return self.tag(value)
 
 
@@ -106,7 +106,7 @@ def builtin_base(cls) -> str:
 
 
 def serve(fd: int, source: str) -> None:
-    """Load ``source`` as a module, then answer the judge until it hangs up."""
+    """Load ``source`` as a module, then answer the examiner until it hangs up."""
     channel = socket.socket(fileno=fd)
     reader = channel.makefile("rb")
     handles = Handles()

@@ -15,7 +15,7 @@ per cell, unprivileged, through a user namespace:
   visible), and an empty ``/tmp`` mount point for the per-process tmpfs;
 * the cell's seccomp program (policy.py) on every process in it;
 * ``CAP_SYS_ADMIN`` of the cell's own user namespace for the fork server's
-  per-run namespaces and tmpfs mounts (isolation.py); every judge and
+  per-run namespaces and tmpfs mounts (isolation.py); every examiner and
   candidate process drops it before running anything;
 * it dies with the verifier process that started it.
 

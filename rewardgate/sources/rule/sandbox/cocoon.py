@@ -15,7 +15,7 @@ Its one instruction (a ``SOCK_SEQPACKET`` record from the init) names a role
 and carries its body in a memfd plus the descriptors the role needs
 (``SCM_RIGHTS``). The cocoon places those descriptors, closes everything
 else and becomes the role: ``candidate`` (the response's module, answering
-the judge), ``judge`` (the tests) or ``program`` (stdio mode). So all set-up
+the examiner), ``examiner`` (the tests) or ``program`` (stdio mode). So all set-up
 happens off the item's critical path, and a set-up failure is seen before
 any code of the response runs (the init reports it as the sandbox's).
 """
@@ -26,11 +26,11 @@ import signal
 import socket
 
 try:
-    from . import candidate, isolation, judge
+    from . import candidate, examiner, isolation
 except ImportError:  # pragma: no cover - the zygote's import path
     import candidate
+    import examiner
     import isolation
-    import judge
 
 _INSTRUCTIONS_FD = 3
 _READY_FD = 9
@@ -136,12 +136,12 @@ def _await_instruction() -> tuple[str, object, float]:
     return header["role"], body, float(header["budget_s"])
 
 
-def _judge(payload, budget_s: float) -> None:
-    judge.main(3, 4, payload, budget_s)
+def _examine(payload, budget_s: float) -> None:
+    examiner.main(3, 4, payload, budget_s)
 
 
 _ROLES = {
     "candidate": lambda source, _: candidate.serve(3, source),
-    "judge": _judge,
+    "examiner": _examine,
     "program": lambda source, _: candidate.run_program(source),
 }

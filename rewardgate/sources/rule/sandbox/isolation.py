@@ -9,7 +9,7 @@ run, done before any code of the response runs:
 
 * :func:`enter_run_namespaces`: fresh mount, PID and IPC namespaces for the
   run, whose init takes every process of the run with it;
-* :func:`private_tmpfs`: each sandbox process (judge, candidate) gets its own
+* :func:`private_tmpfs`: each sandbox process (examiner, candidate) gets its own
   mount namespace with a fresh tmpfs on ``/tmp`` (a directory of the
   read-only root, so no symlink can be planted there), and starts in it;
 * :func:`drop_privileges`: no capabilities left (effective, permitted,

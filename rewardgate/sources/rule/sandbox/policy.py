@@ -4,7 +4,7 @@ Two programs, both exported as raw BPF:
 
 * the **cell** program, which bubblewrap installs on the fork server and
   everything under it (``--seccomp FD``);
-* the **code** program, which each judge and candidate process stacks on top
+* the **code** program, which each examiner and candidate process stacks on top
   after dropping its capabilities (isolation.py).
 
 Both kill the process on any syscall ABI but the native one: the 32-bit
@@ -78,7 +78,7 @@ DENIED = (
     "mbind",
     "set_mempolicy",
 )
-#: Denied in judge and candidate processes only (the fork server needs them per run).
+#: Denied in examiner and candidate processes only (the fork server needs them per run).
 DENIED_TO_CODE = (
     "mount",
     "umount2",
@@ -126,7 +126,7 @@ def cell_program() -> bytes:
 
 @functools.cache
 def code_program() -> bytes:
-    """Raw BPF stacked on each judge and candidate process."""
+    """Raw BPF stacked on each examiner and candidate process."""
     policy = _base_filter()
     for name in DENIED_TO_CODE:
         _deny(policy, name)

@@ -1,7 +1,7 @@
 """What a Python test reference asks, read from its syntax alone (standard library only).
 
 Used by the host, which refuses a reference that cannot run before any code
-does and passes what it read (:func:`summary`) to the judge, which runs it
+does and passes what it read (:func:`summary`) to the examiner, which runs it
 (re-reading only the statements). Nothing here sees the candidate, so
 nothing here can be steered by it: which statements are tests, how many
 there are and which names the tests bind are fixed before the solution
@@ -18,7 +18,7 @@ The reference runs as ``python tests.py`` would run it, with two styles:
 * **unittest**: a module defining ``TestCase`` subclasses; each test method
   (``test*``, inherited ones included) is one test, counted from the syntax,
   so a class body that fails at run time fails its tests rather than
-  removing them. The judge is the test runner: a ``__main__`` block adds only
+  removing them. The examiner is the test runner: a ``__main__`` block adds only
   its definitions and imports, and top-level calls of ``unittest.main()``
   or a ``TextTestRunner`` are not run.
 """
@@ -51,7 +51,7 @@ class TestReference:
 
 def read(source: str, known: dict | None = None) -> TestReference:
     """The reference in ``source``; ``known`` is :func:`summary` of an earlier read of the same
-    source (the host's), which spares the judge the analysis.
+    source (the host's), which spares the examiner the analysis.
 
     Raises:
         SyntaxError, ValueError: ``source`` is not Python.

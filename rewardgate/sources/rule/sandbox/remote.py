@@ -1,8 +1,8 @@
-"""The judge's view of the candidate: one connection, and proxies that let candidate code decide nothing.
+"""The examiner's view of the candidate: one connection, and proxies that let candidate code decide nothing.
 
-Standard library only (it runs in the judge process). Every value the
-candidate sends is decoded into the judge's own objects (:mod:`wire`), so
-comparisons, hashing, membership and sorting of those values are the judge's
+Standard library only (it runs in the examiner process). Every value the
+candidate sends is decoded into the examiner's own objects (:mod:`wire`), so
+comparisons, hashing, membership and sorting of those values are the examiner's
 Python. What the candidate could not convert (functions, classes, instances
 of its classes, iterators) is a :class:`Remote`: its calls, attributes and
 items cross the socket and come back as plain data, but no question that
@@ -10,7 +10,7 @@ carries a value of the tests is ever put to the candidate:
 
 * ``==``, ``!=`` and ``hash``: identity (one proxy per candidate object);
   ``<`` and the other orderings: ``TypeError``;
-* ``x in proxy``: the judge reads the object's items as a plain list and
+* ``x in proxy``: the examiner reads the object's items as a plain list and
   looks for ``x`` itself;
 * ``len``, truth and ``str``/``repr``: plain answers checked for type (an
   ``int`` of at least 0, a ``bool``, a ``str``); they carry nothing of the
@@ -19,7 +19,7 @@ carries a value of the tests is ever put to the candidate:
   ``next``: a ``StopIteration`` from any other request (a call in
   ``all(map(f, xs))``) is a ``RuntimeError``, as PEP 479 makes it in a
   generator;
-* the candidate's exceptions are rebuilt as judge classes with the same
+* the candidate's exceptions are rebuilt as examiner classes with the same
   name and nearest builtin base (``class Invalid(ValueError)`` is caught by
   ``except ValueError``); ``SystemExit`` stays one, and the other exceptions
   that are not an ``Exception`` (``KeyboardInterrupt``, ``GeneratorExit``)
@@ -59,7 +59,7 @@ class Connection:
     """Request/response over the candidate socket, bounded by one deadline.
 
     Also the handle table for :func:`wire.decode`: one :class:`Remote` per
-    candidate object and one judge exception class per candidate class."""
+    candidate object and one examiner exception class per candidate class."""
 
     def __init__(self, fd: int, deadline: float) -> None:
         self.sock = socket.socket(fileno=fd)
@@ -130,7 +130,7 @@ class Connection:
         if type(number) is not int or type(name) is not str or type(base) is not str:
             raise wire.WireError("malformed exception class")
         if number not in self.exception_classes:
-            self.exception_classes[number] = _judge_exception_class(name, base)
+            self.exception_classes[number] = _examiner_exception_class(name, base)
         return self.exception_classes[number]
 
     def _exception(self, op: str, raised) -> BaseException:
@@ -144,8 +144,9 @@ class Connection:
         return _instantiate(cls, args)
 
 
-def _judge_exception_class(name: str, base_name: str) -> type:
-    """The judge's class for the candidate's exception class ``name`` (nearest builtin base ``base_name``)."""
+def _examiner_exception_class(name: str, base_name: str) -> type:
+    """The examiner's class for the candidate's exception class ``name`` (nearest builtin base
+    ``base_name``)."""
     base = getattr(builtins, base_name, None)
     if not (isinstance(base, type) and issubclass(base, BaseException)):
         base = Exception

@@ -8,7 +8,7 @@ processes waiting for their code (session.py, cocoon.py). Pass/fail is never
 decided where the candidate can reach:
 
 * ``tests`` (asserts, unittest, HumanEval ``check(...)``) and ``calls`` (APPS
-  ``fn_name``) run in a judge process with its own tmpfs and mount namespace,
+  ``fn_name``) run in a examiner process with its own tmpfs and mount namespace,
   calling the candidate through a plain-data proxy;
 * ``stdio`` runs the program once per input; the outputs come back here and
   :mod:`rewardgate.sources.rule.code` compares them with expectations that never enter
@@ -162,7 +162,7 @@ def _run_once(request: bytes, run_limits: dict, limits: SandboxLimits) -> Sessio
 def cgroup_limits(limits: SandboxLimits) -> tuple[int, int]:
     """(memory MB, processes) of a run's cgroup, which also holds the cell and the next prepared run.
 
-    Memory: the run's processes, its tmpfs pages (judge and candidate) and the cell's and the
+    Memory: the run's processes, its tmpfs pages (examiner and candidate) and the cell's and the
     next run's share; processes: the run's, its init and cocoons, the cell's and the next run's."""
     return limits.memory_mb + limits.tmpfs_mb * 2 + _CELL_MB, max(limits.processes, 1) + _RESIDENT_PROCESSES
 

@@ -1,4 +1,4 @@
-"""What each name the tests read resolves to (standard library only; runs in the judge).
+"""What each name the tests read resolves to (standard library only; runs in the examiner).
 
 The solution's module-level names reach the tests' namespace, but never
 over a name that decides how the tests' own code behaves. For a name the
@@ -9,7 +9,7 @@ tests read, first match wins:
    solution's, not even before the tests bind it;
 2. **builtins**: a solution that defines ``abs``, ``sorted``, ``set``,
    ``len``, ``isinstance``, ``print`` or ``range`` changes nothing;
-3. **modules**, always the judge's own import: a standard-library module the
+3. **modules**, always the examiner's own import: a standard-library module the
    tests use as ``name.attribute`` (MBPP tests call ``math.isclose`` without
    importing math; a solution's ``class math`` does not stand in for it), and
    a module the solution imported under a name the tests use as a module
@@ -22,7 +22,7 @@ tests read, first match wins:
 
 A reference that imports the solution (``from solution import add``,
 ``import solution``; :data:`reference.SOLUTION_MODULES`) gets a module of the
-solution's names, modules again the judge's own.
+solution's names, modules again the examiner's own.
 """
 
 import builtins
@@ -76,7 +76,7 @@ def _solution_may_bind(name, reference: TestReference) -> bool:
 
 
 def importable(name: str, module_name):
-    """The judge's own import of stdlib module ``module_name`` to bind as ``name``, or ``None``."""
+    """The examiner's own import of stdlib module ``module_name`` to bind as ``name``, or ``None``."""
     if type(module_name) is not str or not all(part.isidentifier() for part in module_name.split(".")):
         return None
     top = module_name.split(".")[0]

@@ -14,8 +14,8 @@ path. Talks to the host over ``channel`` (one JSON line per message):
    "fn_name", "inputs"}`` or ``{"inputs": [...]}`` in stdio mode: never the
    expected outputs, which stay on the host);
 4. in tests and calls modes it hands the source to one cocoon (the
-   candidate) and the payload to the other (the judge), which never share a
-   writable mount, and forwards the judge's records; in stdio mode it runs
+   candidate) and the payload to the other (the examiner), which never share a
+   writable mount, and forwards the examiner's records; in stdio mode it runs
    the program in a fresh cocoon per input and forwards ``{"case": {...}}``;
 5. sends ``{"end": true}`` and exits; as PID 1 of the run its exit takes
    every process of the run with it.
@@ -53,6 +53,7 @@ PROTECTIONS = [
     "bubblewrap cell: user namespace (no host root), no network, read-only root, no /proc",
     "seccomp (libseccomp): native syscall ABI only, privileged and namespace syscalls denied",
     "own mount, PID and IPC namespaces per run",
+    # Reply text of the sandbox service (wire): worded as it always was ("judge": the examiner).
     "private tmpfs per process (judge and candidate apart), made before the code exists",
     "no capabilities, no_new_privs, rlimits",
 ]
@@ -87,7 +88,7 @@ class Session:
         if self.mode == "stdio":
             self.run_stdio()
         else:
-            self.run_judged()
+            self.run_examined()
         self.send(end=True)
 
     def cocoon(self) -> Cocoon:
@@ -99,7 +100,7 @@ class Session:
 
         Raises:
             SetupFailed: the cocoon was gone before it got the instruction (it ran nothing)."""
-        code = role != "judge"
+        code = role != "examiner"
         first_code = code and not self.code_handed
         # Marked before the hand-over: once it is sent the code may run, and nothing it does
         # (a signal, an exhausted limit) can then make this run report a failure before the code.
@@ -109,18 +110,18 @@ class Session:
                 self.code_handed = False
             raise SetupFailed(f"the {role} process was gone before it started")
 
-    def run_judged(self) -> None:
+    def run_examined(self) -> None:
         payload = self.receive_payload()
-        candidate, judge = self.cocoon(), self.cocoon()
-        judge_end, candidate_end = socket.socketpair()
+        candidate, examiner = self.cocoon(), self.cocoon()
+        examiner_end, candidate_end = socket.socketpair()
         self.hand_over(candidate, "candidate", self.source, {3: candidate_end.fileno()})
         candidate_end.close()
         records, results = os.pipe()
-        fds = {3: judge_end.fileno(), 4: results}
-        self.hand_over(judge, "judge", payload, fds, self.deadline - time.monotonic())
+        fds = {3: examiner_end.fileno(), 4: results}
+        self.hand_over(examiner, "examiner", payload, fds, self.deadline - time.monotonic())
         os.close(results)
-        judge_end.close()
-        # Until the judge closes its end: it has written its last record (or was killed).
+        examiner_end.close()
+        # Until the examiner closes its end: it has written its last record (or was killed).
         with open(records, "rb") as stream:
             for line in iter(lambda: stream.readline(wire.MAX_LINE_BYTES), b""):
                 self.channel.sendall(line if line.endswith(b"\n") else line + b"\n")

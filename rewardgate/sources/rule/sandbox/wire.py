@@ -1,6 +1,6 @@
 """Plain data across the sandbox boundary: a tagged JSON codec and line framing.
 
-Runs on both sides of the boundary (the judge, the candidate, the session
+Runs on both sides of the boundary (the examiner, the candidate, the session
 init and the host), so it imports only the standard library.
 
 What crosses is *values*, never behaviour. :func:`encode` turns a value into

@@ -1,11 +1,11 @@
-"""Red-team corpus of the code judge, through the real sandbox: the judge owns every comparison.
+"""Red-team corpus of the code examiner, through the real sandbox: the examiner owns every comparison.
 
 Class 3 of issue #26 (comparisons decided by candidate objects or names): each
 hack is a *wrong* solution that also rigs an object, a builtin or a module, and
 must score what the plain wrong answer scores (0.0). Class 4 (honest answers
 scored wrong): a correct solution scores 1.0 in every reference style plain
 Python runs, and a reference that cannot run is ``invalid_reference`` whatever
-the response. See docs/rules.md#the-judge-owns-every-comparison.
+the response. See docs/rules.md#the-examiner-owns-every-comparison.
 """
 
 import pytest

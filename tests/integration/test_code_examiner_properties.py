@@ -1,4 +1,4 @@
-"""Property-based red team of the code judge, through the real sandbox.
+"""Property-based red team of the code examiner, through the real sandbox.
 
 Hypothesis writes wrong solutions (their plain answers score 0.0 on the
 batteries below) that also rig what they return, with random dunder
@@ -7,7 +7,7 @@ builtins and standard-library modules. A rigged dunder answers with a
 constant that never involves 7, which every test's right answer does, so
 only a comparison decided by the rigged object could pass; a shadowed
 builtin answers with right answers of the batteries (7, '7', the list), so
-only a test that called it could pass. A judge that owns every comparison
+only a test that called it could pass. A examiner that owns every comparison
 gives each of them 0.0: the rigging never raises the reward of a wrong
 solution.
 

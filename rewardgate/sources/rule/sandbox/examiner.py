@@ -1,11 +1,11 @@
-"""The judge's side: runs the reference's tests where the candidate cannot reach.
+"""The examiner's side: runs the reference's tests where the candidate cannot reach.
 
-Standard library only (it runs inside the sandbox as the judge uid, not
+Standard library only (it runs inside the sandbox as the examiner uid, not
 dumpable, so the candidate uid can neither signal, trace nor read it). The
-judge owns every comparison: the candidate's values arrive as the judge's
+examiner owns every comparison: the candidate's values arrive as the examiner's
 own plain objects and its other objects as :class:`remote.Remote` proxies
 that decide nothing (see :mod:`remote`); the tests' names resolve to the
-tests' own, builtins and the judge's modules before the candidate's (see
+tests' own, builtins and the examiner's modules before the candidate's (see
 :mod:`scope`); which statements are tests, and how many, is read from the
 reference before the candidate answers (see :mod:`reference`).
 
@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - the zygote's import path
     from remote import Connection
 
 
-class Judge:
+class Examiner:
     """Runs one payload against the candidate and writes the records."""
 
     def __init__(self, connection: Connection, results) -> None:
@@ -120,27 +120,27 @@ class Judge:
 class _Recorder(unittest.TestResult):
     """One ``passed`` record per finished test: only a success inside the budget passes."""
 
-    def __init__(self, judge: Judge) -> None:
+    def __init__(self, examiner: Examiner) -> None:
         super().__init__()
-        self.judge = judge
+        self.examiner = examiner
 
     def addSuccess(self, test):
-        self.judge.record(passed=self.judge.in_time())
+        self.examiner.record(passed=self.examiner.in_time())
 
     def addFailure(self, test, err):
-        self.judge.record(passed=False)
+        self.examiner.record(passed=False)
 
     def addError(self, test, err):
-        self.judge.record(passed=False)
+        self.examiner.record(passed=False)
 
     def addSkip(self, test, reason):
-        self.judge.record(passed=False)
+        self.examiner.record(passed=False)
 
     def addExpectedFailure(self, test, err):
-        self.judge.record(passed=False)
+        self.examiner.record(passed=False)
 
     def addUnexpectedSuccess(self, test):
-        self.judge.record(passed=False)
+        self.examiner.record(passed=False)
 
 
 def _resolve(names: dict, fn_name: str):
@@ -159,4 +159,4 @@ def _reject_handle(value):
 def main(candidate_fd: int, results_fd: int, payload: dict, budget_s: float) -> None:
     with open(results_fd, "wb", buffering=0) as results:
         connection = Connection(candidate_fd, time.monotonic() + budget_s)
-        Judge(connection, results).run(payload)
+        Examiner(connection, results).run(payload)
