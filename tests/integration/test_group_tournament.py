@@ -63,10 +63,10 @@ def evaluate(cfg, responses, groups, incomplete=frozenset()):
 def test_two_winners_and_two_losers_by_hand(server):
     server.reset()
     responses = ["good one [[best]]", "plain", "good two [[best]]", "also plain"]
-    outcomes = evaluate(config(server), responses, ["g"] * 4)
+    scored_items = evaluate(config(server), responses, ["g"] * 4)
     # best vs plain: 1 in both orders; same class: the orders disagree, a 0.5 tie. Bradley-Terry's
     # condition W_i = sum_j p_i / (p_i + p_j) gives p_best / p_plain = 11: r = +-log(11) / 2.
-    assert [o.reward for o in outcomes] == pytest.approx(
+    assert [o.reward for o in scored_items] == pytest.approx(
         [HALF_LOG_11, -HALF_LOG_11, HALF_LOG_11, -HALF_LOG_11]
     )
     assert len(server.calls) == 2 * 6  # every pair of the group, in both orders
@@ -74,34 +74,34 @@ def test_two_winners_and_two_losers_by_hand(server):
 
 def test_each_group_has_its_own_tournament_and_a_group_of_one_scores_zero(server):
     server.reset()
-    outcomes = evaluate(config(server), ["x [[best]]", "y", "alone"], ["a", "a", "b"])
-    assert [o.reward for o in outcomes] == pytest.approx([HALF_LOG_11, -HALF_LOG_11, 0.0])
+    scored_items = evaluate(config(server), ["x [[best]]", "y", "alone"], ["a", "a", "b"])
+    assert [o.reward for o in scored_items] == pytest.approx([HALF_LOG_11, -HALF_LOG_11, 0.0])
     assert len(server.calls) == 2  # only a's one pair
 
 
 def test_a_position_biased_judge_ranks_nobody(server):
     server.reset()
-    outcomes = evaluate(config(server), ["a [[always=A]]", "b [[always=A]]", "c [[always=A]]"], ["g"] * 3)
-    assert [o.reward for o in outcomes] == pytest.approx([0.0, 0.0, 0.0])
+    scored_items = evaluate(config(server), ["a [[always=A]]", "b [[always=A]]", "c [[always=A]]"], ["g"] * 3)
+    assert [o.reward for o in scored_items] == pytest.approx([0.0, 0.0, 0.0])
 
 
 def test_a_sample_hijacking_the_judges_position_gains_nothing(server):
     server.reset()
     # The hijacker makes every verdict it is part of say "A" whatever the order: a tie, never a win.
-    outcomes = evaluate(config(server), ["honest [[best]]", "hijack [[always=A]]", "plain"], ["g"] * 3)
-    rewards = [o.reward for o in outcomes]
+    scored_items = evaluate(config(server), ["honest [[best]]", "hijack [[always=A]]", "plain"], ["g"] * 3)
+    rewards = [o.reward for o in scored_items]
     assert rewards[0] == max(rewards)
     assert rewards[1] < rewards[0]
 
 
 def test_a_failed_verdict_fails_the_group_with_its_error_and_incomplete_groups_ask_nothing(server):
     server.reset()
-    outcomes = evaluate(config(server), ["a [[refuse]]", "b", "c"], ["g"] * 3)
-    assert {o.status for o in outcomes} == {"error"}
-    assert outcomes[1].errors["bt"].error_type == "judge_refusal"
+    scored_items = evaluate(config(server), ["a [[refuse]]", "b", "c"], ["g"] * 3)
+    assert {o.status for o in scored_items} == {"error"}
+    assert scored_items[1].errors["bt"].error_type == "judge_refusal"
     server.reset()
-    outcomes = evaluate(config(server), ["a", "b"], ["late", "late"], incomplete=frozenset(["late"]))
-    assert outcomes[0].errors["bt"].error_type == "group_incomplete"
+    scored_items = evaluate(config(server), ["a", "b"], ["late", "late"], incomplete=frozenset(["late"]))
+    assert scored_items[0].errors["bt"].error_type == "group_incomplete"
     assert server.calls == []
 
 

@@ -88,7 +88,7 @@ def test_likelihood_heads_compose_with_transforms_gates_groups_and_combine(pair)
         ScoringItem("What is 2+2?", response, metadata={"fmt": fmt})
         for response, fmt in zip(RESPONSES, formats, strict=True)
     ]
-    outcomes, _ = asyncio.run(run_pipeline(runtime, items, ["g"] * 3))
+    scored_items, _ = asyncio.run(run_pipeline(runtime, items, ["g"] * 3))
 
     direct = LikelihoodRunner(
         policy,
@@ -97,10 +97,10 @@ def test_likelihood_heads_compose_with_transforms_gates_groups_and_combine(pair)
     )
     heads = direct.forward([direct.encoder.row(item) for item in items])
     mean_logp = sum(logp for _, logp, _ in heads) / 3
-    for outcome, (ratio, logp, _), fmt in zip(outcomes, heads, formats, strict=True):
+    for scored_item, (ratio, logp, _), fmt in zip(scored_items, heads, formats, strict=True):
         dpo = min(max(2.0 * ratio, -1.0), 1.0) if fmt >= 1 else -1.0
         relative = -math.log1p(math.exp(-(logp - mean_logp)))  # log sigmoid(logp - group mean)
-        assert outcome.status == "ok"
-        assert outcome.components["logp"] == pytest.approx(relative, abs=1e-5)
-        assert outcome.reward == pytest.approx(dpo + 0.5 * relative, abs=1e-5)
-    assert outcomes[1].gated == ["dpo"]
+        assert scored_item.status == "ok"
+        assert scored_item.components["logp"] == pytest.approx(relative, abs=1e-5)
+        assert scored_item.reward == pytest.approx(dpo + 0.5 * relative, abs=1e-5)
+    assert scored_items[1].gated == ["dpo"]

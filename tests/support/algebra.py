@@ -77,7 +77,7 @@ def evaluate(
     responses: list[str] | None = None,
     references: list[str] | None = None,
 ) -> list[ScoredItem]:
-    """Outcomes of ``pipeline`` over one item per ``values`` mapping (metadata)."""
+    """Scored items of ``pipeline`` over one item per ``values`` mapping (metadata)."""
     runtime = runtime or build_runtime(config)
     items = [
         ScoringItem("", responses[i] if responses else "", references[i] if references else None, dict(v))

@@ -40,7 +40,7 @@ def pipeline():
     return build_runtime(CONFIG).pipelines["p"]
 
 
-def outcome(reward, a=None, b=None, status="ok") -> ScoredItem:
+def scored_item(reward, a=None, b=None, status="ok") -> ScoredItem:
     components = {name: value for name, value in (("a", a), ("b", b)) if value is not None}
     if a is not None and b is not None:
         components["both"] = (a + b) / 2
@@ -53,13 +53,13 @@ def feed(monitor, pipeline, rewards, *, lengths=None, groups=None, prompts=None,
         ScoringItem(prompts[i] if prompts else f"prompt {i}", "x" * (lengths[i] if lengths else 10))
         for i in range(n)
     ]
-    outcomes = [
-        outcome(r, r, r, statuses[i] if statuses else "ok")
+    scored_items = [
+        scored_item(r, r, r, statuses[i] if statuses else "ok")
         if r is not None
-        else outcome(None, status="error")
+        else scored_item(None, status="error")
         for i, r in enumerate(rewards)
     ]
-    monitor.observe(pipeline, items, outcomes, groups or [None] * n)
+    monitor.observe(pipeline, items, scored_items, groups or [None] * n)
 
 
 def test_the_window_is_the_last_items_and_the_reference_the_ones_before(pipeline):
@@ -152,13 +152,13 @@ def test_a_pinned_reference_stays_until_released(pipeline):
 def test_ensemble_spread_and_judge_order_disagreement(pipeline):
     monitor = RewardMonitor(window_items=100, window_s=600, min_items=4, clock=Clock())
     items = [ScoringItem("q", "r")] * 4
-    outcomes = [
-        outcome(0.5, 0.0, 1.0),
-        outcome(0.5, 0.0, 1.0),
-        outcome(1.0, 1.0, 1.0),
-        outcome(1.0, 1.0, 1.0),
+    scored_items = [
+        scored_item(0.5, 0.0, 1.0),
+        scored_item(0.5, 0.0, 1.0),
+        scored_item(1.0, 1.0, 1.0),
+        scored_item(1.0, 1.0, 1.0),
     ]
-    monitor.observe(pipeline, items, outcomes, [None] * 4)
+    monitor.observe(pipeline, items, scored_items, [None] * 4)
     assert monitor.snapshot().pipelines["p"].ensemble_spread == {"both": pytest.approx(0.25)}
     for first, second in [(1.0, 0.0), (1.0, 1.0), (0.0, 0.0), (0.9, 0.3), (0.5, 0.5), (1.0, 0.5)]:
         monitor.judge_orders("helpful", first, second)

@@ -80,8 +80,8 @@ HONEST = "<think>thinking about it</think><answer>Paris</answer>"
 
 
 def run(pipeline, response, **metadata):
-    (outcome,) = evaluate(PIPELINES, pipeline, [metadata], responses=[response], references=["Paris"])
-    return outcome
+    (scored_item,) = evaluate(PIPELINES, pipeline, [metadata], responses=[response], references=["Paris"])
+    return scored_item
 
 
 def test_graders_see_the_answer_and_format_rules_the_whole_response():

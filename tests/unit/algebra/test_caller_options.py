@@ -55,6 +55,6 @@ def test_sums_that_overflow_are_non_finite_values_not_exceptions():
         "rules": number_rules("a", "b"),
         "pipelines": {"p": {"components": {"a": {"rule": "a"}, "b": {"rule": "b"}}}},
     }
-    (outcome,) = evaluate(cfg, "p", [{"a": 1e308, "b": 1e308}])
-    assert (outcome.status, outcome.reward) == ("error", None)
-    assert outcome.errors["reward"].error_type == "reward_computation"
+    (scored_item,) = evaluate(cfg, "p", [{"a": 1e308, "b": 1e308}])
+    assert (scored_item.status, scored_item.reward) == ("error", None)
+    assert scored_item.errors["reward"].error_type == "reward_computation"

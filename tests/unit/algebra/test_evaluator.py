@@ -14,17 +14,17 @@ def config(pipeline: dict, keys=("a", "b", "c")) -> dict:
 
 def test_weighted_sum_with_declared_weights_ignores_unweighted_components():
     cfg = config({"components": {"a": {"rule": "a"}, "b": {"rule": "b"}}, "combine": {"weights": {"a": 2.0}}})
-    (outcome,) = evaluate(cfg, "p", [{"a": 1.5, "b": 100.0}])
-    assert (outcome.status, outcome.reward) == ("ok", 3.0)
-    assert outcome.components == {"a": 1.5, "b": 100.0}
+    (scored_item,) = evaluate(cfg, "p", [{"a": 1.5, "b": 100.0}])
+    assert (scored_item.status, scored_item.reward) == ("ok", 3.0)
+    assert scored_item.components == {"a": 1.5, "b": 100.0}
 
 
 def test_request_weights_override_named_components_only():
     cfg = config(
         {"components": {"a": {"rule": "a"}, "b": {"rule": "b"}}, "combine": {"weights": {"a": 1, "b": 1}}}
     )
-    (outcome,) = evaluate(cfg, "p", [{"a": 2.0, "b": 3.0}], weights={"b": -1.0})
-    assert outcome.reward == pytest.approx(2.0 - 3.0)
+    (scored_item,) = evaluate(cfg, "p", [{"a": 2.0, "b": 3.0}], weights={"b": -1.0})
+    assert scored_item.reward == pytest.approx(2.0 - 3.0)
 
 
 def test_weighted_ensemble_then_affine():
@@ -45,27 +45,27 @@ def test_weighted_ensemble_then_affine():
             }
         }
     )
-    (outcome,) = evaluate(cfg, "p", [{"a": 1.0, "b": 5.0}])
-    assert outcome.reward == pytest.approx(10 * (3 * 1 + 5) / 4 - 1)  # members are not counted again
+    (scored_item,) = evaluate(cfg, "p", [{"a": 1.0, "b": 5.0}])
+    assert scored_item.reward == pytest.approx(10 * (3 * 1 + 5) / 4 - 1)  # members are not counted again
 
 
 def test_running_standardisation_updates_then_applies():
     cfg = config({"components": {"a": {"rule": "a", "transform": {"type": "standardize"}}}})
-    outcomes = evaluate(cfg, "p", [{"a": 1.0}, {"a": 3.0}])
-    assert [o.reward for o in outcomes] == pytest.approx([-1.0, 1.0])  # mean 2, population std 1
+    scored_items = evaluate(cfg, "p", [{"a": 1.0}, {"a": 3.0}])
+    assert [o.reward for o in scored_items] == pytest.approx([-1.0, 1.0])  # mean 2, population std 1
 
 
 def test_log_sigmoid_with_fixed_reference():
     cfg = config({"components": {"a": {"rule": "a", "transform": {"type": "log_sigmoid", "ref": 1.5}}}})
-    (outcome,) = evaluate(cfg, "p", [{"a": 2.0}])
-    assert outcome.reward == pytest.approx(math.log(1 / (1 + math.exp(-0.5))))
+    (scored_item,) = evaluate(cfg, "p", [{"a": 2.0}])
+    assert scored_item.reward == pytest.approx(math.log(1 / (1 + math.exp(-0.5))))
 
 
 def test_group_mean_reference_uses_only_the_items_group():
     cfg = config({"components": {"a": {"rule": "a", "transform": {"type": "par", "ref": "group_mean"}}}})
-    outcomes = evaluate(cfg, "p", [{"a": 1.0}, {"a": 3.0}, {"a": 10.0}], groups=["g", "g", "h"])
+    scored_items = evaluate(cfg, "p", [{"a": 1.0}, {"a": 3.0}, {"a": 10.0}], groups=["g", "g", "h"])
     expected = [1 / (1 + math.exp(1.0)), 1 / (1 + math.exp(-1.0)), 0.5]
-    assert [o.reward for o in outcomes] == pytest.approx(expected)
+    assert [o.reward for o in scored_items] == pytest.approx(expected)
 
 
 def test_failed_required_component_is_error_without_reward_and_optional_is_partial():
@@ -86,9 +86,9 @@ def test_ensemble_with_a_failed_member_is_missing_and_the_member_error_is_report
             }
         }
     )
-    (outcome,) = evaluate(cfg, "p", [{"a": 1.0, "b": "oops"}])
-    assert outcome.status == "error" and outcome.reward is None
-    assert set(outcome.errors) == {"b"}
+    (scored_item,) = evaluate(cfg, "p", [{"a": 1.0, "b": "oops"}])
+    assert scored_item.status == "error" and scored_item.reward is None
+    assert set(scored_item.errors) == {"b"}
 
 
 def test_gate_with_a_missing_optional_control_stays_closed():
@@ -99,8 +99,8 @@ def test_gate_with_a_missing_optional_control_stays_closed():
             "gates": [{"components": ["b"], "if": "a >= 1", "otherwise": 0.25}],
         }
     )
-    (outcome,) = evaluate(cfg, "p", [{"a": "missing", "b": 7.0}])
-    assert (outcome.status, outcome.reward) == ("partial", 0.25)
+    (scored_item,) = evaluate(cfg, "p", [{"a": "missing", "b": 7.0}])
+    assert (scored_item.status, scored_item.reward) == ("partial", 0.25)
 
 
 def test_constraint_on_a_missing_optional_component_applies_fail_safe():
@@ -123,10 +123,10 @@ def test_first_violated_constraint_wins():
             "constraints": [{"if": "b > 0", "reward": -1.0}, {"if": "c > 0", "reward": -2.0}],
         }
     )
-    outcomes = evaluate(
+    scored_items = evaluate(
         cfg, "p", [{"a": 5, "b": 1, "c": 1}, {"a": 5, "b": 0, "c": 1}, {"a": 5, "b": 0, "c": 0}]
     )
-    assert [o.reward for o in outcomes] == [-1.0, -2.0, 5.0]
+    assert [o.reward for o in scored_items] == [-1.0, -2.0, 5.0]
 
 
 def test_linear_length_penalty_in_words():
@@ -143,15 +143,15 @@ def test_linear_length_penalty_in_words():
 
 def test_overflowing_product_is_an_error_not_infinity():
     cfg = config({"components": {"a": {"rule": "a"}, "b": {"rule": "b"}}, "combine": {"type": "product"}})
-    (outcome,) = evaluate(cfg, "p", [{"a": 1e200, "b": 1e200}])
-    assert outcome.status == "error" and outcome.reward is None
-    assert outcome.errors["reward"].error_type == "reward_computation"
+    (scored_item,) = evaluate(cfg, "p", [{"a": 1e200, "b": 1e200}])
+    assert scored_item.status == "error" and scored_item.reward is None
+    assert scored_item.errors["reward"].error_type == "reward_computation"
 
 
 def test_reference_transform_on_an_item_without_reference_is_invalid_reference():
     cfg = config({"components": {"a": {"rule": "a", "transform": {"type": "par", "ref": "reference"}}}})
-    (outcome,) = evaluate(cfg, "p", [{"a": 1.0}])
-    assert isinstance(outcome.errors["a"], InvalidReference)
+    (scored_item,) = evaluate(cfg, "p", [{"a": 1.0}])
+    assert isinstance(scored_item.errors["a"], InvalidReference)
 
 
 def test_explanation_shows_each_operation_with_its_numbers():
@@ -164,8 +164,8 @@ def test_explanation_shows_each_operation_with_its_numbers():
             "combine": {"weights": {"a": 1.0, "b": 0.5}},
         }
     )
-    (outcome,) = evaluate(cfg, "p", [{"a": 2.0, "b": 4.0}], explain=True)
-    root = outcome.explanation
+    (scored_item,) = evaluate(cfg, "p", [{"a": 2.0, "b": 4.0}], explain=True)
+    root = scored_item.explanation
     assert (root.op, root.value) == ("weighted_sum", 5.0)
     assert root.formula == "1*a(3) + 0.5*b(4) = 5"
     clip, b = root.inputs

@@ -43,8 +43,8 @@ def test_declared_failure_value_wins_and_goes_through_the_transforms():
             }
         }
     )
-    (outcome,) = evaluate(cfg, "p", [{"a": "timeout"}])
-    assert outcome.reward == pytest.approx(-6.0)
+    (scored_item,) = evaluate(cfg, "p", [{"a": "timeout"}])
+    assert scored_item.reward == pytest.approx(-6.0)
 
 
 def test_a_penalty_fails_to_its_maximum():
@@ -76,15 +76,15 @@ def test_an_optional_penalty_that_fails_takes_its_worst_value():
             "combine": {"weights": {"a": 1.0, "pen": -0.5}},
         }
     )
-    outcomes = evaluate(
+    scored_items = evaluate(
         cfg, "p", [{"a": 1.0, "b": cause} for cause in ("timeout", "unavailable", "no_reference")]
     )
     (honest,) = evaluate(cfg, "p", [{"a": 1.0, "b": 0.0}])
     assert honest.reward == 1.0
-    response, service, not_applicable = outcomes
-    for outcome in (response, service):
-        assert (outcome.status, outcome.reward) == ("partial", pytest.approx(0.5))
-        assert outcome.components["pen"] == 1.0 and "pen" in outcome.errors
+    response, service, not_applicable = scored_items
+    for scored_item in (response, service):
+        assert (scored_item.status, scored_item.reward) == ("partial", pytest.approx(0.5))
+        assert scored_item.components["pen"] == 1.0 and "pen" in scored_item.errors
     # The caller's item has no reference for it: the component does not apply and is left out.
     assert (not_applicable.status, not_applicable.reward) == ("partial", 1.0)
     assert "pen" not in not_applicable.components
@@ -115,8 +115,8 @@ def test_an_undecided_earlier_constraint_stops_the_search():
             "constraints": [{"if": "a < 0.5", "reward": -5.0}, {"if": "b < 1", "reward": -1.0}],
         }
     )
-    (outcome,) = evaluate(cfg, "p", [{"a": "unavailable", "b": 0.0, "c": 1.0}])
-    assert (outcome.status, outcome.reward) == ("error", None)
+    (scored_item,) = evaluate(cfg, "p", [{"a": "unavailable", "b": 0.0, "c": 1.0}])
+    assert (scored_item.status, scored_item.reward) == ("error", None)
 
 
 def test_a_decided_closed_gate_replaces_a_failed_component():

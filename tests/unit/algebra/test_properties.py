@@ -80,7 +80,7 @@ GATED_RUNTIME = build_runtime(GATED)
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from([0.0, 0.5, 1.0, 2.0]), moderate, st.floats(min_value=0, max_value=1))
 def test_gates_and_constraints_override_as_declared(correct, style, safe):
-    (outcome,) = evaluate(
+    (scored_item,) = evaluate(
         GATED, "p", [{"correct": correct, "style": style, "safe": safe}], runtime=GATED_RUNTIME
     )
     if safe < 0.5:
@@ -89,9 +89,9 @@ def test_gates_and_constraints_override_as_declared(correct, style, safe):
         expected = correct + 0.5 * style
     else:
         expected = correct + 0.5 * -0.25
-    assert outcome.status == "ok"
-    assert math.isclose(outcome.reward, expected, rel_tol=1e-12, abs_tol=1e-12)
-    assert outcome.components["style"] == style  # reported as computed, whatever the gate did
+    assert scored_item.status == "ok"
+    assert math.isclose(scored_item.reward, expected, rel_tol=1e-12, abs_tol=1e-12)
+    assert scored_item.components["style"] == style  # reported as computed, whatever the gate did
 
 
 ENSEMBLE = {
@@ -157,8 +157,10 @@ SHAPES_RUNTIME = build_runtime(SHAPES)
 @given(st.lists(moderate, min_size=2, max_size=6))
 def test_group_relative_par_preserves_order_within_a_group_and_stays_in_the_unit_interval(xs):
     assume(len(set(xs)) == len(xs))
-    outcomes = evaluate(SHAPES, "par", [{"x": x} for x in xs], groups=["g"] * len(xs), runtime=SHAPES_RUNTIME)
-    rewards = [o.reward for o in outcomes]
+    scored_items = evaluate(
+        SHAPES, "par", [{"x": x} for x in xs], groups=["g"] * len(xs), runtime=SHAPES_RUNTIME
+    )
+    rewards = [o.reward for o in scored_items]
     assert all(0 <= r <= 1 for r in rewards)
     by_x = [r for _, r in sorted(zip(xs, rewards, strict=True))]
     assert by_x == sorted(by_x)
@@ -167,8 +169,8 @@ def test_group_relative_par_preserves_order_within_a_group_and_stays_in_the_unit
 @settings(max_examples=40, deadline=None)
 @given(st.lists(finite, min_size=1, max_size=6))
 def test_affine_then_tanh_is_bounded_and_monotone(xs):
-    outcomes = evaluate(SHAPES, "tanh", [{"x": x} for x in xs], runtime=SHAPES_RUNTIME)
-    rewards = [o.reward for o in outcomes]
+    scored_items = evaluate(SHAPES, "tanh", [{"x": x} for x in xs], runtime=SHAPES_RUNTIME)
+    rewards = [o.reward for o in scored_items]
     assert all(-1 <= r <= 1 for r in rewards)
     by_x = [r for _, r in sorted(zip(xs, rewards, strict=True))]
     assert by_x == sorted(by_x)

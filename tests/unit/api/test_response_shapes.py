@@ -1,7 +1,7 @@
 """The HTTP response shape is declared twice: the core's result dataclasses (what is encoded,
 core/results.py) and the pydantic models (what the OpenAPI schema documents, api/http/schemas.py).
 These tests keep the two the same: field names in the same order, nested shapes paired, and
-fully populated outcomes encoded by ``to_json`` read back by the models unchanged."""
+fully populated replies encoded by ``to_json`` read back by the models unchanged."""
 
 from __future__ import annotations
 
@@ -88,18 +88,18 @@ def assert_read_back_unchanged(value, model: type[BaseModel]) -> None:
 
 
 def test_a_full_score_outcome_reads_back_unchanged():
-    outcome = results.ScoreReply(
+    reply = results.ScoreReply(
         pipeline="p",
         pipeline_hash="sha256:0",
         results=[full_item("0", 1.0, "ok"), full_item("1", None, "error"), full_item("2", 0.5, "partial")],
         usage=results.Usage(items=3, cache_hits=3, model_tokens=12, judge_tokens=40),
         versions={"rule:exact": "v1"},
     )
-    assert_read_back_unchanged(outcome, schemas.ScoreResponse)
+    assert_read_back_unchanged(reply, schemas.ScoreResponse)
 
 
 def test_a_full_compare_outcome_reads_back_unchanged():
-    outcome = results.CompareReply(
+    reply = results.CompareReply(
         pipeline="p",
         pipeline_hash="sha256:0",
         results=[
@@ -108,7 +108,7 @@ def test_a_full_compare_outcome_reads_back_unchanged():
         ],
         usage=results.Usage(items=4, cache_hits=0, model_tokens=0),
     )
-    assert_read_back_unchanged(outcome, schemas.CompareResponse)
+    assert_read_back_unchanged(reply, schemas.CompareResponse)
 
 
 def test_pipelines_read_back_unchanged():

@@ -34,10 +34,10 @@ async def core():
 
 
 async def test_scores_and_describes_its_pipelines(core):
-    outcome, timings = await core.score(
+    reply, timings = await core.score(
         ScoreCall("exact", [CallItem(None, ScoringItem("q", "Paris", "Paris", {}))])
     )
-    assert [(r.id, r.reward, r.status) for r in outcome.results] == [("0", 1.0, "ok")]
+    assert [(r.id, r.reward, r.status) for r in reply.results] == [("0", 1.0, "ok")]
     assert timings.total_s > 0
     (info,) = core.pipelines()
     assert (info.name, info.ready, info.components["match"].source) == ("exact", True, "rule:exact")

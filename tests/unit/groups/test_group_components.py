@@ -50,11 +50,11 @@ def test_majority_vote_gated_by_format():
     }
     responses = [r"\boxed{4}", r"\boxed{4}", r"\boxed{4}", r"\boxed{9}"]
     metadata = [{"fmt": 1}, {"fmt": 1}, {"fmt": 0}, {"fmt": 1}]
-    outcomes = run(config, responses, ["g"] * 4, metadata)
+    scored_items = run(config, responses, ["g"] * 4, metadata)
     # the third sample agrees with the vote but its format is broken: its gate is closed
-    assert [o.reward for o in outcomes] == [1.0, 1.0, 0.0, 0.0]
-    assert [o.components["vote"] for o in outcomes] == [1.0, 1.0, 1.0, 0.0]  # the vote itself
-    assert [o.gated for o in outcomes] == [[], [], ["vote"], []]
+    assert [o.reward for o in scored_items] == [1.0, 1.0, 0.0, 0.0]
+    assert [o.components["vote"] for o in scored_items] == [1.0, 1.0, 1.0, 0.0]  # the vote itself
+    assert [o.gated for o in scored_items] == [[], [], ["vote"], []]
 
 
 def test_two_groups_in_one_request_vote_separately_and_transforms_apply():
@@ -71,13 +71,13 @@ def test_two_groups_in_one_request_vote_separately_and_transforms_apply():
     }
     responses = [r"\boxed{1}", r"\boxed{1}", r"\boxed{2}", r"\boxed{2}", r"\boxed{2} is it", r"\boxed{3}"]
     groups = ["a", "a", "a", "b", "b", "b"]
-    outcomes = run(config, responses, groups)
+    scored_items = run(config, responses, groups)
     # group a votes 1; group b votes 2. dup: a's first two are identical (1 of 2 others each)
     votes = [1, 1, 0, 1, 1, 0]
     dups = [-0.5, -0.5, 0.0, 0.0, 0.0, 0.0]
-    for outcome, v, d in zip(outcomes, votes, dups, strict=True):
-        assert outcome.components["dup"] == pytest.approx(d)
-        assert outcome.reward == pytest.approx((2 * v - 1) + 0.5 * d)
+    for scored_item, v, d in zip(scored_items, votes, dups, strict=True):
+        assert scored_item.components["dup"] == pytest.approx(d)
+        assert scored_item.reward == pytest.approx((2 * v - 1) + 0.5 * d)
 
 
 def test_group_mean_relative_transform_on_a_vote():
@@ -86,9 +86,11 @@ def test_group_mean_relative_transform_on_a_vote():
             "p": {"components": {"vote": {**VOTE, "transform": {"type": "par", "ref": "group_mean"}}}}
         }
     }
-    outcomes = run(config, [r"\boxed{1}", r"\boxed{1}", r"\boxed{2}"], ["g"] * 3)
+    scored_items = run(config, [r"\boxed{1}", r"\boxed{1}", r"\boxed{2}"], ["g"] * 3)
     sigmoid = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
-    assert [o.reward for o in outcomes] == pytest.approx([sigmoid(1 / 3), sigmoid(1 / 3), sigmoid(-2 / 3)])
+    assert [o.reward for o in scored_items] == pytest.approx(
+        [sigmoid(1 / 3), sigmoid(1 / 3), sigmoid(-2 / 3)]
+    )
 
 
 def test_incomplete_group_and_missing_group_are_typed_errors_never_numbers():
@@ -96,22 +98,22 @@ def test_incomplete_group_and_missing_group_are_typed_errors_never_numbers():
         "rules": number_rules("x"),
         "pipelines": {"p": {"components": {"vote": VOTE, "x": {"rule": "x"}}}},
     }
-    outcomes = run(
+    scored_items = run(
         config,
         [r"\boxed{1}", r"\boxed{1}", r"\boxed{1}"],
         ["late", "late", None],
         metadata=[{"x": 1}] * 3,
         incomplete=frozenset(["late"]),
     )
-    assert [o.status for o in outcomes] == ["error"] * 3
-    assert all(o.reward is None for o in outcomes)
-    assert [o.errors["vote"].error_type for o in outcomes] == [
+    assert [o.status for o in scored_items] == ["error"] * 3
+    assert all(o.reward is None for o in scored_items)
+    assert [o.errors["vote"].error_type for o in scored_items] == [
         "group_incomplete",
         "group_incomplete",
         "invalid_component_input",
     ]
-    assert outcomes[0].errors["vote"].retryable
-    assert outcomes[0].components == {"x": 1.0}  # the other components are still computed
+    assert scored_items[0].errors["vote"].retryable
+    assert scored_items[0].components == {"x": 1.0}  # the other components are still computed
 
 
 def test_optional_group_component_makes_an_incomplete_group_partial():
@@ -119,8 +121,8 @@ def test_optional_group_component_makes_an_incomplete_group_partial():
         "rules": number_rules("x"),
         "pipelines": {"p": {"components": {"vote": {**VOTE, "required": False}, "x": {"rule": "x"}}}},
     }
-    (outcome,) = run(config, [r"\boxed{1}"], ["g"], metadata=[{"x": 0.5}], incomplete=frozenset(["g"]))
-    assert (outcome.status, outcome.reward) == ("partial", 0.5)
+    (scored_item,) = run(config, [r"\boxed{1}"], ["g"], metadata=[{"x": 0.5}], incomplete=frozenset(["g"]))
+    assert (scored_item.status, scored_item.reward) == ("partial", 0.5)
 
 
 def test_view_agreement_reads_views_and_rejects_undeclared_ones():
@@ -131,9 +133,9 @@ def test_view_agreement_reads_views_and_rejects_undeclared_ones():
     }
     responses = [r"\boxed{1}", r"\boxed{2}", r"\boxed{1}", r"\boxed{1}"]
     views = [{"view": "orig"}, {"view": "orig"}, {"view": "para"}, {"view": "para"}]
-    outcomes = run(config, responses, ["g"] * 4, views)
+    scored_items = run(config, responses, ["g"] * 4, views)
     # orig scored against para's vote (1), para against orig's (1 vs 2: a tie, no majority)
-    assert [o.reward for o in outcomes] == [1.0, 0.0, 0.0, 0.0]
+    assert [o.reward for o in scored_items] == [1.0, 0.0, 0.0, 0.0]
     bad = run(config, responses[:2], ["g"] * 2, [{"view": "orig"}, {"view": "evil"}])
     assert {o.errors["co"].error_type for o in bad} == {"invalid_component_input"}
     single = run(config, responses[:2], ["g"] * 2, [{"view": "orig"}, {"view": "orig"}])

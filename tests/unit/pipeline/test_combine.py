@@ -36,8 +36,12 @@ def test_weighted_sum_of_the_cells():
     plan = pipeline(
         {"components": {"a": {"rule": "a"}, "b": {"rule": "b"}}, "combine": {"weights": {"a": 2.0, "b": 0.5}}}
     )
-    outcome = finish(plan, {"a": [Cell(1.0)], "b": [Cell(4.0)]})
-    assert (outcome.status, outcome.reward, outcome.components) == ("ok", 4.0, {"a": 1.0, "b": 4.0})
+    scored_item = finish(plan, {"a": [Cell(1.0)], "b": [Cell(4.0)]})
+    assert (scored_item.status, scored_item.reward, scored_item.components) == (
+        "ok",
+        4.0,
+        {"a": 1.0, "b": 4.0},
+    )
 
 
 def test_product_and_min_combinations():
@@ -49,9 +53,9 @@ def test_product_and_min_combinations():
 def test_a_failed_required_component_is_an_error_with_no_reward():
     plan = pipeline({"components": {"a": {"rule": "a"}, "b": {"rule": "b"}}})
     failure = JudgeTimeout("no verdict")
-    outcome = finish(plan, {"a": [Cell(1.0)], "b": [failure]})
-    assert (outcome.status, outcome.reward) == ("error", None)
-    assert outcome.errors == {"b": failure}
+    scored_item = finish(plan, {"a": [Cell(1.0)], "b": [failure]})
+    assert (scored_item.status, scored_item.reward) == ("error", None)
+    assert scored_item.errors == {"b": failure}
 
 
 def test_a_failed_optional_component_leaves_a_partial_reward_from_the_rest():
@@ -61,8 +65,8 @@ def test_a_failed_optional_component_leaves_a_partial_reward_from_the_rest():
             "combine": {"weights": {"a": 1.0, "b": 1.0}},
         }
     )
-    outcome = finish(plan, {"a": [Cell(0.25)], "b": [MISSING]})
-    assert (outcome.status, outcome.reward, outcome.errors) == ("partial", 0.25, {})
+    scored_item = finish(plan, {"a": [Cell(0.25)], "b": [MISSING]})
+    assert (scored_item.status, scored_item.reward, scored_item.errors) == ("partial", 0.25, {})
 
 
 def test_no_weighted_value_is_an_error_not_zero():
@@ -72,9 +76,9 @@ def test_no_weighted_value_is_an_error_not_zero():
             "combine": {"weights": {"a": 1.0}},
         }
     )
-    outcome = finish(plan, {"a": [JudgeTimeout("x")], "b": [Cell(1.0)]})
-    assert (outcome.status, outcome.reward) == ("error", None)
-    assert outcome.errors["reward"].error_type == "invalid_component_input"
+    scored_item = finish(plan, {"a": [JudgeTimeout("x")], "b": [Cell(1.0)]})
+    assert (scored_item.status, scored_item.reward) == ("error", None)
+    assert scored_item.errors["reward"].error_type == "invalid_component_input"
 
 
 def test_a_closed_gate_replaces_the_gated_value():
@@ -110,9 +114,9 @@ def test_the_first_violated_constraint_sets_the_reward():
 
 def test_a_non_finite_combination_is_an_error():
     plan = pipeline({"components": {"a": {"rule": "a"}, "b": {"rule": "b"}}, "combine": {"type": "product"}})
-    outcome = finish(plan, {"a": [Cell(1e300)], "b": [Cell(1e300)]})
-    assert (outcome.status, outcome.reward) == ("error", None)
-    assert outcome.errors["reward"].error_type == "reward_computation"
+    scored_item = finish(plan, {"a": [Cell(1e300)], "b": [Cell(1e300)]})
+    assert (scored_item.status, scored_item.reward) == ("error", None)
+    assert scored_item.errors["reward"].error_type == "reward_computation"
 
 
 def test_each_item_reads_its_own_row():

@@ -90,8 +90,8 @@ def test_pipeline_length_penalty_counts_glued_words():
         },
     }
     glued = "\u200b".join(["word"] * 150)
-    (outcome,) = evaluate(config, "p", [{"v": 1.0}], responses=[glued])
-    assert outcome.reward == pytest.approx(0.0)  # 1.0 - 1 (past max_length)
+    (scored_item,) = evaluate(config, "p", [{"v": 1.0}], responses=[glued])
+    assert scored_item.reward == pytest.approx(0.0)  # 1.0 - 1 (past max_length)
 
 
 @pytest.mark.parametrize("filler", list(FILLERS))
