@@ -1,6 +1,6 @@
 """Shedding queued work that can no longer finish by its deadline: 429 before it starts.
 
-Admission (rewardgate/core/admission.py) judges a request once, on arrival, from a measured
+Admission (rewardgate/core/admission.py) decides on a request once, on arrival, from a measured
 throughput. When the backend slows after that (the CPU halved by a noisy
 neighbour, a verifier that got slower), work it admitted waits in a queue
 and would start too late: it would hold a worker and end in 504 at its
