@@ -3,7 +3,7 @@
 Read top-down: ``data.py`` (the audited items), ``probes.py`` (adversarial
 variants per family), ``perturb.py`` (meaning-preserving variants),
 ``plan.py`` (every response to score, labelled), ``scoring.py`` (the one
-adapter to the in-process scorer or a running service), ``store.py``
+adapter to the in-process core or a running service: a scoring target), ``store.py``
 (resumable score table), ``figures.py`` (every figure, pure numpy/scipy),
 ``report.py`` (report.json, report.md, plots). docs/audit.md explains every
 figure.

@@ -13,12 +13,17 @@ import sys
 from tqdm import tqdm
 
 from rewardgate.audit.plan import Slot
-from rewardgate.audit.scoring import Scorer
+from rewardgate.audit.scoring import ScoringTarget
 from rewardgate.audit.store import ScoreTable
 
 
 async def score_missing(
-    scorer: Scorer, pipeline: str, slots: list[Slot], table: ScoreTable, batch_size: int, concurrency: int
+    target: ScoringTarget,
+    pipeline: str,
+    slots: list[Slot],
+    table: ScoreTable,
+    batch_size: int,
+    concurrency: int,
 ) -> int:
     """Score the slots of ``pipeline`` whose key has no reward in ``table``; returns how many were sent."""
     by_key = {slot.key(pipeline): slot for slot in slots}
@@ -28,7 +33,7 @@ async def score_missing(
 
         async def run(keys: list[str]) -> None:
             async with gate:
-                scored = await scorer.score([by_key[k].request_item() for k in keys], pipeline)
+                scored = await target.score([by_key[k].request_item() for k in keys], pipeline)
             table.record(list(zip(keys, scored, strict=True)))
             progress.update(len(keys))
 

@@ -1,10 +1,10 @@
 """The one adapter between the audit and whatever scores: swap the in-process entry here.
 
 Today the in-process path is the one ``rewardgate eval`` uses
-(:class:`rewardgate.eval.scorers.InProcessScorer`: the service's own
-scorer built from a pipeline file, no sockets); ``--url`` goes through the
-Python client (:class:`~rewardgate.eval.scorers.RemoteScorer`). Both
-answer ``score(items, pipeline) -> list[Scored]``, one per item, in order.
+(:class:`rewardgate.eval.targets.InProcessTarget`: the service's own
+core built from a pipeline file, no sockets); ``--url`` goes through the
+Python client (:class:`~rewardgate.eval.targets.RemoteTarget`). Both
+answer ``score(items, pipeline) -> list[ItemScore]``, one per item, in order.
 
 :func:`component_kinds` tells which probe families apply: ``rule:TYPE``,
 ``judge:KIND``, ``model:KIND`` from the pipeline file in-process; only
@@ -18,9 +18,9 @@ import asyncio
 from pathlib import Path
 
 from rewardgate.errors import ConfigError
-from rewardgate.eval.scorers import Scored, Scorer
+from rewardgate.eval.targets import ItemScore, ScoringTarget
 
-__all__ = ["Scored", "Scorer", "component_kinds", "open_scorer"]
+__all__ = ["ItemScore", "ScoringTarget", "component_kinds", "open_target"]
 
 
 class UnknownPipeline(ConfigError):
@@ -35,17 +35,17 @@ class ServiceUnreachable(Exception):
         self.message = message
 
 
-def open_scorer(url: str | None, config: Path | None, timeout_s: float, batch_size: int):
+def open_target(url: str | None, config: Path | None, timeout_s: float, batch_size: int):
     """An async context manager scoring through ``url``, or in this process from ``config``
-    (default: the shipped pipeline file); returns ``(scorer, description)``."""
+    (default: the shipped pipeline file); returns ``(target, description)``."""
     if url:
-        from rewardgate.eval.scorers import RemoteScorer
+        from rewardgate.eval.targets import RemoteTarget
 
-        return RemoteScorer(url, timeout_s, batch_size), url
-    from rewardgate.eval.scorers import InProcessScorer
+        return RemoteTarget(url, timeout_s, batch_size), url
+    from rewardgate.eval.targets import InProcessTarget
 
     settings = _settings(config)
-    return InProcessScorer(settings, timeout_s), f"this process ({settings.config_path.name})"
+    return InProcessTarget(settings, timeout_s), f"this process ({settings.config_path.name})"
 
 
 def _settings(config: Path | None):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rewardgate.audit.scoring import Scored
+from rewardgate.audit.scoring import ItemScore
 from rewardgate.result_files import drop_torn_tail
 
 SCORES = "scores.jsonl"
@@ -22,12 +22,12 @@ class ScoreTable:
     def __init__(self, out_dir: Path, resume: bool) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.path = out_dir / SCORES
-        self.scores: dict[str, Scored] = {}
+        self.scores: dict[str, ItemScore] = {}
         if resume and self.path.exists():
             drop_torn_tail(self.path)
             for line in self.path.read_text().splitlines():
                 row = json.loads(line)
-                self.scores[row["key"]] = Scored(row.get("reward"), row.get("error"))
+                self.scores[row["key"]] = ItemScore(row.get("reward"), row.get("error"))
         else:
             self.path.write_text("")
         self.resumed = sum(1 for s in self.scores.values() if s.reward is not None)
@@ -36,7 +36,7 @@ class ScoreTable:
         """The keys of ``keys`` without a reward yet (each once, in order)."""
         return [k for k in dict.fromkeys(keys) if (s := self.scores.get(k)) is None or s.reward is None]
 
-    def record(self, pairs: list[tuple[str, Scored]]) -> None:
+    def record(self, pairs: list[tuple[str, ItemScore]]) -> None:
         """Store and append ``(key, scored)`` pairs (flushed: a crash loses none of them)."""
         with self.path.open("a") as out:
             for key, scored in pairs:

@@ -19,7 +19,7 @@ from rewardgate.audit.plan import Slot, build_plan
 from rewardgate.audit.probes import NOT_PROBED, load_probe_file, probes_for
 from rewardgate.audit.report import markdown, write_json, write_plots
 from rewardgate.audit.run import score_missing
-from rewardgate.audit.scoring import ServiceUnreachable, component_kinds, open_scorer
+from rewardgate.audit.scoring import ServiceUnreachable, component_kinds, open_target
 from rewardgate.audit.store import ScoreTable
 from rewardgate.cli.errors import CliError
 
@@ -88,12 +88,12 @@ def run_audit(args: argparse.Namespace) -> int:
 
 
 async def _score(args, slots: list[Slot], honest: list[Slot], table: ScoreTable) -> tuple[str, int]:
-    scorer, scored_by = open_scorer(args.url, args.config, args.timeout_s, args.batch_size)
-    async with scorer:
-        sent = await score_missing(scorer, args.pipeline, slots, table, args.batch_size, args.concurrency)
+    target, scored_by = open_target(args.url, args.config, args.timeout_s, args.batch_size)
+    async with target:
+        sent = await score_missing(target, args.pipeline, slots, table, args.batch_size, args.concurrency)
         if args.against:
             sent += await score_missing(
-                scorer, args.against, honest, table, args.batch_size, args.concurrency
+                target, args.against, honest, table, args.batch_size, args.concurrency
             )
     return scored_by, sent
 

@@ -47,17 +47,17 @@ def run_eval(args: argparse.Namespace) -> int:
 async def _score(args: argparse.Namespace, todo, out, options: RunOptions) -> str:
     """Score ``todo`` in-process or against ``--url``; returns what scored them, for the report."""
     if args.url:
-        from rewardgate.eval.scorers import RemoteScorer
+        from rewardgate.eval.targets import RemoteTarget
 
-        scorer, scored_by = RemoteScorer(args.url, args.timeout_s, args.batch_size), args.url
+        target, scored_by = RemoteTarget(args.url, args.timeout_s, args.batch_size), args.url
     else:
         from rewardgate.config.environment import load_settings
-        from rewardgate.eval.scorers import InProcessScorer
+        from rewardgate.eval.targets import InProcessTarget
 
         overrides = {"config_path": args.config} if args.config else {}
         settings = load_settings({"grpc_port": 0, **overrides}, {"config_path": "--config"})
-        scorer = InProcessScorer(settings, args.timeout_s)
+        target = InProcessTarget(settings, args.timeout_s)
         scored_by = f"this process ({settings.config_path.name})"
-    async with scorer:
-        await score_pending(scorer, todo, out, options)
+    async with target:
+        await score_pending(target, todo, out, options)
     return scored_by

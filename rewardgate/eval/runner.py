@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from rewardgate.eval.data import BEST_OF_N, Record
 from rewardgate.eval.metrics import pair_verdict, top1
-from rewardgate.eval.scorers import Scorer
+from rewardgate.eval.targets import ScoringTarget
 from rewardgate.result_files import drop_torn_tail, read_resume_state
 
 RESULTS = "results.jsonl"
@@ -62,7 +62,7 @@ def failure_reason(result: dict) -> str:
     return "no reward"
 
 
-async def score_pending(scorer: Scorer, todo: list[Record], out: TextIO, options: RunOptions) -> None:
+async def score_pending(target: ScoringTarget, todo: list[Record], out: TextIO, options: RunOptions) -> None:
     """Score ``todo`` in requests of up to ``batch_items`` items, appending a result line per record to
     ``out`` (flushed per request, in completion order)."""
     slots = asyncio.Semaphore(options.concurrency)
@@ -71,7 +71,7 @@ async def score_pending(scorer: Scorer, todo: list[Record], out: TextIO, options
         async def run(chunk: list[Record]) -> None:
             async with slots:
                 items = [item for record in chunk for item in record.items()]
-                scored = await scorer.score(items, options.pipeline)
+                scored = await target.score(items, options.pipeline)
             position = 0
             for record in chunk:
                 answers = scored[position : position + len(record.responses)]

@@ -11,7 +11,7 @@ from rewardgate.eval.data import BEST_OF_N, PAIRS, DataError, Record, detect_mod
 from rewardgate.eval.metrics import jeffreys, pair_verdict, sectioned, top1
 from rewardgate.eval.report import build_report, markdown
 from rewardgate.eval.runner import chunks, result_of
-from rewardgate.eval.scorers import Scored
+from rewardgate.eval.targets import ItemScore
 
 
 def write(tmp_path, *records) -> object:
@@ -91,11 +91,11 @@ def test_report_counts_ties_half_and_keeps_errors_apart():
         Record(str(i), "p", ("a", "b"), "s" if i < 3 else "t", "s" if i < 3 else "t") for i in range(5)
     ]
     answers = [
-        [Scored(1.0), Scored(0.0)],
-        [Scored(0.5), Scored(0.5)],
-        [Scored(0.0), Scored(1.0)],
-        [Scored(2.0), Scored(1.0)],
-        [Scored(None, "rule failed"), Scored(1.0)],
+        [ItemScore(1.0), ItemScore(0.0)],
+        [ItemScore(0.5), ItemScore(0.5)],
+        [ItemScore(0.0), ItemScore(1.0)],
+        [ItemScore(2.0), ItemScore(1.0)],
+        [ItemScore(None, "rule failed"), ItemScore(1.0)],
     ]
     results = [result_of(record, pair, PAIRS) for record, pair in zip(records, answers, strict=True)]
     report = build_report(PAIRS, results, "math", "test")
@@ -116,8 +116,8 @@ def test_best_of_n_report_against_random_and_oracle():
         Record("b", "p", ("x", "y"), "s", "s", correct=(False, False)),
     ]
     results = [
-        result_of(records[0], [Scored(0.1), Scored(0.9), Scored(0.3)], BEST_OF_N),
-        result_of(records[1], [Scored(0.4), Scored(0.4)], BEST_OF_N),
+        result_of(records[0], [ItemScore(0.1), ItemScore(0.9), ItemScore(0.3)], BEST_OF_N),
+        result_of(records[1], [ItemScore(0.4), ItemScore(0.4)], BEST_OF_N),
     ]
     overall = build_report(BEST_OF_N, results, "math", "test")["overall"]
     assert overall["top1"]["value"] == 0.5

@@ -150,12 +150,12 @@ def test_scoring_in_process_imports_no_web_framework(tmp_path):
         f"""
         import asyncio, sys
         from rewardgate.config.settings import Settings
-        from rewardgate.eval.scorers import InProcessScorer
+        from rewardgate.eval.targets import InProcessTarget
 
         async def main():
-            async with InProcessScorer(Settings(config_path={str(config)!r}, grpc_port=0), 10) as scorer:
+            async with InProcessTarget(Settings(config_path={str(config)!r}, grpc_port=0), 10) as target:
                 item = {{"prompt": "q", "response": "Paris", "reference": "Paris"}}
-                scored = await scorer.score([item], "exact")
+                scored = await target.score([item], "exact")
             frameworks = [m for m in ("fastapi", "starlette", "uvicorn") if m in sys.modules]
             print(scored[0].reward, sorted(frameworks))
 

@@ -1,6 +1,8 @@
-"""Where an eval's items are scored: a running service, or the service built in this process.
+"""Scoring targets: where an eval's items are scored, a running service or the core built in this process.
 
-Both answer ``score(items, pipeline)`` with one :class:`Scored` per item, in
+Called targets, not scorers: the scorer is the core's (rewardgate/core/scorer.py).
+
+Both answer ``score(items, pipeline)`` with one :class:`ItemScore` per item, in
 order; a failure of a whole request becomes an error for each of its items,
 so every item gets an answer.
 """
@@ -20,23 +22,23 @@ from rewardgate.errors import RewardgateError, ServiceNotReady
 
 
 @dataclass(frozen=True, slots=True)
-class Scored:
+class ItemScore:
     reward: float | None
     error: str | None = None
 
 
-class Scorer(Protocol):
-    async def score(self, items: list[dict[str, Any]], pipeline: str) -> list[Scored]: ...
+class ScoringTarget(Protocol):
+    async def score(self, items: list[dict[str, Any]], pipeline: str) -> list[ItemScore]: ...
 
 
-def _scored(reward: float | None, errors: dict[str, Any]) -> Scored:
+def _item_score(reward: float | None, errors: dict[str, Any]) -> ItemScore:
     if reward is not None:
-        return Scored(reward)
+        return ItemScore(reward)
     described = "; ".join(f"{name}: {getattr(e, 'message', e)}" for name, e in errors.items())
-    return Scored(None, described or "no reward")
+    return ItemScore(None, described or "no reward")
 
 
-class RemoteScorer(AbstractAsyncContextManager):
+class RemoteTarget(AbstractAsyncContextManager):
     """Through rewardgate_client (``http://`` or ``grpc://``), with its retries."""
 
     def __init__(self, url: str, timeout_s: float, chunk_size: int) -> None:
@@ -45,15 +47,15 @@ class RemoteScorer(AbstractAsyncContextManager):
     async def __aexit__(self, *exc_info) -> None:
         await self._client.aclose()
 
-    async def score(self, items: list[dict[str, Any]], pipeline: str) -> list[Scored]:
+    async def score(self, items: list[dict[str, Any]], pipeline: str) -> list[ItemScore]:
         try:
             results = await self._client.score(items, pipeline)
         except ClientError as exc:
-            return [Scored(None, f"{exc.error_type}: {exc.message}")] * len(items)
-        return [_scored(result.reward, result.errors) for result in results]
+            return [ItemScore(None, f"{exc.error_type}: {exc.message}")] * len(items)
+        return [_item_score(result.reward, result.errors) for result in results]
 
 
-class InProcessScorer(AbstractAsyncContextManager):
+class InProcessTarget(AbstractAsyncContextManager):
     """The service's own core, built from a pipeline file in this process (no sockets, no web app).
 
     Models load in the background as in the service; calls wait for them
@@ -66,7 +68,7 @@ class InProcessScorer(AbstractAsyncContextManager):
         self._core = build_core(settings)
         self._timeout_s = timeout_s
 
-    async def __aenter__(self) -> InProcessScorer:
+    async def __aenter__(self) -> InProcessTarget:
         await self._core.start()
         return self
 
@@ -74,7 +76,7 @@ class InProcessScorer(AbstractAsyncContextManager):
         self._core.begin_drain()
         await self._core.close()
 
-    async def score(self, items: list[dict[str, Any]], pipeline: str) -> list[Scored]:
+    async def score(self, items: list[dict[str, Any]], pipeline: str) -> list[ItemScore]:
         from pydantic import ValidationError
 
         from rewardgate.api.http.codec import score_call
@@ -87,7 +89,9 @@ class InProcessScorer(AbstractAsyncContextManager):
                 {"pipeline": pipeline, "items": items, "options": {"deadline_ms": deadline_ms}}
             )
         except ValidationError as exc:
-            return [Scored(None, f"invalid_input: {describe_validation_errors(exc.errors())}")] * len(items)
+            return [ItemScore(None, f"invalid_input: {describe_validation_errors(exc.errors())}")] * len(
+                items
+            )
         call = score_call(request)
         give_up = time.monotonic() + self._timeout_s
         while True:
@@ -96,8 +100,8 @@ class InProcessScorer(AbstractAsyncContextManager):
                 break
             except ServiceNotReady as exc:
                 if time.monotonic() > give_up:
-                    return [Scored(None, f"{exc.error_type}: {exc.message}")] * len(items)
+                    return [ItemScore(None, f"{exc.error_type}: {exc.message}")] * len(items)
                 await asyncio.sleep(0.5)
             except RewardgateError as exc:
-                return [Scored(None, f"{exc.error_type}: {exc.message}")] * len(items)
-        return [_scored(r.reward, r.errors) for r in reply.results]
+                return [ItemScore(None, f"{exc.error_type}: {exc.message}")] * len(items)
+        return [_item_score(r.reward, r.errors) for r in reply.results]
