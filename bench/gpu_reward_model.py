@@ -9,7 +9,10 @@ never touch the disk. One RL length mix (prompt + response, ``--min-tokens``
 
 * layout: the batches the dynamic batcher's own policy forms at the same
   ``--max-batch-tokens`` budget, padded (rows x longest) and packed
-  (rewardgate/sources/model/packing.py); real / computed tokens for each;
+  (rewardgate/sources/model/packing.py, row_plan.py); real / computed tokens
+  for each, and the attention entries they compute (a masked row computes all
+  ``C x C``) against the causal ones the sequences need, and the whole
+  forward's needed / computed work (rewardgate/sources/model/row_plan.py);
 * memory: peak memory of one batch, padded with the KV cache on (what the
   runner did before), padded with ``use_cache=False``, packed (each in its own
   process on CPU: peak RSS over the loaded baseline; CUDA: peak allocated);
@@ -58,8 +61,9 @@ from rewardgate.sources.model.backends.local import LocalBackend
 from rewardgate.sources.model.backends.triton import TritonBackend
 from rewardgate.sources.model.batching.batcher import DynamicBatcher
 from rewardgate.sources.model.batching.queue import BatchLimits, PendingItem, PendingQueue
-from rewardgate.sources.model.packing import choose_rows, layout_rows
+from rewardgate.sources.model.packing import layout_rows
 from rewardgate.sources.model.random_weights import build_tokenizer
+from rewardgate.sources.model.row_plan import attention_tokens_for, choose_rows, layout_work, padded_work
 from rewardgate.sources.model.runners.reward_model import RewardModelRunner
 from rewardgate.sources.model.source import ModelSource
 
@@ -146,16 +150,40 @@ def policy_batches(lengths: list[int], limits: BatchLimits) -> list[list[int]]:
 
 
 def layout_figures(runner, ids, batches) -> dict:
-    real = computed = 0
-    for batch in batches:
-        rows = runner.prepare([ids[i] for i in batch])
-        real, computed = real + rows.real_tokens, computed + rows.computed_tokens
+    """Real / computed tokens of ``batches`` laid out by ``runner``, and the attention entries
+    (per layer and head dimension) they compute beside the causal ones they need."""
+    varlen = runner.layout.packed and runner.layout.attention_tokens is None
+    works = [runner.prepare([ids[i] for i in batch]).work(varlen=varlen) for batch in batches]
+    work = sum(works[1:], works[0])
     return {
         "batches": len(batches),
-        "real_tokens": real,
-        "computed_tokens": computed,
-        "efficiency": real / computed,
+        "real_tokens": work.real_tokens,
+        "computed_tokens": work.computed_tokens,
+        "efficiency": work.token_efficiency,
+        "attention_entries": work.attention_entries,
+        "causal_entries": work.causal_entries,
+        "attention_efficiency": work.attention_efficiency,
+        "work_efficiency": work.work_efficiency(attention_tokens_of(runner.model)),
     }
+
+
+def attention_tokens_of(model) -> int:
+    """One token's weight work in attention entries, counted on the model (row_plan)."""
+    config = model.config
+    weights = sum(m.weight.numel() for m in model.base_model.modules() if isinstance(m, torch.nn.Linear))
+    return attention_tokens_for(config, weights // config.num_hidden_layers)
+
+
+def shape_attention_tokens(size: str) -> int:
+    """:func:`attention_tokens_of` for a shape of SHAPES, from its dimensions (no model built)."""
+    s = SHAPES[size]
+    head_dim = s["hidden_size"] // s["num_attention_heads"]
+    query, kv = s["num_attention_heads"] * head_dim, s["num_key_value_heads"] * head_dim
+    weights = s["hidden_size"] * (2 * query + 2 * kv + 3 * s["intermediate_size"])  # q, o, k, v, gated MLP
+    config = argparse.Namespace(
+        num_attention_heads=s["num_attention_heads"], hidden_size=s["hidden_size"], head_dim=head_dim
+    )
+    return attention_tokens_for(config, weights)
 
 
 def rows_one_tensor_each(rows: list[list[int]], pad_id: int) -> torch.Tensor:
@@ -186,29 +214,42 @@ def host_layout(runner, ids, batches) -> dict:
 
 
 def gpu_mix_layouts(args) -> dict:
-    """Real / computed tokens of the GPU length mix for the real shapes, computed on the host.
+    """Real / computed tokens and work of the GPU length mix for the real shapes, on the host.
 
     Batch formation and row layout are exact host arithmetic (no forward), so
     they are reported on any machine: the dynamic batcher's batches at the
     GPU defaults (64 items, 65,536 tokens), padded, packed under sdpa (rows
-    weighed against 6 x hidden size, :func:`choose_rows`) and under
-    flash-attention (varlen: one row).
+    weighed against the shape's weight work per token, :func:`choose_rows`)
+    and under flash-attention (varlen: one row). For each: real / computed
+    tokens, needed (causal) / computed attention entries, and needed /
+    computed forward work (weights and attention together).
     """
     lengths = length_mix(1024, 256, 2048)
-    figures = {}
     padded = policy_batches(lengths, BatchLimits(64, 65_536, 0))
     packed = policy_batches(lengths, BatchLimits(64, 65_536, 0, packed=True))
-    real = sum(lengths)
-    figures["padded"] = real / sum(len(b) * max(lengths[i] for i in b) for b in padded)
+
+    def total(works):
+        return sum(works[1:], works[0])
+
+    figures: dict = {"batches": {"padded": len(padded), "packed": len(packed)}}
+    padded_total = total([padded_work([lengths[i] for i in b]) for b in padded])
     for size in ("1.5b", "8b"):
-        for name, attention in (("sdpa", 6 * SHAPES[size]["hidden_size"]), ("varlen", None)):
-            computed = 0
-            for batch in packed:
-                part = [lengths[i] for i in batch]
-                layout = choose_rows(part, 4096 if attention else 1 << 62, attention)
-                computed += len(layout) * max(sum(part[i] for i in row) for row in layout)
-            figures[f"packed_{size}_{name}"] = real / computed
-    figures["batches"] = {"padded": len(padded), "packed": len(packed)}
+        weight = shape_attention_tokens(size)
+        for name, attention in (("padded", weight), ("sdpa", weight), ("varlen", None)):
+            if name == "padded":
+                work = padded_total
+            else:
+                works = []
+                for batch in packed:
+                    part = [lengths[i] for i in batch]
+                    layout = choose_rows(part, 4096 if attention else 1 << 62, attention)
+                    works.append(layout_work(part, layout, varlen=attention is None))
+                work = total(works)
+            figures[f"{name}_{size}"] = {
+                "tokens": work.token_efficiency,
+                "attention": work.attention_efficiency,
+                "work": work.work_efficiency(weight),
+            }
     return figures
 
 
@@ -533,6 +574,10 @@ def print_table(results: list[dict]) -> None:
         pl, kl = r["padded_layout"], r["packed_layout"]
         print(f"| batches | {pl['batches']} | {kl['batches']} |")
         print(f"| real / computed tokens | {pl['efficiency']:.3f} | {kl['efficiency']:.3f} |")
+        print(f"| causal / computed attention entries | {pl['attention_efficiency']:.3f} | "
+              f"{kl['attention_efficiency']:.3f} |")  # fmt: skip
+        print(f"| needed / computed forward work | {pl['work_efficiency']:.3f} | "
+              f"{kl['work_efficiency']:.3f} |")  # fmt: skip
         dp, dk = r["direct_padded"], r["direct_packed"]
         print(f"| direct forward items/s | {dp['items_per_s']:.1f} | {dk['items_per_s']:.1f} |")
         print(f"| direct forward tokens/s | {dp['tokens_per_s']:.0f} | {dk['tokens_per_s']:.0f} |")
@@ -599,10 +644,11 @@ def main() -> None:
     print_table(results)
     layouts = gpu_mix_layouts(args)
     print("\n## GPU length mix (1,024 items, 256..2,048 tokens), batches and rows computed on the host")
-    print("| layout | real / computed tokens |\n|---|---:|")
+    print("| layout | real / computed tokens | causal / computed attention | needed / computed work |")
+    print("|---|---:|---:|---:|")
     for key, value in layouts.items():
         if key != "batches":
-            print(f"| {key} | {value:.3f} |")
+            print(f"| {key} | {value['tokens']:.3f} | {value['attention']:.3f} | {value['work']:.3f} |")
     config = {k: v for k, v in vars(args).items() if not k.startswith("probe") and k != "size"}
     print(
         json.dumps(
