@@ -28,7 +28,7 @@ never touch the disk. One RL length mix (prompt + response, ``--min-tokens``
   host (batch formation and row layout need no device).
 
 * ``--triton``: Triton (nvidia-pytriton's server, the dev extra; the weights
-  are written to disk for it) directly with 64-item requests of token ids,
+  are written to disk for it) directly with 64-item requests of packed token ids,
   and the gateway's Triton path (``ModelSource`` over ``TritonBackend``: text
   in, tokenised and batched here) from 256 single-item callers and 64-item
   requests; ratios to the packed direct ceiling. HTTP in front of the
@@ -58,7 +58,7 @@ from bench._rounds import rotated
 from rewardgate.config.pipeline_file import ModelSpec
 from rewardgate.items import ScoringItem
 from rewardgate.sources.model.backends.local import LocalBackend
-from rewardgate.sources.model.backends.triton import TritonBackend
+from rewardgate.sources.model.backends.triton import TritonBackend, request_tensors
 from rewardgate.sources.model.batching.batcher import DynamicBatcher
 from rewardgate.sources.model.batching.queue import BatchLimits, PendingItem, PendingQueue
 from rewardgate.sources.model.packing import layout_rows
@@ -333,25 +333,17 @@ async def service(runner, items, args, *, single: bool, triton_url: str | None =
 
 
 async def triton_direct(url: str, ids: list[list[int]], args) -> dict:
-    """A client of Triton itself: 64-item requests of token ids (padded to their longest row)."""
-    import numpy as np
+    """A client of Triton itself: 64-item requests of token ids, packed as the gateway sends them
+    (every sequence end to end, no padding: ``request_tensors``)."""
     import tritonclient.grpc.aio as triton
 
     client = triton.InferenceServerClient(url)
     chunks = [ids[i : i + 64] for i in range(0, len(ids), 64)]
 
     async def send(rows: list[list[int]]) -> None:
-        width = max(map(len, rows))
-        array = np.zeros((len(rows), width), dtype=np.int64)
-        for index, row in enumerate(rows):
-            array[index, : len(row)] = row
-        lengths = np.array([[len(row)] for row in rows], dtype=np.int64)
-        inputs = [triton.InferInput("input_ids", list(array.shape), "INT64"),
-                  triton.InferInput("lengths", list(lengths.shape), "INT64")]  # fmt: skip
-        inputs[0].set_data_from_numpy(array)
-        inputs[1].set_data_from_numpy(lengths)
-        result = await client.infer("rm", inputs)
-        assert result.as_numpy("rewards").shape[0] == len(rows)
+        inputs, output = request_tensors(rows, packed=True)
+        result = await client.infer("rm", inputs, outputs=[triton.InferRequestedOutput(output)])
+        assert result.as_numpy(output).size == len(rows)
 
     pending = iter(chunks)
 

@@ -181,6 +181,33 @@ def pad(sequences: Sequence[Sequence[int]], *, pad_id: int) -> PackedRows:
     return PackedRows(ids, None, mask, tuple(range(len(lengths))), (0,) * len(lengths), tuple(lengths))
 
 
+def flatten(sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, lengths)``: every sequence end to end (int64 ``[total]``) and each one's length
+    (int64 ``[N]``), the padding-free wire form (:func:`unflatten` reads it back)."""
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    ids = np.fromiter((t for s in sequences for t in s), dtype=np.int64, count=int(lengths.sum()))
+    return ids, lengths
+
+
+def unflatten(ids: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
+    """The sequences :func:`flatten` wrote.
+
+    Raises:
+        ValueError: not one-dimensional, no sequence, a length below 1, or
+            lengths that do not add up to the ids (a malformed request: its
+            own error, never a guess at where sequences lie).
+    """
+    if ids.ndim != 1 or lengths.ndim != 1:
+        raise ValueError(f"expected flat ids and lengths, got shapes {ids.shape} and {lengths.shape}")
+    if lengths.size == 0 or int(lengths.min()) < 1:
+        raise ValueError("every sequence needs at least one token")
+    if int(lengths.sum()) != ids.size:
+        raise ValueError(f"lengths add up to {int(lengths.sum())} tokens, the ids hold {ids.size}")
+    flat = ids.tolist()
+    ends = np.cumsum(lengths).tolist()
+    return [flat[end - n : end] for end, n in zip(ends, lengths.tolist(), strict=True)]
+
+
 def layout_rows(
     sequences: Sequence[Sequence[int]],
     *,
