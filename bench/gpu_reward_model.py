@@ -16,6 +16,10 @@ never touch the disk. One RL length mix (prompt + response, ``--min-tokens``
 * memory: peak memory of one batch, padded with the KV cache on (what the
   runner did before), padded with ``use_cache=False``, packed (each in its own
   process on CPU: peak RSS over the loaded baseline; CUDA: peak allocated);
+* calibration: ``max_batch_tokens`` derived from measured peaks of doubling
+  probe batches at ``--memory-fraction`` of free memory
+  (rewardgate/sources/model/memory_budget.py; CUDA: the service's own
+  load-time calibration; CPU: a process per probe, see :func:`calibration`);
 * direct: the forward ceiling, every batch run back to back through the
   runner (padded and packed): items/s, real tokens/s, and MFU against
   ``--peak-tflops`` (dense bf16 peak of the card, detected for H100/H200/A100);
@@ -61,6 +65,13 @@ from rewardgate.sources.model.backends.local import LocalBackend
 from rewardgate.sources.model.backends.triton import TritonBackend, request_tensors
 from rewardgate.sources.model.batching.batcher import DynamicBatcher
 from rewardgate.sources.model.batching.queue import BatchLimits, PendingItem, PendingQueue
+from rewardgate.sources.model.memory_budget import (
+    MemoryProbe,
+    calibrate_cuda,
+    derive_budget,
+    probe_sizes,
+    runner_probe,
+)
 from rewardgate.sources.model.packing import layout_rows
 from rewardgate.sources.model.random_weights import build_tokenizer
 from rewardgate.sources.model.row_plan import attention_tokens_for, choose_rows, layout_work, padded_work
@@ -403,7 +414,7 @@ def memory_probe(args) -> None:
     runner.forward([batch[0][:8]])  # warm-up: allocator, kernels
     rows = layout_rows(
         batch,
-        packed=args.probe == "packed",
+        packed=runner.layout.packed if args.probe == "runner" else args.probe == "packed",
         row_tokens=runner.layout.row_tokens,
         pad_id=runner.pad_id,
         attention_tokens=runner.layout.attention_tokens,
@@ -441,21 +452,76 @@ def _status_bytes(field: str) -> int:
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
-def memory(args, size: str, batch_ids: list[list[int]]) -> dict:
-    figures = {}
+def probe_peak(args, size: str, probe: str, batch_ids: list[list[int]]) -> int:
+    """Peak memory of one forward of ``batch_ids`` in ``probe`` mode, in a process of its own."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(batch_ids, handle)
-    for probe in ("padded_cache", "padded", "packed"):
+    try:
         command = [sys.executable, __file__, "--probe", probe, "--probe-batch", handle.name, "--size", size,
                    "--device", args.device, "--max-tokens", str(args.max_tokens),
                    "--pack-row-tokens", str(args.pack_row_tokens),
                    "--threads", str(args.threads or 0)]  # fmt: skip
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        figures[probe] = json.loads(out.strip().splitlines()[-1])["peak_bytes"]
-    os.unlink(handle.name)
+    finally:
+        os.unlink(handle.name)
+    return json.loads(out.strip().splitlines()[-1])["peak_bytes"]
+
+
+def memory(args, size: str, batch_ids: list[list[int]]) -> dict:
+    figures = {
+        probe: probe_peak(args, size, probe, batch_ids) for probe in ("padded_cache", "padded", "packed")
+    }
     figures["cache_off_saving"] = 1 - figures["padded"] / figures["padded_cache"]
     figures["rows"], figures["tokens"] = len(batch_ids), sum(map(len, batch_ids))
     return figures
+
+
+def calibration(args, size: str, runner) -> dict:
+    """``max_batch_tokens`` derived from measured memory (rewardgate/sources/model/memory_budget.py).
+
+    CUDA: the service's own load-time calibration (``calibrate_cuda`` on the
+    runner: allocator peaks around doubling probe forwards). CPU: the same
+    probes (``tokens // max_tokens`` random sequences of ``--max-tokens``
+    tokens, laid out by the runner), each in a fresh process measuring its
+    peak RSS over the loaded baseline, against ``MemAvailable``; then the same
+    ``derive_budget``. Peak RSS counts whatever the process touches (allocator
+    caches included), so the CPU figure is an upper bound of the forward's need.
+    """
+    unit = args.max_tokens
+    if args.device.startswith("cuda"):
+        budget = calibrate_cuda(
+            runner_probe(runner, unit),
+            device=runner.device,
+            unit=unit,
+            fraction=args.memory_fraction,
+            least_tokens=unit,
+        )
+    else:
+        probes = []
+        for tokens in probe_sizes(unit, args.max_batch_tokens * 4):
+            generator = torch.Generator().manual_seed(tokens)
+            batch = torch.randint(4, 1000, (max(1, tokens // unit), unit), generator=generator).tolist()
+            probes.append(MemoryProbe(tokens, probe_peak(args, size, "runner", batch)))
+        available = _meminfo_bytes("MemAvailable")
+        budget = derive_budget(
+            probes, available_bytes=available, fraction=args.memory_fraction, least_tokens=unit
+        )
+    return {
+        "bytes_per_token": budget.bytes_per_token,
+        "fixed_bytes": budget.fixed_bytes,
+        "available_bytes": budget.available_bytes,
+        "fraction": budget.fraction,
+        "max_batch_tokens": budget.max_batch_tokens,
+        "probes": [[p.tokens, p.peak_bytes] for p in budget.probes],
+        "describe": budget.describe(),
+    }
+
+
+def _meminfo_bytes(field: str) -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/meminfo has no {field}")
 
 
 def dtype_for(device: torch.device) -> torch.dtype:
@@ -549,12 +615,22 @@ def run_size(size: str, args) -> dict:
             for k, p in zip(rounds["direct_packed"], rounds["direct_padded"], strict=True)
         )
         phases.clear()
+        result["calibration"] = calibration(args, size, runner)  # CUDA: on this runner; CPU: own processes
         model = runner = padded = None  # free the device for the memory probes' own processes
     if device.type == "cuda":
         torch.cuda.empty_cache()
     probe_batch = [ids[i] for i in padded_batches[0]]
     result["memory"] = memory(args, size, probe_batch)
     return result
+
+
+def print_calibration(c: dict) -> None:
+    probes = ", ".join(f"{tokens}: {peak / 2**20:.1f}" for tokens, peak in c["probes"])
+    print(f"\n| calibration (probe tokens: peak MiB) | {probes} |\n|---|---|")
+    print(f"| per token (steepest segment), fixed | {c['bytes_per_token'] / 1024:.1f} KiB, "
+          f"{c['fixed_bytes'] / 2**20:.1f} MiB |")  # fmt: skip
+    free, tokens = c["available_bytes"] / 2**30, c["max_batch_tokens"]
+    print(f"| derived max_batch_tokens at {c['fraction']:.0%} of {free:.1f} GiB free | {tokens} |")
 
 
 def print_table(results: list[dict]) -> None:
@@ -585,6 +661,7 @@ def print_table(results: list[dict]) -> None:
         for key in ("padded_cache", "padded", "packed"):
             print(f"| {key} | {m[key] / 2**20:.1f} |")
         print(f"| cache off saves | {m['cache_off_saving']:.1%} |")
+        print_calibration(r["calibration"])
         print("\n| in-process service | items/s | vs packed direct |\n|---|---:|---:|")
         for key in [k for k in r if k.startswith(("service", "gateway", "triton"))]:
             s = r[key]
@@ -615,6 +692,12 @@ def main() -> None:
         help="also Triton direct and the gateway's Triton path (needs nvidia-pytriton; writes the weights)",
     )
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument(
+        "--memory-fraction",
+        type=float,
+        default=0.8,
+        help="fraction of free memory the derived max_batch_tokens may use (batching.memory_fraction)",
+    )
     parser.add_argument("--peak-tflops", type=float, help="dense bf16 peak (default: by device name)")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     parser.add_argument("--probe-batch", help=argparse.SUPPRESS)
