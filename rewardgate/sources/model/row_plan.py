@@ -52,26 +52,41 @@ def balanced_rows(lengths: Sequence[int], count: int) -> list[list[int]]:
     """Sequence indices in at most ``count`` rows whose fullest row is as short as found.
 
     Longest-first onto the least loaded row (LPT), then moves and swaps out
-    of the fullest row while one lowers it below its current load. LPT alone
-    leaves rows of two or three long sequences uneven (the fullest row sets
-    the width of all of them); the repair closes most of that gap. Every
-    accepted change strictly lowers the sum of squared row loads, so the
-    loop ends; it is also capped. Empty rows (``count`` above the number of
-    sequences) are dropped.
+    of the fullest row while one lowers it below its current load
+    (:func:`_repair`). LPT alone leaves rows of two or three long sequences
+    uneven (the fullest row sets the width of all of them); the repair closes
+    most of that gap. Empty rows (``count`` above the number of sequences)
+    are dropped.
     """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    rows, loads = _longest_first(lengths, order, count)
+    _repair(lengths, rows, loads)
+    return [row for row in rows if row]
+
+
+def _longest_first(lengths: Sequence[int], order: list[int], count: int) -> tuple[list[list[int]], list[int]]:
+    """LPT: ``order`` (longest first) each onto the least loaded of ``count`` rows."""
     count = max(1, min(count, len(lengths)))
     rows: list[list[int]] = [[] for _ in range(count)]
     loads = [0] * count
     heap = [(0, r) for r in range(count)]
-    for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+    for index in order:
         load, r = heapq.heappop(heap)
         rows[r].append(index)
         loads[r] = load + lengths[index]
         heapq.heappush(heap, (loads[r], r))
-    for _ in range(4 * len(lengths)):
+    return rows, loads
+
+
+def _repair(lengths: Sequence[int], rows: list[list[int]], loads: list[int]) -> None:
+    """Lower the fullest row by moves and swaps while one helps (in place).
+
+    Every accepted change strictly lowers the sum of squared row loads, so
+    the loop ends; it is also capped.
+    """
+    for _ in range(4 * sum(map(len, rows))):
         if not _improve_fullest(lengths, rows, loads):
-            break
-    return [row for row in rows if row]
+            return
 
 
 def _improve_fullest(lengths: Sequence[int], rows: list[list[int]], loads: list[int]) -> bool:
@@ -117,40 +132,60 @@ def choose_rows(lengths: Sequence[int], row_tokens: int, attention_tokens: int |
     ``row_tokens``, tightest packing (:func:`plan_rows`). Otherwise a plan of
     ``R`` rows of width ``W`` (its fullest row, at most ``max(row_tokens,
     longest)``) costs ``R x W x (attention_tokens + W)``, and the cheapest of
-    two families wins:
+    these wins:
 
-    * balanced plans (:func:`balanced_rows`) for row counts tried in order of
-      their cost bound (width at least ``total / R`` and the longest
-      sequence), stopping when no untried count can win;
     * first-fit decreasing at widths of 1, 1.25, ..., 2 times the longest
-      sequence, then doubling (what a few long sequences per row fill best).
+      sequence, then doubling (what a few long sequences per row fill best);
+    * longest-first plans for row counts tried in order of their cost bound
+      (width at least ``total / R`` and the longest sequence), stopping when
+      no untried count can win; then, cheapest first, each repaired
+      (:func:`_repair`) while its bound can still beat the best.
     """
     if attention_tokens is None:
         return plan_rows(lengths, row_tokens)
-    total, longest = sum(lengths), max(lengths)
-    cap = max(row_tokens, longest)
-
-    def cost(layout: list[list[int]]) -> int:
-        width = _width(lengths, layout)
-        return len(layout) * width * (attention_tokens + width) if width <= cap else 1 << 62
-
-    widths = [longest * q // 4 for q in range(4, 9)]
-    while widths[-1] * 2 < cap:
+    plans = _Plans(lengths, max(row_tokens, max(lengths)), attention_tokens)
+    widths = [plans.longest * q // 4 for q in range(4, 9)]
+    while widths[-1] * 2 < plans.cap:
         widths.append(widths[-1] * 2)
-    plans = [plan_rows(lengths, min(width, cap)) for width in sorted({*widths, cap})]
-    best = min(((cost(plan), plan) for plan in plans), key=lambda pair: pair[0])
-
-    def bound(count: int) -> int:
-        width = max(longest, -(-total // count))
-        return count * width * (attention_tokens + width)
-
-    for count in sorted(range(-(-total // cap), len(lengths) + 1), key=bound):
-        if bound(count) >= best[0]:
+    for width in sorted({*widths, plans.cap}):
+        plan = plan_rows(lengths, min(width, plans.cap))
+        plans.offer(plan, _width(lengths, plan))
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    tried: list[tuple[int, int, list[list[int]], list[int]]] = []
+    for count in sorted(range(-(-plans.total // plans.cap), len(lengths) + 1), key=plans.bound):
+        if plans.bound(count) >= plans.best_cost:
             break
-        plan = balanced_rows(lengths, count)
-        if (plan_cost := cost(plan)) < best[0]:
-            best = (plan_cost, plan)
-    return best[1]
+        rows, loads = _longest_first(lengths, order, count)
+        tried.append((plans.offer(rows, max(loads)), count, rows, loads))
+    for _, count, rows, loads in sorted(tried, key=lambda plan: plan[0]):
+        if plans.bound(count) < plans.best_cost:
+            _repair(lengths, rows, loads)
+            plans.offer(rows, max(loads))
+    return plans.best
+
+
+class _Plans:
+    """The cheapest plan offered so far, and the cost bound of a row count."""
+
+    def __init__(self, lengths: Sequence[int], cap: int, attention_tokens: int) -> None:
+        self.cap, self.attention_tokens = cap, attention_tokens
+        self.total, self.longest = sum(lengths), max(lengths)
+        self.best = [[i] for i in range(len(lengths))]  # one per row: always within the cap
+        self.best_cost = self.cost(len(lengths), self.longest)
+
+    def cost(self, rows: int, width: int) -> int:
+        return rows * width * (self.attention_tokens + width) if width <= self.cap else 1 << 62
+
+    def bound(self, count: int) -> int:
+        return self.cost(count, max(self.longest, -(-self.total // count)))
+
+    def offer(self, rows: list[list[int]], width: int) -> int:
+        """Keep ``rows`` (empty rows dropped) if cheaper than the best; returns its cost."""
+        used = [row for row in rows if row]
+        cost = self.cost(len(used), width)
+        if cost < self.best_cost:
+            self.best_cost, self.best = cost, used
+        return cost
 
 
 @dataclass(frozen=True, slots=True)
