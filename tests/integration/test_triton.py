@@ -110,8 +110,14 @@ async def test_a_repository_without_packed_inputs_still_gets_padded_requests(tin
 
 @pytest.mark.parametrize(
     ("ids", "lengths"),
-    [([[1, 2, 3]], [[2, 2]]), ([[1, 2, 3]], [[3, 0]]), ([[1, 2]], [[]])],
-    ids=["lengths-exceed-ids", "empty-sequence", "no-sequence"],
+    [
+        ([[1, 2, 3]], [[2, 2]]),
+        ([[1, 2, 3]], [[3, 0]]),
+        ([[1, 2]], [[]]),
+        ([[1, -2]], [[2]]),
+        ([[1, 10**9]], [[2]]),
+    ],
+    ids=["lengths-exceed-ids", "empty-sequence", "no-sequence", "negative-id", "id-beyond-vocabulary"],
 )
 def test_malformed_packed_request_is_invalid_argument(triton_server, ids, lengths):
     client = triton_sync.InferenceServerClient(triton_server.grpc_url)

@@ -49,8 +49,18 @@ def _error(message: str, invalid_argument: bool = False):
     return pb_utils.InferenceResponse(output_tensors=[], error=error)
 
 
-def _read_request(request) -> tuple[list[list[int]], bool]:
-    """``(sequences, packed)`` of one request; raises ValueError for a malformed one."""
+def _read_request(request, vocab_size: int) -> tuple[list[list[int]], bool]:
+    """``(sequences, packed)`` of one request; raises ValueError for a malformed one (token
+    ids outside the vocabulary included: they would fail the forward of every request
+    batched with it)."""
+    sequences, packed = _sequences(request)
+    for sequence in sequences:
+        if min(sequence) < 0 or max(sequence) >= vocab_size:
+            raise ValueError(f"token ids must be within 0..{vocab_size - 1}")
+    return sequences, packed
+
+
+def _sequences(request) -> tuple[list[list[int]], bool]:
     packed_ids = pb_utils.get_input_tensor_by_name(request, PACKED_IDS)
     if packed_ids is not None:
         packed_lengths = pb_utils.get_input_tensor_by_name(request, PACKED_LENGTHS)
@@ -71,7 +81,9 @@ def _read_request(request) -> tuple[list[list[int]], bool]:
         raise ValueError(
             f"expected {INPUT_IDS} [B, T] and {LENGTHS} [B, 1], got {ids.shape} and {lengths.shape}"
         )
-    if lengths.size and (lengths.min() < 1 or lengths.max() > ids.shape[1]):
+    if lengths.size == 0:
+        raise ValueError("a request needs at least one row")
+    if lengths.min() < 1 or lengths.max() > ids.shape[1]:
         raise ValueError(f"{LENGTHS} must be within 1..{ids.shape[1]}")
     # The caller's padding is dropped here: whatever value it holds is never computed.
     return [row[:n].tolist() for row, n in zip(ids, lengths.tolist(), strict=True)], False
@@ -99,12 +111,16 @@ class TritonPythonModel:
             pack_row_tokens=int(params.get("pack_row_tokens", "4096")),
         )
 
+    @property
+    def vocab_size(self) -> int:
+        return self.runner.model.config.get_text_config().vocab_size
+
     def execute(self, requests: list) -> list:
         responses: list = [None] * len(requests)
         valid: list[tuple[int, list[list[int]], bool]] = []
         for index, request in enumerate(requests):
             try:
-                valid.append((index, *_read_request(request)))
+                valid.append((index, *_read_request(request, self.vocab_size)))
             except ValueError as exc:
                 responses[index] = _error(str(exc), invalid_argument=True)
         if valid:
