@@ -4,7 +4,14 @@ import pytest
 import torch
 
 from rewardgate.config.pipeline_file import ModelSpec
-from rewardgate.sources.model.memory_budget import MemoryProbe, calibrate_cuda, derive_budget, probe_sizes
+from rewardgate.sources.model.memory_budget import (
+    MemoryProbe,
+    ProbeOutOfMemory,
+    calibrate,
+    calibrate_cuda,
+    derive_budget,
+    probe_sizes,
+)
 
 # Measured by bench/gpu_reward_model.py's calibration (CPU, the 128-wide 6-layer Llama, fp32,
 # packed rows of 256-token sequences, one fresh process per probe: peak RSS over the loaded
@@ -90,3 +97,42 @@ def test_memory_fraction_is_refused_where_nothing_calibrates(spec):
     with pytest.raises(ValueError, match="memory_fraction"):
         ModelSpec(**spec, batching={"memory_fraction": 0.8})
     assert ModelSpec(kind="reward_model", path="/m", batching={"memory_fraction": 0.8})
+
+
+class MeasuredCurve:
+    """A PeakMeter replaying the measured CPU curve above (the CUDA allocator it stands for
+    cannot run on this machine): a probe of n tokens peaks where CPU_PROBES put it, and runs
+    out of memory from ``oom_from`` tokens on. The probe forwards really are called."""
+
+    def __init__(self, free: int, oom_from: int = 1 << 62) -> None:
+        self.free, self.oom_from = free, oom_from
+        self.peaks = {p.tokens: p.peak_bytes for p in CPU_PROBES}
+        self.ran: list[int] = []
+
+    def free_bytes(self) -> int:
+        return self.free
+
+    def peak_of(self, run) -> int:
+        run()
+        tokens = self.ran[-1]
+        if tokens >= self.oom_from:
+            raise ProbeOutOfMemory(f"{tokens} tokens")
+        return self.peaks[tokens]
+
+
+def test_probing_stops_before_a_size_projected_past_half_the_target():
+    meter = MeasuredCurve(free=100 * 2**20)  # target 80 MiB at 0.8: stop where a probe would pass 40
+    budget = calibrate(meter.ran.append, meter, unit=256, fraction=0.8, least_tokens=256)
+    assert meter.ran == [256, 512, 1024, 2048]  # 4,096 projects past 40 MiB from the probes so far
+    assert [p.tokens for p in budget.probes] == meter.ran
+    assert bound(budget, budget.max_batch_tokens) <= 0.8 * 100 * 2**20
+
+
+def test_an_out_of_memory_probe_ends_probing_and_the_smaller_ones_count():
+    meter = MeasuredCurve(free=GIB, oom_from=2048)
+    budget = calibrate(meter.ran.append, meter, unit=256, fraction=0.5, least_tokens=256)
+    assert meter.ran == [256, 512, 1024, 2048]
+    assert [p.tokens for p in budget.probes] == [256, 512, 1024]
+    early = MeasuredCurve(free=GIB, oom_from=512)
+    with pytest.raises(ValueError, match="two sizes"):  # out of memory at the second probe: no line
+        calibrate(early.ran.append, early, unit=256, fraction=0.5, least_tokens=1)

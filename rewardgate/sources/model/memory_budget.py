@@ -30,6 +30,7 @@ import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -123,24 +124,58 @@ def probe_sizes(unit: int, ceiling: int) -> list[int]:
     return sizes
 
 
-def calibrate_cuda(
-    run_tokens: Callable[[int], None],
-    *,
-    device,
-    unit: int,
-    fraction: float,
-    least_tokens: int,
-) -> MemoryBudget:
-    """Measure ``run_tokens(n)`` (one forward of ``n`` tokens laid out as the runner batches)
-    at doubling sizes on CUDA ``device`` and derive the budget.
+class ProbeOutOfMemory(Exception):
+    """A probe forward ran out of device memory (the probes before it still count)."""
 
-    Probing stops before a size whose projected peak (from the probes so far)
-    would pass half the target, and at the first out-of-memory error (the
-    probes before it still count), so calibration itself does not run the
-    device out of memory.
+
+class PeakMeter(Protocol):
+    """Where probes are measured: the memory free to batches, and one call's peak over its start."""
+
+    def free_bytes(self) -> int: ...
+
+    def peak_of(self, run: Callable[[], None]) -> int:
+        """Peak bytes ``run`` allocated over what was allocated before it.
+
+        Raises:
+            ProbeOutOfMemory: ``run`` ran out of memory.
+        """
+        ...
+
+
+class CudaPeakMeter:
+    """:class:`PeakMeter` of one CUDA device: ``mem_get_info`` and ``max_memory_allocated``."""
+
+    def __init__(self, device) -> None:
+        import torch
+
+        self._torch, self._device = torch, torch.device(device)
+
+    def free_bytes(self) -> int:
+        self._torch.cuda.synchronize(self._device)
+        self._torch.cuda.empty_cache()
+        return self._torch.cuda.mem_get_info(self._device)[0]
+
+    def peak_of(self, run: Callable[[], None]) -> int:
+        cuda = self._torch.cuda
+        cuda.synchronize(self._device)
+        cuda.reset_peak_memory_stats(self._device)
+        base = cuda.memory_allocated(self._device)
+        try:
+            run()
+            cuda.synchronize(self._device)
+        except cuda.OutOfMemoryError as exc:
+            cuda.empty_cache()
+            raise ProbeOutOfMemory(str(exc)) from None
+        return cuda.max_memory_allocated(self._device) - base
+
+
+def calibrate_cuda(
+    run_tokens: Callable[[int], None], *, device, unit: int, fraction: float, least_tokens: int
+) -> MemoryBudget:
+    """:func:`calibrate` on CUDA ``device``.
 
     Raises:
-        ValueError: not a CUDA device, or :func:`derive_budget`'s reasons.
+        ValueError: not a CUDA device (with why CPU is not measured), or :func:`calibrate`'s reasons.
     """
     import torch
 
@@ -152,31 +187,50 @@ def calibrate_cuda(
             "objects, peak RSS is the whole process's). Set max_batch_tokens instead; "
             "bench/gpu_reward_model.py --device cpu measures CPU peaks in a process of its own"
         )
-    torch.cuda.synchronize(device)
+    budget = calibrate(
+        run_tokens, CudaPeakMeter(device), unit=unit, fraction=fraction, least_tokens=least_tokens
+    )
     torch.cuda.empty_cache()
-    free, _total = torch.cuda.mem_get_info(device)
+    return budget
+
+
+def calibrate(
+    run_tokens: Callable[[int], None], meter: PeakMeter, *, unit: int, fraction: float, least_tokens: int
+) -> MemoryBudget:
+    """Measure ``run_tokens(n)`` (one forward of ``n`` tokens laid out as the runner batches)
+    at doubling sizes with ``meter`` and derive the budget.
+
+    Probing stops before a size whose projected peak (from the probes so far)
+    would pass half the target, and at the first out-of-memory probe (the
+    probes before it still count), so calibration itself does not run the
+    device out of memory.
+
+    Raises:
+        ValueError: :func:`derive_budget`'s reasons.
+    """
+    free = meter.free_bytes()
     target = fraction * free
     probes: list[MemoryProbe] = []
     for tokens in probe_sizes(unit, 1 << 30):
-        if len(probes) >= 2:
-            line = derive_budget(probes, available_bytes=free, fraction=1.0, least_tokens=0)
-            if line.fixed_bytes + line.bytes_per_token * tokens > target / 2:
-                break
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
-        try:
-            run_tokens(tokens)
-            torch.cuda.synchronize(device)
-        except torch.cuda.OutOfMemoryError:
-            torch.cuda.empty_cache()
-            log.warning(
-                "memory calibration: %d tokens ran out of memory; deriving from smaller probes", tokens
-            )
+        if len(probes) >= 2 and _projected(probes, tokens, free) > target / 2:
             break
-        probes.append(MemoryProbe(tokens, torch.cuda.max_memory_allocated(device) - base))
-    torch.cuda.empty_cache()
+        try:
+            peak = meter.peak_of(lambda tokens=tokens: run_tokens(tokens))
+        except ProbeOutOfMemory:
+            log.warning("memory calibration: %d tokens ran out of memory; using the smaller probes", tokens)
+            break
+        probes.append(MemoryProbe(tokens, peak))
     return derive_budget(probes, available_bytes=free, fraction=fraction, least_tokens=least_tokens)
+
+
+def _projected(probes: list[MemoryProbe], tokens: int, free: int) -> float:
+    """Peak bytes the probes so far project for ``tokens`` (0 when they project nothing yet:
+    the final derivation says why)."""
+    try:
+        line = derive_budget(probes, available_bytes=free, fraction=1.0, least_tokens=0)
+    except ValueError:
+        return 0.0
+    return line.fixed_bytes + line.bytes_per_token * tokens
 
 
 def runner_probe(runner, unit: int) -> Callable[[int], None]:
