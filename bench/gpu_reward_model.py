@@ -9,10 +9,17 @@ never touch the disk. One RL length mix (prompt + response, ``--min-tokens``
 
 * layout: the batches the dynamic batcher's own policy forms at the same
   ``--max-batch-tokens`` budget, padded (rows x longest) and packed
-  (rewardgate/sources/model/packing.py); real / computed tokens for each;
+  (rewardgate/sources/model/packing.py, row_plan.py); real / computed tokens
+  for each, and the attention entries they compute (a masked row computes all
+  ``C x C``) against the causal ones the sequences need, and the whole
+  forward's needed / computed work (rewardgate/sources/model/row_plan.py);
 * memory: peak memory of one batch, padded with the KV cache on (what the
   runner did before), padded with ``use_cache=False``, packed (each in its own
   process on CPU: peak RSS over the loaded baseline; CUDA: peak allocated);
+* calibration: ``max_batch_tokens`` derived from measured peaks of doubling
+  probe batches at ``--memory-fraction`` of free memory
+  (rewardgate/sources/model/memory_budget.py; CUDA: the service's own
+  load-time calibration; CPU: a process per probe, see :func:`calibration`);
 * direct: the forward ceiling, every batch run back to back through the
   runner (padded and packed): items/s, real tokens/s, and MFU against
   ``--peak-tflops`` (dense bf16 peak of the card, detected for H100/H200/A100);
@@ -25,7 +32,7 @@ never touch the disk. One RL length mix (prompt + response, ``--min-tokens``
   host (batch formation and row layout need no device).
 
 * ``--triton``: Triton (nvidia-pytriton's server, the dev extra; the weights
-  are written to disk for it) directly with 64-item requests of token ids,
+  are written to disk for it) directly with 64-item requests of packed token ids,
   and the gateway's Triton path (``ModelSource`` over ``TritonBackend``: text
   in, tokenised and batched here) from 256 single-item callers and 64-item
   requests; ratios to the packed direct ceiling. HTTP in front of the
@@ -56,11 +63,19 @@ from rewardgate.config.pipeline_file import ModelSpec
 from rewardgate.items import ScoringItem
 from rewardgate.sources.base import SourceKey
 from rewardgate.sources.model.backends.local import LocalBackend
-from rewardgate.sources.model.backends.triton import TritonBackend
+from rewardgate.sources.model.backends.triton import TritonBackend, request_tensors
 from rewardgate.sources.model.batching.batcher import DynamicBatcher
 from rewardgate.sources.model.batching.queue import BatchLimits, PendingItem, PendingQueue
-from rewardgate.sources.model.packing import choose_rows, layout_rows
+from rewardgate.sources.model.memory_budget import (
+    MemoryProbe,
+    calibrate_cuda,
+    derive_budget,
+    probe_sizes,
+    runner_probe,
+)
+from rewardgate.sources.model.packing import layout_rows
 from rewardgate.sources.model.random_weights import build_tokenizer
+from rewardgate.sources.model.row_plan import attention_tokens_for, choose_rows, layout_work, padded_work
 from rewardgate.sources.model.runners.reward_model import RewardModelRunner
 from rewardgate.sources.model.source import ModelSource
 
@@ -147,16 +162,40 @@ def policy_batches(lengths: list[int], limits: BatchLimits) -> list[list[int]]:
 
 
 def layout_figures(runner, ids, batches) -> dict:
-    real = computed = 0
-    for batch in batches:
-        rows = runner.prepare([ids[i] for i in batch])
-        real, computed = real + rows.real_tokens, computed + rows.computed_tokens
+    """Real / computed tokens of ``batches`` laid out by ``runner``, and the attention entries
+    (per layer and head dimension) they compute beside the causal ones they need."""
+    varlen = runner.layout.packed and runner.layout.attention_tokens is None
+    works = [runner.prepare([ids[i] for i in batch]).work(varlen=varlen) for batch in batches]
+    work = sum(works[1:], works[0])
     return {
         "batches": len(batches),
-        "real_tokens": real,
-        "computed_tokens": computed,
-        "efficiency": real / computed,
+        "real_tokens": work.real_tokens,
+        "computed_tokens": work.computed_tokens,
+        "efficiency": work.token_efficiency,
+        "attention_entries": work.attention_entries,
+        "causal_entries": work.causal_entries,
+        "attention_efficiency": work.attention_efficiency,
+        "work_efficiency": work.work_efficiency(attention_tokens_of(runner.model)),
     }
+
+
+def attention_tokens_of(model) -> int:
+    """One token's weight work in attention entries, counted on the model (row_plan)."""
+    config = model.config
+    weights = sum(m.weight.numel() for m in model.base_model.modules() if isinstance(m, torch.nn.Linear))
+    return attention_tokens_for(config, weights // config.num_hidden_layers)
+
+
+def shape_attention_tokens(size: str) -> int:
+    """:func:`attention_tokens_of` for a shape of SHAPES, from its dimensions (no model built)."""
+    s = SHAPES[size]
+    head_dim = s["hidden_size"] // s["num_attention_heads"]
+    query, kv = s["num_attention_heads"] * head_dim, s["num_key_value_heads"] * head_dim
+    weights = s["hidden_size"] * (2 * query + 2 * kv + 3 * s["intermediate_size"])  # q, o, k, v, gated MLP
+    config = argparse.Namespace(
+        num_attention_heads=s["num_attention_heads"], hidden_size=s["hidden_size"], head_dim=head_dim
+    )
+    return attention_tokens_for(config, weights)
 
 
 def rows_one_tensor_each(rows: list[list[int]], pad_id: int) -> torch.Tensor:
@@ -187,29 +226,42 @@ def host_layout(runner, ids, batches) -> dict:
 
 
 def gpu_mix_layouts(args) -> dict:
-    """Real / computed tokens of the GPU length mix for the real shapes, computed on the host.
+    """Real / computed tokens and work of the GPU length mix for the real shapes, on the host.
 
     Batch formation and row layout are exact host arithmetic (no forward), so
     they are reported on any machine: the dynamic batcher's batches at the
     GPU defaults (64 items, 65,536 tokens), padded, packed under sdpa (rows
-    weighed against 6 x hidden size, :func:`choose_rows`) and under
-    flash-attention (varlen: one row).
+    weighed against the shape's weight work per token, :func:`choose_rows`)
+    and under flash-attention (varlen: one row). For each: real / computed
+    tokens, needed (causal) / computed attention entries, and needed /
+    computed forward work (weights and attention together).
     """
     lengths = length_mix(1024, 256, 2048)
-    figures = {}
     padded = policy_batches(lengths, BatchLimits(64, 65_536, 0))
     packed = policy_batches(lengths, BatchLimits(64, 65_536, 0, packed=True))
-    real = sum(lengths)
-    figures["padded"] = real / sum(len(b) * max(lengths[i] for i in b) for b in padded)
+
+    def total(works):
+        return sum(works[1:], works[0])
+
+    figures: dict = {"batches": {"padded": len(padded), "packed": len(packed)}}
+    padded_total = total([padded_work([lengths[i] for i in b]) for b in padded])
     for size in ("1.5b", "8b"):
-        for name, attention in (("sdpa", 6 * SHAPES[size]["hidden_size"]), ("varlen", None)):
-            computed = 0
-            for batch in packed:
-                part = [lengths[i] for i in batch]
-                layout = choose_rows(part, 4096 if attention else 1 << 62, attention)
-                computed += len(layout) * max(sum(part[i] for i in row) for row in layout)
-            figures[f"packed_{size}_{name}"] = real / computed
-    figures["batches"] = {"padded": len(padded), "packed": len(packed)}
+        weight = shape_attention_tokens(size)
+        for name, attention in (("padded", weight), ("sdpa", weight), ("varlen", None)):
+            if name == "padded":
+                work = padded_total
+            else:
+                works = []
+                for batch in packed:
+                    part = [lengths[i] for i in batch]
+                    layout = choose_rows(part, 4096 if attention else 1 << 62, attention)
+                    works.append(layout_work(part, layout, varlen=attention is None))
+                work = total(works)
+            figures[f"{name}_{size}"] = {
+                "tokens": work.token_efficiency,
+                "attention": work.attention_efficiency,
+                "work": work.work_efficiency(weight),
+            }
     return figures
 
 
@@ -293,25 +345,17 @@ async def service(runner, items, args, *, single: bool, triton_url: str | None =
 
 
 async def triton_direct(url: str, ids: list[list[int]], args) -> dict:
-    """A client of Triton itself: 64-item requests of token ids (padded to their longest row)."""
-    import numpy as np
+    """A client of Triton itself: 64-item requests of token ids, packed as the gateway sends them
+    (every sequence end to end, no padding: ``request_tensors``)."""
     import tritonclient.grpc.aio as triton
 
     client = triton.InferenceServerClient(url)
     chunks = [ids[i : i + 64] for i in range(0, len(ids), 64)]
 
     async def send(rows: list[list[int]]) -> None:
-        width = max(map(len, rows))
-        array = np.zeros((len(rows), width), dtype=np.int64)
-        for index, row in enumerate(rows):
-            array[index, : len(row)] = row
-        lengths = np.array([[len(row)] for row in rows], dtype=np.int64)
-        inputs = [triton.InferInput("input_ids", list(array.shape), "INT64"),
-                  triton.InferInput("lengths", list(lengths.shape), "INT64")]  # fmt: skip
-        inputs[0].set_data_from_numpy(array)
-        inputs[1].set_data_from_numpy(lengths)
-        result = await client.infer("rm", inputs)
-        assert result.as_numpy("rewards").shape[0] == len(rows)
+        inputs, output = request_tensors(rows, packed=True)
+        result = await client.infer("rm", inputs, outputs=[triton.InferRequestedOutput(output)])
+        assert result.as_numpy(output).size == len(rows)
 
     pending = iter(chunks)
 
@@ -371,7 +415,7 @@ def memory_probe(args) -> None:
     runner.forward([batch[0][:8]])  # warm-up: allocator, kernels
     rows = layout_rows(
         batch,
-        packed=args.probe == "packed",
+        packed=runner.layout.packed if args.probe == "runner" else args.probe == "packed",
         row_tokens=runner.layout.row_tokens,
         pad_id=runner.pad_id,
         attention_tokens=runner.layout.attention_tokens,
@@ -409,21 +453,76 @@ def _status_bytes(field: str) -> int:
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
-def memory(args, size: str, batch_ids: list[list[int]]) -> dict:
-    figures = {}
+def probe_peak(args, size: str, probe: str, batch_ids: list[list[int]]) -> int:
+    """Peak memory of one forward of ``batch_ids`` in ``probe`` mode, in a process of its own."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(batch_ids, handle)
-    for probe in ("padded_cache", "padded", "packed"):
+    try:
         command = [sys.executable, __file__, "--probe", probe, "--probe-batch", handle.name, "--size", size,
                    "--device", args.device, "--max-tokens", str(args.max_tokens),
                    "--pack-row-tokens", str(args.pack_row_tokens),
                    "--threads", str(args.threads or 0)]  # fmt: skip
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        figures[probe] = json.loads(out.strip().splitlines()[-1])["peak_bytes"]
-    os.unlink(handle.name)
+    finally:
+        os.unlink(handle.name)
+    return json.loads(out.strip().splitlines()[-1])["peak_bytes"]
+
+
+def memory(args, size: str, batch_ids: list[list[int]]) -> dict:
+    figures = {
+        probe: probe_peak(args, size, probe, batch_ids) for probe in ("padded_cache", "padded", "packed")
+    }
     figures["cache_off_saving"] = 1 - figures["padded"] / figures["padded_cache"]
     figures["rows"], figures["tokens"] = len(batch_ids), sum(map(len, batch_ids))
     return figures
+
+
+def calibration(args, size: str, runner) -> dict:
+    """``max_batch_tokens`` derived from measured memory (rewardgate/sources/model/memory_budget.py).
+
+    CUDA: the service's own load-time calibration (``calibrate_cuda`` on the
+    runner: allocator peaks around doubling probe forwards). CPU: the same
+    probes (``tokens // max_tokens`` random sequences of ``--max-tokens``
+    tokens, laid out by the runner), each in a fresh process measuring its
+    peak RSS over the loaded baseline, against ``MemAvailable``; then the same
+    ``derive_budget``. Peak RSS counts whatever the process touches (allocator
+    caches included), so the CPU figure is an upper bound of the forward's need.
+    """
+    unit = args.max_tokens
+    if args.device.startswith("cuda"):
+        budget = calibrate_cuda(
+            runner_probe(runner, unit),
+            device=runner.device,
+            unit=unit,
+            fraction=args.memory_fraction,
+            least_tokens=unit,
+        )
+    else:
+        probes = []
+        for tokens in probe_sizes(unit, args.max_batch_tokens * 4):
+            generator = torch.Generator().manual_seed(tokens)
+            batch = torch.randint(4, 1000, (max(1, tokens // unit), unit), generator=generator).tolist()
+            probes.append(MemoryProbe(tokens, probe_peak(args, size, "runner", batch)))
+        available = _meminfo_bytes("MemAvailable")
+        budget = derive_budget(
+            probes, available_bytes=available, fraction=args.memory_fraction, least_tokens=unit
+        )
+    return {
+        "bytes_per_token": budget.bytes_per_token,
+        "fixed_bytes": budget.fixed_bytes,
+        "available_bytes": budget.available_bytes,
+        "fraction": budget.fraction,
+        "max_batch_tokens": budget.max_batch_tokens,
+        "probes": [[p.tokens, p.peak_bytes] for p in budget.probes],
+        "describe": budget.describe(),
+    }
+
+
+def _meminfo_bytes(field: str) -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/meminfo has no {field}")
 
 
 def dtype_for(device: torch.device) -> torch.dtype:
@@ -517,12 +616,22 @@ def run_size(size: str, args) -> dict:
             for k, p in zip(rounds["direct_packed"], rounds["direct_padded"], strict=True)
         )
         phases.clear()
+        result["calibration"] = calibration(args, size, runner)  # CUDA: on this runner; CPU: own processes
         model = runner = padded = None  # free the device for the memory probes' own processes
     if device.type == "cuda":
         torch.cuda.empty_cache()
     probe_batch = [ids[i] for i in padded_batches[0]]
     result["memory"] = memory(args, size, probe_batch)
     return result
+
+
+def print_calibration(c: dict) -> None:
+    probes = ", ".join(f"{tokens}: {peak / 2**20:.1f}" for tokens, peak in c["probes"])
+    print(f"\n| calibration (probe tokens: peak MiB) | {probes} |\n|---|---|")
+    print(f"| per token (steepest segment), fixed | {c['bytes_per_token'] / 1024:.1f} KiB, "
+          f"{c['fixed_bytes'] / 2**20:.1f} MiB |")  # fmt: skip
+    free, tokens = c["available_bytes"] / 2**30, c["max_batch_tokens"]
+    print(f"| derived max_batch_tokens at {c['fraction']:.0%} of {free:.1f} GiB free | {tokens} |")
 
 
 def print_table(results: list[dict]) -> None:
@@ -534,6 +643,10 @@ def print_table(results: list[dict]) -> None:
         pl, kl = r["padded_layout"], r["packed_layout"]
         print(f"| batches | {pl['batches']} | {kl['batches']} |")
         print(f"| real / computed tokens | {pl['efficiency']:.3f} | {kl['efficiency']:.3f} |")
+        print(f"| causal / computed attention entries | {pl['attention_efficiency']:.3f} | "
+              f"{kl['attention_efficiency']:.3f} |")  # fmt: skip
+        print(f"| needed / computed forward work | {pl['work_efficiency']:.3f} | "
+              f"{kl['work_efficiency']:.3f} |")  # fmt: skip
         dp, dk = r["direct_padded"], r["direct_packed"]
         print(f"| direct forward items/s | {dp['items_per_s']:.1f} | {dk['items_per_s']:.1f} |")
         print(f"| direct forward tokens/s | {dp['tokens_per_s']:.0f} | {dk['tokens_per_s']:.0f} |")
@@ -549,6 +662,7 @@ def print_table(results: list[dict]) -> None:
         for key in ("padded_cache", "padded", "packed"):
             print(f"| {key} | {m[key] / 2**20:.1f} |")
         print(f"| cache off saves | {m['cache_off_saving']:.1%} |")
+        print_calibration(r["calibration"])
         print("\n| in-process service | items/s | vs packed direct |\n|---|---:|---:|")
         for key in [k for k in r if k.startswith(("service", "gateway", "triton"))]:
             s = r[key]
@@ -579,6 +693,12 @@ def main() -> None:
         help="also Triton direct and the gateway's Triton path (needs nvidia-pytriton; writes the weights)",
     )
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument(
+        "--memory-fraction",
+        type=float,
+        default=0.8,
+        help="fraction of free memory the derived max_batch_tokens may use (batching.memory_fraction)",
+    )
     parser.add_argument("--peak-tflops", type=float, help="dense bf16 peak (default: by device name)")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     parser.add_argument("--probe-batch", help=argparse.SUPPRESS)
@@ -600,10 +720,11 @@ def main() -> None:
     print_table(results)
     layouts = gpu_mix_layouts(args)
     print("\n## GPU length mix (1,024 items, 256..2,048 tokens), batches and rows computed on the host")
-    print("| layout | real / computed tokens |\n|---|---:|")
+    print("| layout | real / computed tokens | causal / computed attention | needed / computed work |")
+    print("|---|---:|---:|---:|")
     for key, value in layouts.items():
         if key != "batches":
-            print(f"| {key} | {value:.3f} |")
+            print(f"| {key} | {value['tokens']:.3f} | {value['attention']:.3f} | {value['work']:.3f} |")
     config = {k: v for k, v in vars(args).items() if not k.startswith("probe") and k != "size"}
     print(
         json.dumps(

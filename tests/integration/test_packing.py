@@ -205,3 +205,18 @@ def test_half_precision_probe_keeps_packing_where_isolated_and_pads_where_not(ar
     got = torch.tensor(runner.forward(batch))
     alone = torch.tensor([padded.forward([ids])[0] for ids in batch])
     torch.testing.assert_close(got, alone, atol=0.05 * float(alone.abs().max()), rtol=0)
+
+
+async def test_memory_calibration_on_cpu_fails_the_load_with_its_reason(tmp_path):
+    from rewardgate.config.pipeline_file import ModelSpec
+    from rewardgate.sources.model.backends.local import LocalBackend
+
+    path = build_reward_model(tmp_path, num_labels=1)
+    spec = ModelSpec(
+        kind="reward_model", path=str(path), device="cpu", max_length=128, batching={"memory_fraction": 0.5}
+    )
+    backend = LocalBackend("rm", spec)
+    with pytest.raises(ValueError, match="CUDA allocator peaks"):
+        await backend.load()
+    assert not backend.is_ready() and backend.measured_max_batch_tokens is None
+    await backend.close()

@@ -14,6 +14,7 @@ from rewardgate.errors import BackendError, BackendUnavailable, DeadlineExceeded
 from rewardgate.items import ScoringItem
 from rewardgate.sources.model.backends.triton import TritonBackend, translate_error
 from rewardgate.sources.model.runners.reward_model import RewardModelRunner
+from rewardgate.sources.model.triton.repository import TritonModelSettings, write_repository
 from tests.support.server import REPO_ROOT
 from tests.support.tiny_models import build_reward_model
 from tests.support.triton import MODEL_NAME, start_triton_models
@@ -33,17 +34,104 @@ def tiny_rm(tmp_path_factory):
     return build_reward_model(tmp_path_factory.mktemp("rm"), num_labels=2)
 
 
-# The same weights twice: as triton-repo writes them by default (no Triton
-# batcher: the gateway sends whole batches) and with Triton's dynamic batcher.
+# The same weights three times: as triton-repo writes them by default (no Triton
+# batcher: the gateway sends whole batches), with Triton's dynamic batcher, and as a
+# repository written before the packed inputs existed (padded requests only).
 BATCHED_MODEL = "tiny_rm_triton_batcher"
+PADDED_ONLY_MODEL = "tiny_rm_padded_only"
 
 
 @pytest.fixture(scope="module")
 def triton_server(tiny_rm, tmp_path_factory):
     models = {MODEL_NAME: {}, BATCHED_MODEL: {"dynamic_batching": True}}
-    server = start_triton_models(tiny_rm, tmp_path_factory.mktemp("triton"), models)
+    workdir = tmp_path_factory.mktemp("triton")
+    repository = workdir / "repository"
+    write_repository(
+        tiny_rm, PADDED_ONLY_MODEL, repository, TritonModelSettings(torch_threads=1, device="cpu")
+    )
+    config = repository / PADDED_ONLY_MODEL / "config.pbtxt"
+    text = config.read_text()
+    for packed in ("token_ids", "token_lengths", "packed_rewards"):
+        text = "\n".join(line for line in text.splitlines() if f'"{packed}"' not in line) + "\n"
+    config.write_text(text.replace(" optional: true", ""))
+    server = start_triton_models(tiny_rm, workdir, models)
     yield server
     server.cleanup()
+
+
+class SentRequests:
+    """Wraps a real client's ``infer`` and keeps what each call sent (names, shapes, ids)."""
+
+    def __init__(self, backend: TritonBackend) -> None:
+        self.sent: list[dict[str, np.ndarray]] = []
+        self._infer = backend._client.infer
+        backend._client.infer = self
+
+    async def __call__(self, model, inputs, **kwargs):
+        self.sent.append(
+            {i.name(): np.frombuffer(i._get_content(), dtype=np.int64).reshape(i.shape()) for i in inputs}
+        )
+        return await self._infer(model, inputs, **kwargs)
+
+
+@pytest.mark.parametrize("triton_model", [MODEL_NAME, BATCHED_MODEL])
+async def test_the_wire_carries_every_token_once_and_no_padding(tiny_rm, triton_server, triton_model):
+    backend = TritonBackend("rm", spec_for(tiny_rm, triton_server, triton_model))
+    await backend.load()
+    try:
+        sent = SentRequests(backend)
+        payloads = [w.payload for w in await backend.encode(ITEMS)]
+        remote = await backend.infer(payloads, deadline=time.monotonic() + 30)
+    finally:
+        await backend.close()
+    [request] = sent.sent
+    assert set(request) == {"token_ids", "token_lengths"}
+    assert request["token_ids"].shape == (1, sum(map(len, payloads)))  # not rows x longest
+    assert request["token_ids"][0].tolist() == [t for ids in payloads for t in ids]
+    assert request["token_lengths"][0].tolist() == [len(ids) for ids in payloads]
+    local = RewardModelRunner(tiny_rm).forward(payloads)
+    assert np.allclose(remote, local, atol=1e-4)
+    assert len({round(r[0], 4) for r in remote}) > 1  # scores differ per item
+
+
+async def test_a_repository_without_packed_inputs_still_gets_padded_requests(tiny_rm, triton_server):
+    backend = TritonBackend("rm", spec_for(tiny_rm, triton_server, PADDED_ONLY_MODEL))
+    await backend.load()
+    try:
+        assert backend.is_ready()
+        sent = SentRequests(backend)
+        payloads = [w.payload for w in await backend.encode(ITEMS)]
+        remote = await backend.infer(payloads, deadline=time.monotonic() + 30)
+    finally:
+        await backend.close()
+    assert set(sent.sent[0]) == {"input_ids", "lengths"}
+    assert np.allclose(remote, RewardModelRunner(tiny_rm).forward(payloads), atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("ids", "lengths"),
+    [
+        ([[1, 2, 3]], [[2, 2]]),
+        ([[1, 2, 3]], [[3, 0]]),
+        ([[1, 2]], [[]]),
+        ([[1, -2]], [[2]]),
+        ([[1, 10**9]], [[2]]),
+    ],
+    ids=["lengths-exceed-ids", "empty-sequence", "no-sequence", "negative-id", "id-beyond-vocabulary"],
+)
+def test_malformed_packed_request_is_invalid_argument(triton_server, ids, lengths):
+    client = triton_sync.InferenceServerClient(triton_server.grpc_url)
+    arrays = {"token_ids": np.array(ids, dtype=np.int64), "token_lengths": np.array(lengths, dtype=np.int64)}
+    inputs = []
+    for name, array in arrays.items():
+        inputs.append(triton_sync.InferInput(name, list(array.shape), "INT64"))
+        inputs[-1].set_data_from_numpy(array)
+    try:
+        with pytest.raises(InferenceServerException) as caught:
+            client.infer(MODEL_NAME, inputs, outputs=[triton_sync.InferRequestedOutput("packed_rewards")])
+    finally:
+        client.close()
+    assert isinstance(translate_error(caught.value), InvalidComponentInput)
 
 
 def spec_for(tiny_rm, server, triton_model=MODEL_NAME, **overrides):

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from rewardgate.sources.model.row_plan import LayoutWork, attention_tokens_for, choose_rows
+
 # Attention implementations whose packed path has no T x T mask (cu_seqlens
 # from the position ids): one row of every sequence costs nothing extra.
 VARLEN_ATTENTION = frozenset({"flash_attention_2", "flash_attention_3", "kernels-community/flash-attn"})
@@ -68,6 +70,15 @@ class PackedRows:
     @property
     def real_tokens(self) -> int:
         return sum(self.lengths)
+
+    def work(self, *, varlen: bool) -> LayoutWork:
+        """Tokens and attention entries this layout computes (``varlen``: flash-attention's
+        variable-length kernel computes each sequence's causal triangle; otherwise, and always
+        for a padded layout, every entry of every ``C x C`` row)."""
+        rows, width = self.input_ids.shape
+        causal = sum(n * (n + 1) // 2 for n in self.lengths)
+        computed = causal if varlen and self.packed else rows * width * width
+        return LayoutWork(self.real_tokens, self.computed_tokens, causal, computed)
 
     def to(self, device: torch.device, non_blocking: bool = False) -> PackedRows:
         """The same layout on ``device`` (pinned host tensors copy asynchronously on CUDA)."""
@@ -112,72 +123,16 @@ class PackedRows:
         return torch.full_like(columns, self.rows[sequence]), columns
 
 
-def plan_rows(lengths: Sequence[int], row_tokens: int) -> list[list[int]]:
-    """Sequence indices per row: first-fit decreasing under ``row_tokens``.
-
-    A sequence longer than ``row_tokens`` gets a row of its own (rows are as
-    long as their fullest one, so it only lengthens that batch). First-fit
-    decreasing keeps rows within 11/9 of the optimum count; with RL lengths
-    far below ``row_tokens`` the rows come out nearly full.
-    """
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    rows: list[list[int]] = []
-    free: list[int] = []
-    for index in order:
-        length = lengths[index]
-        for row, room in enumerate(free):
-            if length <= room:
-                rows[row].append(index)
-                free[row] -= length
-                break
-        else:
-            rows.append([index])
-            free.append(row_tokens - length)
-    return rows
-
-
-def choose_rows(lengths: Sequence[int], row_tokens: int, attention_tokens: int | None) -> list[list[int]]:
-    """Rows for ``lengths``: the row length with the least estimated forward cost.
-
-    Under a per-row mask (sdpa, eager) every row of width ``C`` costs
-    ``C x (attention_tokens + C)``: each token's work with the weights, worth
-    about ``attention_tokens`` (6 x hidden size) attention entries, plus its
-    ``C`` attention entries, masked or not. Long rows pack tighter but pay that square, which
-    dominates for small hidden sizes; so the candidates are the longest
-    sequence times 1, 1.25, ..., 2, then doubling up to ``row_tokens``, and the
-    cheapest wins.
-    ``attention_tokens`` None (flash-attention's varlen kernel computes no
-    masked entries): rows of ``row_tokens``, tightest packing.
-    """
-    if attention_tokens is None:
-        return plan_rows(lengths, row_tokens)
-    longest = max(lengths)
-    # Widths in steps of a quarter of the longest sequence up to twice it, then doubling:
-    # fine where the choice matters (a few rows of long sequences), few plans in all.
-    candidates = [longest * q // 4 for q in range(4, 9)]
-    while candidates[-1] * 2 < row_tokens:
-        candidates.append(candidates[-1] * 2)
-    candidates = sorted({min(c, max(row_tokens, longest)) for c in [*candidates, row_tokens] if c >= longest})
-    best: tuple[int, list[list[int]]] | None = None
-    for candidate in candidates:
-        layout = plan_rows(lengths, candidate)
-        fullest = max(sum(lengths[i] for i in row) for row in layout)
-        cost = len(layout) * fullest * (attention_tokens + fullest)
-        if best is None or cost < best[0]:
-            best = (cost, layout)
-    return best[1]  # type: ignore[index] - candidates is never empty
-
-
 def pack(
     sequences: Sequence[Sequence[int]], *, row_tokens: int, pad_id: int, attention_tokens: int | None = None
 ) -> PackedRows:
     """Pack ``sequences`` (token ids, each non-empty) into rows of at most ``row_tokens``.
 
-    Row length per :func:`choose_rows` (``attention_tokens``: see there; None
-    packs into ``row_tokens``). Rows are as long as the fullest one; the tail
-    of a shorter row holds ``pad_id`` at positions that restart from 0, a
-    sequence of its own that comes after every real token and so is never
-    attended to.
+    Which sequences share a row: :func:`~rewardgate.sources.model.row_plan.choose_rows`
+    (``attention_tokens``: see there; None packs into ``row_tokens``). Rows are as
+    long as the fullest one; the tail of a shorter row holds ``pad_id`` at
+    positions that restart from 0, a sequence of its own that comes after every
+    real token and so is never attended to.
     """
     lengths = [len(s) for s in sequences]
     if not lengths or min(lengths) < 1:
@@ -226,6 +181,33 @@ def pad(sequences: Sequence[Sequence[int]], *, pad_id: int) -> PackedRows:
     return PackedRows(ids, None, mask, tuple(range(len(lengths))), (0,) * len(lengths), tuple(lengths))
 
 
+def flatten(sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, lengths)``: every sequence end to end (int64 ``[total]``) and each one's length
+    (int64 ``[N]``), the padding-free wire form (:func:`unflatten` reads it back)."""
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    ids = np.fromiter((t for s in sequences for t in s), dtype=np.int64, count=int(lengths.sum()))
+    return ids, lengths
+
+
+def unflatten(ids: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
+    """The sequences :func:`flatten` wrote.
+
+    Raises:
+        ValueError: not one-dimensional, no sequence, a length below 1, or
+            lengths that do not add up to the ids (a malformed request: its
+            own error, never a guess at where sequences lie).
+    """
+    if ids.ndim != 1 or lengths.ndim != 1:
+        raise ValueError(f"expected flat ids and lengths, got shapes {ids.shape} and {lengths.shape}")
+    if lengths.size == 0 or int(lengths.min()) < 1:
+        raise ValueError("every sequence needs at least one token")
+    if int(lengths.sum()) != ids.size:
+        raise ValueError(f"lengths add up to {int(lengths.sum())} tokens, the ids hold {ids.size}")
+    flat = ids.tolist()
+    ends = np.cumsum(lengths).tolist()
+    return [flat[end - n : end] for end, n in zip(ends, lengths.tolist(), strict=True)]
+
+
 def layout_rows(
     sequences: Sequence[Sequence[int]],
     *,
@@ -258,12 +240,18 @@ def row_tokens_for(model, configured: int) -> tuple[int, int | None]:
     Varlen attention (flash-attention) computes no masked entries: one row of
     everything. sdpa/eager build a ``C x C`` block-diagonal mask per row and
     compute every entry of it, so rows stay within ``configured`` and their
-    length is weighed against ~6 x hidden size per-token work (:func:`choose_rows`).
+    width is weighed against one token's weight work
+    (:func:`~rewardgate.sources.model.row_plan.choose_rows`), counted on the
+    loaded trunk's linear layers.
     """
     implementation = getattr(model.config, "_attn_implementation", None)
     if implementation in VARLEN_ATTENTION:
         return 1 << 62, None
-    return configured, 6 * model.config.get_text_config().hidden_size
+    config = model.config.get_text_config()
+    weights = sum(
+        module.weight.numel() for module in model.base_model.modules() if isinstance(module, torch.nn.Linear)
+    )
+    return configured, attention_tokens_for(config, weights // max(1, config.num_hidden_layers))
 
 
 def base_hidden_states(model, rows: PackedRows) -> torch.Tensor:
@@ -364,7 +352,7 @@ class LayoutChoice:
     packed: bool
     row_tokens: int
     reason: str
-    attention_tokens: int | None = None  # see choose_rows
+    attention_tokens: int | None = None  # see row_plan.choose_rows
 
 
 def choose_layout(model, requested: str, *, pad_id: int, row_tokens: int) -> LayoutChoice:

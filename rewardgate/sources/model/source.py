@@ -45,6 +45,8 @@ class ModelSource(ScoreSource):
     async def start(self) -> None:
         await self.backend.load()
         self.batcher.count_packed_tokens(self.backend.packed)
+        if (measured := self.backend.measured_max_batch_tokens) is not None:
+            self.batcher.set_max_batch_tokens(measured)
         self.batcher.start()
 
     async def close(self) -> None:

@@ -41,6 +41,15 @@ class BatchingSpec(StrictModel):
         description="Packed row length (at least the model's max_length) for attention kernels that "
         "mask each row (sdpa, eager: cost grows with its square); flash-attention packs one row.",
     )
+    memory_fraction: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        exclude_if=lambda value: value is None,
+        description="Opt-in (reward_model, process_reward_model on the local backend, CUDA only): at "
+        "load, measure peak memory per token with probe forwards and set max_batch_tokens to what "
+        "fits in this fraction of the device memory free after loading (docs/configuration.md).",
+    )
     max_wait_ms: float = Field(
         5.0, ge=0, description="Longest wait from the first queued item before flushing."
     )
@@ -123,6 +132,14 @@ class ModelSpec(StrictModel):
             raise ValueError(f"path is required for kind={self.kind}")
         if self.likelihood is not None and self.kind != "likelihood":
             raise ValueError("the likelihood block applies to kind=likelihood only")
+        if self.batching.memory_fraction is not None and (
+            self.kind not in ("reward_model", "process_reward_model") or self.backend != "local"
+        ):
+            raise ValueError(
+                "batching.memory_fraction calibrates reward_model and process_reward_model on the local "
+                "backend (a Triton model's memory is Triton's: size max_batch_tokens from "
+                "bench/gpu_reward_model.py)"
+            )
         if self.backend == "triton":
             if self.kind not in ("reward_model", "likelihood"):
                 raise ValueError("backend=triton serves kind=reward_model and kind=likelihood only")

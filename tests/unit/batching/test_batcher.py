@@ -76,6 +76,19 @@ async def test_batcher_flushes_when_token_budget_full():
     await batcher.close()
 
 
+async def test_a_budget_measured_at_load_replaces_the_configured_one():
+    backend = GatedBackend()
+    backend.release.set()
+    batcher = DynamicBatcher("test", backend, max_batch_items=100, max_batch_tokens=10_000, max_wait_ms=0)
+    batcher.set_max_batch_tokens(200)  # what ModelSource.start does with a calibrated budget
+    batcher.start()
+    assert await results_of(batcher.enqueue(work(1, 2, 3, length=100), FAR)) == [10, 20, 30]
+    assert sorted(map(len, backend.batches)) == [1, 2]  # 300 tokens do not fit one batch of 200
+    with pytest.raises(ValueError):
+        batcher.set_max_batch_tokens(0)
+    await batcher.close()
+
+
 async def test_batcher_flushes_a_partial_batch_after_max_wait():
     backend = GatedBackend()
     backend.release.set()

@@ -51,6 +51,11 @@ class ModelBackend(ABC):
         """True when batches are packed (their cost is their tokens); padded by default."""
         return False
 
+    @property
+    def measured_max_batch_tokens(self) -> int | None:
+        """A token budget measured at load (``batching.memory_fraction``), else None."""
+        return None
+
     @abstractmethod
     async def encode(self, items: list[ScoringItem]) -> list[WorkItem | ComponentError]:
         """Tokenise off the event loop; per-item failures are returned, not raised."""

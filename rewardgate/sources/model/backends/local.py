@@ -11,6 +11,7 @@ with ``max_concurrent_batches`` >= 2 batch N+1 is laid out while batch N runs.
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -19,10 +20,13 @@ from rewardgate.items import ScoringItem
 from rewardgate.sources.model.backends.base import ModelBackend
 from rewardgate.sources.model.backends.coalescing import CoalescingEncoder
 from rewardgate.sources.model.batching.batcher import WorkItem
+from rewardgate.sources.model.memory_budget import MemoryBudget, calibrate_cuda, runner_probe
 from rewardgate.sources.model.runners.process_reward_model import ProcessRewardModelRunner
 from rewardgate.sources.model.runners.reward_model import RewardModelRunner
 from rewardgate.sources.model.runners.similarity import SimilarityRunner
 from rewardgate.sources.model.spec import ModelSpec
+
+log = logging.getLogger(__name__)
 
 
 class Runner(Protocol):
@@ -79,9 +83,32 @@ class LocalBackend(ModelBackend):
         self._forward_thread = ThreadPoolExecutor(1, thread_name_prefix=f"forward-{name}")
         self._prepare_thread = ThreadPoolExecutor(1, thread_name_prefix=f"prepare-{name}")
         self._coalescer: CoalescingEncoder | None = None  # created once the runner exists
+        self._memory_budget: MemoryBudget | None = None
 
     async def load(self) -> None:
-        self._runner = await asyncio.to_thread(build_runner, self.spec)
+        """Load the runner; with ``batching.memory_fraction``, then measure its token budget.
+
+        Raises:
+            ValueError: the calibration cannot run here (not CUDA) or finds no budget that
+                fits one longest item (rewardgate/sources/model/memory_budget.py).
+        """
+        runner = await asyncio.to_thread(build_runner, self.spec)
+        fraction = self.spec.batching.memory_fraction
+        if fraction is not None:
+            self._memory_budget = await asyncio.to_thread(
+                calibrate_cuda,
+                runner_probe(runner, self.spec.max_length),
+                device=runner.device,
+                unit=self.spec.max_length,
+                fraction=fraction,
+                least_tokens=self.spec.max_length,
+            )
+            log.info("model %s: %s", self.name, self._memory_budget.describe())
+        self._runner = runner
+
+    @property
+    def measured_max_batch_tokens(self) -> int | None:
+        return None if self._memory_budget is None else self._memory_budget.max_batch_tokens
 
     def is_ready(self) -> bool:
         return self._runner is not None

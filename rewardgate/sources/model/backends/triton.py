@@ -12,6 +12,10 @@
   drops at once when a batch fails with ``UNAVAILABLE``; the gRPC channel
   reconnects with a short backoff, so the gateway recovers by itself when
   Triton restarts.
+* Requests are packed (``token_ids`` / ``token_lengths``: every sequence end
+  to end, no padding on the wire) when the model's config declares those
+  inputs (``rewardgate triton-repo`` writes them); a repository written
+  before them gets the padded ``input_ids`` / ``lengths`` form.
 * The model version comes from the ``rewardgate_version`` parameter that
   ``rewardgate triton-repo`` writes (a hash of the served weights), re-read
   whenever the model becomes ready again.
@@ -42,10 +46,18 @@ from rewardgate.items import ScoringItem
 from rewardgate.sources.model.backends.base import ModelBackend
 from rewardgate.sources.model.backends.coalescing import CoalescingEncoder
 from rewardgate.sources.model.batching.batcher import WorkItem
+from rewardgate.sources.model.packing import flatten
 from rewardgate.sources.model.runners.reward_model import RewardModelEncoder
 from rewardgate.sources.model.runners.versioning import directory_version
 from rewardgate.sources.model.spec import ModelSpec
-from rewardgate.sources.model.triton import INPUT_IDS, LENGTHS, REWARDS
+from rewardgate.sources.model.triton import (
+    INPUT_IDS,
+    LENGTHS,
+    PACKED_IDS,
+    PACKED_LENGTHS,
+    PACKED_REWARDS,
+    REWARDS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +103,7 @@ class TritonBackend(ModelBackend):
         self._version: str | None = None
         self._health_task: asyncio.Task | None = None
         self._last_problem: str | None = None
+        self._packed_wire = False  # read from the model's config when it becomes ready
 
     async def load(self) -> None:
         self._encoder = await asyncio.to_thread(
@@ -137,6 +150,8 @@ class TritonBackend(ModelBackend):
                 f"Triton's max_batch_size {max_batch} is below batching.max_batch_items "
                 f"{self.spec.batching.max_batch_items}"
             )
+        inputs = {entry.get("name") for entry in config.get("input", [])}
+        self._packed_wire = {PACKED_IDS, PACKED_LENGTHS} <= inputs
         parameters = config.get("parameters", {})
         self._version = parameters.get("rewardgate_version", {}).get("string_value") or self._local_version
 
@@ -170,18 +185,12 @@ class TritonBackend(ModelBackend):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded("deadline passed before the batch reached Triton")
-        ids, lengths = pad_batch(payloads)
-        inputs = [
-            triton.InferInput(INPUT_IDS, list(ids.shape), "INT64"),
-            triton.InferInput(LENGTHS, list(lengths.shape), "INT64"),
-        ]
-        inputs[0].set_data_from_numpy(ids)
-        inputs[1].set_data_from_numpy(lengths)
+        inputs, output = request_tensors(payloads, packed=self._packed_wire)
         try:
             result = await self._client.infer(
                 self._model,
                 inputs,
-                outputs=[triton.InferRequestedOutput(REWARDS)],
+                outputs=[triton.InferRequestedOutput(output)],
                 client_timeout=remaining,
                 timeout=int(remaining * 1_000_000),
             )
@@ -191,7 +200,10 @@ class TritonBackend(ModelBackend):
                 # Fail fast until the health poll sees the model ready again.
                 self._ready = False
             raise error from exc
-        rewards = result.as_numpy(REWARDS)
+        rewards = result.as_numpy(output)
+        if rewards is not None and output == PACKED_REWARDS:
+            heads = len(self.head_names)
+            rewards = rewards.reshape(-1, heads) if rewards.size == len(payloads) * heads else None
         if rewards is None or rewards.ndim != 2 or rewards.shape[0] != len(payloads):
             shape = None if rewards is None else rewards.shape
             raise BackendError(f"triton returned rewards of shape {shape} for {len(payloads)} items")
@@ -208,8 +220,29 @@ class TritonBackend(ModelBackend):
             self._coalescer.close()
 
 
+def request_tensors(rows: list[list[int]], *, packed: bool) -> tuple[list, str]:
+    """The inputs of one inference for ``rows`` and the output to ask for.
+
+    ``packed``: ``token_ids [1, total]`` (every row end to end, not one pad
+    token) and ``token_lengths [1, B]``; the model splits them with the same
+    :func:`~rewardgate.sources.model.packing.unflatten`. Otherwise the padded
+    form for repositories without those inputs.
+    """
+    if packed:
+        ids, lengths = flatten(rows)
+        names, arrays, output = (PACKED_IDS, PACKED_LENGTHS), (ids[None, :], lengths[None, :]), PACKED_REWARDS
+    else:
+        names, arrays, output = (INPUT_IDS, LENGTHS), pad_batch(rows), REWARDS
+    inputs = []
+    for name, array in zip(names, arrays, strict=True):
+        tensor = triton.InferInput(name, list(array.shape), "INT64")
+        tensor.set_data_from_numpy(array)
+        inputs.append(tensor)
+    return inputs, output
+
+
 def pad_batch(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """``(input_ids [B, T] zero-padded, lengths [B, 1])``; the model masks the padding."""
+    """``(input_ids [B, T] zero-padded, lengths [B, 1])``; the model drops the padding."""
     lengths = np.array([[len(row)] for row in rows], dtype=np.int64)
     ids = np.zeros((len(rows), int(lengths.max())), dtype=np.int64)
     for index, row in enumerate(rows):

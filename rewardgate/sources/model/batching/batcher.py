@@ -229,6 +229,12 @@ class DynamicBatcher:
         """
         self._limits = dataclasses.replace(self._limits, packed=packed)
 
+    def set_max_batch_tokens(self, tokens: int) -> None:
+        """Replace the token budget (one measured at load, ``batching.memory_fraction``)."""
+        if tokens < 1:
+            raise ValueError(f"max_batch_tokens must be positive, got {tokens}")
+        self._limits = dataclasses.replace(self._limits, max_batch_tokens=tokens)
+
     def _batch_s(self) -> float | None:
         """Seconds a batch takes now (pessimistic); None until one has run."""
         if self._batch_average_s is None:

@@ -132,6 +132,11 @@ class ProcessRewardModelRunner:
             return InvalidComponentInput("a step separator could not be located among the tokens")
         return WorkItem(payload=(ids, positions), length=len(ids))
 
+    @staticmethod
+    def probe_payload(ids: list[int]) -> tuple[list[int], list[int]]:
+        """Batch work for token ids, one step ending at the last token (memory calibration)."""
+        return ids, [len(ids) - 1]
+
     def prepare(self, batch: list[tuple[list[int], list[int]]]) -> tuple[PackedRows, list[list[int]]]:
         """Host-side layout of ``batch`` plus each row's step positions (see the reward-model runner)."""
         rows = layout_rows(

@@ -177,6 +177,11 @@ class RewardModelRunner:
     def encode_many(self, items: list[ScoringItem]) -> list[WorkItem | InvalidComponentInput]:
         return self.encoder.encode_many(items)
 
+    @staticmethod
+    def probe_payload(ids: list[int]) -> list[int]:
+        """Batch work for token ids (memory calibration's probes)."""
+        return ids
+
     def prepare(self, batch: list[list[int]]) -> PackedRows:
         """Host-side layout of ``batch`` (packed or padded), pinned when the model is on CUDA.
 

@@ -6,11 +6,19 @@ A model repository's ``1/model.py`` is one line that imports
 backend. Only importable inside Triton's python backend stub.
 
 Rows are laid out again as the runner batches (packed where its probe passed,
-so the padding an execution batch arrives with is never computed).
+so padding is never computed, and never sent by the gateway's packed requests).
 
-Contract (docs/triton.md): ``input_ids`` INT64 ``[B, T]`` (any padding value),
-``lengths`` INT64 ``[B, 1]`` (real tokens per row, 1..T) in; ``rewards`` FP32
-``[B, heads]`` raw logits out. Every request of an execution batch gets its own
+Contract (docs/triton.md), two request forms, both answered by one forward
+per execution batch:
+
+* packed (what the gateway sends): ``token_ids`` INT64 ``[1, total]`` (every
+  sequence end to end, no padding) and ``token_lengths`` INT64 ``[1, B]`` in,
+  ``packed_rewards`` FP32 ``[1, B x heads]`` out (sequence-major);
+* padded (older clients): ``input_ids`` INT64 ``[B, T]`` (any padding value)
+  and ``lengths`` INT64 ``[B, 1]`` (real tokens per row, 1..T) in,
+  ``rewards`` FP32 ``[B, heads]`` out.
+
+Scores are raw logits. Every request of an execution batch gets its own
 response; a malformed request gets its own error and does not fail the others.
 """
 
@@ -22,8 +30,16 @@ import numpy as np
 import torch
 import triton_python_backend_utils as pb_utils
 
+from rewardgate.sources.model.packing import unflatten
 from rewardgate.sources.model.runners.reward_model import RewardModelRunner
-from rewardgate.sources.model.triton import INPUT_IDS, LENGTHS, REWARDS
+from rewardgate.sources.model.triton import (
+    INPUT_IDS,
+    LENGTHS,
+    PACKED_IDS,
+    PACKED_LENGTHS,
+    PACKED_REWARDS,
+    REWARDS,
+)
 from rewardgate.sources.model.triton.stub_numpy import stub_numpy_problem
 
 
@@ -33,17 +49,44 @@ def _error(message: str, invalid_argument: bool = False):
     return pb_utils.InferenceResponse(output_tensors=[], error=error)
 
 
-def _read_request(request) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids [b, T], lengths [b])``; raises ValueError for a malformed request."""
-    ids = pb_utils.get_input_tensor_by_name(request, INPUT_IDS).as_numpy()
-    lengths = pb_utils.get_input_tensor_by_name(request, LENGTHS).as_numpy().reshape(-1)
+def _read_request(request, vocab_size: int) -> tuple[list[list[int]], bool]:
+    """``(sequences, packed)`` of one request; raises ValueError for a malformed one (token
+    ids outside the vocabulary included: they would fail the forward of every request
+    batched with it)."""
+    sequences, packed = _sequences(request)
+    for sequence in sequences:
+        if min(sequence) < 0 or max(sequence) >= vocab_size:
+            raise ValueError(f"token ids must be within 0..{vocab_size - 1}")
+    return sequences, packed
+
+
+def _sequences(request) -> tuple[list[list[int]], bool]:
+    packed_ids = pb_utils.get_input_tensor_by_name(request, PACKED_IDS)
+    if packed_ids is not None:
+        packed_lengths = pb_utils.get_input_tensor_by_name(request, PACKED_LENGTHS)
+        if packed_lengths is None:
+            raise ValueError(f"{PACKED_IDS} needs {PACKED_LENGTHS}")
+        ids, lengths = packed_ids.as_numpy(), packed_lengths.as_numpy()
+        if ids.ndim != 2 or ids.shape[0] != 1 or lengths.ndim != 2 or lengths.shape[0] != 1:
+            raise ValueError(
+                f"expected {PACKED_IDS} [1, total] and {PACKED_LENGTHS} [1, B], "
+                f"got {ids.shape} and {lengths.shape}"
+            )
+        return unflatten(ids[0], lengths[0]), True
+    padded_ids, padded_lengths = (pb_utils.get_input_tensor_by_name(request, n) for n in (INPUT_IDS, LENGTHS))
+    if padded_ids is None or padded_lengths is None:
+        raise ValueError(f"a request needs {PACKED_IDS} and {PACKED_LENGTHS}, or {INPUT_IDS} and {LENGTHS}")
+    ids, lengths = padded_ids.as_numpy(), padded_lengths.as_numpy().reshape(-1)
     if ids.ndim != 2 or lengths.shape[0] != ids.shape[0]:
         raise ValueError(
             f"expected {INPUT_IDS} [B, T] and {LENGTHS} [B, 1], got {ids.shape} and {lengths.shape}"
         )
-    if lengths.size and (lengths.min() < 1 or lengths.max() > ids.shape[1]):
+    if lengths.size == 0:
+        raise ValueError("a request needs at least one row")
+    if lengths.min() < 1 or lengths.max() > ids.shape[1]:
         raise ValueError(f"{LENGTHS} must be within 1..{ids.shape[1]}")
-    return ids, lengths
+    # The caller's padding is dropped here: whatever value it holds is never computed.
+    return [row[:n].tolist() for row, n in zip(ids, lengths.tolist(), strict=True)], False
 
 
 class TritonPythonModel:
@@ -68,12 +111,16 @@ class TritonPythonModel:
             pack_row_tokens=int(params.get("pack_row_tokens", "4096")),
         )
 
+    @property
+    def vocab_size(self) -> int:
+        return self.runner.model.config.get_text_config().vocab_size
+
     def execute(self, requests: list) -> list:
         responses: list = [None] * len(requests)
-        valid: list[tuple[int, np.ndarray, np.ndarray]] = []
+        valid: list[tuple[int, list[list[int]], bool]] = []
         for index, request in enumerate(requests):
             try:
-                valid.append((index, *_read_request(request)))
+                valid.append((index, *_read_request(request, self.vocab_size)))
             except ValueError as exc:
                 responses[index] = _error(str(exc), invalid_argument=True)
         if valid:
@@ -84,18 +131,20 @@ class TritonPythonModel:
                     responses[index] = _error(f"forward pass failed: {type(exc).__name__}: {exc}")
         return responses
 
-    def _run(self, valid: list[tuple[int, np.ndarray, np.ndarray]], responses: list) -> None:
-        longest = max(ids.shape[1] for _, ids, _ in valid)
-        ids = np.concatenate([np.pad(ids, ((0, 0), (0, longest - ids.shape[1]))) for _, ids, _ in valid])
-        lengths = np.concatenate([lengths for _, _, lengths in valid])
-        logits = self.runner.forward_padded(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
+    def _run(self, valid: list[tuple[int, list[list[int]], bool]], responses: list) -> None:
+        """Every request's sequences in one forward, laid out as the runner batches."""
+        sequences = [sequence for _, request, _ in valid for sequence in request]
+        logits = self.runner.run_tensors(self.runner.prepare(sequences)).numpy().astype(np.float32)
         start = 0
-        for index, request_ids, _ in valid:
-            rows = logits[start : start + request_ids.shape[0]]
-            start += request_ids.shape[0]
-            responses[index] = pb_utils.InferenceResponse(
-                output_tensors=[pb_utils.Tensor(REWARDS, rows.astype(np.float32))]
+        for index, request, packed in valid:
+            rows = logits[start : start + len(request)]
+            start += len(request)
+            output = (
+                pb_utils.Tensor(PACKED_REWARDS, rows.reshape(1, -1))
+                if packed
+                else pb_utils.Tensor(REWARDS, rows)
             )
+            responses[index] = pb_utils.InferenceResponse(output_tensors=[output])
 
     def finalize(self) -> None:
         self.runner = None

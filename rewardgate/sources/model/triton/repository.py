@@ -14,7 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rewardgate.sources.model.triton import INPUT_IDS, LENGTHS, REWARDS
+from rewardgate.sources.model.triton import (
+    INPUT_IDS,
+    LENGTHS,
+    PACKED_IDS,
+    PACKED_LENGTHS,
+    PACKED_REWARDS,
+    REWARDS,
+)
 
 MODEL_PY = '''"""Triton python-backend entry point: the shared rewardgate reward-model runner."""
 
@@ -62,10 +69,13 @@ def render_config(
 backend: "python"
 max_batch_size: {settings.max_batch_size}
 input [
-  {{ name: "{INPUT_IDS}" data_type: TYPE_INT64 dims: [ -1 ] }},
-  {{ name: "{LENGTHS}" data_type: TYPE_INT64 dims: [ 1 ] }}
+  {{ name: "{PACKED_IDS}" data_type: TYPE_INT64 dims: [ -1 ] optional: true }},
+  {{ name: "{PACKED_LENGTHS}" data_type: TYPE_INT64 dims: [ -1 ] optional: true }},
+  {{ name: "{INPUT_IDS}" data_type: TYPE_INT64 dims: [ -1 ] optional: true }},
+  {{ name: "{LENGTHS}" data_type: TYPE_INT64 dims: [ 1 ] optional: true }}
 ]
 output [
+  {{ name: "{PACKED_REWARDS}" data_type: TYPE_FP32 dims: [ -1 ] }},
   {{ name: "{REWARDS}" data_type: TYPE_FP32 dims: [ {heads} ] }}
 ]
 instance_group [ {{ count: {settings.instances} kind: {kind} }} ]
