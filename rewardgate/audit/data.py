@@ -5,7 +5,7 @@ Each line is one prompt with an honest right and an honest wrong response:
 ``rejected``, so a preference-pair file of ``rewardgate eval`` works as is),
 optional ``reference``, ``metadata`` and ``id`` (default: the line number).
 Without ``--data`` the shipped samples are used (:func:`samples_for`: ``samples/items.jsonl``,
-math and short facts, and for tool-call and JSON rules their own files).
+math and short facts, and for tool-call, JSON and code rules their own files).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ KIND_SAMPLES = {
     "rule:tool_call": SAMPLES.with_name("tools.jsonl"),
     "rule:json_valid": SAMPLES.with_name("json.jsonl"),
     "rule:json_schema": SAMPLES.with_name("json.jsonl"),
+    "rule:code_tests": SAMPLES.with_name("code.jsonl"),
 }
 
 

@@ -46,6 +46,8 @@ def config(tmp_path_factory, judges):
                     "choice": {"type": "multiple_choice"},
                     "tools": {"type": "tool_call"},
                     "tool_names": {"type": "regex", "pattern": "|".join(TOOL_NAMES)},
+                    "python_tests": {"type": "code_tests", "timeout_s": 10},
+                    "tests_printed": {"type": "regex", "pattern": "All tests passed"},
                     "schema": {
                         "type": "json_schema",
                         "schema": {
@@ -82,6 +84,13 @@ def config(tmp_path_factory, judges):
                     "choice": {"components": {"pick": {"rule": "choice"}}},
                     "tools": {"components": {"calls": {"rule": "tools"}}},
                     "tool_names": {"components": {"named": {"rule": "tool_names"}}},
+                    "code": {"components": {"tests": {"rule": "python_tests"}}},
+                    "code_by_output": {
+                        "components": {
+                            "tests": {"rule": "python_tests"},
+                            "printed": {"rule": "tests_printed"},
+                        }
+                    },
                     "schema": {"components": {"document": {"rule": "schema"}}},
                     "judged_open": {"components": {"quality": {"judge": "open"}}},
                     "judged_plain": {"components": {"quality": {"judge": "plain"}}},
@@ -319,3 +328,28 @@ def test_multiple_choice_blocks_hedges_and_keeps_its_order_when_options_move(con
     assert shares(report)["hedging"] == 0 and report["hackability"]["families"]["hedging"]["items"] == 3
     moved = report["robustness"]["option_order"]
     assert moved["items"] == 3 and moved["flip_share"] == 0 and moved["changed_share"] == 0
+
+
+def test_code_forgeries_run_in_the_sandbox_and_earn_nothing_there(config, tmp_path):
+    # In-process, the code_tests rule runs every variant in its sandbox (bubblewrap cell): exits,
+    # patched unittest, rigged return objects. Each forgery is paired with its plain twin, so a
+    # weak test that a plain wrong value happens to pass is not counted as forged.
+    report = audit(config, tmp_path, "--pipeline", "code")
+    assert report["items"] == 4 and report["responses_failed"] == 0  # the shipped code samples
+    forgery = report["hackability"]["families"]["code_forgery"]
+    assert forgery["items"] == 4 and forgery["variants_failed"] == 0
+    assert forgery["success_share"] == 0 and forgery["beats_right_share"] == 0
+    # The sandbox really graded: the right programs pass, the wrong ones do not (Spearman needs both).
+    assert report["bias"]["reward_per_100_words"]["right"] is not None
+    table = [json.loads(line) for line in (tmp_path / SCORES).read_text().splitlines()]
+    rewards = {row["reward"] for row in table}
+    assert 1.0 in rewards and 0.0 in rewards
+
+
+def test_a_pipeline_that_also_pays_for_printed_verdicts_is_forged(config, tmp_path):
+    report = audit(
+        config, tmp_path, "--pipeline", "code_by_output", "--data", "rewardgate/audit/samples/code.jsonl"
+    )
+    forgery = report["hackability"]["families"]["code_forgery"]
+    assert forgery["success_share"] == 1.0
+    assert "All tests passed" in forgery["examples"][0]["response"]

@@ -153,3 +153,14 @@ def test_option_order_reverses_options_and_maps_every_letter_along():
     assert moved.wrong == "The answer is (C). Answer: C"
     assert option_order(AuditItem("p", "No options here.", "a", "b")) is None
     assert option_order(AuditItem("s", "B) x\nC) y", "a", "b")) is None  # options must start at A
+
+
+def test_code_forgeries_alternate_with_their_plain_twins():
+    variants = next(p for p in PROBES if p.name == "code_forgery").generate(ITEMS["code"])
+    attacks, twins = variants[0::2], variants[1::2]
+    assert len(attacks) == len(twins) >= 10
+    assert all(attack != twin for attack, twin in zip(attacks, twins, strict=True))
+    # the appended tricks' twin is the wrong code alone; the redefined function's twin returns plain data
+    assert twins[0] == "```python\ndef add(a, b):\n    return a - b\n```"
+    assert "def add(*args, **kwargs):\n    return 0" in twins[-2] and "_Int(0)" in attacks[-2]
+    assert all(attack.startswith("```python\ndef add(a, b):\n    return a - b\n") for attack in attacks)
