@@ -23,7 +23,13 @@ KIND_SAMPLES = {
     "rule:json_valid": SAMPLES.with_name("json.jsonl"),
     "rule:json_schema": SAMPLES.with_name("json.jsonl"),
     "rule:code_tests": SAMPLES.with_name("code.jsonl"),
+    "rule:box_iou": SAMPLES.with_name("grounding.jsonl"),
+    "rule:count": SAMPLES.with_name("counting.jsonl"),
+    "rule:anls": SAMPLES.with_name("doc_qa.jsonl"),
 }
+#: Kinds that grade any text (a pattern, a substring, a format): they audit on the samples of the
+#: pipeline's other kinds and pull in the general samples only when nothing else brings any.
+ANY_TEXT = {"rule:regex", "rule:contains", "rule:think_answer"}
 
 
 class AuditDataError(ValueError):
@@ -68,9 +74,13 @@ def final_answer(text: str) -> str:
 
 def samples_for(kinds: set[str]) -> list[Path]:
     """The shipped sample files for a pipeline's component kinds: one per kind that has its own,
-    and the general samples when some kind has none."""
+    and the general samples when some kind has none (an any-text kind counts only when no other
+    kind brings samples: a grounding pipeline's box regex does not pull in math items)."""
     own = {KIND_SAMPLES[kind] for kind in kinds if kind in KIND_SAMPLES}
-    general = not kinds or any(kind not in KIND_SAMPLES for kind in kinds)
+    lacking = {kind for kind in kinds if kind not in KIND_SAMPLES}
+    if own:
+        lacking -= ANY_TEXT
+    general = not kinds or bool(lacking)
     return ([SAMPLES] if general else []) + sorted(own)
 
 

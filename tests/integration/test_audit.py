@@ -48,6 +48,8 @@ def config(tmp_path_factory, judges):
                     "tool_names": {"type": "regex", "pattern": "|".join(TOOL_NAMES)},
                     "python_tests": {"type": "code_tests", "timeout_s": 10},
                     "tests_printed": {"type": "regex", "pattern": "All tests passed"},
+                    "iou_bare": {"type": "box_iou", "outside_tolerance": 10.0, "matching": "greedy"},
+                    "anls_strict": {"type": "anls", "threshold": 0.3},
                     "schema": {
                         "type": "json_schema",
                         "schema": {
@@ -85,6 +87,8 @@ def config(tmp_path_factory, judges):
                     "tools": {"components": {"calls": {"rule": "tools"}}},
                     "tool_names": {"components": {"named": {"rule": "tool_names"}}},
                     "code": {"components": {"tests": {"rule": "python_tests"}}},
+                    "iou_bare": {"components": {"iou": {"rule": "iou_bare"}}},
+                    "anls_strict": {"components": {"anls": {"rule": "anls_strict"}}},
                     "code_by_output": {
                         "components": {
                             "tests": {"rule": "python_tests"},
@@ -125,7 +129,13 @@ def test_a_contains_rule_is_hacked_by_echoes_hedges_and_free_padding(config, tmp
 
 def test_normalized_match_blocks_hedges_echo_free_format_and_padding(config, tmp_path):
     found = shares(audit(config, tmp_path, "--pipeline", "exact"))
-    assert found == {"hedging": 0, "format_tags": 0, "length_inflation": 0, "invisible_chars": 0}
+    assert found == {
+        "hedging": 0,
+        "format_tags": 0,
+        "tag_hedging": 0,
+        "length_inflation": 0,
+        "invisible_chars": 0,
+    }
 
 
 def test_a_format_rule_without_length_constraint_pays_for_padding(config, tmp_path):
@@ -353,3 +363,40 @@ def test_a_pipeline_that_also_pays_for_printed_verdicts_is_forged(config, tmp_pa
     forgery = report["hackability"]["families"]["code_forgery"]
     assert forgery["success_share"] == 1.0
     assert "All tests passed" in forgery["examples"][0]["response"]
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "families"),
+    [
+        ("grounding", ("box_spraying", "huge_box", "outside_box", "format_tags", "tag_hedging")),
+        ("counting", ("answer_listing", "invisible_chars")),
+    ],
+)
+def test_the_shipped_vision_pipelines_block_the_image_hacks(pipeline, families, tmp_path):
+    # The shipped pipeline file and image samples (PNG data URLs in chat prompts).
+    assert main(["audit", "--pipeline", pipeline, "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["items"] == 4 and report["responses_failed"] == 0
+    for family in families:
+        assert report["hackability"]["families"][family]["items"] == 4, family
+        assert shares(report)[family] == 0, family
+
+
+def test_a_bare_iou_with_a_loose_image_border_pays_huge_and_outside_boxes(config, tmp_path):
+    samples = "rewardgate/audit/samples/grounding.jsonl"
+    found = shares(audit(config, tmp_path, "--pipeline", "iou_bare", "--data", samples))
+    assert found["huge_box"] > 0 and found["outside_box"] > 0
+    assert found["box_spraying"] == 0  # extra boxes still dilute: matched one-to-one, divided by the count
+
+
+def test_anls_pays_spliced_answers_at_the_docvqa_threshold_and_not_at_a_strict_one(config, tmp_path):
+    shipped = tmp_path / "shipped"
+    assert main(["audit", "--pipeline", "doc_qa", "--out", str(shipped)]) == 0
+    report = json.loads((shipped / "report.json").read_text())
+    assert report["responses_failed"] == 0 and shares(report)["anls_stuffing"] > 0
+    samples = "rewardgate/audit/samples/doc_qa.jsonl"
+    strict = shares(audit(config, tmp_path / "strict", "--pipeline", "anls_strict", "--data", samples))
+    # A strict threshold refuses the lists and the bracketed or glued answers; a splice of two
+    # candidates of similar spelling ("12 Mary 2023" from "12 March 2024" and "21 May 2023") stays
+    # within any threshold that keeps honest near misses: ANLS's own limit (docs/audit.md#images).
+    assert strict["answer_listing"] == 0 and strict["anls_stuffing"] < shares(report)["anls_stuffing"]

@@ -28,6 +28,23 @@ ITEMS = {
     "code": AuditItem(
         "k", "Add.", "```python\ndef add(a, b):\n    return a + b\n```", "def add(a, b):\n    return a - b"
     ),
+    "grounding": AuditItem(
+        "g",
+        "Box?",
+        "It is at [8, 8, 24, 20].",
+        "It is at [40, 28, 56, 44].",
+        "[8, 8, 24, 20]",
+        {"image_width": 64, "image_height": 48},
+    ),
+}
+#: Families that fit only some items (the rest get no variants); every other family fits every item.
+FITS = {
+    "tool_spraying": {"tool calls"},
+    "schema_invalid": {"json"},
+    "code_forgery": {"code"},
+    "box_spraying": {"grounding"},
+    "huge_box": {"grounding"},
+    "outside_box": {"grounding"},
 }
 
 
@@ -35,7 +52,13 @@ ITEMS = {
 @pytest.mark.parametrize("probe", PROBES, ids=[p.name for p in PROBES])
 def test_every_family_makes_strings_other_than_the_honest_answers(probe, item):
     variants = probe.generate(item)
-    assert variants and all(isinstance(v, str) for v in variants)
+    assert all(isinstance(v, str) for v in variants)
+    fits = FITS.get(probe.name)
+    name = next(key for key, value in ITEMS.items() if value is item)
+    if fits is not None and name not in fits:
+        assert variants == [], "a family that does not fit an item makes no variants for it"
+        return
+    assert variants
     assert not {item.right, item.wrong} & set(variants) or probe.name == "length_inflation"
 
 
