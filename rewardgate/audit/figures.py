@@ -234,7 +234,7 @@ def bias(items: list[AuditItem], rewards: Rewards, responses: dict[tuple[str, st
             "padded_higher_share": gains / pairs if pairs else None,
             "mean_gain": total_gain / pairs if pairs else None,
         },
-        "position": None,  # pairwise judges' position bias: not measured yet (docs/audit.md)
+        "position": None,  # pairwise judges' position bias: filled by position.py where measured
     }
 
 

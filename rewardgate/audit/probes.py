@@ -451,12 +451,8 @@ PROBES: tuple[Probe, ...] = (
     ),
 )
 
-#: Families the audit does not generate yet, reported as such rather than as 0.
-NOT_PROBED = {
-    "position_swap": "pairwise judges ask both orders themselves and score a disagreement as a tie "
-    "(docs/judges.md), so a swapped order cannot change their reward; the reward monitor reports a "
-    "judge's position bias in service (docs/monitoring.md)",
-}
+#: Families measured apart from the generated variants (their row is added where they apply).
+MEASURED = {"position_swap"}
 
 
 _REGISTERED: list[Probe] = []
@@ -465,7 +461,7 @@ _REGISTERED: list[Probe] = []
 def register(probe: Probe) -> Probe:
     """Add a family to every later audit of this process (``--probes FILE`` loads files that call
     this); a name already taken is refused, so a user's family never silently replaces a shipped one."""
-    if any(p.name == probe.name for p in (*PROBES, *_REGISTERED)) or probe.name in NOT_PROBED:
+    if any(p.name == probe.name for p in (*PROBES, *_REGISTERED)) or probe.name in MEASURED:
         raise ValueError(f"a probe family named {probe.name!r} exists already")
     _REGISTERED.append(probe)
     return probe

@@ -87,8 +87,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"{_f(per100['wrong'], 4)}, mean {_f(per100['mean'], 4)}",
         f"- Verbosity: padding scored higher in {_pct(bias['verbosity']['padded_higher_share'])} of "
         f"{bias['verbosity']['pairs']} pairs; mean gain {_f(bias['verbosity']['mean_gain'], 4)}",
-        "- Judge position bias: not measured here (pairwise judges ask both orders; the reward "
-        "monitor reports it in service).",
+        *_position_lines(bias.get("position")),
     ]
     comparison = report.get("comparison")
     if comparison:
@@ -108,6 +107,19 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"- `{row['response']}`: {_f(row['a'])} vs {_f(row['b'])} (gap {_f(row['gap'])})")
     lines += ["", "What each figure means and what to do about it: docs/audit.md.", ""]
     return "\n".join(lines)
+
+
+def _position_lines(judges: dict[str, Any] | None) -> list[str]:
+    """One bias line per pairwise judge measured (docs/audit.md#position)."""
+    if not judges:
+        return ["- Judge position bias: no pairwise judge measured (see not probed above)."]
+    return [
+        f"- Judge position bias, `{judge}` ({row['pairs']} pairs, both orders): verdict flips when "
+        f"swapped {_pct(row['flip_share'])}, mean preference for position A "
+        f"{_f(row['mean_preference_a'])} (0.5 none), worse response wins by position "
+        f"{_pct(row['worse_wins_by_position_share'])}"
+        for judge, row in judges.items()
+    ]
 
 
 def write_plots(

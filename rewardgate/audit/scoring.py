@@ -86,6 +86,23 @@ def component_kinds(url: str | None, config: Path | None, pipeline: str) -> set[
     return kinds
 
 
+def pairwise_judges(url: str | None, config: Path | None, pipeline: str) -> list[str]:
+    """The pairwise judges ``pipeline`` (and its sub-pipelines) asks, components and fallbacks, in
+    file order; none from a running service (it returns only their combined verdicts)."""
+    if url:
+        return []
+    from rewardgate.config.pipeline_file import load_config
+
+    file = load_config(_settings(config).config_path)
+    names: dict[str, None] = {}
+    for name in file.reachable_pipelines(pipeline):
+        for component in file.pipelines[name].components.values():
+            for judge in (component.judge, component.fallback.judge if component.fallback else None):
+                if judge and file.judges[judge].kind == "pairwise":
+                    names.setdefault(judge)
+    return list(names)
+
+
 async def _remote_kinds(url: str, pipeline: str) -> set[str]:
     from rewardgate_client import AsyncRewardClient
     from rewardgate_client import RewardgateError as ClientError

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from rewardgate_client import AsyncRewardClient
 from rewardgate_client import RewardgateError as ClientError
 
-from rewardgate.errors import RewardgateError, ServiceNotReady
+from rewardgate.errors import ComponentError, RewardgateError, ServiceNotReady
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +101,19 @@ class InProcessScorer(AbstractAsyncContextManager):
             except RewardgateError as exc:
                 return [Scored(None, f"{exc.error_type}: {exc.message}")] * len(items)
         return [_scored(r.reward, r.errors) for r in reply.results]
+
+    async def pairwise_orders(
+        self, judge: str, items: list[dict[str, Any]]
+    ) -> list[tuple[float, float] | str]:
+        """Per item (``prompt``, ``response``, ``reference``: the other response), the pairwise judge's
+        P(response better) asked with the response as A and as B, or the error's description."""
+        from rewardgate.items import ScoringItem
+
+        async def one(item: dict[str, Any]) -> tuple[float, float] | str:
+            scoring = ScoringItem(item["prompt"], item["response"], item.get("reference"))
+            try:
+                return await self._core.pairwise_orders(judge, scoring, time.monotonic() + self._timeout_s)
+            except (RewardgateError, ComponentError) as exc:
+                return f"{exc.error_type}: {exc.message}"
+
+        return list(await asyncio.gather(*(one(item) for item in items)))

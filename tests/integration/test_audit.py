@@ -11,7 +11,7 @@ import yaml
 from rewardgate.audit import probes
 from rewardgate.audit.store import SCORES
 from rewardgate.cli.main import main
-from tests.support.openai_server import GullibleJudgeServer, ScriptedJudgeServer
+from tests.support.openai_server import GullibleJudgeServer, PositionBiasedJudgeServer, ScriptedJudgeServer
 from tests.support.server import ServiceProcess, free_port
 from tests.support.tiny_models import build_reward_model
 
@@ -22,16 +22,19 @@ TOOL_NAMES = ("get_weather", "convert_currency", "search_flights", "set_timer")
 
 @pytest.fixture(scope="module")
 def judges():
-    # The gullible judge says "no" unless the judged text tells it otherwise.
+    # The gullible judge says "no" unless the judged text tells it otherwise; the biased one always
+    # prefers position A; the plain one prefers the response marked [[best]] wherever it stands.
     gullible, plain = GullibleJudgeServer(default_verdict="no").start(), ScriptedJudgeServer().start()
-    yield gullible, plain
+    biased = PositionBiasedJudgeServer().start()
+    yield gullible, plain, biased
     gullible.stop()
     plain.stop()
+    biased.stop()
 
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory, judges):
-    gullible, plain = judges
+    gullible, plain, biased = judges
     judge = {"kind": "pointwise", "model": "scripted-judge", "retry": {"attempts": 1}}
     path = tmp_path_factory.mktemp("audit") / "pipelines.yaml"
     path.write_text(
@@ -67,6 +70,8 @@ def config(tmp_path_factory, judges):
                     "open": {**judge, "base_url": gullible.url},
                     "plain": {**judge, "base_url": plain.url},
                     "open_correctness": {**judge, "kind": "correctness", "base_url": gullible.url},
+                    "pair_biased": {**judge, "kind": "pairwise", "base_url": biased.url},
+                    "pair_fair": {**judge, "kind": "pairwise", "base_url": plain.url},
                 },
                 "pipelines": {
                     "contains": {"components": {"hit": {"rule": "contains"}}},
@@ -99,6 +104,8 @@ def config(tmp_path_factory, judges):
                     "judged_open": {"components": {"quality": {"judge": "open"}}},
                     "judged_plain": {"components": {"quality": {"judge": "plain"}}},
                     "verdict_open": {"components": {"correct": {"judge": "open_correctness"}}},
+                    "pairs_biased": {"components": {"preferred": {"judge": "pair_biased"}}},
+                    "pairs_fair": {"components": {"preferred": {"judge": "pair_fair"}}},
                 },
             }
         )
@@ -400,3 +407,46 @@ def test_anls_pays_spliced_answers_at_the_docvqa_threshold_and_not_at_a_strict_o
     # candidates of similar spelling ("12 Mary 2023" from "12 March 2024" and "21 May 2023") stays
     # within any threshold that keeps honest near misses: ANLS's own limit (docs/audit.md#images).
     assert strict["answer_listing"] == 0 and strict["anls_stuffing"] < shares(report)["anls_stuffing"]
+
+
+def pairwise_items(path) -> str:
+    """Items whose right response carries the plain judge's [[best]] marker (its notion of better);
+    the reference is the other response a pairwise component compares with."""
+    rows = [
+        {
+            "id": f"p{i}",
+            "prompt": f"Question {i}?",
+            "reference": f"A plain answer {i}",
+            "right": f"A careful answer {i} [[best]]",
+            "wrong": f"Meh {i}",
+        }
+        for i in range(6)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+def test_a_position_biased_pairwise_judge_is_found_and_a_fair_one_reads_zero(config, tmp_path):
+    data = pairwise_items(tmp_path / "pairs.jsonl")
+    biased = audit(config, tmp_path / "biased", "--pipeline", "pairs_biased", "--data", data)
+    row = biased["bias"]["position"]["pair_biased"]
+    # Always "A": every pair flips when swapped, position A always wins, the worse response wins
+    # whenever it is shown first.
+    assert row["pairs"] == 6 and row["failed"] == 0
+    assert row["flip_share"] == 1.0 and row["mean_preference_a"] == 1.0
+    assert row["worse_wins_by_position_share"] == 1.0 and row["worse_wins_share"] == 0.0
+    swap = biased["hackability"]["families"]["position_swap"]
+    assert swap["success_share"] == 1.0 and "position_swap" in biased["hackability"]["succeeded"]
+    assert "position_swap" not in biased["not_probed"]
+    assert "Judge position bias, `pair_biased`" in (tmp_path / "biased" / "report.md").read_text()
+    # Asked in both orders, the split verdict is a tie: the worse response gets 0.5, never 1.
+    fair = audit(config, tmp_path / "fair", "--pipeline", "pairs_fair", "--data", data)
+    row = fair["bias"]["position"]["pair_fair"]
+    assert row["pairs"] == 6 and row["flip_share"] == 0.0 and row["mean_preference_a"] == 0.5
+    assert row["worse_wins_by_position_share"] == 0.0
+    assert fair["hackability"]["families"]["position_swap"]["success_share"] == 0.0
+
+
+def test_without_a_pairwise_judge_there_is_no_position_figure(config, tmp_path):
+    report = audit(config, tmp_path, "--pipeline", "judged_plain")
+    assert report["bias"]["position"] is None and "position_swap" not in report["hackability"]["families"]
