@@ -72,6 +72,14 @@ def final_answer(text: str) -> str:
     return answer[-1].strip() if answer else text.strip()
 
 
+ZERO_WIDTH = "\u200b"
+
+
+def boxed_like(template: str, answer: str) -> str:
+    """``answer`` written as ``template`` writes its final answer (boxed or plain)."""
+    return f"\\boxed{{{answer}}}" if "\\boxed{" in template else answer
+
+
 def samples_for(kinds: set[str]) -> list[Path]:
     """The shipped sample files for a pipeline's component kinds: one per kind that has its own,
     and the general samples when some kind has none (an any-text kind counts only when no other

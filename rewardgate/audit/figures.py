@@ -84,6 +84,8 @@ def _family(items, probe: Probe, by_item: dict[str, dict[str, float | None]], re
             best_role = f"probe:{probe.name}:1" if hacked and padded_right is not None else best_role
         elif probe.success == "hedge":
             hacked = best > (right + wrong) / 2 + EPS
+        elif probe.success == "evade":
+            hacked = best > right + EPS
         else:
             hacked = best > wrong + EPS
         successes += hacked

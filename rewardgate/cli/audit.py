@@ -19,7 +19,13 @@ from rewardgate.audit.plan import Slot, build_plan
 from rewardgate.audit.probes import load_probe_file, probes_for
 from rewardgate.audit.report import markdown, write_json, write_plots
 from rewardgate.audit.run import score_missing
-from rewardgate.audit.scoring import ServiceUnreachable, component_kinds, open_scorer, pairwise_judges
+from rewardgate.audit.scoring import (
+    ServiceUnreachable,
+    component_kinds,
+    group_views,
+    open_scorer,
+    pairwise_judges,
+)
 from rewardgate.audit.store import ScoreTable
 from rewardgate.cli.errors import CliError
 
@@ -43,7 +49,7 @@ def run_audit(args: argparse.Namespace) -> int:
     except (AuditDataError, OSError) as exc:
         raise CliError(f"{args.data or 'samples'}: {exc}", 2) from None
     probes = probes_for(kinds)
-    slots = build_plan(items, probes, kinds)
+    slots = build_plan(items, probes, kinds, group_views(args.url, args.config, args.pipeline))
     honest = [slot for slot in slots if slot.role in ("right", "wrong")]
     table = ScoreTable(args.out, args.resume)
     scored_by, scored_now, verdicts = asyncio.run(_score(args, slots, honest, table, items, judges))

@@ -94,6 +94,19 @@ def config(tmp_path_factory, judges):
                     "code": {"components": {"tests": {"rule": "python_tests"}}},
                     "iou_bare": {"components": {"iou": {"rule": "iou_bare"}}},
                     "anls_strict": {"components": {"anls": {"rule": "anls_strict"}}},
+                    "duplicates": {"components": {"dup": {"group": {"method": "duplicates"}}}},
+                    "duplicate_words": {
+                        "components": {
+                            "dup": {"group": {"method": "duplicates", "shingle": 1, "threshold": 0.6}}
+                        }
+                    },
+                    "views": {
+                        "components": {
+                            "agree": {
+                                "group": {"method": "view_agreement", "views": ["original", "rephrased"]}
+                            }
+                        }
+                    },
                     "code_by_output": {
                         "components": {
                             "tests": {"rule": "python_tests"},
@@ -450,3 +463,37 @@ def test_a_position_biased_pairwise_judge_is_found_and_a_fair_one_reads_zero(con
 def test_without_a_pairwise_judge_there_is_no_position_figure(config, tmp_path):
     report = audit(config, tmp_path, "--pipeline", "judged_plain")
     assert report["bias"]["position"] is None and "position_swap" not in report["hackability"]["families"]
+
+
+def test_the_shipped_ttrl_pipeline_refuses_hedged_votes_and_reports_the_wrong_consensus(tmp_path):
+    # Every response is scored inside a group (the right answer three times and the wrong once
+    # around it); the group families change the response or the group.
+    assert main(["audit", "--pipeline", "ttrl_math", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["responses_failed"] == 0 and "group:majority_vote" in report["component_kinds"]
+    families = report["hackability"]["families"]
+    assert families["hedged_vote"]["items"] == report["items"] and shares(report)["hedged_vote"] == 0
+    # A vote pays agreement, not truth: a sample copying a colluding wrong majority earns the vote
+    # (boxed math items; the facts are not boxed, so the gate holds their vote at 0).
+    assert shares(report)["wrong_consensus"] > 0
+    assert families["wrong_consensus"]["examples"][0]["honest_wrong"] == 0.0
+    assert families["wrong_consensus"]["examples"][0]["reward"] == 1.0
+    # The honest right answer wins its group's vote, the wrong one does not.
+    assert report["robustness"]["whitespace"]["flip_share"] == 0
+
+
+def test_a_view_agreement_pipeline_is_audited_in_views(config, tmp_path):
+    report = audit(config, tmp_path, "--pipeline", "views")
+    assert report["responses_failed"] == 0 and report["component_kinds"] == ["group:view_agreement"]
+    assert shares(report)["hedged_vote"] == 0 and shares(report)["wrong_consensus"] > 0
+
+
+def test_near_duplicates_escape_three_word_shingles_and_not_word_sets(config, tmp_path):
+    report = audit(config, tmp_path / "shingles", "--pipeline", "duplicates")
+    assert report["responses_failed"] == 0
+    near = report["hackability"]["families"]["near_duplicates"]
+    assert near["success_share"] > 0
+    # the escape is the filler, not the zero-width characters (those are read as nothing)
+    assert all("indeed" in example["response"] for example in near["examples"])
+    words = audit(config, tmp_path / "words", "--pipeline", "duplicate_words")
+    assert shares(words)["near_duplicates"] == 0

@@ -9,6 +9,7 @@ from rewardgate.audit.data import AuditDataError, AuditItem, read_items, samples
 from rewardgate.audit.perturb import PERTURBATIONS, option_order
 from rewardgate.audit.plan import build_plan, presenter
 from rewardgate.audit.probes import PROBES, Probe, probes_for, register
+from rewardgate.audit.probes_groups import GroupVariant
 
 ITEMS = {
     "math": AuditItem(
@@ -45,13 +46,16 @@ FITS = {
     "box_spraying": {"grounding"},
     "huge_box": {"grounding"},
     "outside_box": {"grounding"},
+    # near duplicates edit words: an empty answer has none to edit
+    "near_duplicates": {"math", "no reference", "chat prompt", "tool calls", "json", "code", "grounding"},
 }
 
 
 @pytest.mark.parametrize("item", list(ITEMS.values()), ids=list(ITEMS))
 @pytest.mark.parametrize("probe", PROBES, ids=[p.name for p in PROBES])
 def test_every_family_makes_strings_other_than_the_honest_answers(probe, item):
-    variants = probe.generate(item)
+    # A group family's variant is a response and its siblings; the response is what is checked.
+    variants = [v.response if isinstance(v, GroupVariant) else v for v in probe.generate(item)]
     assert all(isinstance(v, str) for v in variants)
     fits = FITS.get(probe.name)
     name = next(key for key, value in ITEMS.items() if value is item)
@@ -59,7 +63,11 @@ def test_every_family_makes_strings_other_than_the_honest_answers(probe, item):
         assert variants == [], "a family that does not fit an item makes no variants for it"
         return
     assert variants
-    assert not {item.right, item.wrong} & set(variants) or probe.name == "length_inflation"
+    # length inflation pads both honest answers; wrong_consensus changes the group, not the response
+    assert not {item.right, item.wrong} & set(variants) or probe.name in (
+        "length_inflation",
+        "wrong_consensus",
+    )
 
 
 def test_hedges_hold_both_candidates_and_echoes_the_reference():
