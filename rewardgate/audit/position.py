@@ -16,6 +16,11 @@ Figures per judge (over pairs whose two verdicts came back):
 * ``worse_wins_by_position_share`` — share of pairs where the wrong response wins in exactly
   one order (it won by where it stood): the ``position_swap`` family's success;
 * ``worse_wins_share`` — share where it wins in both orders (the judge prefers it on content).
+
+The same figures are computed for the pipeline's own pair scoring (``/v1/compare``:
+``P(a > b) = sigmoid(beta (r_a - r_b))``, the two responses of a pair one group), in-process or
+against a service: each item's pair is sent as (right, wrong) and as (wrong, right), and
+``a`` = P(A > B) of the first, ``b`` = 1 - P(A > B) of the second.
 """
 
 from __future__ import annotations
@@ -36,6 +41,32 @@ FIX = (
 def pair_items(items: list[AuditItem]) -> list[dict[str, Any]]:
     """Per item, the judged pair: the right response, the wrong one as the other (``reference``)."""
     return [{"prompt": item.prompt_text, "response": item.right, "reference": item.wrong} for item in items]
+
+
+def compare_pairs(items: list[AuditItem]) -> list[dict[str, Any]]:
+    """Per item, two ``/v1/compare`` pairs: the right response as A, then the wrong one as A."""
+    pairs = []
+    for item in items:
+        shared: dict[str, Any] = {"prompt": item.prompt, "metadata": item.metadata}
+        if item.reference is not None:
+            shared["reference"] = item.reference
+        pairs += [
+            {**shared, "response_a": item.right, "response_b": item.wrong},
+            {**shared, "response_a": item.wrong, "response_b": item.right},
+        ]
+    return pairs
+
+
+def compare_verdicts(probabilities: list[float | str]) -> list[Verdict]:
+    """Per item, ``(P(right better) as A, as B)`` from its two compare answers (:func:`compare_pairs`
+    order), or the first error."""
+    verdicts: list[Verdict] = []
+    for first, second in zip(probabilities[0::2], probabilities[1::2], strict=True):
+        if isinstance(first, str) or isinstance(second, str):
+            verdicts.append(first if isinstance(first, str) else str(second))
+        else:
+            verdicts.append((first, 1.0 - second))
+    return verdicts
 
 
 def _winner(p: float) -> int:

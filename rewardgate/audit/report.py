@@ -88,6 +88,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"- Verbosity: padding scored higher in {_pct(bias['verbosity']['padded_higher_share'])} of "
         f"{bias['verbosity']['pairs']} pairs; mean gain {_f(bias['verbosity']['mean_gain'], 4)}",
         *_position_lines(bias.get("position")),
+        *_pair_scoring_line(bias.get("pair_scoring")),
     ]
     comparison = report.get("comparison")
     if comparison:
@@ -112,13 +113,27 @@ def markdown(report: dict[str, Any]) -> str:
 def _position_lines(judges: dict[str, Any] | None) -> list[str]:
     """One bias line per pairwise judge measured (docs/audit.md#position)."""
     if not judges:
-        return ["- Judge position bias: no pairwise judge measured (see not probed above)."]
+        return [
+            "- Judge position bias: no pairwise judge measured (none in the pipeline, or see not probed)."
+        ]
     return [
         f"- Judge position bias, `{judge}` ({row['pairs']} pairs, both orders): verdict flips when "
         f"swapped {_pct(row['flip_share'])}, mean preference for position A "
         f"{_f(row['mean_preference_a'])} (0.5 none), worse response wins by position "
         f"{_pct(row['worse_wins_by_position_share'])}"
         for judge, row in judges.items()
+    ]
+
+
+def _pair_scoring_line(row: dict[str, Any] | None) -> list[str]:
+    """The pipeline's own pair scoring (/v1/compare) with each pair in both orders."""
+    if not row:
+        return []
+    return [
+        f"- Pair scoring (`/v1/compare`, {row['pairs']} pairs in both orders, {row['failed']} failed): "
+        f"preferred response changes with the order {_pct(row['flip_share'])}, mean P(A wins) "
+        f"{_f(row['mean_preference_a'])}, worse response wins by position "
+        f"{_pct(row['worse_wins_by_position_share'])}"
     ]
 
 

@@ -105,14 +105,17 @@ async def _score(args, slots: list[Slot], honest: list[Slot], table: ScoreTable,
             )
         pairs = position.pair_items(items)
         verdicts = {judge: await scorer.pairwise_orders(judge, pairs) for judge in judges}
-    return scored_by, sent, verdicts
+        compared = await scorer.compare(position.compare_pairs(items), args.pipeline)
+    return scored_by, sent, (verdicts, position.compare_verdicts(compared))
 
 
-def _add_position(report: dict, args, kinds: set[str], items, verdicts: dict) -> None:
+def _add_position(report: dict, args, kinds: set[str], items, verdicts: tuple) -> None:
     """The pairwise judges' position figures (bias) and the position_swap row (hackability), or
-    why they were not measured (not_probed)."""
-    judges = {judge: position.figures(items, found) for judge, found in verdicts.items()}
+    why they were not measured (not_probed); the pipeline's own pair scoring in both orders."""
+    by_judge, compared = verdicts
+    judges = {judge: position.figures(items, found) for judge, found in by_judge.items()}
     report["bias"]["position"] = judges or None
+    report["bias"]["pair_scoring"] = position.figures(items, compared)
     report["not_probed"] = {}
     if judges:
         hack = report["hackability"]

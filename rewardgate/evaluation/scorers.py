@@ -28,6 +28,18 @@ class Scored:
 class Scorer(Protocol):
     async def score(self, items: list[dict[str, Any]], pipeline: str) -> list[Scored]: ...
 
+    async def compare(self, pairs: list[dict[str, Any]], pipeline: str) -> list[float | str]:
+        """``P(a > b)`` per pair (``/v1/compare``), or the reason there is none."""
+        ...
+
+
+def _probability(result) -> float | str:
+    """A compare result's probability, or why it has none (either side's errors)."""
+    if result.probability is not None:
+        return result.probability
+    errors = {**(result.a.errors or {}), **(result.b.errors or {})}
+    return "; ".join(f"{n}: {getattr(e, 'message', e)}" for n, e in errors.items()) or result.status
+
 
 def _scored(reward: float | None, errors: dict[str, Any]) -> Scored:
     if reward is not None:
@@ -51,6 +63,13 @@ class RemoteScorer(AbstractAsyncContextManager):
         except ClientError as exc:
             return [Scored(None, f"{exc.error_type}: {exc.message}")] * len(items)
         return [_scored(result.reward, result.errors) for result in results]
+
+    async def compare(self, pairs: list[dict[str, Any]], pipeline: str) -> list[float | str]:
+        try:
+            results = await self._client.compare(pairs, pipeline)
+        except ClientError as exc:
+            return [f"{exc.error_type}: {exc.message}"] * len(pairs)
+        return [_probability(result) for result in results]
 
 
 class InProcessScorer(AbstractAsyncContextManager):
@@ -101,6 +120,29 @@ class InProcessScorer(AbstractAsyncContextManager):
             except RewardgateError as exc:
                 return [Scored(None, f"{exc.error_type}: {exc.message}")] * len(items)
         return [_scored(r.reward, r.errors) for r in reply.results]
+
+    async def compare(self, pairs: list[dict[str, Any]], pipeline: str) -> list[float | str]:
+        from pydantic import ValidationError
+
+        from rewardgate.api.http.codec import compare_call
+        from rewardgate.api.http.schemas import CompareRequest
+        from rewardgate.api.problems import describe_validation_errors
+
+        try:
+            request = CompareRequest.model_validate(
+                {
+                    "pipeline": pipeline,
+                    "pairs": pairs,
+                    "options": {"deadline_ms": int(self._timeout_s * 1000)},
+                }
+            )
+        except ValidationError as exc:
+            return [f"invalid_input: {describe_validation_errors(exc.errors())}"] * len(pairs)
+        try:
+            reply, _ = await self._core.compare(compare_call(request))
+        except RewardgateError as exc:
+            return [f"{exc.error_type}: {exc.message}"] * len(pairs)
+        return [_probability(result) for result in reply.results]
 
     async def pairwise_orders(
         self, judge: str, items: list[dict[str, Any]]

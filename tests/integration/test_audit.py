@@ -458,6 +458,13 @@ def test_a_position_biased_pairwise_judge_is_found_and_a_fair_one_reads_zero(con
     assert row["pairs"] == 6 and row["flip_share"] == 0.0 and row["mean_preference_a"] == 0.5
     assert row["worse_wins_by_position_share"] == 0.0
     assert fair["hackability"]["families"]["position_swap"]["success_share"] == 0.0
+    # The pipelines' own pair scoring (/v1/compare) in both orders: each side is scored on its own,
+    # so the order never matters; the biased judge's split verdicts tie both responses at 0.5.
+    for report in (biased, fair):
+        pair_scoring = report["bias"]["pair_scoring"]
+        assert pair_scoring["pairs"] == 6 and pair_scoring["flip_share"] == 0.0
+        assert pair_scoring["mean_preference_a"] == pytest.approx(0.5)
+        assert pair_scoring["worse_wins_by_position_share"] == 0.0
 
 
 def test_without_a_pairwise_judge_there_is_no_position_figure(config, tmp_path):

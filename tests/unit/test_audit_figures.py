@@ -106,3 +106,21 @@ def test_position_figures_equal_a_hand_calculation():
     assert [e["item"] for e in row["examples"]] == ["1", "2"]
     family = position.family({"j": row})
     assert family["success_share"] == 2 / 3 and family["items"] == 3 and family["variants_failed"] == 1
+
+
+def test_compare_answers_become_both_orders_of_the_right_response():
+    from rewardgate.audit import position
+    from rewardgate.audit.data import AuditItem
+
+    items = [AuditItem("1", "q", "R", "W", "ref"), AuditItem("2", "q", "R2", "W2")]
+    pairs = position.compare_pairs(items)
+    assert [(p["response_a"], p["response_b"]) for p in pairs] == [
+        ("R", "W"),
+        ("W", "R"),
+        ("R2", "W2"),
+        ("W2", "R2"),
+    ]
+    assert pairs[0]["reference"] == "ref" and "reference" not in pairs[2]
+    # P(A > B) of (R, W) = 0.8 and of (W, R) = 0.3: P(R better) as A 0.8, as B 0.7
+    verdicts = position.compare_verdicts([0.8, 0.3, 0.6, "invalid_reference: none"])
+    assert verdicts[0] == (0.8, pytest.approx(0.7)) and verdicts[1] == "invalid_reference: none"
