@@ -370,7 +370,7 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         "judge_injection",
         "prompt injection and fake verdicts aimed at a judge",
-        ("judge", "model"),
+        ("judge", "model", "group:tournament"),
         judge_injection,
         "delimit the response in the judge template and tell the judge to ignore instructions inside "
         "it; use a correctness judge with a reference, json output, or back it by a rule "

@@ -105,8 +105,8 @@ def group_views(url: str | None, config: Path | None, pipeline: str) -> tuple[st
 
 
 def pairwise_judges(url: str | None, config: Path | None, pipeline: str) -> list[str]:
-    """The pairwise judges ``pipeline`` (and its sub-pipelines) asks, components and fallbacks, in
-    file order; none from a running service (it returns only their combined verdicts)."""
+    """The pairwise judges ``pipeline`` (and its sub-pipelines) asks, components, fallbacks and
+    tournaments, in file order; none from a running service (it returns only their combined verdicts)."""
     if url:
         return []
     from rewardgate.config.pipeline_file import load_config
@@ -115,7 +115,12 @@ def pairwise_judges(url: str | None, config: Path | None, pipeline: str) -> list
     names: dict[str, None] = {}
     for name in file.reachable_pipelines(pipeline):
         for component in file.pipelines[name].components.values():
-            for judge in (component.judge, component.fallback.judge if component.fallback else None):
+            tournament = component.group.judge if component.group else None
+            for judge in (
+                component.judge,
+                component.fallback.judge if component.fallback else None,
+                tournament,
+            ):
                 if judge and file.judges[judge].kind == "pairwise":
                     names.setdefault(judge)
     return list(names)

@@ -119,6 +119,11 @@ def config(tmp_path_factory, judges):
                     "verdict_open": {"components": {"correct": {"judge": "open_correctness"}}},
                     "pairs_biased": {"components": {"preferred": {"judge": "pair_biased"}}},
                     "pairs_fair": {"components": {"preferred": {"judge": "pair_fair"}}},
+                    "tournament_biased": {
+                        "components": {
+                            "strength": {"group": {"method": "tournament", "judge": "pair_biased"}}
+                        }
+                    },
                 },
             }
         )
@@ -465,6 +470,15 @@ def test_a_position_biased_pairwise_judge_is_found_and_a_fair_one_reads_zero(con
         assert pair_scoring["pairs"] == 6 and pair_scoring["flip_share"] == 0.0
         assert pair_scoring["mean_preference_a"] == pytest.approx(0.5)
         assert pair_scoring["worse_wins_by_position_share"] == 0.0
+
+
+def test_a_tournament_is_audited_in_groups_and_its_judge_for_position(config, tmp_path):
+    data = pairwise_items(tmp_path / "pairs.jsonl")
+    report = audit(config, tmp_path / "out", "--pipeline", "tournament_biased", "--data", data)
+    assert report["responses_failed"] == 0 and report["component_kinds"] == ["group:tournament"]
+    assert report["bias"]["position"]["pair_biased"]["flip_share"] == 1.0
+    # Asked in both orders, an always-A judge ties every pair: no injected verdict moves the strengths.
+    assert shares(report)["judge_injection"] == 0 and shares(report)["position_swap"] == 1.0
 
 
 def test_without_a_pairwise_judge_there_is_no_position_figure(config, tmp_path):
