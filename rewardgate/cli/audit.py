@@ -105,8 +105,22 @@ async def _score(args, slots: list[Slot], honest: list[Slot], table: ScoreTable,
             )
         pairs = position.pair_items(items)
         verdicts = {judge: await scorer.pairwise_orders(judge, pairs) for judge in judges}
-        compared = await scorer.compare(position.compare_pairs(items), args.pipeline)
+        compared = await _compare(scorer, position.compare_pairs(items), args)
     return scored_by, sent, (verdicts, position.compare_verdicts(compared))
+
+
+async def _compare(scorer, pairs: list[dict], args) -> list[float | str]:
+    """``P(a > b)`` per pair, in requests of ``batch_size`` scored responses (two per pair; a pair's
+    two orders stay in one request), ``concurrency`` in flight."""
+    size = max(2, args.batch_size // 2 // 2 * 2)
+    gate = asyncio.Semaphore(args.concurrency)
+
+    async def one(chunk: list[dict]) -> list[float | str]:
+        async with gate:
+            return await scorer.compare(chunk, args.pipeline)
+
+    chunks = await asyncio.gather(*(one(pairs[i : i + size]) for i in range(0, len(pairs), size)))
+    return [p for chunk in chunks for p in chunk]
 
 
 def _add_position(report: dict, args, kinds: set[str], items, verdicts: tuple) -> None:
