@@ -195,3 +195,11 @@ def test_code_forgeries_alternate_with_their_plain_twins():
     assert twins[0] == "```python\ndef add(a, b):\n    return a - b\n```"
     assert "def add(*args, **kwargs):\n    return 0" in twins[-2] and "_Int(0)" in attacks[-2]
     assert all(attack.startswith("```python\ndef add(a, b):\n    return a - b\n") for attack in attacks)
+
+
+@pytest.mark.parametrize("name", list(PERTURBATIONS))
+def test_perturbations_leave_fenced_code_as_it_is(name):
+    # Doubling the space of ' '.join or rewording "so " in a program changes what it does.
+    code = "```python\ndef f(s):\n    return ' '.join(s)  # so the answer is\n```"
+    changed = PERTURBATIONS[name](f"Here it is, so the answer is:\n{code}\nDone.")
+    assert code in changed
