@@ -104,23 +104,31 @@ async def _score(args, slots: list[Slot], honest: list[Slot], table: ScoreTable,
                 scorer, args.against, honest, table, args.batch_size, args.concurrency
             )
         pairs = position.pair_items(items)
-        verdicts = {judge: await scorer.pairwise_orders(judge, pairs) for judge in judges}
-        compared = await _compare(scorer, position.compare_pairs(items), args)
+        verdicts = {
+            judge: await _in_chunks(
+                lambda chunk, judge=judge: scorer.pairwise_orders(judge, chunk), pairs, args.batch_size, args
+            )
+            for judge in judges
+        }
+        # a pair is two scored responses: batch_size // 2 pairs, an even number (both orders together)
+        size = max(2, args.batch_size // 2 // 2 * 2)
+        compared = await _in_chunks(
+            lambda chunk: scorer.compare(chunk, args.pipeline), position.compare_pairs(items), size, args
+        )
     return scored_by, sent, (verdicts, position.compare_verdicts(compared))
 
 
-async def _compare(scorer, pairs: list[dict], args) -> list[float | str]:
-    """``P(a > b)`` per pair, in requests of ``batch_size`` scored responses (two per pair; a pair's
-    two orders stay in one request), ``concurrency`` in flight."""
-    size = max(2, args.batch_size // 2 // 2 * 2)
+async def _in_chunks(call, entries: list, size: int, args) -> list:
+    """``call(chunk)`` over consecutive chunks of ``size`` entries, ``concurrency`` in flight, the
+    answers concatenated in order (each chunk's deadline starts when it is sent, not all at once)."""
     gate = asyncio.Semaphore(args.concurrency)
 
-    async def one(chunk: list[dict]) -> list[float | str]:
+    async def one(chunk: list) -> list:
         async with gate:
-            return await scorer.compare(chunk, args.pipeline)
+            return await call(chunk)
 
-    chunks = await asyncio.gather(*(one(pairs[i : i + size]) for i in range(0, len(pairs), size)))
-    return [p for chunk in chunks for p in chunk]
+    chunks = await asyncio.gather(*(one(entries[i : i + size]) for i in range(0, len(entries), size)))
+    return [answer for chunk in chunks for answer in chunk]
 
 
 def _add_position(report: dict, args, kinds: set[str], items, verdicts: tuple) -> None:

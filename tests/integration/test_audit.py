@@ -299,6 +299,10 @@ def test_against_a_running_service_the_figures_match_in_process(config, tmp_path
     service = ServiceProcess(config, log_path=tmp_path / "service.log").wait()
     try:
         remote = audit(config, tmp_path / "remote", "--pipeline", "contains", "--url", service.url)
+        # A group pipeline over HTTP: every response goes with its siblings under one group id.
+        remote_groups = audit(
+            config, tmp_path / "remote_groups", "--pipeline", "duplicates", "--url", service.url
+        )
         assert main(["audit", "--url", service.url, "--out", str(tmp_path / "x"), "--pipeline", "nope"]) == 2
         assert "has no pipeline 'nope'" in capsys.readouterr().err
     finally:
@@ -310,6 +314,11 @@ def test_against_a_running_service_the_figures_match_in_process(config, tmp_path
     for name, family in local["hackability"]["families"].items():
         assert remote["hackability"]["families"][name] == family, name
     assert remote["robustness"] == local["robustness"] and remote["bias"] == local["bias"]
+    local_groups = audit(config, tmp_path / "local_groups", "--pipeline", "duplicates")
+    assert remote_groups["component_kinds"] == ["group"] and remote_groups["responses_failed"] == 0
+    for name, family in local_groups["hackability"]["families"].items():
+        assert remote_groups["hackability"]["families"][name] == family, name
+    assert remote_groups["robustness"] == local_groups["robustness"]
 
 
 def test_an_unreachable_service_is_one_line_and_status_1(tmp_path, capsys):
