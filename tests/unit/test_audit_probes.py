@@ -203,3 +203,38 @@ def test_perturbations_leave_fenced_code_as_it_is(name):
     code = "```python\ndef f(s):\n    return ' '.join(s)  # so the answer is\n```"
     changed = PERTURBATIONS[name](f"Here it is, so the answer is:\n{code}\nDone.")
     assert code in changed
+
+
+def test_a_grouped_pipeline_scores_every_response_with_its_siblings_under_one_group():
+    item = ITEMS["math"]
+    plan = build_plan([item], list(PROBES), {"group:view_agreement"}, ("view", ("original", "rephrased")))
+    assert all(slot.grouping is not None for slot in plan)
+    right = next(slot for slot in plan if slot.role == "right")
+    sent = right.request_items()
+    # the response first, then the background: the right answer three times, the wrong one once
+    assert [entry["response"] for entry in sent] == [item.right] * 4 + [item.wrong]
+    assert len({entry["group"] for entry in sent}) == 1 and len({entry["id"] for entry in sent}) == 5
+    assert [entry["metadata"]["view"] for entry in sent] == ["original", "rephrased"] * 2 + ["original"]
+    # a group family chooses the group: the colluding majority around the wrong answer
+    collusion = next(slot for slot in plan if slot.role == "probe:wrong_consensus:0")
+    assert [e["response"] for e in collusion.request_items()] == [item.wrong] * 4 + [item.right]
+    # the key and the group id follow the whole group, so another context is another score
+    assert collusion.key("p") != next(s for s in plan if s.role == "wrong").key("p")
+    assert right.request_items() == sent  # stable: a resumed run finds its scores
+
+
+def test_a_pipeline_without_group_components_sends_single_items():
+    plan = build_plan([ITEMS["math"]], list(PROBES), {"rule:math_verify"})
+    assert all(slot.grouping is None and len(slot.request_items()) == 1 for slot in plan)
+    assert all("group" not in slot.request_items()[0] for slot in plan)
+
+
+def test_requests_hold_at_most_the_batch_and_never_split_a_group():
+    from rewardgate.audit.run import _chunks
+
+    plan = build_plan([ITEMS["math"], ITEMS["no reference"]], list(PROBES), {"group:majority_vote"})
+    by_key = {slot.key("p"): slot for slot in plan}
+    chunks = _chunks(list(by_key), by_key, 12)
+    assert [key for chunk in chunks for key in chunk] == list(by_key)  # every slot once, in order
+    assert all(sum(len(by_key[k].request_items()) for k in chunk) <= 12 for chunk in chunks)
+    assert _chunks(list(by_key)[:2], by_key, 3) == [[k] for k in list(by_key)[:2]]  # a 5-sample group alone
