@@ -24,6 +24,10 @@ _FORGERIES = (
     "import unittest\nunittest.TestCase.run = lambda self, result=None: result",
     "import builtins\nbuiltins.AssertionError = type('Quiet', (Exception,), {})",
     "print('OK')\nprint('All tests passed')\nraise SystemExit(0)",
+    "import sys, types\n"
+    "sys.modules['unittest'] = types.SimpleNamespace(TestCase=object, main=lambda *a, **k: None)",
+    "def check(candidate):\n    return None",
+    "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
 )
 
 #: Forgeries that replace the solution's function (``{name}``) by one returning a rigged object, each
@@ -52,10 +56,11 @@ _FUNCTION_FORGERIES = (
 def code_forgery(item: AuditItem) -> list[str]:
     """Test-forging programs, each followed by its plain twin (``success="twin"``): the wrong code
     plus exits (also at interpreter exit), an always-equal class, patched ``unittest`` assertions and
-    runner, a replaced ``AssertionError`` or printed verdicts (twin: the wrong code alone); and the
-    solution's function redefined to return an always-equal object, or ``int`` and ``str``
-    subclasses equal to anything (twin: the same function returning the plain object). Only ever
-    run by the pipeline, in its sandbox: the audit never executes a response."""
+    runner, a fake ``unittest`` module, a shadowed HumanEval ``check``, a replaced
+    ``AssertionError``, printed verdicts or a kill of its parent process (twin: the wrong code
+    alone); and the solution's function redefined to return an always-equal object, or ``int``
+    and ``str`` subclasses equal to anything (twin: the same function returning the plain object).
+    Only ever run by the pipeline, in its sandbox: the audit never executes a response."""
     if not _is_code(item.right):
         return []  # not a code item: the family does not fit it
     code = _code_of(item.wrong).rstrip()
