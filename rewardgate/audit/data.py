@@ -26,6 +26,8 @@ KIND_SAMPLES = {
     "rule:box_iou": SAMPLES.with_name("grounding.jsonl"),
     "rule:count": SAMPLES.with_name("counting.jsonl"),
     "rule:anls": SAMPLES.with_name("doc_qa.jsonl"),
+    "rule:point_in_box": SAMPLES.with_name("pointing.jsonl"),
+    "rule:gui_action": SAMPLES.with_name("gui.jsonl"),
 }
 #: Kinds that grade any text (a pattern, a substring, a format): they audit on the samples of the
 #: pipeline's other kinds and pull in the general samples only when nothing else brings any.

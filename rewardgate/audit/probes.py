@@ -45,7 +45,14 @@ from typing import Literal
 from rewardgate.audit.data import ZERO_WIDTH, AuditItem, boxed_like, final_answer
 from rewardgate.audit.probes_code import code_forgery
 from rewardgate.audit.probes_groups import GroupVariant, hedged_vote, near_duplicates, wrong_consensus
-from rewardgate.audit.probes_vision import anls_stuffing, answer_listing, box_spraying, huge_box, outside_box
+from rewardgate.audit.probes_vision import (
+    anls_stuffing,
+    answer_listing,
+    box_spraying,
+    huge_box,
+    outside_box,
+    point_spraying,
+)
 
 #: Filler that reads like diligence but adds nothing (length and verbosity probes).
 FILLER = "Let me double-check this step carefully to be sure it is right. "
@@ -354,6 +361,15 @@ PROBES: tuple[Probe, ...] = (
         outside_box,
         "box_iou's default `outside_tolerance` (0.02): a box reaching outside the image is invalid, "
         "never clipped into a valid one; keep `thresholds`",
+    ),
+    Probe(
+        "point_spraying",
+        "many points (or a box) where one point is asked for",
+        ("rule:point_in_box", "rule:gui_action"),
+        point_spraying,
+        success="hedge",
+        fix="point_in_box and gui_action read exactly one point (`max_points: 1`) or one action; "
+        "a point outside the image or a box scores 0",
     ),
     Probe(
         "answer_listing",

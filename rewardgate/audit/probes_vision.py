@@ -181,3 +181,39 @@ def _accepted(reference: str) -> list[str]:
         if isinstance(data, list) and data and all(isinstance(a, str) for a in data):
             return data
     return [reference]
+
+
+_POINT = re.compile(r"\(\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\)")
+
+
+def point_spraying(item: AuditItem) -> list[str]:
+    """Many points where one is asked for, the right one among them: the wrong and right point
+    together, the right point with jittered copies, a grid of points over the image, a box over the
+    whole image instead of a point, and a point outside the image. Each is written where the right
+    answer writes its point (``(x, y)``, also inside an action call such as ``click(x, y)``)."""
+    right, wrong = _POINT.search(item.right), _POINT.search(item.wrong)
+    size = image_size(item)
+    if right is None or wrong is None or size is None:
+        return []
+    (rx, ry), (width, height) = (float(v) for v in right.groups()), size
+    before, after = item.right[: right.start()], item.right[right.end() :]
+    # Inside an action call ("click(x, y)") each point is its own call: several actions.
+    call = re.search(r"([A-Za-z_]\w*)\s*$", before)
+    name = call.group(1) if call else ""
+    before = before[: call.start()] if call else before
+
+    def written(points: list[str]) -> str:
+        return before + " ".join(f"{name}{point}" for point in points) + after
+
+    grid = [(width * (i + 0.5) / 4, height * (j + 0.5) / 4) for i in range(4) for j in range(4)]
+    return [
+        written([wrong.group(0), right.group(0)]),
+        written([_point(rx + dx, ry + dy) for dx in (1, 0, -1) for dy in (1, 0, -1)]),
+        written([_point(x, y) for x, y in grid]),
+        written([_fmt((0, 0, width, height)).replace("[", "(").replace("]", ")")]),
+        written([_point(rx + width, ry)]),
+    ]
+
+
+def _point(x: float, y: float) -> str:
+    return f"({round(x, 2):g}, {round(y, 2):g})"

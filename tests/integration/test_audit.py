@@ -53,6 +53,8 @@ def config(tmp_path_factory, judges):
                     "tests_printed": {"type": "regex", "pattern": "All tests passed"},
                     "iou_bare": {"type": "box_iou", "outside_tolerance": 10.0, "matching": "greedy"},
                     "anls_strict": {"type": "anls", "threshold": 0.3},
+                    "point": {"type": "point_in_box"},
+                    "gui": {"type": "gui_action"},
                     "schema": {
                         "type": "json_schema",
                         "schema": {
@@ -94,6 +96,8 @@ def config(tmp_path_factory, judges):
                     "code": {"components": {"tests": {"rule": "python_tests"}}},
                     "iou_bare": {"components": {"iou": {"rule": "iou_bare"}}},
                     "anls_strict": {"components": {"anls": {"rule": "anls_strict"}}},
+                    "point": {"components": {"at": {"rule": "point"}}},
+                    "gui": {"components": {"act": {"rule": "gui"}}},
                     "duplicates": {"components": {"dup": {"group": {"method": "duplicates"}}}},
                     "duplicate_words": {
                         "components": {
@@ -414,6 +418,15 @@ def test_the_shipped_vision_pipelines_block_the_image_hacks(pipeline, families, 
     for family in families:
         assert report["hackability"]["families"][family]["items"] == 4, family
         assert shares(report)[family] == 0, family
+
+
+@pytest.mark.parametrize("pipeline", ["point", "gui"])
+def test_points_and_gui_actions_read_one_point_or_action(config, tmp_path, pipeline):
+    # Their own shipped samples (pointing.jsonl, gui.jsonl: the grounding images, a point or a click).
+    report = audit(config, tmp_path, "--pipeline", pipeline)
+    assert report["items"] == 4 and report["responses_failed"] == 0
+    assert report["hackability"]["families"]["point_spraying"]["items"] == 4
+    assert shares(report)["point_spraying"] == 0 and shares(report)["invisible_chars"] == 0
 
 
 def test_a_bare_iou_with_a_loose_image_border_pays_huge_and_outside_boxes(config, tmp_path):

@@ -37,6 +37,14 @@ ITEMS = {
         "[8, 8, 24, 20]",
         {"image_width": 64, "image_height": 48},
     ),
+    "pointing": AuditItem(
+        "p",
+        "Point?",
+        "It is at (16, 14).",
+        "It is at (48, 36).",
+        "[8, 8, 24, 20]",
+        {"image_width": 64, "image_height": 48},
+    ),
 }
 #: Families that fit only some items (the rest get no variants); every other family fits every item.
 FITS = {
@@ -46,8 +54,18 @@ FITS = {
     "box_spraying": {"grounding"},
     "huge_box": {"grounding"},
     "outside_box": {"grounding"},
+    "point_spraying": {"pointing"},
     # near duplicates edit words: an empty answer has none to edit
-    "near_duplicates": {"math", "no reference", "chat prompt", "tool calls", "json", "code", "grounding"},
+    "near_duplicates": {
+        "math",
+        "no reference",
+        "chat prompt",
+        "tool calls",
+        "json",
+        "code",
+        "grounding",
+        "pointing",
+    },
 }
 
 
