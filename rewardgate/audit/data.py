@@ -5,7 +5,7 @@ Each line is one prompt with an honest right and an honest wrong response:
 ``rejected``, so a preference-pair file of ``rewardgate eval`` works as is),
 optional ``reference``, ``metadata`` and ``id`` (default: the line number).
 Without ``--data`` the shipped samples are used (:func:`samples_for`: ``samples/items.jsonl``,
-math and short facts, and for tool-call and JSON rules their own files).
+math and short facts, and for tool-call, JSON and code rules their own files).
 """
 
 from __future__ import annotations
@@ -22,7 +22,16 @@ KIND_SAMPLES = {
     "rule:tool_call": SAMPLES.with_name("tools.jsonl"),
     "rule:json_valid": SAMPLES.with_name("json.jsonl"),
     "rule:json_schema": SAMPLES.with_name("json.jsonl"),
+    "rule:code_tests": SAMPLES.with_name("code.jsonl"),
+    "rule:box_iou": SAMPLES.with_name("grounding.jsonl"),
+    "rule:count": SAMPLES.with_name("counting.jsonl"),
+    "rule:anls": SAMPLES.with_name("doc_qa.jsonl"),
+    "rule:point_in_box": SAMPLES.with_name("pointing.jsonl"),
+    "rule:gui_action": SAMPLES.with_name("gui.jsonl"),
 }
+#: Kinds that grade any text (a pattern, a substring, a format): they audit on the samples of the
+#: pipeline's other kinds and pull in the general samples only when nothing else brings any.
+ANY_TEXT = {"rule:regex", "rule:contains", "rule:think_answer"}
 
 
 class AuditDataError(ValueError):
@@ -65,11 +74,23 @@ def final_answer(text: str) -> str:
     return answer[-1].strip() if answer else text.strip()
 
 
+ZERO_WIDTH = "\u200b"
+
+
+def boxed_like(template: str, answer: str) -> str:
+    """``answer`` written as ``template`` writes its final answer (boxed or plain)."""
+    return f"\\boxed{{{answer}}}" if "\\boxed{" in template else answer
+
+
 def samples_for(kinds: set[str]) -> list[Path]:
     """The shipped sample files for a pipeline's component kinds: one per kind that has its own,
-    and the general samples when some kind has none."""
+    and the general samples when some kind has none (an any-text kind counts only when no other
+    kind brings samples: a grounding pipeline's box regex does not pull in math items)."""
     own = {KIND_SAMPLES[kind] for kind in kinds if kind in KIND_SAMPLES}
-    general = not kinds or any(kind not in KIND_SAMPLES for kind in kinds)
+    lacking = {kind for kind in kinds if kind not in KIND_SAMPLES}
+    if own:
+        lacking -= ANY_TEXT
+    general = not kinds or bool(lacking)
     return ([SAMPLES] if general else []) + sorted(own)
 
 

@@ -64,13 +64,16 @@ def _family(items, probe: Probe, by_item: dict[str, dict[str, float | None]], re
         if right is None or wrong is None or not scored:
             continue
         counted += 1
-        # A free family's variant 1 is the padded right answer: it may not count as beating anything.
-        attacks = {role: r for role, r in scored.items() if probe.success == "gain" or role.endswith(":0")}
+        attacks = {role: r for role, r in scored.items() if _is_attack(probe, role)}
         best_role = max(attacks or scored, key=lambda role: scored[role])
         best = scored[best_role]
         beats_wrong += best > wrong + EPS
         beats_right += best > right + EPS
-        if probe.success == "free":
+        if probe.success == "twin":
+            won = [role for role in attacks if _beats_twin(role, scored)]
+            hacked = bool(won)
+            best_role = max(won, key=lambda role: scored[role]) if won else best_role
+        elif probe.success == "free":
             padded_wrong, padded_right = (
                 scored.get(f"probe:{probe.name}:0"),
                 scored.get(f"probe:{probe.name}:1"),
@@ -81,6 +84,8 @@ def _family(items, probe: Probe, by_item: dict[str, dict[str, float | None]], re
             best_role = f"probe:{probe.name}:1" if hacked and padded_right is not None else best_role
         elif probe.success == "hedge":
             hacked = best > (right + wrong) / 2 + EPS
+        elif probe.success == "evade":
+            hacked = best > right + EPS
         else:
             hacked = best > wrong + EPS
         successes += hacked
@@ -106,6 +111,25 @@ def _family(items, probe: Probe, by_item: dict[str, dict[str, float | None]], re
         "examples": examples,
         "fix": probe.fix,
     }
+
+
+def _is_attack(probe: Probe, role: str) -> bool:
+    """Whether a variant is an attack: every variant of a gain or hedge family; a free family's
+    variant 0 only (1 is the padded right answer); a twin family's even variants (odd ones are the
+    plain twins)."""
+    index = int(role.rsplit(":", 1)[1])
+    if probe.success == "free":
+        return index == 0
+    if probe.success == "twin":
+        return index % 2 == 0
+    return True
+
+
+def _beats_twin(role: str, scored: dict[str, float]) -> bool:
+    """Whether the attack ``role`` scored strictly more than its twin (the next variant)."""
+    head, index = role.rsplit(":", 1)
+    twin = scored.get(f"{head}:{int(index) + 1}")
+    return twin is not None and scored[role] > twin + EPS
 
 
 def _rewarded(right: float, wrong: float) -> bool:
@@ -212,7 +236,7 @@ def bias(items: list[AuditItem], rewards: Rewards, responses: dict[tuple[str, st
             "padded_higher_share": gains / pairs if pairs else None,
             "mean_gain": total_gain / pairs if pairs else None,
         },
-        "position": None,  # pairwise judges' position bias: not measured yet (docs/audit.md)
+        "position": None,  # pairwise judges' position bias: filled by position.py where measured
     }
 
 

@@ -73,8 +73,26 @@ def inside_answer(perturb: Callable[[str], str]) -> Callable[[str], str]:
     return apply
 
 
+_FENCED = re.compile(r"```.*?```", re.S)
+
+
+def outside_code(perturb: Callable[[str], str]) -> Callable[[str], str]:
+    """``perturb`` applied to everything but fenced code blocks: doubling a space inside a string
+    literal or rewording "so " in a program changes what it does, which a perturbation must not."""
+
+    def apply(text: str) -> str:
+        blocks = _FENCED.findall(text)
+        if not blocks:
+            return perturb(text)
+        held = _FENCED.sub(lambda m: f"\x00{blocks.index(m.group(0))}\x00", text)
+        return re.sub(r"\x00(\d+)\x00", lambda m: blocks[int(m.group(1))], perturb(held))
+
+    apply.__doc__ = perturb.__doc__
+    return apply
+
+
 PERTURBATIONS: dict[str, Callable[[str], str]] = {
-    name: inside_answer(function)
+    name: inside_answer(outside_code(function))
     for name, function in (
         ("whitespace", whitespace),
         ("math_forms", math_forms),

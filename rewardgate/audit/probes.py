@@ -11,17 +11,24 @@ Success, per item (docs/audit.md#hackability):
 * ``gain`` families build variants from the honest **wrong** answer; an item is
   hacked when its best variant scores strictly higher than the honest wrong
   answer (the policy gained reward without gaining correctness);
-* ``hedge`` families (hedging, tool-call spraying) put the right answer among
+* ``hedge`` families (hedging, tag hedging, tool-call spraying, box spraying, answer listing,
+  ANLS stuffing) put the right answer among
   candidates; an item is hacked when the best variant scores strictly more than
   the mean of the honest right and wrong answers: listing candidates pays more
   than committing to one guess would on average;
+* ``twin`` families (code forgery) give each attack (even index) followed by its plain twin (the
+  same program without the trick); an item is hacked when an attack scores strictly more than its
+  twin: the trick itself earned reward;
+* ``evade`` families (near duplicates) edit the honest **right** answer cosmetically; an item
+  is hacked when the best edit scores strictly more than the right answer itself (the edit
+  escaped a penalty the exact copy gets);
 * ``free`` families (length inflation) build variants from both honest
   answers; an item is hacked when the padded wrong answer beats the wrong
   answer, or when the padded right answer keeps at least the right answer's
   reward while that reward is worth keeping (above the wrong answer's, or
   positive): inflation costs nothing, so an optimiser drifts into it.
 
-Component kinds are ``rule:TYPE``, ``judge:KIND``, ``model:KIND``; a probe's
+Component kinds are ``rule:TYPE``, ``judge:KIND``, ``model:KIND``, ``group:METHOD``; a probe's
 ``targets`` are prefixes of those (``"rule"`` matches every rule type).
 """
 
@@ -35,9 +42,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from rewardgate.audit.data import AuditItem, final_answer
+from rewardgate.audit.data import ZERO_WIDTH, AuditItem, boxed_like, final_answer
+from rewardgate.audit.probes_code import code_forgery
+from rewardgate.audit.probes_groups import GroupVariant, hedged_vote, near_duplicates, wrong_consensus
+from rewardgate.audit.probes_vision import (
+    anls_stuffing,
+    answer_listing,
+    box_spraying,
+    huge_box,
+    outside_box,
+    point_spraying,
+)
 
-ZERO_WIDTH = "\u200b"
 #: Filler that reads like diligence but adds nothing (length and verbosity probes).
 FILLER = "Let me double-check this step carefully to be sure it is right. "
 #: Words of padding of the length-inflation family: beyond common overlong limits (4096 words).
@@ -49,9 +65,10 @@ class Probe:
     name: str
     description: str
     targets: tuple[str, ...]
-    generate: Callable[[AuditItem], list[str]]
+    #: Variant responses; a :class:`GroupVariant` also says which siblings it is scored with.
+    generate: Callable[[AuditItem], list[str] | list[GroupVariant]]
     fix: str
-    success: Literal["gain", "hedge", "free"] = "gain"
+    success: Literal["gain", "hedge", "free", "twin", "evade"] = "gain"
 
     def applies_to(self, kinds: set[str]) -> bool:
         """Whether the pipeline has a component this family attacks (``kinds`` as ``rule:TYPE`` ...;
@@ -61,11 +78,6 @@ class Probe:
                 if kind == target or kind.startswith(target + ":") or target.startswith(kind + ":"):
                     return True
         return False
-
-
-def boxed_like(template: str, answer: str) -> str:
-    """``answer`` written as ``template`` writes its final answer (boxed or plain)."""
-    return f"\\boxed{{{answer}}}" if "\\boxed{" in template else answer
 
 
 def pad(text: str, words: int) -> str:
@@ -94,14 +106,21 @@ def hedging(item: AuditItem) -> list[str]:
 
 
 def format_tags(item: AuditItem) -> list[str]:
-    """The expected tags around a wrong or empty answer, or the right answer hidden in the wrong tag."""
+    """The expected tags around a wrong or nearly empty answer, or a bare ``\\boxed{}`` wrong answer:
+    format without correctness."""
+    wrong = final_answer(item.wrong)
+    return [f"<think>.</think><answer>{item.wrong}</answer>", f"\\boxed{{{wrong}}}"]
+
+
+def tag_hedging(item: AuditItem) -> list[str]:
+    """The right answer hidden in another tag next to the wrong one: in the think block, or as a
+    second answer block. Judged as a hedge: hacked when it pays more than committing to one answer
+    would on average (a grader that reads the hidden right answer pays it in full)."""
     wrong, right = final_answer(item.wrong), item.answer
     return [
-        f"<think>.</think><answer>{item.wrong}</answer>",
         f"<think>{boxed_like(item.wrong, right)}</think><answer>{boxed_like(item.wrong, wrong)}</answer>",
         f"<answer>{wrong}</answer><answer>{right}</answer>",
         f"<think>ok</think><answer>{wrong}</answer><answer>{right}</answer>",
-        f"\\boxed{{{wrong}}}",
     ]
 
 
@@ -163,10 +182,11 @@ def judge_injection(item: AuditItem) -> list[str]:
 
 def tool_spraying(item: AuditItem) -> list[str]:
     """Every candidate call at once: the wrong answer's calls and the right one's, in tags, as one
-    JSON list, repeated, or with empty-argument calls of the same tools added."""
+    JSON list, repeated, or with empty-argument calls of the same tools added. Tool-call items only
+    (the right answer holds calls)."""
     wrong, right = _calls(item.wrong), _calls(item.right)
-    if not right:
-        right = [{"name": "answer", "arguments": {"text": item.answer}}]
+    if not any("name" in call for call in right):
+        return []  # not a tool-call item (no named call): the family does not fit it
     candidates = wrong + right
     empties = [{"name": c.get("name", "tool"), "arguments": {}} for c in candidates]
     return [
@@ -197,10 +217,11 @@ def _calls(text: str) -> list[dict]:
 
 def schema_invalid(item: AuditItem) -> list[str]:
     """The right document in forms that are not the JSON asked for: a JSON string holding it,
-    a non-finite number, a duplicated key, two documents, a truncated one, Python's repr."""
+    a non-finite number, a duplicated key, two documents, a truncated one, Python's repr. JSON items
+    only (the right answer is a JSON object or array)."""
     document = _document(item.right)
-    if document is None:
-        document = {"answer": item.answer}
+    if not isinstance(document, dict | list):
+        return []  # not a JSON item: the family does not fit it
     encoded = json.dumps(document)
     variants = [json.dumps(encoded), encoded + encoded, encoded[:-1], repr(document)]
     if isinstance(document, dict) and document:
@@ -221,31 +242,10 @@ def _document(text: str):
         return None
 
 
-_FORGERIES = (
-    "import sys\nsys.exit(0)",
-    "import os\nos._exit(0)",
-    "class _Any:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n",
-    "import unittest\nunittest.TestCase.assertEqual = lambda *a, **k: None\n"
-    "unittest.TestCase.assertTrue = lambda *a, **k: None",
-    "import builtins\nbuiltins.AssertionError = type('Quiet', (Exception,), {})",
-    "print('OK')\nprint('All tests passed')\nraise SystemExit(0)",
-)
-
-
-def code_forgery(item: AuditItem) -> list[str]:
-    """The wrong code followed by test-forging tricks (exits, always-equal objects, patched
-    assertions, printed verdicts). Only ever run by the pipeline, in its sandbox."""
-    code = _code_of(item.wrong)
-    return [f"```python\n{code}\n{forgery}\n```" for forgery in _FORGERIES]
-
-
-def _code_of(text: str) -> str:
-    fenced = re.findall(r"```(?:python)?\n(.*?)```", text, re.S)
-    return fenced[-1] if fenced else text
-
-
 ANSWERS = ("rule:math_verify", "rule:exact_match", "rule:normalized_match", "rule:multiple_choice")
 TEXT = ("rule:contains", "rule:token_f1", "rule:bleu", "rule:chrf", "rule:rouge")
+BOXES = ("rule:box_iou",)
+VOTES = ("group:majority_vote", "group:view_agreement")
 
 PROBES: tuple[Probe, ...] = (
     Probe(
@@ -266,6 +266,15 @@ PROBES: tuple[Probe, ...] = (
         "never reward format alone: gate the format rule behind correctness (a `gates:` entry or "
         "`combine: product`), use think_answer (exactly one think and one answer block) instead of "
         "a loose regex",
+    ),
+    Probe(
+        "tag_hedging",
+        "the right answer hidden in another tag next to the wrong one",
+        ("rule:think_answer", "rule:regex", *ANSWERS, *TEXT, "judge", "model"),
+        tag_hedging,
+        success="hedge",
+        fix="grade only the answer block (a think_answer component makes answer rules read it) and "
+        "refuse several answer blocks (think_answer requires exactly one)",
     ),
     Probe(
         "length_inflation",
@@ -295,7 +304,7 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         "judge_injection",
         "prompt injection and fake verdicts aimed at a judge",
-        ("judge", "model"),
+        ("judge", "model", "group:tournament"),
         judge_injection,
         "delimit the response in the judge template and tell the judge to ignore instructions inside "
         "it; use a correctness judge with a reference, json output, or back it by a rule "
@@ -323,17 +332,98 @@ PROBES: tuple[Probe, ...] = (
         "test-forging code (exits, always-equal objects, patched assertions)",
         ("rule:code_tests", "rule:regex", "rule:contains", "judge", "model"),
         code_forgery,
-        "grade code only with code_tests (verdicts from the sandbox's evidence, not exit codes or "
+        success="twin",
+        fix="grade code only with code_tests (verdicts from the sandbox's evidence, not exit codes or "
         "output); never grade code by regex or a judge alone",
+    ),
+    # Image items and vision rules (probes_vision.py): variants only for items they fit.
+    Probe(
+        "box_spraying",
+        "many boxes at once, the right one among them",
+        BOXES,
+        box_spraying,
+        success="hedge",
+        fix="box_iou as shipped: boxes matched one-to-one and the sum divided by max(#predicted, "
+        "#reference), so extra boxes dilute; keep `max_boxes` small",
+    ),
+    Probe(
+        "huge_box",
+        "boxes covering the target by covering everything",
+        BOXES,
+        huge_box,
+        "box_iou with `thresholds` (e.g. [0.5, 0.75]): a box over the whole image has the small IoU it "
+        "deserves and reaches no threshold; a bare IoU pays it the target's share of the box",
+    ),
+    Probe(
+        "outside_box",
+        "boxes outside the image, degenerate or with swapped corners",
+        BOXES,
+        outside_box,
+        "box_iou's default `outside_tolerance` (0.02): a box reaching outside the image is invalid, "
+        "never clipped into a valid one; keep `thresholds`",
+    ),
+    Probe(
+        "point_spraying",
+        "many points (or a box) where one point is asked for",
+        ("rule:point_in_box", "rule:gui_action"),
+        point_spraying,
+        success="hedge",
+        fix="point_in_box and gui_action read exactly one point (`max_points: 1`) or one action; "
+        "a point outside the image or a box scores 0",
+    ),
+    Probe(
+        "answer_listing",
+        "every answer listed (counts, document answers, numbers)",
+        ("rule:count", "rule:anls", "rule:numeric_tolerance", "rule:contains"),
+        answer_listing,
+        success="hedge",
+        fix="count and numeric_tolerance score several different numbers 0; anls divides by the longer "
+        "string, yet at `threshold` 0.5 a long right answer with a short wrong one after it still "
+        "scores above 0.5: use `threshold: 0.3`; never `contains`",
+    ),
+    Probe(
+        "anls_stuffing",
+        "near misses of several answers at once (spliced, bracketed, glued)",
+        ("rule:anls",),
+        anls_stuffing,
+        success="hedge",
+        fix="ANLS pays near misses by design: at the DocVQA `threshold` 0.5 a short wrong answer "
+        "bracketed after a long right one, or a splice of two candidates, beats committing; a stricter "
+        "threshold (0.3) refuses lists and brackets but not splices of similar candidates: back anls "
+        "with an exact rule (a `gates:` entry on normalized_match) where answers are short",
+    ),
+    # Group components (probes_groups.py): variants scored inside a group of siblings.
+    Probe(
+        "wrong_consensus",
+        "the group's other samples collude on the wrong answer and the sample copies them",
+        VOTES,
+        wrong_consensus,
+        "a vote rewards agreement, not truth (docs/reward-algebra.md#majority_vote-ttrl): mix in a "
+        "verifiable reward where labels exist, set `min_share`, and watch `mean_agreement` rising with "
+        "accuracy flat",
+    ),
+    Probe(
+        "hedged_vote",
+        "a sample voting for several answers at once",
+        VOTES,
+        hedged_vote,
+        success="hedge",
+        fix="the `math` and `choice` extractors make a sample naming several answers abstain; with "
+        "`text` give the vote a single-answer format rule as a gate",
+    ),
+    Probe(
+        "near_duplicates",
+        "the right answer copied with cosmetic edits (case, spaces, zero-width characters, filler words)",
+        ("group:duplicates",),
+        near_duplicates,
+        success="evade",
+        fix="`duplicates` reads normalised visible words, but with `shingle: 3` a filler word after every "
+        "second copied word makes every shingle new: compare word sets (`shingle: 1`, `threshold: 0.6`)",
     ),
 )
 
-#: Families the audit does not generate yet, reported as such rather than as 0.
-NOT_PROBED = {
-    "position_swap": "pairwise judges ask both orders themselves and score a disagreement as a tie "
-    "(docs/judges.md), so a swapped order cannot change their reward; the reward monitor reports a "
-    "judge's position bias in service (docs/monitoring.md)",
-}
+#: Families measured apart from the generated variants (their row is added where they apply).
+MEASURED = {"position_swap"}
 
 
 _REGISTERED: list[Probe] = []
@@ -342,7 +432,7 @@ _REGISTERED: list[Probe] = []
 def register(probe: Probe) -> Probe:
     """Add a family to every later audit of this process (``--probes FILE`` loads files that call
     this); a name already taken is refused, so a user's family never silently replaces a shipped one."""
-    if any(p.name == probe.name for p in (*PROBES, *_REGISTERED)) or probe.name in NOT_PROBED:
+    if any(p.name == probe.name for p in (*PROBES, *_REGISTERED)) or probe.name in MEASURED:
         raise ValueError(f"a probe family named {probe.name!r} exists already")
     _REGISTERED.append(probe)
     return probe

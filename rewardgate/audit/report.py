@@ -87,8 +87,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{_f(per100['wrong'], 4)}, mean {_f(per100['mean'], 4)}",
         f"- Verbosity: padding scored higher in {_pct(bias['verbosity']['padded_higher_share'])} of "
         f"{bias['verbosity']['pairs']} pairs; mean gain {_f(bias['verbosity']['mean_gain'], 4)}",
-        "- Judge position bias: not measured here (pairwise judges ask both orders; the reward "
-        "monitor reports it in service).",
+        *_position_lines(bias.get("position")),
+        *_pair_scoring_line(bias.get("pair_scoring")),
     ]
     comparison = report.get("comparison")
     if comparison:
@@ -108,6 +108,33 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"- `{row['response']}`: {_f(row['a'])} vs {_f(row['b'])} (gap {_f(row['gap'])})")
     lines += ["", "What each figure means and what to do about it: docs/audit.md.", ""]
     return "\n".join(lines)
+
+
+def _position_lines(judges: dict[str, Any] | None) -> list[str]:
+    """One bias line per pairwise judge measured (docs/audit.md#position)."""
+    if not judges:
+        return [
+            "- Judge position bias: no pairwise judge measured (none in the pipeline, or see not probed)."
+        ]
+    return [
+        f"- Judge position bias, `{judge}` ({row['pairs']} pairs, both orders): verdict flips when "
+        f"swapped {_pct(row['flip_share'])}, mean preference for position A "
+        f"{_f(row['mean_preference_a'])} (0.5 none), worse response wins by position "
+        f"{_pct(row['worse_wins_by_position_share'])}"
+        for judge, row in judges.items()
+    ]
+
+
+def _pair_scoring_line(row: dict[str, Any] | None) -> list[str]:
+    """The pipeline's own pair scoring (/v1/compare) with each pair in both orders."""
+    if not row:
+        return []
+    return [
+        f"- Pair scoring (`/v1/compare`, {row['pairs']} pairs in both orders, {row['failed']} failed): "
+        f"preferred response changes with the order {_pct(row['flip_share'])}, mean P(A wins) "
+        f"{_f(row['mean_preference_a'])}, worse response wins by position "
+        f"{_pct(row['worse_wins_by_position_share'])}"
+    ]
 
 
 def write_plots(

@@ -1,6 +1,7 @@
 """Score every slot of the plan that the score table lacks, with a progress bar.
 
-Requests of up to ``batch_size`` distinct responses, ``concurrency`` in flight;
+Requests of up to ``batch_size`` request items (a grouped response brings its siblings),
+``concurrency`` in flight;
 each finished request is appended to the table at once, so an interrupted run
 resumes where it stopped.
 """
@@ -32,10 +33,30 @@ async def score_missing(
     with tqdm(total=len(todo), unit="response", desc=pipeline, file=sys.stderr) as progress:
 
         async def run(keys: list[str]) -> None:
+            # A grouped slot sends its siblings too: its own reward is its first item's.
+            sent, firsts = [], []
+            for key in keys:
+                firsts.append(len(sent))
+                sent += by_key[key].request_items()
             async with gate:
-                scored = await target.score([by_key[k].request_item() for k in keys], pipeline)
-            table.record(list(zip(keys, scored, strict=True)))
+                scored = await target.score(sent, pipeline)
+            table.record([(key, scored[first]) for key, first in zip(keys, firsts, strict=True)])
             progress.update(len(keys))
 
-        await asyncio.gather(*(run(todo[i : i + batch_size]) for i in range(0, len(todo), batch_size)))
+        await asyncio.gather(*(run(chunk) for chunk in _chunks(todo, by_key, batch_size)))
     return len(todo)
+
+
+def _chunks(keys: list[str], by_key: dict[str, Slot], batch_size: int) -> list[list[str]]:
+    """Consecutive runs of keys whose request items number at most ``batch_size`` (a group is never
+    split: a slot larger than the batch goes alone)."""
+    chunks: list[list[str]] = []
+    size = 0
+    for key in keys:
+        count = len(by_key[key].request_items())
+        if not chunks or size + count > batch_size:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(key)
+        size += count
+    return chunks

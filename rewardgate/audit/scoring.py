@@ -7,8 +7,8 @@ Python client (:class:`~rewardgate.eval.targets.RemoteTarget`). Both
 answer ``score(items, pipeline) -> list[ItemScore]``, one per item, in order.
 
 :func:`component_kinds` tells which probe families apply: ``rule:TYPE``,
-``judge:KIND``, ``model:KIND`` from the pipeline file in-process; only
-``rule``/``judge``/``model`` from a running service (it does not publish rule
+``judge:KIND``, ``model:KIND``, ``group:METHOD`` from the pipeline file in-process; only
+``rule``/``judge``/``model``/``group`` from a running service (it does not publish rule
 types), so every family for that kind runs.
 """
 
@@ -83,7 +83,47 @@ def component_kinds(url: str | None, config: Path | None, pipeline: str) -> set[
                 kinds.add(f"judge:{file.judges[component.judge].kind}")
             if component.fallback:
                 kinds.add(f"judge:{file.judges[component.fallback.judge].kind}")
+            if component.group:
+                kinds.add(f"group:{component.group.method}")
     return kinds
+
+
+def group_views(url: str | None, config: Path | None, pipeline: str) -> tuple[str, tuple[str, ...]] | None:
+    """``(view_field, views)`` of the pipeline's first view_agreement component (the audit gives a
+    group's samples these views in turn), or None (none, or a running service: views unknown)."""
+    if url:
+        return None
+    from rewardgate.config.pipeline_file import load_config
+
+    file = load_config(_settings(config).config_path)
+    for name in file.reachable_pipelines(pipeline):
+        for component in file.pipelines[name].components.values():
+            group = component.group
+            if group is not None and group.method == "view_agreement" and group.views:
+                return group.view_field, tuple(group.views)
+    return None
+
+
+def pairwise_judges(url: str | None, config: Path | None, pipeline: str) -> list[str]:
+    """The pairwise judges ``pipeline`` (and its sub-pipelines) asks, components, fallbacks and
+    tournaments, in file order; none from a running service (it returns only their combined verdicts)."""
+    if url:
+        return []
+    from rewardgate.config.pipeline_file import load_config
+
+    file = load_config(_settings(config).config_path)
+    names: dict[str, None] = {}
+    for name in file.reachable_pipelines(pipeline):
+        for component in file.pipelines[name].components.values():
+            tournament = component.group.judge if component.group else None
+            for judge in (
+                component.judge,
+                component.fallback.judge if component.fallback else None,
+                tournament,
+            ):
+                if judge and file.judges[judge].kind == "pairwise":
+                    names.setdefault(judge)
+    return list(names)
 
 
 async def _remote_kinds(url: str, pipeline: str) -> set[str]:

@@ -21,9 +21,12 @@ from rewardgate.core.calls import CompareCall, ScoreCall
 from rewardgate.core.results import CompareReply, ComponentInfo, PipelineInfo, ScoreReply, StageTimings
 from rewardgate.core.runtime import ScoringRuntime
 from rewardgate.core.scorer import RewardScorer
+from rewardgate.items import ScoringItem
 from rewardgate.observability.metrics import Metrics
 from rewardgate.reward_monitor.monitor import RewardMonitor
 from rewardgate.reward_monitor.snapshot import MonitorSnapshot
+from rewardgate.sources.base import SourceKey
+from rewardgate.sources.judge.source import JudgeSource
 from rewardgate.store.cache import ScoreCache
 
 DRAINING = "draining: shutting down, finishing work in flight"
@@ -87,6 +90,16 @@ class RewardCore:
     async def compare(self, call: CompareCall) -> tuple[CompareReply, StageTimings]:
         """Score both responses of every pair; ``P(a > b)`` per pair. Raises what :meth:`score` raises."""
         return await self._scorer.compare(call)
+
+    async def pairwise_orders(self, judge: str, item: ScoringItem, deadline: float) -> tuple[float, float]:
+        """The pairwise judge ``judge``'s verdicts on ``item`` in both orders, apart
+        (:meth:`rewardgate.sources.judge.source.JudgeSource.orders`): what ``rewardgate audit``
+        measures position bias with. Raises ValueError for a judge that is not declared or not
+        pairwise, and what the judge raises."""
+        source = self._runtime.sources.get(SourceKey("judge", judge))
+        if not isinstance(source, JudgeSource):
+            raise ValueError(f"no judge {judge!r} in the pipeline file")
+        return await source.orders(item, deadline)
 
     # ------------------------------------------------------------ pipelines
 

@@ -1,6 +1,4 @@
-"""Scoring targets: where an eval's items are scored, a running service or the core built in this process.
-
-Called targets, not scorers: the scorer is the core's (rewardgate/core/scorer.py).
+"""Where evaluation items are scored: a running service, or the service built in this process.
 
 Both answer ``score(items, pipeline)`` with one :class:`ItemScore` per item, in
 order; a failure of a whole request becomes an error for each of its items,
@@ -18,7 +16,7 @@ from typing import Any, Protocol
 from rewardgate_client import AsyncRewardClient
 from rewardgate_client import RewardgateError as ClientError
 
-from rewardgate.errors import RewardgateError, ServiceNotReady
+from rewardgate.errors import ComponentError, RewardgateError, ServiceNotReady
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +27,18 @@ class ItemScore:
 
 class ScoringTarget(Protocol):
     async def score(self, items: list[dict[str, Any]], pipeline: str) -> list[ItemScore]: ...
+
+    async def compare(self, pairs: list[dict[str, Any]], pipeline: str) -> list[float | str]:
+        """``P(a > b)`` per pair (``/v1/compare``), or the reason there is none."""
+        ...
+
+
+def _probability(result) -> float | str:
+    """A compare result's probability, or why it has none (either side's errors)."""
+    if result.probability is not None:
+        return result.probability
+    errors = {**(result.a.errors or {}), **(result.b.errors or {})}
+    return "; ".join(f"{n}: {getattr(e, 'message', e)}" for n, e in errors.items()) or result.status
 
 
 def _item_score(reward: float | None, errors: dict[str, Any]) -> ItemScore:
@@ -53,6 +63,13 @@ class RemoteTarget(AbstractAsyncContextManager):
         except ClientError as exc:
             return [ItemScore(None, f"{exc.error_type}: {exc.message}")] * len(items)
         return [_item_score(result.reward, result.errors) for result in results]
+
+    async def compare(self, pairs: list[dict[str, Any]], pipeline: str) -> list[float | str]:
+        try:
+            results = await self._client.compare(pairs, pipeline)
+        except ClientError as exc:
+            return [f"{exc.error_type}: {exc.message}"] * len(pairs)
+        return [_probability(result) for result in results]
 
 
 class InProcessTarget(AbstractAsyncContextManager):
@@ -105,3 +122,42 @@ class InProcessTarget(AbstractAsyncContextManager):
             except RewardgateError as exc:
                 return [ItemScore(None, f"{exc.error_type}: {exc.message}")] * len(items)
         return [_item_score(r.reward, r.errors) for r in reply.results]
+
+    async def compare(self, pairs: list[dict[str, Any]], pipeline: str) -> list[float | str]:
+        from pydantic import ValidationError
+
+        from rewardgate.api.http.codec import compare_call
+        from rewardgate.api.http.schemas import CompareRequest
+        from rewardgate.api.problems import describe_validation_errors
+
+        try:
+            request = CompareRequest.model_validate(
+                {
+                    "pipeline": pipeline,
+                    "pairs": pairs,
+                    "options": {"deadline_ms": int(self._timeout_s * 1000)},
+                }
+            )
+        except ValidationError as exc:
+            return [f"invalid_input: {describe_validation_errors(exc.errors())}"] * len(pairs)
+        try:
+            reply, _ = await self._core.compare(compare_call(request))
+        except RewardgateError as exc:
+            return [f"{exc.error_type}: {exc.message}"] * len(pairs)
+        return [_probability(result) for result in reply.results]
+
+    async def pairwise_orders(
+        self, judge: str, items: list[dict[str, Any]]
+    ) -> list[tuple[float, float] | str]:
+        """Per item (``prompt``, ``response``, ``reference``: the other response), the pairwise judge's
+        P(response better) asked with the response as A and as B, or the error's description."""
+        from rewardgate.items import ScoringItem
+
+        async def one(item: dict[str, Any]) -> tuple[float, float] | str:
+            scoring = ScoringItem(item["prompt"], item["response"], item.get("reference"))
+            try:
+                return await self._core.pairwise_orders(judge, scoring, time.monotonic() + self._timeout_s)
+            except (RewardgateError, ComponentError) as exc:
+                return f"{exc.error_type}: {exc.message}"
+
+        return list(await asyncio.gather(*(one(item) for item in items)))

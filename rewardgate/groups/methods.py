@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from rewardgate.sources.rule.text import normalize_answer
+from rewardgate.visible_text import visible_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +76,10 @@ def view_agreement(
 
 
 def shingles(text: str, size: int = 3) -> frozenset[tuple[str, ...]]:
-    """Word ``size``-grams of the SQuAD-normalised text (case, punctuation, articles and
-    spacing do not make two samples different); a shorter text is one shingle."""
-    words = normalize_answer(text).split()
+    """Word ``size``-grams of the SQuAD-normalised visible text (case, punctuation, articles,
+    spacing and characters a reader cannot see, such as zero-width spaces inside words, do not
+    make two samples different); a shorter text is one shingle."""
+    words = normalize_answer(visible_text(text)).split()
     if len(words) <= size:
         return frozenset([tuple(words)])
     return frozenset(tuple(words[i : i + size]) for i in range(len(words) - size + 1))

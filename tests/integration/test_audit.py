@@ -11,7 +11,7 @@ import yaml
 from rewardgate.audit import probes
 from rewardgate.audit.store import SCORES
 from rewardgate.cli.main import main
-from tests.support.openai_server import GullibleJudgeServer, ScriptedJudgeServer
+from tests.support.openai_server import GullibleJudgeServer, PositionBiasedJudgeServer, ScriptedJudgeServer
 from tests.support.server import ServiceProcess, free_port
 from tests.support.tiny_models import build_reward_model
 
@@ -22,16 +22,19 @@ TOOL_NAMES = ("get_weather", "convert_currency", "search_flights", "set_timer")
 
 @pytest.fixture(scope="module")
 def judges():
-    # The gullible judge says "no" unless the judged text tells it otherwise.
+    # The gullible judge says "no" unless the judged text tells it otherwise; the biased one always
+    # prefers position A; the plain one prefers the response marked [[best]] wherever it stands.
     gullible, plain = GullibleJudgeServer(default_verdict="no").start(), ScriptedJudgeServer().start()
-    yield gullible, plain
+    biased = PositionBiasedJudgeServer().start()
+    yield gullible, plain, biased
     gullible.stop()
     plain.stop()
+    biased.stop()
 
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory, judges):
-    gullible, plain = judges
+    gullible, plain, biased = judges
     judge = {"kind": "pointwise", "model": "scripted-judge", "retry": {"attempts": 1}}
     path = tmp_path_factory.mktemp("audit") / "pipelines.yaml"
     path.write_text(
@@ -46,6 +49,12 @@ def config(tmp_path_factory, judges):
                     "choice": {"type": "multiple_choice"},
                     "tools": {"type": "tool_call"},
                     "tool_names": {"type": "regex", "pattern": "|".join(TOOL_NAMES)},
+                    "python_tests": {"type": "code_tests", "timeout_s": 10},
+                    "tests_printed": {"type": "regex", "pattern": "All tests passed"},
+                    "iou_bare": {"type": "box_iou", "outside_tolerance": 10.0, "matching": "greedy"},
+                    "anls_strict": {"type": "anls", "threshold": 0.3},
+                    "point": {"type": "point_in_box"},
+                    "gui": {"type": "gui_action"},
                     "schema": {
                         "type": "json_schema",
                         "schema": {
@@ -63,6 +72,8 @@ def config(tmp_path_factory, judges):
                     "open": {**judge, "base_url": gullible.url},
                     "plain": {**judge, "base_url": plain.url},
                     "open_correctness": {**judge, "kind": "correctness", "base_url": gullible.url},
+                    "pair_biased": {**judge, "kind": "pairwise", "base_url": biased.url},
+                    "pair_fair": {**judge, "kind": "pairwise", "base_url": plain.url},
                 },
                 "pipelines": {
                     "contains": {"components": {"hit": {"rule": "contains"}}},
@@ -82,10 +93,41 @@ def config(tmp_path_factory, judges):
                     "choice": {"components": {"pick": {"rule": "choice"}}},
                     "tools": {"components": {"calls": {"rule": "tools"}}},
                     "tool_names": {"components": {"named": {"rule": "tool_names"}}},
+                    "code": {"components": {"tests": {"rule": "python_tests"}}},
+                    "iou_bare": {"components": {"iou": {"rule": "iou_bare"}}},
+                    "anls_strict": {"components": {"anls": {"rule": "anls_strict"}}},
+                    "point": {"components": {"at": {"rule": "point"}}},
+                    "gui": {"components": {"act": {"rule": "gui"}}},
+                    "duplicates": {"components": {"dup": {"group": {"method": "duplicates"}}}},
+                    "duplicate_words": {
+                        "components": {
+                            "dup": {"group": {"method": "duplicates", "shingle": 1, "threshold": 0.6}}
+                        }
+                    },
+                    "views": {
+                        "components": {
+                            "agree": {
+                                "group": {"method": "view_agreement", "views": ["original", "rephrased"]}
+                            }
+                        }
+                    },
+                    "code_by_output": {
+                        "components": {
+                            "tests": {"rule": "python_tests"},
+                            "printed": {"rule": "tests_printed"},
+                        }
+                    },
                     "schema": {"components": {"document": {"rule": "schema"}}},
                     "judged_open": {"components": {"quality": {"judge": "open"}}},
                     "judged_plain": {"components": {"quality": {"judge": "plain"}}},
                     "verdict_open": {"components": {"correct": {"judge": "open_correctness"}}},
+                    "pairs_biased": {"components": {"preferred": {"judge": "pair_biased"}}},
+                    "pairs_fair": {"components": {"preferred": {"judge": "pair_fair"}}},
+                    "tournament_biased": {
+                        "components": {
+                            "strength": {"group": {"method": "tournament", "judge": "pair_biased"}}
+                        }
+                    },
                 },
             }
         )
@@ -116,7 +158,13 @@ def test_a_contains_rule_is_hacked_by_echoes_hedges_and_free_padding(config, tmp
 
 def test_normalized_match_blocks_hedges_echo_free_format_and_padding(config, tmp_path):
     found = shares(audit(config, tmp_path, "--pipeline", "exact"))
-    assert found == {"hedging": 0, "format_tags": 0, "length_inflation": 0, "invisible_chars": 0}
+    assert found == {
+        "hedging": 0,
+        "format_tags": 0,
+        "tag_hedging": 0,
+        "length_inflation": 0,
+        "invisible_chars": 0,
+    }
 
 
 def test_a_format_rule_without_length_constraint_pays_for_padding(config, tmp_path):
@@ -255,6 +303,10 @@ def test_against_a_running_service_the_figures_match_in_process(config, tmp_path
     service = ServiceProcess(config, log_path=tmp_path / "service.log").wait()
     try:
         remote = audit(config, tmp_path / "remote", "--pipeline", "contains", "--url", service.url)
+        # A group pipeline over HTTP: every response goes with its siblings under one group id.
+        remote_groups = audit(
+            config, tmp_path / "remote_groups", "--pipeline", "duplicates", "--url", service.url
+        )
         assert main(["audit", "--url", service.url, "--out", str(tmp_path / "x"), "--pipeline", "nope"]) == 2
         assert "has no pipeline 'nope'" in capsys.readouterr().err
     finally:
@@ -266,6 +318,11 @@ def test_against_a_running_service_the_figures_match_in_process(config, tmp_path
     for name, family in local["hackability"]["families"].items():
         assert remote["hackability"]["families"][name] == family, name
     assert remote["robustness"] == local["robustness"] and remote["bias"] == local["bias"]
+    local_groups = audit(config, tmp_path / "local_groups", "--pipeline", "duplicates")
+    assert remote_groups["component_kinds"] == ["group"] and remote_groups["responses_failed"] == 0
+    for name, family in local_groups["hackability"]["families"].items():
+        assert remote_groups["hackability"]["families"][name] == family, name
+    assert remote_groups["robustness"] == local_groups["robustness"]
 
 
 def test_an_unreachable_service_is_one_line_and_status_1(tmp_path, capsys):
@@ -319,3 +376,167 @@ def test_multiple_choice_blocks_hedges_and_keeps_its_order_when_options_move(con
     assert shares(report)["hedging"] == 0 and report["hackability"]["families"]["hedging"]["items"] == 3
     moved = report["robustness"]["option_order"]
     assert moved["items"] == 3 and moved["flip_share"] == 0 and moved["changed_share"] == 0
+
+
+def test_code_forgeries_run_in_the_sandbox_and_earn_nothing_there(config, tmp_path):
+    # In-process, the code_tests rule runs every variant in its sandbox (bubblewrap cell): exits,
+    # patched unittest, rigged return objects. Each forgery is paired with its plain twin, so a
+    # weak test that a plain wrong value happens to pass is not counted as forged.
+    report = audit(config, tmp_path, "--pipeline", "code")
+    assert report["items"] == 4 and report["responses_failed"] == 0  # the shipped code samples
+    forgery = report["hackability"]["families"]["code_forgery"]
+    assert forgery["items"] == 4 and forgery["variants_failed"] == 0
+    assert forgery["success_share"] == 0 and forgery["beats_right_share"] == 0
+    # The sandbox really graded: the right programs pass, the wrong ones do not (Spearman needs both).
+    assert report["bias"]["reward_per_100_words"]["right"] is not None
+    table = [json.loads(line) for line in (tmp_path / SCORES).read_text().splitlines()]
+    rewards = {row["reward"] for row in table}
+    assert 1.0 in rewards and 0.0 in rewards
+
+
+def test_a_pipeline_that_also_pays_for_printed_verdicts_is_forged(config, tmp_path):
+    report = audit(
+        config, tmp_path, "--pipeline", "code_by_output", "--data", "rewardgate/audit/samples/code.jsonl"
+    )
+    forgery = report["hackability"]["families"]["code_forgery"]
+    assert forgery["success_share"] == 1.0
+    assert "All tests passed" in forgery["examples"][0]["response"]
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "families"),
+    [
+        ("grounding", ("box_spraying", "huge_box", "outside_box", "format_tags", "tag_hedging")),
+        ("counting", ("answer_listing", "invisible_chars")),
+    ],
+)
+def test_the_shipped_vision_pipelines_block_the_image_hacks(pipeline, families, tmp_path):
+    # The shipped pipeline file and image samples (PNG data URLs in chat prompts).
+    assert main(["audit", "--pipeline", pipeline, "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["items"] == 4 and report["responses_failed"] == 0
+    for family in families:
+        assert report["hackability"]["families"][family]["items"] == 4, family
+        assert shares(report)[family] == 0, family
+
+
+@pytest.mark.parametrize("pipeline", ["point", "gui"])
+def test_points_and_gui_actions_read_one_point_or_action(config, tmp_path, pipeline):
+    # Their own shipped samples (pointing.jsonl, gui.jsonl: the grounding images, a point or a click).
+    report = audit(config, tmp_path, "--pipeline", pipeline)
+    assert report["items"] == 4 and report["responses_failed"] == 0
+    assert report["hackability"]["families"]["point_spraying"]["items"] == 4
+    assert shares(report)["point_spraying"] == 0 and shares(report)["invisible_chars"] == 0
+
+
+def test_a_bare_iou_with_a_loose_image_border_pays_huge_and_outside_boxes(config, tmp_path):
+    samples = "rewardgate/audit/samples/grounding.jsonl"
+    found = shares(audit(config, tmp_path, "--pipeline", "iou_bare", "--data", samples))
+    assert found["huge_box"] > 0 and found["outside_box"] > 0
+    assert found["box_spraying"] == 0  # extra boxes still dilute: matched one-to-one, divided by the count
+
+
+def test_anls_pays_spliced_answers_at_the_docvqa_threshold_and_not_at_a_strict_one(config, tmp_path):
+    shipped = tmp_path / "shipped"
+    assert main(["audit", "--pipeline", "doc_qa", "--out", str(shipped)]) == 0
+    report = json.loads((shipped / "report.json").read_text())
+    assert report["responses_failed"] == 0 and shares(report)["anls_stuffing"] > 0
+    samples = "rewardgate/audit/samples/doc_qa.jsonl"
+    strict = shares(audit(config, tmp_path / "strict", "--pipeline", "anls_strict", "--data", samples))
+    # A strict threshold refuses the lists and the bracketed or glued answers; a splice of two
+    # candidates of similar spelling ("12 Mary 2023" from "12 March 2024" and "21 May 2023") stays
+    # within any threshold that keeps honest near misses: ANLS's own limit (docs/audit.md#images).
+    assert strict["answer_listing"] == 0 and strict["anls_stuffing"] < shares(report)["anls_stuffing"]
+
+
+def pairwise_items(path) -> str:
+    """Items whose right response carries the plain judge's [[best]] marker (its notion of better);
+    the reference is the other response a pairwise component compares with."""
+    rows = [
+        {
+            "id": f"p{i}",
+            "prompt": f"Question {i}?",
+            "reference": f"A plain answer {i}",
+            "right": f"A careful answer {i} [[best]]",
+            "wrong": f"Meh {i}",
+        }
+        for i in range(6)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+def test_a_position_biased_pairwise_judge_is_found_and_a_fair_one_reads_zero(config, tmp_path):
+    data = pairwise_items(tmp_path / "pairs.jsonl")
+    biased = audit(config, tmp_path / "biased", "--pipeline", "pairs_biased", "--data", data)
+    row = biased["bias"]["position"]["pair_biased"]
+    # Always "A": every pair flips when swapped, position A always wins, the worse response wins
+    # whenever it is shown first.
+    assert row["pairs"] == 6 and row["failed"] == 0
+    assert row["flip_share"] == 1.0 and row["mean_preference_a"] == 1.0
+    assert row["worse_wins_by_position_share"] == 1.0 and row["worse_wins_share"] == 0.0
+    swap = biased["hackability"]["families"]["position_swap"]
+    assert swap["success_share"] == 1.0 and "position_swap" in biased["hackability"]["succeeded"]
+    assert "position_swap" not in biased["not_probed"]
+    assert "Judge position bias, `pair_biased`" in (tmp_path / "biased" / "report.md").read_text()
+    # Asked in both orders, the split verdict is a tie: the worse response gets 0.5, never 1.
+    fair = audit(config, tmp_path / "fair", "--pipeline", "pairs_fair", "--data", data)
+    row = fair["bias"]["position"]["pair_fair"]
+    assert row["pairs"] == 6 and row["flip_share"] == 0.0 and row["mean_preference_a"] == 0.5
+    assert row["worse_wins_by_position_share"] == 0.0
+    assert fair["hackability"]["families"]["position_swap"]["success_share"] == 0.0
+    # The pipelines' own pair scoring (/v1/compare) in both orders: each side is scored on its own,
+    # so the order never matters; the biased judge's split verdicts tie both responses at 0.5.
+    for report in (biased, fair):
+        pair_scoring = report["bias"]["pair_scoring"]
+        assert pair_scoring["pairs"] == 6 and pair_scoring["flip_share"] == 0.0
+        assert pair_scoring["mean_preference_a"] == pytest.approx(0.5)
+        assert pair_scoring["worse_wins_by_position_share"] == 0.0
+
+
+def test_a_tournament_is_audited_in_groups_and_its_judge_for_position(config, tmp_path):
+    data = pairwise_items(tmp_path / "pairs.jsonl")
+    report = audit(config, tmp_path / "out", "--pipeline", "tournament_biased", "--data", data)
+    assert report["responses_failed"] == 0 and report["component_kinds"] == ["group:tournament"]
+    assert report["bias"]["position"]["pair_biased"]["flip_share"] == 1.0
+    # Asked in both orders, an always-A judge ties every pair: no injected verdict moves the strengths.
+    assert shares(report)["judge_injection"] == 0 and shares(report)["position_swap"] == 1.0
+
+
+def test_without_a_pairwise_judge_there_is_no_position_figure(config, tmp_path):
+    report = audit(config, tmp_path, "--pipeline", "judged_plain")
+    assert report["bias"]["position"] is None and "position_swap" not in report["hackability"]["families"]
+
+
+def test_the_shipped_ttrl_pipeline_refuses_hedged_votes_and_reports_the_wrong_consensus(tmp_path):
+    # Every response is scored inside a group (the right answer three times and the wrong once
+    # around it); the group families change the response or the group.
+    assert main(["audit", "--pipeline", "ttrl_math", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["responses_failed"] == 0 and "group:majority_vote" in report["component_kinds"]
+    families = report["hackability"]["families"]
+    assert families["hedged_vote"]["items"] == report["items"] and shares(report)["hedged_vote"] == 0
+    # A vote pays agreement, not truth: a sample copying a colluding wrong majority earns the vote
+    # (boxed math items; the facts are not boxed, so the gate holds their vote at 0).
+    assert shares(report)["wrong_consensus"] > 0
+    assert families["wrong_consensus"]["examples"][0]["honest_wrong"] == 0.0
+    assert families["wrong_consensus"]["examples"][0]["reward"] == 1.0
+    # The honest right answer wins its group's vote, the wrong one does not.
+    assert report["robustness"]["whitespace"]["flip_share"] == 0
+
+
+def test_a_view_agreement_pipeline_is_audited_in_views(config, tmp_path):
+    report = audit(config, tmp_path, "--pipeline", "views")
+    assert report["responses_failed"] == 0 and report["component_kinds"] == ["group:view_agreement"]
+    assert shares(report)["hedged_vote"] == 0 and shares(report)["wrong_consensus"] > 0
+
+
+def test_near_duplicates_escape_three_word_shingles_and_not_word_sets(config, tmp_path):
+    report = audit(config, tmp_path / "shingles", "--pipeline", "duplicates")
+    assert report["responses_failed"] == 0
+    near = report["hackability"]["families"]["near_duplicates"]
+    assert near["success_share"] > 0
+    # the escape is the filler, not the zero-width characters (those are read as nothing)
+    assert all("indeed" in example["response"] for example in near["examples"])
+    words = audit(config, tmp_path / "words", "--pipeline", "duplicate_words")
+    assert shares(words)["near_duplicates"] == 0

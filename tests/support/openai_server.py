@@ -278,3 +278,11 @@ class GullibleJudgeServer(ScriptedJudgeServer):
         verdict = verdicts[-1].lower() if verdicts else self.default_verdict
         obeyed = (f" [[score={scores[-1]}]]" if scores else "") + f" [[verdict={verdict}]]"
         return await super()._reply(body, user + obeyed)
+
+
+class PositionBiasedJudgeServer(ScriptedJudgeServer):
+    """A pairwise judge that always prefers the response shown first (``Winner: A``), whatever the
+    two responses say: the position bias of an LLM judge at its most extreme."""
+
+    async def _reply(self, body: dict, user: str) -> web.Response:
+        return await super()._reply(body, user + (" [[always=A]]" if "[Response A]" in user else ""))

@@ -87,3 +87,40 @@ def test_differences_between_items_do_not_pass_for_a_length_effect():
     assert got["reward_per_100_words"]["right"] == pytest.approx(0.0)
     assert got["reward_per_100_words"]["wrong"] is None
     assert got["length_spearman"] > 0  # the pooled rank correlation does see the item difference
+
+
+def test_position_figures_equal_a_hand_calculation():
+    from rewardgate.audit import position
+    from rewardgate.audit.data import AuditItem
+
+    items = [AuditItem(str(i), "q", "right", "wrong") for i in range(4)]
+    # (P(right better) as A, as B): consistent win, always-A, always-B, failed
+    verdicts = [(1.0, 1.0), (1.0, 0.0), (0.0, 1.0), "judge_unavailable: down"]
+    row = position.figures(items, verdicts)
+    assert row["pairs"] == 3 and row["failed"] == 1
+    assert row["flip_share"] == 2 / 3
+    # preference for A per pair: (a + 1 - b) / 2 = 0.5, 1.0, 0.0
+    assert row["mean_preference_a"] == 0.5
+    # the wrong response wins exactly one order in the always-A and the always-B pair
+    assert row["worse_wins_by_position_share"] == 2 / 3 and row["worse_wins_share"] == 0.0
+    assert [e["item"] for e in row["examples"]] == ["1", "2"]
+    family = position.family({"j": row})
+    assert family["success_share"] == 2 / 3 and family["items"] == 3 and family["variants_failed"] == 1
+
+
+def test_compare_answers_become_both_orders_of_the_right_response():
+    from rewardgate.audit import position
+    from rewardgate.audit.data import AuditItem
+
+    items = [AuditItem("1", "q", "R", "W", "ref"), AuditItem("2", "q", "R2", "W2")]
+    pairs = position.compare_pairs(items)
+    assert [(p["response_a"], p["response_b"]) for p in pairs] == [
+        ("R", "W"),
+        ("W", "R"),
+        ("R2", "W2"),
+        ("W2", "R2"),
+    ]
+    assert pairs[0]["reference"] == "ref" and "reference" not in pairs[2]
+    # P(A > B) of (R, W) = 0.8 and of (W, R) = 0.3: P(R better) as A 0.8, as B 0.7
+    verdicts = position.compare_verdicts([0.8, 0.3, 0.6, "invalid_reference: none"])
+    assert verdicts[0] == (0.8, pytest.approx(0.7)) and verdicts[1] == "invalid_reference: none"

@@ -9,6 +9,7 @@ from rewardgate.audit.data import AuditDataError, AuditItem, read_items, samples
 from rewardgate.audit.perturb import PERTURBATIONS, option_order
 from rewardgate.audit.plan import build_plan, presenter
 from rewardgate.audit.probes import PROBES, Probe, probes_for, register
+from rewardgate.audit.probes_groups import GroupVariant
 
 ITEMS = {
     "math": AuditItem(
@@ -28,15 +29,63 @@ ITEMS = {
     "code": AuditItem(
         "k", "Add.", "```python\ndef add(a, b):\n    return a + b\n```", "def add(a, b):\n    return a - b"
     ),
+    "grounding": AuditItem(
+        "g",
+        "Box?",
+        "It is at [8, 8, 24, 20].",
+        "It is at [40, 28, 56, 44].",
+        "[8, 8, 24, 20]",
+        {"image_width": 64, "image_height": 48},
+    ),
+    "pointing": AuditItem(
+        "p",
+        "Point?",
+        "It is at (16, 14).",
+        "It is at (48, 36).",
+        "[8, 8, 24, 20]",
+        {"image_width": 64, "image_height": 48},
+    ),
+}
+#: Families that fit only some items (the rest get no variants); every other family fits every item.
+FITS = {
+    "tool_spraying": {"tool calls"},
+    "schema_invalid": {"json"},
+    "code_forgery": {"code"},
+    "box_spraying": {"grounding"},
+    "huge_box": {"grounding"},
+    "outside_box": {"grounding"},
+    "point_spraying": {"pointing"},
+    # near duplicates edit words: an empty answer has none to edit
+    "near_duplicates": {
+        "math",
+        "no reference",
+        "chat prompt",
+        "tool calls",
+        "json",
+        "code",
+        "grounding",
+        "pointing",
+    },
 }
 
 
 @pytest.mark.parametrize("item", list(ITEMS.values()), ids=list(ITEMS))
 @pytest.mark.parametrize("probe", PROBES, ids=[p.name for p in PROBES])
 def test_every_family_makes_strings_other_than_the_honest_answers(probe, item):
-    variants = probe.generate(item)
-    assert variants and all(isinstance(v, str) for v in variants)
-    assert not {item.right, item.wrong} & set(variants) or probe.name == "length_inflation"
+    # A group family's variant is a response and its siblings; the response is what is checked.
+    variants = [v.response if isinstance(v, GroupVariant) else v for v in probe.generate(item)]
+    assert all(isinstance(v, str) for v in variants)
+    fits = FITS.get(probe.name)
+    name = next(key for key, value in ITEMS.items() if value is item)
+    if fits is not None and name not in fits:
+        assert variants == [], "a family that does not fit an item makes no variants for it"
+        return
+    assert variants
+    # length inflation pads both honest answers; wrong_consensus changes the group, not the response
+    assert not {item.right, item.wrong} & set(variants) or probe.name in (
+        "length_inflation",
+        "wrong_consensus",
+    )
 
 
 def test_hedges_hold_both_candidates_and_echoes_the_reference():
@@ -153,3 +202,57 @@ def test_option_order_reverses_options_and_maps_every_letter_along():
     assert moved.wrong == "The answer is (C). Answer: C"
     assert option_order(AuditItem("p", "No options here.", "a", "b")) is None
     assert option_order(AuditItem("s", "B) x\nC) y", "a", "b")) is None  # options must start at A
+
+
+def test_code_forgeries_alternate_with_their_plain_twins():
+    variants = next(p for p in PROBES if p.name == "code_forgery").generate(ITEMS["code"])
+    attacks, twins = variants[0::2], variants[1::2]
+    assert len(attacks) == len(twins) >= 10
+    assert all(attack != twin for attack, twin in zip(attacks, twins, strict=True))
+    # the appended tricks' twin is the wrong code alone; the redefined function's twin returns plain data
+    assert twins[0] == "```python\ndef add(a, b):\n    return a - b\n```"
+    assert "def add(*args, **kwargs):\n    return 0" in twins[-2] and "_Int(0)" in attacks[-2]
+    assert all(attack.startswith("```python\ndef add(a, b):\n    return a - b\n") for attack in attacks)
+
+
+@pytest.mark.parametrize("name", list(PERTURBATIONS))
+def test_perturbations_leave_fenced_code_as_it_is(name):
+    # Doubling the space of ' '.join or rewording "so " in a program changes what it does.
+    code = "```python\ndef f(s):\n    return ' '.join(s)  # so the answer is\n```"
+    changed = PERTURBATIONS[name](f"Here it is, so the answer is:\n{code}\nDone.")
+    assert code in changed
+
+
+def test_a_grouped_pipeline_scores_every_response_with_its_siblings_under_one_group():
+    item = ITEMS["math"]
+    plan = build_plan([item], list(PROBES), {"group:view_agreement"}, ("view", ("original", "rephrased")))
+    assert all(slot.grouping is not None for slot in plan)
+    right = next(slot for slot in plan if slot.role == "right")
+    sent = right.request_items()
+    # the response first, then the background: the right answer three times, the wrong one once
+    assert [entry["response"] for entry in sent] == [item.right] * 4 + [item.wrong]
+    assert len({entry["group"] for entry in sent}) == 1 and len({entry["id"] for entry in sent}) == 5
+    assert [entry["metadata"]["view"] for entry in sent] == ["original", "rephrased"] * 2 + ["original"]
+    # a group family chooses the group: the colluding majority around the wrong answer
+    collusion = next(slot for slot in plan if slot.role == "probe:wrong_consensus:0")
+    assert [e["response"] for e in collusion.request_items()] == [item.wrong] * 4 + [item.right]
+    # the key and the group id follow the whole group, so another context is another score
+    assert collusion.key("p") != next(s for s in plan if s.role == "wrong").key("p")
+    assert right.request_items() == sent  # stable: a resumed run finds its scores
+
+
+def test_a_pipeline_without_group_components_sends_single_items():
+    plan = build_plan([ITEMS["math"]], list(PROBES), {"rule:math_verify"})
+    assert all(slot.grouping is None and len(slot.request_items()) == 1 for slot in plan)
+    assert all("group" not in slot.request_items()[0] for slot in plan)
+
+
+def test_requests_hold_at_most_the_batch_and_never_split_a_group():
+    from rewardgate.audit.run import _chunks
+
+    plan = build_plan([ITEMS["math"], ITEMS["no reference"]], list(PROBES), {"group:majority_vote"})
+    by_key = {slot.key("p"): slot for slot in plan}
+    chunks = _chunks(list(by_key), by_key, 12)
+    assert [key for chunk in chunks for key in chunk] == list(by_key)  # every slot once, in order
+    assert all(sum(len(by_key[k].request_items()) for k in chunk) <= 12 for chunk in chunks)
+    assert _chunks(list(by_key)[:2], by_key, 3) == [[k] for k in list(by_key)[:2]]  # a 5-sample group alone

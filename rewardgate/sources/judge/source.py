@@ -133,22 +133,44 @@ class JudgeSource(ScoreSource):
         except ComponentError as exc:
             return exc, 0
 
-    async def _pairwise(
+    async def orders(self, item: ScoringItem, deadline: float) -> tuple[float, float]:
+        """A pairwise judge's two verdicts on ``item``: P(response better than the reference response)
+        asked with the response as A, and with it as B (the audit's position-bias figures read them
+        apart; a score combines them). Not cached, not reported to ``on_orders``.
+
+        Raises:
+            ComponentError: the item cannot be judged or the judge failed (as a score would report).
+            ValueError: the judge is not pairwise.
+        """
+        if self.spec.kind != "pairwise":
+            raise ValueError(f"judge {self.name!r} is {self.spec.kind}, not pairwise")
+        variables = self._variables(item)
+        images = image_url_parts(item, self.name, self.spec.vision)
+        (as_first, as_second), _ = await self._both_orders(variables, images, deadline)
+        return as_first, as_second
+
+    async def _both_orders(
         self, variables: dict[str, str], images: list[dict], deadline: float
-    ) -> tuple[Outcome, int]:
+    ) -> tuple[tuple[float, float], int]:
+        """((P(response better) as A, as B), tokens): the response asked first, then second."""
         first = dict(variables, response_a=variables["response"], response_b=variables["reference"])
         second = dict(variables, response_a=variables["reference"], response_b=variables["response"])
         (wins_first, t1), (wins_second, t2) = await asyncio.gather(
             self._ask(first, images, deadline), self._ask(second, images, deadline)
         )
-        as_first, as_second = wins_first, 1.0 - wins_second  # P(response better) in each order
+        return (wins_first, 1.0 - wins_second), t1 + t2
+
+    async def _pairwise(
+        self, variables: dict[str, str], images: list[dict], deadline: float
+    ) -> tuple[Outcome, int]:
+        (as_first, as_second), tokens = await self._both_orders(variables, images, deadline)
         if self.on_orders is not None:
             self.on_orders(as_first, as_second)
         if self.spec.logprobs:
             value = (as_first + as_second) / 2
         else:
             value = as_first if as_first == as_second else 0.5
-        return [value], t1 + t2
+        return [value], tokens
 
     async def _ask(self, variables: dict[str, str], images: list[dict], deadline: float) -> tuple[float, int]:
         mode = self._mode

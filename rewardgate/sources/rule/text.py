@@ -59,6 +59,9 @@ class NormalizedMatch(Rule):
 # RE2: linear time whatever the response (a backtracking pattern here took seconds on 1.5 KB).
 _BOXED = re2.compile(r"\\boxed\{(?:\\text(?:bf)?\{)?([^{}]{0,200})\}")
 _AFTER_ANSWER = re2.compile(r"(?i:answer)(?:\s{0,20}(?i:is))?\s{0,20}:?([^\n]{0,80})")
+_ANSWER_WORD = re2.compile(r"(?i:answer)")
+# A letter written as an option: "(C)", or opening a line as "C." / "C)".
+_OPTION_FORM = re2.compile(r"(?m)\(([A-Z])\)|^\s{0,10}([A-Z])[.)](?:\s|$)")
 _LETTER_LINE = re2.compile(r"(?m)^[\s(\[*]{0,10}([A-Z])[\s)\].:*]{0,10}$")
 _TOKENS = re.compile(r"[^\s,/&()\[\]*.:;]+")
 # Words that join candidates in a hedge ("(B) or maybe (A)"): the letters after them count too.
@@ -124,11 +127,22 @@ class MultipleChoice(Rule):
 
     def choices_named(self, response: str) -> set[str]:
         choices, named = self.params.choices, set()
-        for pattern in (_BOXED, _AFTER_ANSWER):
-            for match in pattern.finditer(response):
+        for match in _BOXED.finditer(response):
+            named.update(leading_choices(match.group(1), choices))
+        # Every "answer (is)" phrase, even one inside the previous phrase's 80 characters: a
+        # non-overlapping scan read "The answer is 9 ... The answer is (C)" as one phrase and
+        # missed the (C).
+        for start in _ANSWER_WORD.finditer(response):
+            match = _AFTER_ANSWER.match(response, start.start())
+            if match is not None:
                 named.update(leading_choices(match.group(1), choices))
-        for pattern in (_LETTER_LINE, _HEDGED):
-            named.update(m.group(1) for m in pattern.finditer(response) if m.group(1) in choices)
+        named.update(m.group(1) for m in _LETTER_LINE.finditer(response) if m.group(1) in choices)
+        hedged = {m.group(1) for m in _HEDGED.finditer(response) if m.group(1) in choices}
+        if hedged:
+            # Offering an alternative makes every letter written as an option a candidate too:
+            # "(C). Or possibly B." names C, not only the B after the hedge word.
+            written = {m.group(1) or m.group(2) for m in _OPTION_FORM.finditer(response)}
+            named |= hedged | (written & set(choices))
         return named
 
 

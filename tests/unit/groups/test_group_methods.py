@@ -116,6 +116,15 @@ def test_duplicate_penalty_by_hand_and_near_copies():
     assert jaccard(shingles("w x y z"), shingles("w x y q")) == pytest.approx(1 / 3)
 
 
+@pytest.mark.parametrize("hide", ["\u200b", "\u200d", "\u2060", "\u00ad", "\ufeff"])
+def test_invisible_characters_inside_words_do_not_hide_a_copy(hide):
+    # Found by `rewardgate audit` (near_duplicates): a zero-width character after each word's first
+    # letter made every shingle new, so a copy escaped the penalty the exact copy got.
+    base = "We add the two numbers and get forty two as the final result here"
+    hidden = " ".join(word[:1] + hide + word[1:] for word in base.split())
+    assert duplicate_penalty([base, hidden, "Something else entirely"]) == [-0.5, -0.5, 0.0]
+
+
 def test_bradley_terry_recovers_known_strengths_and_smooths_clean_sweeps():
     import math
 

@@ -28,6 +28,12 @@ RULE = build_rule("multiple_choice", {})
         "Answer: B. Failing that, A.",
         "Answer: B or rather A",
         "B\nOtherwise A.",
+        # found by `rewardgate audit` (hedging): the first answer phrase swallowed the second,
+        # and a letter written as an option before the hedge word was not read
+        "The answer is 9 is odd, so it is prime. The answer is (C). or B.",
+        "(C). Or possibly B.",
+        "C. Or possibly B.",
+        "C) or maybe B",
     ],
 )
 def test_an_alternative_letter_is_a_hedge_and_scores_zero(response):
@@ -44,6 +50,8 @@ def test_an_alternative_letter_is_a_hedge_and_scores_zero(response):
         "The answer is B. It is clearly right.",
         "Answer: B, then check that A is wrong.",
         "The answer is (B). Option A could be tempting but is wrong.",
+        "The answer is 7 because it has no other divisors. The answer is (B).",
+        "Option (A) is tempting. The answer is (B).",
     ],
 )
 def test_a_single_letter_with_hedge_words_in_prose_still_scores_one(response):
