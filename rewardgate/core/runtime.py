@@ -31,6 +31,7 @@ from rewardgate.sources.likelihood.source import LikelihoodSource
 from rewardgate.sources.likelihood.triton_backend import LikelihoodTritonBackend
 from rewardgate.sources.model.backends.local import LocalBackend
 from rewardgate.sources.model.backends.triton import TritonBackend
+from rewardgate.sources.model.backends.triton_vision import VisionTritonBackend
 from rewardgate.sources.model.batching.batcher import DynamicBatcher
 from rewardgate.sources.model.source import ModelSource
 from rewardgate.sources.rule.base import warm_up_rules
@@ -123,8 +124,8 @@ class ScoringRuntime:
     def _model_source(self, name: str, settings: Settings) -> ModelSource:
         spec = self.config.models[name]
         if spec.backend == "triton":
-            triton_class = LikelihoodTritonBackend if spec.kind == "likelihood" else TritonBackend
-            backend = triton_class(name, spec)
+            triton_class = {"likelihood": LikelihoodTritonBackend, "vision_reward_model": VisionTritonBackend}
+            backend = triton_class.get(spec.kind, TritonBackend)(name, spec)
         else:
             backend = LocalBackend(name, spec)
         batcher = DynamicBatcher(
