@@ -13,10 +13,15 @@ writes, and what a published multimodal RM is converted to):
   InternLM-XComposer2.5-Reward or Skywork-VL-Reward, pool);
 * ``reward_head.json``: ``{"labels": ["head0", ...]}``, the heads' names.
 
-Encoding runs the processor per item: the prompt's canonical image parts
-(rewardgate/media/parts.py) become the template's ``{"type": "image"}`` slots
-and their decoded pixels the processor's images, so an item's length, the
-batcher's token budget, counts the image tokens the processor expanded.
+Encoding (:class:`VisionEncoder`, no weights) runs the processor per item:
+the prompt's canonical image parts (rewardgate/media/parts.py) become the
+template's ``{"type": "image"}`` slots and their decoded pixels the
+processor's images, so an item's length, the batcher's token budget, counts
+the image tokens the processor expanded. Its payload (:class:`VisionRow`)
+keeps the ids, the images' bytes and their pixel values: the in-process
+forward reads the pixels, a Triton backend sends the bytes and Triton
+recomputes the same pixels with :meth:`VisionRewardModelRunner.pixel_values`
+(rewardgate/sources/model/triton/vision_model.py, docs/triton.md).
 Scores are raw head outputs, one per head.
 """
 
