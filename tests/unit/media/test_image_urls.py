@@ -179,3 +179,38 @@ def test_the_refusal_is_a_422_naming_the_item_and_part(port):
     assert status_of(caught.value) == (422, "INVALID_ARGUMENT")
     assert caught.value.message.startswith("items[1].prompt[0].content[1]: ")
     assert "169.254.169.254, a link-local address" in caught.value.message
+
+
+def test_https_keeps_the_name_for_sni_and_the_certificate_while_connecting_to_the_pinned_address(
+    monkeypatch, tmp_path
+):
+    """A real TLS server on 127.0.0.1 with a certificate for ``images.example`` only: the fetch
+    connects to the resolved address and still verifies the certificate against the name."""
+    import functools
+    import ssl
+
+    import httpx
+    import trustme
+
+    ca = trustme.CA()
+    certificate = ca.issue_cert("images.example")
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate.configure_cert(server_context)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Images)
+    httpd.socket = server_context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    # The fetcher's client, trusting the test CA (it trusts the system's CAs otherwise).
+    monkeypatch.setattr(httpx, "Client", functools.partial(httpx.Client, verify=client_context))
+    port = httpd.server_address[1]
+    try:
+        resolver = ScriptedResolver(["127.0.0.1"])
+        allowed = policy({"images.example", "127.0.0.1"}, allow_private=True, resolve=resolver)
+        fetched = canonical(f"https://images.example:{port}/cat.png", allowed)
+        assert fetched == {"type": "image", "image": data_url(PNG)}
+        # The same server by its address: the certificate does not name it, so no fetch.
+        with pytest.raises(ImagePartError, match="could not be fetched: ConnectError"):
+            canonical(f"https://127.0.0.1:{port}/cat.png", allowed)
+    finally:
+        httpd.shutdown()
