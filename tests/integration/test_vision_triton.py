@@ -70,6 +70,11 @@ def server(vlm, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("triton")
     settings = TritonModelSettings(torch_threads=1, dtype="float32")
     write_repository(vlm, "vlm", workdir / "repository", settings)
+    # Triton's own batcher in front: requests of other callers merged into one execution.
+    batched = TritonModelSettings(
+        torch_threads=1, dtype="float32", dynamic_batching=True, max_queue_delay_us=100_000
+    )
+    write_repository(vlm, "vlm_batched", workdir / "repository", batched)
     triton = LocalTritonServer(workdir / "repository", log_path=workdir / "triton.log").start()
     try:
         triton.wait_ready()
@@ -147,7 +152,7 @@ async def test_the_gateway_budgets_image_tokens_and_keeps_no_pixels(backend, loc
     assert two.payload.images == (RED, BLUE) and two.payload.pixels is None  # bytes travel, not pixels
 
 
-def infer_raw(server, ids, images, counts):
+def infer_raw(server, ids, images, counts, model="vlm"):
     ids = np.asarray(ids, dtype=np.int64)
     arrays = {
         "input_ids": ("INT64", ids),
@@ -161,7 +166,7 @@ def infer_raw(server, ids, images, counts):
         inputs[-1].set_data_from_numpy(array)
     client = triton_sync.InferenceServerClient(server.grpc_url)
     try:
-        return client.infer("vlm", inputs).as_numpy("rewards")
+        return client.infer(model, inputs).as_numpy("rewards")
     finally:
         client.close()
 
@@ -203,3 +208,23 @@ def test_triton_repo_command_writes_a_vision_repository(vlm, tmp_path):
     assert 'name: "image_counts" data_type: TYPE_INT64 dims: [ 1 ]' in config
     assert 'name: "rewards" data_type: TYPE_FP32 dims: [ 2 ]' in config
     assert "rewardgate.sources.model.triton.vision_model" in (tmp_path / "vlm" / "1" / "model.py").read_text()
+
+
+def test_triton_batcher_merged_requests_are_answered_each_on_its_own(server, local):
+    """Concurrent requests to a model behind Triton's dynamic batcher (which may run them in one
+    execution): each well-formed one gets its in-process reward, the refused one its own error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    items = [with_images(image) for image in (RED, DARK, RED, DARK)]
+    work = local.encode_many(items)
+    expected = local.forward([w.payload for w in work])
+    requests = [([w.payload.ids], *image_batch([w.payload])) for w in work]
+    # Image tokens with no image: refused on its own, without failing the others.
+    requests.append(([work[0].payload.ids], np.array([[b""]], dtype=np.object_), np.array([[0]])))
+    with ThreadPoolExecutor(len(requests)) as pool:
+        futures = [pool.submit(infer_raw, server, *request, model="vlm_batched") for request in requests]
+        answers = [future.exception() or future.result() for future in futures]
+    for answer, row in zip(answers[:-1], expected, strict=True):
+        assert np.allclose(answer, [row], atol=1e-5, rtol=0)
+    assert isinstance(answers[-1], InferenceServerException)
+    assert isinstance(translate_error(answers[-1]), InvalidComponentInput)
