@@ -24,9 +24,11 @@ from rewardgate.sources.model.random_vision import build_vision_reward_model
 from rewardgate.sources.model.runners.vision_reward_model import VisionRewardModelRunner
 from rewardgate.sources.model.triton.local_server import LocalTritonServer
 from rewardgate.sources.model.triton.repository import TritonModelSettings
+from rewardgate.sources.model.triton.repository import write_repository as write_text_repository
 from rewardgate.sources.model.triton.vision_repository import write_repository
 from tests.support.images import data_url, png
 from tests.support.server import REPO_ROOT
+from tests.support.tiny_models import build_reward_model
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +68,12 @@ def local(vlm):
 
 
 @pytest.fixture(scope="module")
-def server(vlm, tmp_path_factory):
+def text_rm(tmp_path_factory):
+    return build_reward_model(tmp_path_factory.mktemp("rm"))
+
+
+@pytest.fixture(scope="module")
+def server(vlm, text_rm, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("triton")
     settings = TritonModelSettings(torch_threads=1, dtype="float32")
     write_repository(vlm, "vlm", workdir / "repository", settings)
@@ -75,6 +82,7 @@ def server(vlm, tmp_path_factory):
         torch_threads=1, dtype="float32", dynamic_batching=True, max_queue_delay_us=100_000
     )
     write_repository(vlm, "vlm_batched", workdir / "repository", batched)
+    write_text_repository(text_rm, "rm", workdir / "repository", settings)  # a text reward model beside it
     triton = LocalTritonServer(workdir / "repository", log_path=workdir / "triton.log").start()
     try:
         triton.wait_ready()
@@ -228,3 +236,28 @@ def test_triton_batcher_merged_requests_are_answered_each_on_its_own(server, loc
         assert np.allclose(answer, [row], atol=1e-5, rtol=0)
     assert isinstance(answers[-1], InferenceServerException)
     assert isinstance(translate_error(answers[-1]), InvalidComponentInput)
+
+
+@pytest.mark.parametrize(
+    ("kind", "backend_class", "triton_model"),
+    [("reward_model", "TritonBackend", "vlm"), ("vision_reward_model", "VisionTritonBackend", "rm")],
+)
+async def test_a_model_of_another_kind_on_triton_keeps_the_backend_not_ready(
+    vlm, text_rm, server, kind, backend_class, triton_model
+):
+    """A text reward model pointed at the VLM's Triton model, or a VLM at a text reward model's,
+    would fail every batch with INVALID_ARGUMENT blamed on the items: it stays not ready instead."""
+    from rewardgate.sources.model.backends import triton as text_triton
+    from rewardgate.sources.model.backends import triton_vision
+
+    module = triton_vision if kind == "vision_reward_model" else text_triton
+    path = vlm if kind == "vision_reward_model" else text_rm
+    spec = ModelSpec(
+        kind=kind, backend="triton", path=str(path), triton_url=server.grpc_url, triton_model=triton_model
+    )
+    backend = getattr(module, backend_class)("other", spec)
+    await backend.load()
+    try:
+        assert not backend.is_ready()
+    finally:
+        await backend.close()

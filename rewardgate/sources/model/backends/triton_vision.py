@@ -29,6 +29,8 @@ from rewardgate.sources.model.triton import IMAGE_COUNTS, IMAGES, INPUT_IDS, LEN
 
 
 class VisionTritonBackend(TritonBackend):
+    inputs = (INPUT_IDS, LENGTHS, IMAGES, IMAGE_COUNTS)
+
     async def load(self) -> None:
         # keep_pixels=False: the processor's pixel values are recomputed on Triton from the bytes.
         self._encoder = await asyncio.to_thread(
