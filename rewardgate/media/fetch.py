@@ -17,8 +17,9 @@ fetcher
   100.64/10, and the same inside IPv4-mapped IPv6), unless the operator allows
   private addresses (``REWARDGATE_IMAGE_URL_ALLOW_PRIVATE``, for image hosts on
   the cluster's own network);
-* connects to that resolved address itself: the URL's host is replaced by the
-  address, the ``Host`` header and the TLS server name (SNI, and so certificate
+* connects to those resolved addresses itself (the next one only when one
+  refuses the connection): the URL's host is replaced by the address, the
+  ``Host`` header and the TLS server name (SNI, and so certificate
   verification) keep the name. No second lookup happens, so a name cannot
   answer a public address for the check and an internal one for the
   connection (DNS rebinding);
@@ -33,9 +34,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
 
@@ -83,8 +85,9 @@ def non_public(address: Address) -> str | None:
     return None
 
 
-def pinned_address(host: str, port: int, policy: UrlPolicy) -> Address:
-    """The one address the fetch connects to: ``host`` resolved once, every answer checked.
+def checked_addresses(host: str, port: int, policy: UrlPolicy) -> list[Address]:
+    """The addresses the fetch may connect to, in the resolver's order: ``host`` resolved once,
+    every answer checked.
 
     Raises ``ValueError`` when the host does not resolve or, unless private
     addresses are allowed, when any of its addresses is not public (one bad
@@ -107,7 +110,7 @@ def pinned_address(host: str, port: int, policy: UrlPolicy) -> Address:
                     f"the image URL's host {host!r} resolves to {address}, a {reason} address; image URLs "
                     "are fetched from public addresses only (REWARDGATE_IMAGE_URL_ALLOW_PRIVATE)"
                 )
-    return addresses[0]
+    return addresses
 
 
 def fetch_image(url: str, policy: UrlPolicy, max_bytes: int) -> bytes:
@@ -125,30 +128,48 @@ def fetch_image(url: str, policy: UrlPolicy, max_bytes: int) -> bytes:
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     except ValueError:
         raise ValueError("the image URL's port is not a number in 0..65535") from None
-    address = pinned_address(host, port, policy)
+    # Each checked address in turn when one refuses the connection (a name with an unreachable
+    # IPv6 answer first): all were checked, none is looked up again. One timeout bounds them all.
+    addresses = checked_addresses(host, port, policy)
+    deadline = time.monotonic() + policy.timeout_s
+    for attempt, address in enumerate(addresses, 1):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            return _get(parts, host, address, port, remaining, max_bytes)
+        except httpx.ConnectError:
+            if attempt == len(addresses):
+                raise ValueError("the image URL could not be fetched: ConnectError") from None
+        except httpx.HTTPError as exc:
+            raise ValueError(f"the image URL could not be fetched: {type(exc).__name__}") from None
+    raise ValueError("the image URL could not be fetched: ConnectTimeout")
+
+
+def _get(
+    parts: SplitResult, host: str, address: Address, port: int, timeout_s: float, max_bytes: int
+) -> bytes:
+    """GET ``parts`` from ``address``; the Host header and the TLS server name keep the name
+    (virtual hosts and certificates see it). Raises httpx errors as they come."""
     literal = f"[{address}]" if address.version == 6 else str(address)
     pinned = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
-    # The Host header and the TLS server name keep the name: virtual hosts and certificates see it.
     headers = {"Host": parts.netloc.rpartition("@")[2]}
-    try:
-        with (
-            httpx.Client(timeout=policy.timeout_s, follow_redirects=False, trust_env=False) as client,
-            client.stream("GET", pinned, headers=headers, extensions={"sni_hostname": host}) as reply,
-        ):
-            if reply.is_redirect:
-                raise ValueError(
-                    f"fetching the image URL answered HTTP {reply.status_code}: redirects are not followed"
+    with (
+        httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client,
+        client.stream("GET", pinned, headers=headers, extensions={"sni_hostname": host}) as reply,
+    ):
+        if reply.is_redirect:
+            raise ValueError(
+                f"fetching the image URL answered HTTP {reply.status_code}: redirects are not followed"
+            )
+        if reply.status_code != 200:
+            raise ValueError(f"fetching the image URL answered HTTP {reply.status_code}")
+        chunks, size = [], 0
+        for chunk in reply.iter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise ImageRejected(
+                    f"the image at the URL is over the limit of {max_bytes} bytes", too_large=True
                 )
-            if reply.status_code != 200:
-                raise ValueError(f"fetching the image URL answered HTTP {reply.status_code}")
-            chunks, size = [], 0
-            for chunk in reply.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ImageRejected(
-                        f"the image at the URL is over the limit of {max_bytes} bytes", too_large=True
-                    )
-                chunks.append(chunk)
-    except httpx.HTTPError as exc:
-        raise ValueError(f"the image URL could not be fetched: {type(exc).__name__}") from None
+            chunks.append(chunk)
     return b"".join(chunks)

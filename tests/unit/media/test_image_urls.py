@@ -156,6 +156,16 @@ def test_the_name_is_resolved_once_and_the_connection_goes_to_that_address(port)
     assert Images.hosts_seen == [f"images.example:{port}"]
 
 
+def test_the_next_checked_address_is_tried_when_one_refuses_the_connection(port):
+    """A name whose first answer does not listen (an unreachable IPv6 answer, say): the second
+    answer of the same single lookup serves the image."""
+    resolver = ScriptedResolver(["127.0.0.3", "127.0.0.1"], ["10.255.255.1"])
+    allowed = policy({"images.example"}, allow_private=True, resolve=resolver)
+    fetched = canonical(f"http://images.example:{port}/cat.png", allowed)
+    assert fetched == {"type": "image", "image": data_url(PNG)}
+    assert resolver.lookups == [("images.example", port)]
+
+
 def test_urls_with_credentials_are_refused(port):
     with pytest.raises(ImagePartError, match="credentials"):
         canonical(f"http://user:secret@127.0.0.1:{port}/cat.png", policy({"127.0.0.1"}, allow_private=True))
