@@ -8,7 +8,11 @@ Side by side, in one run, on the same 64 items (distinct images drawn in code):
 * direct: the runner called directly, ``encode_many`` then one ``forward`` of all 64;
 * batcher: ``ModelSource.compute`` (the in-process backend: coalesced encoding
   on its thread, the DynamicBatcher with the pipeline file's default batching,
-  the forward thread), what the service does for the request after validation.
+  the forward thread), what the service does for the request after validation;
+* triton (``--triton``): the same ``ModelSource.compute`` with ``backend: triton``
+  (rewardgate/sources/model/backends/triton_vision.py): the gateway runs the
+  processor for the token ids, sends the images' bytes, and a local Triton
+  (nvidia-pytriton, CPU, ``--triton-threads`` torch threads) runs the image processor and forward.
 
 The model is rewardgate.sources.model.random_vision (a one-layer LLaVA);
 ``--image-size`` sets the processor's input (56: 16 image tokens per image;
@@ -34,6 +38,7 @@ from rewardgate.core.calls import CallItem, CallOptions, ScoreCall
 from rewardgate.core.validation import Limits, validate_call
 from rewardgate.items import ScoringItem
 from rewardgate.sources.base import SourceKey
+from rewardgate.sources.model.backends.base import ModelBackend
 from rewardgate.sources.model.backends.local import LocalBackend
 from rewardgate.sources.model.batching.batcher import DynamicBatcher
 from rewardgate.sources.model.random_vision import build_vision_reward_model
@@ -71,6 +76,84 @@ async def main(args: argparse.Namespace) -> dict:
     items = validate_call(call, limits).items
     spec = ModelSpec(kind="vision_reward_model", path=str(directory), max_length=8192)
     backend = LocalBackend("vlm", spec)
+    source = model_source(spec, backend)
+    await source.start()
+    runner = backend.runner
+    triton_server, triton_source = None, None
+    if args.triton:
+        triton_server, triton_source = await start_triton(directory, spec, args.triton_threads)
+
+    def direct() -> list[list[float]]:
+        return runner.forward([w.payload for w in runner.encode_many(items)])
+
+    timings: dict[str, list[float]] = {"validate": [], "direct": [], "batcher": []}
+    if triton_source is not None:
+        timings["triton"] = []
+    same = True
+    for round_ in range(args.rounds + 1):  # round 0 warms up
+        started = time.perf_counter()
+        validate_call(call, limits)
+        validated = time.perf_counter()
+        direct_scores = direct()
+        directed = time.perf_counter()
+        result = await source.compute(items, time.monotonic() + 600)
+        batched = time.perf_counter()
+        scored = [result.outcomes]
+        if triton_source is not None:
+            scored.append((await triton_source.compute(items, time.monotonic() + 600)).outcomes)
+        served = time.perf_counter()
+        same = same and all(agree(direct_scores, outcomes) for outcomes in scored)
+        if round_:
+            timings["validate"].append(validated - started)
+            timings["direct"].append(directed - validated)
+            timings["batcher"].append(batched - directed)
+            if triton_source is not None:
+                timings["triton"].append(served - batched)
+    await source.close()
+    if triton_source is not None:
+        await triton_source.close()
+        triton_server.cleanup()
+    median = {name: statistics.median(values) for name, values in timings.items()}
+    tokens = sum(w.length for w in runner.encode_many(items[:1])) if items else 0
+    return report(args, median, tokens, same)
+
+
+def agree(expected: list[list[float]], outcomes: list) -> bool:
+    """Every score of ``outcomes`` within 1e-4 of the direct call's."""
+    return all(
+        abs(a - b) < 1e-4
+        for row, got in zip(expected, outcomes, strict=True)
+        for a, b in zip(row, got, strict=True)
+    )
+
+
+def report(args: argparse.Namespace, median: dict[str, float], tokens: int, same: bool) -> dict:
+    """Print the table; the figures as one dict (each path's median seconds, items/s, ratio to direct)."""
+    figures = {
+        "items": args.items,
+        "side": args.side,
+        "image_size": args.image_size,
+        "tokens_per_item": tokens,
+        "rounds": args.rounds,
+        "same_scores": same,
+    }
+    for name, seconds in median.items():
+        figures[f"{name}_s"] = seconds
+        if name != "validate":
+            figures[f"{name}_items_per_s"] = args.items / seconds
+        if name not in ("validate", "direct"):
+            figures[f"{name}_over_direct_time"] = seconds / median["direct"]
+    print(f"{'path':<10}{'median s':>10}{'items/s':>10}")
+    for name, seconds in median.items():
+        print(f"{name:<10}{seconds:>10.3f}{args.items / seconds:>10.1f}")
+    print(f"batcher / direct time: {figures['batcher_over_direct_time']:.2f}  same scores: {same}")
+    if "triton" in median:
+        print(f"triton / direct time: {figures['triton_over_direct_time']:.2f}")
+    return figures
+
+
+def model_source(spec: ModelSpec, backend: ModelBackend) -> ModelSource:
+    """The backend behind a DynamicBatcher with the spec's batching, as the service builds it."""
     batching = spec.batching
     batcher = DynamicBatcher(
         "vlm",
@@ -82,54 +165,28 @@ async def main(args: argparse.Namespace) -> dict:
         overlap_partial_batches=batching.overlap_partial_batches,
         max_queue_items=batching.max_queue_items,
     )
-    source = ModelSource(SourceKey("model", "vlm"), spec=spec, backend=backend, batcher=batcher)
+    return ModelSource(SourceKey("model", "vlm"), spec=spec, backend=backend, batcher=batcher)
+
+
+async def start_triton(directory: Path, spec: ModelSpec, threads: int):
+    """A local Triton serving the model (rewardgate triton-repo --kind vision_reward_model), and the
+    model source of a ``backend: triton`` spec pointing at it."""
+    from rewardgate.sources.model.backends.triton_vision import VisionTritonBackend
+    from rewardgate.sources.model.triton.local_server import LocalTritonServer
+    from rewardgate.sources.model.triton.repository import TritonModelSettings
+    from rewardgate.sources.model.triton.vision_repository import write_repository
+
+    repository = directory.parent / f"{directory.name}-triton"
+    write_repository(
+        directory, "vlm", repository, TritonModelSettings(torch_threads=threads, dtype="float32")
+    )
+    server = await asyncio.to_thread(lambda: LocalTritonServer(repository).start().wait_ready())
+    remote = spec.model_copy(
+        update={"backend": "triton", "triton_url": server.grpc_url, "triton_model": "vlm"}
+    )
+    source = model_source(remote, VisionTritonBackend("vlm", remote))
     await source.start()
-    runner = backend.runner
-
-    def direct() -> list[list[float]]:
-        return runner.forward([w.payload for w in runner.encode_many(items)])
-
-    timings: dict[str, list[float]] = {"validate": [], "direct": [], "batcher": []}
-    same = True
-    for round_ in range(args.rounds + 1):  # round 0 warms up
-        started = time.perf_counter()
-        validate_call(call, limits)
-        validated = time.perf_counter()
-        direct_scores = direct()
-        directed = time.perf_counter()
-        result = await source.compute(items, time.monotonic() + 600)
-        batched = time.perf_counter()
-        same = same and all(
-            abs(a - b) < 1e-4
-            for row, got in zip(direct_scores, result.outcomes, strict=True)
-            for a, b in zip(row, got, strict=True)
-        )
-        if round_:
-            timings["validate"].append(validated - started)
-            timings["direct"].append(directed - validated)
-            timings["batcher"].append(batched - directed)
-    await source.close()
-    median = {name: statistics.median(values) for name, values in timings.items()}
-    tokens = sum(w.length for w in runner.encode_many(items[:1])) if items else 0
-    figures = {
-        "items": args.items,
-        "side": args.side,
-        "image_size": args.image_size,
-        "tokens_per_item": tokens,
-        "rounds": args.rounds,
-        "validate_s": median["validate"],
-        "direct_s": median["direct"],
-        "batcher_s": median["batcher"],
-        "direct_items_per_s": args.items / median["direct"],
-        "batcher_items_per_s": args.items / median["batcher"],
-        "batcher_over_direct_time": median["batcher"] / median["direct"],
-        "same_scores": same,
-    }
-    print(f"{'path':<10}{'median s':>10}{'items/s':>10}")
-    for name in ("validate", "direct", "batcher"):
-        print(f"{name:<10}{median[name]:>10.3f}{args.items / median[name]:>10.1f}")
-    print(f"batcher / direct time: {figures['batcher_over_direct_time']:.2f}  same scores: {same}")
-    return figures
+    return server, source
 
 
 if __name__ == "__main__":
@@ -138,4 +195,8 @@ if __name__ == "__main__":
     parser.add_argument("--side", type=int, default=512, help="image width and height in pixels")
     parser.add_argument("--image-size", type=int, default=56, help="the processor's input side")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--triton", action="store_true", help="also time the model on a local Triton (CPU)")
+    parser.add_argument(
+        "--triton-threads", type=int, default=1, help="torch threads of the Triton model (0: torch's)"
+    )
     print(json.dumps(asyncio.run(main(parser.parse_args()))))

@@ -22,6 +22,7 @@ from rewardgate.core.validation import Limits
 from rewardgate.groups.peers import Peers
 from rewardgate.groups.stats import GroupStats, GroupStatsCollector
 from rewardgate.media.decode import ImageLimits
+from rewardgate.media.fetch import UrlPolicy
 from rewardgate.media.parts import ImagePolicy
 from rewardgate.observability.metrics import Metrics
 from rewardgate.reward_monitor.exporter import MonitorCollector
@@ -65,8 +66,11 @@ def image_policy(settings: Settings) -> ImagePolicy:
             max_images_per_item=settings.max_images_per_item,
         ),
         root=str(settings.image_root) if settings.image_root is not None else None,
-        url_hosts=frozenset(h.strip().lower() for h in settings.image_url_hosts.split(",") if h.strip()),
-        fetch_timeout_s=settings.image_fetch_timeout_s,
+        urls=UrlPolicy(
+            hosts=frozenset(h.strip().lower() for h in settings.image_url_hosts.split(",") if h.strip()),
+            allow_private=settings.image_url_allow_private,
+            timeout_s=settings.image_fetch_timeout_s,
+        ),
     )
 
 

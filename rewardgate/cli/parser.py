@@ -16,7 +16,7 @@ commands:
   audit         how a policy could hack a pipeline; robustness, bias, comparison with another
   api-key       make an API key and the line that configures it
   random-model  write a small random-weight reward model or causal LM (no download), to try model pipelines
-  triton-repo   write a Triton model repository for a reward model or likelihood model
+  triton-repo   write a Triton model repository for a reward, VLM reward or likelihood model
   triton-serve  run the Triton server shipped in nvidia-pytriton on a repository
 
 Settings come from REWARDGATE_* environment variables (docs/configuration.md).
@@ -197,15 +197,17 @@ def _random_model(commands) -> None:
 
 def _triton_repo(commands) -> None:
     repo = commands.add_parser(
-        "triton-repo", help="write a Triton model repository for a reward model or likelihood model"
+        "triton-repo",
+        help="write a Triton model repository for a reward model, VLM reward model or likelihood model",
     )
     repo.add_argument("--model", type=Path, required=True, help="Hugging Face model directory")
     repo.add_argument("--name", required=True, help="model name in Triton")
     repo.add_argument(
         "--kind",
-        choices=["reward_model", "likelihood"],
+        choices=["reward_model", "likelihood", "vision_reward_model"],
         default="reward_model",
-        help="reward_model: a sequence classifier; likelihood: a causal LM (kind: likelihood)",
+        help="reward_model: a sequence classifier; likelihood: a causal LM (kind: likelihood); "
+        "vision_reward_model: a VLM reward model (processor, backbone, reward_head.safetensors)",
     )
     repo.add_argument(
         "--reference-model",

@@ -17,7 +17,8 @@ def run_triton_command(args: argparse.Namespace) -> int:
         problem = model_directory_problem(args.model)
         if problem:
             raise CliError(f"--model: {problem}")
-        likelihood = getattr(args, "kind", "reward_model") == "likelihood"
+        kind = getattr(args, "kind", "reward_model")
+        likelihood = kind == "likelihood"
         reference = getattr(args, "reference_model", None)
         if reference is not None and not likelihood:
             raise CliError("--reference-model applies to --kind likelihood only")
@@ -41,6 +42,10 @@ def run_triton_command(args: argparse.Namespace) -> int:
             model_dir = triton_repository.write_repository(
                 args.model, args.name, args.out, settings, reference_path=reference
             )
+        elif kind == "vision_reward_model":
+            from rewardgate.sources.model.triton import vision_repository
+
+            model_dir = vision_repository.write_repository(args.model, args.name, args.out, settings)
         else:
             model_dir = write_repository(args.model, args.name, args.out, settings)
         print(f"wrote {model_dir}", file=sys.stderr)

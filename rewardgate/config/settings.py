@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated hosts whose http(s) image URLs are fetched; empty, URLs are refused.",
     )
+    image_url_allow_private: bool = Field(
+        False,
+        description="Also fetch image URLs whose host resolves to a loopback, private, link-local or other "
+        "non-public address (image hosts on the operator's own network); off, such URLs are a 422.",
+    )
     image_fetch_timeout_s: float = Field(5.0, gt=0, description="Longest fetch of one image URL.")
     image_root: Path | None = Field(
         None,

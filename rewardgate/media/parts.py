@@ -12,7 +12,8 @@ Accepted spellings of an image part (OpenAI, Hugging Face / Qwen-VL, TRL):
 ``SRC`` is a data URL (``data:image/png;base64,...``), bare base64, a
 ``file://`` URL, or an ``http(s)://`` URL. Files are read only under the
 operator's ``REWARDGATE_IMAGE_ROOT``, URLs fetched only from the hosts of
-``REWARDGATE_IMAGE_URL_HOSTS`` (both off by default; rewardgate/media/fetch.py).
+``REWARDGATE_IMAGE_URL_HOSTS``, at public addresses unless
+``REWARDGATE_IMAGE_URL_ALLOW_PRIVATE`` (both off by default; rewardgate/media/fetch.py).
 
 Every image with a source becomes ``{"type": "image", "image":
 "data:<detected MIME>;base64,<standard base64 of the bytes>"}``: the same bytes
@@ -31,7 +32,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from rewardgate.media.decode import ImageLimits, ImageRejected, inspect
-from rewardgate.media.fetch import fetch_image
+from rewardgate.media.fetch import UrlPolicy, fetch_image
 
 #: Part types that carry (or stand for) an image.
 IMAGE_PART_TYPES = frozenset({"image", "image_url", "input_image"})
@@ -44,10 +45,8 @@ class ImagePolicy:
     limits: ImageLimits = field(default_factory=ImageLimits)
     #: Directory under which ``path`` / ``file://`` images may be read; None: no files.
     root: str | None = None
-    #: Hosts whose ``http(s)://`` images are fetched; empty: URLs are refused.
-    url_hosts: frozenset[str] = frozenset()
-    #: Longest fetch of one image URL, in seconds.
-    fetch_timeout_s: float = 5.0
+    #: Which ``http(s)://`` images are fetched (hosts, private addresses, timeout); default: none.
+    urls: UrlPolicy = field(default_factory=UrlPolicy)
 
 
 class ImagePartError(ValueError):
@@ -189,7 +188,7 @@ def _bytes_of(kind: str, value: str, policy: ImagePolicy) -> tuple[bytes, str]:
     if scheme == "file":
         return _read_file(unquote(urlsplit(value).path), policy), ""
     if scheme in ("http", "https"):
-        return fetch_image(value, policy.url_hosts, policy.limits.max_bytes, policy.fetch_timeout_s), ""
+        return fetch_image(value, policy.urls, policy.limits.max_bytes), ""
     if scheme:
         raise ValueError(f"unsupported image source scheme {scheme!r}")
     return _base64(value, policy.limits), ""

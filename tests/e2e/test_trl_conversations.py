@@ -4,7 +4,9 @@ Prompts and completions are shaped as TRL 1.16's GRPOTrainer hands them to a
 reward function (``prepare_multimodal_messages`` content blocks holding an
 in-memory image, ``parse_response`` tool calls with dict arguments, tool turns
 with ``name``), plus the OpenAI form (JSON-text arguments, ids, ``image_url``).
-Both transports must accept them and give the same rewards and cache keys.
+Both transports must accept them and give the same rewards and cache keys. Image
+conversations are scored by a VLM reward model (the tiny random LLaVA); the text reward
+model refuses them rather than score their text without the pixels.
 """
 
 import logging
@@ -14,8 +16,11 @@ import pytest
 from rewardgate_client import InvalidInput, RetryPolicy, RewardClient
 from rewardgate_client.integrations.trl import reward_function
 
+from rewardgate.sources.model.random_vision import build_vision_reward_model
+from tests.e2e.conftest import write_config
 from tests.support.conversations import TRL_TOOL_PROMPT
 from tests.support.images import data_url, png
+from tests.support.server import ServiceProcess
 
 #: An image as TRL holds it in a prompt (a PIL object there; here raw PNG bytes): not JSON.
 IMAGE = png(16, 16)
@@ -55,6 +60,23 @@ OPENAI_TOOL_PROMPT = [
 PROMPTS = [VISION_PROMPT, TRL_TOOL_PROMPT, OPENAI_TOOL_PROMPT]
 
 
+@pytest.fixture(scope="module")
+def vlm_service(tmp_path_factory):
+    """A service whose ``vlm_rm`` pipeline scores with a VLM reward model (component ``helpful``)."""
+    workdir = tmp_path_factory.mktemp("trl_vlm")
+    config = {
+        "models": {
+            "vlm": {"kind": "vision_reward_model", "path": str(build_vision_reward_model(workdir / "vlm"))}
+        },
+        "pipelines": {"vlm_rm": {"components": {"helpful": {"model": "vlm", "head": 0}}}},
+    }
+    process = ServiceProcess(write_config(workdir / "pipelines.yaml", config), log_path=workdir / "log")
+    try:
+        yield process.wait()
+    finally:
+        process.stop()
+
+
 def urls(service):
     return service.url, f"grpc://{service.grpc_target}"
 
@@ -64,29 +86,37 @@ def trl_call(fn, prompts, completions, **columns):
     return fn(prompts=prompts, completions=completions, completion_ids=[[1]] * len(prompts), **columns)
 
 
-def test_vision_and_tool_conversations_score_the_same_over_http_and_grpc(service):
+def test_vision_and_tool_conversations_score_the_same_over_http_and_grpc(service, vlm_service):
     completions = [[{"role": "assistant", "content": [{"type": "text", "text": "Four."}]}]] * len(PROMPTS)
-    http, grpc = (trl_call(reward_function(url, "rm"), PROMPTS, completions) for url in urls(service))
+    http, grpc = (trl_call(reward_function(url, "vlm_rm"), PROMPTS, completions) for url in urls(vlm_service))
     assert None not in http and http == grpc
     # The conversation is what the model scores: the tool turns change the reward.
-    (first_turn_only,) = trl_call(reward_function(service.url, "rm"), [TRL_TOOL_PROMPT[:1]], completions[:1])
+    (first_turn_only,) = trl_call(
+        reward_function(vlm_service.url, "vlm_rm"), [TRL_TOOL_PROMPT[:1]], completions[:1]
+    )
     assert first_turn_only != http[1]
+    # A text reward model scores the text-only conversation and refuses the two with images.
+    text_http, text_grpc = (
+        trl_call(reward_function(url, "rm"), PROMPTS, completions) for url in urls(service)
+    )
+    assert text_http[0] is None and text_http[2] is None and text_http[1] is not None
+    assert text_http == text_grpc
 
 
 @pytest.mark.parametrize("prompt", PROMPTS, ids=["vision", "trl-tools", "openai-tools"])
-def test_a_conversation_has_one_cache_key_whichever_transport_carried_it(service, prompt):
+def test_a_conversation_has_one_cache_key_whichever_transport_carried_it(vlm_service, prompt):
     response = f"Four. {uuid.uuid4()}"  # never scored before
     item = {"prompt": prompt, "response": response}
-    http_url, grpc_url = urls(service)
+    http_url, grpc_url = urls(vlm_service)
     if prompt is VISION_PROMPT:  # as the TRL adapter sends it: the in-memory image as a data URL
         item["prompt"] = [
             VISION_PROMPT[0],
             {**VISION_PROMPT[1], "content": [{"type": "image", "image": data_url(IMAGE)}]},
         ]
     with RewardClient(http_url) as http, RewardClient(grpc_url) as grpc:
-        (first,) = http.score([item], "rm")
-        (second,) = grpc.score([item], "rm")
-    assert first.cached == [] and second.cached == ["helpful"]
+        (first,) = http.score([item], "vlm_rm")
+        (second,) = grpc.score([item], "vlm_rm")
+    assert first.ok and first.cached == [] and second.cached == ["helpful"]
     assert second.reward == first.reward
 
 
@@ -198,15 +228,15 @@ def test_a_missing_reference_column_is_explained_not_just_none(service, caplog):
 
 
 @pytest.mark.parametrize("transport", [0, 1], ids=["http", "grpc"])
-def test_an_images_column_fills_the_placeholders_and_keys_the_cache_by_content(service, transport):
+def test_an_images_column_fills_the_placeholders_and_keys_the_cache_by_content(vlm_service, transport):
     """TRL keeps a vision dataset's images in an ``images`` column next to placeholders."""
-    fn = reward_function(urls(service)[transport], "rm", reference_column=None)
+    fn = reward_function(urls(vlm_service)[transport], "vlm_rm", reference_column=None)
     question = f"What colour? {uuid.uuid4()}"
     prompt = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
     completions = [[{"role": "assistant", "content": "Red."}]]
     red, blue = png(8, 8, (255, 0, 0)), png(8, 8, (0, 0, 255))
     first = trl_call(fn, [prompt], completions, images=[[red]])
-    with RewardClient(urls(service)[transport]) as client:
+    with RewardClient(urls(vlm_service)[transport]) as client:
         item = {
             "prompt": [
                 {
@@ -216,7 +246,7 @@ def test_an_images_column_fills_the_placeholders_and_keys_the_cache_by_content(s
             ],
             "response": "Red.",
         }
-        (again,) = client.score([item], "rm")
+        (again,) = client.score([item], "vlm_rm")
         blue_item = {
             **item,
             "prompt": [
@@ -226,7 +256,7 @@ def test_an_images_column_fills_the_placeholders_and_keys_the_cache_by_content(s
                 }
             ],
         }
-        (other,) = client.score([blue_item], "rm")
+        (other,) = client.score([blue_item], "vlm_rm")
     assert first[0] is not None
     assert again.cached == ["helpful"]  # the adapter sent the column's image: same content, same key
-    assert other.cached == []  # other pixels, another key
+    assert other.cached == [] and other.reward != again.reward  # other pixels: another key, another reward

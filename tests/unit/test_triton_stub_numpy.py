@@ -25,3 +25,31 @@ def test_this_environment_can_run_the_stub():
     # nvidia-pytriton pins numpy<2 in the dev/CI environment (pyproject.toml); if this fails,
     # every Triton test would fail with empty outputs instead of this message.
     assert installed_numpy_problem() is None
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "rewardgate.sources.model.triton.python_model",
+        "rewardgate.sources.model.triton.vision_model",
+        "rewardgate.sources.likelihood.triton_model",
+    ],
+)
+def test_every_triton_model_refuses_to_load_under_numpy_2(module, monkeypatch):
+    """Each python-backend model checks the numpy its stub imported before loading anything.
+    ``triton_python_backend_utils`` exists only inside Triton's stub: an empty stand-in lets the
+    module import here (initialize must refuse before it touches it or any weights)."""
+    import importlib
+    import sys
+    import types
+
+    import numpy
+
+    monkeypatch.setitem(
+        sys.modules, "triton_python_backend_utils", types.ModuleType("triton_python_backend_utils")
+    )
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    model = importlib.import_module(module).TritonPythonModel()
+    monkeypatch.setattr(numpy, "__version__", "2.1.0")
+    with pytest.raises(RuntimeError, match="numpy<2"):
+        model.initialize({"model_config": "{}"})

@@ -27,6 +27,7 @@ from rewardgate.errors import ComponentError, InvalidComponentInput, InvalidRefe
 from rewardgate.items import ScoringItem
 from rewardgate.sources.likelihood.spec import LikelihoodSpec
 from rewardgate.sources.model.batching.batcher import WorkItem
+from rewardgate.sources.model.text_only import image_refusal, with_response_images
 from rewardgate.visible_text import is_blank, visible_text
 
 
@@ -75,10 +76,12 @@ class SpanEncoder:
     @property
     def reads(self) -> tuple[str, ...]:
         if self.spec.reduce == "per_step":
-            return ("prompt", "steps")
-        if self.spec.span == "reference":
-            return ("prompt", "response", "reference")
-        return ("prompt", "response")
+            reads: tuple[str, ...] = ("prompt", "steps")
+        elif self.spec.span == "reference":
+            reads = ("prompt", "response", "reference")
+        else:
+            reads = ("prompt", "response")
+        return with_response_images(reads)
 
     def encode_many(self, items: list[ScoringItem]) -> list[WorkItem | ComponentError]:
         return [self._encode(item) for item in items]
@@ -91,7 +94,11 @@ class SpanEncoder:
         return WorkItem(payload=row, length=len(row.ids))
 
     def row(self, item: ScoringItem) -> SpanRow:
-        """The batch row for ``item``. Raises a ComponentError for an item it refuses."""
+        """The batch row for ``item``. Raises a ComponentError for an item it refuses (one with
+        images among what it reads: rewardgate/sources/model/text_only.py)."""
+        refusal = image_refusal(item, self.reads, "likelihood")
+        if refusal is not None:
+            raise refusal
         pieces = self._pieces(item)
         context = self._ids(pieces.context, pieces.special)
         span = [self._ids(piece, False) for piece in pieces.span]

@@ -44,6 +44,8 @@ def _encoder(spec: ModelSpec) -> SpanEncoder:
 
 
 class LikelihoodTritonBackend(TritonBackend):
+    inputs = (INPUT_IDS, LENGTHS, STARTS)
+
     def __init__(self, name: str, spec: ModelSpec, health_interval_s: float = 1.0) -> None:
         super().__init__(name, spec, health_interval_s)
         self.likelihood = spec.likelihood or LikelihoodSpec()

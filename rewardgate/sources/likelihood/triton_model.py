@@ -28,6 +28,7 @@ from rewardgate.sources.likelihood.spans import SpanRow
 from rewardgate.sources.likelihood.triton_repository import REF_TOKEN_LOGPROBS, STARTS, TOKEN_LOGPROBS
 from rewardgate.sources.model.runners.torch_setup import resolve_device
 from rewardgate.sources.model.triton import INPUT_IDS, LENGTHS
+from rewardgate.sources.model.triton.stub_numpy import stub_numpy_problem
 
 
 def _error(message: str):
@@ -51,6 +52,10 @@ def read_rows(ids: np.ndarray, lengths: np.ndarray, starts: np.ndarray) -> list[
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
+        # The numpy this stub really imported: with numpy 2 it would answer empty outputs.
+        problem = stub_numpy_problem(np.__version__)
+        if problem is not None:
+            raise RuntimeError(problem)
         config = json.loads(args["model_config"])
         params = {key: value["string_value"] for key, value in config.get("parameters", {}).items()}
         if int(params.get("torch_threads", "0")) > 0:

@@ -48,13 +48,22 @@ def build_model_sources(
 
 def model_source(name: str, spec: ModelSpec, settings: BatcherSettings, metrics: Metrics) -> ModelSource:
     """The source of model ``name``: its backend behind its batcher."""
-    backend = TritonBackend(name, spec) if spec.backend == "triton" else LocalBackend(name, spec)
+    backend = triton_backend(name, spec) if spec.backend == "triton" else LocalBackend(name, spec)
     return ModelSource(
         SourceKey("model", name),
         spec=spec,
         backend=backend,
         batcher=dynamic_batcher(name, spec, backend, settings, metrics),
     )
+
+
+def triton_backend(name: str, spec: ModelSpec) -> ModelBackend:
+    """The gateway side on Triton for the spec's kind: a VLM reward model sends its images too."""
+    if spec.kind == "vision_reward_model":
+        from rewardgate.sources.model.backends.triton_vision import VisionTritonBackend
+
+        return VisionTritonBackend(name, spec)
+    return TritonBackend(name, spec)
 
 
 def dynamic_batcher(

@@ -84,7 +84,7 @@ class ModelSpec(StrictModel):
     backend: Literal["local", "triton"] = Field(
         "local",
         description="Where the forward pass runs: in-process, or on Triton over gRPC "
-        "(kind reward_model or likelihood).",
+        "(kind reward_model, vision_reward_model or likelihood).",
     )
     triton_url: str | None = Field(None, description="Triton gRPC address host:port (backend=triton).")
     triton_model: str | None = Field(None, description="Model name in Triton's repository (backend=triton).")
@@ -141,8 +141,10 @@ class ModelSpec(StrictModel):
                 "bench/gpu_reward_model.py)"
             )
         if self.backend == "triton":
-            if self.kind not in ("reward_model", "likelihood"):
-                raise ValueError("backend=triton serves kind=reward_model and kind=likelihood only")
+            if self.kind not in ("reward_model", "likelihood", "vision_reward_model"):
+                raise ValueError(
+                    "backend=triton serves kind=reward_model, vision_reward_model and likelihood only"
+                )
             if not (self.triton_url and self.triton_model):
                 raise ValueError("backend=triton needs triton_url and triton_model")
         return self

@@ -150,10 +150,22 @@ class TritonBackend(ModelBackend):
                 f"Triton's max_batch_size {max_batch} is below batching.max_batch_items "
                 f"{self.spec.batching.max_batch_items}"
             )
-        inputs = {entry.get("name") for entry in config.get("input", [])}
-        self._packed_wire = {PACKED_IDS, PACKED_LENGTHS} <= inputs
+        served = {tensor.get("name") for tensor in config.get("input", [])}
+        packed = {PACKED_IDS, PACKED_LENGTHS}  # optional: the padding-free request form
+        if not set(self.inputs) <= served or served - set(self.inputs) - packed:
+            # Another kind's model (a VLM's images, a likelihood's starts) would fail every batch
+            # with INVALID_ARGUMENT, blamed on the caller's items: stay not ready instead.
+            raise BackendError(
+                f"Triton model {self._model!r} takes inputs {sorted(served - packed)}, not "
+                f"{sorted(self.inputs)} (for kind {self.spec.kind}: "
+                f"rewardgate triton-repo --kind {self.spec.kind})"
+            )
+        self._packed_wire = packed <= served
         parameters = config.get("parameters", {})
         self._version = parameters.get("rewardgate_version", {}).get("string_value") or self._local_version
+
+    #: The tensors every request sends: the served model must take exactly these.
+    inputs: tuple[str, ...] = (INPUT_IDS, LENGTHS)
 
     def is_ready(self) -> bool:
         return self._ready and self._encoder is not None

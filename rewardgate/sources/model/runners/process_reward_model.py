@@ -34,6 +34,7 @@ from rewardgate.sources.model.packing import (
 )
 from rewardgate.sources.model.runners.torch_setup import resolve_device, resolve_dtype
 from rewardgate.sources.model.runners.versioning import directory_version
+from rewardgate.sources.model.text_only import image_refusal, with_response_images
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 class ProcessRewardModelRunner:
     """Tokenises stepwise items and runs batched token-classification forwards."""
 
-    reads = ("prompt", "steps")
+    reads = with_response_images(("prompt", "steps"))
     head_names = ["step"]
 
     def __init__(
@@ -99,6 +100,9 @@ class ProcessRewardModelRunner:
         return [self._encode(item) for item in items]
 
     def _encode(self, item: ScoringItem) -> WorkItem | InvalidComponentInput:
+        refusal = image_refusal(item, self.reads, "process_reward_model")
+        if refusal is not None:
+            return refusal
         if not item.steps:
             return InvalidComponentInput("a process reward model needs the response split into steps")
         response = "".join(step + self.separator for step in item.steps)

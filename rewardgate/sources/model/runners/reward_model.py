@@ -25,6 +25,7 @@ from rewardgate.sources.model.batching.batcher import WorkItem
 from rewardgate.sources.model.packing import PackedRows, choose_layout, layout_rows, packed_logits
 from rewardgate.sources.model.runners.torch_setup import resolve_device, resolve_dtype
 from rewardgate.sources.model.runners.versioning import directory_version
+from rewardgate.sources.model.text_only import image_refusal, with_response_images
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def head_names_of(config) -> list[str]:
 class RewardModelEncoder:
     """Formats and tokenises items for one reward model (needs no weights)."""
 
-    reads = ("prompt", "response")
+    reads = with_response_images(("prompt", "response"))
 
     def __init__(self, path: str | Path, *, max_length: int = 4096, use_chat_template: bool = True) -> None:
         self.path = Path(path)
@@ -72,8 +73,12 @@ class RewardModelEncoder:
 
         Raises:
             InvalidComponentInput: longer than ``max_length`` tokens. Truncating
-                would silently score a different text, so it is refused.
+                would silently score a different text, so it is refused. An item with
+                images (rewardgate/sources/model/text_only.py).
         """
+        refusal = image_refusal(item, self.reads, "reward_model")
+        if refusal is not None:
+            raise refusal
         return self._work(self.token_ids(item))
 
     def encode_many(self, items: list[ScoringItem]) -> list[WorkItem | InvalidComponentInput]:
@@ -82,6 +87,10 @@ class RewardModelEncoder:
         texts: list[str] = []
         placed: list[int] = []
         for index, item in enumerate(items):
+            refusal = image_refusal(item, self.reads, "reward_model")
+            if refusal is not None:
+                outcomes[index] = refusal
+                continue
             try:
                 texts.append(
                     self.chat_text(item) if self.use_chat_template else item.prompt_text() + item.response

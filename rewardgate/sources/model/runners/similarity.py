@@ -10,11 +10,12 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from rewardgate.errors import InvalidReference
+from rewardgate.errors import InvalidComponentInput, InvalidReference
 from rewardgate.items import ScoringItem
 from rewardgate.sources.model.batching.batcher import WorkItem
 from rewardgate.sources.model.runners.torch_setup import pad_right, resolve_device, resolve_dtype
 from rewardgate.sources.model.runners.versioning import directory_version
+from rewardgate.sources.model.text_only import image_refusal, with_response_images
 
 
 def packaged_minilm_path() -> Path:
@@ -31,7 +32,7 @@ class SimilarityRunner:
     are used in practice; the reference is required.
     """
 
-    reads = ("response", "reference")
+    reads = with_response_images(("response", "reference"))
     head_names = ["similarity"]
 
     def __init__(
@@ -60,17 +61,28 @@ class SimilarityRunner:
             raise encoded
         return encoded
 
-    def encode_many(self, items: list[ScoringItem]) -> list[WorkItem | InvalidReference]:
-        """One tokenizer call for every response and reference of ``items``."""
-        usable = [item for item in items if item.reference is not None and item.reference.strip()]
+    def encode_many(
+        self, items: list[ScoringItem]
+    ) -> list[WorkItem | InvalidReference | InvalidComponentInput]:
+        """One tokenizer call for every response and reference of ``items``; an item with
+        response images is refused (rewardgate/sources/model/text_only.py)."""
+        refusals = [image_refusal(item, self.reads, "similarity") for item in items]
+        usable = [
+            item
+            for item, refusal in zip(items, refusals, strict=True)
+            if refusal is None and item.reference is not None and item.reference.strip()
+        ]
         texts = [text for item in usable for text in (item.response, item.reference)]
         rows = (
             iter(self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"])
             if texts
             else iter(())
         )
-        outcomes: list[WorkItem | InvalidReference] = []
-        for item in items:
+        outcomes: list[WorkItem | InvalidReference | InvalidComponentInput] = []
+        for item, refusal in zip(items, refusals, strict=True):
+            if refusal is not None:
+                outcomes.append(refusal)
+                continue
             if item.reference is None or not item.reference.strip():
                 outcomes.append(InvalidReference("similarity needs a non-empty 'reference'"))
                 continue

@@ -10,3 +10,6 @@ REWARDS = "rewards"
 PACKED_IDS = "token_ids"
 PACKED_LENGTHS = "token_lengths"
 PACKED_REWARDS = "packed_rewards"
+#: A vision reward model's images: canonical encoded bytes per row, and how many of a row's are real.
+IMAGES = "images"
+IMAGE_COUNTS = "image_counts"
