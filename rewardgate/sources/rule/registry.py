@@ -27,7 +27,8 @@ from rewardgate.sources.rule.text import (
     TokenF1,
 )
 from rewardgate.sources.rule.tools import ToolCall
-from rewardgate.sources.rule.vision import Anls, BoxIou, Count, GuiAction, NumericTolerance, PointInBox
+from rewardgate.sources.rule.vision import BoxIou, Count, GuiAction, NumericTolerance, PointInBox
+from rewardgate.sources.rule.vision_anls import Anls
 
 RULE_TYPES: dict[str, type[Rule]] = {
     cls.type_name: cls

@@ -17,7 +17,6 @@ import math
 from typing import Literal
 
 from pydantic import Field
-from rapidfuzz.distance import Levenshtein
 
 from rewardgate.errors import InvalidReference
 from rewardgate.items import ScoringItem
@@ -227,57 +226,6 @@ class Count(Rule):
         if self.params.partial and expected > 0:
             return max(0.0, 1.0 - abs(answer - expected) / expected)
         return 0.0
-
-
-class AnlsParams(RuleParams):
-    threshold: float = Field(
-        0.5, gt=0, le=1, description="Normalised edit distance at or above which the score is 0."
-    )
-    case_sensitive: bool = Field(False, description="Compare case (DocVQA's ANLS does not).")
-
-
-def _anls_text(text: str, case_sensitive: bool) -> str:
-    text = " ".join(text.split())
-    return text if case_sensitive else text.lower()
-
-
-class Anls(Rule):
-    """Document / OCR answers: ANLS, the best over the reference answers of
-    ``1 - NL(response, answer)`` when the normalised Levenshtein distance NL is
-    below ``threshold``, else 0 (DocVQA, InfographicVQA, ST-VQA).
-
-    The reference is a string, or a JSON list of acceptable strings. Whitespace
-    is collapsed; case ignored unless ``case_sensitive``. NL divides by the
-    longer string, so a response listing every candidate is far from each of
-    them and scores 0.
-    """
-
-    type_name = "anls"
-    Params = AnlsParams
-
-    def grade(self, item: ScoringItem) -> float:
-        reference = self.require_reference(item)
-        answers: list[str] = [reference]
-        if reference.lstrip().startswith("["):
-            try:
-                data = json.loads(reference)
-            except ValueError:
-                data = None
-            if isinstance(data, list) and data and all(isinstance(a, str) for a in data):
-                answers = data
-        response = _anls_text(item.response, self.params.case_sensitive)
-        best = 0.0
-        for answer in answers:
-            target = _anls_text(answer, self.params.case_sensitive)
-            if not target and not response:
-                return 1.0
-            # The distance is at least the length difference: skip hopeless pairs without computing it.
-            if abs(len(response) - len(target)) >= self.params.threshold * max(len(response), len(target)):
-                continue
-            distance = Levenshtein.normalized_distance(response, target)
-            if distance < self.params.threshold:
-                best = max(best, 1.0 - distance)
-        return best
 
 
 class NumericToleranceParams(RuleParams):
