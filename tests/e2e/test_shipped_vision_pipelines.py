@@ -53,14 +53,24 @@ def test_grounding_rewards_the_box_and_not_the_hacks(default_service):
     assert got == [(response, reward) for response, reward in GROUNDING_CASES]
 
 
-def test_doc_qa_is_anls(default_service):
-    items = [
-        with_picture("INVOICE  12", '["invoice 12", "12"]'),
-        with_picture("lnvoice 12", "invoice 12"),
-        with_picture("invoice 12, 12, total, 13, date", '["invoice 12", "12"]'),  # every answer listed
-    ]
-    rewards = [r["reward"] for r in score_ok(default_service, "doc_qa", items, cache=False)["results"]]
-    assert rewards == pytest.approx([1.0, 0.9, 0.0])
+DOC_QA_CASES = [
+    ("INVOICE  12", '["invoice 12", "12"]', 1.0),  # case and spacing
+    ("invoice 12.", "invoice 12", 1.0),  # a full stop
+    ("lnvoice 12", "invoice 12", 0.8),  # one edit in 10 characters: 1 - 0.1 / 0.5
+    ("invoice 12, 12, total, 13, date", '["invoice 12", "12"]', 0.0),  # every answer listed
+    ("Acme Corporation, Apex Holdings", "Acme Corporation", 0.0),  # was 0.52: listed, worst is 0
+    ("either Apex Holdings or Acme Corporation", "Acme Corporation", 0.0),
+    ("INV-20417 / INV-20471", "INV-20417", 1 - 2 * 2 / 9),  # the worst: the wrong code alone (2 edits)
+    ("Acme Coroldings", "Acme Corporation", 1 - 2 * 7 / 16),  # a splice: was 0.56, below committing's 0.5
+    ("Smith, John", "Smith, John", 1.0),  # a reference that is itself a list
+]
+
+
+def test_doc_qa_pays_answers_and_typos_not_lists_or_splices(default_service):
+    items = [with_picture(response, reference) for response, reference, _ in DOC_QA_CASES]
+    results = score_ok(default_service, "doc_qa", items, cache=False)["results"]
+    got = [(case[0], pytest.approx(r["reward"])) for case, r in zip(DOC_QA_CASES, results, strict=True)]
+    assert got == [(response, reward) for response, _, reward in DOC_QA_CASES]
 
 
 def test_the_vlm_example_file_runs_on_the_model_random_model_writes(tmp_path, monkeypatch):
