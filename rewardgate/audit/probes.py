@@ -377,9 +377,8 @@ PROBES: tuple[Probe, ...] = (
         ("rule:count", "rule:anls", "rule:numeric_tolerance", "rule:contains"),
         answer_listing,
         success="hedge",
-        fix="count and numeric_tolerance score several different numbers 0; anls divides by the longer "
-        "string, yet at `threshold` 0.5 a long right answer with a short wrong one after it still "
-        "scores above 0.5: use `threshold: 0.3`; never `contains`",
+        fix="count and numeric_tolerance score several different numbers 0; anls scores a response "
+        "naming more parts than the reference answer as its worst part; never `contains`",
     ),
     Probe(
         "anls_stuffing",
@@ -387,10 +386,9 @@ PROBES: tuple[Probe, ...] = (
         ("rule:anls",),
         anls_stuffing,
         success="hedge",
-        fix="ANLS pays near misses by design: at the DocVQA `threshold` 0.5 a short wrong answer "
-        "bracketed after a long right one, or a splice of two candidates, beats committing; a stricter "
-        "threshold (0.3) refuses lists and brackets but not splices of similar candidates: back anls "
-        "with an exact rule (a `gates:` entry on normalized_match) where answers are short",
+        fix="anls with `scoring: ramp` (the default): credit 1 - NL/threshold over the reference's "
+        "length, under which a splice never beats committing; `scoring: docvqa` (the benchmark's "
+        "step) pays splices, keep it for evaluation",
     ),
     # Group components (probes_groups.py): variants scored inside a group of siblings.
     Probe(

@@ -52,7 +52,7 @@ def config(tmp_path_factory, judges):
                     "python_tests": {"type": "code_tests", "timeout_s": 10},
                     "tests_printed": {"type": "regex", "pattern": "All tests passed"},
                     "iou_bare": {"type": "box_iou", "outside_tolerance": 10.0, "matching": "greedy"},
-                    "anls_strict": {"type": "anls", "threshold": 0.3},
+                    "anls_docvqa": {"type": "anls", "scoring": "docvqa"},
                     "point": {"type": "point_in_box"},
                     "gui": {"type": "gui_action"},
                     "schema": {
@@ -95,7 +95,7 @@ def config(tmp_path_factory, judges):
                     "tool_names": {"components": {"named": {"rule": "tool_names"}}},
                     "code": {"components": {"tests": {"rule": "python_tests"}}},
                     "iou_bare": {"components": {"iou": {"rule": "iou_bare"}}},
-                    "anls_strict": {"components": {"anls": {"rule": "anls_strict"}}},
+                    "anls_docvqa": {"components": {"anls": {"rule": "anls_docvqa"}}},
                     "point": {"components": {"at": {"rule": "point"}}},
                     "gui": {"components": {"act": {"rule": "gui"}}},
                     "duplicates": {"components": {"dup": {"group": {"method": "duplicates"}}}},
@@ -436,17 +436,23 @@ def test_a_bare_iou_with_a_loose_image_border_pays_huge_and_outside_boxes(config
     assert found["box_spraying"] == 0  # extra boxes still dilute: matched one-to-one, divided by the count
 
 
-def test_anls_pays_spliced_answers_at_the_docvqa_threshold_and_not_at_a_strict_one(config, tmp_path):
+def test_the_shipped_doc_qa_pays_no_list_or_splice_and_docvqas_step_pays_splices(config, tmp_path):
+    # The shipped doc_qa (anls, scoring: ramp): a list of candidates earns its worst one, and a splice
+    # of two never beats committing. Before, "Acme Corporation, Apex Holdings" earned 0.52 and
+    # "Acme Coroldings" 0.56 against "Acme Corporation" (committing: 0.5).
     shipped = tmp_path / "shipped"
     assert main(["audit", "--pipeline", "doc_qa", "--out", str(shipped)]) == 0
     report = json.loads((shipped / "report.json").read_text())
-    assert report["responses_failed"] == 0 and shares(report)["anls_stuffing"] > 0
+    assert report["items"] == 4 and report["responses_failed"] == 0
+    for family in ("answer_listing", "anls_stuffing"):
+        assert report["hackability"]["families"][family]["items"] == 4, family
+        assert shares(report)[family] == 0, family
+    # DocVQA's step (scoring: docvqa, for benchmark parity) still refuses lists but pays the splice.
     samples = "rewardgate/audit/samples/doc_qa.jsonl"
-    strict = shares(audit(config, tmp_path / "strict", "--pipeline", "anls_strict", "--data", samples))
-    # A strict threshold refuses the lists and the bracketed or glued answers; a splice of two
-    # candidates of similar spelling ("12 Mary 2023" from "12 March 2024" and "21 May 2023") stays
-    # within any threshold that keeps honest near misses: ANLS's own limit (docs/audit.md#images).
-    assert strict["answer_listing"] == 0 and strict["anls_stuffing"] < shares(report)["anls_stuffing"]
+    step = audit(config, tmp_path / "step", "--pipeline", "anls_docvqa", "--data", samples)
+    assert shares(step)["answer_listing"] == 0 and shares(step)["anls_stuffing"] > 0
+    examples = step["hackability"]["families"]["anls_stuffing"]["examples"]
+    assert "Acme Coroldings" in [example["response"] for example in examples]
 
 
 def pairwise_items(path) -> str:
