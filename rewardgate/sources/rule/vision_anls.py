@@ -22,7 +22,8 @@ gameable in two ways (docs/audit.md#images), both closed here:
 
 Contracts: :func:`answer_parts` splits on list separators and hedge words (see
 ``_SEPARATOR``), never inside a number ("1,284.50", "12,5"); parts empty
-after stripping punctuation are dropped. Matching collapses whitespace, strips
+after stripping punctuation are dropped; a response with more than
+``MAX_SEPARATORS`` separators scores 0. Matching collapses whitespace, strips
 surrounding punctuation and ignores case unless ``case_sensitive``. All scans
 are linear (RE2); the distance is skipped where the length difference alone
 reaches the threshold.
@@ -39,6 +40,7 @@ from rapidfuzz.distance import Levenshtein
 
 from rewardgate.items import ScoringItem
 from rewardgate.sources.rule.base import Rule, RuleParams
+from rewardgate.sources.rule.vision_parsing import TooMany
 
 # What separates candidates: list punctuation, brackets (an alternative in parentheses), newlines,
 # and the words hedges and lists are made of ("either X or Y", "X, maybe Y", "X and Y").
@@ -46,18 +48,28 @@ _SEPARATOR = re2.compile(
     "[,;\uff0c\uff1b\u3001/|&()\\[\\]\n]"  # also the fullwidth comma, semicolon, ideographic comma
     r"|(?i:\b(?:or|and|either|maybe|possibly|perhaps|probably|alternatively|otherwise|else)\b)"
 )
+# More separators than this and the text is not one answer (reading stops there: bounded work).
+MAX_SEPARATORS = 64
 # Stripped from both ends of the answer and of each part: what never changes the answer.
 _EDGE = " \t\r\n.,;:!?\"'`*_"
 
 
 def answer_parts(text: str) -> list[str]:
-    """The parts a text names, split on ``_SEPARATOR`` outside numbers; empty parts dropped."""
+    """The parts a text names, split on ``_SEPARATOR`` outside numbers; empty parts dropped.
+
+    Raises :class:`TooMany` past ``MAX_SEPARATORS`` separators (counted before empty parts drop),
+    or past four times as many separator characters in all (commas inside numbers included).
+    """
     parts, start = [], 0
-    for match in _SEPARATOR.finditer(text):
+    for seen, match in enumerate(_SEPARATOR.finditer(text)):
+        if seen == 4 * MAX_SEPARATORS:
+            raise TooMany(f"more than {4 * MAX_SEPARATORS} separator characters")
         at = match.start()
         # A comma between digits is a number's (thousands "1,284", decimal "12,5"), not a list's.
         if text[at] == "," and 0 < at < len(text) - 1 and text[at - 1].isdigit() and text[at + 1].isdigit():
             continue
+        if len(parts) == MAX_SEPARATORS:
+            raise TooMany(f"more than {MAX_SEPARATORS} separators")
         parts.append(text[start:at])
         start = match.end()
     parts.append(text[start:])
@@ -91,10 +103,13 @@ class Anls(Rule):
 
     def grade(self, item: ScoringItem) -> float:
         answers = self._answers(self.require_reference(item))
-        parts = answer_parts(item.response)
+        try:
+            parts = answer_parts(item.response)
+        except TooMany:
+            return 0.0  # a wall of separators is no answer
         # Whole-response comparison only against answers with at least as many parts.
         whole = max(
-            (self._credit(item.response, a) for a in answers if len(answer_parts(a)) >= len(parts)),
+            (self._credit(item.response, a) for a in answers if self._part_count(a) >= len(parts)),
             default=0.0,
         )
         if len(parts) < 2:
@@ -116,6 +131,13 @@ class Anls(Rule):
             if isinstance(data, list) and data and all(isinstance(a, str) for a in data):
                 return data
         return [reference]
+
+    @staticmethod
+    def _part_count(answer: str) -> int:
+        try:
+            return len(answer_parts(answer))
+        except TooMany:
+            return MAX_SEPARATORS + 1  # a reference that long is compared whole with any response
 
     def _normal(self, text: str) -> str:
         text = " ".join(text.split()).strip(_EDGE)

@@ -168,3 +168,10 @@ def test_no_splice_of_random_document_answers_beats_committing():
         committed = 0.5 + 0.5 * max(anls(b, a), anls(a, b))
         beaten += [s for s in splices(a, b) if 0.5 * anls(s, a) + 0.5 * anls(s, b) > committed + 1e-9]
     assert beaten == []
+
+
+def test_a_wall_of_separators_is_read_to_a_bound_and_scores_nothing():
+    assert anls("(" * 200_000, "Acme Corporation") == 0.0
+    assert anls("Acme Corporation" + "," * 200_000, "Acme Corporation") == 0.0
+    assert anls("12," * 60_000, "12") == 0.0
+    assert anls(", ".join(["Acme Corporation"] * 60), "Acme Corporation") == 1.0  # under the bound
