@@ -6,7 +6,10 @@ with the same single-item body, one request at a time:
 
 * ``wrk``: ``wrk -t1 -c1`` (one keep-alive connection), its req/s;
 * ``client``: ``RewardClient.score([item])`` back to back in one process (the
-  sync client, as the trainer adapters use it), its items/s.
+  sync client, as the trainer adapters use it), its items/s;
+* ``floor``: bench/raw_caller.py, the least a Python caller can do per exchange
+  (a prebuilt request on a keep-alive socket, the reply parsed): what any Python
+  client could reach on this machine.
 
 ``client_over_wrk`` is the median of the per-round ratios (and their range):
 what the Python client leaves of the route's one-connection rate. The last
@@ -43,6 +46,17 @@ def client_rate(url: str, seconds: float) -> float:
     return float(rate)
 
 
+def floor_rate(url: str, seconds: float) -> float:
+    """Items/s of bench/raw_caller.py: the least a Python caller can do per exchange."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "raw_caller.py"), url, str(seconds)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(run.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -56,8 +70,9 @@ def main() -> None:
     measure = {
         "wrk": lambda: wrk(route, single_body(False), 1, args.seconds, workdir)["rps"],
         "client": lambda: client_rate(service.url, args.seconds),
+        "floor": lambda: floor_rate(service.url, args.seconds),
     }
-    rates: dict[str, list[float]] = {"wrk": [], "client": []}
+    rates: dict[str, list[float]] = {side: [] for side in measure}
     try:
         wrk(route, single_body(False), 1, 1, workdir)  # warm up
         for round_number in range(args.rounds):
@@ -67,6 +82,7 @@ def main() -> None:
     finally:
         service.stop()
     ratios = [c / w for c, w in zip(rates["client"], rates["wrk"], strict=True)]
+    floor_ratios = [f / w for f, w in zip(rates["floor"], rates["wrk"], strict=True)]
     print(
         json.dumps(
             {
@@ -74,6 +90,9 @@ def main() -> None:
                 "client_items_per_s": round(statistics.median(rates["client"]), 1),
                 "client_over_wrk": round(statistics.median(ratios), 3),
                 "client_over_wrk_range": [round(min(ratios), 3), round(max(ratios), 3)],
+                "floor_items_per_s": round(statistics.median(rates["floor"]), 1),
+                "floor_over_wrk": round(statistics.median(floor_ratios), 3),
+                "floor_over_wrk_range": [round(min(floor_ratios), 3), round(max(floor_ratios), 3)],
             }
         )
     )

@@ -83,6 +83,9 @@ class ScoreSource(ABC):
     """
 
     key: SourceKey
+    #: ``str(key)`` (``rule:math``): the name in cache keys, metric labels, ``versions``, readiness;
+    #: made once (every request reads it several times).
+    name: str = field(init=False, repr=False, compare=False)
     _fingerprint: tuple[str, str] | None = field(default=None, init=False, repr=False)
     #: The kind of key this class serves ("model", "rule", "judge"), also the cache's TTL class.
     kind: ClassVar[str]
@@ -92,11 +95,7 @@ class ScoreSource(ABC):
             raise TypeError(
                 f"{type(self).__name__} is keyed SourceKey({self.kind!r}, name), not {self.key!r}"
             )
-
-    @property
-    def name(self) -> str:
-        """``str(key)`` (``rule:math``): the name in cache keys, metric labels, ``versions``, readiness."""
-        return str(self.key)
+        self.name = str(self.key)
 
     @property
     @abstractmethod

@@ -1,8 +1,10 @@
 """Admission from measured throughput, on a fake clock."""
 
+import random
+
 import pytest
 
-from rewardgate.core.admission import AdmissionControl, ThroughputMeter
+from rewardgate.core.admission import AdmissionControl, PipelineMeter, ThroughputMeter
 from rewardgate.errors import Overloaded
 
 
@@ -32,6 +34,33 @@ def test_meter_counts_only_completed_work():
     clock.now += 1.0
     meter.finish(100, completed=False)  # failed or timed out: no evidence of throughput
     assert meter.rate() is None
+
+
+def test_pipeline_meter_is_the_lower_of_two_throughput_meters():
+    """PipelineMeter computes both time constants in one pass: the same rates as two meters."""
+    clock, rng = Clock(), random.Random(7)
+    combined = PipelineMeter(clock=clock)
+    fast, slow = ThroughputMeter(tau_s=1.0, clock=clock), ThroughputMeter(tau_s=5.0, clock=clock)
+    seen = 0
+    for _ in range(400):
+        items = rng.randint(1, 40)
+        for meter in (combined, fast, slow):
+            meter.start(items)
+        clock.now += rng.uniform(0, 0.3)
+        completed, computed = rng.random() > 0.1, rng.randint(0, items)
+        for meter in (combined, fast, slow):
+            meter.finish(items, completed, computed)
+        clock.now += rng.choice([0.0, 0.01, 0.5, 3.0])
+        rates = [r for r in (fast.rate(), slow.rate()) if r is not None]
+        expected = min(rates) if rates else None
+        got = combined.rate()
+        if expected is None:
+            assert got is None
+        else:
+            seen += 1
+            assert got == pytest.approx(expected, rel=1e-9)
+        assert combined.inflight == slow.inflight == 0
+    assert seen > 300
 
 
 def make(clock, **kwargs):

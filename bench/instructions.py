@@ -1,0 +1,182 @@
+"""Instructions per request, counted by valgrind's callgrind: figures machine load cannot move.
+
+Timings on a shared 2-core machine move by 20-40 % between runs (docs/benchmarks.md);
+instruction counts do not: the same code on the same inputs executes the same
+instructions whatever else the machine runs. This script counts, for one request
+of bench/hot_path.py's single-item ``exact`` call (cache off):
+
+* ``--layers``: each in-process layer of bench/asgi_layers.py (``scorer``: the core's
+  ``RewardCore.score``; ``handler``; ``app``: the whole rewardgate ASGI app; ``bare``:
+  bench/bare_app.py's FastAPI route). ``app - scorer`` is what the HTTP edge costs,
+  ``bare`` what FastAPI's whole route costs;
+* ``--client``: one ``RewardClient.score([item])`` call against a running service (the
+  client's own process), beside ``floor``: the least a Python caller can do for the same
+  exchange (one prebuilt request written to a keep-alive socket, the reply read and
+  parsed by httptools and orjson: bench/raw_caller.py).
+
+Each figure is the main thread's instruction count over 600 requests minus that over
+200 (start-up, warm-up and the measuring harness cancel out), divided by 400.
+Background threads are left out: under valgrind a thread that wakes on a timer runs
+50x more often per request than it does natively. Needs ``valgrind`` (Debian package);
+takes about a minute per figure. With ``--baseline REV`` the layers are also counted
+on that revision's tree (exported with ``git archive``). The last line is JSON.
+
+    python bench/instructions.py [--layers scorer,app,bare] [--client] [--baseline REV]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COUNTS = (200, 600)
+
+#: Runs under callgrind with instrumentation off until the measured requests start.
+LAYER_PROGRAM = """
+import asyncio, os, subprocess, sys
+sys.path.insert(0, "bench")
+import asgi_layers, bare_app, uvloop
+from rewardgate.api.http.app import create_app
+from rewardgate.config.settings import Settings, default_pipeline_file
+
+def control(*args):
+    subprocess.run(["callgrind_control", *args, str(os.getpid())], check=True, capture_output=True)
+
+async def main(layer, n):
+    app = create_app(Settings(config_path=default_pipeline_file(), grpc_port=0))
+    await asgi_layers.start_lifespan(app)
+    await asgi_layers.start_lifespan(bare_app.app)
+    call = asgi_layers.layers(app, bare_app.app)[layer]
+    for _ in range(300):
+        await call(); await asyncio.sleep(0)
+    control("-i", "on")
+    for _ in range(n):
+        await call(); await asyncio.sleep(0)
+    control("-d", "measured")
+    os._exit(0)
+
+uvloop.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+CLIENT_PROGRAM = """
+import os, subprocess, sys
+sys.path.insert(0, "bench")
+from raw_caller import ITEM, raw_call
+
+def control(*args):
+    subprocess.run(["callgrind_control", *args, str(os.getpid())], check=True, capture_output=True)
+
+url, side, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if side == "client":
+    from rewardgate_client import RewardClient
+    client = RewardClient(url)
+    def call():
+        client.score([ITEM], "exact", cache=False)
+else:
+    call = raw_call(url)
+for _ in range(100):
+    call()
+control("-i", "on")
+for _ in range(n):
+    call()
+control("-d", "measured")
+os._exit(0)
+"""
+
+
+def main_thread_instructions(program: str, args: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """The main thread's instruction count between the program's "on" and its dump."""
+    with tempfile.TemporaryDirectory(prefix="rg-callgrind-") as out:
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                "--separate-threads=yes",
+                f"--callgrind-out-file={out}/cg.out",
+                sys.executable,
+                "-c",
+                program,
+                *args,
+            ],
+            cwd=cwd,
+            env={**env, "PYTHONHASHSEED": "0"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        dump = Path(out, "cg.out.1-01")
+        if not dump.exists():
+            raise RuntimeError(f"callgrind wrote no dump for {args}: is valgrind installed?")
+        for line in dump.read_text().splitlines():
+            if line.startswith("totals:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no totals in the callgrind dump for {args}")
+
+
+def per_request(program: str, args: list[str], cwd: Path, env: dict[str, str]) -> int:
+    low, high = (main_thread_instructions(program, [*args, str(n)], cwd, env) for n in COUNTS)
+    return round((high - low) / (COUNTS[1] - COUNTS[0]))
+
+
+def count_layers(tree: Path, layers: list[str]) -> dict[str, int]:
+    from _processes import tree_env
+
+    return {layer: per_request(LAYER_PROGRAM, [layer], tree, tree_env(tree)) for layer in layers}
+
+
+def count_client(tree: Path) -> dict[str, int]:
+    from _processes import start_tree_service, tree_env
+
+    process, url, _grpc = start_tree_service(tree)
+    try:
+        figures = {}
+        for side in ("client", "floor"):
+            figures[side] = per_request(CLIENT_PROGRAM, [url, side], tree, tree_env(tree))
+        return figures
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--layers", default="scorer,app,bare", help="comma-separated asgi_layers layers")
+    parser.add_argument("--client", action="store_true", help="also the client against its floor")
+    parser.add_argument("--baseline", help="also count the layers on this revision's tree")
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        sys.exit("bench/instructions.py needs valgrind (apt-get install valgrind)")
+    sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
+    layers = [layer for layer in args.layers.split(",") if layer]
+    summary: dict[str, object] = {"layers": count_layers(ROOT, layers)}
+    if args.baseline:
+        from _processes import export
+
+        tree = export(args.baseline, Path(tempfile.mkdtemp(prefix="rg-baseline-")))
+        summary["baseline"] = {"revision": args.baseline, "layers": count_layers(tree, layers)}
+    if args.client:
+        summary["client"] = count_client(ROOT)
+    current = summary["layers"]
+    for name, value in current.items():
+        print(f"{name:>8}: {value:>9,} instructions/request")
+    if {"app", "bare"} <= current.keys():
+        summary["app_over_bare"] = round(current["app"] / current["bare"], 3)
+    if {"app", "scorer"} <= current.keys():
+        summary["edge"] = current["app"] - current["scorer"]
+    if args.client:
+        client = summary["client"]
+        print(f"  client: {client['client']:>9,} instructions/call (floor {client['floor']:,})")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
