@@ -11,16 +11,26 @@ measures:
 * **on entry** (:meth:`QueueShedder.check_entry`): ``n`` tasks join a backlog
   of expected work; if, shared over the workers, it cannot be done by the
   deadline, all ``n`` are refused at once, before any of them starts;
+* **while queued** (the :class:`QueueEntry` that entry returns): each time a
+  task's end shows the queue slower than it was (its kind's typical time or
+  the loop's lag grew, or a kind was measured for the first time), every
+  request still waiting is projected again, in queue order, behind the work
+  ahead of it; a request that can no longer finish by its deadline is refused
+  at once (its ``refused`` future fails), all its waiting tasks with it. So
+  a request shed because the backend slowed gets its 429 on the first
+  evidence of the slowdown, not when one of its tasks finally reaches a
+  worker, however fast or slow the machine is;
 * **at the start of each task** (:meth:`QueueShedder.check_start`, and
   :meth:`QueueShedder.give_up_in` to stop waiting in time): a task whose own
   expected time (with slack, and the event loop's measured lag: on a loaded
   CPU the loop hears late that a task ended) no longer fits before its
-  deadline is not started.
+  deadline is not started (the backstop: e.g. a worker stuck on one long task
+  ends no task that would show it).
 
 Requests that enter before their kind has ever been measured (the first ones
-after start-up) are checked when the first task of that kind ends, so that
+after start-up) are projected when the first task of that kind ends, so that
 they too are refused early rather than shed one task at a time near their
-deadlines. Both raise :class:`~rewardgate.errors.Overloaded` (429 with ``Retry-After``:
+deadlines. All raise :class:`~rewardgate.errors.Overloaded` (429 with ``Retry-After``:
 the time the backlog needs to drain), which is request-level: the caller
 retries later instead of receiving a 504 after the whole wait.
 
@@ -32,12 +42,24 @@ it nor the loop's lag (kept apart, :attr:`QueueShedder.lag_s`) is a task's
 cost. A running task's age is not used for the same reason. Until a
 kind has been measured nothing is shed on its account, and an idle queue admits any
 request on entry (only what it measures can correct an estimate).
+
+Admitted work is refused while queued on a steadier figure than new work: the
+*typical* time of a kind, the median of its last :data:`RECENT_TASKS` tasks
+(one heavy-tailed task, a slow math proof among quick ones, moves the average
+at once but not the median; a real slowdown, every task slower, moves both
+within a few tasks). Running tasks that have already run longer than that
+(SLACK x typical + MIN_SLACK_S) count as workers the queue cannot use. An
+idle queue forgets the typical times of the kind it admits: they describe
+the last busy spell, and only fresh tasks are evidence against work admitted
+now.
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 
 from rewardgate.errors import Overloaded
@@ -51,6 +73,39 @@ MIN_SLACK_S = 0.05
 #: On entry a request must fit in this share of its remaining time: room for the estimate to
 #: grow while it waits, so that fewer admitted requests are shed late, one task at a time.
 ENTRY_FRACTION = 0.8
+#: The typical task time of a kind (what queued work is refused on) is the median of this many.
+RECENT_TASKS = 5
+
+
+class QueueEntry:
+    """One request's tasks in a :class:`QueueShedder`'s queue, in arrival order.
+
+    ``refused`` fails with :class:`Overloaded` once the request can no longer
+    finish by its deadline (the caller awaits it alongside its tasks and, when
+    it fails, cancels them). The queue calls :meth:`task_started` /
+    :meth:`task_left` as each task leaves the queue; the caller calls
+    :meth:`close` when the request ends."""
+
+    __slots__ = ("_shedder", "deadline", "kind", "refused", "waiting")
+
+    def __init__(self, shedder: QueueShedder, kind: str, tasks: int, deadline: float) -> None:
+        self._shedder = shedder
+        self.kind = kind
+        self.waiting = tasks
+        self.deadline = deadline
+        self.refused: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    def task_started(self) -> None:
+        """One of its tasks was handed to a worker (or will never start)."""
+        self.waiting -= 1
+        if self.waiting <= 0:
+            self.close()
+
+    task_left = task_started
+
+    def close(self) -> None:
+        """The request no longer waits in the queue (idempotent)."""
+        self._shedder._entries.pop(self, None)
 
 
 class QueueShedder:
@@ -70,8 +125,10 @@ class QueueShedder:
         self._clock = clock
         self._average: dict[str, float] = {}
         self._running: dict[object, tuple[str, float]] = {}
-        #: Requests that entered before their kind was measured: (tasks, deadline, refusal future).
-        self._unmeasured: dict[str, list[tuple[int, float, asyncio.Future]]] = {}
+        #: The last RECENT_TASKS task times of each kind (their median is the typical time).
+        self._recent: dict[str, deque[float]] = {}
+        #: Requests with tasks still waiting, in arrival order (a dict as an ordered set).
+        self._entries: dict[QueueEntry, None] = {}
         #: How late the event loop learns that a task ended (a loaded CPU delays it): seconds.
         self.lag_s = 0.0
 
@@ -79,52 +136,72 @@ class QueueShedder:
         """Seconds a task of ``kind`` is expected to take; None until one has finished."""
         return self._average.get(kind)
 
-    def check_entry(self, kind: str, tasks: int, deadline: float) -> asyncio.Future | None:
-        """Refuse ``tasks`` new tasks of ``kind`` that the backlog would finish after ``deadline``.
+    def typical_s(self, kind: str) -> float | None:
+        """The median of the last :data:`RECENT_TASKS` tasks of ``kind``; None if none since
+        the queue was last idle."""
+        recent = self._recent.get(kind)
+        return statistics.median(recent) if recent else None
 
-        For a kind not measured yet (the first requests after start-up) the check is
-        deferred: the returned future fails with Overloaded if the first measurement shows
-        that the request, behind those queued before it, cannot finish in time (the caller
-        awaits it alongside its work and cancels it when the work ends); None otherwise.
+    def check_entry(self, kind: str, tasks: int, deadline: float) -> QueueEntry:
+        """Refuse ``tasks`` new tasks of ``kind`` that the backlog would finish after ``deadline``;
+        else the request's :class:`QueueEntry`, which the queue refuses later if the request can
+        no longer finish in time while it waits (see the module docstring).
+
+        Raises:
+            Overloaded: the backlog would not let the tasks finish within ``ENTRY_FRACTION`` of
+                the time left.
         """
         own = self.expected_s(kind)
-        if own is None:
-            waiter = asyncio.get_running_loop().create_future()
-            self._unmeasured.setdefault(kind, []).append((tasks, deadline, waiter))
-            return waiter
-        if not (self._running or self.backlog_s):
+        if own is not None and (self._running or self.backlog_s):
+            finish_s = (self.backlog_s + tasks * own) / self.workers + self.lag_s
+            remaining = deadline - self._clock()
+            if finish_s > ENTRY_FRACTION * remaining:
+                raise Overloaded(
+                    f"{self.what}: {tasks} tasks behind {self.backlog_s:.1f}s of queued work would take "
+                    f"{finish_s:.1f}s, {remaining:.1f}s left of the deadline",
+                    retry_after_s=self.backlog_s / self.workers,
+                )
+        elif own is not None:
             # An idle queue admits (the start checks still apply): refusing there would leave a
-            # stale estimate (one slow task, a worker being replaced) with nothing to correct it.
-            return
-        finish_s = (self.backlog_s + tasks * own) / self.workers + self.lag_s
-        remaining = deadline - self._clock()
-        if finish_s > ENTRY_FRACTION * remaining:
-            raise Overloaded(
-                f"{self.what}: {tasks} tasks behind {self.backlog_s:.1f}s of queued work would take "
-                f"{finish_s:.1f}s, {remaining:.1f}s left of the deadline",
-                retry_after_s=self.backlog_s / self.workers,
-            )
-        return None
+            # stale estimate (one slow task, a worker being replaced) with nothing to correct it;
+            # and its typical times are the last busy spell's, no evidence against this request.
+            self._recent.pop(kind, None)
+        entry = QueueEntry(self, kind, tasks, deadline)
+        self._entries[entry] = None
+        return entry
 
-    def _recheck(self, kind: str) -> None:
-        """At the first measurement of ``kind``: refuse the requests that entered unmeasured and,
-        behind those before them, cannot finish by their deadlines."""
-        own = self.expected_s(kind) or 0.0
-        now, ahead = self._clock(), 0
-        for tasks, deadline, waiter in self._unmeasured.pop(kind, []):
-            if waiter.done():
+    def _recheck(self) -> None:
+        """Refuse each waiting request that, behind the work ahead of it, can no longer finish
+        by its deadline (typical task times; workers busy past them count as unavailable)."""
+        now = self._clock()
+        ahead_s, stuck = 0.0, 0
+        for kind, since in self._running.values():
+            typical = self.typical_s(kind)
+            if typical is None:
                 continue
-            finish_s = (ahead + tasks) * own / self.workers + self.lag_s
-            if now + finish_s > deadline:
-                waiter.set_exception(
+            if now - since > SLACK * typical + MIN_SLACK_S:
+                stuck += 1  # busy for longer than a task takes: not a worker the queue can count on
+            else:
+                ahead_s += typical
+        workers = max(self.workers - stuck, 1)
+        for entry in list(self._entries):
+            own = self.typical_s(entry.kind)
+            if own is None or entry.refused.done():
+                continue  # not measured since the queue was idle: nothing to judge it on
+            work_s = entry.waiting * own
+            finish_s = (ahead_s + work_s) / workers + self.lag_s
+            if now + finish_s > entry.deadline:
+                entry.refused.set_exception(
                     Overloaded(
-                        f"{self.what}: {tasks} tasks behind {ahead} queued before them would take "
-                        f"{finish_s:.1f}s, {deadline - now:.1f}s left of the deadline",
-                        retry_after_s=ahead * own / self.workers,
+                        f"{self.what}: {entry.waiting} queued tasks cannot finish by their deadline "
+                        f"now that a task takes {own:.2f}s: {finish_s:.1f}s of work, "
+                        f"{entry.deadline - now:.1f}s left",
+                        retry_after_s=(ahead_s + work_s) / workers,
                     )
                 )
+                entry.close()
             else:
-                ahead += tasks
+                ahead_s += work_s
 
     def enter(self, kind: str) -> float:
         """A task joins the queue; the expected seconds it added to the backlog (for :meth:`left`)."""
@@ -176,6 +253,7 @@ class QueueShedder:
         self.left(added_s)
         if running is None:
             return
+        lag_before, typical_before = self.lag_s, self.typical_s(kind)
         if ended_at is not None:
             lag = max(now - ended_at, 0.0)
             # Pessimistic like the task times: a lag shows at once, and fades over a few tasks.
@@ -186,5 +264,8 @@ class QueueShedder:
         self._average[kind] = (
             seconds if previous is None else previous + AVERAGE_WEIGHT * (seconds - previous)
         )
-        if previous is None and kind in self._unmeasured:
-            self._recheck(kind)
+        self._recent.setdefault(kind, deque(maxlen=RECENT_TASKS)).append(seconds)
+        typical = self.typical_s(kind)
+        slower = typical_before is None or typical > typical_before or self.lag_s > lag_before
+        if slower and self._entries:  # only a slower queue can make waiting work hopeless
+            self._recheck()

@@ -25,12 +25,14 @@ async def test_requests_that_entered_unmeasured_are_rechecked_at_the_first_measu
     clock = Clock()
     shedder = QueueShedder(1, "pool", clock)
     first = shedder.check_entry("k", 10, clock.now + 5)
-    second = shedder.check_entry("k", 10, clock.now + 5)
-    assert first is not None and second is not None  # nothing known yet: deferred
+    second = shedder.check_entry("k", 10, clock.now + 5)  # nothing known yet: both wait
     run_task(shedder, clock, "k", 0.3)  # 0.3 s a task: ten fit in 5 s, twenty do not
-    assert not first.done()
-    assert isinstance(second.exception(), Overloaded)
-    assert shedder.check_entry("k", 1, clock.now + 5) is None  # measured now: checked at once
+    assert not first.refused.done()
+    assert isinstance(second.refused.exception(), Overloaded)
+    shedder.enter("k")
+    shedder.started("busy", "k")
+    with pytest.raises(Overloaded):
+        shedder.check_entry("k", 20, clock.now + 5)  # measured now: checked at once
 
 
 async def test_a_slowdown_counts_within_a_task_and_an_idle_queue_admits():
@@ -46,7 +48,8 @@ async def test_a_slowdown_counts_within_a_task_and_an_idle_queue_admits():
     with pytest.raises(Overloaded):
         shedder.check_start("k", clock.now + 0.6)  # two task times and a margin do not fit
     shedder.finished("queued", "k", added, ended_at=clock.now, seconds=0.01)
-    assert shedder.check_entry("k", 16, clock.now + 3) is None  # idle: admitted, measured afresh
+    assert not shedder.check_entry("k", 16, clock.now + 3).refused.done()  # idle: admitted
+    assert shedder.typical_s("k") is None  # and measured afresh
     assert shedder.expected_s("other") is None  # kinds are measured apart
 
 
@@ -73,3 +76,46 @@ async def test_the_loops_lag_in_hearing_of_an_ended_task_widens_the_margin():
     shedder.finished("late", "k", added, ended_at=ended)
     assert shedder.lag_s == pytest.approx(0.4)
     assert shedder.give_up_in("k", clock.now + 1) < roomy - 0.4
+
+
+def waiting_entry(shedder: QueueShedder, clock: Clock, tasks: int, deadline_s: float):
+    """A request entered behind one running task (so not admitted on an idle queue)."""
+    added = shedder.enter("k")
+    shedder.started("ahead", "k")
+    return shedder.check_entry("k", tasks, clock.now + deadline_s), added
+
+
+async def test_a_waiting_request_is_refused_when_slower_tasks_show_it_cannot_finish():
+    clock = Clock()
+    shedder = QueueShedder(1, "pool", clock)
+    for _ in range(3):
+        run_task(shedder, clock, "k", 0.1)
+    early, added = waiting_entry(shedder, clock, 1, 4.0)
+    late = shedder.check_entry("k", 5, clock.now + 4.0)  # 0.6 s of work ahead and its own: admitted
+    clock.now += 0.9
+    shedder.finished("ahead", "k", added, ended_at=clock.now, seconds=0.9)
+    assert not late.refused.done()  # one slow task (a heavy tail) is not evidence
+    run_task(shedder, clock, "k", 0.9, "a")
+    assert not late.refused.done()
+    run_task(shedder, clock, "k", 0.9, "b")  # three of five: every task is slower now
+    assert shedder.typical_s("k") == pytest.approx(0.9)
+    # 1.3 s left: the early request's one task fits, the late one's 0.9 + 5 x 0.9 s do not.
+    assert not early.refused.done()
+    refusal = late.refused.exception()
+    assert isinstance(refusal, Overloaded) and refusal.retry_after_s == pytest.approx(5.4)
+    assert "5 queued tasks cannot finish by their deadline" in str(refusal)
+
+
+async def test_requests_whose_tasks_all_started_or_that_ended_are_not_refused():
+    clock = Clock()
+    shedder = QueueShedder(1, "pool", clock)
+    for _ in range(3):
+        run_task(shedder, clock, "k", 0.1)
+    running, _ = waiting_entry(shedder, clock, 2, 4.0)
+    ended = shedder.check_entry("k", 2, clock.now + 4.0)
+    running.task_started()
+    running.task_started()  # both its tasks are with workers: nothing of it waits
+    ended.close()
+    for token in "abc":
+        run_task(shedder, clock, "k", 5.0, token)  # far too slow for either
+    assert not running.refused.done() and not ended.refused.done()
