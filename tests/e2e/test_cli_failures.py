@@ -54,7 +54,10 @@ def test_score_of_a_missing_file_says_so(tmp_path):
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ('{"response": "a"}\n\n{"response": "b"\n', ":3: not valid JSON"),
+        (
+            '{"response": "a"}\n\n{"response": "b"\n',
+            ":3: not valid JSON at column 17: Expecting ',' delimiter",
+        ),
         ('{"response": "a"}\n["response"]\n', ":2: expected a JSON object (an item), got list"),
         ('{"id": 7, "response": "a"}\n', ":1: id must be a string, got 7"),
     ],
