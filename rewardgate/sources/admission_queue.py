@@ -13,7 +13,8 @@ measures:
   deadline, all ``n`` are refused at once, before any of them starts;
 * **while queued** (the :class:`QueueEntry` that entry returns): each time a
   task's end shows the queue slower than it was (its kind's typical time or
-  the loop's lag grew, or a kind was measured for the first time), every
+  the loop's lag grew, a kind was measured for the first time, or a worker is
+  still busy with a task that has run past twice the typical time), every
   request still waiting is projected again, in queue order, behind the work
   ahead of it; a request that can no longer finish by its deadline is refused
   at once (its ``refused`` future fails), all its waiting tasks with it. So
@@ -170,10 +171,8 @@ class QueueShedder:
         self._entries[entry] = None
         return entry
 
-    def _recheck(self) -> None:
-        """Refuse each waiting request that, behind the work ahead of it, can no longer finish
-        by its deadline (typical task times; workers busy past them count as unavailable)."""
-        now = self._clock()
+    def _running_work(self, now: float) -> tuple[float, int]:
+        """(typical seconds of the running tasks, workers busy past their task's typical time)."""
         ahead_s, stuck = 0.0, 0
         for kind, since in self._running.values():
             typical = self.typical_s(kind)
@@ -183,6 +182,13 @@ class QueueShedder:
                 stuck += 1  # busy for longer than a task takes: not a worker the queue can count on
             else:
                 ahead_s += typical
+        return ahead_s, stuck
+
+    def _recheck(self) -> None:
+        """Refuse each waiting request that, behind the work ahead of it, can no longer finish
+        by its deadline (typical task times; workers busy past them count as unavailable)."""
+        now = self._clock()
+        ahead_s, stuck = self._running_work(now)
         workers = max(self.workers - stuck, 1)
         for entry in list(self._entries):
             own = self.typical_s(entry.kind)
@@ -266,6 +272,10 @@ class QueueShedder:
         )
         self._recent.setdefault(kind, deque(maxlen=RECENT_TASKS)).append(seconds)
         typical = self.typical_s(kind)
+        if not self._entries:
+            return
         slower = typical_before is None or typical > typical_before or self.lag_s > lag_before
-        if slower and self._entries:  # only a slower queue can make waiting work hopeless
+        # Only a slower queue can make waiting work hopeless: slower tasks, or a worker held by
+        # one long task (a heavy tail) while the others go on ending tasks at the usual pace.
+        if slower or self._running_work(now)[1]:
             self._recheck()

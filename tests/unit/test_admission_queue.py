@@ -119,3 +119,21 @@ async def test_requests_whose_tasks_all_started_or_that_ended_are_not_refused():
     for token in "abc":
         run_task(shedder, clock, "k", 5.0, token)  # far too slow for either
     assert not running.refused.done() and not ended.refused.done()
+
+
+async def test_a_worker_held_by_one_long_task_counts_as_lost_when_the_others_end_theirs():
+    clock = Clock()
+    shedder = QueueShedder(2, "pool", clock)
+    for _ in range(3):
+        run_task(shedder, clock, "k", 0.1)
+    long_added = shedder.enter("k")
+    shedder.started("long", "k")  # a heavy-tailed task: it will hold its worker
+    entry = shedder.check_entry("k", 20, clock.now + 1.5)  # 2.1 s of work / 2 workers: admitted
+    clock.now += 0.1
+    run_task(shedder, clock, "k", 0.1, "quick")  # the other worker, at the usual pace
+    assert not entry.refused.done()  # the long task is not past twice the typical time yet
+    clock.now += 0.2
+    run_task(shedder, clock, "k", 0.1, "quick")  # typical unchanged, but one worker is held
+    # One worker left: 20 x 0.1 s do not fit in the 1.1 s left (on two they would).
+    assert isinstance(entry.refused.exception(), Overloaded)
+    shedder.finished("long", "k", long_added, ended_at=clock.now, seconds=clock.now - 100.3)
