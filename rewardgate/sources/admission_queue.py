@@ -40,19 +40,26 @@ tasks (the newest weighs 0.3, so a slowdown counts within a few tasks), each
 timed in the worker that ran it (the pool reports it): a worker being
 replaced delays one task by seconds without making tasks slower, and neither
 it nor the loop's lag (kept apart, :attr:`QueueShedder.lag_s`) is a task's
-cost. A running task's age is not used for the same reason. Until a
+cost. A running task's age is not part of that average for the same reason. Until a
 kind has been measured nothing is shed on its account, and an idle queue admits any
 request on entry (only what it measures can correct an estimate).
 
-Admitted work is refused while queued on a steadier figure than new work: the
-*typical* time of a kind, the median of its last :data:`RECENT_TASKS` tasks
-(one heavy-tailed task, a slow math proof among quick ones, moves the average
-at once but not the median; a real slowdown, every task slower, moves both
-within a few tasks). Running tasks that have already run longer than that
-(SLACK x typical + MIN_SLACK_S) count as workers the queue cannot use. An
-idle queue forgets the typical times of the kind it admits: they describe
-the last busy spell, and only fresh tasks are evidence against work admitted
-now.
+Waiting work is projected with a second figure: the *typical* time of a kind,
+the median of the time its last :data:`RECENT_TASKS` tasks held their worker
+slot, from hand-over to the loop hearing the end. That is what the queue
+drains at: on a loaded machine handing a task over and hearing it end can
+cost more than the task itself, and the worker's own time alone let a queue
+that could not drain admit requests that then waited out their whole
+deadline (an overload run at load average 15: 429s after 5 s reading "a
+task takes 0.00s now"). A median because one heavy-tailed task
+(a slow math proof among quick ones, a worker being replaced) moves an
+average at once but not the median; a real slowdown, every task slower,
+moves it within three tasks. On entry a request must also fit, behind every
+request waiting, at that pace (within ``ENTRY_FRACTION``). Running tasks that
+have already run longer than that (SLACK x typical + MIN_SLACK_S) count as
+workers the queue cannot use. An idle queue forgets the typical times of the
+kind it admits: they describe the last busy spell, and only fresh tasks are
+evidence against work admitted now.
 """
 
 from __future__ import annotations
@@ -76,6 +83,8 @@ MIN_SLACK_S = 0.05
 ENTRY_FRACTION = 0.8
 #: The typical task time of a kind (what queued work is refused on) is the median of this many.
 RECENT_TASKS = 5
+#: The queue's pace is the median of this many intervals between task ends while tasks waited.
+RECENT_INTERVALS = 9
 
 
 class QueueEntry:
@@ -130,6 +139,11 @@ class QueueShedder:
         self._recent: dict[str, deque[float]] = {}
         #: Requests with tasks still waiting, in arrival order (a dict as an ordered set).
         self._entries: dict[QueueEntry, None] = {}
+        #: Tasks entered and not yet started.
+        self.waiting = 0
+        #: Seconds between task ends heard while tasks were waiting (the queue's pace).
+        self._intervals: deque[float] = deque(maxlen=RECENT_INTERVALS)
+        self._last_end: float | None = None  # the last end heard while tasks were waiting
         #: How late the event loop learns that a task ended (a loaded CPU delays it): seconds.
         self.lag_s = 0.0
 
@@ -138,10 +152,17 @@ class QueueShedder:
         return self._average.get(kind)
 
     def typical_s(self, kind: str) -> float | None:
-        """The median of the last :data:`RECENT_TASKS` tasks of ``kind``; None if none since
-        the queue was last idle."""
+        """Seconds a task of ``kind`` holds a worker, as the queue drains: the median of its
+        last :data:`RECENT_TASKS` tasks' slot times, or ``workers`` x the queue's pace if that is
+        longer (the time between task ends while tasks waited: handing the next task over
+        costs too); None if no task of ``kind`` ended since the queue was last idle."""
         recent = self._recent.get(kind)
-        return statistics.median(recent) if recent else None
+        if not recent:
+            return None
+        typical = statistics.median(recent)
+        if self._intervals:
+            typical = max(typical, self.workers * statistics.median(self._intervals))
+        return typical
 
     def check_entry(self, kind: str, tasks: int, deadline: float) -> QueueEntry:
         """Refuse ``tasks`` new tasks of ``kind`` that the backlog would finish after ``deadline``;
@@ -162,17 +183,46 @@ class QueueShedder:
                     f"{finish_s:.1f}s, {remaining:.1f}s left of the deadline",
                     retry_after_s=self.backlog_s / self.workers,
                 )
+            self._check_drain(kind, tasks, deadline)
         elif own is not None:
             # An idle queue admits (the start checks still apply): refusing there would leave a
             # stale estimate (one slow task, a worker being replaced) with nothing to correct it;
             # and its typical times are the last busy spell's, no evidence against this request.
             self._recent.pop(kind, None)
+            self._intervals.clear()
+            self._last_end = None
         entry = QueueEntry(self, kind, tasks, deadline)
         self._entries[entry] = None
         return entry
 
+    def _check_drain(self, kind: str, tasks: int, deadline: float) -> None:
+        """Refuse ``tasks`` new tasks that, behind every request waiting and at the pace the
+        queue drains (typical times), would not finish within ``ENTRY_FRACTION`` of the time left.
+
+        The worker's own task time (the entry check above) leaves out what holding a worker
+        costs besides: handing the task over and hearing it end, which on a loaded machine can
+        be most of it (tasks of 2 ms in the worker held their workers 30 ms and more)."""
+        own = self.typical_s(kind)
+        if own is None:
+            return
+        now = self._clock()
+        ahead_s, workers = self._running_work(now)
+        for entry in self._entries:
+            typical = self.typical_s(entry.kind)
+            if typical is not None and not entry.refused.done():
+                ahead_s += entry.waiting * typical
+        finish_s = (ahead_s + tasks * own) / workers
+        remaining = deadline - now
+        if finish_s > ENTRY_FRACTION * remaining:
+            raise Overloaded(
+                f"{self.what}: {tasks} tasks behind {ahead_s:.1f}s of waiting work (a task holds a "
+                f"worker {own:.3f}s now) would take {finish_s:.1f}s, {remaining:.1f}s left of the deadline",
+                retry_after_s=ahead_s / workers,
+            )
+
     def _running_work(self, now: float) -> tuple[float, int]:
-        """(typical seconds of the running tasks, workers busy past their task's typical time)."""
+        """(typical seconds of the running tasks, the workers the queue can count on: those
+        not busy past their task's typical time)."""
         ahead_s, stuck = 0.0, 0
         for kind, since in self._running.values():
             typical = self.typical_s(kind)
@@ -182,25 +232,24 @@ class QueueShedder:
                 stuck += 1  # busy for longer than a task takes: not a worker the queue can count on
             else:
                 ahead_s += typical
-        return ahead_s, stuck
+        return ahead_s, max(self.workers - stuck, 1)
 
     def _recheck(self) -> None:
         """Refuse each waiting request that, behind the work ahead of it, can no longer finish
         by its deadline (typical task times; workers busy past them count as unavailable)."""
         now = self._clock()
-        ahead_s, stuck = self._running_work(now)
-        workers = max(self.workers - stuck, 1)
+        ahead_s, workers = self._running_work(now)
         for entry in list(self._entries):
             own = self.typical_s(entry.kind)
             if own is None or entry.refused.done():
                 continue  # not measured since the queue was idle: nothing to judge it on
             work_s = entry.waiting * own
-            finish_s = (ahead_s + work_s) / workers + self.lag_s
+            finish_s = (ahead_s + work_s) / workers  # typical times include the loop's lag
             if now + finish_s > entry.deadline:
                 entry.refused.set_exception(
                     Overloaded(
                         f"{self.what}: {entry.waiting} queued tasks cannot finish by their deadline "
-                        f"now that a task takes {own:.2f}s: {finish_s:.1f}s of work, "
+                        f"now that a task holds a worker {own:.3f}s: {finish_s:.1f}s of work, "
                         f"{entry.deadline - now:.1f}s left",
                         retry_after_s=(ahead_s + work_s) / workers,
                     )
@@ -213,6 +262,7 @@ class QueueShedder:
         """A task joins the queue; the expected seconds it added to the backlog (for :meth:`left`)."""
         own = self.expected_s(kind) or 0.0
         self.backlog_s += own
+        self.waiting += 1
         return own
 
     def give_up_in(self, kind: str, deadline: float) -> float | None:
@@ -237,10 +287,12 @@ class QueueShedder:
         )
 
     def started(self, token: object, kind: str) -> None:
+        self.waiting -= 1
         self._running[token] = (kind, self._clock())
 
     def left(self, added_s: float) -> None:
         """A task that never started leaves the queue."""
+        self.waiting -= 1
         self.backlog_s = max(self.backlog_s - added_s, 0.0)
 
     def finished(
@@ -256,7 +308,7 @@ class QueueShedder:
         backlog removed."""
         now = self._clock()
         running = self._running.pop(token, None)
-        self.left(added_s)
+        self.backlog_s = max(self.backlog_s - added_s, 0.0)
         if running is None:
             return
         lag_before, typical_before = self.lag_s, self.typical_s(kind)
@@ -270,12 +322,20 @@ class QueueShedder:
         self._average[kind] = (
             seconds if previous is None else previous + AVERAGE_WEIGHT * (seconds - previous)
         )
-        self._recent.setdefault(kind, deque(maxlen=RECENT_TASKS)).append(seconds)
+        # What the queue drains at: the time the task held its worker slot, from hand-over to
+        # the loop hearing it ended (a worker being replaced is one long time: the median drops it).
+        self._recent.setdefault(kind, deque(maxlen=RECENT_TASKS)).append(now - running[1])
+        if self.waiting > 0:  # tasks waited: the time since the last end is the queue's pace
+            if self._last_end is not None:
+                self._intervals.append(now - self._last_end)
+            self._last_end = now
+        else:
+            self._last_end = None  # the next interval would include time with nothing to do
         typical = self.typical_s(kind)
         if not self._entries:
             return
         slower = typical_before is None or typical > typical_before or self.lag_s > lag_before
         # Only a slower queue can make waiting work hopeless: slower tasks, or a worker held by
         # one long task (a heavy tail) while the others go on ending tasks at the usual pace.
-        if slower or self._running_work(now)[1]:
+        if slower or self._running_work(now)[1] < self.workers:
             self._recheck()

@@ -137,3 +137,23 @@ async def test_a_worker_held_by_one_long_task_counts_as_lost_when_the_others_end
     # One worker left: 20 x 0.1 s do not fit in the 1.1 s left (on two they would).
     assert isinstance(entry.refused.exception(), Overloaded)
     shedder.finished("long", "k", long_added, ended_at=clock.now, seconds=clock.now - 100.3)
+
+
+async def test_the_pace_at_which_waiting_tasks_get_workers_counts_when_it_is_slower_than_the_tasks():
+    """Handing tasks over and hearing them end cost time too: on a loaded machine the queue
+    drains slower than the tasks' own times say, and waiting work is projected at that pace."""
+    clock = Clock()
+    shedder = QueueShedder(2, "pool", clock)
+    added = [shedder.enter("k") for _ in range(10)]  # ten tasks queued at once
+    for index in range(6):  # each holds its worker 0.01 s, but one ends only every 0.1 s
+        clock.now += 0.09  # the loop hands the next task over late
+        shedder.started(index, "k")
+        clock.now += 0.01
+        shedder.finished(index, "k", added[index], ended_at=clock.now, seconds=0.01)
+    assert shedder.expected_s("k") == pytest.approx(0.01)
+    assert shedder.typical_s("k") == pytest.approx(2 * 0.1)  # two workers' worth of the pace
+    shedder.started("busy", "k")
+    # At the tasks' own 0.01 s, 20 fit easily in 0.8 x 2 s; at the queue's pace they take 2.1 s.
+    with pytest.raises(Overloaded, match=r"holds a worker 0\.200s"):
+        shedder.check_entry("k", 20, clock.now + 2.0)
+    assert not shedder.check_entry("k", 5, clock.now + 2.0).refused.done()  # 0.6 s: fits
