@@ -55,7 +55,7 @@ task takes 0.00s now"). A median because one heavy-tailed task
 (a slow math proof among quick ones, a worker being replaced) moves an
 average at once but not the median; a real slowdown, every task slower,
 moves it within three tasks. On entry a request must also fit, behind every
-request waiting, at that pace (within ``ENTRY_FRACTION``). Running tasks that
+request waiting, at that pace (within ``DRAIN_FRACTION`` of its time). Running tasks that
 have already run longer than that (SLACK x typical + MIN_SLACK_S) count as
 workers the queue cannot use. An idle queue forgets the typical times of the
 kind it admits: they describe the last busy spell, and only fresh tasks are
@@ -81,6 +81,11 @@ MIN_SLACK_S = 0.05
 #: On entry a request must fit in this share of its remaining time: room for the estimate to
 #: grow while it waits, so that fewer admitted requests are shed late, one task at a time.
 ENTRY_FRACTION = 0.8
+#: On entry a request must also fit, behind every waiting request at the typical times, in this
+#: share of its remaining time: the room core/admission.py leaves (its deadline_fraction), for
+#: the pace to drop while it waits; at 0.8 admitted requests were shed late (after 3-4.5 s of a
+#: 5 s deadline) when the pace dropped (bench/overload_shedding.py, docs/benchmarks.md).
+DRAIN_FRACTION = 0.4
 #: The typical task time of a kind (what queued work is refused on) is the median of this many.
 RECENT_TASKS = 5
 #: The queue's pace is the median of this many intervals between task ends while tasks waited.
@@ -144,6 +149,10 @@ class QueueShedder:
         #: Seconds between task ends heard while tasks were waiting (the queue's pace).
         self._intervals: deque[float] = deque(maxlen=RECENT_INTERVALS)
         self._last_end: float | None = None  # the last end heard while tasks were waiting
+        #: Task ends heard, and their count when check_stalled last looked.
+        self._ends_seen = 0
+        self._ends_at_last_look = 0
+        self._stall_timer: asyncio.TimerHandle | None = None
         #: How late the event loop learns that a task ended (a loaded CPU delays it): seconds.
         self.lag_s = 0.0
 
@@ -193,11 +202,12 @@ class QueueShedder:
             self._last_end = None
         entry = QueueEntry(self, kind, tasks, deadline)
         self._entries[entry] = None
+        self._arm_stall_timer()
         return entry
 
     def _check_drain(self, kind: str, tasks: int, deadline: float) -> None:
         """Refuse ``tasks`` new tasks that, behind every request waiting and at the pace the
-        queue drains (typical times), would not finish within ``ENTRY_FRACTION`` of the time left.
+        queue drains (typical times), would not finish within ``DRAIN_FRACTION`` of the time left.
 
         The worker's own task time (the entry check above) leaves out what holding a worker
         costs besides: handing the task over and hearing it end, which on a loaded machine can
@@ -213,7 +223,7 @@ class QueueShedder:
                 ahead_s += entry.waiting * typical
         finish_s = (ahead_s + tasks * own) / workers
         remaining = deadline - now
-        if finish_s > ENTRY_FRACTION * remaining:
+        if finish_s > DRAIN_FRACTION * remaining:
             raise Overloaded(
                 f"{self.what}: {tasks} tasks behind {ahead_s:.1f}s of waiting work (a task holds a "
                 f"worker {own:.3f}s now) would take {finish_s:.1f}s, {remaining:.1f}s left of the deadline",
@@ -222,17 +232,23 @@ class QueueShedder:
 
     def _running_work(self, now: float) -> tuple[float, int]:
         """(typical seconds of the running tasks, the workers the queue can count on: those
-        not busy past their task's typical time)."""
-        ahead_s, stuck = 0.0, 0
+        not busy past their task's typical time).
+
+        When every worker is held so, nothing starts until one is free: the wait counted is
+        the shortest time any of them has been busy (a task past its typical time is expected
+        to take about as long again: heavy tails), on one worker."""
+        ahead_s, stuck_ages = 0.0, []
         for kind, since in self._running.values():
             typical = self.typical_s(kind)
             if typical is None:
                 continue
             if now - since > SLACK * typical + MIN_SLACK_S:
-                stuck += 1  # busy for longer than a task takes: not a worker the queue can count on
+                stuck_ages.append(now - since)  # not a worker the queue can count on
             else:
                 ahead_s += typical
-        return ahead_s, max(self.workers - stuck, 1)
+        if len(stuck_ages) >= self.workers:
+            return ahead_s + min(stuck_ages), 1
+        return ahead_s, self.workers - len(stuck_ages)
 
     def _recheck(self) -> None:
         """Refuse each waiting request that, behind the work ahead of it, can no longer finish
@@ -311,6 +327,7 @@ class QueueShedder:
         self.backlog_s = max(self.backlog_s - added_s, 0.0)
         if running is None:
             return
+        self._ends_seen += 1
         lag_before, typical_before = self.lag_s, self.typical_s(kind)
         if ended_at is not None:
             lag = max(now - ended_at, 0.0)
@@ -339,3 +356,25 @@ class QueueShedder:
         # one long task (a heavy tail) while the others go on ending tasks at the usual pace.
         if slower or self._running_work(now)[1] < self.workers:
             self._recheck()
+
+    def check_stalled(self) -> None:
+        """Project the waiting requests again if no task has ended since the last look (every
+        worker may be held: a recycled worker starting, long tasks), then look again later.
+
+        Run by a loop timer while requests wait, every ``SLACK x`` the longest typical time of
+        theirs plus ``MIN_SLACK_S``: without it a queue that ends no task shows no evidence,
+        and its waiting requests were refused only by the start check, at their deadlines."""
+        self._stall_timer = None
+        if not self._entries:
+            return
+        if self._ends_seen == self._ends_at_last_look:
+            self._recheck()
+        self._arm_stall_timer()
+
+    def _arm_stall_timer(self) -> None:
+        if self._stall_timer is not None or not self._entries:
+            return
+        self._ends_at_last_look = self._ends_seen
+        typicals = [self.typical_s(entry.kind) or 0.0 for entry in self._entries]
+        interval = SLACK * max(typicals) + MIN_SLACK_S
+        self._stall_timer = asyncio.get_running_loop().call_later(interval, self.check_stalled)

@@ -121,22 +121,24 @@ async def test_requests_whose_tasks_all_started_or_that_ended_are_not_refused():
     assert not running.refused.done() and not ended.refused.done()
 
 
-async def test_a_worker_held_by_one_long_task_counts_as_lost_when_the_others_end_theirs():
+async def test_workers_held_by_long_tasks_count_as_lost_when_the_others_end_theirs():
     clock = Clock()
-    shedder = QueueShedder(2, "pool", clock)
+    shedder = QueueShedder(4, "pool", clock)
     for _ in range(3):
         run_task(shedder, clock, "k", 0.1)
-    long_added = shedder.enter("k")
-    shedder.started("long", "k")  # a heavy-tailed task: it will hold its worker
-    entry = shedder.check_entry("k", 20, clock.now + 1.5)  # 2.1 s of work / 2 workers: admitted
+    long_added = [shedder.enter("k") for _ in range(3)]
+    for index in range(3):
+        shedder.started(f"long{index}", "k")  # heavy-tailed tasks: they will hold three workers
+    entry = shedder.check_entry("k", 20, clock.now + 1.5)  # 2.3 s of work / 4 workers: admitted
     clock.now += 0.1
-    run_task(shedder, clock, "k", 0.1, "quick")  # the other worker, at the usual pace
-    assert not entry.refused.done()  # the long task is not past twice the typical time yet
+    run_task(shedder, clock, "k", 0.1, "quick")  # the fourth worker, at the usual pace
+    assert not entry.refused.done()  # the long tasks are not past twice the typical time yet
     clock.now += 0.2
-    run_task(shedder, clock, "k", 0.1, "quick")  # typical unchanged, but one worker is held
-    # One worker left: 20 x 0.1 s do not fit in the 1.1 s left (on two they would).
+    run_task(shedder, clock, "k", 0.1, "quick")  # typical unchanged, but three workers are held
+    # One worker left: 20 x 0.1 s do not fit in the 1.0 s left (on four they would).
     assert isinstance(entry.refused.exception(), Overloaded)
-    shedder.finished("long", "k", long_added, ended_at=clock.now, seconds=clock.now - 100.3)
+    for index in range(3):
+        shedder.finished(f"long{index}", "k", long_added[index], ended_at=clock.now)
 
 
 async def test_the_pace_at_which_waiting_tasks_get_workers_counts_when_it_is_slower_than_the_tasks():
@@ -157,3 +159,37 @@ async def test_the_pace_at_which_waiting_tasks_get_workers_counts_when_it_is_slo
     with pytest.raises(Overloaded, match=r"holds a worker 0\.200s"):
         shedder.check_entry("k", 20, clock.now + 2.0)
     assert not shedder.check_entry("k", 5, clock.now + 2.0).refused.done()  # 0.6 s: fits
+
+
+async def test_a_queue_that_ends_no_task_is_looked_at_again_without_waiting_for_an_end():
+    """Every worker held (a recycled worker starting, long tasks): no task end brings evidence,
+    so the stall check projects the waiting requests behind the time the workers have been busy."""
+    clock = Clock()
+    shedder = QueueShedder(2, "pool", clock)
+    for _ in range(3):
+        run_task(shedder, clock, "k", 0.1)
+    for token in ("held0", "held1"):
+        shedder.enter("k")
+        shedder.started(token, "k")
+    entry = shedder.check_entry("k", 5, clock.now + 2.0)  # 0.7 s of work on two workers: admitted
+    clock.now += 0.1
+    shedder.check_stalled()
+    assert not entry.refused.done()  # busy for less than two task times: nothing to say yet
+    clock.now += 1.1
+    shedder.check_stalled()  # no task ended; both workers busy 1.2 s: about as long again to go
+    refusal = entry.refused.exception()
+    assert isinstance(refusal, Overloaded), refusal  # 1.2 + 5 x 0.1 s, 0.8 s left
+
+
+async def test_the_stall_check_leaves_a_queue_that_is_ending_tasks_to_the_ends():
+    clock = Clock()
+    shedder = QueueShedder(2, "pool", clock)
+    for _ in range(3):
+        run_task(shedder, clock, "k", 0.1)
+    shedder.enter("k")
+    shedder.started("held", "k")
+    entry = shedder.check_entry("k", 5, clock.now + 2.0)
+    clock.now += 1.1
+    run_task(shedder, clock, "k", 0.1, "other")  # the other worker ended a task meanwhile
+    shedder.check_stalled()
+    assert not entry.refused.done()  # one worker held: 0.5 s of work on the other fits in 0.8 s
