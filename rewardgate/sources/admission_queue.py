@@ -25,8 +25,8 @@ measures:
   :meth:`QueueShedder.give_up_in` to stop waiting in time): a task whose own
   expected time (with slack, and the event loop's measured lag: on a loaded
   CPU the loop hears late that a task ended) no longer fits before its
-  deadline is not started (the backstop: e.g. a worker stuck on one long task
-  ends no task that would show it).
+  deadline is not started (the backstop: a queue that ends no task at all,
+  every worker held, brings no evidence to the projection).
 
 Requests that enter before their kind has ever been measured (the first ones
 after start-up) are projected when the first task of that kind ends, so that
@@ -149,10 +149,6 @@ class QueueShedder:
         #: Seconds between task ends heard while tasks were waiting (the queue's pace).
         self._intervals: deque[float] = deque(maxlen=RECENT_INTERVALS)
         self._last_end: float | None = None  # the last end heard while tasks were waiting
-        #: Task ends heard, and their count when check_stalled last looked.
-        self._ends_seen = 0
-        self._ends_at_last_look = 0
-        self._stall_timer: asyncio.TimerHandle | None = None
         #: How late the event loop learns that a task ended (a loaded CPU delays it): seconds.
         self.lag_s = 0.0
 
@@ -202,7 +198,6 @@ class QueueShedder:
             self._last_end = None
         entry = QueueEntry(self, kind, tasks, deadline)
         self._entries[entry] = None
-        self._arm_stall_timer()
         return entry
 
     def _check_drain(self, kind: str, tasks: int, deadline: float) -> None:
@@ -232,23 +227,17 @@ class QueueShedder:
 
     def _running_work(self, now: float) -> tuple[float, int]:
         """(typical seconds of the running tasks, the workers the queue can count on: those
-        not busy past their task's typical time).
-
-        When every worker is held so, nothing starts until one is free: the wait counted is
-        the shortest time any of them has been busy (a task past its typical time is expected
-        to take about as long again: heavy tails), on one worker."""
-        ahead_s, stuck_ages = 0.0, []
+        not busy past their task's typical time, at least one)."""
+        ahead_s, stuck = 0.0, 0
         for kind, since in self._running.values():
             typical = self.typical_s(kind)
             if typical is None:
                 continue
             if now - since > SLACK * typical + MIN_SLACK_S:
-                stuck_ages.append(now - since)  # not a worker the queue can count on
+                stuck += 1  # busy for longer than a task takes: not a worker the queue can count on
             else:
                 ahead_s += typical
-        if len(stuck_ages) >= self.workers:
-            return ahead_s + min(stuck_ages), 1
-        return ahead_s, self.workers - len(stuck_ages)
+        return ahead_s, max(self.workers - stuck, 1)
 
     def _recheck(self) -> None:
         """Refuse each waiting request that, behind the work ahead of it, can no longer finish
@@ -327,7 +316,6 @@ class QueueShedder:
         self.backlog_s = max(self.backlog_s - added_s, 0.0)
         if running is None:
             return
-        self._ends_seen += 1
         lag_before, typical_before = self.lag_s, self.typical_s(kind)
         if ended_at is not None:
             lag = max(now - ended_at, 0.0)
@@ -356,25 +344,3 @@ class QueueShedder:
         # one long task (a heavy tail) while the others go on ending tasks at the usual pace.
         if slower or self._running_work(now)[1] < self.workers:
             self._recheck()
-
-    def check_stalled(self) -> None:
-        """Project the waiting requests again if no task has ended since the last look (every
-        worker may be held: a recycled worker starting, long tasks), then look again later.
-
-        Run by a loop timer while requests wait, every ``SLACK x`` the longest typical time of
-        theirs plus ``MIN_SLACK_S``: without it a queue that ends no task shows no evidence,
-        and its waiting requests were refused only by the start check, at their deadlines."""
-        self._stall_timer = None
-        if not self._entries:
-            return
-        if self._ends_seen == self._ends_at_last_look:
-            self._recheck()
-        self._arm_stall_timer()
-
-    def _arm_stall_timer(self) -> None:
-        if self._stall_timer is not None or not self._entries:
-            return
-        self._ends_at_last_look = self._ends_seen
-        typicals = [self.typical_s(entry.kind) or 0.0 for entry in self._entries]
-        interval = SLACK * max(typicals) + MIN_SLACK_S
-        self._stall_timer = asyncio.get_running_loop().call_later(interval, self.check_stalled)

@@ -159,37 +159,3 @@ async def test_the_pace_at_which_waiting_tasks_get_workers_counts_when_it_is_slo
     with pytest.raises(Overloaded, match=r"holds a worker 0\.200s"):
         shedder.check_entry("k", 20, clock.now + 2.0)
     assert not shedder.check_entry("k", 5, clock.now + 2.0).refused.done()  # 0.6 s: fits
-
-
-async def test_a_queue_that_ends_no_task_is_looked_at_again_without_waiting_for_an_end():
-    """Every worker held (a recycled worker starting, long tasks): no task end brings evidence,
-    so the stall check projects the waiting requests behind the time the workers have been busy."""
-    clock = Clock()
-    shedder = QueueShedder(2, "pool", clock)
-    for _ in range(3):
-        run_task(shedder, clock, "k", 0.1)
-    for token in ("held0", "held1"):
-        shedder.enter("k")
-        shedder.started(token, "k")
-    entry = shedder.check_entry("k", 5, clock.now + 2.0)  # 0.7 s of work on two workers: admitted
-    clock.now += 0.1
-    shedder.check_stalled()
-    assert not entry.refused.done()  # busy for less than two task times: nothing to say yet
-    clock.now += 1.1
-    shedder.check_stalled()  # no task ended; both workers busy 1.2 s: about as long again to go
-    refusal = entry.refused.exception()
-    assert isinstance(refusal, Overloaded), refusal  # 1.2 + 5 x 0.1 s, 0.8 s left
-
-
-async def test_the_stall_check_leaves_a_queue_that_is_ending_tasks_to_the_ends():
-    clock = Clock()
-    shedder = QueueShedder(2, "pool", clock)
-    for _ in range(3):
-        run_task(shedder, clock, "k", 0.1)
-    shedder.enter("k")
-    shedder.started("held", "k")
-    entry = shedder.check_entry("k", 5, clock.now + 2.0)
-    clock.now += 1.1
-    run_task(shedder, clock, "k", 0.1, "other")  # the other worker ended a task meanwhile
-    shedder.check_stalled()
-    assert not entry.refused.done()  # one worker held: 0.5 s of work on the other fits in 0.8 s
