@@ -75,9 +75,9 @@ async def test_a_queued_request_is_refused_as_soon_as_a_slowed_task_shows_it_can
     speed.write_text("0.02")
     for _ in range(5):
         await pool.run(slowable, str(speed), timeout_s=30, kind="k", deadline=time.monotonic() + 30)
-    deadline = time.monotonic() + 3.0
-    entry = pool.check_entry("k", 8, deadline)  # at 20 ms a task, eight fit easily
-    speed.write_text("0.5")  # now they take 4 s in all: the request cannot finish
+    deadline = time.monotonic() + 6.0
+    entry = pool.check_entry("k", 16, deadline)  # at 20 ms a task, sixteen fit easily
+    speed.write_text("0.5")  # now they take 8 s in all: the request cannot finish
     starts.write_text("")
     calls = [
         asyncio.ensure_future(
@@ -91,7 +91,7 @@ async def test_a_queued_request_is_refused_as_soon_as_a_slowed_task_shows_it_can
                 entry=entry,
             )
         )
-        for _ in range(8)
+        for _ in range(16)
     ]
     work = asyncio.gather(*calls, return_exceptions=True)
     await asyncio.wait({work, entry.refused}, return_when=asyncio.FIRST_COMPLETED)

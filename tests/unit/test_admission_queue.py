@@ -90,8 +90,8 @@ async def test_a_waiting_request_is_refused_when_slower_tasks_show_it_cannot_fin
     shedder = QueueShedder(1, "pool", clock)
     for _ in range(3):
         run_task(shedder, clock, "k", 0.1)
-    early, added = waiting_entry(shedder, clock, 1, 4.0)
-    late = shedder.check_entry("k", 5, clock.now + 4.0)  # 0.6 s of work ahead and its own: admitted
+    early, added = waiting_entry(shedder, clock, 1, 14.0)
+    late = shedder.check_entry("k", 15, clock.now + 14.0)  # 1.7 s of work ahead and its own: admitted
     clock.now += 0.9
     shedder.finished("ahead", "k", added, ended_at=clock.now, seconds=0.9)
     assert not late.refused.done()  # one slow task (a heavy tail) is not evidence
@@ -99,11 +99,24 @@ async def test_a_waiting_request_is_refused_when_slower_tasks_show_it_cannot_fin
     assert not late.refused.done()
     run_task(shedder, clock, "k", 0.9, "b")  # three of five: every task is slower now
     assert shedder.typical_s("k") == pytest.approx(0.9)
-    # 1.3 s left: the early request's one task fits, the late one's 0.9 + 5 x 0.9 s do not.
+    # 11.3 s left: the early request's one task fits, the late one's 0.9 + 15 x 0.9 s do not.
     assert not early.refused.done()
     refusal = late.refused.exception()
-    assert isinstance(refusal, Overloaded) and refusal.retry_after_s == pytest.approx(5.4)
-    assert "5 queued tasks cannot finish by their deadline" in str(refusal)
+    assert isinstance(refusal, Overloaded) and refusal.retry_after_s == pytest.approx(14.4)
+    assert "15 queued tasks cannot finish by their deadline" in str(refusal)
+
+
+async def test_a_waiting_request_past_the_early_share_of_its_time_is_left_to_the_start_check():
+    clock = Clock()
+    shedder = QueueShedder(1, "pool", clock)
+    for _ in range(3):
+        run_task(shedder, clock, "k", 0.1)
+    entry, added = waiting_entry(shedder, clock, 15, 14.0)
+    clock.now += 3.0  # past 20% of its 14 s
+    shedder.finished("ahead", "k", added, ended_at=clock.now, seconds=3.0)
+    for token in "ab":
+        run_task(shedder, clock, "k", 0.9, token)  # slower now: 15 x 0.9 s would not fit
+    assert not entry.refused.done()
 
 
 async def test_requests_whose_tasks_all_started_or_that_ended_are_not_refused():
@@ -129,13 +142,13 @@ async def test_workers_held_by_long_tasks_count_as_lost_when_the_others_end_thei
     long_added = [shedder.enter("k") for _ in range(3)]
     for index in range(3):
         shedder.started(f"long{index}", "k")  # heavy-tailed tasks: they will hold three workers
-    entry = shedder.check_entry("k", 20, clock.now + 1.5)  # 2.3 s of work / 4 workers: admitted
+    entry = shedder.check_entry("k", 40, clock.now + 3.0)  # 4.3 s of work / 4 workers: admitted
     clock.now += 0.1
     run_task(shedder, clock, "k", 0.1, "quick")  # the fourth worker, at the usual pace
     assert not entry.refused.done()  # the long tasks are not past twice the typical time yet
     clock.now += 0.2
     run_task(shedder, clock, "k", 0.1, "quick")  # typical unchanged, but three workers are held
-    # One worker left: 20 x 0.1 s do not fit in the 1.0 s left (on four they would).
+    # One worker left: 40 x 0.1 s do not fit in the 2.5 s left (on four they would).
     assert isinstance(entry.refused.exception(), Overloaded)
     for index in range(3):
         shedder.finished(f"long{index}", "k", long_added[index], ended_at=clock.now)
