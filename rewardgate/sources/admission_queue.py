@@ -16,9 +16,10 @@ measures:
   the loop's lag grew, a kind was measured for the first time, or a worker is
   still busy with a task that has run past twice the typical time), every
   request still waiting is projected again, in queue order, behind the work
-  ahead of it; a request that can no longer finish by its deadline is refused
-  at once (its ``refused`` future fails), all its waiting tasks with it,
-  within the first :data:`EARLY_FRACTION` of its time. So
+  ahead of it; a request that would miss its deadline (by
+  :data:`REFUSE_MARGIN`) is refused at once (its ``refused`` future fails),
+  all its waiting tasks with it, within the first :data:`EARLY_FRACTION` of
+  its time. So
   a request shed because the backend slowed gets its 429 on the first
   evidence of the slowdown, not when one of its tasks finally reaches a
   worker, however fast or slow the machine is;
@@ -30,7 +31,7 @@ measures:
   every worker held, brings no evidence to the projection).
 
 Requests that enter before their kind has ever been measured (the first ones
-after start-up) are projected when the first task of that kind ends, so that
+after start-up) are projected once MIN_TASKS tasks of that kind ended, so that
 they too are refused early rather than shed one task at a time near their
 deadlines. All raise :class:`~rewardgate.errors.Overloaded` (429 with ``Retry-After``:
 the time the backlog needs to drain), which is request-level: the caller
@@ -55,8 +56,11 @@ deadline (an overload run at load average 15: 429s after 5 s reading "a
 task takes 0.00s now"). A median because one heavy-tailed task
 (a slow math proof among quick ones, a worker being replaced) moves an
 average at once but not the median; a real slowdown, every task slower,
-moves it within three tasks. On entry a request must also fit, behind every
-request waiting, at that pace (within ``DRAIN_FRACTION`` of its time). Running tasks that
+moves it within three tasks (used once :data:`MIN_TASKS` ended). On entry a
+request is refused too if, behind every
+request waiting, at that pace, it would miss its deadline (by
+:data:`REFUSE_MARGIN`: a stricter share refused, under overload, requests
+the previous code finished in time). Running tasks that
 have already run longer than that (SLACK x typical + MIN_SLACK_S) count as
 workers the queue cannot use. An idle queue forgets the typical times of the
 kind it admits: they describe the last busy spell, and only fresh tasks are
@@ -82,19 +86,21 @@ MIN_SLACK_S = 0.05
 #: On entry a request must fit in this share of its remaining time: room for the estimate to
 #: grow while it waits, so that fewer admitted requests are shed late, one task at a time.
 ENTRY_FRACTION = 0.8
-#: On entry a request must also fit, behind every waiting request at the typical times, in this
-#: share of its remaining time: the room core/admission.py leaves (its deadline_fraction), for
-#: the pace to drop while it waits; at 0.8 admitted requests were shed late (after 3-4.5 s of a
-#: 5 s deadline) when the pace dropped (bench/overload_shedding.py, docs/benchmarks.md).
-DRAIN_FRACTION = 0.4
 #: A waiting request is refused by the projection only within this share of its deadline from
 #: its entry: a 429 is worth most early, and later the projection, extrapolated from a few
 #: tasks, misjudged requests that went on to finish: refused after 3 s of 5, where the previous
 #: code finished them (bench/overload_shedding.py, docs/benchmarks.md). Later the start check
 #: alone refuses, as before.
 EARLY_FRACTION = 0.2
-#: The typical task time of a kind (what queued work is refused on) is the median of this many.
+#: The typical task time of a kind (what queued work is refused on) is the median of this many,
+#: and is not used before MIN_TASKS of them ended since the queue was last idle.
 RECENT_TASKS = 5
+MIN_TASKS = 3
+#: A request is refused (on entry, or while waiting) when the projection misses its deadline by
+#: this factor: it is extrapolated from a few tasks, timed while requests arrive (the loop at its
+#: busiest), and refusing on less shed requests the previous code finished under overload
+#: (bench/overload_shedding.py, docs/benchmarks.md).
+REFUSE_MARGIN = 1.25
 #: The queue's pace is the median of this many intervals between task ends while tasks waited.
 RECENT_INTERVALS = 9
 
@@ -169,9 +175,10 @@ class QueueShedder:
         """Seconds a task of ``kind`` holds a worker, as the queue drains: the median of its
         last :data:`RECENT_TASKS` tasks' slot times, or ``workers`` x the queue's pace if that is
         longer (the time between task ends while tasks waited: handing the next task over
-        costs too); None if no task of ``kind`` ended since the queue was last idle."""
+        costs too); None until :data:`MIN_TASKS` tasks of ``kind`` ended since the queue was
+        last idle."""
         recent = self._recent.get(kind)
-        if not recent:
+        if not recent or len(recent) < MIN_TASKS:
             return None
         typical = statistics.median(recent)
         if self._intervals:
@@ -211,7 +218,7 @@ class QueueShedder:
 
     def _check_drain(self, kind: str, tasks: int, deadline: float) -> None:
         """Refuse ``tasks`` new tasks that, behind every request waiting and at the pace the
-        queue drains (typical times), would not finish within ``DRAIN_FRACTION`` of the time left.
+        queue drains (typical times), would miss ``deadline`` by ``REFUSE_MARGIN``.
 
         The worker's own task time (the entry check above) leaves out what holding a worker
         costs besides: handing the task over and hearing it end, which on a loaded machine can
@@ -227,7 +234,7 @@ class QueueShedder:
                 ahead_s += entry.waiting * typical
         finish_s = (ahead_s + tasks * own) / workers
         remaining = deadline - now
-        if finish_s > DRAIN_FRACTION * remaining:
+        if finish_s > REFUSE_MARGIN * remaining:
             raise Overloaded(
                 f"{self.what}: {tasks} tasks behind {ahead_s:.1f}s of waiting work (a task holds a "
                 f"worker {own:.3f}s now) would take {finish_s:.1f}s, {remaining:.1f}s left of the deadline",
@@ -262,7 +269,7 @@ class QueueShedder:
                 continue
             work_s = entry.waiting * own
             finish_s = (ahead_s + work_s) / workers  # typical times include the loop's lag
-            if now + finish_s > entry.deadline:
+            if finish_s > REFUSE_MARGIN * (entry.deadline - now):
                 entry.refused.set_exception(
                     Overloaded(
                         f"{self.what}: {entry.waiting} queued tasks cannot finish by their deadline "

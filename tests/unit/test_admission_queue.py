@@ -21,12 +21,15 @@ def run_task(shedder: QueueShedder, clock: Clock, kind: str, seconds: float, tok
     shedder.finished(token, kind, added, ended_at=clock.now)
 
 
-async def test_requests_that_entered_unmeasured_are_rechecked_at_the_first_measurement():
+async def test_requests_that_entered_unmeasured_are_rechecked_once_measured():
     clock = Clock()
     shedder = QueueShedder(1, "pool", clock)
     first = shedder.check_entry("k", 10, clock.now + 5)
     second = shedder.check_entry("k", 10, clock.now + 5)  # nothing known yet: both wait
-    run_task(shedder, clock, "k", 0.3)  # 0.3 s a task: ten fit in 5 s, twenty do not
+    run_task(shedder, clock, "k", 0.3, "a")
+    run_task(shedder, clock, "k", 0.3, "b")
+    assert not second.refused.done()  # two tasks are too few to judge on
+    run_task(shedder, clock, "k", 0.3, "c")  # 0.3 s a task: ten fit in the 4.1 s left, twenty do not
     assert not first.refused.done()
     assert isinstance(second.refused.exception(), Overloaded)
     shedder.enter("k")
@@ -168,7 +171,7 @@ async def test_the_pace_at_which_waiting_tasks_get_workers_counts_when_it_is_slo
     assert shedder.expected_s("k") == pytest.approx(0.01)
     assert shedder.typical_s("k") == pytest.approx(2 * 0.1)  # two workers' worth of the pace
     shedder.started("busy", "k")
-    # At the tasks' own 0.01 s, 20 fit easily in 0.8 x 2 s; at the queue's pace they take 2.1 s.
+    # At the tasks' own 0.01 s, 30 fit easily in 0.8 x 2 s; at the queue's pace they take 3.1 s.
     with pytest.raises(Overloaded, match=r"holds a worker 0\.200s"):
-        shedder.check_entry("k", 20, clock.now + 2.0)
+        shedder.check_entry("k", 30, clock.now + 2.0)
     assert not shedder.check_entry("k", 5, clock.now + 2.0).refused.done()  # 0.6 s: fits
