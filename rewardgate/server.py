@@ -11,11 +11,17 @@ not fully arrived ``header_timeout_s`` after it opened, or after the first
 byte of a later request (uvicorn's keep-alive timer, which covers the idle
 time between requests, stops at that first byte, so a client trickling
 headers would otherwise hold a connection forever).
+
+:class:`ReasonPhraseProtocol` lets the app choose a reply's reason phrase (the
+``rewardgate.reason`` key of ``http.response.start``, advertised as a scope
+extension; rewardgate/api/http/reason_phrase.py): the trainers' built-in HTTP
+modes show only the status line of an error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 
@@ -23,6 +29,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from rewardgate.api.http.reason_phrase import REASON_EXTENSION, REASON_KEY, sanitise_reason
 from rewardgate.config.settings import Settings
 
 
@@ -81,6 +88,71 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
+class ReasonPhraseProtocol(HttpToolsProtocol):
+    """Honours ``REASON_KEY`` of an ``http.response.start`` message: the reply's status line
+    carries that reason (sanitised here too: one line of printable ASCII) instead of the
+    standard phrase.
+
+    uvicorn writes the status line from a table inside its ``send``. Rather than copy that
+    ``send``, a start message with a reason is sent with the cycle's transport briefly
+    replaced by :class:`_HeadWithReason`, which rewrites the status line of the one head
+    written meanwhile. Replies without the key take uvicorn's own path unchanged (one dict
+    lookup more per message). If uvicorn's internals change so that the head is not what is
+    expected, the standard phrase is sent, never a broken reply
+    (tests/integration/test_reason_phrase_protocol.py pins the behaviour)."""
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        extensions = self.scope.get("extensions")
+        if extensions is None:
+            self.scope["extensions"] = {REASON_EXTENSION: {}}
+        else:
+            extensions[REASON_EXTENSION] = {}
+
+    def _start_asgi_task(self, cycle, app) -> None:  # type: ignore[no-untyped-def]
+        # Every request cycle starts here (pipelined ones later), before its task first runs
+        # and before the app is handed the cycle's send.
+        cycle.send = functools.partial(_send_with_reason, cycle, cycle.send)
+        super()._start_asgi_task(cycle, app)
+
+
+async def _send_with_reason(cycle, send, message) -> None:  # type: ignore[no-untyped-def]
+    reason = message.get(REASON_KEY)
+    if reason is not None and isinstance(reason, str):
+        reason = sanitise_reason(reason)
+    if not reason:  # no key (every reply but a compat route's error), or nothing printable left
+        await send(message)
+        return
+    transport = cycle.transport
+    cycle.transport = _HeadWithReason(transport, message.get("status"), reason)
+    try:
+        await send(message)
+    finally:
+        cycle.transport = transport
+
+
+class _HeadWithReason:
+    """A transport whose next write, a response head of ``status``, gets ``reason``
+    in its status line; everything else is the wrapped transport's."""
+
+    def __init__(self, transport: asyncio.Transport, status: object, reason: str) -> None:
+        self._transport = transport
+        self._prefix = b"HTTP/1.1 %d " % status if isinstance(status, int) else None
+        self._reason = reason.encode("ascii")
+        self._rewritten = False
+
+    def write(self, data: bytes) -> None:
+        if not self._rewritten and self._prefix is not None and data.startswith(self._prefix):
+            line_end = data.find(b"\r\n")
+            if line_end > 0:
+                data = self._prefix + self._reason + data[line_end:]
+        self._rewritten = True  # only the head, the first write
+        self._transport.write(data)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._transport, name)
+
+
 class RedactApiKeys(logging.Filter):
     """Keeps ``?api_key=...`` (the compat routes' way to pass a key) out of the access log."""
 
@@ -117,7 +189,11 @@ class DrainingServer(uvicorn.Server):
 
 def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     """The uvicorn configuration :func:`serve` runs ``app`` with."""
-    protocol = type("Protocol", (HeaderTimeoutProtocol,), {"header_timeout_s": settings.header_timeout_s})
+    protocol = type(
+        "Protocol",
+        (HeaderTimeoutProtocol, ReasonPhraseProtocol),
+        {"header_timeout_s": settings.header_timeout_s},
+    )
     return uvicorn.Config(
         app,
         host=settings.host,

@@ -11,6 +11,7 @@ LLM judges combined by declared pipelines.
 
 commands:
   serve         run the service (HTTP and gRPC) on a pipeline file
+  sandbox-serve run the code sandbox as its own service, for gateways (docs/deploy.md)
   score         score a JSONL file of items against a running service
   eval          a pipeline's accuracy on preference pairs or best-of-N sets
   audit         how a policy could hack a pipeline; robustness, bias, comparison with another

@@ -115,7 +115,11 @@ def read_items(path: Path) -> list[dict]:
 
 def _parse_item(path: Path, number: int, line: str) -> dict:
     try:
-        item = json.loads(line)
+        item = json.loads(line.rstrip("\r\n"))
+    except json.JSONDecodeError as exc:
+        # The position within the file's line: json's own "line 2 column 1" counted the
+        # line's newline as a line of its own.
+        raise CliError(f"{path}:{number}: not valid JSON at column {exc.colno}: {exc.msg}") from None
     except ValueError as exc:
         raise CliError(f"{path}:{number}: not valid JSON ({exc})") from None
     if not isinstance(item, dict):

@@ -54,7 +54,10 @@ def test_score_of_a_missing_file_says_so(tmp_path):
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ('{"response": "a"}\n\n{"response": "b"\n', ":3: not valid JSON"),
+        (
+            '{"response": "a"}\n\n{"response": "b"\n',
+            ":3: not valid JSON at column 17: Expecting ',' delimiter",
+        ),
         ('{"response": "a"}\n["response"]\n', ":2: expected a JSON object (an item), got list"),
         ('{"id": 7, "response": "a"}\n', ":1: id must be a string, got 7"),
     ],
@@ -167,9 +170,17 @@ def test_triton_repo_of_a_missing_model_directory_is_a_config_error(tmp_path):
 
 
 def test_help_lists_every_command():
+    """Every command the parser has is in the help's own list (it once missed sandbox-serve)."""
+    import argparse
+
+    from rewardgate.cli.parser import build_parser
+
+    (subcommands,) = (a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    commands = list(subcommands.choices)
+    assert {"serve", "sandbox-serve", "score", "triton-serve"} <= set(commands)
     result = rewardgate("--help")
     assert result.returncode == 0
-    commands = ("serve", "score", "eval", "audit", "api-key", "random-model", "triton-repo", "triton-serve")
+    listed = result.stdout.split("commands:", 1)[1].split("Settings come from", 1)[0]
     for command in commands:
-        assert f"  {command} " in result.stdout, command
+        assert f"\n  {command} " in listed, command
         assert rewardgate(command, "--help").returncode == 0

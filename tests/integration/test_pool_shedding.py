@@ -60,6 +60,72 @@ async def test_a_backend_slowed_mid_run_sheds_queued_calls_instead_of_running_pa
     assert pool.shedder.backlog_s == pytest.approx(0, abs=1e-9)  # refused calls left the queue's account
 
 
+def slowable_counted(path: str, starts: str) -> float:
+    """:func:`slowable`, each start recorded as a line in ``starts``."""
+    with open(starts, "a") as handle:
+        handle.write("start\n")
+    return slowable(path)
+
+
+async def test_a_queued_request_is_refused_as_soon_as_a_slowed_task_shows_it_cannot_finish(pool, tmp_path):
+    """The refusal comes from the first evidence (three slowed tasks ending), not when a queued task
+    of the request finally reaches a worker or runs out of waiting time: counted in tasks run,
+    so the test holds however fast the machine is."""
+    speed, starts = tmp_path / "seconds", tmp_path / "starts"
+    speed.write_text("0.02")
+    for _ in range(5):
+        await pool.run(slowable, str(speed), timeout_s=30, kind="k", deadline=time.monotonic() + 30)
+    deadline = time.monotonic() + 12.0
+    entry = pool.check_entry("k", 40, deadline)  # at 20 ms a task, forty fit easily
+    speed.write_text("0.5")  # now they take 20 s in all: the request cannot finish
+    starts.write_text("")
+    calls = [
+        asyncio.ensure_future(
+            pool.run(
+                slowable_counted,
+                str(speed),
+                str(starts),
+                timeout_s=30,
+                kind="k",
+                deadline=deadline,
+                entry=entry,
+            )
+        )
+        for _ in range(40)
+    ]
+    work = asyncio.gather(*calls, return_exceptions=True)
+    await asyncio.wait({work, entry.refused}, return_when=asyncio.FIRST_COMPLETED)
+    assert entry.refused.done() and isinstance(entry.refused.exception(), Overloaded)
+    started = starts.read_text().count("start")
+    # The third slowed task's end showed it (three make a typical time; a fourth may have begun).
+    assert started <= 4, started
+    assert "cannot finish" in str(entry.refused.exception())
+    for call in calls:  # what the rule source does on a refusal
+        call.cancel()
+    await work
+    entry.close()
+
+
+async def test_a_slowdown_does_not_refuse_a_request_that_can_still_finish(pool, tmp_path):
+    speed = tmp_path / "seconds"
+    speed.write_text("0.02")
+    for _ in range(5):
+        await pool.run(slowable, str(speed), timeout_s=30, kind="k", deadline=time.monotonic() + 30)
+    deadline = time.monotonic() + 30
+    entry = pool.check_entry("k", 4, deadline)
+    speed.write_text("0.2")  # ten times slower, and still well within the deadline
+    work = asyncio.gather(
+        *(
+            pool.run(slowable, str(speed), timeout_s=30, kind="k", deadline=deadline, entry=entry)
+            for _ in range(4)
+        )
+    )
+    await asyncio.wait({work, entry.refused}, return_when=asyncio.FIRST_COMPLETED)
+    assert await work == [0.2] * 4
+    assert not entry.refused.done()
+    entry.close()
+
+
 async def test_once_measured_slow_more_work_than_fits_is_refused_before_any_of_it_starts(pool, tmp_path):
     speed = tmp_path / "seconds"
     speed.write_text("0.3")

@@ -23,6 +23,7 @@ from rewardgate.api.http.body_limit import BodyLimitMiddleware
 from rewardgate.api.http.docs import ASSETS, DOC_PAGES, install_offline_docs
 from rewardgate.api.http.edge import Guard, RewardgateApp
 from rewardgate.api.http.errors import InternalErrorMiddleware, install_error_handlers
+from rewardgate.api.http.reason_phrase import CompatReasonMiddleware
 from rewardgate.api.http.request_count import RequestCountingMiddleware, mark_counted
 from rewardgate.assembly import build_core
 from rewardgate.auth.keys import KeyRing
@@ -80,7 +81,8 @@ def create_app(
     record_error = lambda t: metrics.errors.labels(t, "request").inc()  # noqa: E731
     install_error_handlers(app, on_error=record_error)
     # What every HTTP request passes, innermost first: the body limit; API keys (outside the
-    # body limit: strangers are refused before their body is read); the last-resort envelope.
+    # body limit: strangers are refused before their body is read); the last-resort envelope;
+    # the request count; the compat routes' error reason phrases.
     guards: list[Guard] = [(BodyLimitMiddleware, {"max_body_bytes": settings.max_body_bytes})]
     if keyring.enabled:
         on_failure = lambda reason: metrics.auth_failures.labels("http", reason).inc()  # noqa: E731
@@ -92,6 +94,8 @@ def create_app(
         )
     guards.append((InternalErrorMiddleware, {"record": record_error}))
     guards.append((RequestCountingMiddleware, {"metrics": metrics, "routes": lambda: route_paths(app)}))
+    # Outermost: it sees every reply, refusals of the guards above included.
+    guards.append((CompatReasonMiddleware, {}))
     app.serve_scoring_routes(guards, on_error=record_error)
     app.include_router(http.router)
     app.include_router(scoring_declarations.router)

@@ -43,7 +43,10 @@ async def get_reward(
     body: OpenRLHFRewardRequest,
     pipeline: str | None = Query(None, description="Pipeline; defaults to compat_pipeline."),
 ) -> None:
-    """OpenRLHF: ``{"query", "prompts", "labels"}`` -> ``{"rewards", "scores", "extra_logs"}``."""
+    """OpenRLHF: ``{"query", "prompts", "labels"}`` -> ``{"rewards", "scores", "extra_logs"}``.
+
+    An error reply's reason phrase names the error (``422 Unprocessable Entity: invalid_input:
+    ...``): OpenRLHF shows the status line, not the body."""
     raise _not_served()
 
 
@@ -53,7 +56,10 @@ async def slime_reward(
     pipeline: str | None = Query(None, description="Pipeline; defaults to compat_pipeline."),
     components: bool = Query(False, description="Reply {'reward', COMPONENT...} instead of the bare reward."),
 ) -> None:
-    """slime: ``{"prompt", "response", "label"}`` -> the reward (a JSON number)."""
+    """slime: ``{"prompt", "response", "label"}`` -> the reward (a JSON number).
+
+    An error reply's reason phrase names the error (``422 Unprocessable Entity: invalid_input:
+    ...``): slime shows the status line, not the body."""
     raise _not_served()
 
 

@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 import pebble
 
 from rewardgate.errors import ComponentError, VerifierError, VerifierTimeout, VerifierUnavailable
-from rewardgate.sources.admission_queue import MIN_SLACK_S, QueueShedder
+from rewardgate.sources.admission_queue import MIN_SLACK_S, QueueEntry, QueueShedder
 from rewardgate.sources.rule import cancellation
 
 T = TypeVar("T")
@@ -164,9 +164,10 @@ class VerifierPool:
             self._slots = (loop, asyncio.Semaphore(self.workers))
         return self._slots[1]
 
-    def check_entry(self, kind: str, tasks: int, deadline: float) -> asyncio.Future | None:
+    def check_entry(self, kind: str, tasks: int, deadline: float) -> QueueEntry:
         """Raise Overloaded if ``tasks`` calls of ``kind`` could not all be done by ``deadline``;
-        see :meth:`QueueShedder.check_entry` for the future returned while ``kind`` is unmeasured."""
+        else the request's place in the queue, refused later if it can no longer finish in time
+        (:meth:`QueueShedder.check_entry`): pass it to each :meth:`run`, close it at the end."""
         return self.shedder.check_entry(kind, tasks, deadline)
 
     async def run(
@@ -176,30 +177,27 @@ class VerifierPool:
         timeout_s: float,
         kind: str = "",
         deadline: float | None = None,
+        entry: QueueEntry | None = None,
     ) -> T:
         """``fn(*args)`` in a worker. With a ``deadline`` (monotonic), a call that could no longer
         finish by it is not started: it raises Overloaded instead (see sources/admission_queue.py);
-        ``kind`` names what is measured (calls of one kind take alike)."""
+        ``kind`` names what is measured (calls of one kind take alike); ``entry`` is the request's
+        place in the queue (:meth:`check_entry`), told when this call leaves the queue."""
         shedder = self.shedder
         slots = self._free_slots()
         added_s = shedder.enter(kind)
-        self._waiting += 1
-        try:
-            await self._acquire(slots, kind, deadline)
-        except BaseException:
-            shedder.left(added_s)
-            raise
-        finally:
-            self._waiting -= 1
         token = uuid.uuid4().hex
         try:
-            future = self._schedule(fn, args, timeout_s, token)
+            future = await self._start(fn, args, timeout_s, token, slots, kind, deadline)
         except BaseException:
             shedder.left(added_s)
-            slots.release()
+            if entry is not None:
+                entry.task_left()
             raise
         self._running += 1
         shedder.started(token, kind)
+        if entry is not None:
+            entry.task_started()
         loop = asyncio.get_running_loop()
         future.add_done_callback(
             lambda done: _call_soon(
@@ -222,6 +220,28 @@ class VerifierPool:
             raise VerifierUnavailable("the verifier pool failed; it is being replaced") from exc
         except Exception as exc:
             raise VerifierError(f"verifier raised {type(exc).__name__}: {exc}") from exc
+
+    async def _start(
+        self,
+        fn: Callable[..., Any],
+        args: tuple,
+        timeout_s: float,
+        token: str,
+        slots: asyncio.Semaphore,
+        kind: str,
+        deadline: float | None,
+    ) -> pebble.ProcessFuture:
+        """A free worker (:meth:`_acquire`), then the call scheduled on it."""
+        self._waiting += 1
+        try:
+            await self._acquire(slots, kind, deadline)
+        finally:
+            self._waiting -= 1
+        try:
+            return self._schedule(fn, args, timeout_s, token)
+        except BaseException:
+            slots.release()
+            raise
 
     async def _acquire(self, slots: asyncio.Semaphore, kind: str, deadline: float | None) -> None:
         """A free worker, waited for no longer than a call due at ``deadline`` could still use it,

@@ -12,6 +12,7 @@ from rewardgate.errors import ComponentError, DeadlineExceeded, VerifierError
 from rewardgate.hashing import canonical_sha256
 from rewardgate.items import ScoringItem
 from rewardgate.observability.metrics import Metrics
+from rewardgate.sources.admission_queue import QueueEntry
 from rewardgate.sources.base import Outcome, ScoreSource, SourceResult
 from rewardgate.sources.rule.base import Rule, grade_in_worker
 from rewardgate.sources.rule.pool import VerifierPool
@@ -66,18 +67,19 @@ class RuleSource(ScoreSource):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded("deadline passed before the verifier could run")
-        refusal = None
+        entry = None
         if not self.rule.offloaded:
-            # Work the pool could not finish in time is refused (429) before any of it starts.
-            refusal = self.pool.check_entry(self.name, len(items), deadline)
-        tasks = [asyncio.ensure_future(self._isolated(item, deadline)) for item in items]
+            # Work the pool could not finish in time is refused (429) before any of it starts,
+            # and later, while it waits, as soon as the pool's times show it cannot finish.
+            entry = self.pool.check_entry(self.name, len(items), deadline)
+        tasks = [asyncio.ensure_future(self._isolated(item, deadline, entry)) for item in items]
         for task in tasks:
             task.add_done_callback(_retrieve)  # a second refusal is not "never retrieved"
         try:
             # The rule's own limit kills a hung verifier; the request deadline only
             # abandons the tasks (cancelling never kills a healthy worker, see pool.py).
             async with asyncio.timeout(remaining):
-                return await _unless_refused(asyncio.gather(*tasks), refusal)
+                return await _unless_refused(asyncio.gather(*tasks), entry and entry.refused)
         except TimeoutError as exc:
             raise DeadlineExceeded("deadline passed while verifying") from exc
         finally:
@@ -85,10 +87,10 @@ class RuleSource(ScoreSource):
             # ends the request: its other tasks leave the queue rather than run for nobody.
             for task in tasks:
                 task.cancel()
-            if refusal is not None:
-                refusal.cancel()
+            if entry is not None:
+                entry.close()
 
-    async def _isolated(self, item: ScoringItem, deadline: float) -> Outcome:
+    async def _isolated(self, item: ScoringItem, deadline: float, entry: QueueEntry | None) -> Outcome:
         started = time.perf_counter()
         try:
             if self.rule.offloaded:  # e.g. code runs in the sandbox service: nothing to hold a worker for
@@ -101,6 +103,7 @@ class RuleSource(ScoreSource):
                     timeout_s=self.rule.timeout_s,
                     kind=self.name,
                     deadline=deadline,
+                    entry=entry,
                 )
             ]
         except ComponentError as exc:
