@@ -16,10 +16,7 @@ elsewhere; with a reference model (parameter ``reference_path``) also
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import torch
 import triton_python_backend_utils as pb_utils
 
 from rewardgate.sources.likelihood.logprobs import span_logprobs
@@ -28,7 +25,7 @@ from rewardgate.sources.likelihood.spans import SpanRow
 from rewardgate.sources.likelihood.triton_repository import REF_TOKEN_LOGPROBS, STARTS, TOKEN_LOGPROBS
 from rewardgate.sources.model.runners.torch_setup import resolve_device
 from rewardgate.sources.model.triton import INPUT_IDS, LENGTHS
-from rewardgate.sources.model.triton.stub_numpy import stub_numpy_problem
+from rewardgate.sources.model.triton.model_setup import start_model
 
 
 def _error(message: str):
@@ -52,16 +49,9 @@ def read_rows(ids: np.ndarray, lengths: np.ndarray, starts: np.ndarray) -> list[
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
-        # The numpy this stub really imported: with numpy 2 it would answer empty outputs.
-        problem = stub_numpy_problem(np.__version__)
-        if problem is not None:
-            raise RuntimeError(problem)
-        config = json.loads(args["model_config"])
-        params = {key: value["string_value"] for key, value in config.get("parameters", {}).items()}
-        if int(params.get("torch_threads", "0")) > 0:
-            torch.set_num_threads(int(params["torch_threads"]))
-        on_gpu = args.get("model_instance_kind") == "GPU"
-        self.device = resolve_device(f"cuda:{args.get('model_instance_device_id', 0)}" if on_gpu else "cpu")
+        # Checks the stub's numpy (with numpy 2 it would answer empty outputs), applies torch_threads.
+        params, device = start_model(args)
+        self.device = resolve_device(device)
         dtype = params.get("dtype", "auto")
         self.model = load_causal_lm(params["model_path"], self.device, dtype)
         reference = params.get("reference_path") or ""

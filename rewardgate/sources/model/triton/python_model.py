@@ -24,10 +24,7 @@ response; a malformed request gets its own error and does not fail the others.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import torch
 import triton_python_backend_utils as pb_utils
 
 from rewardgate.sources.model.packing import unflatten
@@ -40,7 +37,7 @@ from rewardgate.sources.model.triton import (
     PACKED_REWARDS,
     REWARDS,
 )
-from rewardgate.sources.model.triton.stub_numpy import stub_numpy_problem
+from rewardgate.sources.model.triton.model_setup import start_model
 
 
 def _error(message: str, invalid_argument: bool = False):
@@ -91,16 +88,8 @@ def _sequences(request) -> tuple[list[list[int]], bool]:
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
-        # The numpy this stub really imported: with numpy 2 it would answer empty outputs.
-        problem = stub_numpy_problem(np.__version__)
-        if problem is not None:
-            raise RuntimeError(problem)
-        config = json.loads(args["model_config"])
-        params = {key: value["string_value"] for key, value in config.get("parameters", {}).items()}
-        if int(params.get("torch_threads", "0")) > 0:
-            torch.set_num_threads(int(params["torch_threads"]))
-        on_gpu = args.get("model_instance_kind") == "GPU"
-        device = f"cuda:{args.get('model_instance_device_id', 0)}" if on_gpu else "cpu"
+        # Checks the stub's numpy (with numpy 2 it would answer empty outputs), applies torch_threads.
+        params, device = start_model(args)
         # layout / pack_row_tokens: the in-process backend's batching.layout options
         # (docs/triton.md); auto packs when the load-time probe passes.
         self.runner = RewardModelRunner(

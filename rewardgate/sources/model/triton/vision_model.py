@@ -20,16 +20,13 @@ gets its own ``INVALID_ARGUMENT`` without failing the others of the batch.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import torch
 import triton_python_backend_utils as pb_utils
 
 from rewardgate.media.decode import ImageLimits, inspect
 from rewardgate.sources.model.runners.vision_reward_model import VisionRewardModelRunner, VisionRow
 from rewardgate.sources.model.triton import IMAGE_COUNTS, IMAGES, INPUT_IDS, LENGTHS, REWARDS
-from rewardgate.sources.model.triton.stub_numpy import stub_numpy_problem
+from rewardgate.sources.model.triton.model_setup import start_model
 
 
 def _error(message: str, invalid_argument: bool = False):
@@ -72,16 +69,8 @@ def read_rows(
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
-        # The numpy this stub really imported: with numpy 2 it would answer empty outputs.
-        problem = stub_numpy_problem(np.__version__)
-        if problem is not None:
-            raise RuntimeError(problem)
-        config = json.loads(args["model_config"])
-        params = {key: value["string_value"] for key, value in config.get("parameters", {}).items()}
-        if int(params.get("torch_threads", "0")) > 0:
-            torch.set_num_threads(int(params["torch_threads"]))
-        on_gpu = args.get("model_instance_kind") == "GPU"
-        device = f"cuda:{args.get('model_instance_device_id', 0)}" if on_gpu else "cpu"
+        # Checks the stub's numpy (with numpy 2 it would answer empty outputs), applies torch_threads.
+        params, device = start_model(args)
         self.runner = VisionRewardModelRunner(
             params["model_path"], device=device, dtype=params.get("dtype", "auto")
         )
