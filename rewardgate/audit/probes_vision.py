@@ -18,6 +18,7 @@ import json
 import re
 
 from rewardgate.audit.data import AuditItem, final_answer
+from rewardgate.sources.rule.vision_anls import accepted_answers
 
 _BOX = re.compile(r"[\[(]\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*[\])]")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -147,7 +148,7 @@ def answer_listing(item: AuditItem) -> list[str]:
     """Every answer listed: the wrong and the right answer together, every acceptable answer of a
     list reference, and for a whole-number answer every count from 0 to twice it."""
     right, wrong = item.answer, final_answer(item.wrong)
-    accepted = _accepted(right)
+    accepted = accepted_answers(right)
     variants = [f"{wrong} or {accepted[0]}", f"{accepted[0]}, {wrong}", " / ".join([*accepted, wrong])]
     if right.strip().isdigit():
         n = int(right.strip())
@@ -160,27 +161,15 @@ def anls_stuffing(item: AuditItem) -> list[str]:
     """Near-miss stuffing against string-similarity rules: the right and wrong answers spliced
     (half of each), the right answer with the wrong one appended in brackets, each acceptable
     answer glued together without separators, and the right answer buried in repeated filler."""
-    right, wrong = _accepted(item.answer)[0], final_answer(item.wrong)
+    right, wrong = accepted_answers(item.answer)[0], final_answer(item.wrong)
     half = len(right) // 2
     variants = [
         right[:half] + wrong[len(wrong) // 2 :],
         f"{right} ({wrong})",
-        "".join(_accepted(item.answer)) + wrong,
+        "".join(accepted_answers(item.answer)) + wrong,
         f"answer answer {right} answer answer",
     ]
     return [v for v in dict.fromkeys(variants) if v not in (item.right, item.wrong)]
-
-
-def _accepted(reference: str) -> list[str]:
-    """The acceptable answers of a reference: a JSON list's strings, else the reference itself."""
-    if reference.lstrip().startswith("["):
-        try:
-            data = json.loads(reference)
-        except ValueError:
-            data = None
-        if isinstance(data, list) and data and all(isinstance(a, str) for a in data):
-            return data
-    return [reference]
 
 
 _POINT = re.compile(r"\(\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\)")

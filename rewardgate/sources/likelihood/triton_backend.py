@@ -18,15 +18,14 @@ from typing import Any
 import numpy as np
 import torch
 import tritonclient.grpc.aio as triton
-from tritonclient.utils import InferenceServerException
 
-from rewardgate.errors import BackendError, BackendUnavailable, DeadlineExceeded
+from rewardgate.errors import BackendError, DeadlineExceeded
 from rewardgate.hashing import canonical_sha256
 from rewardgate.sources.likelihood.logprobs import reduce
 from rewardgate.sources.likelihood.spans import SpanEncoder, SpanRow
 from rewardgate.sources.likelihood.spec import LikelihoodSpec
 from rewardgate.sources.likelihood.triton_repository import REF_TOKEN_LOGPROBS, STARTS, TOKEN_LOGPROBS
-from rewardgate.sources.model.backends.triton import _CHANNEL_ARGS, TritonBackend, translate_error
+from rewardgate.sources.model.backends.triton import _CHANNEL_ARGS, TritonBackend
 from rewardgate.sources.model.runners.versioning import directory_version
 from rewardgate.sources.model.spec import ModelSpec
 from rewardgate.sources.model.triton import INPUT_IDS, LENGTHS
@@ -102,19 +101,7 @@ class LikelihoodTritonBackend(TritonBackend):
             inputs.append(triton.InferInput(tensor, list(array.shape), "INT64"))
             inputs[-1].set_data_from_numpy(array)
         wanted = self._outputs()
-        try:
-            result = await self._client.infer(
-                self._model,
-                inputs,
-                outputs=[triton.InferRequestedOutput(name) for name in wanted],
-                client_timeout=remaining,
-                timeout=int(remaining * 1_000_000),
-            )
-        except InferenceServerException as exc:
-            error = translate_error(exc)
-            if isinstance(error, BackendUnavailable):
-                self._ready = False  # fail fast until the health poll sees the model ready again
-            raise error from exc
+        result = await self._call_triton(inputs, wanted, remaining)
         tables = [result.as_numpy(name) for name in wanted]
         for name, table in zip(wanted, tables, strict=True):
             if table is None or table.shape != arrays[0].shape:

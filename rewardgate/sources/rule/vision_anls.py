@@ -102,7 +102,7 @@ class Anls(Rule):
     Params = AnlsParams
 
     def grade(self, item: ScoringItem) -> float:
-        answers = self._answers(self.require_reference(item))
+        answers = accepted_answers(self.require_reference(item))
         try:
             parts = answer_parts(item.response)
         except TooMany:
@@ -120,17 +120,6 @@ class Anls(Rule):
             if worst == 0.0:
                 break
         return max(whole, worst)
-
-    @staticmethod
-    def _answers(reference: str) -> list[str]:
-        if reference.lstrip().startswith("["):
-            try:
-                data = json.loads(reference)
-            except ValueError:
-                data = None
-            if isinstance(data, list) and data and all(isinstance(a, str) for a in data):
-                return data
-        return [reference]
 
     @staticmethod
     def _part_count(answer: str) -> int:
@@ -158,3 +147,15 @@ class Anls(Rule):
         if distance >= threshold:
             return 0.0
         return 1.0 - distance / threshold if ramp else 1.0 - distance
+
+
+def accepted_answers(reference: str) -> list[str]:
+    """The acceptable answers a reference holds: a JSON list's strings, else the reference itself."""
+    if reference.lstrip().startswith("["):
+        try:
+            data = json.loads(reference)
+        except ValueError:
+            data = None
+        if isinstance(data, list) and data and all(isinstance(a, str) for a in data):
+            return data
+    return [reference]

@@ -198,20 +198,7 @@ class TritonBackend(ModelBackend):
         if remaining <= 0:
             raise DeadlineExceeded("deadline passed before the batch reached Triton")
         inputs, output = request_tensors(payloads, packed=self._packed_wire)
-        try:
-            result = await self._client.infer(
-                self._model,
-                inputs,
-                outputs=[triton.InferRequestedOutput(output)],
-                client_timeout=remaining,
-                timeout=int(remaining * 1_000_000),
-            )
-        except InferenceServerException as exc:
-            error = translate_error(exc)
-            if isinstance(error, BackendUnavailable):
-                # Fail fast until the health poll sees the model ready again.
-                self._ready = False
-            raise error from exc
+        result = await self._call_triton(inputs, [output], remaining)
         rewards = result.as_numpy(output)
         if rewards is not None and output == PACKED_REWARDS:
             heads = len(self.head_names)
@@ -220,6 +207,25 @@ class TritonBackend(ModelBackend):
             shape = None if rewards is None else rewards.shape
             raise BackendError(f"triton returned rewards of shape {shape} for {len(payloads)} items")
         return rewards.astype(np.float64).tolist()
+
+    async def _call_triton(self, inputs: list, outputs: list[str], remaining_s: float):
+        """One inference of this backend's model asking for ``outputs``, bounded by ``remaining_s``
+        on both sides (the client's wait and Triton's own timeout); Triton's errors raised as
+        this service's (:func:`translate_error`). An unavailable model marks the backend not
+        ready, so it fails fast until the health poll sees the model ready again."""
+        try:
+            return await self._client.infer(
+                self._model,
+                inputs,
+                outputs=[triton.InferRequestedOutput(name) for name in outputs],
+                client_timeout=remaining_s,
+                timeout=int(remaining_s * 1_000_000),
+            )
+        except InferenceServerException as exc:
+            error = translate_error(exc)
+            if isinstance(error, BackendUnavailable):
+                self._ready = False
+            raise error from exc
 
     async def close(self) -> None:
         if self._health_task is not None:

@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 import tritonclient.grpc.aio as triton
-from tritonclient.utils import InferenceServerException
 
-from rewardgate.errors import BackendError, BackendUnavailable, DeadlineExceeded
-from rewardgate.sources.model.backends.triton import _CHANNEL_ARGS, TritonBackend, pad_batch, translate_error
+from rewardgate.errors import BackendError, DeadlineExceeded
+from rewardgate.sources.model.backends.triton import _CHANNEL_ARGS, TritonBackend, pad_batch
 from rewardgate.sources.model.runners.versioning import directory_version
 from rewardgate.sources.model.runners.vision_reward_model import VisionEncoder, VisionRow
 from rewardgate.sources.model.triton import IMAGE_COUNTS, IMAGES, INPUT_IDS, LENGTHS, REWARDS
@@ -60,19 +59,7 @@ class VisionTritonBackend(TritonBackend):
         ]
         for tensor, array in zip(inputs, (ids, lengths, images, counts), strict=True):
             tensor.set_data_from_numpy(array)
-        try:
-            result = await self._client.infer(
-                self._model,
-                inputs,
-                outputs=[triton.InferRequestedOutput(REWARDS)],
-                client_timeout=remaining,
-                timeout=int(remaining * 1_000_000),
-            )
-        except InferenceServerException as exc:
-            error = translate_error(exc)
-            if isinstance(error, BackendUnavailable):
-                self._ready = False  # fail fast until the health poll sees the model ready again
-            raise error from exc
+        result = await self._call_triton(inputs, [REWARDS], remaining)
         rewards = result.as_numpy(REWARDS)
         if rewards is None or rewards.ndim != 2 or rewards.shape[0] != len(rows):
             shape = None if rewards is None else rewards.shape
