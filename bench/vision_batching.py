@@ -30,6 +30,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from PIL import Image, ImageDraw
 
@@ -37,10 +38,11 @@ from rewardgate.config.pipeline_file import ModelSpec
 from rewardgate.core.calls import CallItem, CallOptions, ScoreCall
 from rewardgate.core.validation import Limits, validate_call
 from rewardgate.items import ScoringItem
+from rewardgate.observability.metrics import Metrics
 from rewardgate.sources.base import SourceKey
 from rewardgate.sources.model.backends.base import ModelBackend
 from rewardgate.sources.model.backends.local import LocalBackend
-from rewardgate.sources.model.batching.batcher import DynamicBatcher
+from rewardgate.sources.model.build import dynamic_batcher
 from rewardgate.sources.model.random_vision import build_vision_reward_model
 from rewardgate.sources.model.source import ModelSource
 
@@ -153,18 +155,8 @@ def report(args: argparse.Namespace, median: dict[str, float], tokens: int, same
 
 
 def model_source(spec: ModelSpec, backend: ModelBackend) -> ModelSource:
-    """The backend behind a DynamicBatcher with the spec's batching, as the service builds it."""
-    batching = spec.batching
-    batcher = DynamicBatcher(
-        "vlm",
-        backend.infer,
-        max_batch_items=batching.max_batch_items,
-        max_batch_tokens=batching.max_batch_tokens,
-        max_wait_ms=batching.max_wait_ms,
-        max_concurrent_batches=batching.max_concurrent_batches,
-        overlap_partial_batches=batching.overlap_partial_batches,
-        max_queue_items=batching.max_queue_items,
-    )
+    """The backend behind the batcher the service builds for it (sources/model/build.py)."""
+    batcher = dynamic_batcher("vlm", spec, backend, SimpleNamespace(overload_retry_after_s=1.0), Metrics())
     return ModelSource(SourceKey("model", "vlm"), spec=spec, backend=backend, batcher=batcher)
 
 
