@@ -14,8 +14,8 @@ headers would otherwise hold a connection forever).
 
 :class:`ReasonPhraseProtocol` lets the app choose a reply's reason phrase (the
 ``rewardgate.reason`` key of ``http.response.start``, advertised as a scope
-extension; rewardgate/api/http/reason_phrase.py): the trainers' built-in HTTP
-modes show only the status line of an error.
+extension, offered only on the compat routes; rewardgate/api/http/reason_phrase.py):
+the trainers' built-in HTTP modes show only the status line of an error.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from rewardgate.api.http.compat_errors import COMPAT_PATHS
 from rewardgate.api.http.reason_phrase import REASON_EXTENSION, REASON_KEY, sanitise_reason
 from rewardgate.config.settings import Settings
 
@@ -101,18 +102,21 @@ class ReasonPhraseProtocol(HttpToolsProtocol):
     expected, the standard phrase is sent, never a broken reply
     (tests/integration/test_reason_phrase_protocol.py pins the behaviour)."""
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        extensions = self.scope.get("extensions")
-        if extensions is None:
-            self.scope["extensions"] = {REASON_EXTENSION: {}}
-        else:
-            extensions[REASON_EXTENSION] = {}
+    #: The paths whose requests are offered the extension (the compat routes): every other
+    #: request takes uvicorn's own path, with no wrapped ``send`` (one set lookup per request).
+    reason_paths: frozenset[str] = COMPAT_PATHS
 
     def _start_asgi_task(self, cycle, app) -> None:  # type: ignore[no-untyped-def]
         # Every request cycle starts here (pipelined ones later), before its task first runs
         # and before the app is handed the cycle's send.
-        cycle.send = functools.partial(_send_with_reason, cycle, cycle.send)
+        scope = cycle.scope
+        if scope["path"] in self.reason_paths:
+            extensions = scope.get("extensions")
+            if extensions is None:
+                scope["extensions"] = {REASON_EXTENSION: {}}
+            else:
+                extensions[REASON_EXTENSION] = {}
+            cycle.send = functools.partial(_send_with_reason, cycle, cycle.send)
         super()._start_asgi_task(cycle, app)
 
 

@@ -29,9 +29,9 @@ async def app(scope, receive, send):
         pass
     offered = REASON_EXTENSION in (scope.get("extensions") or {})
     start = {"type": "http.response.start", "status": 422, "headers": [(b"content-type", b"text/plain")]}
-    reasons = {"/reason": "Unprocessable Entity: invalid_input: query[0]: empty", "/inject": INJECTION}
-    if scope["path"] in reasons:
-        start[REASON_KEY] = reasons[scope["path"]]
+    reasons = {b"reason": "Unprocessable Entity: invalid_input: query[0]: empty", b"inject": INJECTION}
+    if scope["query_string"] in reasons:
+        start[REASON_KEY] = reasons[scope["query_string"]]
     await send(start)
     await send({"type": "http.response.body", "body": b"offered" if offered else b"not offered"})
 
@@ -85,18 +85,20 @@ def get(path: str) -> bytes:
 
 
 def test_the_protocol_offers_the_extension_and_writes_the_apps_reason(server):
-    ((status_line, _, body),) = exchange(server, get("/reason"))
+    ((status_line, _, body),) = exchange(server, get("/get_reward?reason"))
     assert status_line == b"HTTP/1.1 422 Unprocessable Entity: invalid_input: query[0]: empty"
     assert body == b"offered"
 
 
 def test_a_reply_without_a_reason_keeps_the_standard_phrase(server):
-    ((status_line, _, _),) = exchange(server, get("/plain"))
+    ((status_line, _, _),) = exchange(server, get("/get_reward"))
     assert status_line == b"HTTP/1.1 422 Unprocessable Entity"
 
 
 def test_a_reason_cannot_split_the_status_line_or_add_headers(server):
-    ((status_line, headers, body), (after, _, _)) = exchange(server, get("/inject") + get("/plain"), 2)
+    ((status_line, headers, body), (after, _, _)) = exchange(
+        server, get("/slime/reward?inject") + get("/get_reward"), 2
+    )
     assert status_line == b"HTTP/1.1 422 bad Set-Cookie: evil=1 HTTP/1.1 200 OK cafe ?"
     assert set(headers) == {b"content-type", b"transfer-encoding", b"date", b"server"}
     assert body == b"offered"
@@ -104,9 +106,16 @@ def test_a_reason_cannot_split_the_status_line_or_add_headers(server):
 
 
 def test_pipelined_and_kept_alive_requests_each_get_their_own_phrase(server):
-    replies = exchange(server, get("/reason") + get("/plain") + get("/reason"), 3)
+    replies = exchange(server, get("/get_reward?reason") + get("/get_reward") + get("/get_reward?reason"), 3)
     assert [line for line, _, _ in replies] == [
         b"HTTP/1.1 422 Unprocessable Entity: invalid_input: query[0]: empty",
         b"HTTP/1.1 422 Unprocessable Entity",
         b"HTTP/1.1 422 Unprocessable Entity: invalid_input: query[0]: empty",
     ]
+
+
+def test_other_paths_are_not_offered_the_extension_and_keep_the_standard_phrase(server):
+    """Only the compat routes' requests get a wrapped send: a reason set elsewhere is ignored."""
+    ((status_line, _, body),) = exchange(server, get("/v1/score?reason"))
+    assert status_line == b"HTTP/1.1 422 Unprocessable Entity"
+    assert body == b"not offered"
