@@ -24,8 +24,9 @@ from typing import Any
 
 from rewardgate.audit.data import AuditItem
 from rewardgate.audit.perturb import ITEM_PERTURBATIONS, PERTURBATIONS
-from rewardgate.audit.probes import Probe, pad
+from rewardgate.audit.probes import Probe
 from rewardgate.audit.probes_groups import GroupVariant, background
+from rewardgate.audit.probes_text import pad
 
 #: Padding of the verbosity variants, in words (pairs that differ only by padding).
 VERBOSE_WORDS = (50, 200)
