@@ -23,6 +23,7 @@ from rewardgate.errors import InputTooLong, InvalidComponentInput
 from rewardgate.items import ScoringItem
 from rewardgate.sources.model.batching.batcher import WorkItem
 from rewardgate.sources.model.packing import PackedRows, choose_layout, layout_rows, packed_logits
+from rewardgate.sources.model.runners.token_ids import PROBE_TEXT, TokenIds
 from rewardgate.sources.model.runners.torch_setup import resolve_device, resolve_dtype
 from rewardgate.sources.model.runners.versioning import directory_version
 from rewardgate.sources.model.text_only import image_refusal, with_response_images
@@ -46,12 +47,23 @@ class RewardModelEncoder:
         self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         self.use_chat_template = use_chat_template and bool(self.tokenizer.chat_template)
         self.head_names = head_names_of(AutoConfig.from_pretrained(self.path))
+        # The wrapper's ids from the Rust tokenizer directly where provably the same (token_ids.py).
+        self._ids = TokenIds(self.tokenizer, probes=self._template_probes())
+
+    def _template_probes(self) -> list[str]:
+        """A rendering of the chat template (its control tokens) for the direct ids' check."""
+        if not self.use_chat_template:
+            return []
+        try:
+            return [self.chat_text(ScoringItem(PROBE_TEXT, PROBE_TEXT))]
+        except InvalidComponentInput:
+            return []
 
     def token_ids(self, item: ScoringItem) -> list[int]:
         """Token ids of prompt + response (through the chat template when there is one)."""
         if self.use_chat_template:
-            return self.tokenizer(self.chat_text(item), add_special_tokens=False)["input_ids"]
-        return self.tokenizer(item.prompt_text() + item.response)["input_ids"]
+            return self._ids([self.chat_text(item)], add_special_tokens=False)[0]
+        return self._ids([item.prompt_text() + item.response], add_special_tokens=True)[0]
 
     def chat_text(self, item: ScoringItem) -> str:
         """The conversation through the model's chat template.
@@ -98,9 +110,7 @@ class RewardModelEncoder:
                 placed.append(index)
             except InvalidComponentInput as exc:
                 outcomes[index] = exc
-        rows = (
-            self.tokenizer(texts, add_special_tokens=not self.use_chat_template)["input_ids"] if texts else []
-        )
+        rows = self._ids(texts, add_special_tokens=not self.use_chat_template)
         for index, ids in zip(placed, rows, strict=True):
             try:
                 outcomes[index] = self._work(ids)
