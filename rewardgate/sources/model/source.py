@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -56,15 +55,11 @@ class ModelSource(ScoreSource):
     async def compute(self, items: list[ScoringItem], deadline: float) -> SourceResult:
         encoded = await self.backend.encode(items)
         work = [entry for entry in encoded if isinstance(entry, WorkItem)]
-        futures = iter(self.batcher.enqueue(work, deadline))
-        pending = [next(futures) if isinstance(e, WorkItem) else e for e in encoded]
-        waited = await asyncio.gather(
-            *(p for p in pending if isinstance(p, asyncio.Future)), return_exceptions=True
-        )
+        # One future for the request's items, not one each plus a gather (batcher.enqueue_group).
+        answers = iter(await self.batcher.enqueue_group(work, deadline))
         result = SourceResult(outcomes=[], tokens=sum(w.length * w.rows for w in work))
-        answers = iter(waited)
-        for entry in pending:
-            answer = next(answers) if isinstance(entry, asyncio.Future) else entry
+        for entry in encoded:
+            answer = next(answers) if isinstance(entry, WorkItem) else entry
             result.outcomes.append(self._to_outcome(answer, result))
         return result
 

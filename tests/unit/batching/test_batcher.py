@@ -283,3 +283,91 @@ async def test_nothing_is_shed_before_a_batch_was_measured():
     futures = batcher.enqueue(work(1, 2), deadline=1.0)
     assert await results_of(futures) == [10, 20]  # no evidence yet: it runs (the scorer's deadline rules)
     await batcher.close()
+
+
+# ------------------------------------------------- enqueue_group: one future per request
+
+
+class CountingObserver:
+    def __init__(self) -> None:
+        self.dropped: list[str] = []
+
+    def batch_started(self, size, padded_tokens, queue_waits_s) -> None:
+        pass
+
+    def batch_finished(self, seconds, ok) -> None:
+        pass
+
+    def item_dropped(self, reason) -> None:
+        self.dropped.append(reason)
+
+
+async def test_a_group_answers_in_item_order_across_batches():
+    backend = GatedBackend()
+    backend.release.set()
+    batcher = batcher_for(backend, max_batch_items=2, max_wait_ms=1)  # the last, partial batch goes too
+    answers = await asyncio.wait_for(batcher.enqueue_group(work(1, 2, 3, 4, 5), FAR), 10)
+    assert [result for result, _timing in answers] == [10, 20, 30, 40, 50]
+    assert sorted(map(len, backend.batches)) == [1, 2, 2]  # three batches answered one future
+    await batcher.close()
+
+
+async def test_a_group_carries_each_items_own_outcome_as_gather_would():
+    def fail_on_two(payloads):
+        if 2 in payloads:
+            raise RuntimeError("CUDA error: device-side assert")
+        return [p * 10 for p in payloads]
+
+    now = [0.0]
+    backend = GatedBackend(result=fail_on_two)
+    batcher = batcher_for(backend, max_batch_items=2, clock=lambda: now[0])
+    blocker = batcher.enqueue(work(0, 0), FAR)
+    await asyncio.wait_for(backend.started.wait(), 10)
+    expiring = batcher.enqueue_group(work(7), deadline=1.0)
+    grouped = batcher.enqueue_group(work(1, 2, 3), FAR)  # batches [1, 2] (fails) and [3, 4]
+    other = batcher.enqueue_group(work(4), FAR)
+    now[0] = 2.0
+    backend.release.set()
+    answers = await asyncio.wait_for(grouped, 10)
+    assert [type(a) for a in answers] == [BackendError, BackendError, tuple]
+    assert answers[0] is answers[1]  # the batch's one error, as each future would have raised it
+    assert answers[2][0] == 30 and answers[2][1].queue_s == 2.0  # queued at 0, started at 2
+    assert [r for r, _ in await asyncio.wait_for(other, 10)] == [40]
+    (late,) = await asyncio.wait_for(expiring, 10)
+    assert isinstance(late, DeadlineExceeded)
+    assert await results_of(blocker) == [0, 0]
+    await batcher.close()
+
+
+async def test_a_cancelled_group_drops_its_queued_items_before_running():
+    backend = GatedBackend()
+    observer = CountingObserver()
+    batcher = batcher_for(backend, max_batch_items=2, observer=observer)
+    blocker = batcher.enqueue(work(0, 0), FAR)  # occupies the only slot
+    await asyncio.wait_for(backend.started.wait(), 10)
+    cancelled = batcher.enqueue_group(work(1, 2), FAR)
+    kept = batcher.enqueue_group(work(3), FAR)
+    cancelled.cancel()
+    backend.release.set()
+    assert [r for r, _ in await asyncio.wait_for(kept, 10)] == [30]
+    assert await results_of(blocker) == [0, 0]
+    assert all(1 not in b and 2 not in b for b in backend.batches)
+    assert observer.dropped == ["cancelled", "cancelled"]
+    await batcher.close()
+
+
+async def test_an_empty_group_is_answered_at_once_and_a_full_queue_takes_none():
+    backend = GatedBackend()
+    batcher = batcher_for(backend, max_batch_items=1, max_queue_items=3)
+    assert await batcher.enqueue_group([], FAR) == []
+    running = batcher.enqueue_group(work(1), FAR)
+    await asyncio.wait_for(backend.started.wait(), 10)
+    batcher.enqueue_group(work(2, 3), FAR)
+    with pytest.raises(Overloaded):
+        batcher.enqueue_group(work(4, 5), FAR)  # 2 queued + 2 > 3: none is queued
+    assert batcher.queued == 2
+    backend.release.set()
+    assert [r for r, _ in await asyncio.wait_for(running, 10)] == [10]
+    await batcher.close()
+    with pytest.raises(ServiceNotReady):
+        batcher.enqueue_group(work(6), FAR)

@@ -1,6 +1,7 @@
 """The asyncio dynamic batcher: one per model.
 
-Callers ``enqueue`` items and await the returned futures; a single collector
+Callers ``enqueue`` items and await the returned futures (or ``enqueue_group``
+them and await one future for all); a single collector
 task forms batches with :class:`~rewardgate.sources.model.batching.queue.PendingQueue` and runs
 them through ``run_batch`` with at most ``max_concurrent_batches`` in flight.
 
@@ -151,13 +152,7 @@ class DynamicBatcher:
             Overloaded: the queue cannot take all of ``items`` (none is queued).
             ServiceNotReady: the batcher is closed.
         """
-        if self._closed:
-            raise ServiceNotReady(f"model {self.name!r} is shutting down")
-        if len(self._queue) + len(items) > self._max_queue_items:
-            raise Overloaded(
-                f"model {self.name!r} queue is full ({len(self._queue)} items)",
-                retry_after_s=self._retry_after_s,
-            )
+        self._check_room(len(items))
         loop = asyncio.get_running_loop()
         now = self._clock()
         futures = []
@@ -167,6 +162,41 @@ class DynamicBatcher:
             futures.append(future)
         self._wakeup.set()
         return futures
+
+    def enqueue_group(self, items: Sequence[WorkItem], deadline: float) -> asyncio.Future:
+        """Queue ``items`` as :meth:`enqueue` does, with one future for all of them.
+
+        It resolves, once every item has its answer, to the list of answers in
+        ``items``' order: ``(result, BatchTiming)`` or the exception that item's
+        future would have raised, what ``asyncio.gather(*enqueue(...),
+        return_exceptions=True)`` gives, without a future and a done-callback hop
+        per item (docs/benchmarks.md, "Model path per-item host cost"). Cancelling
+        it drops every item still queued, as cancelling each future would.
+
+        Raises:
+            Overloaded, ServiceNotReady: as :meth:`enqueue` (nothing is queued).
+        """
+        self._check_room(len(items))
+        future = asyncio.get_running_loop().create_future()
+        group = _Group(future, len(items))
+        now = self._clock()
+        for index, item in enumerate(items):
+            self._queue.push(
+                PendingItem(item.payload, item.length, item.rows, deadline, now, _Slot(group, index))
+            )
+        if not items:
+            future.set_result([])
+        self._wakeup.set()
+        return future
+
+    def _check_room(self, count: int) -> None:
+        if self._closed:
+            raise ServiceNotReady(f"model {self.name!r} is shutting down")
+        if len(self._queue) + count > self._max_queue_items:
+            raise Overloaded(
+                f"model {self.name!r} queue is full ({len(self._queue)} items)",
+                retry_after_s=self._retry_after_s,
+            )
 
     async def close(self, grace_s: float = 5.0) -> None:
         """Stop collecting, let running batches finish (up to ``grace_s``), fail the rest."""
@@ -303,6 +333,47 @@ class DynamicBatcher:
             self._in_flight -= 1
             self._slots.release()
             self._wakeup.set()  # a partial batch held back may go now
+
+
+class _Group:
+    """The answers of one ``enqueue_group`` call and the future that delivers them."""
+
+    __slots__ = ("answers", "future", "remaining")
+
+    def __init__(self, future: asyncio.Future, size: int) -> None:
+        self.future = future
+        self.answers: list[Any] = [None] * size
+        self.remaining = size
+
+
+class _Slot:
+    """A grouped item's stand-in for its own future: the queue and the batcher call only
+    ``done``, ``set_result`` and ``set_exception`` on ``PendingItem.future``."""
+
+    __slots__ = ("answered", "group", "index")
+
+    def __init__(self, group: _Group, index: int) -> None:
+        self.group = group
+        self.index = index
+        self.answered = False
+
+    def done(self) -> bool:
+        """Answered, or the caller gave up on the group (its future is cancelled)."""
+        return self.answered or self.group.future.done()
+
+    def set_result(self, answer: Any) -> None:
+        self._settle(answer)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._settle(exc)
+
+    def _settle(self, answer: Any) -> None:
+        self.answered = True
+        group = self.group
+        group.answers[self.index] = answer
+        group.remaining -= 1
+        if group.remaining == 0 and not group.future.done():
+            group.future.set_result(group.answers)
 
 
 def _fail(future: asyncio.Future, exc: BaseException) -> None:

@@ -37,7 +37,9 @@ class PendingItem:
     """One queued unit of model work.
 
     ``length`` is the longest row in tokens; ``rows`` how many rows the item
-    adds to the batch (a similarity pair adds two).
+    adds to the batch (a similarity pair adds two). ``future`` is the item's
+    asyncio future, or anything with its ``done`` / ``set_result`` /
+    ``set_exception`` (a grouped item's slot, batcher.enqueue_group).
     """
 
     payload: Any
