@@ -165,6 +165,37 @@ def worker(args) -> dict:
     return service
 
 
+def tokenizer_side_by_side(args) -> dict:
+    """µs of this thread's CPU per item to turn the mix's chat texts into ids: the wrapper
+    (``tokenizer(texts)["input_ids"]``, as before) and :class:`TokenIds`, in one process, one
+    thread (``TOKENIZERS_PARALLELISM=false``), alternating, best of ``args.rounds * 3``."""
+    import torch
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from gpu_reward_model import build_model, length_mix, make_items
+
+    from rewardgate.sources.model.runners.reward_model import RewardModelEncoder
+
+    with tempfile.TemporaryDirectory() as directory:
+        build_model(Path(directory), "cpu", torch.device("cpu"), torch.float32)  # tokenizer + config
+        encoder = RewardModelEncoder(directory, max_length=320)
+        items, _ = make_items(encoder, length_mix(args.items, 32, 256))
+    texts = [encoder.chat_text(item) for item in items]
+    ways = {
+        "chat template": lambda: [encoder.chat_text(item) for item in items],
+        "wrapper": lambda: encoder.tokenizer(texts, add_special_tokens=False)["input_ids"],
+        "direct": lambda: encoder._ids(texts, add_special_tokens=False),
+    }
+    assert ways["wrapper"]() == ways["direct"](), "the direct ids differ"
+    best = dict.fromkeys(ways, float("inf"))
+    for _ in range(args.rounds * 3):
+        for name, way in ways.items():
+            started = time.thread_time()
+            way()
+            best[name] = min(best[name], time.thread_time() - started)
+    return {name: seconds / len(items) * 1e6 for name, seconds in best.items()}
+
+
 def export_tree(revision: str, into: Path) -> Path:
     """``revision``'s ``rewardgate`` and ``bench`` exported under ``into``, with this script
     (bench/gpu_reward_model.py puts its own tree first on ``sys.path``)."""
@@ -208,8 +239,17 @@ def main() -> None:
     parser.add_argument("--max-batch-tokens", type=int, default=4096)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--profile", action="store_true", help="cProfile the event loop (prints it)")
+    parser.add_argument(
+        "--tokenizer", action="store_true", help="only the tokeniser's ids, wrapper vs direct, one thread"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.tokenizer:
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+        figures = tokenizer_side_by_side(args)
+        print(" | ".join(f"{name}: {us:.1f} µs/item" for name, us in figures.items()))
+        print(json.dumps({"bench": "model_host_cost", "tokenizer_us_per_item": figures}))
+        return
     if args.worker:
         sys.path.insert(0, str(ROOT))
         print(json.dumps(worker(args)))
