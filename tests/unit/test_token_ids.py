@@ -90,6 +90,13 @@ def test_split_special_tokens_and_added_tokens_give_the_wrappers_ids(tmp_path):
     sentencepiece_tokenizer(tmp_path / "split", split_special_tokens=True)
     assert AutoTokenizer.from_pretrained(tmp_path / "split").split_special_tokens
     assert_same_ids(tmp_path / "split")
+    # A wrapper call that asks otherwise leaves the shared Rust flag flipped; the direct road resets it.
+    shared = AutoTokenizer.from_pretrained(tmp_path / "split")
+    ids = TokenIds(shared)
+    shared("<s> fox", split_special_tokens=False)
+    assert not shared._tokenizer.encode_special_tokens
+    fresh = AutoTokenizer.from_pretrained(tmp_path / "split")
+    assert ids(TEXTS, add_special_tokens=True) == fresh(TEXTS, add_special_tokens=True)["input_ids"]
     tokenizer = build_tokenizer(tmp_path / "added")
     tokenizer.add_tokens(["glued", "狐狸"])
     tokenizer.add_special_tokens({"additional_special_tokens": ["<|tool|>"]})
