@@ -11,6 +11,7 @@ variants saved with truncation and padding switched on, with
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,9 @@ from rewardgate.sources.model.runners.reward_model import RewardModelEncoder
 from rewardgate.sources.model.runners.similarity import packaged_minilm_path
 from rewardgate.sources.model.runners.token_ids import TokenIds
 from tests.support.tiny_models import CORPUS, build_reward_model, build_tokenizer
+
+# transformers 4 (allowed by pyproject) has no TokenizersBackend: every call keeps the wrapper there.
+DIRECT = importlib.util.find_spec("transformers.tokenization_utils_tokenizers") is not None
 
 TEXTS = [
     *CORPUS,
@@ -37,7 +41,7 @@ TEXTS = [
 def assert_same_ids(directory: Path, *, expect_direct: bool = True) -> None:
     fresh = AutoTokenizer.from_pretrained(directory)
     ids = TokenIds(AutoTokenizer.from_pretrained(directory))
-    assert ids.direct is expect_direct, ids.reason
+    assert ids.direct is (expect_direct and DIRECT), ids.reason
     for add_special_tokens in (False, True):
         wrapped = fresh(TEXTS, add_special_tokens=add_special_tokens)["input_ids"]
         assert ids(TEXTS, add_special_tokens=add_special_tokens) == wrapped
@@ -112,7 +116,7 @@ def test_a_tokenizer_that_overrides_the_wrapper_keeps_the_wrapper(tmp_path):
     build_tokenizer(tmp_path)
     tokenizer = Lowered.from_pretrained(tmp_path)
     ids = TokenIds(tokenizer)
-    assert not ids.direct and "_encode_plus" in ids.reason
+    assert not ids.direct and ("_encode_plus" in ids.reason or not DIRECT)
     assert (
         ids(["The FOX"], add_special_tokens=False)
         == tokenizer(["the fox"], add_special_tokens=False)["input_ids"]
@@ -123,7 +127,7 @@ def test_a_tokenizer_that_overrides_the_wrapper_keeps_the_wrapper(tmp_path):
 def test_the_reward_model_encoder_gives_the_wrappers_ids(tmp_path, use_chat_template):
     build_reward_model(tmp_path)
     encoder = RewardModelEncoder(tmp_path, use_chat_template=use_chat_template)
-    assert encoder._ids.direct
+    assert encoder._ids.direct is DIRECT
     fresh = AutoTokenizer.from_pretrained(tmp_path)
     items = [ScoringItem(text, CORPUS[index % len(CORPUS)]) for index, text in enumerate(TEXTS[:-1])]
     for item, work in zip(items, encoder.encode_many(items), strict=True):
