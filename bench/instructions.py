@@ -33,10 +33,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTS = (200, 600)
+#: Seconds of no requests over which a server's idle (timer) rate is counted.
+IDLE_S = 10.0
 
 #: Runs under callgrind with instrumentation off until the measured requests start.
 LAYER_PROGRAM = """
@@ -146,11 +149,124 @@ def count_client(tree: Path) -> dict[str, int]:
         process.wait(timeout=30)
 
 
+def server_instructions(command: list[str], port: int, cwd: Path, env: dict[str, str]) -> dict[str, int]:
+    """Instructions per single-item request of the server ``command`` (listening on ``port``),
+    its main thread only: the server started under callgrind, driven from this process by
+    bench/raw_caller.py's exchange (warm-up, then 200 and 600 counted calls, dumped apart).
+
+    A server's event loop also runs timers (uvicorn's tick, health reports, the pool's
+    supervisor) that fire per second, not per request, and under callgrind a request takes
+    about 50x longer than natively, so those timers weigh 50x more per request than they do
+    in service. The loop's idle rate is counted too (one dump over ``IDLE_S`` seconds with no
+    request) and its share of the requests' wall time taken out: ``per_request`` is what the
+    requests themselves cost, ``idle_per_s`` the timers' rate under callgrind."""
+    with tempfile.TemporaryDirectory(prefix="rg-callgrind-") as out:
+        process = subprocess.Popen(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                "--separate-threads=yes",
+                f"--callgrind-out-file={out}/cg.out",
+                *command,
+            ],
+            cwd=cwd,
+            env={**env, "PYTHONHASHSEED": "0"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            call = _connect_when_ready(f"http://127.0.0.1:{port}", process)
+            for _ in range(300):
+                call()
+
+            def dump() -> int:
+                subprocess.run(["callgrind_control", "-d", str(process.pid)], check=True, capture_output=True)
+                return _dump_total(Path(out), len(totals) + 1)
+
+            subprocess.run(
+                ["callgrind_control", "-i", "on", str(process.pid)], check=True, capture_output=True
+            )
+            totals: list[int] = []
+            seconds: list[float] = []
+            for n in (*COUNTS, 0):
+                started = time.monotonic()
+                if n:
+                    for _ in range(n):
+                        call()
+                else:
+                    time.sleep(IDLE_S)  # last: the idle connection hits its keep-alive timeout
+                totals.append(dump())
+                seconds.append(time.monotonic() - started)
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    idle_per_s = totals[2] / seconds[2]
+    requests = COUNTS[1] - COUNTS[0]
+    background = idle_per_s * (seconds[1] - seconds[0])
+    return {
+        "per_request": round((totals[1] - totals[0] - background) / requests),
+        "with_timers": round((totals[1] - totals[0]) / requests),
+        "idle_per_s": round(idle_per_s),
+    }
+
+
+def _connect_when_ready(url: str, process: subprocess.Popen, timeout_s: float = 900):
+    """bench/raw_caller.py's exchange with ``url`` once the server answers it with a reward."""
+    from raw_caller import raw_call
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server under callgrind exited with {process.returncode}")
+        try:
+            call = raw_call(url)
+            call()
+            return call
+        except (OSError, KeyError, ValueError):
+            time.sleep(1)
+    raise RuntimeError(f"the server under callgrind did not answer within {timeout_s} s")
+
+
+def _dump_total(out: Path, number: int) -> int:
+    """The main thread's total of callgrind dump ``number`` (``cg.out.N-01``)."""
+    dump = out / f"cg.out.{number}-01"
+    for line in dump.read_text().splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {dump}")
+
+
+def count_servers(tree: Path) -> dict[str, dict[str, int]]:
+    """Whole servers, per request: rewardgate (``rewardgate serve``, shipped pipelines, access
+    log on: its defaults) and bench/bare_app.py (uvicorn, access log on); the figures the
+    req/s ratio of bench/hot_path.py reflects, the HTTP server's own work included."""
+    from _processes import tree_env
+
+    from tests.support.server import free_ports
+
+    env = tree_env(tree)
+    figures = {}
+    port, grpc_port = free_ports(2)
+    figures["server"] = server_instructions(
+        [sys.executable, "-m", "rewardgate", "serve", "--port", str(port)],
+        port,
+        tree,
+        {**env, "REWARDGATE_GRPC_PORT": str(grpc_port), "REWARDGATE_VERIFIER_WORKERS": "2"},
+    )
+    (port,) = free_ports(1)
+    figures["bare_server"] = server_instructions(
+        [sys.executable, str(ROOT / "bench" / "bare_app.py"), str(port)], port, tree, env
+    )
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--layers", default="scorer,app,bare", help="comma-separated asgi_layers layers")
     parser.add_argument("--client", action="store_true", help="also the client against its floor")
     parser.add_argument("--baseline", help="also count the layers on this revision's tree")
+    parser.add_argument("--servers", action="store_true", help="also whole servers: rewardgate vs bare")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("bench/instructions.py needs valgrind (apt-get install valgrind)")
@@ -164,6 +280,10 @@ def main() -> None:
         summary["baseline"] = {"revision": args.baseline, "layers": count_layers(tree, layers)}
     if args.client:
         summary["client"] = count_client(ROOT)
+    if args.servers:
+        summary["servers"] = count_servers(ROOT)
+        if args.baseline:
+            summary["baseline"]["servers"] = count_servers(tree)
     current = summary["layers"]
     for name, value in current.items():
         print(f"{name:>8}: {value:>9,} instructions/request")
@@ -174,6 +294,11 @@ def main() -> None:
     if args.client:
         client = summary["client"]
         print(f"  client: {client['client']:>9,} instructions/call (floor {client['floor']:,})")
+    if args.servers:
+        servers = summary["servers"]
+        ours, bare = servers["server"]["per_request"], servers["bare_server"]["per_request"]
+        print(f"  server: {ours:>9,} instructions/request (bare {bare:,}; idle timers taken out)")
+        summary["server_over_bare"] = round(ours / bare, 3)
     print(json.dumps(summary))
 
 

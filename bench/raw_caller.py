@@ -50,7 +50,10 @@ def raw_call(url: str) -> Callable[[], float]:
         reply = _Reply()
         parser = httptools.HttpResponseParser(reply)
         while not reply.done:
-            parser.feed_data(sock.recv(65536))
+            data = sock.recv(65536)
+            if not data:
+                raise ConnectionError("the server closed the connection before a whole reply")
+            parser.feed_data(data)
         return orjson.loads(b"".join(reply.body))["results"][0]["reward"]
 
     return call

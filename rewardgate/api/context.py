@@ -7,8 +7,7 @@ Shared by HTTP and gRPC; request metrics are recorded the same way for both
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rewardgate.api.status import http_status
@@ -32,24 +31,43 @@ class AppContext:
     #: Called when :meth:`observe` has counted a request (HTTP tells its counting guard).
     on_counted: Callable[[], None] = lambda: None
 
-    @contextmanager
-    def observe(self, route: str, pipeline: str) -> Iterator[None]:
-        """Count and time one request, labelled by route, pipeline and final status."""
-        label = pipeline if self.core.knows(pipeline) else "unknown"
-        started = time.perf_counter()
-        status = 200
-        try:
-            yield
-        except RewardgateError as exc:
+    def observe(self, route: str, pipeline: str) -> RequestObservation:
+        """A context manager counting and timing one request, labelled by route, pipeline and
+        final status (the HTTP status of the error it raises, 499 for a client gone, 500 for
+        anything else)."""
+        return RequestObservation(self, route, pipeline if self.core.knows(pipeline) else "unknown")
+
+
+class RequestObservation:
+    """One request's count and time (see :meth:`AppContext.observe`). A plain class rather
+    than ``@contextmanager``: it is on every request's path, and a generator-based context
+    manager costs more to enter and leave."""
+
+    __slots__ = ("_ctx", "_label", "_route", "_started")
+
+    def __init__(self, ctx: AppContext, route: str, label: str) -> None:
+        self._ctx = ctx
+        self._route = route
+        self._label = label
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            status = 200
+        elif issubclass(exc_type, RewardgateError):
             status = http_status(exc)
-            raise
-        except ClientDisconnected:
+        elif issubclass(exc_type, ClientDisconnected):
             status = 499
-            raise
-        except Exception:
+        elif issubclass(exc_type, Exception):
             status = 500
-            raise
-        finally:
-            self.on_counted()
-            self.metrics.requests.labels(route, label, str(status)).inc()
-            self.metrics.request_seconds.labels(route, label).observe(time.perf_counter() - started)
+        else:  # a cancellation (BaseException) kept the status it had, as before
+            status = 200
+        ctx = self._ctx
+        ctx.on_counted()
+        ctx.metrics.requests.labels(self._route, self._label, str(status)).inc()
+        ctx.metrics.request_seconds.labels(self._route, self._label).observe(
+            time.perf_counter() - self._started
+        )

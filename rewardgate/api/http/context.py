@@ -63,10 +63,11 @@ async def cancel_on_disconnect(receive: Receive, work: Coroutine[Any, Any, T]) -
         watcher.cancel()
 
 
-def timing_headers(timings: StageTimings) -> dict[str, str]:
-    """Per-stage times in milliseconds (as text-embeddings-inference reports them)."""
-    return {
-        "x-queue-time": f"{timings.queue_s * 1000:.3f}",
-        "x-inference-time": f"{timings.inference_s * 1000:.3f}",
-        "x-total-time": f"{timings.total_s * 1000:.3f}",
-    }
+def timing_headers(timings: StageTimings) -> list[tuple[bytes, bytes]]:
+    """Per-stage times in milliseconds (as text-embeddings-inference reports them), as raw
+    ASGI headers."""
+    return [
+        (b"x-queue-time", b"%.3f" % (timings.queue_s * 1000)),
+        (b"x-inference-time", b"%.3f" % (timings.inference_s * 1000)),
+        (b"x-total-time", b"%.3f" % (timings.total_s * 1000)),
+    ]

@@ -46,8 +46,10 @@ from rewardgate.errors import InvalidInput, RewardgateError
 
 #: Awaits the scoring work, cancelling it if the client goes away (raises ClientDisconnected).
 Guard = Callable[[Awaitable[Any]], Awaitable[Any]]
+#: Raw ASGI headers: (name, value) byte strings.
+Headers = list[tuple[bytes, bytes]]
 #: A handler: (context, body, query, guard) -> (JSON reply, extra headers).
-Handler = Callable[[AppContext, bytes, dict[str, str], Guard], Awaitable[tuple[bytes, dict[str, str]]]]
+Handler = Callable[[AppContext, bytes, dict[str, str], Guard], Awaitable[tuple[bytes, Headers]]]
 
 
 def decode(model: type[BaseModel], body: bytes) -> Any:
@@ -65,9 +67,7 @@ def decode(model: type[BaseModel], body: bytes) -> Any:
         raise InvalidInput(describe_validation_errors(errors, location="body")) from None
 
 
-async def score(
-    ctx: AppContext, body: bytes, query: dict[str, str], guard: Guard
-) -> tuple[bytes, dict[str, str]]:
+async def score(ctx: AppContext, body: bytes, query: dict[str, str], guard: Guard) -> tuple[bytes, Headers]:
     request = decode(ScoreRequest, body)
     call = score_call(request)
     call.forwarded = query.get("forwarded") == "1"  # a peer sent a group's samples to their owner
@@ -76,9 +76,7 @@ async def score(
     return to_json(result), timing_headers(timings)
 
 
-async def compare(
-    ctx: AppContext, body: bytes, query: dict[str, str], guard: Guard
-) -> tuple[bytes, dict[str, str]]:
+async def compare(ctx: AppContext, body: bytes, query: dict[str, str], guard: Guard) -> tuple[bytes, Headers]:
     request = decode(CompareRequest, body)
     with ctx.observe("/v1/compare", request.pipeline):
         result, timings = await guard(ctx.core.compare(compare_call(request)))
@@ -87,7 +85,7 @@ async def compare(
 
 async def get_reward(
     ctx: AppContext, body: bytes, query: dict[str, str], guard: Guard
-) -> tuple[bytes, dict[str, str]]:
+) -> tuple[bytes, Headers]:
     request = decode(OpenRLHFRewardRequest, body)
     name = query.get("pipeline") or ctx.settings.compat_pipeline
     with ctx.observe("/get_reward", name):
@@ -97,7 +95,7 @@ async def get_reward(
 
 async def slime_reward(
     ctx: AppContext, body: bytes, query: dict[str, str], guard: Guard
-) -> tuple[bytes, dict[str, str]]:
+) -> tuple[bytes, Headers]:
     request = decode(SlimeRewardRequest, body)
     name = query.get("pipeline") or ctx.settings.compat_pipeline
     components = query.get("components") == "true"
@@ -157,11 +155,7 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-async def _send_json(send: Send, body: bytes, headers: dict[str, str]) -> None:
-    raw_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *((name.encode(), value.encode()) for name, value in headers.items()),
-    ]
-    await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+async def _send_json(send: Send, body: bytes, headers: Headers) -> None:
+    headers[:0] = ((b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
