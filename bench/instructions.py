@@ -12,7 +12,11 @@ of bench/hot_path.py's single-item ``exact`` call (cache off):
 * ``--client``: one ``RewardClient.score([item])`` call against a running service (the
   client's own process), beside ``floor``: the least a Python caller can do for the same
   exchange (one prebuilt request written to a keep-alive socket, the reply read and
-  parsed by httptools and orjson: bench/raw_caller.py).
+  parsed by httptools and orjson: bench/raw_caller.py);
+* ``--servers``: whole server processes per request, the HTTP server's own work (uvicorn,
+  the access log) included: ``rewardgate serve`` on its defaults against bench/bare_app.py,
+  each driven over one keep-alive connection by bench/raw_caller.py's exchange. The ratio
+  of the two is what bench/hot_path.py's req/s ratio reflects (server_instructions()).
 
 Each figure is the main thread's instruction count over 600 requests minus that over
 200 (start-up, warm-up and the measuring harness cancel out), divided by 400.
@@ -284,6 +288,11 @@ def main() -> None:
         summary["servers"] = count_servers(ROOT)
         if args.baseline:
             summary["baseline"]["servers"] = count_servers(tree)
+    report(summary)
+
+
+def report(summary: dict) -> None:
+    """Print the figures in ``summary`` (adding the derived ratios to it), then it as JSON."""
     current = summary["layers"]
     for name, value in current.items():
         print(f"{name:>8}: {value:>9,} instructions/request")
@@ -291,10 +300,10 @@ def main() -> None:
         summary["app_over_bare"] = round(current["app"] / current["bare"], 3)
     if {"app", "scorer"} <= current.keys():
         summary["edge"] = current["app"] - current["scorer"]
-    if args.client:
+    if "client" in summary:
         client = summary["client"]
         print(f"  client: {client['client']:>9,} instructions/call (floor {client['floor']:,})")
-    if args.servers:
+    if "servers" in summary:
         servers = summary["servers"]
         ours, bare = servers["server"]["per_request"], servers["bare_server"]["per_request"]
         print(f"  server: {ours:>9,} instructions/request (bare {bare:,}; idle timers taken out)")
