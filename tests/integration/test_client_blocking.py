@@ -32,7 +32,8 @@ class RawServer:
     """Answers every ``POST`` with :data:`REPLY` (keep-alive framing). ``after_reply``:
     ``"keep"`` serves the next request on the same connection, ``"close"`` closes it
     silently; ``truncate`` replies (the first ones) stop halfway and close; ``tls``
-    serves HTTPS with that context; ``raw_reply`` is sent as it is instead of a reply."""
+    serves HTTPS with that context; ``raw_reply`` is sent as it is instead of a reply;
+    ``surplus`` is sent right behind each reply, in the same write (bytes never asked for)."""
 
     def __init__(
         self,
@@ -40,11 +41,13 @@ class RawServer:
         truncate: int = 0,
         tls: ssl.SSLContext | None = None,
         raw_reply: bytes | None = None,
+        surplus: bytes = b"",
     ) -> None:
         self.after_reply = after_reply
         self.truncate = truncate
         self.tls = tls
         self.raw_reply = raw_reply
+        self.surplus = surplus
         self.connections = 0
         self.requests: list[dict] = []
         self.closed = threading.Event()
@@ -81,7 +84,7 @@ class RawServer:
                     self.truncate -= 1
                     conn.sendall(head.encode() + body[: len(body) // 2])
                     break
-                conn.sendall(head.encode() + body)
+                conn.sendall(head.encode() + body + self.surplus)
                 if self.after_reply == "close":
                     break
         self.closed.set()
@@ -148,6 +151,27 @@ def test_a_reply_that_is_not_http_is_connection_failed(raw_server):
             client.score([{"response": "x"}], "p")
         (transport,) = client._blocking
         assert transport._socket is None  # closed, never reused
+
+
+UNASKED = b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n" + b'{"x": "no"}'
+
+
+@pytest.mark.parametrize(
+    "raw_server",
+    [{"surplus": UNASKED}, {"surplus": UNASKED[:20]}, {"surplus": b"HTTP/1.1 5"}],
+    ids=["a-whole-reply", "half-a-reply", "a-status-line-begun"],
+    indirect=True,
+)
+def test_bytes_past_the_reply_leave_it_standing_and_the_connection_unused(raw_server):
+    # The connection keeps its parser between calls: what the server sent past the reply
+    # asked for must neither change this answer nor reach the next call's.
+    with RewardClient(raw_server.url, retry=RetryPolicy(attempts=1)) as client:
+        for _ in range(3):
+            (result,) = client.score([{"response": "x"}], "p")
+            assert result.reward == 1.0 and result.pipeline_hash == "sha256:raw"
+            (transport,) = client._blocking
+            assert transport._socket is None  # out of step: closed, never reused
+    assert raw_server.connections == 3 and len(raw_server.requests) == 3
 
 
 def test_each_thread_has_its_own_connection(raw_server):
