@@ -47,6 +47,9 @@ from rewardgate_client._http import decode_reply, encode_body
 from rewardgate_client.errors import ConnectionFailed, DeadlineExceeded
 from rewardgate_client.types import Result, ScoreReply, results_from_reply
 
+#: Bytes one read can take. Reads go into the connection's own buffer: ``recv`` of this size
+#: would allocate it per read, above glibc's mmap threshold (128 KiB), so that each call paid an
+#: mmap, an mremap and a munmap (about 9 us of a ~300 us exchange, cProfile of 20k calls).
 _READ_SIZE = 256 * 1024
 
 #: Every live transport, so that a forked child drops the connections it shares with its parent.
@@ -103,16 +106,23 @@ class BlockingHttpTransport:
             connection = self._connection
             if connection is None or connection.dropped():
                 connection = self._connect(timeout_s)
-            sock, reply, parser = connection.sock, connection.reply, connection.parser
+            sock, reply, parser, buffer = (
+                connection.sock,
+                connection.reply,
+                connection.parser,
+                connection.buffer,
+            )
             reply.start()
             sock.settimeout(timeout_s)  # bounds the send and the first read
             sock.sendall(request)
             while True:
-                data = sock.recv(_READ_SIZE)
-                if not data:
+                size = sock.recv_into(buffer)
+                if not size:
                     raise ConnectionResetError("the server closed the connection before a whole reply")
-                reply.received.append(data)
-                parser.feed_data(data)
+                data = buffer[:size]
+                parser.feed_data(data)  # the reply's body comes out of it as bytes of its own
+                if reply.status != 200:  # a refusal, or its head still to come: kept for Retry-After
+                    reply.received.append(bytes(data))
                 if reply.complete:
                     break
                 sock.settimeout(max(deadline - time.monotonic(), 0.001))
@@ -146,12 +156,13 @@ class BlockingHttpTransport:
 
 class _Connection:
     """A socket with what each exchange on it reuses: the reply record, its parser (which
-    resets itself after each whole message) and a poller for the idle check."""
+    resets itself after each whole message), a poller for the idle check and a read buffer."""
 
-    __slots__ = ("parser", "poll", "reply", "sock")
+    __slots__ = ("buffer", "parser", "poll", "reply", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.buffer = memoryview(bytearray(_READ_SIZE))
         self.reply = _Reply()
         self.parser = self.reply.parser = httptools.HttpResponseParser(self.reply)
         self.poll = None
