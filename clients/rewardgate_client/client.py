@@ -251,7 +251,8 @@ class AsyncRewardClient:
 
 def item_dicts(items: Iterable[Item | dict[str, Any]]) -> list[dict[str, Any]]:
     """The items as wire dicts, each with an id (its position, unless it has one)."""
-    dicts = [as_item_dict(item) for item in items]
+    # as_item_dict's test written out: the function call was most of what a one-item call spent here
+    dicts = [item.to_dict() if isinstance(item, Item) else dict(item) for item in items]
     for index, item in enumerate(dicts):
         item.setdefault("id", str(index))
     return dicts
