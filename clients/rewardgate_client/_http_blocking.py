@@ -106,26 +106,7 @@ class BlockingHttpTransport:
             connection = self._connection
             if connection is None or connection.dropped():
                 connection = self._connect(timeout_s)
-            sock, reply, parser, buffer = (
-                connection.sock,
-                connection.reply,
-                connection.parser,
-                connection.buffer,
-            )
-            reply.start()
-            sock.settimeout(timeout_s)  # bounds the send and the first read
-            sock.sendall(request)
-            while True:
-                size = sock.recv_into(buffer)
-                if not size:
-                    raise ConnectionResetError("the server closed the connection before a whole reply")
-                data = buffer[:size]
-                parser.feed_data(data)  # the reply's body comes out of it as bytes of its own
-                if reply.status != 200:  # a refusal, or its head still to come: kept for Retry-After
-                    reply.received.append(bytes(data))
-                if reply.complete:
-                    break
-                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            reply = connection.exchange(request, deadline)
         except TimeoutError as exc:
             self.close()
             raise DeadlineExceeded(f"no answer within {timeout_s:.3g} s") from exc
@@ -170,6 +151,35 @@ class _Connection:
             poller = select.poll()
             poller.register(sock, select.POLLIN)
             self.poll = poller.poll
+
+    def exchange(self, request: bytes, deadline: float) -> _Reply:
+        """Send ``request`` and read its whole reply by ``deadline`` (``time.monotonic``).
+
+        Raises TimeoutError past the deadline, OSError or HttpParserError when the connection
+        fails: the caller closes it then, and its parser with it."""
+        sock, reply, parser, buffer = self.sock, self.reply, self.parser, self.buffer
+        reply.start()
+        # Each blocking step (the send, every read) may last only what is left of the
+        # deadline, which a connect or a TLS handshake may have used already. A send finds
+        # the buffer empty (the last exchange is over) and returns at once, so the read
+        # after it keeps the send's timeout unless the send had to wait: one settimeout
+        # per call, not two (a settimeout costs ~2-3k instructions, docs/benchmarks.md).
+        sent_from = time.monotonic()
+        sock.settimeout(max(deadline - sent_from, 0.001))
+        sock.sendall(request)
+        if time.monotonic() - sent_from > 0.001:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        while True:
+            size = sock.recv_into(buffer)
+            if not size:
+                raise ConnectionResetError("the server closed the connection before a whole reply")
+            data = buffer[:size]
+            parser.feed_data(data)  # the reply's body comes out of it as bytes of its own
+            if reply.status != 200:  # a refusal, or its head still to come: kept for Retry-After
+                reply.received.append(bytes(data))
+            if reply.complete:
+                return reply
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
 
     def dropped(self) -> bool:
         """True when the idle socket is readable: the server closed it (or sent something

@@ -15,7 +15,7 @@ import threading
 
 import pytest
 import trustme
-from rewardgate_client import ConnectionFailed, RetryPolicy, RewardClient
+from rewardgate_client import ConnectionFailed, DeadlineExceeded, RetryPolicy, RewardClient
 
 from tests.support.server import free_port
 
@@ -33,7 +33,8 @@ class RawServer:
     ``"keep"`` serves the next request on the same connection, ``"close"`` closes it
     silently; ``truncate`` replies (the first ones) stop halfway and close; ``tls``
     serves HTTPS with that context; ``raw_reply`` is sent as it is instead of a reply;
-    ``surplus`` is sent right behind each reply, in the same write (bytes never asked for)."""
+    ``surplus`` is sent right behind each reply, in the same write (bytes never asked for);
+    ``stall_s``: each reply's second half follows its first that much later."""
 
     def __init__(
         self,
@@ -42,15 +43,18 @@ class RawServer:
         tls: ssl.SSLContext | None = None,
         raw_reply: bytes | None = None,
         surplus: bytes = b"",
+        stall_s: float = 0.0,
     ) -> None:
         self.after_reply = after_reply
         self.truncate = truncate
         self.tls = tls
         self.raw_reply = raw_reply
         self.surplus = surplus
+        self.stall_s = stall_s
         self.connections = 0
         self.requests: list[dict] = []
         self.closed = threading.Event()
+        self.stopped = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", free_port()))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
@@ -84,12 +88,19 @@ class RawServer:
                     self.truncate -= 1
                     conn.sendall(head.encode() + body[: len(body) // 2])
                     break
+                if self.stall_s:
+                    conn.sendall(head.encode() + body[: len(body) // 2])
+                    if self.stopped.wait(self.stall_s):  # the test is over
+                        break
+                    body = body[len(body) // 2 :]
+                    head = ""
                 conn.sendall(head.encode() + body + self.surplus)
                 if self.after_reply == "close":
                     break
         self.closed.set()
 
     def stop(self) -> None:
+        self.stopped.set()
         self._listener.close()
 
 
@@ -172,6 +183,17 @@ def test_bytes_past_the_reply_leave_it_standing_and_the_connection_unused(raw_se
             (transport,) = client._blocking
             assert transport._socket is None  # out of step: closed, never reused
     assert raw_server.connections == 3 and len(raw_server.requests) == 3
+
+
+@pytest.mark.parametrize("raw_server", [{"stall_s": 30}], indirect=True)
+def test_a_reply_that_stalls_halfway_ends_at_the_deadline(raw_server):
+    # The first read gets half the reply; the rest would come 30 s later, and the call
+    # would then succeed: DeadlineExceeded says the second read was bounded by the deadline.
+    with RewardClient(raw_server.url, retry=RetryPolicy(attempts=1)) as client:
+        with pytest.raises(DeadlineExceeded):
+            client.score([{"response": "x"}], "p", timeout_s=1)
+        (transport,) = client._blocking
+        assert transport._socket is None  # mid-reply: never reused
 
 
 def test_each_thread_has_its_own_connection(raw_server):
