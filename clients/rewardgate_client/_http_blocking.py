@@ -163,7 +163,7 @@ class _Connection:
         # deadline, which a connect or a TLS handshake may have used already. A send finds
         # the buffer empty (the last exchange is over) and returns at once, so the read
         # after it keeps the send's timeout unless the send had to wait: one settimeout
-        # per call, not two (a settimeout costs ~2-3k instructions, docs/benchmarks.md).
+        # per call, not two (one more cost ~3.5k instructions, the check ~1.8k: docs/benchmarks.md).
         sent_from = time.monotonic()
         sock.settimeout(max(deadline - sent_from, 0.001))
         sock.sendall(request)
