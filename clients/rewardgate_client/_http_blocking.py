@@ -26,7 +26,8 @@ docs/benchmarks.md): a connection keeps its parser, its reply record and its
 readiness poller; the parser has no per-header callback (the one header read,
 ``Retry-After``, matters only on a refusal, whose bytes are parsed again for
 it); a fork is noticed by an ``os.register_at_fork`` hook, not a ``getpid``
-per call.
+per call; a plain (non-TLS) socket is non-blocking and waits for the reply on
+that poller, so a call sets no socket timeout (see :class:`_Connection`).
 """
 
 from __future__ import annotations
@@ -131,17 +132,23 @@ class BlockingHttpTransport:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._tls is not None:
             sock = self._tls.wrap_socket(sock, server_hostname=self._host)
-        self._connection = _Connection(sock)
+        self._connection = _Connection(sock, tls=self._tls is not None)
         return self._connection
 
 
 class _Connection:
     """A socket with what each exchange on it reuses: the reply record, its parser (which
-    resets itself after each whole message), a poller for the idle check and a read buffer."""
+    resets itself after each whole message), a poller for the idle check and a read buffer.
 
-    __slots__ = ("buffer", "parser", "poll", "reply", "sock")
+    A plain socket (where ``select.poll`` exists) is non-blocking and waits for the reply on
+    the kept poller, each wait bounded by what is left of the deadline: no ``settimeout`` per
+    call, no poll before the send (Python polls before every operation on a socket with a
+    timeout). A TLS socket keeps Python's timeouts: a readable TLS socket need not hold a
+    whole record, so a wait on the descriptor is not a wait for data."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    __slots__ = ("buffer", "parser", "poll", "reply", "sock", "waits")
+
+    def __init__(self, sock: socket.socket, *, tls: bool) -> None:
         self.sock = sock
         self.buffer = memoryview(bytearray(_READ_SIZE))
         self.reply = _Reply()
@@ -151,35 +158,63 @@ class _Connection:
             poller = select.poll()
             poller.register(sock, select.POLLIN)
             self.poll = poller.poll
+        self.waits = self.poll is not None and not tls
+        if self.waits:
+            sock.setblocking(False)
 
     def exchange(self, request: bytes, deadline: float) -> _Reply:
         """Send ``request`` and read its whole reply by ``deadline`` (``time.monotonic``).
 
         Raises TimeoutError past the deadline, OSError or HttpParserError when the connection
         fails: the caller closes it then, and its parser with it."""
-        sock, reply, parser, buffer = self.sock, self.reply, self.parser, self.buffer
-        reply.start()
+        self.reply.start()
+        if not self.waits:
+            return self._exchange_timed(request, deadline)
+        sock, buffer, poll = self.sock, self.buffer, self.poll
+        try:
+            sent = sock.send(request)  # an exchange starts with an empty send buffer
+        except BlockingIOError:
+            sent = 0
+        if sent < len(request):  # a request larger than the buffer: the rest, by the deadline
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.sendall(memoryview(request)[sent:])
+            sock.setblocking(False)
+        while True:
+            left_ms = (deadline - time.monotonic()) * 1000
+            if left_ms <= 0 or not poll(left_ms):
+                raise TimeoutError("no reply by the deadline")
+            try:
+                size = sock.recv_into(buffer)
+            except BlockingIOError:  # woken with nothing to read: wait again
+                continue
+            if self._fed(size):
+                return self.reply
+
+    def _exchange_timed(self, request: bytes, deadline: float) -> _Reply:
+        sock, buffer = self.sock, self.buffer
         # Each blocking step (the send, every read) may last only what is left of the
         # deadline, which a connect or a TLS handshake may have used already. A send finds
         # the buffer empty (the last exchange is over) and returns at once, so the read
-        # after it keeps the send's timeout unless the send had to wait: one settimeout
-        # per call, not two (one more cost ~3.5k instructions, the check ~1.8k: docs/benchmarks.md).
+        # after it keeps the send's timeout unless the send had to wait.
         sent_from = time.monotonic()
         sock.settimeout(max(deadline - sent_from, 0.001))
         sock.sendall(request)
         if time.monotonic() - sent_from > 0.001:
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        while True:
-            size = sock.recv_into(buffer)
-            if not size:
-                raise ConnectionResetError("the server closed the connection before a whole reply")
-            data = buffer[:size]
-            parser.feed_data(data)  # the reply's body comes out of it as bytes of its own
-            if reply.status != 200:  # a refusal, or its head still to come: kept for Retry-After
-                reply.received.append(bytes(data))
-            if reply.complete:
-                return reply
+        while not self._fed(sock.recv_into(buffer)):
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        return self.reply
+
+    def _fed(self, size: int) -> bool:
+        """Parse the ``size`` bytes just read into the buffer; True once the reply is whole."""
+        if not size:
+            raise ConnectionResetError("the server closed the connection before a whole reply")
+        data = self.buffer[:size]
+        self.parser.feed_data(data)  # the reply's body comes out of it as bytes of its own
+        reply = self.reply
+        if reply.status != 200:  # a refusal, or its head still to come: kept for Retry-After
+            reply.received.append(bytes(data))
+        return reply.complete
 
     def dropped(self) -> bool:
         """True when the idle socket is readable: the server closed it (or sent something

@@ -196,6 +196,17 @@ def test_a_reply_that_stalls_halfway_ends_at_the_deadline(raw_server):
         assert transport._socket is None  # mid-reply: never reused
 
 
+def test_a_request_larger_than_the_send_buffer_goes_whole(raw_server):
+    # A plain socket is non-blocking: what one send cannot take is sent by the deadline.
+    response = "x" * (32 << 20)
+    with RewardClient(raw_server.url, retry=RetryPolicy(attempts=1)) as client:
+        for _ in range(2):  # and the connection serves the next call as before
+            (result,) = client.score([{"response": response}], "p")
+            assert result.reward == 1.0
+    assert [len(r["items"][0]["response"]) for r in raw_server.requests] == [len(response)] * 2
+    assert raw_server.connections == 1
+
+
 def test_each_thread_has_its_own_connection(raw_server):
     with RewardClient(raw_server.url) as client:
 
