@@ -90,9 +90,36 @@ class HttpTransport:
         return url
 
 
+#: What orjson must hand back to ``json`` rather than write itself: dataclasses, dates and times,
+#: and subclasses of str/int/dict/list (``json`` refuses the first two and reads the last as their
+#: base type).
+_ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
 def encode_body(body: dict[str, Any]) -> bytes:
     """A request body as compact UTF-8 JSON; :class:`InvalidInput` when it is not plain JSON
-    (as the gRPC transport: the caller's input, never sent)."""
+    (as the gRPC transport: the caller's input, never sent).
+
+    ``json.dumps`` decides what is plain JSON; orjson writes the common body for a fifth of
+    its cost (about 7k instructions against 34k, docs/benchmarks.md) and hands ``json``
+    every body it does not write the same way: one it refuses (non-str keys, integers beyond
+    64 bits, float subclasses, lone surrogates, the passthrough types above), and one with a
+    ``null`` in it, since orjson writes NaN and infinities as ``null`` where ``json`` refuses
+    them. The bytes then differ only in float exponents (``1e-7`` for ``1e-07``: the same
+    number). One difference remains: orjson writes a :class:`uuid.UUID` as its string and a
+    plain :class:`enum.Enum` member as its value, where ``json`` refused both."""
+    try:
+        raw = orjson.dumps(body, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError: json's verdict (it may accept, or say why not)
+        return _encode_with_json(body)
+    # find, not ``in``: ``b"null" in raw`` first tries b"null" as an integer (a byte value) and
+    # formats the TypeError it then drops, a quarter of what orjson's encoding costs.
+    return raw if raw.find(b"null") == -1 else _encode_with_json(body)
+
+
+def _encode_with_json(body: dict[str, Any]) -> bytes:
     try:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
     except (TypeError, ValueError) as exc:

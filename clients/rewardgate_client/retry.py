@@ -80,7 +80,9 @@ class RetryBudget:
         self.tokens = policy.budget_max
 
     def on_call(self) -> None:
-        self.tokens = min(self.policy.budget_max, self.tokens + self.policy.budget_ratio)
+        # a comparison, not min(): a one-sample call pays this once per call
+        tokens = self.tokens + self.policy.budget_ratio
+        self.tokens = tokens if tokens < self.policy.budget_max else self.policy.budget_max
 
     def try_spend(self) -> bool:
         if self.tokens >= 1:
@@ -105,6 +107,8 @@ class RetryLoop:
                     raise
             sleep(wait)
     """
+
+    __slots__ = ("budget", "deadline", "policy", "retries")  # built once per call: kept small
 
     def __init__(self, policy: RetryPolicy, budget: RetryBudget, deadline: float) -> None:
         self.policy = policy

@@ -82,6 +82,31 @@ def as_item_dict(item: Item | dict[str, Any]) -> dict[str, Any]:
     return item.to_dict() if isinstance(item, Item) else dict(item)
 
 
+def results_from_reply(data: dict[str, Any]) -> list[Result]:
+    """The results of a score reply the caller has just decoded and hands over: as
+    :meth:`ScoreReply.from_dict`'s, but each result keeps the reply's own containers instead
+    of copies (nothing else holds them), which is what a one-sample call can save."""
+    pipeline_hash = data["pipeline_hash"]
+    return [
+        Result(
+            r["id"],
+            r.get("reward"),
+            r["status"],
+            r.get("components") or {},
+            (
+                {name: ItemError(**error) for name, error in errors.items()}
+                if (errors := r.get("errors"))
+                else {}
+            ),
+            r.get("cached") or [],
+            r.get("steps"),
+            r.get("explanation"),
+            pipeline_hash,
+        )
+        for r in data["results"]
+    ]
+
+
 @dataclass
 class ScoreReply:
     """One call's answer (a chunk of a larger ``score``)."""

@@ -15,7 +15,7 @@ import threading
 
 import pytest
 import trustme
-from rewardgate_client import ConnectionFailed, RetryPolicy, RewardClient
+from rewardgate_client import ConnectionFailed, DeadlineExceeded, RetryPolicy, RewardClient
 
 from tests.support.server import free_port
 
@@ -32,7 +32,9 @@ class RawServer:
     """Answers every ``POST`` with :data:`REPLY` (keep-alive framing). ``after_reply``:
     ``"keep"`` serves the next request on the same connection, ``"close"`` closes it
     silently; ``truncate`` replies (the first ones) stop halfway and close; ``tls``
-    serves HTTPS with that context; ``raw_reply`` is sent as it is instead of a reply."""
+    serves HTTPS with that context; ``raw_reply`` is sent as it is instead of a reply;
+    ``surplus`` is sent right behind each reply, in the same write (bytes never asked for);
+    ``stall_s``: each reply's second half follows its first that much later."""
 
     def __init__(
         self,
@@ -40,14 +42,19 @@ class RawServer:
         truncate: int = 0,
         tls: ssl.SSLContext | None = None,
         raw_reply: bytes | None = None,
+        surplus: bytes = b"",
+        stall_s: float = 0.0,
     ) -> None:
         self.after_reply = after_reply
         self.truncate = truncate
         self.tls = tls
         self.raw_reply = raw_reply
+        self.surplus = surplus
+        self.stall_s = stall_s
         self.connections = 0
         self.requests: list[dict] = []
         self.closed = threading.Event()
+        self.stopped = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", free_port()))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
@@ -81,12 +88,19 @@ class RawServer:
                     self.truncate -= 1
                     conn.sendall(head.encode() + body[: len(body) // 2])
                     break
-                conn.sendall(head.encode() + body)
+                if self.stall_s:
+                    conn.sendall(head.encode() + body[: len(body) // 2])
+                    if self.stopped.wait(self.stall_s):  # the test is over
+                        break
+                    body = body[len(body) // 2 :]
+                    head = ""
+                conn.sendall(head.encode() + body + self.surplus)
                 if self.after_reply == "close":
                     break
         self.closed.set()
 
     def stop(self) -> None:
+        self.stopped.set()
         self._listener.close()
 
 
@@ -148,6 +162,49 @@ def test_a_reply_that_is_not_http_is_connection_failed(raw_server):
             client.score([{"response": "x"}], "p")
         (transport,) = client._blocking
         assert transport._socket is None  # closed, never reused
+
+
+UNASKED = b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n" + b'{"x": "no"}'
+
+
+@pytest.mark.parametrize(
+    "raw_server",
+    [{"surplus": UNASKED}, {"surplus": UNASKED[:20]}, {"surplus": b"HTTP/1.1 5"}],
+    ids=["a-whole-reply", "half-a-reply", "a-status-line-begun"],
+    indirect=True,
+)
+def test_bytes_past_the_reply_leave_it_standing_and_the_connection_unused(raw_server):
+    # The connection keeps its parser between calls: what the server sent past the reply
+    # asked for must neither change this answer nor reach the next call's.
+    with RewardClient(raw_server.url, retry=RetryPolicy(attempts=1)) as client:
+        for _ in range(3):
+            (result,) = client.score([{"response": "x"}], "p")
+            assert result.reward == 1.0 and result.pipeline_hash == "sha256:raw"
+            (transport,) = client._blocking
+            assert transport._socket is None  # out of step: closed, never reused
+    assert raw_server.connections == 3 and len(raw_server.requests) == 3
+
+
+@pytest.mark.parametrize("raw_server", [{"stall_s": 30}], indirect=True)
+def test_a_reply_that_stalls_halfway_ends_at_the_deadline(raw_server):
+    # The first read gets half the reply; the rest would come 30 s later, and the call
+    # would then succeed: DeadlineExceeded says the second read was bounded by the deadline.
+    with RewardClient(raw_server.url, retry=RetryPolicy(attempts=1)) as client:
+        with pytest.raises(DeadlineExceeded):
+            client.score([{"response": "x"}], "p", timeout_s=1)
+        (transport,) = client._blocking
+        assert transport._socket is None  # mid-reply: never reused
+
+
+def test_a_request_larger_than_the_send_buffer_goes_whole(raw_server):
+    # A plain socket is non-blocking: what one send cannot take is sent by the deadline.
+    response = "x" * (32 << 20)
+    with RewardClient(raw_server.url, retry=RetryPolicy(attempts=1)) as client:
+        for _ in range(2):  # and the connection serves the next call as before
+            (result,) = client.score([{"response": response}], "p")
+            assert result.reward == 1.0
+    assert [len(r["items"][0]["response"]) for r in raw_server.requests] == [len(response)] * 2
+    assert raw_server.connections == 1
 
 
 def test_each_thread_has_its_own_connection(raw_server):
