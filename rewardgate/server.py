@@ -17,6 +17,8 @@ headers would otherwise hold a connection forever).
 extension, offered only on the compat routes; rewardgate/api/http/reason_phrase.py):
 the trainers' built-in HTTP modes show only the status line of an error.
 
+:class:`OneWriteReplyProtocol` writes a scoring route's reply in one write, not two.
+
 :class:`QuickAccessLogProtocol` and the access formatter of :func:`server_config`
 write uvicorn's access lines for about half their cost
 (rewardgate/observability/access_log.py).
@@ -37,6 +39,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from rewardgate.api.http.compat_errors import COMPAT_PATHS
 from rewardgate.api.http.reason_phrase import REASON_EXTENSION, REASON_KEY, sanitise_reason
+from rewardgate.api.http.scoring_routes import ROUTES
 from rewardgate.config.settings import Settings
 from rewardgate.observability.access_log import FORMATTER_PATH, AccessLogger
 
@@ -103,6 +106,54 @@ class QuickAccessLogProtocol(HttpToolsProtocol):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.access_logger = AccessLogger(self.access_logger)
+
+
+class OneWriteReplyProtocol(HttpToolsProtocol):
+    """Writes a scoring route's reply, head and body, in one ``write``.
+
+    uvicorn writes a reply's head when the app sends ``http.response.start`` and its body
+    at the next message: two writes, so two segments with ``TCP_NODELAY``, and the caller
+    wakes up twice for one reply. The scoring routes (and their guards' error envelopes)
+    always send the body straight after the head, so for their requests the head waits
+    for the body's write (:class:`_HeadHeldForBody`)."""
+
+    #: The requests whose replies are written at once: ``POST`` to these paths.
+    one_write_paths: frozenset[str] = frozenset(ROUTES)
+
+    def _start_asgi_task(self, cycle, app) -> None:  # type: ignore[no-untyped-def]
+        scope = cycle.scope
+        if scope["method"] == "POST" and scope["path"] in self.one_write_paths:
+            cycle.transport = _HeadHeldForBody(cycle.transport)
+        super()._start_asgi_task(cycle, app)
+
+
+class _HeadHeldForBody:
+    """A transport whose first write (a reply's head) is held and sent with the next one;
+    closing it sends a held head first. Everything else is the wrapped transport's."""
+
+    __slots__ = ("_head", "_started", "_transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._head: bytes | None = None
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        if not self._started:
+            self._started, self._head = True, data
+            return
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._head is not None:
+            self._transport.write(self._head)
+            self._head = None
+        self._transport.close()
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._transport, name)
 
 
 class ReasonPhraseProtocol(HttpToolsProtocol):
@@ -211,7 +262,7 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     """The uvicorn configuration :func:`serve` runs ``app`` with."""
     protocol = type(
         "Protocol",
-        (HeaderTimeoutProtocol, ReasonPhraseProtocol, QuickAccessLogProtocol),
+        (HeaderTimeoutProtocol, ReasonPhraseProtocol, OneWriteReplyProtocol, QuickAccessLogProtocol),
         {"header_timeout_s": settings.header_timeout_s},
     )
     log_config = copy.deepcopy(LOGGING_CONFIG)

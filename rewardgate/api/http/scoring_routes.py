@@ -41,6 +41,7 @@ from rewardgate.api.http.schemas import (
     ScoreRequest,
     SlimeRewardRequest,
 )
+from rewardgate.api.http.simple_score_body import simple_score_call
 from rewardgate.core.results import to_json
 from rewardgate.errors import InvalidInput, RewardgateError
 
@@ -68,10 +69,10 @@ def decode(model: type[BaseModel], body: bytes) -> Any:
 
 
 async def score(ctx: AppContext, body: bytes, query: dict[str, str], guard: Guard) -> tuple[bytes, Headers]:
-    request = decode(ScoreRequest, body)
-    call = score_call(request)
+    # The plainest bodies skip the wire model (the same call: simple_score_body.py).
+    call = simple_score_call(body) or score_call(decode(ScoreRequest, body))
     call.forwarded = query.get("forwarded") == "1"  # a peer sent a group's samples to their owner
-    with ctx.observe("/v1/score", request.pipeline):
+    with ctx.observe("/v1/score", call.pipeline):
         result, timings = await guard(ctx.core.score(call))
     return to_json(result), timing_headers(timings)
 
