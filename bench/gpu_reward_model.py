@@ -292,6 +292,25 @@ def direct(runner, ids, batches, device) -> dict:
     return {"seconds": seconds, "items_per_s": items / seconds, "tokens_per_s": tokens / seconds}
 
 
+def started_source(backend, spec, args) -> ModelSource:
+    """``ModelSource`` over ``backend`` with its dynamic batcher at the bench's budget, started:
+    (source, batcher)."""
+
+    batcher = DynamicBatcher(
+        "rm",
+        backend.infer,
+        max_batch_items=args.max_batch_items,
+        max_batch_tokens=args.max_batch_tokens,
+        max_wait_ms=args.max_wait_ms,
+        max_concurrent_batches=2,
+        max_queue_items=100_000,
+    )
+    batcher.count_packed_tokens(backend.packed)
+    source = ModelSource(SourceKey("model", "rm"), spec=spec, backend=backend, batcher=batcher)
+    batcher.start()
+    return source
+
+
 async def service(runner, items, args, *, single: bool, triton_url: str | None = None) -> dict:
     """The in-process service over every item once: tokenise, dynamic batcher, then the forward
     on this process's thread (``runner``), or on Triton over gRPC (``triton_url``: the
@@ -310,18 +329,7 @@ async def service(runner, items, args, *, single: bool, triton_url: str | None =
         )
         backend = TritonBackend("rm", spec)
         await backend.load()
-    batcher = DynamicBatcher(
-        "rm",
-        backend.infer,
-        max_batch_items=args.max_batch_items,
-        max_batch_tokens=args.max_batch_tokens,
-        max_wait_ms=args.max_wait_ms,
-        max_concurrent_batches=2,
-        max_queue_items=100_000,
-    )
-    batcher.count_packed_tokens(backend.packed)
-    source = ModelSource(SourceKey("model", "rm"), spec=spec, backend=backend, batcher=batcher)
-    batcher.start()
+    source = started_source(backend, spec, args)
     per_request, callers = (1, args.single_callers) if single else (64, args.batch_callers)
     chunks = [items[i : i + per_request] for i in range(0, len(items), per_request)]
     pending = iter(chunks)

@@ -68,27 +68,15 @@ def thread_roles() -> dict[int, str]:
 
 async def service_single(runner, items, args, profile: bool) -> dict:
     """Every item once from ``args.callers`` concurrent single-item callers; CPU by thread role."""
+    from gpu_reward_model import started_source
+
     from rewardgate.config.pipeline_file import ModelSpec
-    from rewardgate.sources.base import SourceKey
     from rewardgate.sources.model.backends.local import LocalBackend
-    from rewardgate.sources.model.batching.batcher import DynamicBatcher
-    from rewardgate.sources.model.source import ModelSource
 
     spec = ModelSpec(kind="reward_model", path=str(runner.path))
     backend = LocalBackend("rm", spec)
     backend._runner = runner  # the runner built here (random weights), not loaded again
-    batcher = DynamicBatcher(
-        "rm",
-        backend.infer,
-        max_batch_items=args.max_batch_items,
-        max_batch_tokens=args.max_batch_tokens,
-        max_wait_ms=args.max_wait_ms,
-        max_concurrent_batches=2,
-        max_queue_items=100_000,
-    )
-    batcher.count_packed_tokens(backend.packed)
-    source = ModelSource(SourceKey("model", "rm"), spec=spec, backend=backend, batcher=batcher)
-    batcher.start()
+    source = started_source(backend, spec, args)
     pending = iter(items)
     scores: list = [None] * len(items)
     position = {id(item): index for index, item in enumerate(items)}
