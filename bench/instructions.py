@@ -8,7 +8,9 @@ of bench/hot_path.py's single-item ``exact`` call (cache off):
 * ``--layers``: each in-process layer of bench/asgi_layers.py (``scorer``: the core's
   ``RewardCore.score``; ``handler``; ``app``: the whole rewardgate ASGI app; ``bare``:
   bench/bare_app.py's FastAPI route). ``app - scorer`` is what the HTTP edge costs,
-  ``bare`` what FastAPI's whole route costs;
+  ``bare`` what FastAPI's whole route costs. ``cached64`` (the whole app) and
+  ``cached64_core`` (``RewardCore.score``) count bench/hot_path.py's cached 64-item request
+  instead, every score in the in-memory cache (the warm-up fills it);
 * ``--client``: one ``RewardClient.score([item])`` call against a running service (the
   client's own process), beside ``floor``: the least a Python caller can do for the same
   exchange (one prebuilt request written to a keep-alive socket, the reply read and
