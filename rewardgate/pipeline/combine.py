@@ -26,6 +26,9 @@ from rewardgate.pipeline.columns import Cell, RewardComputationError, ScoredItem
 from rewardgate.pipeline.plan import Pipeline
 from rewardgate.sources.rule.format import measure
 
+#: fn.combine_terms's reductions of the weighted terms, by combine type.
+_REDUCTIONS = {"weighted_sum": fn.finite_sum, "product": math.prod, "min": min}
+
 
 class ItemCombiner:
     """Combines each item's component cells into its scored item, reporting to ``tracer``."""
@@ -53,7 +56,8 @@ class ItemCombiner:
         # finish()'s terms when every component has a value: weights in their order, zeros left out.
         components = {name for name, _ in named}
         weighted = [(name, weight) for name, weight in weights.items() if weight != 0 and name in components]
-        combine_type = pipeline.spec.combine.type
+        # fn.combine_terms without the dict of terms: the same reduction over the same order.
+        reduce = _REDUCTIONS.get(pipeline.spec.combine.type) if weighted else None
         finished = []
         for index, item in enumerate(items):
             values: dict[str, float] = {}
@@ -63,9 +67,8 @@ class ItemCombiner:
                     break
                 values[name] = entry.value
             else:
-                if weighted:
-                    terms = {name: weight * values[name] for name, weight in weighted}
-                    reward = fn.combine_terms(terms, combine_type)
+                if reduce is not None:
+                    reward = reduce([weight * values[name] for name, weight in weighted])
                     if math.isfinite(reward):
                         finished.append(ScoredItem("ok", reward, values))
                         continue
