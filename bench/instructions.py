@@ -18,7 +18,7 @@ of bench/hot_path.py's single-item ``exact`` call (cache off):
 
 Each figure is the main thread's instruction count over 600 requests minus that over
 200 (start-up, warm-up and the measuring harness cancel out), divided by 400
-(``--requests 50,150`` for fewer: a cached 64-item request costs about 20 single ones).
+(``--requests 50,150`` for fewer: a cached 64-item request costs about 13 single ones).
 Background threads are left out: under valgrind a thread that wakes on a timer runs
 50x more often per request than it does natively. Needs ``valgrind`` (Debian package);
 takes about a minute per figure. With ``--baseline REV`` the layers are also counted
