@@ -8,7 +8,10 @@ layer is timed alone:
 * ``handler``: the scoring route's handler (body decode, metrics, the call,
   the reply encoded), with its disconnect guard;
 * ``edge``: the scoring edge as the server calls it (guards, routing, reply);
-* ``app``: the whole rewardgate app; ``bare``: bench/bare_app.py's FastAPI app.
+* ``app``: the whole rewardgate app; ``bare``: bench/bare_app.py's FastAPI app;
+* ``cached64``: bench/hot_path.py's cached 64-item request (``exact``, cache on, every
+  score already in the in-memory cache) through the whole app; ``cached64_core``: the
+  same request's prepared call on ``RewardCore.score`` (its per-item work without HTTP).
 
 With ``--baseline REV`` the same measurement runs on that revision's tree
 (exported with ``git archive``; it has no ``edge`` layer before the scoring
@@ -46,8 +49,17 @@ BODY = json.dumps(
     }
 ).encode()
 
+#: bench/hot_path.py's ``batch_body(64)``: 64 distinct items, all cached after the first call.
+CACHED64_BODY = json.dumps(
+    {
+        "pipeline": "exact",
+        "items": [{"id": str(i), "response": f"answer {i}", "reference": "answer 7"} for i in range(64)],
+        "options": {"cache": True},
+    }
+).encode()
 
-def http_scope() -> dict:
+
+def http_scope(body: bytes = BODY) -> dict:
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -61,7 +73,7 @@ def http_scope() -> dict:
         "headers": [
             (b"host", b"bench"),
             (b"content-type", b"application/json"),
-            (b"content-length", str(len(BODY)).encode()),
+            (b"content-length", str(len(body)).encode()),
         ],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 2),
@@ -69,9 +81,9 @@ def http_scope() -> dict:
     }
 
 
-async def call_asgi(app, owner=None) -> None:
-    """One request through ``app``; the client never disconnects. ``owner``: the application
-    whose state the handlers read, when ``app`` is a layer inside it."""
+async def call_asgi(app, owner=None, body: bytes = BODY) -> None:
+    """One request (``body``) through ``app``; the client never disconnects. ``owner``: the
+    application whose state the handlers read, when ``app`` is a layer inside it."""
     sent: list[dict] = []
     delivered = False
 
@@ -79,14 +91,14 @@ async def call_asgi(app, owner=None) -> None:
         nonlocal delivered
         if not delivered:
             delivered = True
-            return {"type": "http.request", "body": BODY, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
         await asyncio.get_running_loop().create_future()  # no disconnect, ever
         raise AssertionError("unreachable")
 
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = http_scope()
+    scope = http_scope(body)
     if owner is not None:
         scope["app"] = owner
     await app(scope, receive, send)
@@ -116,6 +128,7 @@ def layers(app, bare) -> dict:
 
     context = app.state.context
     call = score_call(ScoreRequest.model_validate_json(BODY))
+    cached64_call = score_call(ScoreRequest.model_validate_json(CACHED64_BODY))
 
     async def never_disconnects() -> dict:
         await asyncio.get_running_loop().create_future()
@@ -132,11 +145,16 @@ def layers(app, bare) -> dict:
     async def handler() -> None:
         await scoring_routes.score(context, BODY, {}, guard)
 
+    async def cached64_core() -> None:
+        await score(cached64_call)
+
     return {
         "scorer": scorer,
         "handler": handler,
         "app": functools.partial(call_asgi, app),
         "bare": functools.partial(call_asgi, bare),
+        "cached64": functools.partial(call_asgi, app, body=CACHED64_BODY),
+        "cached64_core": cached64_core,
     } | (
         {"edge": functools.partial(call_asgi, app._scoring_edge, app)}
         if hasattr(app, "_scoring_edge")

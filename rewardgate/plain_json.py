@@ -36,18 +36,27 @@ def _is_plain(value: Any, depth: int, text: bool) -> bool:
     if kind is str:
         return not text or value.isascii() or _encodable(value)
     if kind is dict:
-        for key, item in value.items():
-            if text and type(key) is str and not (key.isascii() or _encodable(key)):
-                return False
-            if not _is_plain(item, depth + 1, text):
-                return False
-        return True
+        return _dict_is_plain(value, depth, text)
     if kind is list:
         return all(_is_plain(item, depth + 1, text) for item in value)
     if kind is int:
         return _INT_RANGE[0] <= value <= _INT_RANGE[1]
     if kind is float:
         return math.isfinite(value)
+    return True
+
+
+def _dict_is_plain(value: dict, depth: int, text: bool) -> bool:
+    # A string from a JSON parser (text=False) and None, most of a request's values, are
+    # settled here without a call, unless they sit deeper than MAX_DEPTH (refused there).
+    settled = depth < MAX_DEPTH
+    for key, item in value.items():
+        if text and type(key) is str and not (key.isascii() or _encodable(key)):
+            return False
+        if settled and (item is None or (not text and type(item) is str)):
+            continue
+        if not _is_plain(item, depth + 1, text):
+            return False
     return True
 
 

@@ -5,6 +5,12 @@ at its edge: HTTP JSON with orjson (which writes a dataclass's fields in
 declaration order, exactly the shape docs/api.md and the ``ScoreResponse``
 schema document), gRPC by building the protobuf messages directly. Nothing is
 validated on the way out: the scorer built the values.
+
+The per-item shapes (``ItemResult``, ``ItemError``, ``StepRewards``, ``PairResult``)
+are plain dataclasses, not ``slots=True``: orjson writes an instance from its
+``__dict__`` in one pass but reads a slotted one field by field, about three
+times the work for a 64-item reply (docs/benchmarks.md, session 10). The bytes
+are the same.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any
 import orjson
 
 
-@dataclass(slots=True)
+@dataclass
 class ItemError:
     """Why one component of an item has no value."""
 
@@ -24,13 +30,13 @@ class ItemError:
     retryable: bool
 
 
-@dataclass(slots=True)
+@dataclass
 class StepRewards:
     rewards: list[float]
     deltas: list[float]
 
 
-@dataclass(slots=True)
+@dataclass
 class ItemResult:
     id: str
     reward: float | None
@@ -69,7 +75,7 @@ class ScoreReply:
     versions: dict[str, str]
 
 
-@dataclass(slots=True)
+@dataclass
 class PairResult:
     id: str
     probability: float | None

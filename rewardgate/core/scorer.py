@@ -312,15 +312,14 @@ class RewardScorer:
         explanation = None
         if options.explain and scored_item.explanation is not None:
             explanation = scored_item.explanation.to_dict()
-        return ItemResult(
-            id=item_id,
-            reward=scored_item.reward,
-            status=scored_item.status,
-            components=scored_item.components if options.return_components else None,
-            errors={name: ItemError(**error.to_item_error()) for name, error in scored_item.errors.items()}
-            if scored_item.errors
-            else {},
-            cached=scored_item.cached,
-            steps=steps,
-            explanation=explanation,
+        errors = scored_item.errors
+        return ItemResult(  # positional, in ItemResult's field order: called once per item
+            item_id,
+            scored_item.reward,
+            scored_item.status,
+            scored_item.components if options.return_components else None,
+            {name: ItemError(**error.to_item_error()) for name, error in errors.items()} if errors else {},
+            scored_item.cached,
+            steps,
+            explanation,
         )

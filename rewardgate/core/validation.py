@@ -58,6 +58,13 @@ def validate_call(call: ScoreCall, limits: Limits) -> ValidatedRequest:
 
 def _check_text_lengths(index: int, item: ScoringItem, max_chars: int) -> None:
     prompt = item.prompt
+    if (
+        isinstance(prompt, str)
+        and len(prompt) <= max_chars
+        and len(item.response) <= max_chars
+        and len(item.reference or "") <= max_chars
+    ):
+        return  # the common case, settled without building the table below
     prompt_chars = len(prompt) if isinstance(prompt, str) else sum(text_size(message) for message in prompt)
     for field, size in (
         ("prompt", prompt_chars),

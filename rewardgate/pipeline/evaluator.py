@@ -80,19 +80,27 @@ class _Columns:
     #: Per component: the failures scored as its failure value, by item index (failures.py).
     failed: dict[str, dict[int, ComponentError]] = field(default_factory=dict)
 
-    def annotate(self, scored_item: ScoredItem, index: int, optional: set[str]) -> None:
-        scored_item.cached = [
-            n for n, flags in self.cached.items() if flags[index] and n in scored_item.components
-        ]
+    def annotate(self, scored_items: list[ScoredItem], optional: set[str]) -> None:
+        """Each item's cached components (those with a value), scored failures and step details.
+
+        Column by column: an item still gets its names in component order, as an item-by-item
+        pass would give them, and a request without failures or steps pays nothing for them.
+        """
+        for name, flags in self.cached.items():
+            for scored_item, flag in zip(scored_items, flags, strict=True):
+                if flag and name in scored_item.components:
+                    scored_item.cached.append(name)
         for name, failures in self.failed.items():
-            if index in failures:
-                scored_item.errors[name] = failures[index]
+            for index, error in failures.items():
+                scored_item = scored_items[index]
+                scored_item.errors[name] = error
                 scored_item.failed.append(name)
                 if name in optional and scored_item.status == "ok":
                     scored_item.status = "partial"
         for name, per_item in self.steps.items():
-            if per_item[index] is not None:
-                scored_item.steps[name] = per_item[index]
+            for scored_item, detail in zip(scored_items, per_item, strict=True):
+                if detail is not None:
+                    scored_item.steps[name] = detail
 
 
 class Evaluator:
@@ -176,16 +184,14 @@ class Evaluator:
     ) -> list[ScoredItem]:
         """Stage 4: each item scored from its cells, with its routed sub-components."""
         effective = {**pipeline.weights, **(weights or {})}
-        results = []
-        optional = {c.name for c in pipeline.components if not c.required}
-        for index, item in enumerate(items):
-            scored_item = self.combiner.finish(pipeline, index, item, columns.values, effective)
-            columns.annotate(scored_item, index, optional)
-            for name, (_, sub_scored) in routed.items():
+        results = self.combiner.finish_all(pipeline, items, columns.values, effective)
+        columns.annotate(results, {c.name for c in pipeline.components if not c.required})
+        # After annotate: an item's cached list names its own components, not the routed ones.
+        for name, (_, sub_scored) in routed.items():
+            for index, scored_item in enumerate(results):
                 sub = sub_scored[index]
                 if sub is not None:
                     scored_item.components.update({f"{name}.{k}": v for k, v in sub.components.items()})
-            results.append(scored_item)
         return results
 
 

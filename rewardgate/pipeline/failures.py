@@ -68,6 +68,8 @@ def fail_closed(
     """Replaces, in place, the failures of ``column`` that score by the failure value; returns
     them by item index (they stay visible in the item's ``errors``)."""
     failed: dict[int, ComponentError] = {}
+    if plan.failure_value is None:  # no failure scores (scores_as_failure): nothing to look for
+        return failed
     for index, entry in enumerate(column):
         if isinstance(entry, ComponentError) and scores_as_failure(plan, entry, inputs_too):
             cell = Cell(plan.failure_value)

@@ -111,8 +111,15 @@ class RewardMonitor:
                     *map(values.get, names),
                 )
             )
-            # An item without a group is grouped by its prompt: its text and its images.
-            group_key(group if group is not None else hash((item.prompt_text(), item.image_urls())))
+            # An item without a group is grouped by its prompt: its text and its images (a text
+            # prompt has none: the same key as prompt_text() and image_urls() give, without the calls).
+            if group is None:
+                prompt = item.prompt
+                if isinstance(prompt, str):
+                    group = hash((prompt, ()))
+                else:
+                    group = hash((item.prompt_text(), item.image_urls()))
+            group_key(group)
 
     def judge_orders(self, judge: str, first: float, second: float) -> None:
         """Record a pairwise verdict asked in both orders: P(response better) as first and as second."""

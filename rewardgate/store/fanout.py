@@ -25,7 +25,7 @@ from rewardgate.errors import ComponentError
 from rewardgate.items import ScoringItem
 from rewardgate.observability.metrics import Metrics
 from rewardgate.sources.base import Outcome, ScoreSource, Spend
-from rewardgate.store.cache import ScoreCache, cache_key
+from rewardgate.store.cache import ScoreCache, cache_keys
 from rewardgate.store.single_flight import Abandoned, SingleFlight
 
 log = logging.getLogger(__name__)
@@ -85,9 +85,12 @@ class Fanout:
                 done = await asyncio.gather(
                     *(self._run_source(w, cached, deadline, use_cache, result) for w in work)
                 )
-        finally:
+        except BaseException:
+            # Each source that finished released its keys; the rest are released here (a
+            # cancelled or failed request), failing their waiters with Abandoned.
             if use_cache:
                 self._flight.release(owned)  # no-op for keys already released
+            raise
         for w, outcomes in zip(work, done, strict=True):
             result.by_source[w.source.name] = outcomes
         return result
@@ -101,10 +104,12 @@ class Fanout:
             fingerprint, reads = source.fingerprint(), source.reads
             if scope is not None:
                 fingerprint = f"{fingerprint}|tenant:{scope}"
-            keys = [cache_key(fingerprint, reads, item) for item in items]
-        representative: dict[str, ScoringItem] = {}
-        for key, item in zip(keys, items, strict=True):
-            representative.setdefault(key, item)
+            keys = cache_keys(fingerprint, reads, items)
+        representative = dict(zip(keys, items, strict=True))
+        if len(representative) < len(items):  # duplicates: each key's first item represents it
+            representative = {}
+            for key, item in zip(keys, items, strict=True):
+                representative.setdefault(key, item)
         if use_cache:
             owned, shared = self._flight.claim(representative)
         else:
@@ -120,8 +125,7 @@ class Fanout:
         result: FanoutResult,
     ) -> SourceOutcomes:
         values: dict[str, Outcome] = {key: cached[key] for key in work.owned if key in cached}
-        for key, value in values.items():
-            self._flight.resolve(key, value)
+        self._flight.resolve_many(values)
         todo = [key for key in work.owned if key not in cached]
         values.update(await self._compute(work, todo, deadline, use_cache, result))
         if use_cache:
@@ -148,8 +152,7 @@ class Fanout:
         result.add(computed)
         values = dict(zip(keys, computed.outcomes, strict=True))
         fresh = {key: value for key, value in values.items() if not isinstance(value, ComponentError)}
-        for key, value in values.items():
-            self._flight.resolve(key, value)
+        self._flight.resolve_many(values)
         if use_cache and fresh:
             await self._store(fresh, work.source.kind)
         return values

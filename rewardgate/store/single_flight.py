@@ -14,7 +14,7 @@ Per process: replicas behind a load balancer share work through the cache.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -27,15 +27,13 @@ class _Flight:
 
     Most keys are never waited on (no concurrent duplicate), so the future is
     created lazily: no future, done-callback or event-loop handle per item on
-    the common path.
+    the common path. The defaults are class attributes, so making one (once
+    per key claimed) runs no ``__init__``.
     """
 
-    __slots__ = ("future", "outcome", "resolved")
-
-    def __init__(self) -> None:
-        self.future: asyncio.Future | None = None
-        self.outcome: Any = None
-        self.resolved = False
+    future: asyncio.Future | None = None
+    outcome: Any = None
+    resolved = False
 
     def waiter(self) -> asyncio.Future:
         if self.future is None:
@@ -74,12 +72,19 @@ class SingleFlight:
         return owned, shared
 
     def resolve(self, key: str, outcome: Any) -> None:
-        flight = self._flights.get(key)
-        if flight is None or flight.resolved:
-            return
-        flight.outcome, flight.resolved = outcome, True
-        if flight.future is not None and not flight.future.done():
-            flight.future.set_result(outcome)
+        self.resolve_many({key: outcome})
+
+    def resolve_many(self, outcomes: Mapping[str, Any]) -> None:
+        """:meth:`resolve` each key with its outcome (keys not in flight, or resolved, are left)."""
+        flights = self._flights
+        for key, outcome in outcomes.items():
+            flight = flights.get(key)
+            if flight is None or flight.resolved:
+                continue
+            flight.outcome, flight.resolved = outcome, True
+            future = flight.future
+            if future is not None and not future.done():
+                future.set_result(outcome)
 
     def release(self, keys: Iterable[str]) -> None:
         """Forget owned keys; unresolved ones fail their waiters with Abandoned."""

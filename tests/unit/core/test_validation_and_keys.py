@@ -43,6 +43,7 @@ def test_chat_prompts_become_message_lists():
     [
         ([{"response": "a"}] * 4, {}, PayloadTooLarge, "items"),
         ([{"response": "a" * 11}], {}, PayloadTooLarge, "items[0].response"),
+        ([{"prompt": "p" * 11, "response": "a" * 10}], {}, PayloadTooLarge, "items[0].prompt"),
         ([{"response": "a", "reference": "r" * 11}], {}, PayloadTooLarge, "items[0].reference"),
         (
             [{"prompt": [{"role": "user", "content": "p" * 11}], "response": "a"}],

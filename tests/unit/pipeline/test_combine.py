@@ -10,6 +10,7 @@ non-finite combination is an error too.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -133,3 +134,35 @@ def test_explaining_records_the_formula_and_changes_no_value():
     assert plain.reward == explained.reward == 0.75
     assert plain.explanation is None  # the default tracer builds nothing
     assert math.isclose(explained.explanation.to_dict()["value"], 0.75)
+
+
+@pytest.mark.parametrize("combine_type", ["weighted_sum", "product", "min"])
+def test_finish_all_scores_every_item_as_finish_does(combine_type):
+    """The request-wide loop (plain items read the pipeline once) gives each item what
+    finish() gives it: plain items, failed ones, a zero weight, an overflow to infinity."""
+    plan = pipeline(
+        {
+            "components": {"a": {"rule": "a"}, "b": {"rule": "b", "required": False}, "c": {"rule": "c"}},
+            "combine": {"type": combine_type, "weights": {"c": 0.0, "b": 0.5, "a": 2.0}},
+        },
+        "a",
+        "b",
+        "c",
+    )
+    columns = {
+        "a": [Cell(1.0), Cell(0.25), JudgeTimeout("x"), Cell(1e308), Cell(-3.0)],
+        "b": [Cell(4.0), MISSING, Cell(1.0), Cell(1e308), Cell(0.125)],
+        "c": [Cell(7.0), Cell(1.0), Cell(1.0), Cell(1.0), Cell(2.0)],
+    }
+    items = [ScoringItem("p", f"response {i}", None, {}) for i in range(5)]
+    combiner = ItemCombiner(tracer_for(False))
+    one_by_one = [combiner.finish(plan, i, item, columns, plan.weights) for i, item in enumerate(items)]
+    together = combiner.finish_all(plan, items, columns, plan.weights)
+
+    def seen(scored_item):  # errors are exceptions, equal only to themselves: compare what they say
+        errors = {name: (type(e), str(e)) for name, e in scored_item.errors.items()}
+        return (replace(scored_item, errors={}), errors)
+
+    assert [seen(s) for s in together] == [seen(s) for s in one_by_one]
+    overflow = "ok" if combine_type == "min" else "error"
+    assert [s.status for s in together] == ["ok", "partial", "error", overflow, "ok"]
