@@ -29,6 +29,13 @@ def check_plain_json(value: Any, path: str = "body", *, text: bool = True) -> No
         _name_problem(value, path, 0, text)
 
 
+def is_plain_parsed(value: Any, depth: int) -> bool:
+    """Whether ``value``, produced by a JSON parser and found ``depth`` levels into its
+    request, passes :func:`check_plain_json` (``text=False``) there: the walk without the
+    naming, for callers that step aside rather than explain (api/http/simple_score_body.py)."""
+    return _is_plain(value, depth, False)
+
+
 def _is_plain(value: Any, depth: int, text: bool) -> bool:
     if depth > MAX_DEPTH:
         return False

@@ -28,7 +28,7 @@ import orjson
 
 from rewardgate.core.calls import CallItem, CallOptions, ScoreCall
 from rewardgate.items import ScoringItem
-from rewardgate.plain_json import check_plain_json
+from rewardgate.plain_json import is_plain_parsed
 
 _TOP_KEYS = frozenset({"pipeline", "items", "options"})
 _ITEM_KEYS = frozenset({"id", "prompt", "response", "reference", "group", "metadata", "response_images"})
@@ -47,10 +47,6 @@ def simple_score_call(body: bytes) -> ScoreCall | None:
     except orjson.JSONDecodeError:
         return None
     if type(data) is not dict or not data.keys() <= _TOP_KEYS:
-        return None
-    try:  # first: it bounds the nesting the walks below recurse into
-        check_plain_json(data, text=False)
-    except ValueError:
         return None
     pipeline, items = data.get("pipeline"), data.get("items")
     if type(pipeline) is not str or type(items) is not list or not items:
@@ -83,28 +79,35 @@ def _options(options: Any) -> CallOptions | None:
 
 
 def _call_item(item: Any) -> CallItem | None:
+    """The call item of a plain item, or None. Every field is type-checked here, so only
+    ``metadata`` can hold numbers or nesting: it alone is walked for the plain-JSON limits,
+    at its depth in the body (body, items, item: 3)."""
     if type(item) is not dict or not item.keys() <= _ITEM_KEYS:
         return None
-    response = item.get("response")
-    prompt = item.get("prompt", "")
-    if type(response) is not str or type(prompt) is not str:
-        return None
+    response, prompt = item.get("response"), item.get("prompt", "")
     item_id, reference, group = item.get("id"), item.get("reference"), item.get("group")
-    if not (_text_or_none(item_id) and _text_or_none(reference) and _text_or_none(group)):
+    if (
+        type(response) is not str
+        or type(prompt) is not str
+        or (item_id is not None and type(item_id) is not str)
+        or (reference is not None and type(reference) is not str)
+        or (group is not None and type(group) is not str)
+    ):
         return None
     metadata = item.get("metadata", {})
-    images = item.get("response_images", [])
-    if type(metadata) is not dict or type(images) is not list or _has_huge_float(metadata):
+    if type(metadata) is not dict:
         return None
-    if not all(type(image) is str for image in images):
-        return None
-    return CallItem(
-        item_id, ScoringItem(prompt, response, reference, metadata, response_images=tuple(images)), group
-    )
-
-
-def _text_or_none(value: Any) -> bool:
-    return value is None or type(value) is str
+    if metadata and (not is_plain_parsed(metadata, 3) or _has_huge_float(metadata)):
+        return None  # (the walk first: it bounds the nesting _has_huge_float recurses into)
+    images = item.get("response_images", ())
+    if images:
+        if type(images) is not list or not all(type(image) is str for image in images):
+            return None
+        images = tuple(images)
+    elif images != () and images != []:
+        return None  # a falsy value of another type (0, "", false, {}, null)
+    scoring_item = ScoringItem(prompt, response, reference, metadata, response_images=tuple(images))
+    return CallItem(item_id, scoring_item, group)
 
 
 def _has_huge_float(value: Any) -> bool:
