@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 
 import pytest
-import uvicorn
 
-from rewardgate.config.settings import Settings
-from rewardgate.server import server_config
-from tests.support.server import free_port
+from tests.support.server import uvicorn_in_thread
 
 BODY = b'{"ok": true}'
 
@@ -41,18 +37,8 @@ async def app(scope, receive, send):
 
 @pytest.fixture(scope="module")
 def port():
-    port = free_port()
-    config = server_config(app, Settings(host="127.0.0.1", port=port, grpc_port=0, log_level="critical"))
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        thread.join(0.05)
-    yield port
-    server.should_exit = True
-    thread.join(30)
+    with uvicorn_in_thread(app, log_level="critical") as port:
+        yield port
 
 
 def first_read_and_rest(port: int, method: str, path: str) -> tuple[bytes, bytes]:

@@ -8,15 +8,11 @@ written, these tests fail (the protocol then sends the standard phrase).
 from __future__ import annotations
 
 import socket
-import threading
 
 import pytest
-import uvicorn
 
 from rewardgate.api.http.reason_phrase import REASON_EXTENSION, REASON_KEY
-from rewardgate.config.settings import Settings
-from rewardgate.server import server_config
-from tests.support.server import free_port
+from tests.support.server import uvicorn_in_thread
 
 INJECTION = "bad\r\nSet-Cookie: evil=1\r\n\r\nHTTP/1.1 200 OK\x00\x7f caf\u00e9 \u2713"
 
@@ -38,18 +34,8 @@ async def app(scope, receive, send):
 
 @pytest.fixture(scope="module")
 def server():
-    port = free_port()
-    config = server_config(app, Settings(host="127.0.0.1", port=port, grpc_port=0, log_level="warning"))
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    while not instance.started:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        thread.join(0.05)
-    yield port
-    instance.should_exit = True
-    thread.join(30)
+    with uvicorn_in_thread(app, log_level="warning") as port:
+        yield port
 
 
 def exchange(port: int, raw: bytes, replies: int = 1) -> list[tuple[bytes, dict[bytes, bytes], bytes]]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,6 +19,31 @@ from rewardgate.sources.model.triton.local_server import free_port as free_port
 from rewardgate.sources.model.triton.local_server import free_ports
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def uvicorn_in_thread(app, log_level: str = "warning") -> Iterator[int]:
+    """``app`` served on a free port by the service's own uvicorn configuration
+    (rewardgate/server.py ``server_config``: its protocols), in a thread; yields the port."""
+    import uvicorn
+
+    from rewardgate.config.settings import Settings
+    from rewardgate.server import server_config
+
+    port = free_port()
+    config = server_config(app, Settings(host="127.0.0.1", port=port, grpc_port=0, log_level=log_level))
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        thread.join(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 def score_ok(service: ServiceProcess, pipeline: str, items: list[dict], **options) -> dict:
