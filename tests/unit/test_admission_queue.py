@@ -81,6 +81,15 @@ async def test_the_loops_lag_in_hearing_of_an_ended_task_widens_the_margin():
     assert shedder.give_up_in("k", clock.now + 1) < roomy - 0.4
 
 
+def measured_shedder() -> tuple[QueueShedder, Clock]:
+    """A one-worker queue whose kind ``k`` has three 0.1 s tasks behind it (a typical time)."""
+    clock = Clock()
+    shedder = QueueShedder(1, "pool", clock)
+    for _ in range(3):
+        run_task(shedder, clock, "k", 0.1)
+    return shedder, clock
+
+
 def waiting_entry(shedder: QueueShedder, clock: Clock, tasks: int, deadline_s: float):
     """A request entered behind one running task (so not admitted on an idle queue)."""
     added = shedder.enter("k")
@@ -89,10 +98,7 @@ def waiting_entry(shedder: QueueShedder, clock: Clock, tasks: int, deadline_s: f
 
 
 async def test_a_waiting_request_is_refused_when_slower_tasks_show_it_cannot_finish():
-    clock = Clock()
-    shedder = QueueShedder(1, "pool", clock)
-    for _ in range(3):
-        run_task(shedder, clock, "k", 0.1)
+    shedder, clock = measured_shedder()
     early, added = waiting_entry(shedder, clock, 1, 14.0)
     late = shedder.check_entry("k", 15, clock.now + 14.0)  # 1.7 s of work ahead and its own: admitted
     clock.now += 0.9
@@ -110,10 +116,7 @@ async def test_a_waiting_request_is_refused_when_slower_tasks_show_it_cannot_fin
 
 
 async def test_a_waiting_request_past_the_early_share_of_its_time_is_left_to_the_start_check():
-    clock = Clock()
-    shedder = QueueShedder(1, "pool", clock)
-    for _ in range(3):
-        run_task(shedder, clock, "k", 0.1)
+    shedder, clock = measured_shedder()
     entry, added = waiting_entry(shedder, clock, 15, 14.0)
     clock.now += 3.0  # past 20% of its 14 s
     shedder.finished("ahead", "k", added, ended_at=clock.now, seconds=3.0)
@@ -123,10 +126,7 @@ async def test_a_waiting_request_past_the_early_share_of_its_time_is_left_to_the
 
 
 async def test_requests_whose_tasks_all_started_or_that_ended_are_not_refused():
-    clock = Clock()
-    shedder = QueueShedder(1, "pool", clock)
-    for _ in range(3):
-        run_task(shedder, clock, "k", 0.1)
+    shedder, clock = measured_shedder()
     running, _ = waiting_entry(shedder, clock, 2, 4.0)
     ended = shedder.check_entry("k", 2, clock.now + 4.0)
     running.task_started()
