@@ -99,13 +99,9 @@ def _call_item(item: Any) -> CallItem | None:
         return None
     if metadata and (not is_plain_parsed(metadata, 3) or _has_huge_float(metadata)):
         return None  # (the walk first: it bounds the nesting _has_huge_float recurses into)
-    images = item.get("response_images", ())
-    if images:
-        if type(images) is not list or not all(type(image) is str for image in images):
-            return None
-        images = tuple(images)
-    elif images != () and images != []:
-        return None  # a falsy value of another type (0, "", false, {}, null)
+    images = item.get("response_images", [])
+    if type(images) is not list or not all(type(image) is str for image in images):
+        return None
     scoring_item = ScoringItem(prompt, response, reference, metadata, response_images=tuple(images))
     return CallItem(item_id, scoring_item, group)
 
