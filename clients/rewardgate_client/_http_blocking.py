@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from rewardgate_client._http import decode_reply, encode_body
+from rewardgate_client._http import decode_reply, encode_body, single_score_head
 from rewardgate_client.errors import ConnectionFailed, DeadlineExceeded
 from rewardgate_client.types import Result, ScoreReply, results_from_reply
 
@@ -76,6 +76,9 @@ class BlockingHttpTransport:
         self._connection: _Connection | None = None
         _TRANSPORTS.add(self)
 
+    #: A one-item body written up to its deadline (here: the client imports no transport's module)
+    single_score_head = staticmethod(single_score_head)
+
     @property
     def _socket(self) -> socket.socket | None:
         """The open connection's socket, or None."""
@@ -88,6 +91,10 @@ class BlockingHttpTransport:
         """:meth:`score`'s results alone (what the sync client returns), built from the
         freshly decoded reply without copying it."""
         return results_from_reply(self._post("/v1/score", encode_body(body), timeout_s))
+
+    def score_encoded(self, content: bytes, timeout_s: float) -> list[Result]:
+        """:meth:`score_results` for a body already encoded (``content``)."""
+        return results_from_reply(self._post("/v1/score", content, timeout_s))
 
     def close(self) -> None:
         if self._connection is not None:

@@ -397,15 +397,22 @@ class RewardClient:
     def _score_blocking(
         self, items: list[Any], pipeline: str, timeout_s: float | None, options: dict[str, Any]
     ) -> list[Result]:
-        """One score request from this thread, blocking; retries as the async client does."""
-        dicts = item_dicts(items)
+        """One score request from this thread, blocking; retries as the async client does.
+
+        A single plain item's body is written once up to its deadline, whose value each
+        attempt adds (:func:`rewardgate_client._http.single_score_head`): the same bytes
+        as the general body's."""
         transport = self._thread_transport()
+        head = transport.single_score_head(pipeline, items, options)
+        dicts = item_dicts(items) if head is None else None
         retries = RetryLoop(
             self._async.retry, self._budget, time.monotonic() + (timeout_s or self._async.timeout_s)
         )
         while True:
             left = retries.time_left()
             try:
+                if head is not None:
+                    return transport.score_encoded(b"%s%d}}" % (head, max(1, int(left * 1000))), left)
                 return transport.score_results(score_body(pipeline, dicts, options, left), left)
             except RewardgateError as exc:
                 wait = retries.wait_before_retry(exc)
