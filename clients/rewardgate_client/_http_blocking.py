@@ -43,7 +43,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
-import orjson
 
 from rewardgate_client._http import decode_reply, encode_body, single_score_head
 from rewardgate_client.errors import ConnectionFailed, DeadlineExceeded
@@ -122,8 +121,6 @@ class BlockingHttpTransport:
         except (OSError, httptools.HttpParserError) as exc:
             self.close()
             raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
-        if reply.__class__ is memoryview:  # a plain 200 reply, whole: its body
-            return orjson.loads(reply)
         if not reply.keep_alive or reply.surplus:
             self.close()
         body = reply.body[0] if len(reply.body) == 1 else b"".join(reply.body)
@@ -156,12 +153,11 @@ class _Connection:
     timeout). A TLS socket keeps Python's timeouts: a readable TLS socket need not hold a
     whole record, so a wait on the descriptor is not a wait for data."""
 
-    __slots__ = ("array", "buffer", "parser", "poll", "reply", "sock", "waits")
+    __slots__ = ("buffer", "parser", "poll", "reply", "sock", "waits")
 
     def __init__(self, sock: socket.socket, *, tls: bool) -> None:
         self.sock = sock
-        self.array = bytearray(_READ_SIZE)
-        self.buffer = memoryview(self.array)
+        self.buffer = memoryview(bytearray(_READ_SIZE))
         self.reply = _Reply()
         self.parser = self.reply.parser = httptools.HttpResponseParser(self.reply)
         self.poll = None
@@ -173,15 +169,13 @@ class _Connection:
         if self.waits:
             sock.setblocking(False)
 
-    def exchange(self, request: bytes, deadline: float) -> _Reply | memoryview:
-        """Send ``request`` and read its whole reply by ``deadline`` (``time.monotonic``): the
-        body of a plain 200 reply (:meth:`_plain_body`; a view of the read buffer, valid until
-        the next exchange), else the reply parsed by httptools.
+    def exchange(self, request: bytes, deadline: float) -> _Reply:
+        """Send ``request`` and read its whole reply by ``deadline`` (``time.monotonic``).
 
         Raises TimeoutError past the deadline, OSError or HttpParserError when the connection
         fails: the caller closes it then, and its parser with it."""
+        self.reply.start()
         if not self.waits:
-            self.reply.start()
             return self._exchange_timed(request, deadline)
         sock, buffer, poll = self.sock, self.buffer, self.poll
         try:
@@ -192,7 +186,6 @@ class _Connection:
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
             sock.sendall(memoryview(request)[sent:])
             sock.setblocking(False)
-        first = True
         while True:
             left_ms = (deadline - time.monotonic()) * 1000
             if left_ms <= 0 or not poll(left_ms):
@@ -201,12 +194,6 @@ class _Connection:
                 size = sock.recv_into(buffer)
             except BlockingIOError:  # woken with nothing to read: wait again
                 continue
-            if first:  # the parser has seen nothing of this reply yet
-                body = self._plain_body(size)
-                if body is not None:
-                    return body
-                first = False
-                self.reply.start()
             if self._fed(size):
                 return self.reply
 
@@ -224,35 +211,6 @@ class _Connection:
         while not self._fed(sock.recv_into(buffer)):
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
         return self.reply
-
-    def _plain_body(self, size: int) -> memoryview | None:
-        """The body of the reply in the buffer's first ``size`` bytes when they are exactly one
-        reply of the shape the service writes: ``HTTP/1.1 200``, one ``Content-Length`` that
-        the bytes after the head match, no ``Transfer-Encoding``, no ``Connection`` header (so
-        kept alive), CRLF line ends. None for anything else, which httptools then parses as
-        before (a partial or chunked reply, bytes past it, a refusal, an odd head).
-
-        What it spares is httptools' pass over the head with four Python callbacks, a
-        sixth of the client's work per call (docs/benchmarks.md)."""
-        data = self.array
-        end = data.find(b"\r\n\r\n", 0, size)
-        if end < 0 or not data.startswith(b"HTTP/1.1 200 "):
-            return None
-        head = data[:end].lower()
-        at = head.find(b"\r\ncontent-length:")
-        if (
-            at < 0
-            or head.find(b"\r\ncontent-length:", at + 17) >= 0
-            or head.find(b"\r\ntransfer-encoding:") >= 0
-            or head.find(b"\r\nconnection:") >= 0
-            or head.count(b"\n") != head.count(b"\r\n")
-        ):
-            return None
-        stop = head.find(b"\r\n", at + 17)
-        length = head[at + 17 : stop if stop >= 0 else end].strip()
-        if not length.isdigit() or end + 4 + int(length) != size:
-            return None
-        return self.buffer[end + 4 : size]
 
     def _fed(self, size: int) -> bool:
         """Parse the ``size`` bytes just read into the buffer; True once the reply is whole."""
