@@ -141,7 +141,8 @@ def single_score_head(pipeline: str, items: list[Any], options: dict[str, Any]) 
     # the deadline is the options' last key (score_body's {**options, "deadline_ms": ...})
     raw_options = raw_options[:-1] + b"," if len(raw_options) > 2 else b"{"
     head = b'{"pipeline":%s,"items":[%s],"options":%s"deadline_ms":' % (raw_pipeline, raw_item, raw_options)
-    return head if head.find(b"null") == -1 else None
+    # partition, not find: bytes.find parses its arguments by format string (~0.4k more)
+    return head if not head.partition(b"null")[1] else None
 
 
 def _encode_with_json(body: dict[str, Any]) -> bytes:

@@ -94,7 +94,7 @@ class RetryBudget:
 class RetryLoop:
     """One call's attempts under a policy, a shared budget and a deadline.
 
-    The async and the blocking drivers step it the same way::
+    The async driver steps it so::
 
         retries = RetryLoop(policy, budget, deadline)
         while True:
@@ -106,23 +106,27 @@ class RetryLoop:
                 if wait is None:
                     raise
             sleep(wait)
+
+    The blocking driver steps it alike but builds it only at a call's first failure (most
+    calls have none): it counts the call in the budget itself (``budget.on_call()``), asks
+    :func:`time_left` until then, and passes ``counted=True``.
     """
 
     __slots__ = ("budget", "deadline", "policy", "retries")  # built once per call: kept small
 
-    def __init__(self, policy: RetryPolicy, budget: RetryBudget, deadline: float) -> None:
+    def __init__(
+        self, policy: RetryPolicy, budget: RetryBudget, deadline: float, *, counted: bool = False
+    ) -> None:
         self.policy = policy
         self.budget = budget
         self.deadline = deadline
         self.retries = 0
-        budget.on_call()
+        if not counted:
+            budget.on_call()
 
     def time_left(self) -> float:
         """Seconds to the deadline; raises :class:`DeadlineExceeded` when it has passed."""
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise DeadlineExceeded("the call's deadline passed before an answer")
-        return left
+        return time_left(self.deadline)
 
     def wait_before_retry(self, error: RewardgateError) -> float | None:
         """Seconds to wait before the next attempt after ``error``, or None when ``error``
@@ -135,3 +139,12 @@ class RetryLoop:
             return None
         self.retries += 1
         return wait
+
+
+def time_left(deadline: float) -> float:
+    """Seconds to ``deadline`` (``time.monotonic``); raises :class:`DeadlineExceeded` when it
+    has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise DeadlineExceeded("the call's deadline passed before an answer")
+    return left

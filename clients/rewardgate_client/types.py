@@ -82,10 +82,8 @@ def as_item_dict(item: Item | dict[str, Any]) -> dict[str, Any]:
     return item.to_dict() if isinstance(item, Item) else dict(item)
 
 
-#: The fields of a result as the service writes them, in order (all but ``pipeline_hash``,
-#: the reply's): a tuple, as comparing one with ``tuple(r)`` costs about a third of a
-#: comparison of ``r.keys()`` with a set.
-_WIRE_FIELDS = tuple(name for name in Result.__dataclass_fields__ if name != "pipeline_hash")
+#: The fields of a result as the service writes them (all but ``pipeline_hash``, the reply's).
+_WIRE_FIELDS = frozenset(Result.__dataclass_fields__) - {"pipeline_hash"}
 
 
 def results_from_reply(data: dict[str, Any]) -> list[Result]:
@@ -93,16 +91,16 @@ def results_from_reply(data: dict[str, Any]) -> list[Result]:
     :meth:`ScoreReply.from_dict`'s, but each result keeps the reply's own containers instead
     of copies (nothing else holds them), which is what a one-sample call can save.
 
-    A result in the service's full shape (every field in the dataclass's order, nothing
-    else, no item errors, no ``null`` container) becomes the :class:`Result`'s attribute
-    dict as it is, with the reply's ``pipeline_hash`` added: equal to what the dataclass
-    ``__init__`` builds, attribute order included, for less than its cost
+    A result in the service's full shape (every field, nothing else, no item errors, no
+    ``null`` container) becomes the :class:`Result`'s attribute dict as it is, with the
+    reply's ``pipeline_hash`` added: equal to what the dataclass ``__init__`` builds (the
+    service writes the fields in its order, so ``vars()`` lists them alike), for less
     (docs/benchmarks.md). Any other shape takes the general construction."""
     pipeline_hash = data["pipeline_hash"]
     results = []
     for r in data["results"]:
         if (
-            tuple(r) == _WIRE_FIELDS
+            r.keys() == _WIRE_FIELDS
             and type(r["components"]) is dict
             and type(r["cached"]) is list
             and type(errors := r["errors"]) is dict

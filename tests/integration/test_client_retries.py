@@ -107,6 +107,20 @@ async def test_retry_budget_stops_a_retry_storm(scripted):
     assert len(scripted.arrivals) == 3 + 2  # three calls, two retries in the budget
 
 
+def test_a_blocking_call_counts_once_in_the_retry_budget(scripted):
+    # The blocking path counts a call in the budget before its first attempt and builds its
+    # retry loop only at a failure: a call refills the budget once, failing or not.
+    policy = RetryPolicy(initial_backoff_s=0.01, budget_ratio=0.25)
+    scripted.play(("status", 503, None))
+    with RewardClient(scripted.url, retry=policy) as client:
+        client._budget.tokens = 5.0
+        client.score(ITEM, pipeline="p")  # a 503, one retry
+        assert client._budget.tokens == 5.0 + 0.25 - 1
+        client.score(ITEM, pipeline="p")
+        assert client._budget.tokens == 4.25 + 0.25
+        assert client._blocking  # the blocking path was taken
+
+
 @pytest.mark.parametrize("scheme", ["http", "grpc"])
 async def test_unreachable_service_is_connection_failed_after_retrying_within_the_deadline(scheme, score):
     url = f"{scheme}://127.0.0.1:{free_port()}"
