@@ -37,6 +37,8 @@ import os
 import select
 import socket
 import ssl
+import struct
+import sys
 import time
 import weakref
 from typing import Any
@@ -52,6 +54,18 @@ from rewardgate_client.types import Result, ScoreReply, results_from_reply
 #: would allocate it per read, above glibc's mmap threshold (128 KiB), so that each call paid an
 #: mmap, an mremap and a munmap (about 9 us of a ~300 us exchange, cProfile of 20k calls).
 _READ_SIZE = 256 * 1024
+
+#: Whether a plain socket's reads can be bounded by the kernel (``SO_RCVTIMEO``, a ``timeval``
+#: of two longs) and a send made non-blocking by a flag: Linux. Elsewhere reads wait on a poller.
+_KERNEL_BOUNDS = sys.platform == "linux" and hasattr(socket, "MSG_DONTWAIT")
+
+#: Seconds a kernel read bound may outlast its value: Linux keeps it in jiffies, rounded up
+#: (10 ms at HZ=100, the coarsest). A bound is set this much short of what is left, and
+#: re-set once less than that is left beyond it.
+_KERNEL_SLACK_S = 0.02
+
+#: With less than this left of the deadline, a read waits on the poller (to the millisecond).
+_NEAR_DEADLINE_S = 0.1
 
 #: Every live transport, so that a forked child drops the connections it shares with its parent.
 _TRANSPORTS: weakref.WeakSet[BlockingHttpTransport] = weakref.WeakSet()
@@ -147,13 +161,17 @@ class _Connection:
     """A socket with what each exchange on it reuses: the reply record, its parser (which
     resets itself after each whole message), a poller for the idle check and a read buffer.
 
-    A plain socket (where ``select.poll`` exists) is non-blocking and waits for the reply on
-    the kept poller, each wait bounded by what is left of the deadline: no ``settimeout`` per
-    call, no poll before the send (Python polls before every operation on a socket with a
-    timeout). A TLS socket keeps Python's timeouts: a readable TLS socket need not hold a
-    whole record, so a wait on the descriptor is not a wait for data."""
+    A plain socket on Linux is blocking, and the kernel bounds each read (``SO_RCVTIMEO``,
+    set short of what is left of the deadline and re-set only when it no longer fits, so a
+    steady caller sets it once): a read sleeps in ``recv`` itself, one system call per read
+    as for a blocking caller, and the send goes at once (``MSG_DONTWAIT``). Elsewhere a plain
+    socket (where ``select.poll`` exists) is non-blocking and waits for the reply on the kept
+    poller. Either way no ``settimeout`` per call, no poll before the send (Python polls
+    before every operation on a socket with a timeout). A TLS socket keeps Python's
+    timeouts: a readable TLS socket need not hold a whole record, so a wait on the
+    descriptor is not a wait for data."""
 
-    __slots__ = ("buffer", "parser", "poll", "reply", "sock", "waits")
+    __slots__ = ("buffer", "kernel_bounds", "parser", "poll", "read_bound", "reply", "sock", "waits")
 
     def __init__(self, sock: socket.socket, *, tls: bool) -> None:
         self.sock = sock
@@ -166,7 +184,11 @@ class _Connection:
             poller.register(sock, select.POLLIN)
             self.poll = poller.poll
         self.waits = self.poll is not None and not tls
-        if self.waits:
+        self.kernel_bounds = self.waits and _KERNEL_BOUNDS
+        self.read_bound = 0.0  # the kernel's bound on a read, in seconds (0: none set)
+        if self.kernel_bounds:
+            sock.settimeout(None)
+        elif self.waits:
             sock.setblocking(False)
 
     def exchange(self, request: bytes, deadline: float) -> _Reply:
@@ -175,6 +197,8 @@ class _Connection:
         Raises TimeoutError past the deadline, OSError or HttpParserError when the connection
         fails: the caller closes it then, and its parser with it."""
         self.reply.start()
+        if self.kernel_bounds:
+            return self._exchange_bounded(request, deadline)
         if not self.waits:
             return self._exchange_timed(request, deadline)
         sock, buffer, poll = self.sock, self.buffer, self.poll
@@ -196,6 +220,37 @@ class _Connection:
                 continue
             if self._fed(size):
                 return self.reply
+
+    def _exchange_bounded(self, request: bytes, deadline: float) -> _Reply:
+        sock, buffer = self.sock, self.buffer
+        try:
+            sent = sock.send(request, socket.MSG_DONTWAIT)  # an exchange starts with an empty buffer
+        except BlockingIOError:
+            sent = 0
+        if sent < len(request):  # a request larger than the buffer: the rest, by the deadline
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.sendall(memoryview(request)[sent:])
+            sock.settimeout(None)
+        while True:
+            left = deadline - time.monotonic()
+            if not left * 0.25 <= self.read_bound <= left - _KERNEL_SLACK_S:
+                if left < _NEAR_DEADLINE_S:  # the last stretch: a wait on the poller, to the ms
+                    if left <= 0 or not self.poll(left * 1000):
+                        raise TimeoutError("no reply by the deadline")
+                else:
+                    self._bound_reads(left - 2 * _KERNEL_SLACK_S)
+            try:
+                size = sock.recv_into(buffer)
+            except BlockingIOError:  # the kernel's bound passed: the deadline decides
+                continue
+            if self._fed(size):
+                return self.reply
+
+    def _bound_reads(self, seconds: float) -> None:
+        whole = int(seconds)
+        timeval = struct.pack("@ll", whole, int((seconds - whole) * 1_000_000))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+        self.read_bound = seconds
 
     def _exchange_timed(self, request: bytes, deadline: float) -> _Reply:
         sock, buffer = self.sock, self.buffer

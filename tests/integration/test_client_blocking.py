@@ -11,11 +11,13 @@ import json
 import multiprocessing
 import socket
 import ssl
+import sys
 import threading
 
 import pytest
 import trustme
 from rewardgate_client import ConnectionFailed, DeadlineExceeded, RetryPolicy, RewardClient
+from rewardgate_client._http_blocking import _Connection
 
 from tests.support.server import free_port
 
@@ -194,6 +196,36 @@ def test_a_reply_that_stalls_halfway_ends_at_the_deadline(raw_server):
             client.score([{"response": "x"}], "p", timeout_s=1)
         (transport,) = client._blocking
         assert transport._socket is None  # mid-reply: never reused
+
+
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="kernel read bounds: Linux only")
+
+
+@linux_only
+def test_a_steady_caller_sets_the_kernels_read_bound_once(raw_server, monkeypatch):
+    bounds = []
+    original = _Connection._bound_reads
+    monkeypatch.setattr(_Connection, "_bound_reads", lambda self, s: (bounds.append(s), original(self, s)))
+    with RewardClient(raw_server.url) as client:
+        for _ in range(5):
+            client.score([{"response": "x"}], "p")
+        (transport,) = client._blocking
+        assert transport._connection.kernel_bounds and transport._socket.gettimeout() is None
+    assert len(bounds) == 1 and 59 < bounds[0] < 60
+
+
+@linux_only
+@pytest.mark.parametrize("raw_server", [{"stall_s": 0.3}], indirect=True)
+def test_a_read_the_kernel_cuts_short_waits_on_until_the_deadline(raw_server):
+    # The kernel bounds each read to 20 ms here, though the call has 10 s: reads time out
+    # while the reply's second half is 300 ms away, and the call still gets its answer.
+    with RewardClient(raw_server.url, retry=RetryPolicy(attempts=1)) as client:
+        client.score([{"response": "x"}], "p")
+        connection = client._blocking[0]._connection
+        connection._bound_reads(0.02)
+        connection.read_bound = 5.0  # as if it fitted: not re-set before the reads
+        (result,) = client.score([{"response": "x"}], "p", timeout_s=10)
+    assert result.reward == 1.0 and raw_server.connections == 1
 
 
 def test_a_request_larger_than_the_send_buffer_goes_whole(raw_server):
