@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
+import orjson
 
 from rewardgate_client._http import decode_reply, encode_body, single_score_head
 from rewardgate_client.errors import ConnectionFailed, DeadlineExceeded
@@ -106,9 +107,15 @@ class BlockingHttpTransport:
         freshly decoded reply without copying it."""
         return results_from_reply(self._post("/v1/score", encode_body(body), timeout_s))
 
-    def score_encoded(self, content: bytes, timeout_s: float) -> list[Result]:
-        """:meth:`score_results` for a body already encoded (``content``)."""
-        return results_from_reply(self._post("/v1/score", content, timeout_s))
+    def score_single(self, head: bytes, left_ms: int, timeout_s: float) -> list[Result]:
+        """:meth:`score_results` for the one-item body ``head`` (``single_score_head``) closed
+        with the server deadline ``left_ms``: the request is written by one format, body and
+        all (a bytes format costs about 1.5k instructions)."""
+        http_head = self._heads.get("/v1/score") or self._head("/v1/score")
+        length = len(head) + len(str(left_ms)) + 2
+        return results_from_reply(
+            self._send(b"%s%d\r\n\r\n%s%d}}" % (http_head, length, head, left_ms), timeout_s)
+        )
 
     def close(self) -> None:
         if self._connection is not None:
@@ -121,9 +128,12 @@ class BlockingHttpTransport:
         self.close()
 
     def _post(self, path: str, content: bytes, timeout_s: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
         head = self._heads.get(path) or self._head(path)
-        request = b"%s%d\r\n\r\n%s" % (head, len(content), content)
+        return self._send(b"%s%d\r\n\r\n%s" % (head, len(content), content), timeout_s)
+
+    def _send(self, request: bytes, timeout_s: float) -> dict[str, Any]:
+        """The decoded JSON reply to ``request`` (a whole HTTP request) within ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
         try:
             connection = self._connection
             if connection is None or connection.dropped():
@@ -139,7 +149,7 @@ class BlockingHttpTransport:
             self.close()
         body = reply.body[0] if len(reply.body) == 1 else b"".join(reply.body)
         if reply.status == 200:
-            return decode_reply(200, None, body)
+            return orjson.loads(body)  # decode_reply's for a 200, one call less
         return decode_reply(reply.status, _retry_after(b"".join(reply.received)), body)
 
     def _head(self, path: str) -> bytes:

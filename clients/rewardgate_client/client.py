@@ -413,7 +413,7 @@ class RewardClient:
             try:
                 if head is not None:
                     left_ms = int(left * 1000)  # as _with_deadline's, without max(): ~0.8k instructions
-                    return transport.score_encoded(b"%s%d}}" % (head, left_ms if left_ms > 0 else 1), left)
+                    return transport.score_single(head, left_ms if left_ms > 0 else 1, left)
                 return transport.score_results(score_body(pipeline, dicts, options, left), left)
             except RewardgateError as exc:
                 if retries is None:

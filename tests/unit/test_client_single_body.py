@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rewardgate_client._http import encode_body, single_score_head
+from rewardgate_client._http_blocking import BlockingHttpTransport
 from rewardgate_client.client import item_dicts, score_body
 from rewardgate_client.types import Item
 
@@ -83,3 +84,18 @@ def test_generated_items_either_match_the_general_body_or_step_aside(pipeline, i
     written = single_body(pipeline, [item], options, left_s)
     if written is not None:
         assert written == general_body(pipeline, [item], options, left_s)
+
+
+@pytest.mark.parametrize("left_ms", [1, 9, 10, 59_999, 60_000, 123_456_789])
+def test_the_one_item_request_is_the_general_requests_bytes(monkeypatch, left_ms):
+    transport = BlockingHttpTransport("http://host:1/base", headers={"Authorization": "Bearer k"})
+    sent = []
+    monkeypatch.setattr(
+        transport,
+        "_send",
+        lambda request, _timeout_s: sent.append(request) or {"pipeline_hash": "h", "results": []},
+    )
+    head = single_score_head("exact", [{"response": "x"}], {"cache": False})
+    transport.score_single(head, left_ms, 60.0)
+    transport._post("/v1/score", b"%s%d}}" % (head, left_ms), 60.0)
+    assert sent[0] == sent[1] and sent[0].startswith(b"POST /base/v1/score HTTP/1.1\r\n")
