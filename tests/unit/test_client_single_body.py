@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rewardgate_client._http import encode_body, single_score_head
 from rewardgate_client._http_blocking import BlockingHttpTransport
@@ -74,6 +74,7 @@ json_values = st.recursive(
 )
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a loaded machine
 @given(
     pipeline=st.text(max_size=8),
     item=st.dictionaries(st.sampled_from(["response", "prompt", "reference", "id", "metadata"]), json_values),
