@@ -59,6 +59,35 @@ def raw_call(url: str) -> Callable[[], float]:
     return call
 
 
+def raw_call_kept(url: str) -> Callable[[], float]:
+    """:func:`raw_call` with what a connection can keep between exchanges: its parser (httptools
+    resets it after each whole reply) and a read buffer (``recv_into``). A lower floor, for
+    bench/client_pieces.py; :func:`raw_call` stays the floor bench/client_vs_wrk.py reports."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    body = orjson.dumps({"pipeline": "exact", "items": [ITEM], "options": {"cache": False}})
+    request = (
+        b"POST /v1/score HTTP/1.1\r\nhost: %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
+        % (host.encode(), len(body))
+    ) + body
+    reply = _Reply()
+    parser = httptools.HttpResponseParser(reply)
+    buffer = memoryview(bytearray(65536))
+
+    def call() -> float:
+        sock.sendall(request)
+        reply.body, reply.done = [], False
+        while not reply.done:
+            size = sock.recv_into(buffer)
+            if not size:
+                raise ConnectionError("the server closed the connection before a whole reply")
+            parser.feed_data(buffer[:size])
+        return orjson.loads(b"".join(reply.body))["results"][0]["reward"]
+
+    return call
+
+
 def main() -> None:
     url, seconds = sys.argv[1], float(sys.argv[2])
     call = raw_call(url)
