@@ -194,7 +194,7 @@ class _Connection:
             poller.register(sock, select.POLLIN)
             self.poll = poller.poll
         self.waits = self.poll is not None and not tls
-        self.kernel_bounds = self.waits and _KERNEL_BOUNDS
+        self.kernel_bounds = self.waits and _KERNEL_BOUNDS and _takes_read_bounds(sock)
         self.read_bound = 0.0  # the kernel's bound on a read, in seconds (0: none set)
         if self.kernel_bounds:
             sock.settimeout(None)
@@ -297,6 +297,16 @@ class _Connection:
             return bool(select.select([self.sock], [], [], 0)[0])
         except (OSError, ValueError):
             return True
+
+
+def _takes_read_bounds(sock: socket.socket) -> bool:
+    """Whether the kernel takes a read bound as two longs (none: 0, 0); a platform whose
+    ``timeval`` is wider (a 32-bit one with a 64-bit ``time_t``) waits on the poller."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("@ll", 0, 0))
+    except OSError:
+        return False
+    return True
 
 
 class _Reply:

@@ -16,7 +16,7 @@ import threading
 
 import pytest
 import trustme
-from rewardgate_client import ConnectionFailed, DeadlineExceeded, RetryPolicy, RewardClient
+from rewardgate_client import ConnectionFailed, DeadlineExceeded, RetryPolicy, RewardClient, _http_blocking
 from rewardgate_client._http_blocking import _Connection
 
 from tests.support.server import free_port
@@ -212,6 +212,16 @@ def test_a_steady_caller_sets_the_kernels_read_bound_once(raw_server, monkeypatc
         (transport,) = client._blocking
         assert transport._connection.kernel_bounds and transport._socket.gettimeout() is None
     assert len(bounds) == 1 and 59 < bounds[0] < 60
+
+
+@pytest.mark.parametrize("raw_server", [{"stall_s": 0.3}], indirect=True)
+def test_where_the_kernel_refuses_a_read_bound_reads_wait_on_the_poller(raw_server, monkeypatch):
+    monkeypatch.setattr(_http_blocking, "_takes_read_bounds", lambda sock: False)
+    with RewardClient(raw_server.url, retry=RetryPolicy(attempts=1)) as client:
+        (result,) = client.score([{"response": "x"}], "p")
+        connection = client._blocking[0]._connection
+        assert not connection.kernel_bounds and connection.sock.getblocking() is False
+    assert result.reward == 1.0
 
 
 @linux_only
