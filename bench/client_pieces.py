@@ -9,11 +9,19 @@ instructions over 600 calls minus 200, over 400), per ``RewardClient.score([item
 * ``floor_kept``: ``raw_call_kept``, the same exchange keeping its parser and a read buffer:
   the least a Python caller with httptools and orjson does per call.
 
-    python bench/client_pieces.py   # the last line is JSON
+With ``--layers``, also the client's call peeled layer by layer (each figure includes the
+layers below it, and the same harness's function call, about 2k, as every figure here):
+``exchange`` (the connection's send, wait, read and httptools pass), ``send`` (+ the idle
+check and the JSON decode), ``score_single`` (+ the request's format and the results),
+``body_head`` (``single_score_head`` alone), ``blocking`` (+ the body head, the deadline
+and retry bookkeeping, the thread's transport), ``client`` (+ ``RewardClient.score``).
+
+    python bench/client_pieces.py [--layers]   # the last line is JSON
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -33,11 +41,22 @@ def control(*args):
     subprocess.run(["callgrind_control", *args, str(os.getpid())], check=True, capture_output=True)
 
 url, side, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-if side == "client":
+if side not in ("floor", "floor_kept"):
+    import time
     from rewardgate_client import RewardClient
     client = RewardClient(url)
-    def call():
-        client.score([ITEM], "exact", cache=False)
+    client.score([ITEM], "exact", cache=False)
+    transport = client._thread_transport()
+    head = transport.single_score_head("exact", [ITEM], {"cache": False})
+    request = transport._heads["/v1/score"] + b"%d\\r\\n\\r\\n%s59999}}" % (len(head) + 7, head)
+    call = {
+        "client": lambda: client.score([ITEM], "exact", cache=False),
+        "blocking": lambda: client._score_blocking([ITEM], "exact", None, {"cache": False}),
+        "body_head": lambda: transport.single_score_head("exact", [ITEM], {"cache": False}),
+        "score_single": lambda: transport.score_single(head, 59999, 60.0),
+        "send": lambda: transport._send(request, 60.0),
+        "exchange": lambda: transport._connection.exchange(request, time.monotonic() + 60),
+    }[side]
 else:
     call = (raw_call if side == "floor" else raw_call_kept)(url)
 for _ in range(100):
@@ -50,13 +69,17 @@ os._exit(0)
 """
 
 
+LAYERS = ("exchange", "send", "score_single", "body_head", "blocking")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--layers", action="store_true", help="also the client's call layer by layer")
+    args = parser.parse_args()
+    sides = ("client", "floor", "floor_kept", *(LAYERS if args.layers else ()))
     process, url, _grpc = start_tree_service(ROOT)
     try:
-        figures = {
-            side: per_request(PROGRAM, [url, side], ROOT, tree_env(ROOT))
-            for side in ("client", "floor", "floor_kept")
-        }
+        figures = {side: per_request(PROGRAM, [url, side], ROOT, tree_env(ROOT)) for side in sides}
     finally:
         process.terminate()
         process.wait(timeout=30)
