@@ -1,6 +1,8 @@
 """Shared score cache on Redis, fail-open.
 
-* One ``MGET`` per request for every (source, item) key.
+* One ``MGET`` per request for every (source, item) key, on a kept connection
+  (rewardgate/store/redis_reads.py: redis-py's connection and hiredis, without
+  the client's per-call work).
 * Writes are pipelined ``SET key value EX ttl`` in a background task, off the
   request's critical path. Until a write lands, its entries stay in a small
   in-process buffer that reads consult first, so an entry is visible the
@@ -21,7 +23,7 @@ import asyncio
 import logging
 import struct
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
@@ -32,12 +34,15 @@ from redis.exceptions import RedisError
 from rewardgate.breaker import STATE_VALUES, CircuitBreaker
 from rewardgate.observability.metrics import Metrics
 from rewardgate.store.cache import ScoreCache, decode_scores, encode_scores
+from rewardgate.store.redis_reads import MgetConnections
 
 log = logging.getLogger(__name__)
 
 # Everything a broken or slow Redis can raise at us.
 _FAILURES = (RedisError, OSError, TimeoutError, ValueError)
 _FAILED = object()
+#: Value lengths whose unpacker is kept (one per head count in use; a handful in practice).
+_KEPT_UNPACKERS = 64
 
 
 class RedisScoreCache(ScoreCache):
@@ -60,6 +65,8 @@ class RedisScoreCache(ScoreCache):
             retry=Retry(NoBackoff(), 0),
             max_connections=64,
         )
+        # Lookups (on every cached request's critical path) on connections of their own.
+        self._reads = MgetConnections(url, connect_timeout_s=timeout_s, max_connections=64)
         self._ttl_s_by_kind = dict(ttl_s_by_kind)
         self._prefix = f"{namespace}:"
         self._timeout_s = timeout_s
@@ -71,6 +78,7 @@ class RedisScoreCache(ScoreCache):
         self._pending: dict[str, list[float]] = {}
         self._max_pending = max_pending_writes
         self._writes: set[asyncio.Task] = set()
+        self._unpackers: dict[int, Callable[[bytes], tuple[float, ...]]] = {}
 
     @property
     def breaker_state(self) -> str:
@@ -112,25 +120,35 @@ class RedisScoreCache(ScoreCache):
             log.warning("Redis score cache at %s answers again", self._where)
 
     async def get_many(self, keys: Sequence[str]) -> list[list[float] | None]:
-        found: list[list[float] | None] = [self._pending.get(key) for key in keys]
-        missing = [index for index, value in enumerate(found) if value is None]
-        if not missing:
-            return found
-        blobs = await self._call("get", self._mget([keys[i] for i in missing]))
+        pending = self._pending
+        if pending:  # writes in flight: their entries first, Redis for the rest
+            found: list[list[float] | None] = [pending.get(key) for key in keys]
+            missing = [index for index, value in enumerate(found) if value is None]
+            if not missing:
+                return found
+            asked = [keys[i] for i in missing]
+        else:  # the usual case: every key from Redis, no per-key buffer read
+            found, missing, asked = [None] * len(keys), range(len(keys)), keys
+        prefix = self._prefix
+        blobs = await self._call("get", self._reads.mget([(prefix + key).encode() for key in asked]))
         if blobs is _FAILED:
             return found
-        unpack = struct.unpack
+        unpackers = self._unpackers
         for index, blob in zip(missing, blobs, strict=True):
-            # decode_scores inline for the well-formed blobs (every one, unless Redis holds junk):
-            # no two calls per key; a miss or a malformed value goes through _decode.
+            # Well-formed blobs (every one, unless Redis holds junk) are unpacked inline by a
+            # struct.Struct kept per length; a miss or a malformed value goes through _decode.
             if blob and not len(blob) % 8:
-                found[index] = list(unpack(f"<{len(blob) // 8}d", blob))
+                unpack = unpackers.get(len(blob)) or self._unpacker(len(blob))
+                found[index] = list(unpack(blob))
             else:
                 found[index] = self._decode(blob)
         return found
 
-    async def _mget(self, keys: list[str]) -> list[bytes | None]:
-        return await self._redis.mget([self._prefix + key for key in keys])
+    def _unpacker(self, size: int) -> Callable[[bytes], tuple[float, ...]]:
+        unpack = struct.Struct(f"<{size // 8}d").unpack
+        if len(self._unpackers) < _KEPT_UNPACKERS:  # bounded: junk of any length cannot grow it
+            self._unpackers[size] = unpack
+        return unpack
 
     def _decode(self, blob: bytes | None) -> list[float] | None:
         if blob is None:
@@ -196,6 +214,7 @@ class RedisScoreCache(ScoreCache):
 
     async def close(self) -> None:
         await self.flush_writes()
+        await self._reads.close()
         await self._redis.aclose()
 
 
