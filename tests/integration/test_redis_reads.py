@@ -29,7 +29,12 @@ def redis_server():
 async def cache(redis_server):
     metrics = Metrics()
     cache = RedisScoreCache(
-        redis_server.url, ttl_s_by_kind=TTLS, metrics=metrics, namespace="t", timeout_s=0.05, breaker_failures=5
+        redis_server.url,
+        ttl_s_by_kind=TTLS,
+        metrics=metrics,
+        namespace="t",
+        timeout_s=0.05,
+        breaker_failures=5,
     )
     cache.metrics = metrics
     yield cache
@@ -38,6 +43,13 @@ async def cache(redis_server):
 
 def errors(cache) -> float:
     return cache.metrics.cache_ops.labels("get", "error")._value.get()
+
+
+def sleep_redis(redis_server, seconds: float) -> asyncio.Task:
+    """Redis blocked for ``seconds`` (DEBUG SLEEP from another client, in a thread)."""
+    return asyncio.create_task(
+        asyncio.to_thread(redis_server.client().execute_command, "DEBUG", "SLEEP", seconds)
+    )
 
 
 def our_connections(redis_server) -> int:
@@ -95,7 +107,7 @@ async def test_a_timed_out_lookup_never_hands_its_reply_to_the_next(cache, redis
     raw.set("t:v1:first", struct.pack("<d", 1.0))
     raw.set("t:v1:second", struct.pack("<d", 2.0))
     assert await cache.get_many(["v1:first"]) == [[1.0]]  # a kept connection now
-    sleeper = asyncio.create_task(asyncio.to_thread(redis_server.client().execute_command, "DEBUG", "SLEEP", "0.2"))
+    sleeper = sleep_redis(redis_server, 0.2)
     await asyncio.sleep(0.05)
     assert await cache.get_many(["v1:first"]) == [None]  # timed out; its reply comes later
     await sleeper
@@ -107,7 +119,7 @@ async def test_a_timed_out_lookup_never_hands_its_reply_to_the_next(cache, redis
 async def test_a_cancelled_lookup_closes_its_connection(cache, redis_server):
     redis_server.client().set("t:v1:k", struct.pack("<d", 7.0))
     await cache.get_many(["v1:k"])
-    sleeper = asyncio.create_task(asyncio.to_thread(redis_server.client().execute_command, "DEBUG", "SLEEP", "0.2"))
+    sleeper = sleep_redis(redis_server, 0.2)
     await asyncio.sleep(0.05)
     lookup = asyncio.create_task(cache.get_many(["v1:other"]))
     await asyncio.sleep(0.01)
@@ -132,7 +144,7 @@ async def test_a_redis_restart_costs_no_failed_lookup(cache, redis_server):
 
 async def test_lookups_beyond_the_connection_limit_fail_and_leave_the_count_right(redis_server):
     reads = MgetConnections(redis_server.url, connect_timeout_s=1, max_connections=1)
-    blocking = asyncio.create_task(asyncio.to_thread(redis_server.client().execute_command, "DEBUG", "SLEEP", "0.1"))
+    blocking = sleep_redis(redis_server, 0.1)
     await asyncio.sleep(0.03)
     first = asyncio.create_task(reads.mget([b"a"]))  # holds the only connection behind SLEEP
     await asyncio.sleep(0.01)
