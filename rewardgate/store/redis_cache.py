@@ -79,6 +79,8 @@ class RedisScoreCache(ScoreCache):
         self._max_pending = max_pending_writes
         self._writes: set[asyncio.Task] = set()
         self._unpackers: dict[int, Callable[[bytes], tuple[float, ...]]] = {}
+        self._counters: dict[tuple[str, str], object] = {}  # metric children, by label values
+        self._latency: dict[str, object] = {}
 
     @property
     def breaker_state(self) -> str:
@@ -129,8 +131,7 @@ class RedisScoreCache(ScoreCache):
             asked = [keys[i] for i in missing]
         else:  # the usual case: every key from Redis, no per-key buffer read
             found, missing, asked = [None] * len(keys), range(len(keys)), keys
-        prefix = self._prefix
-        blobs = await self._call("get", self._reads.mget([(prefix + key).encode() for key in asked]))
+        blobs = await self._call("get", self._reads.mget(self._prefix, asked))
         if blobs is _FAILED:
             return found
         unpackers = self._unpackers
@@ -163,7 +164,7 @@ class RedisScoreCache(ScoreCache):
         if not entries:
             return
         if len(self._pending) + len(entries) > self._max_pending:
-            self._metrics.cache_ops.labels("set", "dropped").inc()
+            self._count("set", "dropped").inc()
             return
         self._pending.update(entries)
         task = asyncio.create_task(self._write(dict(entries), self._ttl_s_by_kind[kind]))
@@ -187,7 +188,7 @@ class RedisScoreCache(ScoreCache):
         """Run one Redis round trip under the timeout and the breaker; ``_FAILED`` on failure."""
         if not self._breaker.allow():
             work.close()
-            self._metrics.cache_ops.labels(op, "skipped").inc()
+            self._count(op, "skipped").inc()
             return _FAILED
         started = time.perf_counter()
         try:
@@ -199,13 +200,23 @@ class RedisScoreCache(ScoreCache):
         except _FAILURES as exc:
             self._last_failure = exc
             self._breaker.record_failure()
-            self._metrics.cache_ops.labels(op, "error").inc()
+            self._count(op, "error").inc()
             log.debug("redis %s failed: %r", op, exc)
             return _FAILED
         self._breaker.record_success()
-        self._metrics.cache_ops.labels(op, "ok").inc()
-        self._metrics.cache_seconds.labels(op).observe(time.perf_counter() - started)
+        self._count(op, "ok").inc()
+        latency = self._latency.get(op)
+        if latency is None:
+            latency = self._latency[op] = self._metrics.cache_seconds.labels(op)
+        latency.observe(time.perf_counter() - started)
         return result
+
+    def _count(self, op: str, outcome: str):
+        """``cache_ops``' child for (op, outcome), looked up once: a per-call ``labels`` costs more."""
+        counter = self._counters.get((op, outcome))
+        if counter is None:
+            counter = self._counters[op, outcome] = self._metrics.cache_ops.labels(op, outcome)
+        return counter
 
     async def flush_writes(self) -> None:
         """Wait for background writes (tests and shutdown)."""

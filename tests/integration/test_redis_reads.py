@@ -1,5 +1,5 @@
 """The Redis cache's lookup path (rewardgate/store/redis_reads.py) against a real, private redis-server:
-the command's bytes, kept connections, and what happens to a connection after a failure."""
+keys of any shape, kept connections, and what happens to a connection after a failure."""
 
 import asyncio
 import struct
@@ -8,7 +8,7 @@ import pytest
 from redis.exceptions import MaxConnectionsError
 
 from rewardgate.observability.metrics import Metrics
-from rewardgate.store import redis_cache, redis_reads
+from rewardgate.store import redis_cache
 from rewardgate.store.redis_cache import RedisScoreCache
 from rewardgate.store.redis_reads import MgetConnections
 from tests.support.redis_server import RedisServer
@@ -57,21 +57,21 @@ def our_connections(redis_server) -> int:
     return len(redis_server.client().client_list()) - 1
 
 
-@pytest.mark.parametrize("hiredis", [True, False])
-async def test_the_command_is_the_bytes_redis_py_would_send(redis_server, monkeypatch, hiredis):
+async def test_keys_of_any_length_and_text_round_trip(redis_server):
     reads = MgetConnections(redis_server.url, connect_timeout_s=1, max_connections=4)
-    if not hiredis:
-        monkeypatch.setattr(redis_reads, "pack_command", None)
-    keys = [b"t:v1:" + bytes(f"{i:032x}", "ascii") for i in range(64)] + ["t:v1:caf\u00e9".encode()]
-    connection = reads._factory.make_connection()
-    packed = reads._pack(connection, keys)
-    assert (packed if isinstance(packed, bytes) else b"".join(packed)) == b"".join(
-        connection.pack_command("MGET", *keys)
-    )
-    redis_server.client().set(keys[3], b"x" * 8)
-    reply = await reads.mget(keys)
-    assert reply[3] == b"x" * 8 and reply.count(None) == len(keys) - 1
-    await reads.close()
+    raw = redis_server.client()
+    uniform = [f"v1:{i:032x}" for i in range(64)]
+    mixed = ["v1:a", "v1:caf\u00e9", "v1:\u96ea", "v1:" + "x" * 300]
+    for number, key in enumerate([uniform[3], *mixed]):
+        raw.set("t\u00e9:" + key, bytes([number]) * 8)
+    try:
+        reply = await reads.mget("t\u00e9:", uniform)
+        assert reply[3] == b"\x00" * 8 and reply.count(None) == 63
+        assert await reads.mget("t\u00e9:", [*mixed, "v1:absent"]) == [
+            bytes([n]) * 8 for n in (1, 2, 3, 4)
+        ] + [None]
+    finally:
+        await reads.close()
 
 
 async def test_values_of_every_length_decode_and_junk_is_a_miss(cache, redis_server, monkeypatch):
@@ -146,13 +146,13 @@ async def test_lookups_beyond_the_connection_limit_fail_and_leave_the_count_righ
     reads = MgetConnections(redis_server.url, connect_timeout_s=1, max_connections=1)
     blocking = sleep_redis(redis_server, 0.1)
     await asyncio.sleep(0.03)
-    first = asyncio.create_task(reads.mget([b"a"]))  # holds the only connection behind SLEEP
+    first = asyncio.create_task(reads.mget("", ["a"]))  # holds the only connection behind SLEEP
     await asyncio.sleep(0.01)
     with pytest.raises(MaxConnectionsError):
-        await reads.mget([b"b"])
+        await reads.mget("", ["b"])
     assert await first == [None]
     await blocking
-    assert await reads.mget([b"b"]) == [None]
+    assert await reads.mget("", ["b"]) == [None]
     assert reads._open == 1 and len(reads._idle) == 1
     await reads.close()
     assert reads._open == 0
@@ -163,6 +163,6 @@ async def test_an_unreachable_redis_is_a_failure_not_a_hang(redis_server):
     reads = MgetConnections(redis_server.url, connect_timeout_s=0.5, max_connections=2)
     with pytest.raises(Exception) as caught:
         async with asyncio.timeout(2):
-            await reads.mget([b"a"])
+            await reads.mget("", ["a"])
     assert isinstance(caught.value, redis_cache._FAILURES)
     assert reads._open == 0
