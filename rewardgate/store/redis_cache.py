@@ -122,7 +122,10 @@ class RedisScoreCache(ScoreCache):
             log.warning("Redis score cache at %s answers again", self._where)
 
     async def get_many(self, keys: Sequence[str]) -> list[list[float] | None]:
+        if not keys:
+            return []
         pending = self._pending
+        everything = not pending  # (writes may start while we wait on Redis)
         if pending:  # writes in flight: their entries first, Redis for the rest
             found: list[list[float] | None] = [pending.get(key) for key in keys]
             missing = [index for index, value in enumerate(found) if value is None]
@@ -134,16 +137,37 @@ class RedisScoreCache(ScoreCache):
         blobs = await self._call("get", self._reads.mget(self._prefix, asked))
         if blobs is _FAILED:
             return found
+        values = self._decode_all(blobs)
+        if everything:
+            return values
+        for index, value in zip(missing, values, strict=True):
+            found[index] = value
+        return found
+
+    def _decode_all(self, blobs: list[bytes | None]) -> list[list[float] | None]:
+        """:func:`decode_scores` of each blob (``None`` for a miss or a malformed value)."""
+        if None not in blobs:
+            sizes = set(map(len, blobs))
+            size = sizes.pop()
+            if not sizes and size and not size % 8:
+                # Every value one length (one head count: a request's usual case): one unpack of
+                # all of them, then one list per key.
+                heads = size // 8
+                flat = struct.unpack(f"<{len(blobs) * heads}d", b"".join(blobs))
+                if heads == 1:
+                    return [[value] for value in flat]
+                return [list(flat[start : start + heads]) for start in range(0, len(flat), heads)]
         unpackers = self._unpackers
-        for index, blob in zip(missing, blobs, strict=True):
-            # Well-formed blobs (every one, unless Redis holds junk) are unpacked inline by a
-            # struct.Struct kept per length; a miss or a malformed value goes through _decode.
+        values: list[list[float] | None] = []
+        for blob in blobs:
+            # Well-formed blobs are unpacked inline by a struct.Struct kept per length; a miss or a
+            # malformed value goes through _decode.
             if blob and not len(blob) % 8:
                 unpack = unpackers.get(len(blob)) or self._unpacker(len(blob))
-                found[index] = list(unpack(blob))
+                values.append(list(unpack(blob)))
             else:
-                found[index] = self._decode(blob)
-        return found
+                values.append(self._decode(blob))
+        return values
 
     def _unpacker(self, size: int) -> Callable[[bytes], tuple[float, ...]]:
         unpack = struct.Struct(f"<{size // 8}d").unpack

@@ -166,3 +166,31 @@ async def test_an_unreachable_redis_is_a_failure_not_a_hang(redis_server):
             await reads.mget("", ["a"])
     assert isinstance(caught.value, redis_cache._FAILURES)
     assert reads._open == 0
+
+
+@pytest.mark.parametrize("heads", [1, 3])
+async def test_values_of_one_length_decode_in_one_pass_bit_exact(cache, redis_server, heads):
+    raw = redis_server.client()
+    values = {
+        f"v1:{i:032x}": [(i + head) / 7 * 1e-300 if i % 2 else -(i + head) / 3 for head in range(heads)]
+        for i in range(64)
+    }
+    for key, scores in values.items():
+        raw.set(f"t:{key}", struct.pack(f"<{heads}d", *scores))
+    assert await cache.get_many(list(values)) == list(values.values())
+    raw.set("t:v1:absent-sized", b"\x00" * 9)  # one length, but not float64s: misses
+    assert await cache.get_many(["v1:absent-sized", "v1:absent-sized"]) == [None, None]
+    assert await cache.get_many([]) == []
+
+
+async def test_a_write_landing_during_a_lookup_leaves_its_answer_whole(cache, redis_server, monkeypatch):
+    redis_server.client().set("t:v1:stored", struct.pack("<d", 1.0))
+    await cache.set_many({"v1:buffered": [2.0]}, "rule")  # buffered until its write lands
+    mget = cache._reads.mget
+
+    async def mget_while_the_write_lands(prefix, keys):
+        cache._pending.clear()  # what the write's end does, while the lookup waits on Redis
+        return await mget(prefix, keys)
+
+    monkeypatch.setattr(cache._reads, "mget", mget_while_the_write_lands)
+    assert await cache.get_many(["v1:buffered", "v1:stored"]) == [[2.0], [1.0]]
