@@ -66,6 +66,7 @@ class MgetConnections:
         self._idle: list[AbstractConnection] = []
         self._open = 0  # connections made and not yet closed after a failure
         self._max = max_connections
+        self._closed = False
 
     async def mget(self, prefix: str, keys: Sequence[str]) -> list[bytes | None]:
         """The values of ``prefix + key`` for each of ``keys``; see the module's contract."""
@@ -79,7 +80,11 @@ class MgetConnections:
             self._open -= 1
             await connection.disconnect(nowait=True)  # never suspends: safe while cancelled
             raise
-        self._idle.append(connection)
+        if self._closed:  # closed while this call was in flight: nothing will take it again
+            self._open -= 1
+            await connection.disconnect()
+        else:
+            self._idle.append(connection)
         return reply
 
     def _take(self) -> AbstractConnection:
@@ -102,6 +107,8 @@ class MgetConnections:
         await connection.connect()
 
     async def close(self) -> None:
+        """Close the idle connections now, and those in a call when their call ends."""
+        self._closed = True
         idle, self._idle = self._idle, []
         self._open -= len(idle)
         for connection in idle:

@@ -194,3 +194,17 @@ async def test_a_write_landing_during_a_lookup_leaves_its_answer_whole(cache, re
 
     monkeypatch.setattr(cache._reads, "mget", mget_while_the_write_lands)
     assert await cache.get_many(["v1:buffered", "v1:stored"]) == [[2.0], [1.0]]
+
+
+async def test_a_connection_in_a_call_at_close_is_closed_when_the_call_ends(redis_server):
+    reads = MgetConnections(redis_server.url, connect_timeout_s=1, max_connections=2)
+    await reads.mget("", ["a"])  # one idle connection
+    blocking = sleep_redis(redis_server, 0.1)
+    await asyncio.sleep(0.03)
+    in_flight = asyncio.create_task(reads.mget("", ["b"]))  # takes the idle one, waits behind SLEEP
+    await asyncio.sleep(0.01)
+    await reads.close()
+    assert await in_flight == [None]
+    await blocking
+    assert reads._open == 0 and reads._idle == []
+    assert our_connections(redis_server) == 0
