@@ -5,6 +5,7 @@ import asyncio
 import struct
 
 import pytest
+import redis
 from redis.exceptions import MaxConnectionsError
 
 from rewardgate.observability.metrics import Metrics
@@ -45,11 +46,20 @@ def errors(cache) -> float:
     return cache.metrics.cache_ops.labels("get", "error")._value.get()
 
 
-def sleep_redis(redis_server, seconds: float) -> asyncio.Task:
-    """Redis blocked for ``seconds`` (DEBUG SLEEP from another client, in a thread)."""
-    return asyncio.create_task(
+async def blocked(redis_server, seconds: float) -> asyncio.Task:
+    """Redis blocked for ``seconds`` (DEBUG SLEEP from another client, in a thread); returns once
+    it is (a PING no longer answers), so a test's next call surely waits behind it."""
+    sleeper = asyncio.create_task(
         asyncio.to_thread(redis_server.client().execute_command, "DEBUG", "SLEEP", seconds)
     )
+    probe = redis.Redis.from_url(redis_server.url, socket_timeout=0.01)
+    while True:
+        try:
+            await asyncio.to_thread(probe.ping)
+        except redis.TimeoutError:
+            probe.close()
+            return sleeper
+        await asyncio.sleep(0.001)
 
 
 def our_connections(redis_server) -> int:
@@ -107,8 +117,7 @@ async def test_a_timed_out_lookup_never_hands_its_reply_to_the_next(cache, redis
     raw.set("t:v1:first", struct.pack("<d", 1.0))
     raw.set("t:v1:second", struct.pack("<d", 2.0))
     assert await cache.get_many(["v1:first"]) == [[1.0]]  # a kept connection now
-    sleeper = sleep_redis(redis_server, 0.2)
-    await asyncio.sleep(0.05)
+    sleeper = await blocked(redis_server, 0.3)
     assert await cache.get_many(["v1:first"]) == [None]  # timed out; its reply comes later
     await sleeper
     await asyncio.sleep(0.05)  # the late reply would have arrived on a kept connection by now
@@ -116,19 +125,23 @@ async def test_a_timed_out_lookup_never_hands_its_reply_to_the_next(cache, redis
     assert errors(cache) == 1
 
 
-async def test_a_cancelled_lookup_closes_its_connection(cache, redis_server):
+async def test_a_cancelled_lookup_closes_its_connection(redis_server):
+    cache = RedisScoreCache(
+        redis_server.url, ttl_s_by_kind=TTLS, metrics=Metrics(), namespace="t", timeout_s=5
+    )
     redis_server.client().set("t:v1:k", struct.pack("<d", 7.0))
     await cache.get_many(["v1:k"])
-    sleeper = sleep_redis(redis_server, 0.2)
-    await asyncio.sleep(0.05)
+    sleeper = await blocked(redis_server, 0.3)
     lookup = asyncio.create_task(cache.get_many(["v1:other"]))
     await asyncio.sleep(0.01)
+    assert not lookup.done()  # waiting behind SLEEP (the cache's timeout here: 5 s)
     lookup.cancel()
     with pytest.raises(asyncio.CancelledError):
         await lookup
     await sleeper
     assert cache._reads._idle == [] and cache._reads._open == 0
     assert await cache.get_many(["v1:k"]) == [[7.0]]
+    await cache.close()
 
 
 async def test_a_redis_restart_costs_no_failed_lookup(cache, redis_server):
@@ -144,10 +157,10 @@ async def test_a_redis_restart_costs_no_failed_lookup(cache, redis_server):
 
 async def test_lookups_beyond_the_connection_limit_fail_and_leave_the_count_right(redis_server):
     reads = MgetConnections(redis_server.url, connect_timeout_s=1, max_connections=1)
-    blocking = sleep_redis(redis_server, 0.1)
-    await asyncio.sleep(0.03)
+    blocking = await blocked(redis_server, 0.3)
     first = asyncio.create_task(reads.mget("", ["a"]))  # holds the only connection behind SLEEP
     await asyncio.sleep(0.01)
+    assert not first.done()
     with pytest.raises(MaxConnectionsError):
         await reads.mget("", ["b"])
     assert await first == [None]
@@ -199,10 +212,10 @@ async def test_a_write_landing_during_a_lookup_leaves_its_answer_whole(cache, re
 async def test_a_connection_in_a_call_at_close_is_closed_when_the_call_ends(redis_server):
     reads = MgetConnections(redis_server.url, connect_timeout_s=1, max_connections=2)
     await reads.mget("", ["a"])  # one idle connection
-    blocking = sleep_redis(redis_server, 0.1)
-    await asyncio.sleep(0.03)
+    blocking = await blocked(redis_server, 0.3)
     in_flight = asyncio.create_task(reads.mget("", ["b"]))  # takes the idle one, waits behind SLEEP
     await asyncio.sleep(0.01)
+    assert not in_flight.done()
     await reads.close()
     assert await in_flight == [None]
     await blocking
