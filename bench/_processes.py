@@ -43,9 +43,9 @@ def export(revision: str, into: Path) -> Path:
     return into
 
 
-def start_tree_service(tree: Path) -> tuple[subprocess.Popen, str, int]:
+def start_tree_service(tree: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, int]:
     """``tree``'s own service (its code, its default pipeline file), ready: the process, its
-    HTTP base URL and its gRPC port."""
+    HTTP base URL and its gRPC port. ``env``: more environment (settings) for it."""
     import sys
 
     from tests.support.server import free_ports
@@ -56,7 +56,7 @@ def start_tree_service(tree: Path) -> tuple[subprocess.Popen, str, int]:
         [sys.executable, "-m", "rewardgate", "serve", "--port", str(port)],
         lambda: httpx.get(url + "/readyz", timeout=2).status_code == 200,
         cwd=tree,
-        env={**tree_env(tree), "REWARDGATE_GRPC_PORT": str(grpc_port)},
+        env={**tree_env(tree), "REWARDGATE_GRPC_PORT": str(grpc_port), **(env or {})},
     )
     return process, url, grpc_port
 

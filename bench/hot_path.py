@@ -14,7 +14,8 @@ position within a round hit every side alike:
 
 With ``--baseline REV`` that revision's service (exported with ``git
 archive``) is measured in the same rounds as a third side, so a change's
-effect is a ratio taken in one run. With ``--quiet-side`` rewardgate with
+effect is a ratio taken in one run (with ``--redis`` as well, its cached
+64-item request with that Redis too: ``baseline_redis``). With ``--quiet-side`` rewardgate with
 its access log off (``REWARDGATE_ACCESS_LOG=false``) is another side, and
 ``quiet_over_rewardgate`` what turning the log off gives.
 
@@ -103,9 +104,9 @@ def start_bare_app() -> tuple[subprocess.Popen, str]:
     return process, url
 
 
-def start_baseline(revision: str) -> tuple[subprocess.Popen, str]:
-    """``revision``'s own service on its own default pipeline file, and its /v1/score URL."""
-    process, url, _ = start_tree_service(export(revision, Path(tempfile.mkdtemp(prefix="rg-baseline-"))))
+def start_baseline(tree: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """An exported revision's own service on its own default pipeline file, and its /v1/score URL."""
+    process, url, _ = start_tree_service(tree, env)
     return process, url + "/v1/score"
 
 
@@ -172,6 +173,37 @@ def summarise(figures: dict[str, dict[str, list[float]]]) -> dict:
     return summary
 
 
+def start_servers(args, stops: list) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Every side's server, ready; appends how to stop each to ``stops``. Returns the sides of
+    the single-item figures and those of the cached 64-item request (see run_rounds)."""
+    service = ServiceProcess(default_pipeline_file()).wait()
+    stops.append(service.stop)
+    bare, bare_url = start_bare_app()
+    stops.append(bare.terminate)
+    sides = [("rewardgate", service.url + "/v1/score"), ("bare", bare_url)]
+    cached_servers = [("memory", service.url)]
+    if args.redis:
+        redis_env = {"REWARDGATE_REDIS_URL": args.redis}
+        redis_service = ServiceProcess(default_pipeline_file(), env=redis_env).wait()
+        stops.append(redis_service.stop)
+        cached_servers.append(("redis", redis_service.url))
+    if args.baseline:
+        tree = export(args.baseline, Path(tempfile.mkdtemp(prefix="rg-baseline-")))
+        baseline, baseline_url = start_baseline(tree)
+        stops.append(baseline.terminate)
+        sides.insert(1, ("baseline", baseline_url))
+        cached_servers.append(("baseline_memory", baseline_url.removesuffix("/v1/score")))
+        if args.redis:
+            baseline_redis, baseline_redis_url = start_baseline(tree, {"REWARDGATE_REDIS_URL": args.redis})
+            stops.append(baseline_redis.terminate)
+            cached_servers.append(("baseline_redis", baseline_redis_url.removesuffix("/v1/score")))
+    if args.quiet_side:
+        quiet = ServiceProcess(default_pipeline_file(), env={"REWARDGATE_ACCESS_LOG": "false"}).wait()
+        stops.append(quiet.stop)
+        sides.insert(1, ("quiet", quiet.url + "/v1/score"))
+    return sides, cached_servers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -185,41 +217,15 @@ def main() -> None:
         sys.exit("wrk is needed: apt-get install wrk")
 
     workdir = Path(tempfile.mkdtemp())
-    service = ServiceProcess(default_pipeline_file()).wait()
-    bare, bare_url = start_bare_app()
-    redis_service = (
-        ServiceProcess(default_pipeline_file(), env={"REWARDGATE_REDIS_URL": args.redis}).wait()
-        if args.redis
-        else None
-    )
-    baseline = start_baseline(args.baseline) if args.baseline else None
-    quiet = (
-        ServiceProcess(default_pipeline_file(), env={"REWARDGATE_ACCESS_LOG": "false"}).wait()
-        if args.quiet_side
-        else None
-    )
-    sides = [("rewardgate", service.url + "/v1/score"), ("bare", bare_url)]
-    cached_servers = [("memory", service.url)]
-    if redis_service is not None:
-        cached_servers.append(("redis", redis_service.url))
-    if baseline is not None:
-        sides.insert(1, ("baseline", baseline[1]))
-        cached_servers.append(("baseline_memory", baseline[1].removesuffix("/v1/score")))
-    if quiet is not None:
-        sides.insert(1, ("quiet", quiet.url + "/v1/score"))
+    stops: list = []  # how to stop each server started, called whatever happens
     try:
+        sides, cached_servers = start_servers(args, stops)
         figures = run_rounds(sides, cached_servers, args, workdir)
     finally:
-        bare.terminate()
-        if baseline is not None:
-            baseline[0].terminate()
-        service.stop()
-        if quiet is not None:
-            quiet.stop()
-        if redis_service is not None:
-            redis_service.stop()
+        for stop in stops:
+            stop()
     summary = summarise(figures)
-    if baseline is not None:
+    if args.baseline:
         summary["baseline_revision"] = args.baseline
     print(json.dumps(summary))
 

@@ -1,6 +1,8 @@
 """Shared score cache on Redis, fail-open.
 
-* One ``MGET`` per request for every (source, item) key.
+* One ``MGET`` per request for every (source, item) key, on a kept connection
+  (rewardgate/store/redis_reads.py: redis-py's connection and hiredis, without
+  the client's per-call work).
 * Writes are pipelined ``SET key value EX ttl`` in a background task, off the
   request's critical path. Until a write lands, its entries stay in a small
   in-process buffer that reads consult first, so an entry is visible the
@@ -21,7 +23,7 @@ import asyncio
 import logging
 import struct
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
@@ -32,12 +34,15 @@ from redis.exceptions import RedisError
 from rewardgate.breaker import STATE_VALUES, CircuitBreaker
 from rewardgate.observability.metrics import Metrics
 from rewardgate.store.cache import ScoreCache, decode_scores, encode_scores
+from rewardgate.store.redis_reads import MgetConnections
 
 log = logging.getLogger(__name__)
 
 # Everything a broken or slow Redis can raise at us.
 _FAILURES = (RedisError, OSError, TimeoutError, ValueError)
 _FAILED = object()
+#: Value lengths whose unpacker is kept (one per head count in use; a handful in practice).
+_KEPT_UNPACKERS = 64
 
 
 class RedisScoreCache(ScoreCache):
@@ -60,6 +65,8 @@ class RedisScoreCache(ScoreCache):
             retry=Retry(NoBackoff(), 0),
             max_connections=64,
         )
+        # Lookups (on every cached request's critical path) on connections of their own.
+        self._reads = MgetConnections(url, connect_timeout_s=timeout_s, max_connections=64)
         self._ttl_s_by_kind = dict(ttl_s_by_kind)
         self._prefix = f"{namespace}:"
         self._timeout_s = timeout_s
@@ -71,6 +78,9 @@ class RedisScoreCache(ScoreCache):
         self._pending: dict[str, list[float]] = {}
         self._max_pending = max_pending_writes
         self._writes: set[asyncio.Task] = set()
+        self._unpackers: dict[int, Callable[[bytes], tuple[float, ...]]] = {}
+        self._counters: dict[tuple[str, str], object] = {}  # metric children, by label values
+        self._latency: dict[str, object] = {}
 
     @property
     def breaker_state(self) -> str:
@@ -112,25 +122,58 @@ class RedisScoreCache(ScoreCache):
             log.warning("Redis score cache at %s answers again", self._where)
 
     async def get_many(self, keys: Sequence[str]) -> list[list[float] | None]:
-        found: list[list[float] | None] = [self._pending.get(key) for key in keys]
-        missing = [index for index, value in enumerate(found) if value is None]
-        if not missing:
-            return found
-        blobs = await self._call("get", self._mget([keys[i] for i in missing]))
+        if not keys:
+            return []
+        pending = self._pending
+        everything = not pending  # (writes may start while we wait on Redis)
+        if pending:  # writes in flight: their entries first, Redis for the rest
+            found: list[list[float] | None] = [pending.get(key) for key in keys]
+            missing = [index for index, value in enumerate(found) if value is None]
+            if not missing:
+                return found
+            asked = [keys[i] for i in missing]
+        else:  # the usual case: every key from Redis, no per-key buffer read
+            found, missing, asked = [None] * len(keys), range(len(keys)), keys
+        blobs = await self._call("get", self._reads.mget(self._prefix, asked))
         if blobs is _FAILED:
             return found
-        unpack = struct.unpack
-        for index, blob in zip(missing, blobs, strict=True):
-            # decode_scores inline for the well-formed blobs (every one, unless Redis holds junk):
-            # no two calls per key; a miss or a malformed value goes through _decode.
-            if blob and not len(blob) % 8:
-                found[index] = list(unpack(f"<{len(blob) // 8}d", blob))
-            else:
-                found[index] = self._decode(blob)
+        values = self._decode_all(blobs)
+        if everything:
+            return values
+        for index, value in zip(missing, values, strict=True):
+            found[index] = value
         return found
 
-    async def _mget(self, keys: list[str]) -> list[bytes | None]:
-        return await self._redis.mget([self._prefix + key for key in keys])
+    def _decode_all(self, blobs: list[bytes | None]) -> list[list[float] | None]:
+        """:func:`decode_scores` of each blob (``None`` for a miss or a malformed value)."""
+        if None not in blobs:
+            sizes = set(map(len, blobs))
+            size = sizes.pop()
+            if not sizes and size and not size % 8:
+                # Every value one length (one head count: a request's usual case): one unpack of
+                # all of them, then one list per key.
+                heads = size // 8
+                flat = struct.unpack(f"<{len(blobs) * heads}d", b"".join(blobs))
+                if heads == 1:
+                    return [[value] for value in flat]
+                return [list(flat[start : start + heads]) for start in range(0, len(flat), heads)]
+        unpackers = self._unpackers
+        values: list[list[float] | None] = []
+        for blob in blobs:
+            # Well-formed blobs are unpacked inline by a struct.Struct kept per length; a miss or a
+            # malformed value goes through _decode.
+            if blob and not len(blob) % 8:
+                unpack = unpackers.get(len(blob)) or self._unpacker(len(blob))
+                values.append(list(unpack(blob)))
+            else:
+                values.append(self._decode(blob))
+        return values
+
+    def _unpacker(self, size: int) -> Callable[[bytes], tuple[float, ...]]:
+        unpack = struct.Struct(f"<{size // 8}d").unpack
+        if len(self._unpackers) < _KEPT_UNPACKERS:  # bounded: junk of any length cannot grow it
+            self._unpackers[size] = unpack
+        return unpack
 
     def _decode(self, blob: bytes | None) -> list[float] | None:
         if blob is None:
@@ -145,7 +188,7 @@ class RedisScoreCache(ScoreCache):
         if not entries:
             return
         if len(self._pending) + len(entries) > self._max_pending:
-            self._metrics.cache_ops.labels("set", "dropped").inc()
+            self._count("set", "dropped").inc()
             return
         self._pending.update(entries)
         task = asyncio.create_task(self._write(dict(entries), self._ttl_s_by_kind[kind]))
@@ -169,7 +212,7 @@ class RedisScoreCache(ScoreCache):
         """Run one Redis round trip under the timeout and the breaker; ``_FAILED`` on failure."""
         if not self._breaker.allow():
             work.close()
-            self._metrics.cache_ops.labels(op, "skipped").inc()
+            self._count(op, "skipped").inc()
             return _FAILED
         started = time.perf_counter()
         try:
@@ -181,13 +224,23 @@ class RedisScoreCache(ScoreCache):
         except _FAILURES as exc:
             self._last_failure = exc
             self._breaker.record_failure()
-            self._metrics.cache_ops.labels(op, "error").inc()
+            self._count(op, "error").inc()
             log.debug("redis %s failed: %r", op, exc)
             return _FAILED
         self._breaker.record_success()
-        self._metrics.cache_ops.labels(op, "ok").inc()
-        self._metrics.cache_seconds.labels(op).observe(time.perf_counter() - started)
+        self._count(op, "ok").inc()
+        latency = self._latency.get(op)
+        if latency is None:
+            latency = self._latency[op] = self._metrics.cache_seconds.labels(op)
+        latency.observe(time.perf_counter() - started)
         return result
+
+    def _count(self, op: str, outcome: str):
+        """``cache_ops``' child for (op, outcome), looked up once: a per-call ``labels`` costs more."""
+        counter = self._counters.get((op, outcome))
+        if counter is None:
+            counter = self._counters[op, outcome] = self._metrics.cache_ops.labels(op, outcome)
+        return counter
 
     async def flush_writes(self) -> None:
         """Wait for background writes (tests and shutdown)."""
@@ -196,6 +249,7 @@ class RedisScoreCache(ScoreCache):
 
     async def close(self) -> None:
         await self.flush_writes()
+        await self._reads.close()
         await self._redis.aclose()
 
 
