@@ -50,10 +50,13 @@ class _RememberedChildren:
     """
 
     def labels(self, *values):
-        children = self.__dict__.setdefault("_remembered_children", {})
-        child = children.get(values)
-        if child is None:
-            child = children[values] = super().labels(*values)
+        try:
+            return self._remembered_children[values]
+        except AttributeError:  # the first call on this metric
+            self._remembered_children = {}
+        except KeyError:  # the first call for these values
+            pass
+        child = self._remembered_children[values] = super().labels(*values)
         return child
 
 
