@@ -136,6 +136,7 @@ class Metrics:
     """Holds the collectors; components get narrow views (e.g. :meth:`batch_observer`)."""
 
     def __init__(self) -> None:
+        self._request_observers: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.registry = CollectorRegistry()
         r = self.registry
         self.request_seconds = Histogram(
@@ -356,6 +357,19 @@ class Metrics:
 
     def batch_observer(self, model: str) -> ModelBatchObserver:
         return ModelBatchObserver(self, model)
+
+    def request_observers(self, route: str, pipeline: str, status: int) -> tuple[Counter, Histogram]:
+        """The ``requests`` and ``request_seconds`` children of one (route, pipeline, status),
+        found with one dict read (every scored request updates both; the labels are bounded)."""
+        key = (route, pipeline, status)
+        try:
+            return self._request_observers[key]
+        except KeyError:
+            found = self._request_observers[key] = (
+                self.requests.labels(route, pipeline, str(status)),
+                self.request_seconds.labels(route, pipeline),
+            )
+            return found
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
