@@ -95,10 +95,12 @@ class AccessLogger:
     ``info`` without the caller lookup, its record made from the fields every access line
     shares. Anything else is read from ``logger``."""
 
-    __slots__ = ("_logger", "_shared")
+    __slots__ = ("_logger", "_names", "_shared")
 
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logger
+        #: (thread id, process id) -> (thread name, process name), as at that thread's first line.
+        self._names: dict[tuple[int, int], tuple[str, str]] = {}
         #: The record fields that are the same for every access line (see :meth:`record`).
         self._shared = {
             "name": logger.name,
@@ -122,7 +124,9 @@ class AccessLogger:
     def record(self, msg: str, args: tuple) -> logging.LogRecord:
         """The record ``logger.makeRecord`` makes for this line with no caller (``pathname``
         ``"(unknown file)"``, line 0, no function), every field equal (tests/unit/
-        test_access_log.py), without recomputing the fields every access line shares.
+        test_access_log.py), without recomputing the fields every access line shares. The
+        thread's and process's names are those at the thread's first access line (uvicorn's
+        lines all come from its event loop's thread, which nothing renames).
         A custom record factory, or logging's thread/process fields switched off, takes
         ``makeRecord`` itself."""
         if not (
@@ -142,13 +146,17 @@ class AccessLogger:
         fields["created"] = created
         fields["msecs"] = int((created - int(created)) * 1000) + 0.0
         fields["relativeCreated"] = (created - logging._startTime) * 1000
-        fields["thread"] = threading.get_ident()
-        fields["threadName"] = threading.current_thread().name
-        multiprocessing = sys.modules.get("multiprocessing")
-        fields["processName"] = (
-            multiprocessing.current_process().name if multiprocessing is not None else "MainProcess"
-        )
-        fields["process"] = os.getpid()
+        thread, process = threading.get_ident(), os.getpid()
+        fields["thread"] = thread
+        fields["process"] = process
+        names = self._names.get((thread, process))
+        if names is None:  # the first line from this thread of this process
+            multiprocessing = sys.modules.get("multiprocessing")
+            names = self._names[(thread, process)] = (
+                threading.current_thread().name,
+                multiprocessing.current_process().name if multiprocessing is not None else "MainProcess",
+            )
+        fields["threadName"], fields["processName"] = names
         return record
 
     def __getattr__(self, name: str) -> Any:
