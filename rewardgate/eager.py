@@ -34,30 +34,27 @@ class Eager(Generic[T]):
     first step runs in that task and its context).
     """
 
-    __slots__ = ("_coroutine", "_done", "_exception", "_result", "_yielded")
+    __slots__ = ("_coroutine", "_exception", "_result", "_yielded", "done")
 
     def __init__(self, coroutine: Coroutine[Any, Any, T]) -> None:
         self._coroutine = coroutine
         self._result: Any = None
         self._exception: BaseException | None = None
         self._yielded: Any = None
-        self._done = True
+        #: Whether the coroutine finished (returned or raised) without suspending. An attribute,
+        #: not a property: it is read on every request's path (read it, do not set it).
+        self.done = True
         try:
             self._yielded = coroutine.send(None)
-            self._done = False
+            self.done = False
         except StopIteration as finished:
             self._result = finished.value
         except BaseException as exc:  # the coroutine's own failure, raised by result()
             self._exception = exc
 
-    @property
-    def done(self) -> bool:
-        """Whether the coroutine finished (returned or raised) without suspending."""
-        return self._done
-
     def result(self) -> T:
         """The finished coroutine's value, or its exception raised (only when ``done``)."""
-        if not self._done:
+        if not self.done:
             raise RuntimeError("the coroutine has not finished; await the Eager instead")
         if self._exception is not None:
             raise self._exception

@@ -51,22 +51,24 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     One timer per connection, re-armed only when it fires (for what is left of the
     current request's allowance), rather than a loop timer armed and cancelled for every
     request: the same contract with less work per request (no throughput difference was
-    measurable on a noisy machine, docs/benchmarks.md "Position bias")."""
+    measurable on a noisy machine, docs/benchmarks.md "Position bias"). A later request's
+    headers begin at its parser's ``on_message_begin`` (its first byte), a call every
+    request makes anyway."""
 
     header_timeout_s = 10.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._header_timer: asyncio.TimerHandle | None = None
-        self._headers_since: float | None = None  # loop time the pending headers began
-        self._between_requests = False
+        #: Loop time the pending headers began; None while none are pending (between requests,
+        #: idle time is the keep-alive timer's).
+        self._headers_since: float | None = None
         self._headers_begin()
 
-    def data_received(self, data: bytes) -> None:
-        if self._between_requests:  # the first byte of the next request
-            self._between_requests = False
+    def on_message_begin(self) -> None:
+        if self._headers_since is None:  # a later request (the first began with the connection)
             self._headers_begin()
-        super().data_received(data)
+        super().on_message_begin()
 
     def _headers_begin(self) -> None:
         self._headers_since = self.loop.time()
@@ -87,10 +89,6 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._headers_since = None
         super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._between_requests = True  # idle time now belongs to the keep-alive timer
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._header_timer is not None:

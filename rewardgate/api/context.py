@@ -67,7 +67,6 @@ class RequestObservation:
             status = 200
         ctx = self._ctx
         ctx.on_counted()
-        ctx.metrics.requests.labels(self._route, self._label, str(status)).inc()
-        ctx.metrics.request_seconds.labels(self._route, self._label).observe(
-            time.perf_counter() - self._started
-        )
+        count, seconds = ctx.metrics.request_observers(self._route, self._label, status)
+        count.inc()
+        seconds.observe(time.perf_counter() - self._started)

@@ -197,7 +197,7 @@ class AdmissionControl:
             )
         meter = self.meters[pipeline]
         self._check_backlog(meter, items, pipeline, deadline_s)
-        self._add(items)
+        self.inflight += items
         meter.start(items)
         return meter
 
@@ -206,7 +206,7 @@ class AdmissionControl:
     ) -> None:
         """Count the items of an admitted request out; only computed, completed ones are throughput."""
         meter.finish(items, completed, computed=items - free_items)
-        self._add(-items)
+        self.inflight -= items
 
     def _check_backlog(
         self, meter: ThroughputMeter | PipelineMeter, items: int, pipeline: str, deadline_s: float
@@ -232,6 +232,3 @@ class AdmissionControl:
                 f"{expected_s:.1f}s, over {budget_s:.1f}s of this request's deadline",
                 retry_after_s=expected_s - budget_s,
             )
-
-    def _add(self, items: int) -> None:
-        self.inflight += items

@@ -8,11 +8,14 @@ declared pipeline names (or ``unknown``), models and rules are config names.
 from __future__ import annotations
 
 import collections
+import contextlib
+import threading
 from bisect import bisect_left
 from collections.abc import Sequence
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.values import MutexValue
 
 _LATENCY_BUCKETS = (
     0.001,
@@ -47,15 +50,30 @@ class _RememberedChildren:
     """
 
     def labels(self, *values):
-        children = self.__dict__.setdefault("_remembered_children", {})
-        child = children.get(values)
-        if child is None:
-            child = children[values] = super().labels(*values)
+        try:
+            return self._remembered_children[values]
+        except AttributeError:  # the first call on this metric
+            self._remembered_children = {}
+        except KeyError:  # the first call for these values
+            pass
+        child = self._remembered_children[values] = super().labels(*values)
         return child
 
 
 class Counter(_RememberedChildren, prometheus_client.Counter):
-    pass
+    def inc(self, amount: float = 1, exemplar: dict[str, str] | None = None) -> None:
+        """prometheus_client's ``inc`` in one step for a child (or an unlabelled counter) whose
+        value is the library's in-process ``MutexValue``: the same update under the same lock,
+        without the two calls checking that the counter has its labels (a child has them by
+        construction) and the value's own ``inc`` call. Anything else (a labelled parent, which
+        raises; an exemplar; a negative amount, which raises; multiprocess values) takes the
+        library's path."""
+        value = self.__dict__.get("_value")
+        if type(value) is not MutexValue or exemplar or amount < 0:
+            super().inc(amount, exemplar)
+            return
+        with value._lock:
+            value._value += amount
 
 
 class Gauge(_RememberedChildren, prometheus_client.Gauge):
@@ -63,23 +81,40 @@ class Gauge(_RememberedChildren, prometheus_client.Gauge):
 
 
 class Histogram(_RememberedChildren, prometheus_client.Histogram):
+    def _metric_init(self) -> None:
+        super()._metric_init()
+        if type(self._sum) is MutexValue and all(type(bucket) is MutexValue for bucket in self._buckets):
+            #: Held by every update of this child's sum and buckets (see :meth:`observe`).
+            self._observe_lock = threading.Lock()
+
     def observe(self, amount: float, exemplar: dict[str, str] | None = None) -> None:
         """prometheus_client's ``observe``, finding the bucket by bisection rather than a Python
         loop over the bounds (up to 17 steps; the scoring path observes four values per
-        request). The same records (tests/unit/test_histogram_observe_many.py); NaN and
-        exemplars take the library's own path."""
-        if exemplar or amount != amount:  # NaN is in no bucket there; bisection would pick one
+        request), and updating the sum and the bucket under one lock rather than two.
+
+        The same records (tests/unit/test_histogram_observe_many.py). The one lock is the
+        child's own: every update of its sum and buckets holds it (the library's path too,
+        for NaN and exemplars), so no update is lost; readers read a float. Values other than
+        the library's in-process ``MutexValue`` (multiprocess mode) and a labelled parent
+        (which raises) take the library's path."""
+        lock = self.__dict__.get("_observe_lock")
+        if lock is None:
             super().observe(amount, exemplar)
             return
-        self._raise_if_not_observable()
-        self._sum.inc(amount)
-        self._buckets[bisect_left(self._upper_bounds, amount)].inc(1)
+        if exemplar or amount != amount:  # NaN is in no bucket there; bisection would pick one
+            with lock:
+                super().observe(amount, exemplar)
+            return
+        bucket = self._buckets[bisect_left(self._upper_bounds, amount)]
+        total = self._sum
+        with lock:
+            total._value += amount
+            bucket._value += 1
 
     def observe_many(self, values: Sequence[float]) -> None:
         """What ``observe`` for each value records, with one update per bucket touched.
 
-        The scoring path observes per item; ``observe`` takes a lock for the sum
-        and one for the bucket per call. This counts the values per bucket first
+        The scoring path observes per item. This counts the values per bucket first
         (the first bucket whose bound is >= the value, as ``observe`` does). It
         reads prometheus_client's private bucket state; tests/unit/
         test_histogram_observe_many.py fails if a new release changes it.
@@ -89,16 +124,19 @@ class Histogram(_RememberedChildren, prometheus_client.Histogram):
                 self.observe(value)
             return
         self._raise_if_not_observable()
-        self._sum.inc(sum(values))
+        lock = self.__dict__.get("_observe_lock") or contextlib.nullcontext()
         bounds = self._upper_bounds
-        for index, count in collections.Counter(bisect_left(bounds, value) for value in values).items():
-            self._buckets[index].inc(count)
+        with lock:
+            self._sum.inc(sum(values))
+            for index, count in collections.Counter(bisect_left(bounds, value) for value in values).items():
+                self._buckets[index].inc(count)
 
 
 class Metrics:
     """Holds the collectors; components get narrow views (e.g. :meth:`batch_observer`)."""
 
     def __init__(self) -> None:
+        self._request_observers: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.registry = CollectorRegistry()
         r = self.registry
         self.request_seconds = Histogram(
@@ -319,6 +357,19 @@ class Metrics:
 
     def batch_observer(self, model: str) -> ModelBatchObserver:
         return ModelBatchObserver(self, model)
+
+    def request_observers(self, route: str, pipeline: str, status: int) -> tuple[Counter, Histogram]:
+        """The ``requests`` and ``request_seconds`` children of one (route, pipeline, status),
+        found with one dict read (every scored request updates both; the labels are bounded)."""
+        key = (route, pipeline, status)
+        try:
+            return self._request_observers[key]
+        except KeyError:
+            found = self._request_observers[key] = (
+                self.requests.labels(route, pipeline, str(status)),
+                self.request_seconds.labels(route, pipeline),
+            )
+            return found
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

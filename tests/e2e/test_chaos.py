@@ -274,6 +274,17 @@ def test_slow_headers_are_cut_off(service):
         assert closed, "a connection trickling headers was held open"
 
 
+def test_a_connection_that_never_sends_a_byte_is_cut_off(service):
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as conn:
+        try:
+            closed = conn.recv(1024) == b""  # blocks until the server closes (or 10 s pass)
+        except ConnectionResetError:
+            closed = True
+        except TimeoutError:
+            closed = False
+        assert closed, "a connection that sent nothing was held open"
+
+
 def _trickles_until_closed(conn: socket.socket, seconds: float) -> bool:
     started = time.monotonic()
     while time.monotonic() - started < seconds:

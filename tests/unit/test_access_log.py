@@ -87,3 +87,44 @@ def test_the_logger_keeps_levels_filters_and_handlers():
     finally:
         logger.removeHandler(handler)
         logger.filters.clear()
+
+
+ACCESS_ARGS = ("10.0.0.7:5123", "POST", "/v1/score", "1.1", 200)
+TIMES = ("created", "msecs", "relativeCreated")
+
+
+def make_record(logger: logging.Logger) -> logging.LogRecord:
+    """What ``logger.info`` would record for an access line with no caller lookup."""
+    return logger.makeRecord(
+        logger.name, logging.INFO, "(unknown file)", 0, '%s - "%s %s HTTP/%s" %d', ACCESS_ARGS, None
+    )
+
+
+def without_times(line: logging.LogRecord) -> dict:
+    return {key: value for key, value in vars(line).items() if key not in TIMES}
+
+
+def test_an_access_record_has_every_field_of_logging_s_own_record():
+    logger = logging.getLogger("uvicorn.access")
+    ours = AccessLogger(logger).record('%s - "%s %s HTTP/%s" %d', ACCESS_ARGS)
+    theirs = make_record(logger)
+    assert type(ours) is logging.LogRecord
+    assert without_times(ours) == without_times(theirs)
+    assert theirs.created - 1 < ours.created <= theirs.created + 1
+    assert ours.msecs == int((ours.created - int(ours.created)) * 1000)
+    assert ours.relativeCreated == pytest.approx((ours.created - logging._startTime) * 1000)
+    assert ours.getMessage() == '10.0.0.7:5123 - "POST /v1/score HTTP/1.1" 200'
+
+
+def test_a_custom_record_factory_or_fields_switched_off_take_logging_s_own_record(monkeypatch):
+    logger = logging.getLogger("uvicorn.access")
+
+    class Tagged(logging.LogRecord):
+        pass
+
+    monkeypatch.setattr(logging, "_logRecordFactory", Tagged)
+    assert type(AccessLogger(logger).record("%s", ("x",))) is Tagged
+    monkeypatch.setattr(logging, "_logRecordFactory", logging.LogRecord)
+    monkeypatch.setattr(logging, "logThreads", False)
+    line = AccessLogger(logger).record("%s", ("x",))
+    assert (line.thread, line.threadName) == (None, None)

@@ -22,9 +22,9 @@ from rewardgate.api.http.auth import AuthMiddleware
 from rewardgate.api.http.body_limit import BodyLimitMiddleware
 from rewardgate.api.http.docs import ASSETS, DOC_PAGES, install_offline_docs
 from rewardgate.api.http.edge import Guard, RewardgateApp
-from rewardgate.api.http.errors import InternalErrorMiddleware, install_error_handlers
-from rewardgate.api.http.reason_phrase import CompatReasonMiddleware
-from rewardgate.api.http.request_count import RequestCountingMiddleware, mark_counted
+from rewardgate.api.http.errors import install_error_handlers
+from rewardgate.api.http.request_count import mark_counted
+from rewardgate.api.http.request_guard import RequestGuard
 from rewardgate.assembly import build_core
 from rewardgate.auth.keys import KeyRing
 from rewardgate.config.pipeline_file import PipelineConfig, load_config
@@ -81,8 +81,9 @@ def create_app(
     record_error = lambda t: metrics.errors.labels(t, "request").inc()  # noqa: E731
     install_error_handlers(app, on_error=record_error)
     # What every HTTP request passes, innermost first: the body limit; API keys (outside the
-    # body limit: strangers are refused before their body is read); the last-resort envelope;
-    # the request count; the compat routes' error reason phrases.
+    # body limit: strangers are refused before their body is read); outermost, seeing every
+    # reply, the refusals of the guards inside included: the last-resort envelope, the request
+    # count and the compat routes' error reason phrases (one guard: request_guard.py).
     guards: list[Guard] = [(BodyLimitMiddleware, {"max_body_bytes": settings.max_body_bytes})]
     if keyring.enabled:
         on_failure = lambda reason: metrics.auth_failures.labels("http", reason).inc()  # noqa: E731
@@ -92,10 +93,9 @@ def create_app(
                 {"keyring": keyring, "metrics_open": settings.auth_metrics_open, "on_failure": on_failure},
             )
         )
-    guards.append((InternalErrorMiddleware, {"record": record_error}))
-    guards.append((RequestCountingMiddleware, {"metrics": metrics, "routes": lambda: route_paths(app)}))
-    # Outermost: it sees every reply, refusals of the guards above included.
-    guards.append((CompatReasonMiddleware, {}))
+    guards.append(
+        (RequestGuard, {"metrics": metrics, "routes": lambda: route_paths(app), "record": record_error})
+    )
     app.serve_scoring_routes(guards, on_error=record_error)
     app.include_router(http.router)
     app.include_router(scoring_declarations.router)

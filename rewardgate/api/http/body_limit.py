@@ -23,25 +23,17 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._reject(scope, receive, send, int(declared))
+        declared = _declared_length(scope["headers"])
+        if declared is not None and declared > self.max_body_bytes:
+            await self._reject(scope, receive, send, declared)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # client went away before sending the body
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                await self._reject(scope, receive, send, size)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        try:
+            body = await self._read(receive)
+        except _TooLarge as exc:
+            await self._reject(scope, receive, send, exc.size)
+            return
+        if body is None:
+            return  # client went away before sending the body
         replayed = False
 
         async def replay() -> Message:
@@ -53,8 +45,50 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The whole body, or None if the client went away first.
+
+        Raises:
+            _TooLarge: the body passed the limit (read no further).
+        """
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        body = message.get("body", b"")
+        size = len(body)
+        if size > self.max_body_bytes:
+            raise _TooLarge(size)
+        if not message.get("more_body", False):
+            return body  # the usual request: one message
+        chunks = [body]
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _TooLarge(size)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
     async def _reject(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
         error = PayloadTooLarge(
             f"request body of at least {size} bytes exceeds the limit of {self.max_body_bytes}"
         )
         await envelope_response(error)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The ``Content-Length`` the client declared, if it is a number (a loop, not
+    ``dict(headers)``: this runs for every request)."""
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from rewardgate.api.http.compat_errors import PERMANENT_ERRORS
 from rewardgate.api.http.context import ClientDisconnected
@@ -44,8 +45,8 @@ def envelope_response(error: RewardgateError) -> JSONResponse:
 def install_error_handlers(app: FastAPI, on_error=None) -> None:
     """Register handlers; ``on_error(error_type)`` is called for every request error.
 
-    The last-resort :class:`InternalErrorMiddleware` is installed with the other guards
-    (rewardgate/api/http/app.py), so that the scoring routes' edge has it too."""
+    The last resort (:func:`last_resort`) is the outermost guard's
+    (rewardgate/api/http/request_guard.py), so that the scoring routes' edge has it too."""
 
     def record(error_type: str) -> None:
         if on_error is not None:
@@ -74,36 +75,24 @@ def install_error_handlers(app: FastAPI, on_error=None) -> None:
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
-class InternalErrorMiddleware:
-    """Answers an unexpected exception with the 500 envelope and does not re-raise it.
+async def last_resort(
+    exc: Exception, replied: bool, record: Callable[[str], None], scope: Scope, receive: Receive, send: Send
+) -> None:
+    """What the outermost guard (rewardgate/api/http/request_guard.py) does with an exception
+    that no handler answered; it never re-raises it.
 
-    Starlette's own last-resort handler re-raises after answering, and uvicorn
-    then closes the keep-alive connection under the client; here the
-    connection stays usable. Installed inside Starlette's outermost layer."""
-
-    def __init__(self, app: ASGIApp, record) -> None:
-        self.app = app
-        self.record = record
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except ClientDisconnected:
-            # A caller going away is not a bug: counted as its own type, no traceback, no reply.
-            self.record("client_disconnected")
-        except Exception as exc:
-            log.exception("unhandled error", exc_info=exc)
-            self.record("internal")
-            if not started:
-                error = RewardgateError(f"internal error: {type(exc).__name__}")
-                await envelope_response(error)(scope, receive, send)
+    Starlette's own last-resort handler re-raises after answering, and uvicorn then
+    closes the keep-alive connection under the client; here the connection stays usable.
+    An unexpected exception is logged, recorded as ``internal`` and, when no reply had
+    started (``replied`` false), answered with the 500 envelope. A client that went away
+    (:class:`ClientDisconnected`) is not a bug: recorded as ``client_disconnected``, no
+    traceback, no reply.
+    """
+    if isinstance(exc, ClientDisconnected):
+        record("client_disconnected")
+        return
+    log.exception("unhandled error", exc_info=exc)
+    record("internal")
+    if not replied:
+        error = RewardgateError(f"internal error: {type(exc).__name__}")
+        await envelope_response(error)(scope, receive, send)

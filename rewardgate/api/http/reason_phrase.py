@@ -13,7 +13,8 @@ therefore names its error there::
 ASGI has no field for a reason phrase. The service's uvicorn protocol
 (rewardgate/server.py) advertises :data:`REASON_EXTENSION` in the request's
 ``scope["extensions"]`` and honours the key :data:`REASON_KEY` of an
-``http.response.start`` message; :class:`CompatReasonMiddleware` sets that key
+``http.response.start`` message; the outermost guard (rewardgate/api/http/request_guard.py)
+sends a compat request's replies through :class:`ErrorHeadHolder`, which sets that key,
 only where the extension is advertised, so under any other server the reply
 keeps its standard phrase. Every other route keeps the standard phrase too.
 
@@ -29,7 +30,7 @@ import http
 import unicodedata
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 from rewardgate.api.http.compat_errors import COMPAT_PATHS
 
@@ -77,30 +78,16 @@ def error_reason(status: int, body: bytes) -> str | None:
     return sanitise_reason(f"{phrase}: {error_type}: {message}")
 
 
-class CompatReasonMiddleware:
-    """Gives every non-2xx reply of a compat route the reason phrase of its error envelope.
-
-    The reply's head is held back until its body is complete (an error envelope is one
-    small message), then sent with :data:`REASON_KEY`. Other paths, 2xx replies and
-    servers that do not advertise :data:`REASON_EXTENSION` pass through untouched."""
-
-    def __init__(self, app: ASGIApp, paths: frozenset[str] = COMPAT_PATHS) -> None:
-        self.app = app
-        self.paths = paths
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["path"] not in self.paths
-            or REASON_EXTENSION not in (scope.get("extensions") or {})
-        ):
-            await self.app(scope, receive, send)
-            return
-        await self.app(scope, receive, _ErrorHeadHolder(send))
+def holds_error_heads(scope: Scope, paths: frozenset[str] = COMPAT_PATHS) -> bool:
+    """Whether the request of ``scope`` gets its error replies' reason phrases: a compat
+    route, under a server advertising :data:`REASON_EXTENSION` (every other request keeps
+    the standard phrase)."""
+    return scope["path"] in paths and REASON_EXTENSION in (scope.get("extensions") or {})
 
 
-class _ErrorHeadHolder:
-    """The ``send`` of one compat request: a non-2xx head waits for its body's envelope."""
+class ErrorHeadHolder:
+    """The ``send`` of one compat request: a non-2xx head waits for its body's envelope and is
+    then sent with :data:`REASON_KEY`, the phrase of its error; 2xx replies pass untouched."""
 
     __slots__ = ("chunks", "head", "held_bytes", "passing", "send")
 

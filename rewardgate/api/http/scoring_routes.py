@@ -129,9 +129,14 @@ class ScoringRoutes:
         if handler is None:
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
-        if body is None:
+        message = await receive()  # the body; usually one message (the body limit replays it whole)
+        if message["type"] != "http.request":
             return  # the client went away before sending its body
+        body = message.get("body", b"")
+        if message.get("more_body", False):
+            body = await _read_rest(receive, body)
+            if body is None:
+                return
         raw_query = scope["query_string"]
         query = {k: v[-1] for k, v in parse_qs(raw_query.decode("latin-1")).items()} if raw_query else {}
         guard = functools.partial(cancel_on_disconnect, receive)
@@ -145,8 +150,10 @@ class ScoringRoutes:
         await _send_json(send, reply, headers)
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks = []
+async def _read_rest(receive: Receive, first: bytes) -> bytes | None:
+    """The whole body of a request whose body began with ``first`` and has more messages;
+    None if the client went away first."""
+    chunks = [first]
     while True:
         message = await receive()
         if message["type"] != "http.request":

@@ -48,9 +48,8 @@ class RuleSource(ScoreSource):
     async def compute(self, items: list[ScoringItem], deadline: float) -> SourceResult:
         if self.rule.isolated:
             outcomes = await self._isolated_all(items, deadline)
-        else:
-            outcomes = [self._inline(item) for item in items]
-        return SourceResult(outcomes=list(outcomes))
+            return SourceResult(outcomes=list(outcomes))
+        return SourceResult(outcomes=[self._inline(item) for item in items])
 
     def _inline(self, item: ScoringItem) -> Outcome:
         started = time.perf_counter()
@@ -113,7 +112,12 @@ class RuleSource(ScoreSource):
 
     def _observe(self, seconds: float) -> None:
         if self.metrics is not None:
-            self.metrics.rule_seconds.labels(self.name).observe(seconds)
+            self._seconds.observe(seconds)
+
+    @functools.cached_property
+    def _seconds(self):
+        """This rule's ``rule_seconds`` child, looked up once (observed for every item)."""
+        return self.metrics.rule_seconds.labels(self.name)
 
 
 async def _unless_refused(work: asyncio.Future, refusal: asyncio.Future | None):

@@ -1,4 +1,4 @@
-"""The compat routes' reason phrases: what a phrase may hold, and when the middleware sets one."""
+"""The compat routes' reason phrases: what a phrase may hold, and when the outermost guard sets one."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from rewardgate.api.http.reason_phrase import (
     MAX_REASON_CHARS,
     REASON_EXTENSION,
     REASON_KEY,
-    CompatReasonMiddleware,
     error_reason,
     sanitise_reason,
 )
+from rewardgate.api.http.request_guard import RequestGuard
+from rewardgate.observability.metrics import Metrics
 
 
 @pytest.mark.parametrize(
@@ -69,7 +70,8 @@ async def run(app, path: str = "/get_reward", offered: bool = True) -> list[dict
         sent.append(message)
 
     scope = {"type": "http", "path": path, "extensions": {REASON_EXTENSION: {}} if offered else {}}
-    await CompatReasonMiddleware(app)(scope, None, send)
+    guard = RequestGuard(app, Metrics(), routes=lambda: (frozenset(), ()), record=lambda error_type: None)
+    await guard(scope, None, send)
     return sent
 
 
