@@ -94,10 +94,7 @@ class RewardScorer:
         """
         started = time.monotonic()
         pipeline = self._runtime.pipeline(call.pipeline)
-        if any(
-            e.item.response_images or (isinstance(e.item.prompt, list) and has_images(e.item.prompt))
-            for e in call.items
-        ):
+        if _has_images(call.items):
             # Decoding images costs milliseconds each: off the event loop, which serves every request.
             validated = await asyncio.to_thread(validate_call, call, self._limits)
         else:
@@ -119,19 +116,17 @@ class RewardScorer:
             )
         else:
             scored_items = await self._evaluate(pipeline, validated.items, groups, options, deadline, spent)
-        results = [
-            self._result(item_id, scored_item, options)
-            for item_id, scored_item in zip(validated.ids, scored_items, strict=True)
-        ]
+        results, statuses, cache_hits = self._results(validated.ids, scored_items, options)
         items = validated.items
         if forwarded:  # the owner replica counts them
             kept = [i for i in range(len(scored_items)) if i not in forwarded]
             items, scored_items, groups = ([seq[i] for i in kept] for seq in (items, scored_items, groups))
         self._observe_scored(pipeline.name, items, scored_items)
         self._monitor.observe(pipeline, items, scored_items, groups)
-        statuses: dict[str, int] = {}
-        for scored_item in scored_items:
-            statuses[scored_item.status] = statuses.get(scored_item.status, 0) + 1
+        if forwarded:  # the owner replica counts them
+            statuses = {}
+            for scored_item in scored_items:
+                statuses[scored_item.status] = statuses.get(scored_item.status, 0) + 1
         for status, count in statuses.items():
             self._metrics.items.labels(pipeline.name, status).inc(count)
         response = ScoreReply(
@@ -140,7 +135,7 @@ class RewardScorer:
             results=results,
             usage=Usage(
                 items=len(results),
-                cache_hits=sum(len(r.cached) for r in results),
+                cache_hits=cache_hits,
                 model_tokens=spent.tokens,
                 judge_tokens=spent.judge_tokens,
             ),
@@ -302,6 +297,40 @@ class RewardScorer:
             if scored_item.violated is not None:
                 metrics.constraint_violations.labels(pipeline, scored_item.violated).inc()
 
+    @classmethod
+    def _results(
+        cls, ids: list[str], scored_items: list[ScoredItem], options: CallOptions
+    ) -> tuple[list[ItemResult], dict[str, int], int]:
+        """Each item's result (:meth:`_result`), the items per status and the cached components
+        of all, in one pass: an item without errors, steps or explanation to write (most) is
+        built inline, the rest by :meth:`_result`."""
+        results = []
+        append = results.append
+        statuses: dict[str, int] = {}
+        cache_hits = 0
+        plain = not (options.return_steps or options.explain)
+        components = options.return_components
+        for item_id, scored_item in zip(ids, scored_items, strict=True):
+            status, cached = scored_item.status, scored_item.cached
+            if plain and not scored_item.errors:
+                append(
+                    ItemResult(
+                        item_id,
+                        scored_item.reward,
+                        status,
+                        scored_item.components if components else None,
+                        {},
+                        cached,
+                        None,
+                        None,
+                    )
+                )
+            else:
+                append(cls._result(item_id, scored_item, options))
+            statuses[status] = statuses.get(status, 0) + 1
+            cache_hits += len(cached)
+        return results, statuses, cache_hits
+
     @staticmethod
     def _result(item_id: str, scored_item: ScoredItem, options: CallOptions) -> ItemResult:
         steps = None
@@ -323,3 +352,12 @@ class RewardScorer:
             steps,
             explanation,
         )
+
+
+def _has_images(items: list[CallItem]) -> bool:
+    """Whether any item has response images or image parts in its chat prompt."""
+    for entry in items:
+        item = entry.item
+        if item.response_images or (isinstance(item.prompt, list) and has_images(item.prompt)):
+            return True
+    return False
