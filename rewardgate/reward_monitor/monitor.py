@@ -27,8 +27,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from operator import attrgetter
 
 import numpy as np
 
@@ -48,8 +46,6 @@ STATUSES = ("ok", "partial", "error")
 _STATUS_CODE = {status: float(code) for code, status in enumerate(STATUSES)}
 #: Columns of a pipeline's record array before its components.
 _T, _REWARD, _STATUS, _LENGTH, _FIRST_COMPONENT = range(5)
-_COMPONENTS, _REWARD_OF, _STATUS_OF = attrgetter("components"), attrgetter("reward"), attrgetter("status")
-_RESPONSE, _PROMPT = attrgetter("response"), attrgetter("prompt")
 
 
 @dataclass(slots=True)
@@ -99,31 +95,26 @@ class RewardMonitor:
         window = self._pipelines.get(pipeline.name)
         if window is None:
             window = self._pipelines[pipeline.name] = self._new_window(pipeline)
-        if not len(items) == len(scored_items) == len(groups):
-            raise ValueError("observe: items, scored_items and groups differ in length")
         now = self._clock()
-        # Column by column, each record (time, reward, status code, response chars, *component
-        # values, None where missing: numpy reads it as NaN) made by zip in C, not per item in
-        # Python: all the other work waits for a snapshot.
-        components = list(map(_COMPONENTS, scored_items))
-        window.records.extend(
-            zip(
-                repeat(now),
-                map(_REWARD_OF, scored_items),
-                map(_STATUS_CODE.__getitem__, map(_STATUS_OF, scored_items)),
-                map(len, map(_RESPONSE, items)),
-                *(map(dict.get, components, repeat(name)) for name in window.components),
-            )
-        )
-        # An item without a group is grouped by its prompt: its text and its images (a text
-        # prompt has none: the same key as prompt_text() and image_urls() give, without the calls).
-        prompts = list(map(_PROMPT, items))
-        if groups.count(None) == len(groups) and all(map(isinstance, prompts, repeat(str))):
-            window.group_keys.extend(map(hash, zip(prompts, repeat(()))))
-            return
+        names = window.components
+        record = window.records.append
         group_key = window.group_keys.append
-        for item, prompt, group in zip(items, prompts, groups, strict=True):
+        for item, scored_item, group in zip(items, scored_items, groups, strict=True):
+            # Numbers only, None where missing (numpy reads it as NaN): all the work waits for a snapshot.
+            values = scored_item.components
+            record(
+                (
+                    now,
+                    scored_item.reward,
+                    _STATUS_CODE[scored_item.status],
+                    len(item.response),
+                    *map(values.get, names),
+                )
+            )
+            # An item without a group is grouped by its prompt: its text and its images (a text
+            # prompt has none: the same key as prompt_text() and image_urls() give, without the calls).
             if group is None:
+                prompt = item.prompt
                 if isinstance(prompt, str):
                     group = hash((prompt, ()))
                 else:

@@ -10,7 +10,7 @@ from rewardgate.pipeline.columns import ScoredItem
 from rewardgate.reward_monitor.exporter import MonitorCollector
 from rewardgate.reward_monitor.monitor import RewardMonitor
 from tests.support.algebra import build_runtime, number_rules
-from tests.support.images import data_url, image_message, png
+from tests.support.images import data_url, png
 
 CONFIG = {
     "rules": number_rules("a", "b"),
@@ -220,46 +220,3 @@ def test_items_without_a_group_are_grouped_by_their_images_too(pipeline):
         feed(monitor, pipeline, [float(step % 2)], prompts=[asked_about((255, 0, 0))])
         feed(monitor, pipeline, [float(step % 2)], prompts=[asked_about((0, 0, 255))])
     assert monitor.snapshot().pipelines["p"].groups == 2
-
-
-def _records_item_by_item(window_components, items, scored_items, groups, now):
-    """observe()'s records and group keys made item by item, as it did before it went column
-    by column (the general form the zip must equal)."""
-    codes = {"ok": 0.0, "partial": 1.0, "error": 2.0}
-    records, keys = [], []
-    for item, scored, group in zip(items, scored_items, groups, strict=True):
-        values = scored.components
-        records.append(
-            (
-                now,
-                scored.reward,
-                codes[scored.status],
-                len(item.response),
-                *map(values.get, window_components),
-            )
-        )
-        keys.append(group if group is not None else hash((item.prompt_text(), item.image_urls())))
-    return records, keys
-
-
-@pytest.mark.parametrize("grouped", ["none", "some", "all"])
-@pytest.mark.parametrize("chat", [False, True])
-def test_observe_records_what_an_item_by_item_pass_records(pipeline, grouped, chat):
-    chat_prompt = [image_message(png())]
-    items = [ScoringItem(chat_prompt if chat and i % 2 else f"prompt {i % 3}", "x" * i) for i in range(6)]
-    scored_items = [
-        scored_item(0.5, 0.25, 0.75),
-        scored_item(1.0, a=1.0),
-        scored_item(None, status="error"),
-        scored_item(0.0, b=-0.0, status="partial"),
-        scored_item(float("nan"), float("nan"), 2.0),
-        scored_item(-1.0, -1.0, -1.0),
-    ]
-    groups = {"none": [None] * 6, "some": [None, "g", None, "g", "h", None], "all": ["g"] * 6}[grouped]
-    monitor = RewardMonitor(clock=Clock())
-    monitor.observe(pipeline, items, scored_items, groups)
-    window = monitor._pipelines["p"]
-    expected = _records_item_by_item(window.components, items, scored_items, groups, 1000.0)
-    assert (repr(list(window.records)), list(window.group_keys)) == (repr(expected[0]), expected[1])
-    with pytest.raises(ValueError):
-        monitor.observe(pipeline, items, scored_items[:-1], groups)
