@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from operator import attrgetter
 
 from rewardgate.algebra.explain import tracer_for
 from rewardgate.algebra.functions import sigmoid
@@ -45,6 +46,8 @@ from rewardgate.sources.base import Spend
 from rewardgate.store.cache import ScoreCache
 from rewardgate.store.fanout import Fanout
 from rewardgate.store.single_flight import SingleFlight
+
+_RESPONSE = attrgetter("response")
 
 #: Share of a request's budget its samples may wait for their groups; the rest is for scoring.
 GROUP_WAIT_SHARE = 0.8
@@ -175,9 +178,11 @@ class RewardScorer:
                 scored_items = evaluation.result()
             else:
                 scored_items = await self._finish_by(evaluation, deadline, deadline_s)
-            ticket.free_items = sum(
-                1 for o in scored_items if o.components and len(o.cached) == len(o.components)
-            )
+            free = 0  # a loop, not a generator: once per item of every request
+            for o in scored_items:
+                if o.components and len(o.cached) == len(o.components):
+                    free += 1
+            ticket.free_items = free
         spent.add(ctx.spent)
         return scored_items
 
@@ -284,7 +289,7 @@ class RewardScorer:
         metrics.rewards.labels(pipeline).observe_many(
             [scored_item.reward for scored_item in scored_items if scored_item.reward is not None]
         )
-        metrics.response_chars.labels(pipeline).observe_many([len(item.response) for item in items])
+        metrics.response_chars.labels(pipeline).observe_many(list(map(len, map(_RESPONSE, items))))
         for scored_item in scored_items:
             if not (scored_item.errors or scored_item.gated or scored_item.violated):
                 continue
