@@ -50,3 +50,32 @@ class ScoringItem:
         if isinstance(self.prompt, str):
             return ()
         return tuple(image_data(self.prompt))
+
+
+_new = object.__new__
+_FIELD_SETTERS = tuple(
+    ScoringItem.__dict__[name].__set__
+    for name in ("prompt", "response", "reference", "metadata", "steps", "response_images")
+)
+
+
+def new_item(
+    prompt: str | list[Message],
+    response: str,
+    reference: str | None,
+    metadata: dict[str, Any],
+    response_images: tuple[str, ...] = (),
+) -> ScoringItem:
+    """``ScoringItem(prompt, response, reference, metadata, response_images=response_images)``
+    (no steps): the same frozen item, made at half the cost for the codecs' per-item loops. The
+    frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, which looks
+    the slot up on the type every time; this sets the slots through their descriptors."""
+    item = _new(ScoringItem)
+    set_prompt, set_response, set_reference, set_metadata, set_steps, set_images = _FIELD_SETTERS
+    set_prompt(item, prompt)
+    set_response(item, response)
+    set_reference(item, reference)
+    set_metadata(item, metadata)
+    set_steps(item, None)
+    set_images(item, response_images)
+    return item

@@ -18,6 +18,11 @@ def partial_groups(items: list[CallItem]) -> dict[str, list[int]]:
     sample of a group sent over several requests has no id (samples are matched,
     and retries recognised, by id).
     """
+    for entry in items:
+        if entry.group_size is not None:
+            break
+    else:
+        return {}  # no sizes (most calls): every group is whatever the call holds of it
     members, unsized = _sized_members(items)
     partial = {}
     for group, indices in members.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from operator import attrgetter
 
 from rewardgate.algebra.explain import tracer_for
 from rewardgate.algebra.functions import sigmoid
@@ -45,6 +46,8 @@ from rewardgate.sources.base import Spend
 from rewardgate.store.cache import ScoreCache
 from rewardgate.store.fanout import Fanout
 from rewardgate.store.single_flight import SingleFlight
+
+_RESPONSE = attrgetter("response")
 
 #: Share of a request's budget its samples may wait for their groups; the rest is for scoring.
 GROUP_WAIT_SHARE = 0.8
@@ -94,10 +97,7 @@ class RewardScorer:
         """
         started = time.monotonic()
         pipeline = self._runtime.pipeline(call.pipeline)
-        if any(
-            e.item.response_images or (isinstance(e.item.prompt, list) and has_images(e.item.prompt))
-            for e in call.items
-        ):
+        if _has_images(call.items):
             # Decoding images costs milliseconds each: off the event loop, which serves every request.
             validated = await asyncio.to_thread(validate_call, call, self._limits)
         else:
@@ -119,19 +119,17 @@ class RewardScorer:
             )
         else:
             scored_items = await self._evaluate(pipeline, validated.items, groups, options, deadline, spent)
-        results = [
-            self._result(item_id, scored_item, options)
-            for item_id, scored_item in zip(validated.ids, scored_items, strict=True)
-        ]
+        results, statuses, cache_hits = self._results(validated.ids, scored_items, options)
         items = validated.items
         if forwarded:  # the owner replica counts them
             kept = [i for i in range(len(scored_items)) if i not in forwarded]
             items, scored_items, groups = ([seq[i] for i in kept] for seq in (items, scored_items, groups))
         self._observe_scored(pipeline.name, items, scored_items)
         self._monitor.observe(pipeline, items, scored_items, groups)
-        statuses: dict[str, int] = {}
-        for scored_item in scored_items:
-            statuses[scored_item.status] = statuses.get(scored_item.status, 0) + 1
+        if forwarded:  # the owner replica counts them
+            statuses = {}
+            for scored_item in scored_items:
+                statuses[scored_item.status] = statuses.get(scored_item.status, 0) + 1
         for status, count in statuses.items():
             self._metrics.items.labels(pipeline.name, status).inc(count)
         response = ScoreReply(
@@ -140,7 +138,7 @@ class RewardScorer:
             results=results,
             usage=Usage(
                 items=len(results),
-                cache_hits=sum(len(r.cached) for r in results),
+                cache_hits=cache_hits,
                 model_tokens=spent.tokens,
                 judge_tokens=spent.judge_tokens,
             ),
@@ -180,9 +178,11 @@ class RewardScorer:
                 scored_items = evaluation.result()
             else:
                 scored_items = await self._finish_by(evaluation, deadline, deadline_s)
-            ticket.free_items = sum(
-                1 for o in scored_items if o.components and len(o.cached) == len(o.components)
-            )
+            free = 0  # a loop, not a generator: once per item of every request
+            for o in scored_items:
+                if o.components and len(o.cached) == len(o.components):
+                    free += 1
+            ticket.free_items = free
         spent.add(ctx.spent)
         return scored_items
 
@@ -289,7 +289,7 @@ class RewardScorer:
         metrics.rewards.labels(pipeline).observe_many(
             [scored_item.reward for scored_item in scored_items if scored_item.reward is not None]
         )
-        metrics.response_chars.labels(pipeline).observe_many([len(item.response) for item in items])
+        metrics.response_chars.labels(pipeline).observe_many(list(map(len, map(_RESPONSE, items))))
         for scored_item in scored_items:
             if not (scored_item.errors or scored_item.gated or scored_item.violated):
                 continue
@@ -301,6 +301,40 @@ class RewardScorer:
                 metrics.gates_closed.labels(pipeline, component).inc()
             if scored_item.violated is not None:
                 metrics.constraint_violations.labels(pipeline, scored_item.violated).inc()
+
+    @classmethod
+    def _results(
+        cls, ids: list[str], scored_items: list[ScoredItem], options: CallOptions
+    ) -> tuple[list[ItemResult], dict[str, int], int]:
+        """Each item's result (:meth:`_result`), the items per status and the cached components
+        of all, in one pass: an item without errors, steps or explanation to write (most) is
+        built inline, the rest by :meth:`_result`."""
+        results = []
+        append = results.append
+        statuses: dict[str, int] = {}
+        cache_hits = 0
+        plain = not (options.return_steps or options.explain)
+        components = options.return_components
+        for item_id, scored_item in zip(ids, scored_items, strict=True):
+            status, cached = scored_item.status, scored_item.cached
+            if plain and not scored_item.errors:
+                append(
+                    ItemResult(
+                        item_id,
+                        scored_item.reward,
+                        status,
+                        scored_item.components if components else None,
+                        {},
+                        cached,
+                        None,
+                        None,
+                    )
+                )
+            else:
+                append(cls._result(item_id, scored_item, options))
+            statuses[status] = statuses.get(status, 0) + 1
+            cache_hits += len(cached)
+        return results, statuses, cache_hits
 
     @staticmethod
     def _result(item_id: str, scored_item: ScoredItem, options: CallOptions) -> ItemResult:
@@ -323,3 +357,12 @@ class RewardScorer:
             steps,
             explanation,
         )
+
+
+def _has_images(items: list[CallItem]) -> bool:
+    """Whether any item has response images or image parts in its chat prompt."""
+    for entry in items:
+        item = entry.item
+        if item.response_images or (isinstance(item.prompt, list) and has_images(item.prompt)):
+            return True
+    return False

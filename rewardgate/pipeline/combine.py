@@ -58,6 +58,8 @@ class ItemCombiner:
         weighted = [(name, weight) for name, weight in weights.items() if weight != 0 and name in components]
         # fn.combine_terms without the dict of terms: the same reduction over the same order.
         reduce = _REDUCTIONS.get(pipeline.spec.combine.type) if weighted else None
+        if len(named) == 1 and len(weighted) == 1 and reduce is not None:
+            return self._finish_one(pipeline, items, columns, weights, named[0], weighted[0][1], reduce)
         finished = []
         for index, item in enumerate(items):
             values: dict[str, float] = {}
@@ -73,6 +75,26 @@ class ItemCombiner:
                         finished.append(ScoredItem("ok", reward, values))
                         continue
             finished.append(self.finish(pipeline, index, item, columns, weights))
+        return finished
+
+    def _finish_one(self, pipeline: Pipeline, items, columns, weights, named, weight, reduce):
+        """finish_all's plain case for a pipeline of one weighted component (``exact`` and most
+        rule pipelines): the reduction of one term is the term itself, except that ``math.fsum``
+        (weighted_sum) turns -0.0 into 0.0, as adding 0.0 does."""
+        name, column = named
+        # fsum's -0.0 -> 0.0 (x + 0.0 is x otherwise); prod and min of one term are the term.
+        zero = 0.0 if reduce is fn.finite_sum else -0.0
+        isfinite = math.isfinite
+        finished = []
+        append = finished.append
+        for index, entry in enumerate(column):
+            if type(entry) is Cell:
+                value = entry.value
+                reward = weight * value + zero
+                if isfinite(reward):
+                    append(ScoredItem("ok", reward, {name: value}))
+                    continue
+            append(self.finish(pipeline, index, items[index], columns, weights))
         return finished
 
     def finish(self, pipeline: Pipeline, index: int, item: ScoringItem, columns, weights) -> ScoredItem:

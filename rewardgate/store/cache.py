@@ -40,19 +40,28 @@ def cache_key(fingerprint: str, reads: Sequence[str], item: ScoringItem) -> str:
 
 def cache_keys(fingerprint: str, reads: Sequence[str], items: Sequence[ScoringItem]) -> list[str]:
     """:func:`cache_key` of each item, the same strings, in one pass: the fields are read by one
-    ``attrgetter`` and no call is made per item beyond the encoding and the hash."""
+    ``attrgetter`` and no call is made per item beyond the encoding and the hash. Each hash is a
+    copy of an empty blake2b-128 (a quarter cheaper than the constructor, which parses its
+    keyword arguments every time)."""
     if len(reads) > 1:
         fields = list(map(attrgetter(*reads), items))  # tuples: orjson writes them as lists
     elif reads:
         fields = [[value] for value in map(attrgetter(reads[0]), items)]
     else:
         fields = [[]] * len(items)
-    dumps, sort, blake2b = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.blake2b
+    dumps, sort, fresh = orjson.dumps, orjson.OPT_SORT_KEYS, _EMPTY_BLAKE2B_128.copy
     prefix = f"{KEY_VERSION}:"
-    return [
-        prefix + blake2b(dumps([fingerprint, values], option=sort), digest_size=16).hexdigest()
-        for values in fields
-    ]
+    keys: list[str] = []
+    append = keys.append
+    for values in fields:
+        digest = fresh()
+        digest.update(dumps([fingerprint, values], option=sort))
+        append(prefix + digest.hexdigest())
+    return keys
+
+
+#: Never updated: only copied (a copy is independent of it and of other copies).
+_EMPTY_BLAKE2B_128 = hashlib.blake2b(digest_size=16)
 
 
 def encode_scores(scores: Sequence[float]) -> bytes:

@@ -125,16 +125,17 @@ class Fanout:
         result: FanoutResult,
     ) -> SourceOutcomes:
         values: dict[str, Outcome] = {key: cached[key] for key in work.owned if key in cached}
-        self._flight.resolve_many(values)
+        # Hits are in the cache already: their keys are resolved and released at once.
+        self._flight.settle(values)
         todo = [key for key in work.owned if key not in cached]
         values.update(await self._compute(work, todo, deadline, use_cache, result))
         if use_cache:
-            self._flight.release(work.owned)
+            self._flight.release(todo)
         values.update(await self._await_shared(work, deadline, use_cache, result))
-        hits = [key in cached for key in work.keys]
+        hits = list(map(cached.__contains__, work.keys))
         if use_cache:  # a request that opted out of the cache made no lookup: neither hit nor miss
             self._count_lookups(work.source.name, hits)
-        return SourceOutcomes([values[key] for key in work.keys], hits)
+        return SourceOutcomes(list(map(values.__getitem__, work.keys)), hits)
 
     def _count_lookups(self, source: str, hits: list[bool]) -> None:
         hit_count = sum(hits)

@@ -86,6 +86,18 @@ class SingleFlight:
             if future is not None and not future.done():
                 future.set_result(outcome)
 
+    def settle(self, outcomes: Mapping[str, Any]) -> None:
+        """:meth:`resolve_many` then :meth:`release` of the same keys, in one pass: for outcomes
+        the cache already holds (hits), whose keys may be forgotten at once."""
+        pop = self._flights.pop
+        for key, outcome in outcomes.items():
+            flight = pop(key, None)
+            if flight is None or flight.resolved:
+                continue
+            future = flight.future
+            if future is not None and not future.done():
+                future.set_result(outcome)
+
     def release(self, keys: Iterable[str]) -> None:
         """Forget owned keys; unresolved ones fail their waiters with Abandoned."""
         for key in keys:

@@ -220,3 +220,30 @@ def test_items_without_a_group_are_grouped_by_their_images_too(pipeline):
         feed(monitor, pipeline, [float(step % 2)], prompts=[asked_about((255, 0, 0))])
         feed(monitor, pipeline, [float(step % 2)], prompts=[asked_about((0, 0, 255))])
     assert monitor.snapshot().pipelines["p"].groups == 2
+
+
+@pytest.mark.parametrize("names", [("a",), ("a", "b")])
+def test_each_item_is_recorded_as_one_tuple_of_numbers(names):
+    """One record per item: (time, reward, status code, response chars, *component values),
+    None where a component has no value; a one-component pipeline's the same as any other's."""
+    one = build_runtime(
+        {"rules": number_rules(*names), "pipelines": {"p": {"components": {n: {"rule": n} for n in names}}}}
+    ).pipelines["p"]
+    monitor = RewardMonitor(clock=Clock())
+    items = [ScoringItem("q", "x" * n) for n in (1, 2, 3)]
+    scored_items = [
+        ScoredItem("ok", 0.5, {name: 0.5 for name in names}),
+        ScoredItem("partial", -0.0, {"a": -0.0}),
+        ScoredItem("error", None, {}),
+    ]
+    monitor.observe(one, items, scored_items, [None, "g", None])
+    window = monitor._pipelines["p"]
+    padding = (None,) * (len(names) - 1)
+    assert repr(list(window.records)) == repr(
+        [
+            (1000.0, 0.5, 0.0, 1, *(0.5 for _ in names)),
+            (1000.0, -0.0, 1.0, 2, -0.0, *padding),
+            (1000.0, None, 2.0, 3, None, *padding),
+        ]
+    )
+    assert list(window.group_keys) == [hash(("q", ())), "g", hash(("q", ()))]

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from rewardgate.core.calls import CallItem, CallOptions, ScoreCall
-from rewardgate.items import ScoringItem
+from rewardgate.items import new_item
 from rewardgate.plain_json import is_plain_parsed
 
 _TOP_KEYS = frozenset({"pipeline", "items", "options"})
@@ -38,6 +38,8 @@ _OPTION_DEFAULTS = {"return_components": True, "cache": True, "explain": False, 
 #: orjson reads an integer past 64 bits as a float of at least this size; the wire model keeps
 #: the integer (and refuses it). Any float this large steps aside.
 _HUGE = float(2**63)
+#: An absent metadata field (null is a value the checks must refuse).
+_ABSENT = object()
 
 
 def simple_score_call(body: bytes) -> ScoreCall | None:
@@ -54,13 +56,47 @@ def simple_score_call(body: bytes) -> ScoreCall | None:
     options = _options(data["options"]) if "options" in data else CallOptions()
     if options is None:
         return None
+    call_items = _call_items(items)
+    return None if call_items is None else ScoreCall(pipeline, call_items, options)
+
+
+def _call_items(items: list) -> list[CallItem] | None:
+    """The call items of plain items, or None. Checked inline (no call per item): every field
+    is type-checked, so only ``metadata`` can hold numbers or nesting; it alone is walked for
+    the plain-JSON limits, at its depth in the body (body, items, item: 3)."""
     call_items = []
+    append = call_items.append
     for item in items:
-        entry = _call_item(item)
-        if entry is None:
+        if type(item) is not dict or not item.keys() <= _ITEM_KEYS:
             return None
-        call_items.append(entry)
-    return ScoreCall(pipeline, call_items, options)
+        get = item.get
+        response, prompt = get("response"), get("prompt", "")
+        item_id, reference, group = get("id"), get("reference"), get("group")
+        if (
+            type(response) is not str
+            or type(prompt) is not str
+            or (item_id is not None and type(item_id) is not str)
+            or (reference is not None and type(reference) is not str)
+            or (group is not None and type(group) is not str)
+        ):
+            return None
+        metadata = get("metadata", _ABSENT)
+        if metadata is _ABSENT:
+            metadata = {}
+        elif type(metadata) is not dict or (metadata and not _plain_metadata(metadata)):
+            return None
+        images = get("response_images", ())  # parsed JSON holds no tuple: () means absent
+        if type(images) is not tuple:
+            if type(images) is not list or not all(type(image) is str for image in images):
+                return None
+            images = tuple(images)
+        append(CallItem(item_id, new_item(prompt, response, reference, metadata, images), group))
+    return call_items
+
+
+def _plain_metadata(metadata: dict) -> bool:
+    # The walk first: it bounds the nesting _has_huge_float recurses into.
+    return is_plain_parsed(metadata, 3) and not _has_huge_float(metadata)
 
 
 def _options(options: Any) -> CallOptions | None:
@@ -76,34 +112,6 @@ def _options(options: Any) -> CallOptions | None:
     if deadline_ms is not None and (type(deadline_ms) is not int or deadline_ms <= 0):
         return None
     return CallOptions(deadline_ms=deadline_ms, **flags)
-
-
-def _call_item(item: Any) -> CallItem | None:
-    """The call item of a plain item, or None. Every field is type-checked here, so only
-    ``metadata`` can hold numbers or nesting: it alone is walked for the plain-JSON limits,
-    at its depth in the body (body, items, item: 3)."""
-    if type(item) is not dict or not item.keys() <= _ITEM_KEYS:
-        return None
-    response, prompt = item.get("response"), item.get("prompt", "")
-    item_id, reference, group = item.get("id"), item.get("reference"), item.get("group")
-    if (
-        type(response) is not str
-        or type(prompt) is not str
-        or (item_id is not None and type(item_id) is not str)
-        or (reference is not None and type(reference) is not str)
-        or (group is not None and type(group) is not str)
-    ):
-        return None
-    metadata = item.get("metadata", {})
-    if type(metadata) is not dict:
-        return None
-    if metadata and (not is_plain_parsed(metadata, 3) or _has_huge_float(metadata)):
-        return None  # (the walk first: it bounds the nesting _has_huge_float recurses into)
-    images = item.get("response_images", [])
-    if type(images) is not list or not all(type(image) is str for image in images):
-        return None
-    scoring_item = ScoringItem(prompt, response, reference, metadata, response_images=tuple(images))
-    return CallItem(item_id, scoring_item, group)
 
 
 def _has_huge_float(value: Any) -> bool:

@@ -4,7 +4,7 @@ import pytest
 
 from rewardgate.api.http.codec import score_call
 from rewardgate.api.http.schemas import ScoreRequest
-from rewardgate.core.calls import ScoreCall
+from rewardgate.core.calls import CallItem, ScoreCall
 from rewardgate.core.validation import Limits, validate_call
 from rewardgate.errors import InvalidInput, PayloadTooLarge
 from rewardgate.items import ScoringItem
@@ -91,3 +91,48 @@ def test_score_encoding_is_compact_and_bit_exact():
     blob = encode_scores(values)
     assert len(blob) == 8 * len(values)
     assert decode_scores(blob) == values
+
+
+def _two_passes(call: ScoreCall, limits: Limits):
+    """validate_call's general path for every item: images, then lengths (what it did before
+    text items within the limits were settled in one loop)."""
+    from rewardgate.core.validation import _check_text_lengths, _with_canonical_images
+
+    items = [_with_canonical_images(i, e.item, limits.images) for i, e in enumerate(call.items)]
+    for index, item in enumerate(items):
+        _check_text_lengths(index, item, limits.max_text_chars)
+    return items
+
+
+def _outcome(function, call):
+    try:
+        return ("items", function(call))
+    except (InvalidInput, PayloadTooLarge) as exc:
+        return (type(exc), exc.message)
+
+
+CHAT = [{"role": "user", "content": "hi"}]
+BAD_IMAGE = "data:image/png;base64,bm90IGFuIGltYWdl"
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [ScoringItem("p" * 10, "a" * 10, "r" * 10, {}), ScoringItem("", "b", None, {})],
+        [ScoringItem("p" * 11, "a", None, {})],
+        [ScoringItem("p", "a" * 11, None, {})],
+        [ScoringItem("p", "a", "r" * 11, {})],
+        [ScoringItem("p", "a", "", {}), ScoringItem(CHAT, "a", None, {})],
+        [ScoringItem(CHAT * 6, "a", None, {})],
+        # a later item's bad image is found before an earlier item's length, as ever
+        [ScoringItem("p", "a" * 11, None, {}), ScoringItem("p", "a", None, {}, response_images=(BAD_IMAGE,))],
+        [ScoringItem("p", "a", None, {}, response_images=(BAD_IMAGE,))],
+    ],
+)
+def test_text_items_within_the_limits_validate_as_the_general_path_does(items):
+    call = ScoreCall("p", [CallItem(None, item) for item in items])
+    fast = _outcome(lambda c: validate_call(c, LIMITS).items, call)
+    general = _outcome(lambda c: _two_passes(c, LIMITS), call)
+    assert fast == general
+    if fast[0] == "items":  # the common case keeps each item as it came
+        assert all(a is b for a, b in zip(fast[1], items, strict=True) if isinstance(b.prompt, str))

@@ -166,3 +166,27 @@ def test_finish_all_scores_every_item_as_finish_does(combine_type):
     assert [seen(s) for s in together] == [seen(s) for s in one_by_one]
     overflow = "ok" if combine_type == "min" else "error"
     assert [s.status for s in together] == ["ok", "partial", "error", overflow, "ok"]
+
+
+@pytest.mark.parametrize("combine_type", ["weighted_sum", "product", "min"])
+@pytest.mark.parametrize("weight", [1.0, -0.5, 2.0])
+def test_finish_all_of_one_component_scores_every_item_as_finish_does(combine_type, weight):
+    """A one-component pipeline's loop (the term is its own reduction) gives each item what
+    finish() gives it, bit for bit: -0.0 (fsum makes it 0.0), overflow, NaN, failures."""
+    plan = pipeline(
+        {"components": {"a": {"rule": "a"}}, "combine": {"type": combine_type, "weights": {"a": weight}}}, "a"
+    )
+    values = [1.0, -0.0, 0.0, 0.25, 1e308, -1e308, math.inf, math.nan, 5e-324, -3.0]
+    columns = {"a": [Cell(v) for v in values] + [JudgeTimeout("x"), MISSING]}
+    items = [ScoringItem("p", f"response {i}", None, {}) for i in range(len(columns["a"]))]
+    combiner = ItemCombiner(tracer_for(False))
+    one_by_one = [combiner.finish(plan, i, item, columns, plan.weights) for i, item in enumerate(items)]
+    together = combiner.finish_all(plan, items, columns, plan.weights)
+
+    def seen(scored_item):  # bits of the reward (-0.0 and NaN included), errors by what they say
+        errors = {name: (type(e), str(e)) for name, e in scored_item.errors.items()}
+        reward = None if scored_item.reward is None else math.copysign(1.0, scored_item.reward)
+        return (repr(scored_item.reward), reward, replace(scored_item, errors={}, reward=0), errors)
+
+    assert [seen(s) for s in together] == [seen(s) for s in one_by_one]
+    assert {s.status for s in together} == {"ok", "error"}

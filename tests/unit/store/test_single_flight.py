@@ -151,3 +151,43 @@ async def test_a_shared_item_error_is_shared_not_recomputed():
     first, second = await owner, await waiter
     assert first.by_source["rule:failing"].outcomes == [error] == second.by_source["rule:failing"].outcomes
     assert source.computed == ["x"]
+
+
+async def test_settle_is_resolve_many_then_release():
+    settled, stepwise = SingleFlight(), SingleFlight()
+    waiters = []
+    for flight in (settled, stepwise):
+        flight.claim(["a", "b", "c"])
+        _, shared = flight.claim(["a", "b"])
+        flight.resolve("b", [9.0])  # already resolved: its first outcome stays
+        waiters.append(shared)
+    outcomes = {"a": [1.0], "b": [2.0], "x": [3.0]}  # x: not in flight, left alone
+    settled.settle(outcomes)
+    stepwise.resolve_many(outcomes)
+    stepwise.release(list(outcomes))
+    for flight, shared in zip((settled, stepwise), waiters, strict=True):
+        assert [await shared["a"], await shared["b"]] == [[1.0], [9.0]]
+        assert list(flight._flights) == ["c"]
+
+
+async def test_a_requests_hits_are_released_before_its_misses_are_computed():
+    """A hit is in the cache already: its key leaves the table at once, so a concurrent request
+    reads it from the cache instead of waiting on a flight held for the misses' computation."""
+    source = HeldSource(SourceKey("rule", "held"))
+    fanout = Fanout(InMemoryScoreCache(100, {"rule": 60}), SingleFlight(), Metrics())
+    hit, miss = ScoringItem("p", "hit", None, {}), ScoringItem("p", "a miss", None, {})
+    deadline = time.monotonic() + 30
+    source.gate.set()
+    await fanout.run([(source, [hit])], deadline, use_cache=True)  # now cached
+    source.gate.clear()
+    source.started.clear()
+    owner = asyncio.create_task(fanout.run([(source, [hit, miss])], deadline, use_cache=True))
+    await source.started.wait()
+    assert len(fanout._flight) == 1  # only the miss is in flight
+    other = await fanout.run([(source, [hit])], deadline, use_cache=True)
+    assert other.by_source["rule:held"].cached == [True]
+    source.gate.set()
+    result = await owner
+    assert result.by_source["rule:held"].outcomes == [[3.0], [6.0]]
+    assert result.by_source["rule:held"].cached == [True, False]
+    assert len(fanout._flight) == 0
