@@ -10,7 +10,7 @@ import prometheus_client
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from rewardgate.observability.metrics import Counter, Histogram
+from rewardgate.observability.collectors import Counter, Histogram
 
 BUCKETS = (-1, 0, 0.5, 1, 10)
 
