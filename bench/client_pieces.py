@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
 
 from _processes import start_tree_service, tree_env  # noqa: E402
-from instructions import per_request  # noqa: E402
+from instructions import MEASURED_CALLS, per_request  # noqa: E402
 
 PROGRAM = """
 import os, subprocess, sys
@@ -59,14 +59,8 @@ if side not in ("floor", "floor_kept"):
     }[side]
 else:
     call = (raw_call if side == "floor" else raw_call_kept)(url)
-for _ in range(100):
-    call()
-control("-i", "on")
-for _ in range(n):
-    call()
-control("-d", "measured")
-os._exit(0)
 """
+PROGRAM += MEASURED_CALLS
 
 
 LAYERS = ("exchange", "send", "score_single", "body_head", "blocking")

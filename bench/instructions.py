@@ -78,6 +78,17 @@ async def main(layer, n):
 uvloop.run(main(sys.argv[1], int(sys.argv[2])))
 """
 
+#: The end of a caller program: warm up, count ``n`` calls of ``call`` under callgrind, leave.
+MEASURED_CALLS = """
+for _ in range(100):
+    call()
+control("-i", "on")
+for _ in range(n):
+    call()
+control("-d", "measured")
+os._exit(0)
+"""
+
 CLIENT_PROGRAM = """
 import os, subprocess, sys
 sys.path.insert(0, "bench")
@@ -94,14 +105,8 @@ if side == "client":
         client.score([ITEM], "exact", cache=False)
 else:
     call = raw_call(url)
-for _ in range(100):
-    call()
-control("-i", "on")
-for _ in range(n):
-    call()
-control("-d", "measured")
-os._exit(0)
 """
+CLIENT_PROGRAM += MEASURED_CALLS
 
 
 def main_thread_instructions(program: str, args: list[str], cwd: Path, env: dict[str, str]) -> int:

@@ -34,8 +34,8 @@ class _Reply:
         self.done = True
 
 
-def raw_call(url: str) -> Callable[[], float]:
-    """A function making one exchange with the service at ``url`` and returning the reward."""
+def _connect(url: str) -> tuple[socket.socket, bytes]:
+    """A keep-alive connection to the service at ``url`` and the prebuilt single-item request."""
     host, port = url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -44,6 +44,12 @@ def raw_call(url: str) -> Callable[[], float]:
         b"POST /v1/score HTTP/1.1\r\nhost: %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
         % (host.encode(), len(body))
     ) + body
+    return sock, request
+
+
+def raw_call(url: str) -> Callable[[], float]:
+    """A function making one exchange with the service at ``url`` and returning the reward."""
+    sock, request = _connect(url)
 
     def call() -> float:
         sock.sendall(request)
@@ -63,14 +69,7 @@ def raw_call_kept(url: str) -> Callable[[], float]:
     """:func:`raw_call` with what a connection can keep between exchanges: its parser (httptools
     resets it after each whole reply) and a read buffer (``recv_into``). A lower floor, for
     bench/client_pieces.py; :func:`raw_call` stays the floor bench/client_vs_wrk.py reports."""
-    host, port = url.removeprefix("http://").split(":")
-    sock = socket.create_connection((host, int(port)))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    body = orjson.dumps({"pipeline": "exact", "items": [ITEM], "options": {"cache": False}})
-    request = (
-        b"POST /v1/score HTTP/1.1\r\nhost: %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
-        % (host.encode(), len(body))
-    ) + body
+    sock, request = _connect(url)
     reply = _Reply()
     parser = httptools.HttpResponseParser(reply)
     buffer = memoryview(bytearray(65536))
