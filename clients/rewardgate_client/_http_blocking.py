@@ -212,13 +212,7 @@ class _Connection:
         if not self.waits:
             return self._exchange_timed(request, deadline)
         sock, buffer, poll = self.sock, self.buffer, self.poll
-        try:
-            sent = sock.send(request)  # an exchange starts with an empty send buffer
-        except BlockingIOError:
-            sent = 0
-        if sent < len(request):  # a request larger than the buffer: the rest, by the deadline
-            sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            sock.sendall(memoryview(request)[sent:])
+        if _send_request(sock, request, deadline, 0):
             sock.setblocking(False)
         while True:
             left_ms = (deadline - time.monotonic()) * 1000
@@ -233,13 +227,7 @@ class _Connection:
 
     def _exchange_bounded(self, request: bytes, deadline: float) -> _Reply:
         sock, buffer = self.sock, self.buffer
-        try:
-            sent = sock.send(request, socket.MSG_DONTWAIT)  # an exchange starts with an empty buffer
-        except BlockingIOError:
-            sent = 0
-        if sent < len(request):  # a request larger than the buffer: the rest, by the deadline
-            sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            sock.sendall(memoryview(request)[sent:])
+        if _send_request(sock, request, deadline, socket.MSG_DONTWAIT):
             sock.settimeout(None)
         while True:
             left = deadline - time.monotonic()
@@ -373,3 +361,19 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _send_request(sock: socket.socket, request: bytes, deadline: float, flags: int) -> bool:
+    """Send ``request`` at once without waiting (an exchange starts with an empty send buffer),
+    and a larger request's rest under a timeout of what is left of ``deadline``. True when the
+    rest was sent so: the caller then restores the socket's mode (it differs between the
+    poller's and the kernel's read waits; restoring costs a system call, so only then)."""
+    try:
+        sent = sock.send(request, flags)
+    except BlockingIOError:
+        sent = 0
+    if sent < len(request):  # a request larger than the buffer: the rest, by the deadline
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        sock.sendall(memoryview(request)[sent:])
+        return True
+    return False
