@@ -6,18 +6,10 @@ import pytest
 
 from rewardgate.observability.metrics import Metrics
 from rewardgate.store.redis_cache import RedisScoreCache
-from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
 
 TTLS = {"model": 600, "rule": 60}
-
-
-@pytest.fixture
-def redis_server():
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -12,18 +12,10 @@ from rewardgate.observability.metrics import Metrics
 from rewardgate.store import redis_cache
 from rewardgate.store.redis_cache import RedisScoreCache
 from rewardgate.store.redis_reads import MgetConnections
-from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
 
 TTLS = {"model": 600, "rule": 60}
-
-
-@pytest.fixture
-def redis_server():
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
