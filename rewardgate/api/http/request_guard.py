@@ -62,8 +62,8 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"] in self.compat_paths and holds_error_heads(scope, self.compat_paths):
-            send = ErrorHeadHolder(send)  # (the path tested first: most requests are not compat ones)
+        if holds_error_heads(scope, self.compat_paths):
+            send = ErrorHeadHolder(send)
         tally = RequestTally()
 
         async def watched_send(message: Message) -> None:
